@@ -1,0 +1,192 @@
+import { Pool } from 'undici';
+import { parseRetryAfter } from '../util/retry-after.js';
+import { DailyApiError, httpError, invalidResponse } from './errors.js';
+import {
+  parseDomainPresence,
+  parseErrorBody,
+  parseRoomPresence,
+  type DomainPresence,
+  type RoomPresence,
+} from './parse.js';
+
+export const DEFAULT_API_URL = 'https://api.daily.co/v1';
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+export interface DailyClientOptions {
+  apiKey: string;
+  /** Base URL including the version path. Default https://api.daily.co/v1. */
+  apiUrl?: string;
+  /** Whole-request deadline (connect, headers and body), ms. Default 10 s. */
+  timeoutMs?: number;
+  /** Largest response body accepted, bytes. Default 32 MiB. */
+  maxBodyBytes?: number;
+  /** Keep-alive connections to the API origin. Default 4. */
+  connections?: number;
+  userAgent?: string;
+}
+
+export interface RoomPresenceOptions {
+  limit?: number;
+  userId?: string;
+  userName?: string;
+  signal?: AbortSignal;
+}
+
+/** What the watcher needs from a presence source; DailyClient is the real one. */
+export interface PresenceClient {
+  getRoomPresence(room: string, opts?: RoomPresenceOptions): Promise<RoomPresence>;
+  getDomainPresence(opts?: { signal?: AbortSignal }): Promise<DomainPresence>;
+  close(): Promise<void>;
+}
+
+/** Encode a room name as one path segment; `.` and `..` are encoded too so no server can resolve them. */
+export function encodeRoomSegment(room: string): string {
+  const enc = encodeURIComponent(room);
+  return enc.replace(/\./g, '%2E');
+}
+
+/**
+ * A small client for Daily's presence endpoints: one keep-alive pool per API origin, a whole-request
+ * timeout, a body-size cap and validated, typed answers. Every failure is a DailyApiError.
+ */
+export class DailyClient implements PresenceClient {
+  readonly #pool: Pool;
+  readonly #basePath: string;
+  readonly #headers: Record<string, string>;
+  readonly #timeoutMs: number;
+  readonly #maxBodyBytes: number;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: DailyClientOptions) {
+    if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
+      throw new TypeError('DailyClient: apiKey must be a non-empty string (set DAILY_API_KEY)');
+    }
+    let url: URL;
+    try {
+      url = new URL(options.apiUrl ?? DEFAULT_API_URL);
+    } catch {
+      throw new TypeError(`DailyClient: apiUrl is not a valid URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new TypeError(`DailyClient: apiUrl must be http or https, got ${url.protocol}`);
+    }
+    this.#timeoutMs = positive(options.timeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'timeoutMs');
+    this.#maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
+    this.#basePath = url.pathname.replace(/\/+$/, '');
+    this.#headers = {
+      authorization: `Bearer ${options.apiKey}`,
+      accept: 'application/json',
+      'user-agent': options.userAgent ?? 'daily-presence-watcher',
+    };
+    this.#pool = new Pool(url.origin, {
+      connections: positive(options.connections, 4, 'connections'),
+      keepAliveTimeout: 30_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  async getRoomPresence(room: string, opts: RoomPresenceOptions = {}): Promise<RoomPresence> {
+    const query = new URLSearchParams();
+    if (opts.limit !== undefined) query.set('limit', String(opts.limit));
+    if (opts.userId !== undefined) query.set('userId', opts.userId);
+    if (opts.userName !== undefined) query.set('userName', opts.userName);
+    const qs = query.size ? `?${query.toString()}` : '';
+    const body = await this.#getJson(`${this.#basePath}/rooms/${encodeRoomSegment(room)}/presence${qs}`, room, opts.signal);
+    return parseRoomPresence(room, body);
+  }
+
+  async getDomainPresence(opts: { signal?: AbortSignal } = {}): Promise<DomainPresence> {
+    const body = await this.#getJson(`${this.#basePath}/presence`, '*', opts.signal);
+    return parseDomainPresence(body);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#pool.destroy().catch(() => undefined);
+    return this.#closing;
+  }
+
+  async #getJson(path: string, target: string, signal: AbortSignal | undefined): Promise<unknown> {
+    signal?.throwIfAborted();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('timeout'));
+    }, this.#timeoutMs);
+    const onAbort = () => controller.abort(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await this.#pool.request({ path, method: 'GET', headers: this.#headers, signal: controller.signal });
+      const text = await this.#readBody(res.body, res.headers['content-length'], target);
+      if (res.statusCode < 200 || res.statusCode >= 300) {
+        throw httpError(target, res.statusCode, parseErrorBody(text), parseRetryAfter(res.headers['retry-after']));
+      }
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw invalidResponse(target, `body is not valid JSON (${text.length} bytes)`);
+      }
+    } catch (err) {
+      if (err instanceof DailyApiError) throw err;
+      if (signal?.aborted) throw signal.reason;
+      if (timedOut) {
+        throw new DailyApiError({
+          target,
+          code: 'DAILY_TIMEOUT',
+          message: `no complete answer from Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`} within ${this.#timeoutMs} ms`,
+        });
+      }
+      const e = err as NodeJS.ErrnoException;
+      throw new DailyApiError({
+        target,
+        code: 'DAILY_NETWORK_ERROR',
+        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}: ${e.code ? `${e.code} ` : ''}${e.message}`,
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #readBody(
+    body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown },
+    contentLength: string | string[] | undefined,
+    target: string,
+  ): Promise<string> {
+    const declared = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
+    if (Number.isFinite(declared) && declared > this.#maxBodyBytes) {
+      body.destroy();
+      throw tooLarge(target, this.#maxBodyBytes);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > this.#maxBodyBytes) {
+        body.destroy();
+        throw tooLarge(target, this.#maxBodyBytes);
+      }
+      chunks.push(chunk);
+    }
+    return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  }
+}
+
+function tooLarge(target: string, max: number): DailyApiError {
+  return new DailyApiError({
+    target,
+    code: 'DAILY_RESPONSE_TOO_LARGE',
+    message: `response from Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`} exceeds ${max} bytes (raise maxBodyBytes if this domain is that large)`,
+  });
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`DailyClient: ${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import {
+  TRACKED_FIELDS,
+  type JoinEvent,
+  type LeaveEvent,
+  type Participant,
+  type ParticipantChanges,
+  type PresenceEvent,
+  type RoomSnapshot,
+  type UpdateEvent,
+} from './events.js';
+
+/** The last-known presence of one room, keyed by participant (session) id. */
+export type RoomState = Map<string, Participant>;
+/** The last-known presence of many rooms, keyed by room name. Rooms with nobody present are absent. */
+export type DomainState = Map<string, RoomState>;
+
+export interface DiffOptions {
+  /** ISO time stamped on every event. */
+  at: string;
+  /** Mark joins as `initial` (used for the first snapshot of a room when there is no saved state). */
+  initial?: boolean;
+}
+
+export interface DiffResult {
+  events: PresenceEvent[];
+  /** The state to diff the next snapshot against. */
+  next: RoomState;
+}
+
+const SEP = '\u0000';
+
+/**
+ * A deterministic event id: the same transition (room, participant, type and, for updates, the
+ * values that changed) always gets the same id, so a re-delivery after a restart can be deduped.
+ */
+export function eventId(room: string, participantId: string, type: string, detail = ''): string {
+  const h = createHash('sha256');
+  h.update(room);
+  h.update(SEP);
+  h.update(participantId);
+  h.update(SEP);
+  h.update(type);
+  if (detail) {
+    h.update(SEP);
+    h.update(detail);
+  }
+  return 'evt_' + h.digest('base64url').slice(0, 26);
+}
+
+function changesOf(prev: Participant, next: Participant): ParticipantChanges | undefined {
+  let changes: ParticipantChanges | undefined;
+  for (const field of TRACKED_FIELDS) {
+    const from = prev[field];
+    const to = next[field];
+    if (from !== to) {
+      (changes ??= {})[field] = { from, to };
+    }
+  }
+  return changes;
+}
+
+function changeDetail(changes: ParticipantChanges): string {
+  let detail = '';
+  for (const field of TRACKED_FIELDS) {
+    const c = changes[field];
+    if (c) detail += `${field}${SEP}${c.from ?? ''}${SEP}${c.to ?? ''}${SEP}`;
+  }
+  return detail;
+}
+
+function joinEvent(room: string, p: Participant, at: string, initial: boolean): JoinEvent {
+  const ev: JoinEvent = { id: eventId(room, p.id, 'join'), type: 'join', room, at, participant: p };
+  if (initial) ev.initial = true;
+  return ev;
+}
+
+function leaveEvent(room: string, p: Participant, at: string): LeaveEvent {
+  return { id: eventId(room, p.id, 'leave'), type: 'leave', room, at, participant: p };
+}
+
+function updateEvent(room: string, p: Participant, changes: ParticipantChanges, at: string): UpdateEvent {
+  return {
+    id: eventId(room, p.id, 'update', changeDetail(changes)),
+    type: 'update',
+    room,
+    at,
+    participant: p,
+    changes,
+  };
+}
+
+/**
+ * Diff one room's previous state against a new snapshot. Pure and O(n).
+ *
+ * - `prev` undefined means the room has never been seen: every participant is a join.
+ * - An incomplete snapshot yields joins and updates, never leaves: the people it did not show are
+ *   kept in the next state.
+ * - A participant id listed twice in one snapshot counts once (the first occurrence).
+ */
+export function diffRoom(prev: RoomState | undefined, snapshot: RoomSnapshot, opts: DiffOptions): DiffResult {
+  const { room } = snapshot;
+  const { at } = opts;
+  const initial = prev === undefined && opts.initial === true;
+  const events: PresenceEvent[] = [];
+  const next: RoomState = new Map();
+
+  for (const p of snapshot.participants) {
+    if (next.has(p.id)) continue;
+    next.set(p.id, p);
+    const before = prev?.get(p.id);
+    if (before === undefined) {
+      events.push(joinEvent(room, p, at, initial));
+    } else {
+      const changes = changesOf(before, p);
+      if (changes) events.push(updateEvent(room, p, changes, at));
+    }
+  }
+
+  if (prev) {
+    for (const [id, p] of prev) {
+      if (next.has(id)) continue;
+      if (snapshot.complete) {
+        events.push(leaveEvent(room, p, at));
+      } else {
+        next.set(id, p);
+      }
+    }
+  }
+  return { events, next };
+}
+
+export interface DomainDiffResult {
+  events: PresenceEvent[];
+  next: DomainState;
+}
+
+/**
+ * Diff a whole domain (GET /presence). A room absent from `snapshot` has nobody in it: everyone
+ * previously seen there leaves. `initial` marks joins only when there is no previous domain state.
+ */
+export function diffDomain(
+  prev: DomainState | undefined,
+  snapshot: ReadonlyMap<string, Participant[]>,
+  opts: DiffOptions,
+): DomainDiffResult {
+  const events: PresenceEvent[] = [];
+  const next: DomainState = new Map();
+  const initial = prev === undefined && opts.initial === true;
+  const roomOpts: DiffOptions = { at: opts.at, initial };
+
+  for (const [room, participants] of snapshot) {
+    const r = diffRoom(prev?.get(room) ?? (initial ? undefined : EMPTY), { room, participants, complete: true }, roomOpts);
+    for (const e of r.events) events.push(e);
+    if (r.next.size > 0) next.set(room, r.next);
+  }
+  if (prev) {
+    for (const [room, state] of prev) {
+      if (snapshot.has(room)) continue;
+      for (const p of state.values()) events.push(leaveEvent(room, p, opts.at));
+    }
+  }
+  return { events, next };
+}
+
+const EMPTY: RoomState = new Map();
+
+/** Apply events to a state (the inverse view of diff; used by tests and by state replay). */
+export function applyEvents(state: RoomState, events: readonly PresenceEvent[]): RoomState {
+  const out = new Map(state);
+  for (const e of events) {
+    if (e.type === 'leave') out.delete(e.participant.id);
+    else out.set(e.participant.id, e.participant);
+  }
+  return out;
+}

@@ -1,0 +1,91 @@
+/**
+ * The data that crosses module boundaries: participants, snapshots and presence events.
+ * Everything here is plain data (JSON-serialisable), so it can be logged, persisted and sent as is.
+ */
+
+/** One participant session as Daily reports it. `id` is the session id: new on every join. */
+export interface Participant {
+  id: string;
+  userId: string | null;
+  userName: string | null;
+  mtgSessionId: string | null;
+  joinTime: string | null;
+  /** Seconds since join. Grows on every poll, so it never produces an update event. */
+  duration: number | null;
+}
+
+/** Fields whose change produces an `update` event. */
+export const TRACKED_FIELDS = ['userName', 'userId', 'mtgSessionId', 'joinTime'] as const;
+export type TrackedField = (typeof TRACKED_FIELDS)[number];
+
+export type ParticipantChanges = Partial<Record<TrackedField, { from: string | null; to: string | null }>>;
+
+/** Presence of one room at one moment. */
+export interface RoomSnapshot {
+  room: string;
+  participants: Participant[];
+  /**
+   * False when Daily reported more participants (`total_count`) than it returned: people missing
+   * from a partial snapshot may still be there, so they never produce a leave.
+   */
+  complete: boolean;
+}
+
+export type PresenceEventType = 'join' | 'leave' | 'update';
+
+interface BaseEvent {
+  /** Unique per event and deterministic for the same transition, so receivers can dedupe re-deliveries. */
+  id: string;
+  type: PresenceEventType;
+  room: string;
+  /** ISO time at which the watcher observed the change. */
+  at: string;
+  participant: Participant;
+}
+
+export interface JoinEvent extends BaseEvent {
+  type: 'join';
+  /** Present (true) only on joins from the first snapshot of a room: the person was already there. */
+  initial?: true;
+}
+
+export interface LeaveEvent extends BaseEvent {
+  type: 'leave';
+}
+
+export interface UpdateEvent extends BaseEvent {
+  type: 'update';
+  changes: ParticipantChanges;
+}
+
+export type PresenceEvent = JoinEvent | LeaveEvent | UpdateEvent;
+
+/** Per-poll information, emitted as `poll` after every request (successful or not). */
+export interface PollInfo {
+  /** Room name, or `*` for the domain-wide endpoint. */
+  target: string;
+  ok: boolean;
+  /** Participants seen (0 when the poll failed). */
+  participants: number;
+  /** Rooms seen with anyone present (domain-wide polls), 1 or 0 for a room poll. */
+  rooms: number;
+  durationMs: number;
+  /** Events produced by this poll. */
+  events: number;
+  error?: Error;
+}
+
+/** The typed event map of PresenceWatcher. */
+export interface PresenceWatcherEvents {
+  join: (event: JoinEvent) => void;
+  leave: (event: LeaveEvent) => void;
+  update: (event: UpdateEvent) => void;
+  /** Every join, leave and update, in order. */
+  event: (event: PresenceEvent) => void;
+  error: (error: Error) => void;
+  /** The first successful snapshot of every target has been taken. */
+  ready: () => void;
+  poll: (info: PollInfo) => void;
+  /** The watcher stopped: by stop(), or by a fatal error (which is emitted as `error` first). */
+  stop: (reason?: Error) => void;
+}

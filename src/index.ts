@@ -1,0 +1,31 @@
+export { PresenceWatcher, WatcherOptionsError, DEFAULT_INTERVAL_MS, DOMAIN_TARGET } from './watcher.js';
+export type { PresenceWatcherOptions, RoomsOptions, AllRoomsOptions } from './watcher.js';
+export type {
+  Participant,
+  RoomSnapshot,
+  PresenceEvent,
+  PresenceEventType,
+  JoinEvent,
+  LeaveEvent,
+  UpdateEvent,
+  ParticipantChanges,
+  TrackedField,
+  PollInfo,
+  PresenceWatcherEvents,
+} from './events.js';
+export { TRACKED_FIELDS } from './events.js';
+export { diffRoom, diffDomain, applyEvents, eventId } from './diff.js';
+export type { RoomState, DomainState, DiffOptions, DiffResult, DomainDiffResult } from './diff.js';
+export { DailyClient, DEFAULT_API_URL, encodeRoomSegment } from './daily/client.js';
+export type { DailyClientOptions, PresenceClient, RoomPresenceOptions } from './daily/client.js';
+export type { RoomPresence, DomainPresence } from './daily/parse.js';
+export { parseRoomPresence, parseDomainPresence } from './daily/parse.js';
+export { DailyApiError } from './daily/errors.js';
+export type { DailyErrorCode } from './daily/errors.js';
+export { createLimiter } from './poll/limiter.js';
+export type { LimiterOptions } from './poll/limiter.js';
+export { ListenerError } from './util/safe-emitter.js';
+export { createLogger, SecretRegistry } from './log.js';
+export type { Logger } from './log.js';
+export { DailySimulator, SIMULATOR_API_KEY } from './simulator/simulator.js';
+export type { SimulatorOptions, SimulatorFault, FaultRule, SimulatorRequest, SimulatedParticipant } from './simulator/simulator.js';

@@ -1,0 +1,66 @@
+import pRetry from 'p-retry';
+import { DailyApiError } from '../daily/errors.js';
+import { sleep } from '../util/sleep.js';
+
+export interface TargetLoopOptions {
+  /** Room name, or `*` for the whole domain. */
+  target: string;
+  intervalMs: number;
+  /** Delay before the first poll. */
+  initialDelayMs: number;
+  /** First retry delay after a failed poll; doubles per failure (with jitter) up to backoffMaxMs. */
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  signal: AbortSignal;
+  /** One poll: fetch, diff, emit. Throws on failure (a DailyApiError, or an abort). */
+  poll(signal: AbortSignal): Promise<void>;
+  /** Every failed attempt, before the retry wait. */
+  onAttemptFailed(error: Error, attempt: number): void;
+  /** A fatal error (the key was rejected): the loop has ended. */
+  onFatal(error: DailyApiError): void;
+}
+
+/**
+ * One target's fixed-delay loop: poll, wait the interval, poll again; never two polls of the same
+ * target in flight. Failed polls are retried with exponential backoff and jitter (p-retry), or after
+ * the server's Retry-After when it sent one. Non-retryable errors (404, 400) wait a whole interval.
+ * Returns when the signal aborts or a fatal error occurs.
+ */
+export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
+  const { signal } = o;
+  try {
+    await sleep(o.initialDelayMs, signal);
+    while (!signal.aborted) {
+      try {
+        await pRetry(() => o.poll(signal), {
+          retries: Number.POSITIVE_INFINITY,
+          minTimeout: o.backoffMinMs,
+          maxTimeout: Math.max(o.backoffMinMs, o.backoffMaxMs),
+          factor: 2,
+          randomize: true,
+          signal,
+          onFailedAttempt: async ({ error, attemptNumber }) => {
+            if (signal.aborted) return;
+            o.onAttemptFailed(error, attemptNumber);
+            const wait = error instanceof DailyApiError ? error.retryAfterMs : undefined;
+            if (wait !== undefined && error instanceof DailyApiError && error.retryable) await sleep(wait, signal);
+          },
+          shouldRetry: ({ error }) => !signal.aborted && error instanceof DailyApiError && error.retryable,
+          // a Retry-After wait replaces the backoff step instead of adding to it
+          shouldConsumeRetry: ({ error }) => !(error instanceof DailyApiError && error.retryAfterMs !== undefined),
+        });
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof DailyApiError && err.fatal) {
+          o.onFatal(err);
+          return;
+        }
+        // not retryable (404, 400, a bug): reported by onFailedAttempt; try again next interval
+      }
+      await sleep(o.intervalMs, signal);
+    }
+  } catch (err) {
+    if (signal.aborted) return;
+    throw err;
+  }
+}

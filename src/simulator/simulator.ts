@@ -1,0 +1,372 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { EventEmitter } from 'eventemitter3';
+import type { Participant } from '../events.js';
+import { NAMES, randomUuid, ROOM_NAMES, seededRandom } from './random.js';
+
+/** Ways the simulator can misbehave on purpose. */
+export type SimulatorFault =
+  | { kind: 'status'; status: number; retryAfter?: string; body?: string }
+  | { kind: 'malformed' } // 200 whose body is not JSON
+  | { kind: 'truncated' } // 200 whose JSON stops halfway
+  | { kind: 'wrong-schema' } // 200, JSON, not the documented shape
+  | { kind: 'partial' } // a subset of participants, with the full total_count (room endpoint only)
+  | { kind: 'delay'; ms: number } // the right answer, late
+  | { kind: 'hang' } // never answer
+  | { kind: 'reset' }; // destroy the connection without answering
+
+export interface FaultRule {
+  fault: SimulatorFault;
+  /** `room` (any room), `domain` (GET /presence), a room name, or `any`. Default `any`. */
+  on?: string;
+  /** How many requests it applies to. Default 1. */
+  times?: number;
+}
+
+export interface SimulatorRequest {
+  at: number;
+  path: string;
+  /** Room name, `*` for GET /presence, or undefined for anything else. */
+  target: string | undefined;
+  status: number | 'reset' | 'hang';
+  fault?: SimulatorFault['kind'];
+}
+
+export interface SimulatedParticipant {
+  id: string;
+  userId: string | null;
+  userName: string | null;
+  joinTimeMs: number;
+}
+
+export interface SimulatorOptions {
+  apiKey?: string;
+  /** Room names to create, or a count (named standup, design-review, …). Default 3. */
+  rooms?: string[] | number;
+  /** Random joins, leaves and renames per second across all rooms. Default 0 (scripted only). */
+  churn?: number;
+  /** People placed in rooms at start. Default 0. */
+  initialParticipants?: number;
+  seed?: number;
+  /** Cap on participants a room answer returns when no limit is sent (Daily's is undocumented). Default unlimited. */
+  defaultLimit?: number;
+  now?: () => number;
+}
+
+export interface SimulatorEvents {
+  /** A scripted or random change of presence (for latency measurements and scripted timelines). */
+  change: (change: { type: 'join' | 'leave' | 'update'; room: string; participant: SimulatedParticipant; at: number }) => void;
+  request: (req: SimulatorRequest) => void;
+}
+
+export const SIMULATOR_API_KEY = 'sim_local_key';
+
+/**
+ * A local, Daily-compatible presence API (`GET /v1/rooms/:name/presence`, `GET /v1/presence`), with
+ * Bearer auth, Daily-shaped error bodies, scripted or random presence, and fault injection.
+ */
+export class DailySimulator extends EventEmitter<SimulatorEvents> {
+  readonly apiKey: string;
+  readonly requests: SimulatorRequest[] = [];
+  readonly #rooms = new Map<string, Map<string, SimulatedParticipant>>();
+  readonly #sessions = new Map<string, string>();
+  readonly #faults: Required<FaultRule>[] = [];
+  readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #churn: number;
+  readonly #defaultLimit: number | undefined;
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  #churnTimer: NodeJS.Timeout | undefined;
+  #url: string | undefined;
+  /** Keep the request log bounded in long runs. */
+  maxRequestLog = 10_000;
+
+  constructor(opts: SimulatorOptions = {}) {
+    super();
+    this.apiKey = opts.apiKey ?? SIMULATOR_API_KEY;
+    this.#random = seededRandom(opts.seed ?? 1);
+    this.#now = opts.now ?? Date.now;
+    this.#churn = opts.churn ?? 0;
+    this.#defaultLimit = opts.defaultLimit;
+    const rooms = opts.rooms ?? 3;
+    const names =
+      typeof rooms === 'number'
+        ? Array.from({ length: rooms }, (_, i) => ROOM_NAMES[i] ?? `room-${i + 1}`)
+        : rooms;
+    for (const name of names) this.createRoom(name);
+    for (let i = 0; i < (opts.initialParticipants ?? 0); i++) this.#randomJoin();
+  }
+
+  /** Base URL to give the watcher as apiUrl (ends in /v1). Available after listen(). */
+  get url(): string {
+    if (!this.#url) throw new Error('simulator is not listening; call listen() first');
+    return this.#url;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    const server = createServer((req, res) => this.#handle(req, res));
+    server.keepAliveTimeout = 30_000;
+    server.on('connection', (s) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    this.#server = server;
+    const addr = server.address();
+    if (!addr || typeof addr === 'string') throw new Error('simulator: no TCP address');
+    const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.#url = `http://${h}:${addr.port}/v1`;
+    if (this.#churn > 0) {
+      const tickMs = 100;
+      this.#churnTimer = setInterval(() => this.#churnTick(tickMs), tickMs);
+      this.#churnTimer.unref();
+    }
+    return this.#url;
+  }
+
+  async close(): Promise<void> {
+    if (this.#churnTimer) clearInterval(this.#churnTimer);
+    this.#churnTimer = undefined;
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // ---- scripting -------------------------------------------------------------------------------
+
+  createRoom(name: string): void {
+    if (!this.#rooms.has(name)) this.#rooms.set(name, new Map());
+  }
+
+  deleteRoom(name: string): void {
+    this.#rooms.delete(name);
+  }
+
+  get roomNames(): string[] {
+    return [...this.#rooms.keys()];
+  }
+
+  join(room: string, who: { id?: string; userName?: string | null; userId?: string | null } = {}): SimulatedParticipant {
+    const members = this.#rooms.get(room);
+    if (!members) throw new Error(`simulator: no room "${room}"`);
+    if (members.size === 0) this.#sessions.set(room, randomUuid(this.#random));
+    const p: SimulatedParticipant = {
+      id: who.id ?? randomUuid(this.#random),
+      userName: who.userName === undefined ? NAMES[Math.floor(this.#random() * NAMES.length)]! : who.userName,
+      userId: who.userId === undefined ? randomUuid(this.#random).slice(0, 8) : who.userId,
+      joinTimeMs: Math.floor(this.#now() / 1000) * 1000,
+    };
+    members.set(p.id, p);
+    this.emit('change', { type: 'join', room, participant: p, at: this.#now() });
+    return p;
+  }
+
+  leave(room: string, id: string): boolean {
+    const members = this.#rooms.get(room);
+    const p = members?.get(id);
+    if (!members || !p) return false;
+    members.delete(id);
+    this.emit('change', { type: 'leave', room, participant: p, at: this.#now() });
+    return true;
+  }
+
+  rename(room: string, id: string, userName: string): boolean {
+    const p = this.#rooms.get(room)?.get(id);
+    if (!p) return false;
+    p.userName = userName;
+    this.emit('change', { type: 'update', room, participant: p, at: this.#now() });
+    return true;
+  }
+
+  /** Who is in a room now, in Daily's shape. */
+  presence(room: string): Participant[] {
+    const members = this.#rooms.get(room);
+    if (!members) return [];
+    const now = this.#now();
+    const session = this.#sessions.get(room) ?? null;
+    return [...members.values()].map((p) => ({
+      id: p.id,
+      userId: p.userId,
+      userName: p.userName,
+      mtgSessionId: session,
+      joinTime: new Date(p.joinTimeMs).toISOString(),
+      duration: Math.max(0, Math.floor((now - p.joinTimeMs) / 1000)),
+    }));
+  }
+
+  /** Queue a fault for the next matching request(s). */
+  inject(rule: FaultRule | SimulatorFault): void {
+    const r: FaultRule = 'kind' in rule ? { fault: rule } : rule;
+    this.#faults.push({ fault: r.fault, on: r.on ?? 'any', times: r.times ?? 1 });
+  }
+
+  clearFaults(): void {
+    this.#faults.length = 0;
+  }
+
+  /** Apply one random change (join, leave or rename) somewhere. */
+  randomChange(): void {
+    const r = this.#random();
+    const occupied = [...this.#rooms].filter(([, m]) => m.size > 0);
+    if (r < 0.45 || occupied.length === 0) this.#randomJoin();
+    else if (r < 0.85) {
+      const [room, members] = occupied[Math.floor(this.#random() * occupied.length)]!;
+      const ids = [...members.keys()];
+      this.leave(room, ids[Math.floor(this.#random() * ids.length)]!);
+    } else {
+      const [room, members] = occupied[Math.floor(this.#random() * occupied.length)]!;
+      const ids = [...members.keys()];
+      this.rename(room, ids[Math.floor(this.#random() * ids.length)]!, NAMES[Math.floor(this.#random() * NAMES.length)]! + ' ' + Math.floor(this.#random() * 100));
+    }
+  }
+
+  #randomJoin(): void {
+    const rooms = this.roomNames;
+    if (rooms.length === 0) return;
+    this.join(rooms[Math.floor(this.#random() * rooms.length)]!);
+  }
+
+  #churnTick(tickMs: number): void {
+    const expected = (this.#churn * tickMs) / 1000;
+    let n = Math.floor(expected);
+    if (this.#random() < expected - n) n++;
+    for (let i = 0; i < n; i++) this.randomChange();
+  }
+
+  // ---- HTTP ------------------------------------------------------------------------------------
+
+  #log(req: SimulatorRequest): void {
+    this.requests.push(req);
+    if (this.requests.length > this.maxRequestLog) this.requests.splice(0, this.requests.length - this.maxRequestLog);
+    this.emit('request', req);
+  }
+
+  #takeFault(target: string): SimulatorFault | undefined {
+    const i = this.#faults.findIndex(
+      (f) => f.on === 'any' || f.on === target || (f.on === 'domain' && target === '*') || (f.on === 'room' && target !== '*'),
+    );
+    if (i < 0) return undefined;
+    const rule = this.#faults[i]!;
+    if (--rule.times <= 0) this.#faults.splice(i, 1);
+    return rule.fault;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const rawUrl = req.url ?? '/';
+    const path = rawUrl.split('?')[0]!;
+    const query = new URLSearchParams(rawUrl.slice(path.length + 1));
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}, fault?: SimulatorFault['kind']) => {
+      const text = typeof body === 'string' ? body : JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+      res.end(text);
+      this.#log({ at: this.#now(), path, target, status, ...(fault ? { fault } : {}) });
+    };
+
+    const segments = path.split('/');
+    let target: string | undefined;
+    if (req.method === 'GET' && segments.length === 3 && segments[1] === 'v1' && segments[2] === 'presence') {
+      target = '*';
+    } else if (req.method === 'GET' && segments.length === 5 && segments[1] === 'v1' && segments[2] === 'rooms' && segments[4] === 'presence') {
+      try {
+        target = decodeURIComponent(segments[3]!);
+      } catch {
+        send(400, { error: 'invalid-request-error', info: 'bad room name encoding' });
+        return;
+      }
+    }
+
+    const auth = req.headers.authorization;
+    if (!auth) {
+      send(401, { error: 'authorization-header-error', info: 'Authorization header missing' });
+      return;
+    }
+    if (auth !== `Bearer ${this.apiKey}`) {
+      send(401, { error: 'authentication-error' });
+      return;
+    }
+    if (target === undefined) {
+      send(404, { error: 'not-found', info: `no route ${req.method} ${path}` });
+      return;
+    }
+
+    const fault = this.#takeFault(target);
+    if (fault) {
+      switch (fault.kind) {
+        case 'status': {
+          const type = fault.status === 429 ? 'rate-limit-error' : fault.status >= 500 ? 'server-error' : 'invalid-request-error';
+          const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter };
+          send(fault.status, fault.body ?? { error: type, info: `simulated ${fault.status}` }, headers, 'status');
+          return;
+        }
+        case 'malformed':
+          send(200, '<html><body>502 Bad Gateway</body></html>', { 'content-type': 'text/html' }, 'malformed');
+          return;
+        case 'truncated': {
+          const full = JSON.stringify(this.#body(target, query));
+          send(200, full.slice(0, Math.max(1, Math.floor(full.length / 2))), {}, 'truncated');
+          return;
+        }
+        case 'wrong-schema':
+          send(200, target === '*' ? [{ room: 'x' }] : { total_count: 1, data: [{ name: 'no id here' }] }, {}, 'wrong-schema');
+          return;
+        case 'partial': {
+          if (target === '*') break; // GET /presence has no total_count: a partial answer cannot be told apart
+          const body = this.#body(target, query);
+          if ('data' in body && body.data.length > 0) {
+            body.data = body.data.slice(0, Math.floor(body.data.length / 2));
+          }
+          send(200, body, {}, 'partial');
+          return;
+        }
+        case 'delay':
+          setTimeout(() => {
+            if (!res.destroyed) this.#answer(target, query, send);
+          }, fault.ms).unref();
+          return;
+        case 'hang':
+          this.#log({ at: this.#now(), path, target, status: 'hang', fault: 'hang' });
+          return;
+        case 'reset':
+          this.#log({ at: this.#now(), path, target, status: 'reset', fault: 'reset' });
+          req.socket.destroy();
+          return;
+      }
+    }
+    this.#answer(target, query, send);
+  }
+
+  #answer(target: string, query: URLSearchParams, send: (status: number, body: unknown) => void): void {
+    if (target !== '*' && !this.#rooms.has(target)) {
+      send(404, { error: 'not-found', info: `room ${target} not found` });
+      return;
+    }
+    send(200, this.#body(target, query));
+  }
+
+  #body(target: string, query: URLSearchParams): { total_count: number; data: unknown[] } | Record<string, unknown[]> {
+    if (target === '*') {
+      const out: Record<string, unknown[]> = {};
+      for (const room of this.#rooms.keys()) {
+        const list = this.presence(room);
+        if (list.length > 0) out[room] = list.map((p) => ({ room, ...p }));
+      }
+      return out;
+    }
+    let list = this.presence(target);
+    const total = list.length;
+    const userId = query.get('userId');
+    const userName = query.get('userName');
+    if (userId !== null) list = list.filter((p) => p.userId === userId);
+    if (userName !== null) list = list.filter((p) => p.userName === userName);
+    const limitParam = query.get('limit');
+    const limit = limitParam !== null && /^\d+$/.test(limitParam) ? Number(limitParam) : this.#defaultLimit;
+    const data = limit === undefined ? list : list.slice(0, limit);
+    return { total_count: userId !== null || userName !== null ? list.length : total, data: data.map((p) => ({ room: target, ...p })) };
+  }
+}

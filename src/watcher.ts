@@ -1,0 +1,384 @@
+import type Bottleneck from 'bottleneck';
+import { DailyClient, DEFAULT_API_URL, type PresenceClient } from './daily/client.js';
+import { DailyApiError } from './daily/errors.js';
+import { diffDomain, diffRoom, type DomainState, type RoomState } from './diff.js';
+import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
+import { defaultLibraryLogger, secrets, type Logger } from './log.js';
+import { createLimiter, DEFAULT_MAX_RPS, scheduleAbortable } from './poll/limiter.js';
+import { runTargetLoop } from './poll/loop.js';
+import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
+
+export const DEFAULT_INTERVAL_MS = 15_000;
+export const DOMAIN_TARGET = '*';
+
+interface CommonOptions {
+  /** Daily API key. Required unless `client` is given. */
+  apiKey?: string;
+  /** Default https://api.daily.co/v1. */
+  apiUrl?: string;
+  /** Delay between the end of one poll of a target and the start of the next, ms. Default 15 000. */
+  intervalMs?: number;
+  /** No joins for people already present in the first snapshot (chokidar's ignoreInitial). */
+  ignoreInitial?: boolean;
+  /** Room mode: `limit` query parameter sent to Daily. Unset by default (Daily's default applies). */
+  limit?: number;
+  /** Request budget for the Daily API, requests per second. Default 5. Ignored when `limiter` is given. */
+  maxRps?: number;
+  /** Request budget per 5 s window. Default 5 × maxRps. */
+  maxPer5s?: number;
+  /** Share a Bottleneck limiter with other code that calls the same Daily domain. */
+  limiter?: Bottleneck;
+  /** Per-request deadline, ms. Default 10 000. */
+  requestTimeoutMs?: number;
+  /** Largest response accepted, bytes. Default 32 MiB. */
+  maxBodyBytes?: number;
+  /** First retry delay after a failed poll, ms. Default 1 000; doubles per failure with jitter. */
+  backoffMinMs?: number;
+  /** Longest retry delay, ms. Default max(interval, 60 000). */
+  backoffMaxMs?: number;
+  /** A pino logger. Default: warnings and errors as JSON on stderr. */
+  logger?: Logger;
+  /** Replace the HTTP client (tests, or a custom transport). */
+  client?: PresenceClient;
+  /** Clock for event timestamps. Default Date.now. */
+  now?: () => number;
+}
+
+export interface RoomsOptions extends CommonOptions {
+  /** Watch these rooms, one request per room per interval. */
+  rooms: string[];
+  allRooms?: false;
+}
+
+export interface AllRoomsOptions extends CommonOptions {
+  /** Watch every room of the domain with GET /presence: one request per interval, whatever the room count. */
+  allRooms: true;
+  rooms?: undefined;
+}
+
+export type PresenceWatcherOptions = RoomsOptions | AllRoomsOptions;
+
+/** A mistake in the options passed to PresenceWatcher. */
+export class WatcherOptionsError extends TypeError {
+  override name = 'WatcherOptionsError';
+  readonly code = 'WATCHER_INVALID_OPTIONS';
+}
+
+function optNumber(
+  o: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  { min = 0, integer = false }: { min?: number; integer?: boolean } = {},
+): number {
+  const v = o[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+    throw new WatcherOptionsError(
+      `PresenceWatcher: ${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Watches presence in Daily rooms and emits `join`, `leave` and `update` events.
+ *
+ * A failed poll never produces events: the previous snapshot stays the baseline, so a network error
+ * or a 5xx can never invent a leave.
+ */
+export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
+  readonly #rooms: string[] | undefined;
+  readonly #intervalMs: number;
+  readonly #ignoreInitial: boolean;
+  readonly #limit: number | undefined;
+  readonly #backoffMinMs: number;
+  readonly #backoffMaxMs: number;
+  readonly #client: PresenceClient;
+  readonly #ownsClient: boolean;
+  readonly #limiter: Bottleneck;
+  readonly #ownsLimiter: boolean;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #maxRps: number;
+
+  #roomState = new Map<string, RoomState>();
+  #domainState: DomainState | undefined;
+  #seen = new Set<string>();
+  #ready = false;
+  #started = false;
+  #abort = new AbortController();
+  #loops: Promise<void>[] = [];
+  #stopping: Promise<void> | undefined;
+  #iterators = new Set<(e: PresenceEvent | null) => void>();
+
+  constructor(options: PresenceWatcherOptions) {
+    super();
+    if (!options || typeof options !== 'object') {
+      throw new WatcherOptionsError('PresenceWatcher: options must be an object with apiKey and rooms or allRooms');
+    }
+    const o = options as unknown as Record<string, unknown>;
+    if (options.allRooms === true) {
+      if (options.rooms !== undefined) {
+        throw new WatcherOptionsError('PresenceWatcher: give either rooms or allRooms: true, not both');
+      }
+      this.#rooms = undefined;
+    } else {
+      const rooms = options.rooms;
+      if (!Array.isArray(rooms) || rooms.length === 0) {
+        throw new WatcherOptionsError('PresenceWatcher: rooms must be a non-empty array of room names (or set allRooms: true)');
+      }
+      for (const r of rooms) {
+        if (typeof r !== 'string' || r === '') {
+          throw new WatcherOptionsError(`PresenceWatcher: every room must be a non-empty string, got ${JSON.stringify(r)}`);
+        }
+      }
+      this.#rooms = [...new Set(rooms)];
+    }
+    this.#intervalMs = optNumber(o, 'intervalMs', DEFAULT_INTERVAL_MS, { min: 10 });
+    this.#ignoreInitial = options.ignoreInitial === true;
+    this.#limit = options.limit === undefined ? undefined : optNumber(o, 'limit', 0, { min: 1, integer: true });
+    this.#backoffMinMs = optNumber(o, 'backoffMinMs', 1000, { min: 1 });
+    this.#backoffMaxMs = optNumber(o, 'backoffMaxMs', Math.max(this.#intervalMs, 60_000), { min: 1 });
+    this.#maxRps = optNumber(o, 'maxRps', DEFAULT_MAX_RPS, { min: 0.01 });
+    const maxPer5s = options.maxPer5s === undefined ? undefined : optNumber(o, 'maxPer5s', 0, { min: 1, integer: true });
+    this.#log = options.logger ?? defaultLibraryLogger();
+    this.#now = options.now ?? Date.now;
+
+    if (options.client) {
+      this.#client = options.client;
+      this.#ownsClient = false;
+    } else {
+      if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
+        throw new WatcherOptionsError('PresenceWatcher: apiKey is required (a Daily API key; the CLI reads DAILY_API_KEY)');
+      }
+      secrets.add(options.apiKey);
+      this.#client = new DailyClient({
+        apiKey: options.apiKey,
+        apiUrl: options.apiUrl ?? DEFAULT_API_URL,
+        timeoutMs: options.requestTimeoutMs,
+        maxBodyBytes: options.maxBodyBytes,
+      });
+      this.#ownsClient = true;
+    }
+    if (options.limiter) {
+      this.#limiter = options.limiter;
+      this.#ownsLimiter = false;
+    } else {
+      this.#limiter = createLimiter({ maxRps: this.#maxRps, maxPer5s });
+      this.#ownsLimiter = true;
+    }
+  }
+
+  /** Whether the first snapshot of every target has been taken. */
+  get isReady(): boolean {
+    return this.#ready;
+  }
+
+  get isRunning(): boolean {
+    return this.#started && this.#stopping === undefined;
+  }
+
+  /** The targets polled: room names, or `['*']` in all-rooms mode. */
+  get targets(): string[] {
+    return this.#rooms ? [...this.#rooms] : [DOMAIN_TARGET];
+  }
+
+  get intervalMs(): number {
+    return this.#intervalMs;
+  }
+
+  /** Start polling. Resolves at once; listen for `ready` to know the first snapshots are in. */
+  start(): this {
+    if (this.#stopping) throw new WatcherOptionsError('PresenceWatcher: cannot start after stop(); create a new watcher');
+    if (this.#started) return this;
+    this.#started = true;
+    const signal = this.#abort.signal;
+    const targets = this.targets;
+    const step = Math.min(this.#intervalMs / targets.length, 1000 / this.#maxRps);
+    if (this.#rooms && this.#rooms.length * (1000 / this.#intervalMs) > this.#maxRps) {
+      this.#log.warn(
+        { rooms: this.#rooms.length, intervalMs: this.#intervalMs, maxRps: this.#maxRps },
+        `watching ${this.#rooms.length} rooms every ${this.#intervalMs} ms needs ${(this.#rooms.length / (this.#intervalMs / 1000)).toFixed(1)} requests/s, over the budget of ${this.#maxRps}/s: polls will be spaced out by the rate limiter. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`,
+      );
+    }
+    targets.forEach((target, i) => {
+      const loop = runTargetLoop({
+        target,
+        intervalMs: this.#intervalMs,
+        initialDelayMs: Math.floor(i * step),
+        backoffMinMs: this.#backoffMinMs,
+        backoffMaxMs: this.#backoffMaxMs,
+        signal,
+        poll: (s) => this.#pollOnce(target, s),
+        onAttemptFailed: (error, attempt) => this.#onAttemptFailed(target, error, attempt),
+        onFatal: (error) => this.#onFatal(error),
+      }).catch((err: unknown) => {
+        // a bug, not an API failure: report it rather than let the loop die silently
+        this.#log.error({ err, target }, 'poll loop crashed');
+        this.safeEmit('error', err instanceof Error ? err : new Error(String(err)));
+      });
+      this.#loops.push(loop);
+    });
+    return this;
+  }
+
+  /**
+   * Stop polling: aborts in-flight requests and timers, then resolves. Idempotent; every call
+   * returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#doStop(undefined);
+    return this.#stopping;
+  }
+
+  async #doStop(reason: Error | undefined): Promise<void> {
+    this.#abort.abort(reason ?? new Error('watcher stopped'));
+    await Promise.allSettled(this.#loops);
+    if (this.#ownsLimiter) await this.#limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+    if (this.#ownsClient) await this.#client.close();
+    for (const push of this.#iterators) push(null);
+    this.#iterators.clear();
+    this.safeEmit('stop', reason);
+  }
+
+  /**
+   * Current presence as last seen. With a room: its participants. Without: every room with anyone
+   * in it, keyed by name.
+   */
+  snapshot(): Record<string, Participant[]>;
+  snapshot(room: string): Participant[];
+  snapshot(room?: string): Participant[] | Record<string, Participant[]> {
+    const state = this.#domainState ?? this.#roomState;
+    if (room !== undefined) return [...(state.get(room)?.values() ?? [])];
+    const out: Record<string, Participant[]> = {};
+    for (const [name, s] of state) if (s.size > 0) out[name] = [...s.values()];
+    return out;
+  }
+
+  /**
+   * Every event as an async iterator, ending when the watcher stops or `signal` aborts. Events are
+   * buffered until consumed.
+   */
+  events(opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<PresenceEvent> {
+    const buffer: PresenceEvent[] = [];
+    let done = this.#stopping !== undefined || opts.signal?.aborted === true;
+    let wake: (() => void) | undefined;
+    const push = (e: PresenceEvent | null) => {
+      if (e === null) done = true;
+      else buffer.push(e);
+      wake?.();
+    };
+    const finish = () => {
+      done = true;
+      this.#iterators.delete(push);
+      opts.signal?.removeEventListener('abort', onAbort);
+      wake?.();
+    };
+    const onAbort = () => finish();
+    if (!done) {
+      this.#iterators.add(push);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+    }
+    const iterator: AsyncIterableIterator<PresenceEvent> = {
+      [Symbol.asyncIterator]: () => iterator,
+      next: async () => {
+        while (buffer.length === 0 && !done) {
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+        if (buffer.length > 0) return { value: buffer.shift()!, done: false };
+        finish();
+        return { value: undefined, done: true };
+      },
+      return: async () => {
+        finish();
+        buffer.length = 0;
+        return { value: undefined, done: true };
+      },
+    };
+    return iterator;
+  }
+
+  protected override onListenerError(error: ListenerError): void {
+    this.#log.error({ err: error.cause, event: error.event }, error.message);
+    if (error.event !== 'error') this.safeEmit('error', error);
+  }
+
+  async #pollOnce(target: string, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.#pollAndEmit(target, signal, started);
+    } catch (err) {
+      if (!signal.aborted) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        this.safeEmit('poll', { target, ok: false, participants: 0, rooms: 0, durationMs: performance.now() - started, events: 0, error });
+      }
+      throw err;
+    }
+  }
+
+  async #pollAndEmit(target: string, signal: AbortSignal, started: number): Promise<void> {
+    const at = new Date(this.#now()).toISOString();
+    let events: PresenceEvent[];
+    let participants = 0;
+    let rooms = 0;
+    if (target === DOMAIN_TARGET) {
+      const presence = await scheduleAbortable(this.#limiter, signal, () => this.#client.getDomainPresence({ signal }));
+      signal.throwIfAborted();
+      const prev = this.#domainState;
+      const r = diffDomain(prev, presence, { at, initial: true });
+      this.#domainState = r.next;
+      events = prev === undefined && this.#ignoreInitial ? [] : r.events;
+      for (const list of presence.values()) participants += list.length;
+      rooms = presence.size;
+    } else {
+      const presence = await scheduleAbortable(this.#limiter, signal, () =>
+        this.#client.getRoomPresence(target, { signal, ...(this.#limit ? { limit: this.#limit } : {}) }),
+      );
+      signal.throwIfAborted();
+      const prev = this.#roomState.get(target);
+      const r = diffRoom(prev, { room: target, participants: presence.participants, complete: presence.complete }, { at, initial: true });
+      this.#roomState.set(target, r.next);
+      events = prev === undefined && this.#ignoreInitial ? [] : r.events;
+      participants = presence.participants.length;
+      rooms = participants > 0 ? 1 : 0;
+      if (!presence.complete) {
+        this.#log.warn(
+          { room: target, totalCount: presence.totalCount, returned: participants },
+          `Daily returned ${participants} of ${presence.totalCount} participants in room "${target}": leaves cannot be detected for the rest (raise limit)`,
+        );
+      }
+    }
+    this.#seen.add(target);
+    for (const e of events) this.#emitEvent(e);
+    this.safeEmit('poll', {
+      target,
+      ok: true,
+      participants,
+      rooms,
+      durationMs: performance.now() - started,
+      events: events.length,
+    } satisfies PollInfo);
+    if (!this.#ready && this.#seen.size === this.targets.length) {
+      this.#ready = true;
+      this.safeEmit('ready');
+    }
+  }
+
+  #emitEvent(e: PresenceEvent): void {
+    this.safeEmit(e.type, e as never);
+    this.safeEmit('event', e);
+    for (const push of this.#iterators) push(e);
+  }
+
+  #onAttemptFailed(target: string, error: Error, attempt: number): void {
+    const level = error instanceof DailyApiError && error.fatal ? 'error' : 'warn';
+    this.#log[level]({ target, attempt, err: error }, error.message);
+    if (!(error instanceof DailyApiError && error.fatal)) this.safeEmit('error', error);
+  }
+
+  #onFatal(error: DailyApiError): void {
+    this.safeEmit('error', error);
+    this.#stopping ??= this.#doStop(error);
+  }
+}
