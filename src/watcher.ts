@@ -234,7 +234,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   async #doStop(reason: Error | undefined): Promise<void> {
     this.#abort.abort(reason ?? new Error('watcher stopped'));
     await Promise.allSettled(this.#loops);
-    if (this.#ownsLimiter) await this.#limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+    if (this.#ownsLimiter) {
+      await this.#limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+      await this.#limiter.disconnect().catch(() => undefined);
+    }
     if (this.#ownsClient) await this.#client.close();
     for (const push of this.#iterators) push(null);
     this.#iterators.clear();

@@ -28,7 +28,8 @@ export interface SimulatorRequest {
   path: string;
   /** Room name, `*` for GET /presence, or undefined for anything else. */
   target: string | undefined;
-  status: number | 'reset' | 'hang';
+  /** The HTTP status sent; `delayed` for a delay fault (logged when the request arrives). */
+  status: number | 'reset' | 'hang' | 'delayed';
   fault?: SimulatorFault['kind'];
 }
 
@@ -324,11 +325,18 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
           send(200, body, {}, 'partial');
           return;
         }
-        case 'delay':
+        case 'delay': {
+          this.#log({ at: this.#now(), path, target, status: 'delayed', fault: 'delay' });
+          const quiet = (status: number, body: unknown) => {
+            const text = JSON.stringify(body);
+            res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+            res.end(text);
+          };
           setTimeout(() => {
-            if (!res.destroyed) this.#answer(target, query, send);
+            if (!res.destroyed) this.#answer(target, query, quiet);
           }, fault.ms).unref();
           return;
+        }
         case 'hang':
           this.#log({ at: this.#now(), path, target, status: 'hang', fault: 'hang' });
           return;

@@ -1,0 +1,191 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DailyClient, encodeRoomSegment } from '../src/daily/client.js';
+import { DailyApiError } from '../src/daily/errors.js';
+import { DailySimulator } from '../src/simulator/simulator.js';
+
+let sim: DailySimulator;
+let client: DailyClient;
+
+beforeAll(async () => {
+  sim = new DailySimulator({ rooms: ['standup', '../presence', 'name with spaces/and?query'] });
+  await sim.listen();
+  client = new DailyClient({ apiKey: sim.apiKey, apiUrl: sim.url, timeoutMs: 300 });
+});
+afterAll(async () => {
+  await client.close();
+  await sim.close();
+});
+afterEach(() => sim.clearFaults());
+
+async function failure(p: Promise<unknown>): Promise<DailyApiError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DailyApiError);
+  return err as DailyApiError;
+}
+
+describe('DailyClient against the simulator', () => {
+  it('returns validated, typed room presence', async () => {
+    const who = sim.join('standup', { userName: 'Moishe' });
+    const r = await client.getRoomPresence('standup');
+    expect(r.room).toBe('standup');
+    expect(r.complete).toBe(true);
+    expect(r.totalCount).toBe(1);
+    expect(r.participants).toEqual([
+      {
+        id: who.id,
+        userId: who.userId,
+        userName: 'Moishe',
+        mtgSessionId: expect.any(String),
+        joinTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        duration: expect.any(Number),
+      },
+    ]);
+    sim.leave('standup', who.id);
+  });
+
+  it('URL-encodes room names into one path segment', async () => {
+    expect(encodeRoomSegment('../presence')).toBe('%2E%2E%2Fpresence');
+    const sneaky = sim.join('../presence', { userName: 'Sneaky' });
+    const r = await client.getRoomPresence('../presence');
+    expect(r.participants.map((x) => x.userName)).toEqual(['Sneaky']);
+    const last = sim.requests.at(-1)!;
+    expect(last.path).toBe('/v1/rooms/%2E%2E%2Fpresence/presence');
+    expect(last.target).toBe('../presence');
+    const r2 = await client.getRoomPresence('name with spaces/and?query');
+    expect(r2.participants).toEqual([]);
+    expect(sim.requests.at(-1)!.target).toBe('name with spaces/and?query');
+    sim.leave('../presence', sneaky.id);
+  });
+
+  it('sends limit/userId/userName as query parameters and reports a partial snapshot', async () => {
+    sim.join('standup', { userName: 'A' });
+    sim.join('standup', { userName: 'B' });
+    const r = await client.getRoomPresence('standup', { limit: 1 });
+    expect(r.participants).toHaveLength(1);
+    expect(r.totalCount).toBe(2);
+    expect(r.complete).toBe(false);
+    const byName = await client.getRoomPresence('standup', { userName: 'B' });
+    expect(byName.participants.map((x) => x.userName)).toEqual(['B']);
+    for (const x of sim.presence('standup')) sim.leave('standup', x.id);
+  });
+
+  it('returns the whole domain from GET /presence, without empty rooms', async () => {
+    const a = sim.join('standup', { userName: 'A' });
+    const d = await client.getDomainPresence();
+    expect([...d.keys()]).toEqual(['standup']);
+    expect(d.get('standup')!.map((x) => x.id)).toEqual([a.id]);
+    sim.leave('standup', a.id);
+  });
+
+  it('404 on an unknown room is a clear, non-retryable, non-fatal error', async () => {
+    const err = await failure(client.getRoomPresence('nope'));
+    expect(err).toMatchObject({ code: 'DAILY_NOT_FOUND', status: 404, type: 'not-found', retryable: false, fatal: false, target: 'nope' });
+    expect(err.message).toContain('room "nope" not found');
+  });
+
+  it('401 is fatal and says the key was rejected, without the key', async () => {
+    const bad = new DailyClient({ apiKey: 'wrong-secret-key-123', apiUrl: sim.url });
+    const err = await failure(bad.getRoomPresence('standup'));
+    await bad.close();
+    expect(err).toMatchObject({ code: 'DAILY_AUTH_REJECTED', status: 401, fatal: true, retryable: false });
+    expect(err.message).toMatch(/rejected the API key/);
+    expect(JSON.stringify(err) + err.message + String(err.stack)).not.toContain('wrong-secret-key-123');
+  });
+
+  it('403 is fatal', async () => {
+    sim.inject({ kind: 'status', status: 403, body: '{"error":"forbidden-error"}' });
+    const err = await failure(client.getRoomPresence('standup'));
+    expect(err).toMatchObject({ code: 'DAILY_FORBIDDEN', fatal: true, type: 'forbidden-error' });
+  });
+
+  it('429 with Retry-After in seconds or as an HTTP date', async () => {
+    sim.inject({ kind: 'status', status: 429, retryAfter: '3' });
+    const e1 = await failure(client.getRoomPresence('standup'));
+    expect(e1).toMatchObject({ code: 'DAILY_RATE_LIMITED', retryable: true, retryAfterMs: 3000, type: 'rate-limit-error' });
+    sim.inject({ kind: 'status', status: 429, retryAfter: new Date(Date.now() + 5000).toUTCString() });
+    const e2 = await failure(client.getRoomPresence('standup'));
+    expect(e2.retryAfterMs).toBeGreaterThan(3000);
+    expect(e2.retryAfterMs).toBeLessThanOrEqual(5000);
+    sim.inject({ kind: 'status', status: 429 });
+    const e3 = await failure(client.getRoomPresence('standup'));
+    expect(e3.retryAfterMs).toBeUndefined();
+  });
+
+  it.each([
+    [{ kind: 'status', status: 500 }, 'DAILY_SERVER_ERROR'],
+    [{ kind: 'status', status: 503 }, 'DAILY_SERVER_ERROR'],
+    [{ kind: 'malformed' }, 'DAILY_INVALID_RESPONSE'],
+    [{ kind: 'truncated' }, 'DAILY_INVALID_RESPONSE'],
+    [{ kind: 'wrong-schema' }, 'DAILY_INVALID_RESPONSE'],
+    [{ kind: 'reset' }, 'DAILY_NETWORK_ERROR'],
+    [{ kind: 'hang' }, 'DAILY_TIMEOUT'],
+    [{ kind: 'delay', ms: 2000 }, 'DAILY_TIMEOUT'],
+  ] as const)('%j is a retryable %s', async (fault, code) => {
+    sim.inject(fault);
+    const err = await failure(client.getRoomPresence('standup'));
+    expect(err.code).toBe(code);
+    expect(err.retryable).toBe(true);
+    expect(err.fatal).toBe(false);
+    // and the next request works again
+    await expect(client.getRoomPresence('standup')).resolves.toMatchObject({ room: 'standup' });
+  });
+
+  it('wrong schema from GET /presence is an invalid response', async () => {
+    sim.inject({ fault: { kind: 'wrong-schema' }, on: 'domain' });
+    const err = await failure(client.getDomainPresence());
+    expect(err.code).toBe('DAILY_INVALID_RESPONSE');
+  });
+
+  it('an aborted signal rejects with its reason, not a DailyApiError', async () => {
+    sim.inject({ kind: 'hang' });
+    const ac = new AbortController();
+    const p = client.getRoomPresence('standup', { signal: ac.signal });
+    ac.abort(new Error('stop now'));
+    await expect(p).rejects.toThrow('stop now');
+  });
+
+  it('rejects bad options with a clear message', () => {
+    expect(() => new DailyClient({ apiKey: '' })).toThrow(/apiKey/);
+    expect(() => new DailyClient({ apiKey: 'k', apiUrl: 'not a url' })).toThrow(/apiUrl/);
+    expect(() => new DailyClient({ apiKey: 'k', apiUrl: 'ftp://x' })).toThrow(/http or https/);
+    expect(() => new DailyClient({ apiKey: 'k', timeoutMs: -1 })).toThrow(/timeoutMs/);
+  });
+});
+
+describe('DailyClient body limits', () => {
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const big = JSON.stringify({ total_count: 0, data: [], pad: 'x'.repeat(200_000) });
+      if (req.url?.includes('declared')) {
+        res.writeHead(200, { 'content-length': Buffer.byteLength(big) });
+        res.end(big);
+      } else {
+        res.writeHead(200); // chunked: no length up front
+        res.write(big.slice(0, 100_000));
+        res.end(big.slice(100_000));
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const addr = server.address() as { port: number };
+    url = `http://127.0.0.1:${addr.port}/v1`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('caps the response body, declared or streamed', async () => {
+    const c = new DailyClient({ apiKey: 'k', apiUrl: url, maxBodyBytes: 50_000 });
+    const e1 = await failure(c.getRoomPresence('declared'));
+    const e2 = await failure(c.getRoomPresence('streamed'));
+    await c.close();
+    expect(e1.code).toBe('DAILY_RESPONSE_TOO_LARGE');
+    expect(e2.code).toBe('DAILY_RESPONSE_TOO_LARGE');
+    const ok = new DailyClient({ apiKey: 'k', apiUrl: url });
+    await expect(ok.getRoomPresence('streamed')).resolves.toMatchObject({ participants: [] });
+    await ok.close();
+  });
+});

@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { applyEvents, diffDomain, diffRoom, eventId, type RoomState } from '../src/diff.js';
+import { TRACKED_FIELDS, type Participant } from '../src/events.js';
+import { seededRandom } from '../src/simulator/random.js';
+
+const at = '2026-01-01T00:00:00.000Z';
+
+function p(id: string, extra: Partial<Participant> = {}): Participant {
+  return {
+    id,
+    userId: `u-${id}`,
+    userName: `name-${id}`,
+    mtgSessionId: 'mtg-1',
+    joinTime: '2026-01-01T00:00:00.000Z',
+    duration: 10,
+    ...extra,
+  };
+}
+
+function state(...ps: Participant[]): RoomState {
+  return new Map(ps.map((x) => [x.id, x]));
+}
+
+describe('diffRoom', () => {
+  it('a first snapshot is all joins, marked initial when asked', () => {
+    const r = diffRoom(undefined, { room: 'a', participants: [p('1'), p('2')], complete: true }, { at, initial: true });
+    expect(r.events.map((e) => [e.type, e.participant.id, 'initial' in e ? e.initial : undefined])).toEqual([
+      ['join', '1', true],
+      ['join', '2', true],
+    ]);
+    expect([...r.next.keys()]).toEqual(['1', '2']);
+  });
+
+  it('joins are not initial when not asked, or when there was a previous state', () => {
+    const r1 = diffRoom(undefined, { room: 'a', participants: [p('1')], complete: true }, { at });
+    expect('initial' in r1.events[0]!).toBe(false);
+    const r2 = diffRoom(state(), { room: 'a', participants: [p('1')], complete: true }, { at, initial: true });
+    expect('initial' in r2.events[0]!).toBe(false);
+  });
+
+  it('a vanished id is a leave carrying the last-seen participant', () => {
+    const last = p('1', { userName: 'Last Name' });
+    const r = diffRoom(state(last, p('2')), { room: 'a', participants: [p('2')], complete: true }, { at });
+    expect(r.events).toHaveLength(1);
+    expect(r.events[0]).toMatchObject({ type: 'leave', room: 'a', at, participant: last });
+    expect([...r.next.keys()]).toEqual(['2']);
+  });
+
+  it('no change is no event, and duration ticking is never an update', () => {
+    const r = diffRoom(state(p('1')), { room: 'a', participants: [p('1', { duration: 9999 })], complete: true }, { at });
+    expect(r.events).toEqual([]);
+    expect(r.next.get('1')!.duration).toBe(9999);
+  });
+
+  it.each(TRACKED_FIELDS)('a change of %s is an update with from/to', (field) => {
+    const before = p('1');
+    const after = p('1', { [field]: 'changed' });
+    const r = diffRoom(state(before), { room: 'a', participants: [after], complete: true }, { at });
+    expect(r.events).toEqual([
+      {
+        id: expect.any(String),
+        type: 'update',
+        room: 'a',
+        at,
+        participant: after,
+        changes: { [field]: { from: before[field], to: 'changed' } },
+      },
+    ]);
+  });
+
+  it('several changed fields are one update', () => {
+    const r = diffRoom(state(p('1')), { room: 'a', participants: [p('1', { userName: 'X', userId: null })], complete: true }, { at });
+    expect(r.events).toHaveLength(1);
+    expect(r.events[0]!.type === 'update' && Object.keys(r.events[0].changes).sort()).toEqual(['userId', 'userName']);
+  });
+
+  it('a partial snapshot yields joins and updates but never leaves, and keeps the unseen', () => {
+    const prev = state(p('1'), p('2'), p('3'));
+    const r = diffRoom(prev, { room: 'a', participants: [p('2', { userName: 'new' }), p('4')], complete: false }, { at });
+    expect(r.events.map((e) => `${e.type}:${e.participant.id}`).sort()).toEqual(['join:4', 'update:2']);
+    expect([...r.next.keys()].sort()).toEqual(['1', '2', '3', '4']);
+    expect(r.next.get('2')!.userName).toBe('new');
+  });
+
+  it('an id listed twice counts once', () => {
+    const r = diffRoom(undefined, { room: 'a', participants: [p('1'), p('1', { userName: 'dup' })], complete: true }, { at });
+    expect(r.events).toHaveLength(1);
+    expect(r.next.get('1')!.userName).toBe('name-1');
+  });
+
+  it('does not mutate its inputs', () => {
+    const prev = state(p('1'), p('2'));
+    const participants = [p('2', { userName: 'x' }), p('3')];
+    const copyPrev = structuredClone(prev);
+    const copyNext = structuredClone(participants);
+    diffRoom(prev, { room: 'a', participants, complete: true }, { at });
+    expect(prev).toEqual(copyPrev);
+    expect(participants).toEqual(copyNext);
+  });
+});
+
+describe('event ids', () => {
+  it('are deterministic for the same transition', () => {
+    const a = diffRoom(state(p('1')), { room: 'r', participants: [p('2')], complete: true }, { at });
+    const b = diffRoom(state(p('1')), { room: 'r', participants: [p('2')], complete: true }, { at: '2030-01-01T00:00:00.000Z' });
+    expect(a.events.map((e) => e.id)).toEqual(b.events.map((e) => e.id));
+  });
+
+  it('differ by room, participant, type and changed values', () => {
+    const ids = new Set([
+      eventId('r', '1', 'join'),
+      eventId('r', '1', 'leave'),
+      eventId('r2', '1', 'join'),
+      eventId('r', '2', 'join'),
+      diffRoom(state(p('1')), { room: 'r', participants: [p('1', { userName: 'A' })], complete: true }, { at }).events[0]!.id,
+      diffRoom(state(p('1')), { room: 'r', participants: [p('1', { userName: 'B' })], complete: true }, { at }).events[0]!.id,
+      // the separator keeps ("ab","c") apart from ("a","bc")
+      eventId('ab', 'c', 'join'),
+      eventId('a', 'bc', 'join'),
+    ]);
+    expect(ids.size).toBe(8);
+  });
+
+  it('are unique across a long random run', () => {
+    const random = seededRandom(7);
+    let prev: RoomState | undefined;
+    const seen = new Set<string>();
+    let n = 0;
+    let counter = 0;
+    let people: Participant[] = [];
+    for (let round = 0; round < 300; round++) {
+      people = people.filter(() => random() > 0.1);
+      people = people.map((x) => (random() < 0.05 ? { ...x, userName: `n${counter++}` } : x));
+      for (let i = 0; i < 3; i++) people.push(p(`id${counter++}`));
+      const r = diffRoom(prev, { room: 'r', participants: people, complete: true }, { at });
+      for (const e of r.events) {
+        expect(seen.has(e.id)).toBe(false);
+        seen.add(e.id);
+        n++;
+      }
+      prev = r.next;
+    }
+    expect(n).toBeGreaterThan(900);
+  });
+});
+
+describe('property: applying the events to the previous state yields the next snapshot', () => {
+  const view = (s: RoomState) =>
+    [...s.values()].map((x) => [x.id, ...TRACKED_FIELDS.map((f) => x[f])]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    it(`seed ${seed}`, () => {
+      const random = seededRandom(seed);
+      const pick = <T,>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
+      let prev: RoomState = new Map();
+      for (let round = 0; round < 200; round++) {
+        const next: Participant[] = [];
+        for (const x of prev.values()) {
+          const r = random();
+          if (r < 0.15) continue; // left
+          if (r < 0.3) next.push({ ...x, [pick([...TRACKED_FIELDS])]: random() < 0.2 ? null : `v${Math.floor(random() * 5)}` });
+          else next.push({ ...x, duration: (x.duration ?? 0) + 15 });
+        }
+        const joins = Math.floor(random() * 4);
+        for (let i = 0; i < joins; i++) next.push(p(`s${seed}-${round}-${i}`));
+        // shuffle: order must not matter
+        next.sort(() => random() - 0.5);
+        const r = diffRoom(prev, { room: 'room', participants: next, complete: true }, { at });
+        expect(view(applyEvents(prev, r.events))).toEqual(view(new Map(next.map((x) => [x.id, x]))));
+        expect(view(r.next)).toEqual(view(new Map(next.map((x) => [x.id, x]))));
+        prev = r.next;
+      }
+    });
+  }
+});
+
+describe('diffDomain', () => {
+  it('a room that vanishes from GET /presence means everyone in it left', () => {
+    const prev = new Map([
+      ['a', state(p('1'), p('2'))],
+      ['b', state(p('3'))],
+    ]);
+    const r = diffDomain(prev, new Map([['b', [p('3')]]]), { at });
+    expect(r.events.map((e) => `${e.type}:${e.room}:${e.participant.id}`).sort()).toEqual(['leave:a:1', 'leave:a:2']);
+    expect([...r.next.keys()]).toEqual(['b']);
+  });
+
+  it('first domain snapshot: initial joins; later a new room: plain joins', () => {
+    const r1 = diffDomain(undefined, new Map([['a', [p('1')]]]), { at, initial: true });
+    expect(r1.events[0]).toMatchObject({ type: 'join', room: 'a', initial: true });
+    const r2 = diffDomain(r1.next, new Map([['a', [p('1')]], ['b', [p('2')]]]), { at, initial: true });
+    expect(r2.events).toHaveLength(1);
+    expect(r2.events[0]).toMatchObject({ type: 'join', room: 'b' });
+    expect('initial' in r2.events[0]!).toBe(false);
+  });
+
+  it('the same person in two rooms is tracked per room', () => {
+    const r = diffDomain(new Map([['a', state(p('1'))]]), new Map([['b', [p('1')]]]), { at });
+    expect(r.events.map((e) => `${e.type}:${e.room}`).sort()).toEqual(['join:b', 'leave:a']);
+  });
+});

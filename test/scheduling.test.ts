@@ -1,0 +1,194 @@
+import FakeTimers, { type InstalledClock } from '@sinonjs/fake-timers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DailyApiError } from '../src/daily/errors.js';
+import { PresenceWatcher } from '../src/watcher.js';
+import { FakeClient } from './support/fake-client.js';
+import { quietLogger } from './support/helpers.js';
+
+let clock: InstalledClock;
+
+beforeEach(() => {
+  clock = FakeTimers.install({
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+    now: 1_700_000_000_000,
+  });
+});
+afterEach(() => clock.uninstall());
+
+function server503(): DailyApiError {
+  return new DailyApiError({ code: 'DAILY_SERVER_ERROR', message: 'boom', target: 'a', status: 503 });
+}
+
+function make(client: FakeClient, extra: Record<string, unknown> = {}) {
+  return new PresenceWatcher({
+    client,
+    rooms: ['a'],
+    intervalMs: 1000,
+    maxRps: 1000,
+    backoffMinMs: 100,
+    backoffMaxMs: 1600,
+    logger: quietLogger,
+    ...extra,
+  } as never);
+}
+
+/** Bottleneck yields to the event loop with setTimeout(0) while stopping: tick it along. */
+async function stop(w: PresenceWatcher): Promise<void> {
+  const p = w.stop();
+  await clock.tickAsync(10);
+  await p;
+}
+
+const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
+/** The limiter's own scheduling adds a few ms per job under fake timers. */
+const LIMITER_SLACK = 10;
+function near(actual: number | undefined, expected: number) {
+  expect(actual).toBeGreaterThanOrEqual(expected);
+  expect(actual).toBeLessThanOrEqual(expected + LIMITER_SLACK);
+}
+
+describe('scheduling (fake timers)', () => {
+  it('polls once per interval, fixed delay', async () => {
+    const client = new FakeClient();
+    const w = make(client).start();
+    await clock.tickAsync(5500);
+    const t = client.calls.map((c) => c.at);
+    expect(t.length).toBeGreaterThanOrEqual(5);
+    for (const g of gaps(t)) near(g, 1000);
+    await stop(w);
+  });
+
+  it('never has two polls of the same room in flight', async () => {
+    const client = new FakeClient();
+    client.script = ['hang'];
+    const w = make(client, { requestTimeoutMs: 100_000 }).start();
+    await clock.tickAsync(20_000);
+    expect(client.calls).toHaveLength(1);
+    expect(client.maxInFlight).toBe(1);
+    await stop(w);
+    expect(client.calls[0]!.signal!.aborted).toBe(true);
+  });
+
+  it('backs off exponentially with jitter after failures, capped, and resets after success', async () => {
+    const client = new FakeClient();
+    client.script = Array.from({ length: 8 }, server503);
+    const w = make(client).start();
+    await clock.tickAsync(20_000);
+    const t = client.calls.map((c) => c.at);
+    const g = gaps(t).slice(0, 8);
+    // attempt k waits between 1x and 2x of 100 * 2^(k-1), capped at 1600
+    g.forEach((gap, i) => {
+      const step = Math.min(1600, 100 * 2 ** i);
+      expect(gap).toBeGreaterThanOrEqual(step);
+      expect(gap).toBeLessThanOrEqual(Math.min(1600, 2 * step) + LIMITER_SLACK);
+    });
+    expect(g.at(-1)).toBeGreaterThan(4 * g[0]!);
+    // after the 8 failures, success: back to the plain interval
+    const after = gaps(t.slice(8));
+    expect(after.length).toBeGreaterThan(2);
+    for (const x of after) near(x, 1000);
+    await stop(w);
+  });
+
+  it('waits exactly the Retry-After the server asked for, instead of the backoff', async () => {
+    const client = new FakeClient();
+    client.script = [
+      new DailyApiError({ code: 'DAILY_RATE_LIMITED', message: '429', target: 'a', status: 429, retryAfterMs: 7000 }),
+    ];
+    const w = make(client).start();
+    await clock.tickAsync(7500);
+    const t = client.calls.map((c) => c.at);
+    near(gaps(t)[0], 7000);
+    await stop(w);
+  });
+
+  it('a failed poll emits error and poll{ok:false} but no events; polling goes on', async () => {
+    const client = new FakeClient();
+    const alice = { id: 'p1', userId: null, userName: 'Alice', mtgSessionId: null, joinTime: null, duration: 1 };
+    client.script = [[alice], server503(), server503()];
+    client.fallback = [alice];
+    const w = make(client);
+    const events: string[] = [];
+    const errors: Error[] = [];
+    const polls: boolean[] = [];
+    w.on('event', (e) => events.push(`${e.type}:${e.participant.id}`));
+    w.on('error', (e) => errors.push(e));
+    w.on('poll', (p) => polls.push(p.ok));
+    w.start();
+    await clock.tickAsync(5000);
+    expect(events).toEqual(['join:p1']);
+    expect(errors).toHaveLength(2);
+    expect(polls.slice(0, 4)).toEqual([true, false, false, true]);
+    await stop(w);
+  });
+
+  it('404 is reported and retried after a whole interval, not the backoff', async () => {
+    const client = new FakeClient();
+    client.script = [new DailyApiError({ code: 'DAILY_NOT_FOUND', message: 'room "a" not found', target: 'a', status: 404 })];
+    const w = make(client).start();
+    const errors: Error[] = [];
+    w.on('error', (e) => errors.push(e));
+    await clock.tickAsync(1500);
+    near(gaps(client.calls.map((c) => c.at))[0], 1000);
+    expect(w.isRunning).toBe(true);
+    await stop(w);
+  });
+
+  it('401 emits a typed error, emits stop, and polls no more', async () => {
+    const client = new FakeClient();
+    client.fallback = new DailyApiError({ code: 'DAILY_AUTH_REJECTED', message: 'Daily rejected the API key', target: 'a', status: 401 });
+    const w = make(client);
+    const errors: Error[] = [];
+    let stopped: Error | undefined;
+    w.on('error', (e) => errors.push(e));
+    w.on('stop', (r) => (stopped = r));
+    w.start();
+    await clock.tickAsync(10_000);
+    expect(client.calls).toHaveLength(1);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(DailyApiError);
+    expect((errors[0] as DailyApiError).code).toBe('DAILY_AUTH_REJECTED');
+    expect(stopped).toBe(errors[0]);
+    expect(w.isRunning).toBe(false);
+  });
+
+  it('spreads rooms so they do not all fire at once', async () => {
+    const client = new FakeClient();
+    const w = make(client, { rooms: ['a', 'b', 'c', 'd'], intervalMs: 4000, maxRps: 1000 }).start();
+    await clock.tickAsync(3999);
+    // step = min(interval / rooms, 1000 / maxRps): 1 ms here, so the first round is quick…
+    expect(client.calls).toHaveLength(4);
+    for (const g of gaps(client.calls.map((c) => c.at))) expect(g).toBeLessThanOrEqual(1 + LIMITER_SLACK);
+    // …and the rooms never share a start time
+    expect(new Set(client.calls.map((c) => c.at)).size).toBe(4);
+    await stop(w);
+    const c2 = new FakeClient();
+    const w2 = make(c2, { rooms: ['a', 'b', 'c', 'd'], intervalMs: 4000, maxRps: 1 }).start();
+    await clock.tickAsync(3999);
+    // at 1 request/s the rooms go 1 s apart, and stay apart on later rounds
+    expect(c2.calls).toHaveLength(4);
+    for (const g of gaps(c2.calls.map((c) => c.at))) near(g, 1000);
+    await clock.tickAsync(4000);
+    for (const g of gaps(c2.calls.map((c) => c.at))) expect(g).toBeGreaterThanOrEqual(1000);
+    await stop(w2);
+  });
+
+  it('stop() aborts in-flight requests and leaves no timer behind', async () => {
+    const client = new FakeClient();
+    client.script = ['hang'];
+    const w = make(client, { rooms: ['a', 'b'] }).start();
+    await clock.tickAsync(1200);
+    expect(client.calls.length).toBeGreaterThanOrEqual(2);
+    const p1 = w.stop();
+    const p2 = w.stop();
+    expect(p1).toBe(p2);
+    await clock.tickAsync(10);
+    await p1;
+    expect(client.calls.every((c) => c.settled)).toBe(true);
+    expect(client.calls[0]!.signal!.aborted).toBe(true);
+    expect(clock.countTimers()).toBe(0);
+    const before = client.calls.length;
+    await clock.tickAsync(10_000);
+    expect(client.calls.length).toBe(before);
+  });
+});

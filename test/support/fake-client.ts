@@ -1,0 +1,66 @@
+import type { PresenceClient, RoomPresenceOptions } from '../../src/daily/client.js';
+import type { DomainPresence, RoomPresence } from '../../src/daily/parse.js';
+import type { Participant } from '../../src/events.js';
+
+export interface FakeCall {
+  target: string;
+  at: number;
+  signal: AbortSignal | undefined;
+  settled: boolean;
+}
+
+type Answer = Participant[] | Error | 'hang';
+
+/**
+ * An in-memory PresenceClient for scheduling tests under fake timers: records when each call
+ * started, and answers from a script (a list, then the default) or hangs until aborted.
+ */
+export class FakeClient implements PresenceClient {
+  calls: FakeCall[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  script: Answer[] = [];
+  fallback: Answer = [];
+  closed = false;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  getRoomPresence(room: string, opts: RoomPresenceOptions = {}): Promise<RoomPresence> {
+    return this.#answer(room, opts.signal).then((participants) => ({
+      room,
+      participants,
+      totalCount: participants.length,
+      complete: true,
+    }));
+  }
+
+  getDomainPresence(opts: { signal?: AbortSignal } = {}): Promise<DomainPresence> {
+    return this.#answer('*', opts.signal).then((ps) => new Map(ps.length ? [['room', ps]] : []));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  #answer(target: string, signal: AbortSignal | undefined): Promise<Participant[]> {
+    const call: FakeCall = { target, at: this.now(), signal, settled: false };
+    this.calls.push(call);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const answer = this.script.length ? this.script.shift()! : this.fallback;
+    const done = () => {
+      call.settled = true;
+      this.inFlight--;
+    };
+    if (answer === 'hang') {
+      return new Promise((_, reject) => {
+        signal?.addEventListener('abort', () => {
+          done();
+          reject(signal.reason);
+        });
+      });
+    }
+    done();
+    return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+  }
+}

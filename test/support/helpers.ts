@@ -1,0 +1,107 @@
+import { DailySimulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
+import { PresenceWatcher, type PresenceWatcherOptions } from '../../src/watcher.js';
+import type { PresenceEvent } from '../../src/events.js';
+import { createLogger } from '../../src/log.js';
+
+/** A silent logger for tests that do not look at logs. */
+export const quietLogger = createLogger({ level: 'silent' });
+
+/**
+ * Wait until `check()` returns a truthy value, re-checking whenever `emitter` emits `event`.
+ * Rejects after `timeoutMs` as a safety net; it does not sleep.
+ */
+export function waitFor<T>(
+  emitter: { on(e: string, fn: (...a: any[]) => void): unknown; off(e: string, fn: (...a: any[]) => void): unknown },
+  event: string,
+  check: () => T | undefined | false,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const first = check();
+    if (first) {
+      resolve(first);
+      return;
+    }
+    const onEvent = () => {
+      const v = check();
+      if (v) {
+        cleanup();
+        resolve(v);
+      }
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      emitter.off(event, onEvent);
+    };
+    emitter.on(event, onEvent);
+  });
+}
+
+export interface Harness {
+  sim: DailySimulator;
+  watcher: PresenceWatcher;
+  events: PresenceEvent[];
+  errors: Error[];
+  polls: number;
+  close(): Promise<void>;
+}
+
+/** A simulator on 127.0.0.1 and a watcher against it, collecting everything it emits. */
+export async function startHarness(
+  simOpts: SimulatorOptions,
+  watcherOpts: Partial<PresenceWatcherOptions> & { rooms?: string[]; allRooms?: boolean },
+): Promise<Harness> {
+  const sim = new DailySimulator(simOpts);
+  const url = await sim.listen();
+  const opts = {
+    apiKey: sim.apiKey,
+    apiUrl: url,
+    intervalMs: 50,
+    maxRps: 1000,
+    backoffMinMs: 20,
+    backoffMaxMs: 100,
+    logger: quietLogger,
+    ...watcherOpts,
+  } as PresenceWatcherOptions;
+  if (!('allRooms' in watcherOpts) && !watcherOpts.rooms) (opts as { rooms: string[] }).rooms = sim.roomNames;
+  const watcher = new PresenceWatcher(opts);
+  const h: Harness = {
+    sim,
+    watcher,
+    events: [],
+    errors: [],
+    polls: 0,
+    async close() {
+      await watcher.stop();
+      await sim.close();
+    },
+  };
+  watcher.on('event', (e) => h.events.push(e));
+  watcher.on('error', (e) => h.errors.push(e));
+  watcher.on('poll', () => h.polls++);
+  return h;
+}
+
+/** Resolve after `n` more successful polls of `target` (or of any target). */
+export function polls(watcher: PresenceWatcher, n: number, target?: string, timeoutMs = 10_000): Promise<void> {
+  let seen = 0;
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      watcher.off('poll', on);
+      reject(new Error(`timed out waiting for ${n} successful polls`));
+    }, timeoutMs);
+    const on = (info: { ok: boolean; target: string }) => {
+      if (info.ok && (target === undefined || info.target === target) && ++seen >= n) {
+        clearTimeout(timer);
+        watcher.off('poll', on);
+        resolve();
+      }
+    };
+    watcher.on('poll', on);
+  });
+}

@@ -1,0 +1,278 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DailyApiError } from '../src/daily/errors.js';
+import type { PresenceEvent } from '../src/events.js';
+import { createLogger } from '../src/log.js';
+import type { SimulatorFault } from '../src/simulator/simulator.js';
+import { PresenceWatcher } from '../src/watcher.js';
+import { polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const summary = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.room}:${e.participant.userName}`);
+
+describe('PresenceWatcher against the simulator over HTTP', () => {
+  it('emits initial joins, then joins, updates and leaves as presence changes', async () => {
+    h = await startHarness({ rooms: ['standup', 'retro'] }, {});
+    const ada = h.sim.join('standup', { userName: 'Ada' });
+    const readyP = waitFor(h.watcher, 'ready', () => h!.watcher.isReady, 5000, 'ready');
+    const typed: string[] = [];
+    h.watcher.on('join', (e) => typed.push(`join:${e.participant.userName}:${e.initial === true}`));
+    h.watcher.on('update', (e) => typed.push(`update:${e.changes.userName?.from}->${e.changes.userName?.to}`));
+    h.watcher.on('leave', (e) => typed.push(`leave:${e.participant.userName}`));
+    h.watcher.start();
+    await readyP;
+    expect(summary(h.events)).toEqual(['join:standup:Ada']);
+
+    const grace = h.sim.join('retro', { userName: 'Grace' });
+    await waitFor(h.watcher, 'event', () => h!.events.length >= 2);
+    h.sim.rename('retro', grace.id, 'Grace H.');
+    await waitFor(h.watcher, 'event', () => h!.events.length >= 3);
+    h.sim.leave('standup', ada.id);
+    await waitFor(h.watcher, 'event', () => h!.events.length >= 4);
+
+    expect(summary(h.events)).toEqual(['join:standup:Ada', 'join:retro:Grace', 'update:retro:Grace H.', 'leave:standup:Ada']);
+    expect(typed).toEqual(['join:Ada:true', 'join:Grace:false', 'update:Grace->Grace H.', 'leave:Ada']);
+    expect(h.events.every((e) => !Number.isNaN(Date.parse(e.at)))).toBe(true);
+    expect(h.watcher.snapshot('retro').map((p) => p.userName)).toEqual(['Grace H.']);
+    expect(h.watcher.snapshot()).toEqual({ retro: [expect.objectContaining({ userName: 'Grace H.' })] });
+    expect(h.errors).toEqual([]);
+  });
+
+  it('ignoreInitial: no joins for people already there', async () => {
+    h = await startHarness({ rooms: ['a'] }, { ignoreInitial: true });
+    h.sim.join('a', { userName: 'Early' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    h.sim.join('a', { userName: 'Late' });
+    await waitFor(h.watcher, 'event', () => h!.events.length >= 1);
+    await polls(h.watcher, 2);
+    expect(summary(h.events)).toEqual(['join:a:Late']);
+  });
+
+  const faults: [string, SimulatorFault][] = [
+    ['500', { kind: 'status', status: 500 }],
+    ['503', { kind: 'status', status: 503 }],
+    ['429 without Retry-After', { kind: 'status', status: 429 }],
+    ['429 with Retry-After: 0', { kind: 'status', status: 429, retryAfter: '0' }],
+    ['malformed JSON', { kind: 'malformed' }],
+    ['truncated JSON', { kind: 'truncated' }],
+    ['wrong schema', { kind: 'wrong-schema' }],
+    ['partial snapshot', { kind: 'partial' }],
+    ['slow response past the timeout', { kind: 'delay', ms: 1500 }],
+    ['hang', { kind: 'hang' }],
+    ['connection reset', { kind: 'reset' }],
+  ];
+
+  it.each(faults)('%s: no spurious leave, no duplicate join', async (_name, fault) => {
+    h = await startHarness({ rooms: ['a', 'b'] }, { requestTimeoutMs: 300 });
+    for (const name of ['Ada', 'Ben', 'Cy', 'Di']) h.sim.join('a', { userName: name });
+    h.sim.join('b', { userName: 'Eve' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    const failedPolls: string[] = [];
+    h.watcher.on('poll', (p) => {
+      if (!p.ok) failedPolls.push(p.target);
+    });
+    h.sim.inject({ fault, times: 3, on: 'a' });
+    // wait until the fault has been served 3 times and then two good polls of the room
+    await waitFor(h.sim, 'request', () => h!.sim.requests.filter((r) => r.fault).length >= 3, 10_000, 'faults served');
+    await polls(h.watcher, 2, 'a');
+    expect(summary(h.events).sort()).toEqual(['join:a:Ada', 'join:a:Ben', 'join:a:Cy', 'join:a:Di', 'join:b:Eve']);
+    if (fault.kind !== 'partial') {
+      expect(failedPolls.filter((t) => t === 'a').length).toBeGreaterThanOrEqual(3);
+      expect(h.errors.every((e) => e instanceof DailyApiError && e.retryable)).toBe(true);
+    }
+    expect(h.watcher.isRunning).toBe(true);
+    // and it still sees real changes afterwards
+    const fay = h.sim.join('a', { userName: 'Fay' });
+    await waitFor(h.watcher, 'event', () => h!.events.some((e) => e.participant.id === fay.id));
+  });
+
+  it('honours Retry-After (measured at the server)', async () => {
+    h = await startHarness({ rooms: ['a'] }, { backoffMinMs: 10, backoffMaxMs: 20 });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    h.sim.inject({ kind: 'status', status: 429, retryAfter: '1' });
+    await waitFor(h.sim, 'request', () => h!.sim.requests.some((r) => r.status === 429));
+    const limited = h.sim.requests.find((r) => r.status === 429)!;
+    await waitFor(h.sim, 'request', () => h!.sim.requests.find((r) => r.at > limited.at));
+    const next = h.sim.requests.find((r) => r.at > limited.at)!;
+    // without Retry-After the backoff here is 10–20 ms
+    expect(next.at - limited.at).toBeGreaterThanOrEqual(990);
+    expect(next.at - limited.at).toBeLessThan(1500);
+  });
+
+  it('a rejected API key stops the watcher with a typed error', async () => {
+    h = await startHarness({ rooms: ['a'] }, { apiKey: 'not-the-key-xyz' });
+    const stopped = new Promise<Error | undefined>((r) => h!.watcher.once('stop', r));
+    h.watcher.start();
+    const reason = await stopped;
+    expect(reason).toBeInstanceOf(DailyApiError);
+    expect(reason).toMatchObject({ code: 'DAILY_AUTH_REJECTED', status: 401, fatal: true });
+    expect(h.errors).toEqual([reason]);
+    expect(reason!.message).not.toContain('not-the-key-xyz');
+    expect(h.watcher.isRunning).toBe(false);
+    expect(h.sim.requests).toHaveLength(1);
+  });
+
+  it('watches rooms with awkward names (encoded into the path)', async () => {
+    h = await startHarness({ rooms: ['../presence', 'a b/c?d'] }, {});
+    h.sim.join('../presence', { userName: 'X' });
+    h.sim.join('a b/c?d', { userName: 'Y' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    expect(summary(h.events).sort()).toEqual(['join:../presence:X', 'join:a b/c?d:Y']);
+    expect(h.sim.requests.every((r) => r.path.startsWith('/v1/rooms/'))).toBe(true);
+  });
+
+  it('an unknown room is a per-room error; the other rooms go on', async () => {
+    h = await startHarness({ rooms: ['a'] }, { rooms: ['a', 'missing'] });
+    h.sim.join('a', { userName: 'Ada' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'error', () => h!.errors.length >= 1);
+    await polls(h.watcher, 2, 'a');
+    expect(h.errors[0]).toMatchObject({ code: 'DAILY_NOT_FOUND', target: 'missing' });
+    expect(h.errors[0]!.message).toContain('room "missing" not found');
+    expect(summary(h.events)).toEqual(['join:a:Ada']);
+    expect(h.watcher.isReady).toBe(false);
+    expect(h.watcher.isRunning).toBe(true);
+  });
+
+  it('allRooms: one GET /presence per interval; a room that empties produces leaves', async () => {
+    h = await startHarness({ rooms: ['a', 'b', 'c'] }, { allRooms: true });
+    const x = h.sim.join('a', { userName: 'X' });
+    const y = h.sim.join('a', { userName: 'Y' });
+    h.sim.join('b', { userName: 'Z' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    expect(summary(h.events).sort()).toEqual(['join:a:X', 'join:a:Y', 'join:b:Z']);
+    expect(h.events.every((e) => e.type === 'join' && e.initial === true)).toBe(true);
+    h.sim.leave('a', x.id);
+    h.sim.leave('a', y.id);
+    await waitFor(h.watcher, 'event', () => h!.events.length >= 5);
+    expect(summary(h.events.slice(3)).sort()).toEqual(['leave:a:X', 'leave:a:Y']);
+    h.sim.join('c', { userName: 'W' });
+    await waitFor(h.watcher, 'event', () => h!.events.length >= 6);
+    expect(h.events[5]).toMatchObject({ type: 'join', room: 'c' });
+    expect(h.events[5]).not.toHaveProperty('initial');
+    expect(h.sim.requests.every((r) => r.target === '*')).toBe(true);
+  });
+
+  it('allRooms: a failed GET /presence never empties the domain', async () => {
+    h = await startHarness({ rooms: ['a'] }, { allRooms: true, requestTimeoutMs: 300 });
+    h.sim.join('a', { userName: 'X' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    for (const fault of [{ kind: 'status', status: 502 }, { kind: 'wrong-schema' }, { kind: 'truncated' }, { kind: 'reset' }] as const) {
+      h.sim.inject({ fault, on: 'domain' });
+    }
+    await waitFor(h.sim, 'request', () => h!.sim.requests.filter((r) => r.fault).length >= 4);
+    await polls(h.watcher, 2);
+    expect(summary(h.events)).toEqual(['join:a:X']);
+    expect(h.errors).toHaveLength(4);
+  });
+
+  it('listeners that throw or reject do not stop polling or other listeners', async () => {
+    h = await startHarness({ rooms: ['a'] }, {});
+    const seenByOthers: string[] = [];
+    h.watcher.on('join', () => {
+      throw new Error('listener bug');
+    });
+    h.watcher.on('join', async () => {
+      throw new Error('async listener bug');
+    });
+    h.watcher.on('join', (e) => seenByOthers.push(e.participant.userName!));
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    h.sim.join('a', { userName: 'One' });
+    await waitFor(h.watcher, 'join', () => seenByOthers.length >= 1);
+    h.sim.join('a', { userName: 'Two' });
+    await waitFor(h.watcher, 'join', () => seenByOthers.length >= 2);
+    await waitFor(h.watcher, 'error', () => h!.errors.length >= 4);
+    expect(seenByOthers).toEqual(['One', 'Two']);
+    expect(h.errors.map((e) => (e as { code?: string }).code)).toContain('LISTENER_FAILED');
+    expect(h.watcher.isRunning).toBe(true);
+  });
+
+  it('once() listeners fire once', async () => {
+    h = await startHarness({ rooms: ['a'] }, {});
+    let n = 0;
+    h.watcher.once('poll', () => n++);
+    h.watcher.start();
+    await polls(h.watcher, 3);
+    expect(n).toBe(1);
+  });
+
+  it('events() is an async iterator that ends on stop', async () => {
+    h = await startHarness({ rooms: ['a'] }, {});
+    h.sim.join('a', { userName: 'A' });
+    h.watcher.start();
+    const got: string[] = [];
+    const consume = (async () => {
+      for await (const e of h!.watcher.events()) {
+        got.push(`${e.type}:${e.participant.userName}`);
+        if (got.length === 2) void h!.watcher.stop();
+      }
+    })();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    h.sim.join('a', { userName: 'B' });
+    await consume;
+    expect(got).toEqual(['join:A', 'join:B']);
+  });
+
+  it('events({signal}) ends when the signal aborts', async () => {
+    h = await startHarness({ rooms: ['a'] }, {});
+    h.watcher.start();
+    const ac = new AbortController();
+    const it = h.watcher.events({ signal: ac.signal });
+    const next = it.next();
+    ac.abort();
+    await expect(next).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it('warns once when rooms × rate exceed the budget, pointing at allRooms', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
+    const rooms = Array.from({ length: 40 }, (_, i) => `r${i}`);
+    h = await startHarness({ rooms }, { rooms, intervalMs: 1000, maxRps: 5, logger });
+    h.watcher.start();
+    const warnings = lines.filter((l) => l.includes('over the budget'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/allRooms/);
+  });
+
+  it('validates options with precise messages', () => {
+    const bad: [unknown, RegExp][] = [
+      [undefined, /options must be an object/],
+      [{ apiKey: 'k' }, /rooms must be a non-empty array/],
+      [{ apiKey: 'k', rooms: [] }, /rooms must be a non-empty array/],
+      [{ apiKey: 'k', rooms: [''] }, /every room must be a non-empty string/],
+      [{ apiKey: 'k', rooms: ['a'], allRooms: true }, /either rooms or allRooms/],
+      [{ rooms: ['a'] }, /apiKey is required/],
+      [{ apiKey: 'k', rooms: ['a'], intervalMs: 'fast' }, /intervalMs must be a number/],
+      [{ apiKey: 'k', rooms: ['a'], intervalMs: 1 }, /intervalMs must be a number ≥ 10/],
+      [{ apiKey: 'k', rooms: ['a'], limit: 1.5 }, /limit must be an integer/],
+      [{ apiKey: 'k', rooms: ['a'], maxRps: 0 }, /maxRps/],
+    ];
+    for (const [opts, msg] of bad) {
+      expect(() => new PresenceWatcher(opts as never)).toThrow(msg);
+    }
+    const w = new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger });
+    expect(w.targets).toEqual(['a']);
+    expect(w.intervalMs).toBe(15_000);
+    void w.stop();
+  });
+});
