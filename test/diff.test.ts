@@ -71,7 +71,8 @@ describe('diffRoom', () => {
   it('several changed fields are one update', () => {
     const r = diffRoom(state(p('1')), { room: 'a', participants: [p('1', { userName: 'X', userId: null })], complete: true }, { at });
     expect(r.events).toHaveLength(1);
-    expect(r.events[0]!.type === 'update' && Object.keys(r.events[0].changes).sort()).toEqual(['userId', 'userName']);
+    const e = r.events[0]!;
+    expect(e.type === 'update' && Object.keys(e.changes).sort()).toEqual(['userId', 'userName']);
   });
 
   it('a partial snapshot yields joins and updates but never leaves, and keeps the unseen', () => {

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+import { main } from './cli/main.js';
+
+main(process.argv.slice(2), {
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signals: process,
+  exitNow: (code) => process.exit(code),
+}).then(
+  (code) => {
+    process.exitCode = code;
+    // stdout may still be flushing to a pipe: let the event loop end by itself, but never hang
+    setTimeout(() => process.exit(code), 2000).unref();
+  },
+  (err: unknown) => {
+    // a bug, not a user mistake: keep the stack for the report
+    process.stderr.write(`presence-watcher: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,248 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig } from '../config.js';
+import { parseDuration } from '../util/duration.js';
+
+export const HELP = `presence-watcher: real-time join/leave/update events for Daily video rooms
+
+Usage:
+  presence-watcher --room <name> [--room <name> …] [options]
+  presence-watcher --all-rooms [options]
+  presence-watcher simulate [--port N] [--rooms N] [--churn R]
+  presence-watcher demo
+
+Polls Daily's presence API (GET /rooms/:name/presence, or GET /presence for the whole domain),
+diffs consecutive snapshots and writes one JSON event per line to stdout, or delivers them to
+webhooks and Slack. A failed request never produces a leave.
+
+Environment:
+  DAILY_API_KEY            Daily API key (required to watch Daily)
+  DAILY_API_URL            API base URL (default https://api.daily.co/v1)
+  PRESENCE_WEBHOOK_SECRET  signing secret for webhook sinks (keeps it out of ps and shell history)
+
+What to watch:
+  --room <name>            watch a room; repeatable. One request per room per interval.
+  --all-rooms              watch every room of the domain with GET /presence: one request per
+                           interval whatever the number of rooms (use it beyond ~20 rooms)
+  --interval <duration>    poll interval: "15s", "500ms", "2m" or milliseconds (default 15s;
+                           Daily's data lags up to 15s, polling faster gains little)
+  --ignore-initial         no joins for people already present at the first snapshot
+  --max-rps <n>            request budget for the Daily API, requests/s (default 5 of Daily's 20,
+                           which your other software shares)
+  --limit <n>              room mode: ask Daily for at most n participants per room
+
+Where events go:
+  --sink <spec>            stdout | webhook:<url> | slack:<url>; repeatable (default stdout)
+  --webhook-secret <s>     sign webhook deliveries (Standard Webhooks; whsec_<base64> or raw)
+  --dead-letter <file>     append undeliverable events to this NDJSON file (default: log them)
+  --queue-cap <n>          events held per sink before the oldest go to the dead-letter (10000)
+  --drain-timeout <dur>    on SIGINT/SIGTERM, time allowed to deliver what is queued (default 10s)
+
+Durability:
+  --state <file>           persist snapshots; on start, diff against them (no repeat joins,
+                           leaves for people who left while stopped)
+  --leave-grace <dur>      report a leave only after the person was absent this long (default 0)
+
+Operations:
+  --config <file>          JSON or YAML config file; flags override it; "\${VAR}" reads env
+  --api-url <url>          Daily API base (default https://api.daily.co/v1)
+  --request-timeout <dur>  per-request deadline for Daily (default 10s)
+  --health <host:port>     serve GET /healthz and GET /metrics (Prometheus); a bare port binds
+                           127.0.0.1
+  --log-level <level>      trace|debug|info|warn|error|fatal|silent (default info); logs are JSON
+                           on stderr, secrets redacted
+  -h, --help               show this help
+  -V, --version            print the version
+
+Exit codes: 0 after SIGINT/SIGTERM and a clean drain; 1 on a fatal runtime error (API key
+rejected); 2 on a usage or configuration error. A second signal exits at once.
+
+Examples:
+  DAILY_API_KEY=… presence-watcher --room standup --room retro
+  DAILY_API_KEY=… presence-watcher --all-rooms --sink slack:https://hooks.slack.com/services/…
+  presence-watcher demo          # simulated domain, no account or network needed
+`;
+
+export const SIMULATE_HELP = `presence-watcher simulate: a local Daily-compatible presence API
+
+Usage: presence-watcher simulate [--port N] [--host H] [--rooms N] [--churn R] [--participants N] [--seed N]
+
+  --port <n>          port to listen on (default 8787; 0 picks a free one)
+  --host <h>          address to bind (default 127.0.0.1)
+  --rooms <n>         number of rooms (default 5)
+  --churn <rate>      random joins/leaves/renames per second (default 1)
+  --participants <n>  people present at start (default 6)
+  --seed <n>          random seed, for reproducible runs (default 1)
+
+Serves GET /v1/rooms/:name/presence and GET /v1/presence with Bearer auth. Prints the URL and key
+to use: DAILY_API_URL=<url> DAILY_API_KEY=<key> presence-watcher --all-rooms
+`;
+
+export const DEMO_HELP = `presence-watcher demo: watch a built-in simulated Daily domain
+
+Usage: presence-watcher demo [--interval <dur>] [--rooms N] [--churn R] [--duration <dur>] [--log-level L]
+
+Starts the simulator in-process and the watcher against it, printing events as NDJSON on stdout.
+No account and no network needed. Stop it with Ctrl-C.
+
+  --interval <dur>    poll interval (default 1s)
+  --rooms <n>         rooms in the simulated domain (default 4)
+  --churn <rate>      changes per second (default 2)
+  --duration <dur>    stop by itself after this long (default: run until Ctrl-C)
+`;
+
+export type Command =
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | { kind: 'run'; flags: FileConfig; configPath: string | undefined }
+  | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; participants: number; seed: number }
+  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: string };
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): { values: Values; positionals: string[] } {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true }) as { values: Values; positionals: string[] };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const m = /^(Unknown option '[^']+')|^(Option '[^']+'[^.]*)/.exec(e.message);
+    throw new ConfigError(m ? (m[1] ?? m[2]!) : e.message.split('. ')[0]!);
+  }
+}
+
+function duration(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = parseDuration(v);
+  if (ms === undefined) throw new ConfigError(`${flag} "${v}" is not a duration: use e.g. 15s, 500ms, 2m or a number of milliseconds`);
+  return ms;
+}
+
+function number(flag: string, v: string | undefined, { integer = false, min = 0 } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+    throw new ConfigError(`${flag} "${v}" must be ${integer ? 'a whole number' : 'a number'} ≥ ${min}`);
+  }
+  return n;
+}
+
+function noPositionals(positionals: string[], cmd: string): void {
+  if (positionals.length) throw new ConfigError(`unexpected argument "${positionals[0]}" for ${cmd}`);
+}
+
+/** argv (without node and script) → a command, or a ConfigError naming the problem. */
+export function parseCommand(argv: string[]): Command {
+  const sub = argv[0];
+  if (sub === 'simulate') {
+    const { values, positionals } = parse(argv.slice(1), {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      rooms: { type: 'string' },
+      churn: { type: 'string' },
+      participants: { type: 'string' },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) return { kind: 'help', text: SIMULATE_HELP };
+    noPositionals(positionals, 'simulate');
+    const port = number('--port', values.port as string | undefined, { integer: true }) ?? 8787;
+    if (port > 65535) throw new ConfigError(`--port "${port}" must be at most 65535`);
+    return {
+      kind: 'simulate',
+      port,
+      host: (values.host as string | undefined) ?? '127.0.0.1',
+      rooms: number('--rooms', values.rooms as string | undefined, { integer: true, min: 1 }) ?? 5,
+      churn: number('--churn', values.churn as string | undefined) ?? 1,
+      participants: number('--participants', values.participants as string | undefined, { integer: true }) ?? 6,
+      seed: number('--seed', values.seed as string | undefined, { integer: true }) ?? 1,
+    };
+  }
+  if (sub === 'demo') {
+    const { values, positionals } = parse(argv.slice(1), {
+      interval: { type: 'string' },
+      rooms: { type: 'string' },
+      churn: { type: 'string' },
+      duration: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) return { kind: 'help', text: DEMO_HELP };
+    noPositionals(positionals, 'demo');
+    const logLevel = (values['log-level'] as string | undefined) ?? 'info';
+    if (!(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) {
+      throw new ConfigError(`--log-level "${logLevel}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
+    }
+    return {
+      kind: 'demo',
+      intervalMs: duration('--interval', values.interval as string | undefined) ?? 1000,
+      rooms: number('--rooms', values.rooms as string | undefined, { integer: true, min: 1 }) ?? 4,
+      churn: number('--churn', values.churn as string | undefined) ?? 2,
+      durationMs: duration('--duration', values.duration as string | undefined),
+      logLevel,
+    };
+  }
+
+  const { values: v, positionals } = parse(argv, {
+    room: { type: 'string', multiple: true },
+    'all-rooms': { type: 'boolean' },
+    interval: { type: 'string' },
+    sink: { type: 'string', multiple: true },
+    'webhook-secret': { type: 'string' },
+    'ignore-initial': { type: 'boolean' },
+    state: { type: 'string' },
+    'leave-grace': { type: 'string' },
+    'api-url': { type: 'string' },
+    config: { type: 'string' },
+    'log-level': { type: 'string' },
+    health: { type: 'string' },
+    'max-rps': { type: 'string' },
+    limit: { type: 'string' },
+    'dead-letter': { type: 'string' },
+    'queue-cap': { type: 'string' },
+    'drain-timeout': { type: 'string' },
+    'request-timeout': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'V' },
+  });
+  if (v.help) return { kind: 'help', text: HELP };
+  if (v.version) return { kind: 'version' };
+  if (positionals.length) {
+    throw new ConfigError(`unknown command "${positionals[0]}" (commands: simulate, demo; to watch a room use --room ${positionals[0]})`);
+  }
+  const s = (k: string) => v[k] as string | undefined;
+  const rooms = v.room as string[] | undefined;
+  for (const r of rooms ?? []) if (r === '') throw new ConfigError('--room needs a room name');
+  const logLevel = s('log-level');
+  if (logLevel !== undefined && !(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level "${logLevel}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
+  }
+  const apiUrl = s('api-url');
+  if (apiUrl !== undefined) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(apiUrl).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ConfigError(`--api-url "${apiUrl}" is not an http(s) URL`);
+  }
+  const flags: FileConfig = {
+    rooms,
+    allRooms: v['all-rooms'] as boolean | undefined,
+    interval: duration('--interval', s('interval')),
+    sinks: (v.sink as string[] | undefined)?.map(parseSinkSpec),
+    webhookSecret: s('webhook-secret'),
+    ignoreInitial: v['ignore-initial'] as boolean | undefined,
+    state: s('state'),
+    leaveGrace: duration('--leave-grace', s('leave-grace')),
+    apiUrl,
+    logLevel: logLevel as FileConfig['logLevel'],
+    health: s('health'),
+    maxRps: number('--max-rps', s('max-rps'), { min: 0.01 }),
+    limit: number('--limit', s('limit'), { integer: true, min: 1 }),
+    deadLetter: s('dead-letter'),
+    queueCap: number('--queue-cap', s('queue-cap'), { integer: true, min: 1 }),
+    drainTimeout: duration('--drain-timeout', s('drain-timeout')),
+    requestTimeout: duration('--request-timeout', s('request-timeout')),
+  };
+  return { kind: 'run', flags, configPath: s('config') };
+}

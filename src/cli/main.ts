@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { ConfigError, loadConfigFile, resolveConfig, type DaemonConfig, type FileConfig } from '../config.js';
+import { startDaemon, type Daemon } from '../daemon.js';
+import { DailyApiError } from '../daily/errors.js';
+import { createLogger, secrets, type Logger } from '../log.js';
+import { DailySimulator } from '../simulator/simulator.js';
+import { parseCommand } from './args.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FATAL = 1;
+export const EXIT_USAGE = 2;
+
+export function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export interface CliIO {
+  env: NodeJS.ProcessEnv;
+  stdout: Writable;
+  stderr: Writable;
+  /** Where SIGINT/SIGTERM come from (process, in real use). */
+  signals: { on(sig: 'SIGINT' | 'SIGTERM', fn: () => void): unknown; off(sig: 'SIGINT' | 'SIGTERM', fn: () => void): unknown };
+  /** Exit at once (the second signal). */
+  exitNow(code: number): void;
+}
+
+function say(io: CliIO, line: string): void {
+  io.stderr.write(`presence-watcher: ${secrets.scrub(line)}\n`);
+}
+
+/** Resolve when a first SIGINT/SIGTERM arrives; a second one exits at once. */
+function onSignals(io: CliIO, log: Logger | undefined): { received: Promise<string>; dispose(): void } {
+  let count = 0;
+  let resolve!: (s: string) => void;
+  const received = new Promise<string>((r) => (resolve = r));
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => {
+    const fn = () => {
+      count++;
+      if (count === 1) {
+        log?.info({ signal: sig }, `${sig} received: stopping and delivering what is queued (send it again to exit at once)`);
+        resolve(sig);
+      } else {
+        log?.warn({ signal: sig }, `second ${sig}: exiting now`);
+        io.exitNow(sig === 'SIGINT' ? 130 : 143);
+      }
+    };
+    io.signals.on(sig, fn);
+    return [sig, fn] as const;
+  });
+  return { received, dispose: () => handlers.forEach(([sig, fn]) => io.signals.off(sig, fn)) };
+}
+
+/** Run the CLI; resolves with the process exit code. */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      say(io, `${err.message}\nRun "presence-watcher --help" for usage.`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  switch (command.kind) {
+    case 'help':
+      io.stdout.write(command.text);
+      return EXIT_OK;
+    case 'version':
+      io.stdout.write(`${version()}\n`);
+      return EXIT_OK;
+    case 'simulate':
+      return simulate(command, io);
+    case 'demo':
+      return demo(command, io);
+    case 'run': {
+      let cfg: DaemonConfig;
+      try {
+        const file: FileConfig = command.configPath ? loadConfigFile(command.configPath, io.env) : {};
+        cfg = resolveConfig(file, command.flags, io.env);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          say(io, `${err.message}\nRun "presence-watcher --help" for usage.`);
+          return EXIT_USAGE;
+        }
+        throw err;
+      }
+      return runDaemon(cfg, io);
+    }
+  }
+}
+
+async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: number }): Promise<number> {
+  const logger = createLogger({ level: cfg.logLevel });
+  const signals = onSignals(io, logger);
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(cfg, { stdout: io.stdout, logger, version: version() });
+  } catch (err) {
+    signals.dispose();
+    if (err instanceof ConfigError) {
+      say(io, err.message);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout =
+    extra?.stopAfterMs === undefined ? new Promise<never>(() => {}) : new Promise<string>((r) => (timer = setTimeout(() => r('duration'), extra.stopAfterMs)));
+  const outcome = await Promise.race([
+    signals.received.then((s) => ({ kind: 'signal' as const, s })),
+    timeout.then((s) => ({ kind: 'signal' as const, s })),
+    daemon.fatal.then((e) => ({ kind: 'fatal' as const, e })),
+  ]);
+  clearTimeout(timer);
+  const left = await daemon.shutdown();
+  signals.dispose();
+  if (outcome.kind === 'fatal') {
+    const e = outcome.e;
+    logger.fatal({ err: e }, e.message);
+    say(io, e instanceof DailyApiError && e.code === 'DAILY_AUTH_REJECTED' ? `${e.message}. Exiting.` : `fatal: ${e.message}`);
+    logger.flush();
+    return EXIT_FATAL;
+  }
+  if (left > 0) logger.warn({ left }, `${left} event(s) not delivered before the drain deadline were dead-lettered`);
+  logger.info('stopped');
+  logger.flush();
+  return EXIT_OK;
+}
+
+async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'simulate' }>, io: CliIO): Promise<number> {
+  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, initialParticipants: c.participants, seed: c.seed });
+  let url: string;
+  try {
+    url = await sim.listen(c.port, c.host);
+  } catch (err) {
+    say(io, `cannot listen on ${c.host}:${c.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return EXIT_USAGE;
+  }
+  io.stdout.write(
+    `Simulated Daily presence API listening at ${url}\n` +
+      `  rooms: ${sim.roomNames.join(', ')}\n` +
+      `  churn: ${c.churn} change(s)/s\n\n` +
+      `Watch it with:\n  DAILY_API_URL=${url} DAILY_API_KEY=${sim.apiKey} presence-watcher --all-rooms --interval 2s\n`,
+  );
+  const signals = onSignals(io, undefined);
+  await signals.received;
+  signals.dispose();
+  await sim.close();
+  return EXIT_OK;
+}
+
+async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }>, io: CliIO): Promise<number> {
+  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, initialParticipants: c.rooms * 2, seed: Date.now() % 100_000 });
+  const url = await sim.listen(0);
+  io.stderr.write(
+    `presence-watcher demo: simulated domain at ${url} with rooms ${sim.roomNames.join(', ')}; ` +
+      `events appear below as NDJSON, logs go to stderr. Ctrl-C to stop.\n`,
+  );
+  const cfg = resolveConfig(
+    {},
+    { rooms: sim.roomNames, interval: c.intervalMs, maxRps: 50, apiUrl: url, apiKey: sim.apiKey, logLevel: c.logLevel as FileConfig['logLevel'] },
+    {},
+  );
+  try {
+    return await runDaemon(cfg, io, c.durationMs === undefined ? undefined : { stopAfterMs: c.durationMs });
+  } finally {
+    await sim.close();
+  }
+}

@@ -1,0 +1,247 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_API_URL } from './daily/client.js';
+import { parseDuration } from './util/duration.js';
+
+/** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly code = 'CONFIG_INVALID';
+}
+
+export const EVENT_TYPES = ['join', 'leave', 'update'] as const;
+export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (use e.g. "15s", "500ms", "2m", or milliseconds)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const httpUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an http(s) URL' },
+);
+
+const filter = {
+  events: z.array(z.enum(EVENT_TYPES)).nonempty().optional(),
+  rooms: z.array(z.string().min(1)).nonempty().optional(),
+};
+
+const sinkSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('stdout'), ...filter }).strict(),
+  z.object({ type: z.literal('webhook'), url: httpUrl, secret: z.string().min(1).optional(), timeout: duration.optional(), ...filter }).strict(),
+  z.object({ type: z.literal('slack'), url: httpUrl, timeout: duration.optional(), ...filter }).strict(),
+]);
+
+/** The config file (JSON or YAML). Every field is optional; flags override, env supplies secrets. */
+export const fileSchema = z
+  .object({
+    apiKey: z.string().min(1).optional(),
+    apiUrl: httpUrl.optional(),
+    rooms: z.array(z.string().min(1)).optional(),
+    allRooms: z.boolean().optional(),
+    interval: duration.optional(),
+    ignoreInitial: z.boolean().optional(),
+    sinks: z.array(sinkSchema).optional(),
+    webhookSecret: z.string().min(1).optional(),
+    state: z.string().min(1).optional(),
+    leaveGrace: duration.optional(),
+    logLevel: z.enum(LOG_LEVEL_NAMES).optional(),
+    health: z.string().min(1).optional(),
+    maxRps: z.number().positive().optional(),
+    limit: z.number().int().positive().optional(),
+    deadLetter: z.string().min(1).optional(),
+    queueCap: z.number().int().positive().optional(),
+    outboxCap: z.number().int().positive().optional(),
+    drainTimeout: duration.optional(),
+    requestTimeout: duration.optional(),
+  })
+  .strict();
+
+export type FileConfig = z.output<typeof fileSchema>;
+export type SinkConfig = z.output<typeof sinkSchema>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(top level)';
+}
+
+/** Replace `${NAME}` with the environment variable; a missing one is an error naming the field. */
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[] = []): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined || v === '') {
+        throw new ConfigError(`${formatPath(path)}: environment variable ${name} is not set`);
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, [...path, i]));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolateEnv(v, env, [...path, k]);
+    return out;
+  }
+  return value;
+}
+
+/** Validate a parsed config object; errors name the field path and what is wrong. */
+export function validateFileConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): FileConfig {
+  if (raw === null || raw === undefined) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: the top level must be a mapping of settings`);
+  let interpolated: unknown;
+  try {
+    interpolated = interpolateEnv(raw, env);
+  } catch (err) {
+    throw new ConfigError(`${source}: ${(err as Error).message}`);
+  }
+  const r = fileSchema.safeParse(interpolated);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_union' && issue.path.at(-1) === undefined) message = 'invalid';
+  if (issue.code === 'invalid_union' && formatPath(issue.path).startsWith('sinks')) {
+    message = 'type must be one of stdout, webhook, slack';
+  }
+  const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
+  return fail(`${source}: ${formatPath(issue.path)}: ${message}${more}`);
+}
+
+function fail(message: string): never {
+  throw new ConfigError(message);
+}
+
+/** Read and validate a JSON or YAML config file. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+  }
+  let raw: unknown;
+  const ext = extname(path).toLowerCase();
+  try {
+    raw = ext === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0];
+    throw new ConfigError(`config file ${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${msg}`);
+  }
+  return validateFileConfig(raw, path, env);
+}
+
+/** Parse a `--sink` spec: `stdout`, `webhook:<url>` or `slack:<url>`. */
+export function parseSinkSpec(spec: string): SinkConfig {
+  if (spec === 'stdout') return { type: 'stdout' };
+  const m = /^(webhook|slack):(.*)$/s.exec(spec);
+  if (!m) throw new ConfigError(`--sink "${spec.split(':')[0]}…": expected stdout, webhook:<url> or slack:<url>`);
+  const type = m[1] as 'webhook' | 'slack';
+  const url = m[2]!;
+  if (!httpUrl.safeParse(url).success) throw new ConfigError(`--sink ${type}:…: the URL must be an http(s) URL`);
+  return { type, url };
+}
+
+/** `host:port`, `:port` or `port`; no host means loopback. */
+export function parseHostPort(text: string, what = '--health'): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${what} "${text}": expected host:port, :port or port (e.g. 127.0.0.1:9464)`);
+  }
+  const host = m[1] ? m[1].replace(/^\[|\]$/g, '') : '127.0.0.1';
+  return { host, port };
+}
+
+/** Everything the daemon needs, resolved from file, flags and environment. */
+export interface DaemonConfig {
+  apiKey: string;
+  apiUrl: string;
+  rooms: string[];
+  allRooms: boolean;
+  intervalMs: number;
+  ignoreInitial: boolean;
+  sinks: SinkConfig[];
+  webhookSecret: string | undefined;
+  statePath: string | undefined;
+  leaveGraceMs: number;
+  logLevel: (typeof LOG_LEVEL_NAMES)[number];
+  health: { host: string; port: number } | undefined;
+  maxRps: number;
+  limit: number | undefined;
+  deadLetterPath: string | undefined;
+  queueCap: number;
+  outboxCap: number;
+  drainTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+export const DEFAULTS = {
+  apiUrl: DEFAULT_API_URL,
+  intervalMs: 15_000,
+  maxRps: 5,
+  queueCap: 10_000,
+  outboxCap: 100_000,
+  drainTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  logLevel: 'info' as const,
+};
+
+/** Merge file settings with flag settings (flags win) and the environment, and check the whole. */
+export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.ProcessEnv): DaemonConfig {
+  const m: FileConfig = { ...file };
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) (m as Record<string, unknown>)[k] = v;
+
+  const allRooms = m.allRooms === true;
+  const rooms = [...new Set(m.rooms ?? [])];
+  if (allRooms && rooms.length > 0) throw new ConfigError('give either --room (rooms) or --all-rooms (allRooms), not both');
+  if (!allRooms && rooms.length === 0) {
+    throw new ConfigError('nothing to watch: give --room <name> (repeatable) or --all-rooms');
+  }
+  const apiKey = m.apiKey ?? env.DAILY_API_KEY;
+  if (!apiKey || apiKey.trim() === '') {
+    throw new ConfigError('DAILY_API_KEY is not set: export your Daily API key (dashboard → Developers) as DAILY_API_KEY');
+  }
+  const intervalMs = m.interval ?? DEFAULTS.intervalMs;
+  if (intervalMs < 100) throw new ConfigError(`interval ${intervalMs}ms is too short: the minimum is 100ms (Daily's data lags up to 15s anyway)`);
+  const health = m.health === undefined ? undefined : parseHostPort(m.health);
+  const sinks = m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }];
+  const webhookSecret = m.webhookSecret ?? (env.PRESENCE_WEBHOOK_SECRET || undefined);
+  return {
+    apiKey,
+    apiUrl: m.apiUrl ?? env.DAILY_API_URL ?? DEFAULTS.apiUrl,
+    rooms,
+    allRooms,
+    intervalMs,
+    ignoreInitial: m.ignoreInitial ?? false,
+    sinks,
+    webhookSecret,
+    statePath: m.state,
+    leaveGraceMs: m.leaveGrace ?? 0,
+    logLevel: m.logLevel ?? DEFAULTS.logLevel,
+    health,
+    maxRps: m.maxRps ?? DEFAULTS.maxRps,
+    limit: m.limit,
+    deadLetterPath: m.deadLetter,
+    queueCap: m.queueCap ?? DEFAULTS.queueCap,
+    outboxCap: m.outboxCap ?? DEFAULTS.outboxCap,
+    drainTimeoutMs: m.drainTimeout ?? DEFAULTS.drainTimeoutMs,
+    requestTimeoutMs: m.requestTimeout ?? DEFAULTS.requestTimeoutMs,
+  };
+}

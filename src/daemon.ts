@@ -1,0 +1,137 @@
+import type { Writable } from 'node:stream';
+import { ConfigError, type DaemonConfig, type SinkConfig } from './config.js';
+import { Dispatcher } from './dispatcher.js';
+import { HealthServer } from './health.js';
+import { secrets, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { FileDeadLetter, LogDeadLetter, type DeadLetter } from './sinks/dead-letter.js';
+import { DeliveryQueue } from './sinks/queue.js';
+import type { Sink } from './sinks/sink.js';
+import { SlackSink } from './sinks/slack.js';
+import { StdoutSink } from './sinks/stdout.js';
+import { WebhookSink } from './sinks/webhook.js';
+import { secretKey } from './sinks/signing.js';
+import { PresenceWatcher } from './watcher.js';
+import { DailyApiError } from './daily/errors.js';
+import { formatDuration } from './util/duration.js';
+
+export interface DaemonIO {
+  stdout: Writable;
+  logger: Logger;
+  version: string;
+}
+
+export interface Daemon {
+  watcher: PresenceWatcher;
+  dispatcher: Dispatcher;
+  metrics: Metrics;
+  health: HealthServer | undefined;
+  healthUrl: string | undefined;
+  /** Resolves with the fatal error if the watcher stops by itself (key rejected). */
+  fatal: Promise<DailyApiError | Error>;
+  /** Stop polling, drain sinks up to the deadline, dead-letter the rest. Resolves with the count left. */
+  shutdown(): Promise<number>;
+}
+
+function buildSink(s: SinkConfig, index: number, cfg: DaemonConfig, io: DaemonIO): Sink {
+  const ua = `daily-presence-watcher/${io.version}`;
+  if (s.type === 'stdout') return new StdoutSink(io.stdout, index === 0 ? 'stdout' : `stdout-${index + 1}`);
+  secrets.addUrl(s.url);
+  const host = new URL(s.url).host;
+  if (s.type === 'webhook') {
+    const secret = s.secret ?? cfg.webhookSecret;
+    if (secret !== undefined) {
+      secrets.add(secret);
+      try {
+        secretKey(secret);
+      } catch (err) {
+        throw new ConfigError(`sinks[${index}]: ${(err as Error).message}`);
+      }
+    }
+    return new WebhookSink({
+      url: s.url,
+      ...(secret !== undefined ? { secret } : {}),
+      ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}),
+      name: `webhook-${index + 1}(${host})`,
+      userAgent: ua,
+    });
+  }
+  return new SlackSink({ url: s.url, ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}), name: `slack-${index + 1}(${host})`, userAgent: ua });
+}
+
+/** Wire watcher → dispatcher → sink queues, metrics and health, and start polling. */
+export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daemon> {
+  const log = io.logger;
+  secrets.add(cfg.apiKey);
+  if (cfg.webhookSecret) secrets.add(cfg.webhookSecret);
+
+  const deadLetter: DeadLetter = cfg.deadLetterPath ? new FileDeadLetter(cfg.deadLetterPath, log) : new LogDeadLetter(log);
+  const metrics = new Metrics();
+  const dispatcher = new Dispatcher();
+  cfg.sinks.forEach((s, i) => {
+    const queue = new DeliveryQueue({ sink: buildSink(s, i, cfg, io), deadLetter, logger: log, cap: cfg.queueCap });
+    metrics.observeQueue(queue);
+    dispatcher.add(queue, { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}) });
+  });
+
+  const common = {
+    apiKey: cfg.apiKey,
+    apiUrl: cfg.apiUrl,
+    intervalMs: cfg.intervalMs,
+    ignoreInitial: cfg.ignoreInitial,
+    maxRps: cfg.maxRps,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    logger: log,
+    ...(cfg.limit !== undefined ? { limit: cfg.limit } : {}),
+  };
+  const watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });
+  metrics.observeWatcher(watcher, cfg.allRooms);
+  watcher.on('event', (e) => dispatcher.dispatch(e));
+  watcher.on('ready', () => log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes'));
+
+  let health: HealthServer | undefined;
+  let healthUrl: string | undefined;
+  if (cfg.health) {
+    health = new HealthServer({ watcher, metrics, queues: dispatcher.queues, ...cfg.health });
+    try {
+      healthUrl = await health.listen();
+    } catch (err) {
+      await watcher.stop();
+      throw new ConfigError(`--health ${cfg.health.host}:${cfg.health.port}: cannot listen: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    log.info({ url: `${healthUrl}/healthz` }, `health and metrics at ${healthUrl}/healthz and ${healthUrl}/metrics`);
+  }
+
+  const fatal = new Promise<Error>((resolve) => {
+    watcher.on('stop', (reason) => {
+      if (reason) resolve(reason);
+    });
+  });
+
+  log.info(
+    {
+      mode: cfg.allRooms ? 'all-rooms' : 'rooms',
+      rooms: cfg.allRooms ? undefined : cfg.rooms,
+      interval: formatDuration(cfg.intervalMs),
+      sinks: dispatcher.queues.map((q) => q.sink.name),
+      maxRps: cfg.maxRps,
+    },
+    `watching ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`} every ${formatDuration(cfg.intervalMs)}`,
+  );
+  watcher.start();
+
+  let shuttingDown: Promise<number> | undefined;
+  const shutdown = () =>
+    (shuttingDown ??= (async () => {
+      await watcher.stop();
+      const left = await dispatcher.drain(cfg.drainTimeoutMs);
+      const rest = await dispatcher.close();
+      for (const [q, events] of rest) {
+        if (events.length) deadLetter.write(q.sink.name, `not delivered within the ${formatDuration(cfg.drainTimeoutMs)} shutdown deadline`, events);
+      }
+      await health?.close();
+      return left;
+    })());
+
+  return { watcher, dispatcher, metrics, health, healthUrl, fatal, shutdown };
+}

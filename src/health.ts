@@ -1,0 +1,108 @@
+import { createServer, type Server } from 'node:http';
+import type { Metrics } from './metrics.js';
+import type { PresenceWatcher } from './watcher.js';
+import type { DeliveryQueue } from './sinks/queue.js';
+
+export interface HealthOptions {
+  watcher: PresenceWatcher;
+  metrics: Metrics;
+  queues: DeliveryQueue[];
+  host: string;
+  port: number;
+  now?: () => number;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'unhealthy';
+  reasons: string[];
+  targets: Record<string, { lastSuccess: string | null; lastError: string | null }>;
+  sinks: Record<string, { depth: number; disabled: boolean }>;
+}
+
+/**
+ * GET /healthz: 200 while the last poll of every target succeeded within 3 intervals, else 503
+ * with the reasons. GET /metrics: Prometheus text format.
+ */
+export class HealthServer {
+  readonly #o: HealthOptions;
+  readonly #now: () => number;
+  readonly #lastOk = new Map<string, number>();
+  readonly #lastError = new Map<string, string>();
+  readonly #started: number;
+  #server: Server | undefined;
+
+  constructor(o: HealthOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.#started = this.#now();
+    o.watcher.on('poll', (p) => {
+      if (p.ok) {
+        this.#lastOk.set(p.target, this.#now());
+        this.#lastError.delete(p.target);
+      } else if (p.error) this.#lastError.set(p.target, p.error.message);
+    });
+  }
+
+  report(): HealthReport {
+    const now = this.#now();
+    const limit = 3 * this.#o.watcher.intervalMs;
+    const reasons: string[] = [];
+    const targets: HealthReport['targets'] = {};
+    if (!this.#o.watcher.isRunning) reasons.push('the watcher is not running');
+    for (const t of this.#o.watcher.targets) {
+      const ok = this.#lastOk.get(t);
+      const err = this.#lastError.get(t) ?? null;
+      targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok).toISOString(), lastError: err };
+      const since = now - (ok ?? this.#started);
+      if (ok === undefined) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll yet${err ? ` (last error: ${err})` : ''}`);
+      else if (since > limit) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll for ${Math.round(since / 1000)}s${err ? ` (last error: ${err})` : ''}`);
+    }
+    const sinks: HealthReport['sinks'] = {};
+    for (const q of this.#o.queues) sinks[q.sink.name] = { depth: q.depth, disabled: q.disabled };
+    return { status: reasons.length ? 'unhealthy' : 'ok', reasons, targets, sinks };
+  }
+
+  async listen(): Promise<string> {
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      if (path === '/healthz') {
+        const r = this.report();
+        res.writeHead(r.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(r));
+      } else if (path === '/metrics') {
+        this.#o.metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': this.#o.metrics.registry.contentType });
+            res.end(text);
+          },
+          (err: Error) => {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(`metrics failed: ${err.message}`);
+          },
+        );
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /healthz or /metrics\n');
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#o.port, this.#o.host, () => resolve());
+    });
+    server.unref();
+    this.#server = server;
+    const a = server.address() as { address: string; port: number; family: string };
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  close(): Promise<void> {
+    const s = this.#server;
+    this.#server = undefined;
+    if (!s) return Promise.resolve();
+    s.closeAllConnections();
+    return new Promise((r) => s.close(() => r()));
+  }
+}

@@ -1,0 +1,54 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PresenceWatcher } from './watcher.js';
+import type { DeliveryQueue } from './sinks/queue.js';
+
+/** Prometheus metrics for one daemon (its own registry, so tests and embeddings don't collide). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly polls = new Counter({ name: 'presence_watcher_polls_total', help: 'Polls of the Daily API by outcome (ok, error).', labelNames: ['outcome'], registers: [this.registry] });
+  readonly pollDuration = new Histogram({
+    name: 'presence_watcher_poll_duration_seconds',
+    help: 'Time per successful poll: request, parse, validate, diff, emit.',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly events = new Counter({ name: 'presence_watcher_events_total', help: 'Presence events emitted, by type.', labelNames: ['type'], registers: [this.registry] });
+  readonly deliveries = new Counter({
+    name: 'presence_watcher_deliveries_total',
+    help: 'Events by sink and delivery outcome (delivered, retried, failed, dropped, dead_lettered).',
+    labelNames: ['sink', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({ name: 'presence_watcher_queue_depth', help: 'Events waiting per sink.', labelNames: ['sink'], registers: [this.registry] });
+  readonly participants = new Gauge({ name: 'presence_watcher_participants', help: 'Participants present in the watched rooms at the last poll.', registers: [this.registry] });
+  readonly roomsWatched = new Gauge({ name: 'presence_watcher_rooms_watched', help: 'Rooms watched (room mode), or rooms with anyone present (all-rooms mode).', registers: [this.registry] });
+  readonly lastSuccess = new Gauge({ name: 'presence_watcher_last_successful_poll_timestamp_seconds', help: 'Unix time of the last successful poll.', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'presence_watcher_' });
+  }
+
+  observeWatcher(w: PresenceWatcher, allRooms: boolean): void {
+    const perTarget = new Map<string, number>();
+    if (!allRooms) this.roomsWatched.set(w.targets.length);
+    w.on('poll', (p) => {
+      this.polls.inc({ outcome: p.ok ? 'ok' : 'error' });
+      if (!p.ok) return;
+      this.pollDuration.observe(p.durationMs / 1000);
+      this.lastSuccess.set(Date.now() / 1000);
+      perTarget.set(p.target, p.participants);
+      let total = 0;
+      for (const n of perTarget.values()) total += n;
+      this.participants.set(total);
+      if (allRooms) this.roomsWatched.set(p.rooms);
+    });
+    w.on('event', (e) => this.events.inc({ type: e.type }));
+  }
+
+  observeQueue(q: DeliveryQueue): void {
+    const sink = q.sink.name;
+    this.queueDepth.set({ sink }, 0);
+    q.on('outcome', (outcome, n) => this.deliveries.inc({ sink, outcome }, n));
+    q.on('depth', (d) => this.queueDepth.set({ sink }, d));
+  }
+}

@@ -1,0 +1,64 @@
+import { Pool } from 'undici';
+import { parseRetryAfter } from '../util/retry-after.js';
+import { DeliveryError } from './sink.js';
+
+export interface PostResult {
+  status: number;
+  retryAfterMs: number | undefined;
+  /** The first 1 KiB of the body, for error messages. */
+  text: string;
+}
+
+/** A keep-alive POST target; the URL stays inside, only `host` is ever shown. */
+export class HttpTarget {
+  readonly host: string;
+  readonly #pool: Pool;
+  readonly #path: string;
+  readonly #timeoutMs: number;
+
+  constructor(url: string, timeoutMs: number) {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError('URL must be http or https');
+    this.host = u.host;
+    this.#path = (u.pathname || '/') + u.search;
+    this.#timeoutMs = timeoutMs;
+    this.#pool = new Pool(u.origin, { connections: 4, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  }
+
+  async post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<PostResult> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('timeout'));
+    }, this.#timeoutMs);
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal: controller.signal });
+      let text = '';
+      for await (const chunk of res.body) {
+        if (text.length < 1024) text += String(chunk);
+      }
+      return { status: res.statusCode, retryAfterMs: parseRetryAfter(res.headers['retry-after']), text: text.slice(0, 1024) };
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (timedOut) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
+      const e = err as NodeJS.ErrnoException;
+      throw new DeliveryError(`network error posting to ${this.host}: ${e.code ? `${e.code} ` : ''}${e.message}`, 'retry');
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#pool.destroy().catch(() => undefined);
+  }
+}
+
+/** Keep receiver text printable and short in logs. */
+export function snippet(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > 120 ? `${t.slice(0, 120)}…` : t;
+}

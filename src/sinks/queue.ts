@@ -1,0 +1,221 @@
+import { EventEmitter } from 'eventemitter3';
+import type { PresenceEvent } from '../events.js';
+import type { Logger } from '../log.js';
+import { backoffDelay, sleep } from '../util/sleep.js';
+import type { DeadLetter } from './dead-letter.js';
+import { DeliveryError, type Sink } from './sink.js';
+
+export const DEFAULT_QUEUE_CAP = 10_000;
+export const DEFAULT_MAX_ATTEMPTS = 10;
+
+export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped' | 'dead_lettered';
+
+export interface DeliveryQueueEvents {
+  /** Events the receiver confirmed, in order. */
+  delivered: (events: PresenceEvent[]) => void;
+  /** Events given up on (permanent error, attempts exhausted, queue full, sink disabled, shutdown). */
+  abandoned: (events: PresenceEvent[], reason: string) => void;
+  outcome: (outcome: DeliveryOutcome, count: number) => void;
+  depth: (depth: number) => void;
+}
+
+export interface DeliveryQueueOptions {
+  sink: Sink;
+  deadLetter: DeadLetter;
+  logger: Logger;
+  /** Most events held in memory; when full the oldest is dead-lettered. Default 10 000. */
+  cap?: number;
+  /** Attempts per batch before it is dead-lettered. Default 10. */
+  maxAttempts?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  random?: () => number;
+}
+
+/**
+ * The one delivery queue every sink sits behind: FIFO (so per-room order holds), one delivery in
+ * flight, bounded, retries with exponential backoff and jitter, Retry-After honoured, and a
+ * dead-letter for what cannot be delivered. push() never blocks: a slow sink never slows polling.
+ */
+export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
+  readonly sink: Sink;
+  readonly #deadLetter: DeadLetter;
+  readonly #log: Logger;
+  readonly #cap: number;
+  readonly #maxAttempts: number;
+  readonly #backoffMinMs: number;
+  readonly #backoffMaxMs: number;
+  readonly #random: () => number;
+  #queue: PresenceEvent[] = [];
+  #head = 0;
+  #running: Promise<void> | undefined;
+  #abort = new AbortController();
+  #disabled: string | undefined;
+  #closed = false;
+  #lastStart = -Infinity;
+  #inFlight = 0;
+  #droppedSinceLog = 0;
+  #idle: (() => void)[] = [];
+
+  constructor(o: DeliveryQueueOptions) {
+    super();
+    this.sink = o.sink;
+    this.#deadLetter = o.deadLetter;
+    this.#log = o.logger.child({ sink: o.sink.name });
+    this.#cap = o.cap ?? DEFAULT_QUEUE_CAP;
+    this.#maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.#backoffMinMs = o.backoffMinMs ?? 500;
+    this.#backoffMaxMs = o.backoffMaxMs ?? 60_000;
+    this.#random = o.random ?? Math.random;
+  }
+
+  get depth(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  get disabled(): boolean {
+    return this.#disabled !== undefined;
+  }
+
+  push(event: PresenceEvent): void {
+    if (this.#disabled !== undefined || this.#closed) {
+      this.#abandon([event], this.#disabled ?? 'shutting down');
+      return;
+    }
+    if (this.depth >= this.#cap) {
+      // the oldest waiting event (not the batch in flight) goes to the dead-letter, never silently
+      const at = this.#head + this.#inFlight;
+      const oldest = this.#queue[at];
+      if (oldest) {
+        this.#queue.splice(at, 1);
+        this.#abandon([oldest], `queue full (cap ${this.#cap})`, 'dropped');
+        if (this.#droppedSinceLog++ % 1000 === 0) {
+          this.#log.warn({ cap: this.#cap }, `delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)`);
+        }
+      }
+    }
+    this.#queue.push(event);
+    this.emit('depth', this.depth);
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#running || this.#closed || this.#disabled !== undefined) return;
+    this.#running = this.#run().finally(() => {
+      this.#running = undefined;
+      if (this.depth > 0 && !this.#closed && this.#disabled === undefined) this.#kick();
+      else this.#notifyIdle();
+    });
+  }
+
+  /**
+   * Wait until everything queued is delivered, or `timeoutMs` passes. Returns how many were left
+   * (those are handed to `onLeft`, or dead-lettered).
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    if (this.depth > 0 && this.#running) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((r) => this.#idle.push(r)),
+        new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.depth;
+  }
+
+  /** Stop delivering: abort the delivery in flight and return what was not delivered (in order). */
+  async close(): Promise<PresenceEvent[]> {
+    this.#closed = true;
+    this.#abort.abort(new Error('queue closed'));
+    await this.#running?.catch(() => undefined);
+    const left = this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    this.emit('depth', 0);
+    await this.sink.close?.();
+    return left;
+  }
+
+  #notifyIdle(): void {
+    for (const r of this.#idle.splice(0)) r();
+  }
+
+  #take(n: number): PresenceEvent[] {
+    return this.#queue.slice(this.#head, this.#head + n);
+  }
+
+  #remove(n: number): void {
+    this.#head += n;
+    this.#inFlight = 0;
+    // compact once the consumed prefix dominates, keeping push/shift amortised O(1)
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.emit('depth', this.depth);
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (this.depth > 0 && !signal.aborted && this.#disabled === undefined) {
+      const batch = this.#take(this.sink.maxBatch);
+      this.#inFlight = batch.length;
+      let attempt = 0;
+      for (;;) {
+        const wait = this.#lastStart + this.sink.minIntervalMs - performance.now();
+        if (wait > 0) {
+          try {
+            await sleep(wait, signal);
+          } catch {
+            return;
+          }
+        }
+        attempt++;
+        this.#lastStart = performance.now();
+        try {
+          await this.sink.deliver(batch, signal);
+          this.#remove(batch.length);
+          this.emit('outcome', 'delivered', batch.length);
+          this.emit('delivered', batch);
+          break;
+        } catch (err) {
+          if (signal.aborted) return;
+          const e =
+            err instanceof DeliveryError ? err : new DeliveryError(err instanceof Error ? err.message : String(err), 'retry');
+          if (e.failure === 'disable') {
+            this.#log.error({ status: e.status }, `${e.message}: sink disabled; its events go to the dead-letter from now on`);
+            this.#disabled = `sink disabled: ${e.message}`;
+            const rest = this.#take(this.depth);
+            this.#remove(rest.length);
+            this.#abandon(rest, this.#disabled);
+            return;
+          }
+          if (e.failure === 'permanent' || attempt >= this.#maxAttempts) {
+            const reason = e.failure === 'permanent' ? `permanent error: ${e.message}` : `gave up after ${attempt} attempts: ${e.message}`;
+            this.#log.error({ status: e.status, events: batch.length }, reason);
+            this.#remove(batch.length);
+            this.emit('outcome', 'failed', batch.length);
+            this.#abandon(batch, reason);
+            break;
+          }
+          const delay = e.retryAfterMs ?? backoffDelay(attempt, this.#backoffMinMs, this.#backoffMaxMs, this.#random);
+          this.#log.warn({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
+          this.emit('outcome', 'retried', batch.length);
+          try {
+            await sleep(delay, signal);
+          } catch {
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  #abandon(events: PresenceEvent[], reason: string, outcome: DeliveryOutcome = 'dead_lettered'): void {
+    if (events.length === 0) return;
+    this.#deadLetter.write(this.sink.name, reason, events);
+    this.emit('outcome', outcome, events.length);
+    this.emit('abandoned', events, reason);
+  }
+}

@@ -1,0 +1,53 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Standard Webhooks signing. A secret is `whsec_<base64>` (the key is the decoded bytes) or any
+ * other string (the key is its UTF-8 bytes).
+ */
+export function secretKey(secret: string): Buffer {
+  if (secret.startsWith('whsec_')) {
+    const b64 = secret.slice('whsec_'.length);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new TypeError('webhook secret: the part after whsec_ is not base64');
+    return Buffer.from(b64, 'base64');
+  }
+  if (secret.length === 0) throw new TypeError('webhook secret is empty');
+  return Buffer.from(secret, 'utf8');
+}
+
+/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` */
+export function sign(key: Buffer, id: string, timestamp: number, body: string): string {
+  const mac = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
+  return `v1,${mac}`;
+}
+
+export interface VerifyOptions {
+  /** Allowed clock skew, seconds. Default 300. */
+  toleranceSec?: number;
+  now?: number;
+}
+
+/**
+ * Verify a delivery as a receiver would: any of the space-separated `v1,` signatures may match
+ * (key rotation), compared in constant time, with the timestamp inside the tolerance.
+ */
+export function verify(
+  secret: string,
+  headers: { 'webhook-id'?: string; 'webhook-timestamp'?: string; 'webhook-signature'?: string },
+  body: string,
+  opts: VerifyOptions = {},
+): boolean {
+  const id = headers['webhook-id'];
+  const ts = Number(headers['webhook-timestamp']);
+  const sigs = headers['webhook-signature'];
+  if (!id || !Number.isInteger(ts) || !sigs) return false;
+  const now = Math.floor((opts.now ?? Date.now()) / 1000);
+  if (Math.abs(now - ts) > (opts.toleranceSec ?? 300)) return false;
+  const expected = Buffer.from(sign(secretKey(secret), id, ts, body).slice(3), 'base64');
+  for (const s of sigs.split(' ')) {
+    const [version, value] = s.split(',', 2);
+    if (version !== 'v1' || !value) continue;
+    const given = Buffer.from(value, 'base64');
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,43 @@
+import type { PresenceEvent } from '../events.js';
+
+/**
+ * Where events go. A sink delivers one batch at a time, in order; the shared DeliveryQueue in front
+ * of it does the queueing, retrying, backoff and dead-lettering, so a sink file stays small.
+ */
+export interface Sink {
+  /** Short kind: `stdout`, `webhook`, `slack`. */
+  readonly kind: string;
+  /** Unique, safe to log and to use as a metric label (never contains a URL's secret parts). */
+  readonly name: string;
+  /** Most events one deliver() call takes (1 for webhooks: one request per event). */
+  readonly maxBatch: number;
+  /** Least time between the starts of two deliveries (Slack: ~1 message/s per webhook). */
+  readonly minIntervalMs: number;
+  /**
+   * Deliver `events` (in order). Resolve when the receiver confirmed; throw DeliveryError when it
+   * did not. How many of the batch were accepted is all-or-nothing.
+   */
+  deliver(events: PresenceEvent[], signal: AbortSignal): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export type DeliveryFailure =
+  /** Try again later (5xx, 429, timeouts, network). */
+  | 'retry'
+  /** This batch will never be accepted (400, 4xx): dead-letter it, go on with the next. */
+  | 'permanent'
+  /** The endpoint is gone (webhook 410, Slack channel archived): stop using the sink. */
+  | 'disable';
+
+export class DeliveryError extends Error {
+  override name = 'DeliveryError';
+  readonly code = 'DELIVERY_FAILED';
+  constructor(
+    message: string,
+    readonly failure: DeliveryFailure,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,109 @@
+import type { PresenceEvent } from '../events.js';
+import { HttpTarget, snippet } from './http.js';
+import { DeliveryError, type Sink } from './sink.js';
+
+/** Lines shown in one message; the rest are counted ("…and 12 more"). */
+export const SLACK_MAX_LINES = 30;
+/** Slack allows 3000 characters per section block; stay under it. */
+const SECTION_LIMIT = 2900;
+const LINE_LIMIT = 300;
+
+export interface SlackSinkOptions {
+  url: string;
+  timeoutMs?: number;
+  name?: string;
+  /** Least time between two messages, ms. Default 1100 (Slack allows about 1 per second). */
+  minIntervalMs?: number;
+  userAgent?: string;
+}
+
+function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function who(e: PresenceEvent): string {
+  return e.participant.userName || `someone (${e.participant.id.slice(0, 8)})`;
+}
+
+/** One human line per event, e.g. "Moishe joined standup". */
+export function describeEvent(e: PresenceEvent): string {
+  let line: string;
+  switch (e.type) {
+    case 'join':
+      line = `${who(e)} joined ${e.room}${e.initial ? ' (already there when watching started)' : ''}`;
+      break;
+    case 'leave':
+      line = `${who(e)} left ${e.room}`;
+      break;
+    case 'update': {
+      const rename = e.changes.userName;
+      line = rename
+        ? `${rename.from || 'someone'} is now ${rename.to || 'unnamed'} in ${e.room}`
+        : `${who(e)} changed ${Object.keys(e.changes).join(', ')} in ${e.room}`;
+      break;
+    }
+  }
+  return line.length > LINE_LIMIT ? `${line.slice(0, LINE_LIMIT - 1)}…` : line;
+}
+
+/** The Slack message for a burst of events: fallback `text` plus section blocks under the limits. */
+export function slackMessage(events: readonly PresenceEvent[]): { text: string; blocks: unknown[] } {
+  const shown = events.slice(0, SLACK_MAX_LINES).map(describeEvent);
+  const more = events.length - shown.length;
+  const text =
+    events.length === 1
+      ? shown[0]!
+      : `${events.length} presence changes: ${shown.slice(0, 3).join('; ')}${events.length > 3 ? '; …' : ''}`;
+  const blocks: unknown[] = [];
+  let section = '';
+  for (const line of shown) {
+    const l = `• ${esc(line)}`;
+    if (section && section.length + 1 + l.length > SECTION_LIMIT) {
+      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section } });
+      section = '';
+    }
+    section = section ? `${section}\n${l}` : l;
+  }
+  if (section) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section } });
+  if (more > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `…and ${more} more change${more === 1 ? '' : 's'}` }] });
+  return { text: text.length > 2000 ? `${text.slice(0, 1999)}…` : text, blocks };
+}
+
+/**
+ * Posts to a Slack incoming webhook: a burst of events becomes one message, at most about one
+ * message per second. The URL is the credential and is never shown.
+ */
+export class SlackSink implements Sink {
+  readonly kind = 'slack';
+  readonly name: string;
+  readonly maxBatch = 500;
+  readonly minIntervalMs: number;
+  readonly #target: HttpTarget;
+  readonly #userAgent: string;
+
+  constructor(o: SlackSinkOptions) {
+    this.#target = new HttpTarget(o.url, o.timeoutMs ?? 15_000);
+    this.name = o.name ?? `slack(${this.#target.host})`;
+    this.minIntervalMs = o.minIntervalMs ?? 1100;
+    this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
+  }
+
+  async deliver(events: PresenceEvent[], signal: AbortSignal): Promise<void> {
+    const body = JSON.stringify(slackMessage(events));
+    const r = await this.#target.post(body, { 'content-type': 'application/json', 'user-agent': this.#userAgent }, signal);
+    if (r.status >= 200 && r.status < 300) return;
+    const reason = snippet(r.text) || `HTTP ${r.status}`;
+    const what = `Slack answered HTTP ${r.status} "${reason}"`;
+    if (r.status === 429 || r.status >= 500) throw new DeliveryError(what, 'retry', r.status, r.retryAfterMs);
+    if (r.status === 404 || r.status === 410) {
+      throw new DeliveryError(`${what}: the webhook's channel is gone or the webhook was disabled; create a new incoming webhook`, 'disable', r.status);
+    }
+    const hint =
+      reason === 'invalid_payload' ? ' (the message was rejected)' : reason === 'invalid_token' ? ': the webhook URL is no longer valid' : '';
+    throw new DeliveryError(`${what}${hint}`, 'permanent', r.status);
+  }
+
+  close(): Promise<void> {
+    return this.#target.close();
+  }
+}

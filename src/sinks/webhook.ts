@@ -1,0 +1,67 @@
+import type { PresenceEvent } from '../events.js';
+import { HttpTarget, snippet } from './http.js';
+import { secretKey, sign } from './signing.js';
+import { DeliveryError, type Sink } from './sink.js';
+
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
+
+export interface WebhookSinkOptions {
+  url: string;
+  /** Standard Webhooks secret (`whsec_…` or raw); unsigned when absent. */
+  secret?: string;
+  timeoutMs?: number;
+  name?: string;
+  userAgent?: string;
+  now?: () => number;
+}
+
+/**
+ * POSTs each event as JSON. With a secret, signs it with the Standard Webhooks headers; the
+ * `webhook-id` is the event id, identical on every retry, so receivers can dedupe.
+ */
+export class WebhookSink implements Sink {
+  readonly kind = 'webhook';
+  readonly name: string;
+  readonly maxBatch = 1;
+  readonly minIntervalMs = 0;
+  readonly #target: HttpTarget;
+  readonly #key: Buffer | undefined;
+  readonly #userAgent: string;
+  readonly #now: () => number;
+
+  constructor(o: WebhookSinkOptions) {
+    this.#target = new HttpTarget(o.url, o.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS);
+    this.name = o.name ?? `webhook(${this.#target.host})`;
+    this.#key = o.secret === undefined ? undefined : secretKey(o.secret);
+    this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
+    this.#now = o.now ?? Date.now;
+  }
+
+  async deliver(events: PresenceEvent[], signal: AbortSignal): Promise<void> {
+    for (const event of events) await this.#deliverOne(event, signal);
+  }
+
+  async #deliverOne(event: PresenceEvent, signal: AbortSignal): Promise<void> {
+    const body = JSON.stringify(event);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': this.#userAgent,
+    };
+    if (this.#key) {
+      const ts = Math.floor(this.#now() / 1000);
+      headers['webhook-id'] = event.id;
+      headers['webhook-timestamp'] = String(ts);
+      headers['webhook-signature'] = sign(this.#key, event.id, ts, body);
+    }
+    const r = await this.#target.post(body, headers, signal);
+    if (r.status >= 200 && r.status < 300) return;
+    const what = `${this.#target.host} answered HTTP ${r.status}${r.text ? ` "${snippet(r.text)}"` : ''}`;
+    if (r.status === 410) throw new DeliveryError(`${what}: the endpoint is gone`, 'disable', r.status);
+    if (r.status === 429 || r.status === 408 || r.status >= 500) throw new DeliveryError(what, 'retry', r.status, r.retryAfterMs);
+    throw new DeliveryError(what, 'permanent', r.status);
+  }
+
+  close(): Promise<void> {
+    return this.#target.close();
+  }
+}
