@@ -220,7 +220,8 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   }
   const intervalMs = m.interval ?? DEFAULTS.intervalMs;
   if (intervalMs < 100) throw new ConfigError(`interval ${intervalMs}ms is too short: the minimum is 100ms (Daily's data lags up to 15s anyway)`);
-  const health = m.health === undefined ? undefined : parseHostPort(m.health);
+  const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);
+  const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec);
   const sinks = m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }];
   const webhookSecret = m.webhookSecret ?? (env.PRESENCE_WEBHOOK_SECRET || undefined);
   return {

@@ -18,6 +18,7 @@ Environment:
   DAILY_API_KEY            Daily API key (required to watch Daily)
   DAILY_API_URL            API base URL (default https://api.daily.co/v1)
   PRESENCE_WEBHOOK_SECRET  signing secret for webhook sinks (keeps it out of ps and shell history)
+  PRESENCE_HEALTH          default for --health (the Docker image sets 0.0.0.0:9464)
 
 What to watch:
   --room <name>            watch a room; repeatable. One request per room per interval.

@@ -1,0 +1,333 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DailySimulator } from '../src/simulator/simulator.js';
+import { verify } from '../src/sinks/signing.js';
+import { CliRun, runCli } from './support/cli.js';
+import { Receiver } from './support/receiver.js';
+import { waitFor } from './support/helpers.js';
+
+const SECRET = 'whsec_' + Buffer.from('cli-test-secret-0123456789abcdef').toString('base64');
+let sim: DailySimulator;
+let dir: string;
+const cleanup: (() => Promise<void> | void)[] = [];
+
+beforeEach(async () => {
+  sim = new DailySimulator({ rooms: ['standup', 'retro'] });
+  await sim.listen();
+  dir = mkdtempSync(join(tmpdir(), 'pw-cli-'));
+});
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+  await sim.close();
+});
+
+function env(extra: Record<string, string> = {}) {
+  return { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url, ...extra };
+}
+
+const FAST = ['--interval', '100ms', '--max-rps', '100'];
+
+function start(args: string[], e: Record<string, string> = env()): CliRun {
+  const run = new CliRun(args, e);
+  cleanup.push(async () => {
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      run.kill('SIGKILL');
+      await run.exit;
+    }
+  });
+  return run;
+}
+
+async function receiver(path = '/hook') {
+  const r = new Receiver();
+  await r.listen(path);
+  cleanup.push(() => r.close());
+  return r;
+}
+
+function writeConfig(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('CLI usage errors exit 2 with one clear line and no stack trace', () => {
+  const cases: [string, () => string[], Record<string, string> | undefined, RegExp][] = [
+    ['unknown flag', () => ['--room', 'a', '--bogus'], undefined, /Unknown option '--bogus'/],
+    ['bad duration', () => ['--room', 'a', '--interval', '5 parsecs'], undefined, /--interval "5 parsecs" is not a duration/],
+    ['bad leave grace', () => ['--room', 'a', '--leave-grace', 'soon'], undefined, /--leave-grace "soon" is not a duration/],
+    ['bad sink spec', () => ['--room', 'a', '--sink', 'carrier-pigeon'], undefined, /--sink "carrier-pigeon…": expected stdout, webhook:<url> or slack:<url>/],
+    ['sink with a bad URL', () => ['--room', 'a', '--sink', 'webhook:not a url'], undefined, /--sink webhook:…: the URL must be an http\(s\) URL/],
+    ['no room and no --all-rooms', () => [], undefined, /nothing to watch: give --room <name> \(repeatable\) or --all-rooms/],
+    ['both --room and --all-rooms', () => ['--room', 'a', '--all-rooms'], undefined, /either --room .* or --all-rooms/],
+    ['missing DAILY_API_KEY', () => ['--room', 'a'], { DAILY_API_KEY: '' }, /DAILY_API_KEY is not set/],
+    ['unreadable config', () => ['--config', join(dir, 'missing.yaml')], undefined, /cannot read config file .*missing\.yaml: no such file/],
+    ['invalid YAML', () => ['--config', writeConfig('bad.yaml', 'rooms: [a\n  b: :')], undefined, /config file .*bad\.yaml is not valid YAML/],
+    ['invalid JSON', () => ['--config', writeConfig('bad.json', '{"rooms": [')], undefined, /config file .*bad\.json is not valid JSON/],
+    ['invalid field', () => ['--config', writeConfig('c1.yaml', 'rooms: [a]\nsinks:\n  - type: webhook\n    url: nope\n')], undefined, /c1\.yaml: sinks\[0\]\.url: must be an http\(s\) URL/],
+    ['unknown sink type', () => ['--config', writeConfig('c2.yaml', 'rooms: [a]\nsinks:\n  - type: email\n')], undefined, /c2\.yaml: sinks\[0\].*stdout, webhook, slack/],
+    ['unknown setting', () => ['--config', writeConfig('c3.yaml', 'rooms: [a]\ncolour: blue\n')], undefined, /c3\.yaml: .*unknown setting "colour"/],
+    ['bad duration in config', () => ['--config', writeConfig('c4.json', '{"rooms":["a"],"interval":"fast"}')], undefined, /c4\.json: interval: "fast" is not a duration/],
+    ['env var missing in config', () => ['--config', writeConfig('c5.yaml', 'rooms: [a]\napiKey: ${NOT_SET_ANYWHERE}\n')], undefined, /c5\.yaml: apiKey: environment variable NOT_SET_ANYWHERE is not set/],
+    ['bad log level', () => ['--room', 'a', '--log-level', 'loud'], undefined, /--log-level "loud" must be one of/],
+    ['bad health address', () => ['--room', 'a', '--health', 'localhost:http'], undefined, /--health "localhost:http": expected host:port/],
+    ['bad max-rps', () => ['--room', 'a', '--max-rps', 'lots'], undefined, /--max-rps "lots" must be a number/],
+    ['bad api url', () => ['--room', 'a', '--api-url', 'ftp://x'], undefined, /--api-url "ftp:\/\/x" is not an http\(s\) URL/],
+    ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
+    ['bad webhook secret', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x', '--webhook-secret', 'whsec_!!!'], undefined, /not base64/],
+  ];
+  it.each(cases)('%s', async (_name, args, extraEnv, message) => {
+    const r = await runCli(args(), { ...env(), ...(extraEnv ?? {}) });
+    expect(r.code).toBe(2);
+    const first = r.stderr.split('\n')[0]!;
+    expect(first).toMatch(/^presence-watcher: /);
+    expect(first).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('CLI', () => {
+  it('--help teaches every flag; --version prints the version', async () => {
+    const h = await runCli(['--help']);
+    expect(h.code).toBe(0);
+    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', 'simulate', 'demo', 'DAILY_API_KEY', 'Exit codes']) {
+      expect(h.stdout).toContain(flag);
+    }
+    const v = await runCli(['-V']);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('a rejected API key exits 1 saying so', async () => {
+    const r = await runCli(['--room', 'standup'], env({ DAILY_API_KEY: 'definitely-wrong-key' }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/presence-watcher: Daily rejected the API key \(HTTP 401.*\): check DAILY_API_KEY/);
+    expect(r.stderr).not.toContain('definitely-wrong-key');
+    expect(r.stdout).toBe('');
+  });
+
+  it('stdout carries only NDJSON events; SIGTERM exits 0', async () => {
+    sim.join('standup', { userName: 'Ada' });
+    const run = start(['--room', 'standup', '--room', 'retro', ...FAST]);
+    await run.until(() => run.lines.length >= 1);
+    const bob = sim.join('retro', { userName: 'Bob' });
+    await run.until(() => run.lines.length >= 2);
+    sim.rename('retro', bob.id, 'Bobby');
+    await run.until(() => run.lines.length >= 3);
+    sim.leave('retro', bob.id);
+    await run.until(() => run.lines.length >= 4);
+    run.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect(code).toBe(0);
+    const events = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(events.map((e) => `${e.type}:${e.room}:${e.participant.userName}`)).toEqual([
+      'join:standup:Ada',
+      'join:retro:Bob',
+      'update:retro:Bobby',
+      'leave:retro:Bobby',
+    ]);
+    expect(events[0]).toEqual({
+      id: expect.stringMatching(/^evt_/),
+      type: 'join',
+      room: 'standup',
+      at: expect.any(String),
+      participant: { id: expect.any(String), userId: expect.any(String), userName: 'Ada', mtgSessionId: expect.any(String), joinTime: expect.any(String), duration: expect.any(Number) },
+      initial: true,
+    });
+    expect(events[2].changes).toEqual({ userName: { from: 'Bob', to: 'Bobby' } });
+    // logs are JSON on stderr
+    expect(run.logs.length).toBeGreaterThan(0);
+  });
+
+  it('webhook deliveries verify, keep one webhook-id across retries, and arrive once, in order, despite failures', async () => {
+    const r = await receiver();
+    r.script = [{ status: 500 }, { drop: true }, { status: 503, headers: { 'retry-after': '0' } }, { status: 502 }];
+    for (const name of ['A', 'B', 'C']) sim.join('standup', { userName: name });
+    const run = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`], env({ PRESENCE_WEBHOOK_SECRET: SECRET }));
+    await waitFor(r, 'request', () => r.accepted.length >= 3, 20_000);
+    const d = sim.join('standup', { userName: 'D' });
+    await waitFor(r, 'request', () => r.accepted.length >= 4, 20_000);
+    sim.leave('standup', d.id);
+    await waitFor(r, 'request', () => r.accepted.length >= 5, 20_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    for (const req of r.requests) expect(verify(SECRET, req.headers as Record<string, string>, req.body)).toBe(true);
+    expect(new Set(r.requests.slice(0, 5).map((x) => x.headers['webhook-id'])).size).toBe(1);
+    const delivered = r.accepted.map((x) => JSON.parse(x.body));
+    expect(delivered.map((e) => e.id)).toEqual(delivered.map((e) => e.id).filter((id, i, a) => a.indexOf(id) === i));
+    expect(delivered.map((e) => `${e.type}:${e.participant.userName}`)).toEqual(['join:A', 'join:B', 'join:C', 'join:D', 'leave:D']);
+    expect(r.accepted.map((x) => x.headers['webhook-id'])).toEqual(delivered.map((e) => e.id));
+    expect(r.requests[0]!.headers['user-agent']).toMatch(/^daily-presence-watcher\/\d+\.\d+\.\d+$/);
+  });
+
+  it('Slack: 429 is waited out, bursts grouped, text names person, room and action', async () => {
+    const slack = await receiver('/services/T000/B000/slacktokensecret');
+    slack.script = [{ status: 429, body: 'rate_limited', headers: { 'retry-after': '1' } }];
+    sim.join('standup', { userName: 'Moishe' });
+    const run = start(['--room', 'standup', ...FAST, '--sink', `slack:${slack.url}`]);
+    await waitFor(slack, 'request', () => slack.accepted.length >= 1, 15_000);
+    expect(slack.requests[0]!.status).toBe(429);
+    expect(slack.requests[1]!.at - slack.requests[0]!.at).toBeGreaterThanOrEqual(990);
+    const msg = JSON.parse(slack.accepted[0]!.body);
+    expect(msg.text).toContain('Moishe joined standup');
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+  });
+
+  it('no secret reaches stderr, even at debug level and on errors', async () => {
+    const slackToken = 'T0SECRET/B0SECRET/xoxSlackToken123';
+    const hookToken = 'hook-token-abc987';
+    const slack = await receiver(`/services/${slackToken}`);
+    const hook = await receiver(`/h/${hookToken}?sig=querysecret42`);
+    slack.script = [{ status: 500, body: 'rollup_error' }];
+    hook.script = [{ status: 500 }, { drop: true }];
+    sim.join('standup', { userName: 'A' });
+    const apiKey = 'sim-key-which-is-secret-777';
+    const sim2 = new DailySimulator({ rooms: ['standup'], apiKey });
+    const url2 = await sim2.listen();
+    cleanup.push(() => sim2.close());
+    sim2.join('standup', { userName: 'A' });
+    const run = start(
+      ['--room', 'standup', ...FAST, '--log-level', 'debug', '--sink', `slack:${slack.url}`, '--sink', `webhook:${hook.url}`, '--sink', 'stdout'],
+      { DAILY_API_KEY: apiKey, DAILY_API_URL: url2, PRESENCE_WEBHOOK_SECRET: SECRET },
+    );
+    await waitFor(hook, 'request', () => hook.accepted.length >= 1, 15_000);
+    await waitFor(slack, 'request', () => slack.accepted.length >= 1, 15_000);
+    sim2.inject({ kind: 'status', status: 500 });
+    await run.until(() => run.stderr.includes('Daily server error'));
+    run.kill('SIGTERM');
+    await run.exit;
+    expect(run.stderr).toContain('delivery failed, will retry');
+    for (const secret of [apiKey, slackToken, hookToken, 'querysecret42', SECRET, SECRET.slice(6), slack.url, hook.url]) {
+      expect(run.stderr).not.toContain(secret);
+    }
+  });
+
+  it('SIGTERM drains queued deliveries before exiting 0', async () => {
+    const r = await receiver();
+    r.fallback = { delayMs: 300, then: { status: 200 } };
+    for (const name of ['A', 'B', 'C', 'D', 'E']) sim.join('standup', { userName: name });
+    const run = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`]);
+    await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
+    run.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect(code).toBe(0);
+    expect(r.accepted.map((x) => JSON.parse(x.body).participant.userName)).toEqual(['A', 'B', 'C', 'D', 'E']);
+  });
+
+  it('what cannot be delivered within the drain deadline goes to the dead-letter file', async () => {
+    const r = await receiver();
+    r.fallback = { status: 503 };
+    const deadLetter = join(dir, 'dead.ndjson');
+    sim.join('standup', { userName: 'A' });
+    const run = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`, '--dead-letter', deadLetter, '--drain-timeout', '300ms']);
+    await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    const lines = readFileSync(deadLetter, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0].event.participant.userName).toBe('A');
+    expect(lines[0].reason).toMatch(/shutdown deadline/);
+  });
+
+  it('config file: YAML, ${ENV} secrets, per-sink filters, flags override', async () => {
+    const slack = await receiver('/slack');
+    const hook = await receiver('/hook');
+    const cfg = writeConfig(
+      'watcher.yaml',
+      [
+        'apiKey: ${MY_DAILY_KEY}',
+        'rooms: [standup, retro]',
+        'interval: 5s # overridden by the flag',
+        'maxRps: 100',
+        'sinks:',
+        '  - type: slack',
+        '    url: ${SLACK_URL}',
+        '    events: [join]',
+        '    rooms: [standup]',
+        '  - type: webhook',
+        `    url: ${hook.url}`,
+        '',
+      ].join('\n'),
+    );
+    const run = start(['--config', cfg, '--interval', '100ms'], { MY_DAILY_KEY: sim.apiKey, DAILY_API_URL: sim.url, SLACK_URL: slack.url });
+    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const a = sim.join('standup', { userName: 'Ann' });
+    sim.join('retro', { userName: 'Rex' });
+    await waitFor(hook, 'request', () => hook.accepted.length >= 2, 10_000);
+    sim.leave('standup', a.id);
+    await waitFor(hook, 'request', () => hook.accepted.length >= 3, 10_000);
+    await waitFor(slack, 'request', () => slack.accepted.length >= 1, 10_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    const slackText = slack.accepted.map((x) => JSON.parse(x.body).text).join('\n');
+    expect(slackText).toContain('Ann joined standup');
+    expect(slackText).not.toContain('Rex');
+    expect(slackText).not.toContain('left');
+    expect(hook.accepted.map((x) => JSON.parse(x.body).type).sort()).toEqual(['join', 'join', 'leave']);
+  });
+
+  it('--health serves /healthz and Prometheus /metrics', async () => {
+    sim.join('standup', { userName: 'A' });
+    const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0']);
+    const url = await run.until(() => {
+      const l = run.logs.find((x) => typeof x.healthz === 'string');
+      return l ? String(l.healthz).replace(/\/healthz$/, '') : undefined;
+    });
+    await run.until(() => run.lines.length >= 1);
+    const h = await fetch(`${url}/healthz`);
+    expect(h.status).toBe(200);
+    const body = (await h.json()) as { status: string; targets: Record<string, unknown> };
+    expect(body.status).toBe('ok');
+    expect(Object.keys(body.targets)).toEqual(['standup']);
+    const m = await (await fetch(`${url}/metrics`)).text();
+    for (const name of [
+      'presence_watcher_polls_total{outcome="ok"}',
+      'presence_watcher_poll_duration_seconds_bucket',
+      'presence_watcher_events_total{type="join"} 1',
+      'presence_watcher_deliveries_total{sink="stdout",outcome="delivered"} 1',
+      'presence_watcher_queue_depth{sink="stdout"} 0',
+      'presence_watcher_participants 1',
+      'presence_watcher_rooms_watched 1',
+      'presence_watcher_last_successful_poll_timestamp_seconds',
+    ]) {
+      expect(m).toContain(name);
+    }
+    // Daily goes down: after 3 intervals without success the daemon is unhealthy
+    sim.inject({ fault: { kind: 'status', status: 503 }, times: 1000 });
+    let status = 200;
+    const t0 = Date.now();
+    while (status === 200 && Date.now() - t0 < 10_000) {
+      await waitFor(sim, 'request', () => true);
+      status = (await fetch(`${url}/healthz`)).status;
+      if (status === 200) await new Promise<void>((r) => sim.once('request', () => r()));
+    }
+    expect(status).toBe(503);
+    const unhealthy = (await (await fetch(`${url}/healthz`)).json()) as { reasons: string[] };
+    expect(unhealthy.reasons[0]).toMatch(/room "standup": no successful poll for \d+s \(last error: Daily server error/);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+  });
+
+  it('simulate prints the URL and key, and serves presence', async () => {
+    const run = start(['simulate', '--port', '0', '--rooms', '2', '--churn', '0', '--participants', '3']);
+    const url = await run.until(() => /listening at (http:\/\/\S+)/.exec(run.stdout)?.[1]);
+    const key = /DAILY_API_KEY=(\S+)/.exec(run.stdout)![1]!;
+    const res = await fetch(`${url}/presence`, { headers: { authorization: `Bearer ${key}` } });
+    const body = (await res.json()) as Record<string, unknown[]>;
+    expect(Object.values(body).flat()).toHaveLength(3);
+    run.kill('SIGINT');
+    expect((await run.exit).code).toBe(0);
+  });
+
+  it('demo shows events flowing with no account and no network', async () => {
+    const r = await runCli(['demo', '--duration', '2500ms', '--interval', '200ms', '--churn', '10'], {});
+    expect(r.code).toBe(0);
+    const events = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.initial).length).toBeGreaterThan(0);
+    expect(events.filter((e) => !e.initial).length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,287 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventId } from '../src/diff.js';
+import type { PresenceEvent } from '../src/events.js';
+import { Dispatcher } from '../src/dispatcher.js';
+import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
+import { DeliveryQueue } from '../src/sinks/queue.js';
+import { secretKey, sign, verify } from '../src/sinks/signing.js';
+import { describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
+import { StdoutSink } from '../src/sinks/stdout.js';
+import { WebhookSink } from '../src/sinks/webhook.js';
+import { quietLogger, waitFor } from './support/helpers.js';
+import { Receiver } from './support/receiver.js';
+
+function ev(n: number, type: PresenceEvent['type'] = 'join', room = 'standup', userName = `Person ${n}`): PresenceEvent {
+  const participant = { id: `p${n}`, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 0 };
+  const base = { id: eventId(room, `p${n}`, type), room, at: '2026-01-01T00:00:00.000Z', participant };
+  if (type === 'update') return { ...base, type, changes: { userName: { from: 'Old', to: userName } } };
+  return { ...base, type } as PresenceEvent;
+}
+
+class MemoryDeadLetter implements DeadLetter {
+  entries: { sink: string; reason: string; event: PresenceEvent }[] = [];
+  write(sink: string, reason: string, events: readonly PresenceEvent[]) {
+    for (const event of events) this.entries.push({ sink, reason, event });
+  }
+}
+
+const receivers: Receiver[] = [];
+const queues: DeliveryQueue[] = [];
+afterEach(async () => {
+  for (const q of queues.splice(0)) await q.close();
+  for (const r of receivers.splice(0)) await r.close();
+});
+
+async function receiver(...args: ConstructorParameters<typeof Receiver>) {
+  const r = new Receiver(...args);
+  await r.listen();
+  receivers.push(r);
+  return r;
+}
+
+function queue(sink: ConstructorParameters<typeof DeliveryQueue>[0]['sink'], extra: Partial<ConstructorParameters<typeof DeliveryQueue>[0]> = {}) {
+  const deadLetter = new MemoryDeadLetter();
+  const q = new DeliveryQueue({ sink, deadLetter, logger: quietLogger, backoffMinMs: 10, backoffMaxMs: 50, ...extra });
+  queues.push(q);
+  return { q, deadLetter };
+}
+
+const SECRET = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+
+describe('Standard Webhooks signing', () => {
+  it('signs id.timestamp.body with the decoded whsec_ key, and verify() accepts it', () => {
+    const key = secretKey(SECRET);
+    expect(key.toString()).toBe('0123456789abcdef0123456789abcdef');
+    const sig = sign(key, 'msg_1', 1700000000, '{"a":1}');
+    expect(sig).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000', 'webhook-signature': `v1,bogus ${sig}` };
+    expect(verify(SECRET, headers, '{"a":1}', { now: 1700000000_000 })).toBe(true);
+    expect(verify(SECRET, headers, '{"a":2}', { now: 1700000000_000 })).toBe(false);
+    expect(verify(SECRET, headers, '{"a":1}', { now: 1700000000_000 + 301_000 })).toBe(false);
+    expect(verify('whsec_' + Buffer.from('other').toString('base64'), headers, '{"a":1}', { now: 1700000000_000 })).toBe(false);
+  });
+
+  it('a raw secret is used as UTF-8 bytes; a bad whsec_ is an error', () => {
+    expect(secretKey('plain-secret').toString()).toBe('plain-secret');
+    expect(() => secretKey('whsec_not base64!')).toThrow(/not base64/);
+  });
+});
+
+describe('webhook sink', () => {
+  it('POSTs the event JSON with content-type, user-agent and a verifiable signature', async () => {
+    const r = await receiver();
+    const { q } = queue(new WebhookSink({ url: r.url, secret: SECRET, userAgent: 'daily-presence-watcher/9.9.9' }));
+    const e = ev(1);
+    q.push(e);
+    await waitFor(r, 'request', () => r.requests.length >= 1);
+    const got = r.requests[0]!;
+    expect(JSON.parse(got.body)).toEqual(e);
+    expect(got.headers['content-type']).toBe('application/json');
+    expect(got.headers['user-agent']).toBe('daily-presence-watcher/9.9.9');
+    expect(got.headers['webhook-id']).toBe(e.id);
+    expect(verify(SECRET, got.headers as Record<string, string>, got.body)).toBe(true);
+  });
+
+  it('without a secret, sends no signature headers', async () => {
+    const r = await receiver();
+    const { q } = queue(new WebhookSink({ url: r.url }));
+    q.push(ev(1));
+    await waitFor(r, 'request', () => r.requests.length >= 1);
+    expect(r.requests[0]!.headers['webhook-signature']).toBeUndefined();
+  });
+
+  it('retries 5xx, 429 (Retry-After) and dropped connections with the same webhook-id; order is kept', async () => {
+    const r = await receiver();
+    r.script = [{ status: 500 }, { drop: true }, { status: 429, headers: { 'retry-after': '1' } }, { status: 503 }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, secret: SECRET }));
+    const events = [ev(1), ev(2, 'leave'), ev(3, 'update')];
+    for (const e of events) q.push(e);
+    await waitFor(r, 'request', () => r.accepted.length >= 3, 10_000);
+    const first = r.requests.slice(0, 5);
+    expect(first.map((x) => x.status)).toEqual([500, 'dropped', 429, 503, 200]);
+    expect(new Set(first.map((x) => x.headers['webhook-id']))).toEqual(new Set([events[0]!.id]));
+    for (const x of first) expect(verify(SECRET, x.headers as Record<string, string>, x.body)).toBe(true);
+    // Retry-After: 1 was waited out
+    expect(first[3]!.at - first[2]!.at).toBeGreaterThanOrEqual(990);
+    expect(r.accepted.map((x) => JSON.parse(x.body).id)).toEqual(events.map((e) => e.id));
+    expect(deadLetter.entries).toEqual([]);
+  });
+
+  it('a 4xx is permanent: dead-lettered, and the next event still goes', async () => {
+    const r = await receiver();
+    r.script = [{ status: 400, body: 'bad' }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    q.push(ev(1));
+    q.push(ev(2));
+    await waitFor(r, 'request', () => r.accepted.length >= 1);
+    expect(deadLetter.entries.map((x) => x.event.id)).toEqual([ev(1).id]);
+    expect(deadLetter.entries[0]!.reason).toMatch(/permanent error: .*HTTP 400 "bad"/);
+    expect(deadLetter.entries[0]!.reason).not.toContain(r.url);
+  });
+
+  it('410 disables the sink: everything after goes to the dead-letter', async () => {
+    const r = await receiver();
+    r.script = [{ status: 410 }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    q.push(ev(1));
+    q.push(ev(2));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 2);
+    q.push(ev(3));
+    expect(q.disabled).toBe(true);
+    expect(deadLetter.entries.map((x) => x.event.id)).toEqual([ev(1).id, ev(2).id, ev(3).id]);
+    expect(r.requests).toHaveLength(1);
+  });
+
+  it('gives up after maxAttempts and dead-letters the event', async () => {
+    const r = await receiver({ status: 502 });
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }), { maxAttempts: 3 });
+    q.push(ev(1));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 1);
+    expect(r.requests).toHaveLength(3);
+    expect(deadLetter.entries[0]!.reason).toMatch(/gave up after 3 attempts/);
+  });
+
+  it('a request that hangs past the timeout is retried', async () => {
+    const r = await receiver();
+    r.script = [{ delayMs: 2000, then: { status: 200 } }];
+    const { q } = queue(new WebhookSink({ url: r.url, timeoutMs: 200 }));
+    q.push(ev(1));
+    await waitFor(r, 'request', () => r.requests.filter((x) => x.status === 200).length >= 2, 5000);
+  });
+
+  it('bounded: when full, the oldest waiting event goes to the dead-letter, counted', async () => {
+    const r = await receiver();
+    r.fallback = { delayMs: 300, then: { status: 200 } };
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }), { cap: 3 });
+    const dropped: number[] = [];
+    q.on('outcome', (o, n) => o === 'dropped' && dropped.push(n));
+    for (let i = 1; i <= 6; i++) q.push(ev(i));
+    expect(q.depth).toBe(3);
+    // event 1 is in flight; 2, 3, 4 were pushed out by 4, 5, 6… in order of age
+    expect(deadLetter.entries.map((x) => x.event.participant.id)).toEqual(['p2', 'p3', 'p4']);
+    expect(dropped).toEqual([1, 1, 1]);
+    await waitFor(r, 'request', () => r.accepted.length >= 3, 5000);
+    expect(r.accepted.map((x) => JSON.parse(x.body).participant.id)).toEqual(['p1', 'p5', 'p6']);
+  });
+
+  it('a slow sink does not delay another one', async () => {
+    const slow = await receiver({ delayMs: 1500, then: { status: 200 } });
+    const fast = await receiver();
+    const d = new Dispatcher();
+    const a = queue(new WebhookSink({ url: slow.url })).q;
+    const b = queue(new WebhookSink({ url: fast.url })).q;
+    d.add(a);
+    d.add(b);
+    for (let i = 1; i <= 5; i++) d.dispatch(ev(i));
+    await waitFor(fast, 'request', () => fast.accepted.length >= 5, 1000);
+    expect(slow.accepted.length).toBe(0);
+  });
+});
+
+describe('dispatcher filters', () => {
+  it('routes by event type and room', async () => {
+    const d = new Dispatcher();
+    const joinsInStandup = queue(new StdoutSink(new PassThrough(), 'a')).q;
+    const everything = queue(new StdoutSink(new PassThrough(), 'b')).q;
+    d.add(joinsInStandup, { events: ['join'], rooms: ['standup'] });
+    d.add(everything);
+    expect(d.routesFor(ev(1, 'join', 'standup'))).toEqual([joinsInStandup, everything]);
+    expect(d.routesFor(ev(1, 'leave', 'standup'))).toEqual([everything]);
+    expect(d.routesFor(ev(1, 'join', 'retro'))).toEqual([everything]);
+  });
+});
+
+describe('stdout sink', () => {
+  it('writes one JSON event per line and nothing else', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c) => (text += c));
+    const { q } = queue(new StdoutSink(out));
+    const events = [ev(1), ev(2, 'leave'), ev(3, 'update')];
+    for (const e of events) q.push(e);
+    await q.drain(1000);
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual(events);
+  });
+});
+
+describe('dead-letter file', () => {
+  it('appends one NDJSON line per event with sink and reason', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dl-'));
+    const file = join(dir, 'dead.ndjson');
+    const dl = new FileDeadLetter(file, quietLogger);
+    dl.write('webhook-1(x)', 'permanent error', [ev(1), ev(2)]);
+    dl.write('webhook-1(x)', 'again', [ev(3)]);
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.sink, l.reason, l.event.id])).toEqual([
+      ['webhook-1(x)', 'permanent error', ev(1).id],
+      ['webhook-1(x)', 'permanent error', ev(2).id],
+      ['webhook-1(x)', 'again', ev(3).id],
+    ]);
+  });
+});
+
+describe('slack sink', () => {
+  it('says who did what where', () => {
+    expect(describeEvent(ev(1, 'join', 'standup', 'Moishe'))).toBe('Moishe joined standup');
+    expect(describeEvent(ev(1, 'leave', 'standup', 'Moishe'))).toBe('Moishe left standup');
+    expect(describeEvent(ev(1, 'update', 'standup', 'Moishe K.'))).toBe('Old is now Moishe K. in standup');
+  });
+
+  it('groups a burst into one message under Slack limits and says how many more', () => {
+    const events = Array.from({ length: 120 }, (_, i) => ev(i, 'join', 'r', `N<&>${'x'.repeat(400)}`));
+    const m = slackMessage(events);
+    expect(m.text).toMatch(/^120 presence changes: /);
+    const sections = m.blocks.filter((b) => (b as { type: string }).type === 'section') as { text: { text: string } }[];
+    expect(sections.length).toBeGreaterThan(1);
+    expect(m.blocks.length).toBeLessThanOrEqual(50);
+    for (const s of sections) expect(s.text.text.length).toBeLessThanOrEqual(3000);
+    expect(sections.map((s) => s.text.text).join('\n')).toContain('&lt;&amp;&gt;');
+    expect(JSON.stringify(m.blocks.at(-1))).toContain('…and 90 more changes');
+  });
+
+  it('posts {text, blocks}, one message per burst, at most about one per second', async () => {
+    const r = await receiver();
+    const { q } = queue(new SlackSink({ url: r.url }));
+    q.push(ev(1, 'join', 'standup', 'Moishe'));
+    await waitFor(r, 'request', () => r.requests.length >= 1);
+    for (let i = 2; i <= 6; i++) q.push(ev(i));
+    await waitFor(r, 'request', () => r.requests.length >= 2, 5000);
+    const [m1, m2] = r.requests.map((x) => JSON.parse(x.body));
+    expect(m1.text).toBe('Moishe joined standup');
+    expect(m1.blocks[0].text.text).toBe('• Moishe joined standup');
+    expect(m2.text).toMatch(/^5 presence changes/);
+    expect(r.requests[1]!.at - r.requests[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('waits out 429 Retry-After', async () => {
+    const r = await receiver();
+    r.script = [{ status: 429, body: 'rate_limited', headers: { 'retry-after': '1' } }];
+    const { q } = queue(new SlackSink({ url: r.url, minIntervalMs: 0 }));
+    q.push(ev(1));
+    await waitFor(r, 'request', () => r.accepted.length >= 1, 5000);
+    expect(r.requests.map((x) => x.status)).toEqual([429, 200]);
+    expect(r.requests[1]!.at - r.requests[0]!.at).toBeGreaterThanOrEqual(990);
+  });
+
+  it.each([
+    [400, 'invalid_payload', 'permanent'],
+    [403, 'invalid_token', 'permanent'],
+    [404, 'channel_not_found', 'disable'],
+    [410, 'channel_is_archived', 'disable'],
+  ] as const)('%i %s is not retried (%s)', async (status, body, kind) => {
+    const r = await receiver();
+    r.script = [{ status, body }];
+    const { q, deadLetter } = queue(new SlackSink({ url: r.url, minIntervalMs: 0 }));
+    q.push(ev(1));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 1);
+    expect(deadLetter.entries[0]!.reason).toContain(body);
+    expect(deadLetter.entries[0]!.reason).not.toContain(r.url);
+    expect(q.disabled).toBe(kind === 'disable');
+    expect(r.requests).toHaveLength(1);
+  });
+});

@@ -1,0 +1,90 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { EventEmitter } from 'eventemitter3';
+
+export interface ReceivedRequest {
+  at: number;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** What the receiver answered. */
+  status: number | 'dropped';
+}
+
+export type Reply =
+  | { status: number; body?: string; headers?: Record<string, string> }
+  | { drop: true } // destroy the connection without answering
+  | { delayMs: number; then: Reply };
+
+/**
+ * A local HTTP receiver standing in for a webhook endpoint or a Slack incoming webhook: records every
+ * request, and answers from a script of replies (then the default).
+ */
+export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => void }> {
+  readonly requests: ReceivedRequest[] = [];
+  script: Reply[] = [];
+  /** Decides a reply per request when set; wins over the script. */
+  decide: ((req: { body: string; n: number }) => Reply | undefined) | undefined;
+  fallback: Reply;
+  #server: Server | undefined;
+  #sockets = new Set<Socket>();
+  url = '';
+
+  constructor(fallback: Reply = { status: 200, body: 'ok' }) {
+    super();
+    this.fallback = fallback;
+  }
+
+  /** Successful requests, in order. */
+  get accepted(): ReceivedRequest[] {
+    return this.requests.filter((r) => typeof r.status === 'number' && r.status >= 200 && r.status < 300);
+  }
+
+  async listen(path = '/hook'): Promise<string> {
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        let reply = this.decide?.({ body, n: this.requests.length }) ?? this.script.shift() ?? this.fallback;
+        const record = (status: number | 'dropped') => {
+          const r: ReceivedRequest = { at: Date.now(), path: req.url ?? '', headers: req.headers, body, status };
+          this.requests.push(r);
+          this.emit('request', r);
+        };
+        const answer = (r: Reply): void => {
+          if ('delayMs' in r) {
+            setTimeout(() => answer(r.then), r.delayMs).unref();
+            return;
+          }
+          if ('drop' in r) {
+            record('dropped');
+            req.socket.destroy();
+            return;
+          }
+          res.writeHead(r.status, { 'content-type': 'text/plain', ...(r.headers ?? {}) });
+          res.end(r.body ?? '');
+          record(r.status);
+        };
+        answer(reply);
+        reply = this.fallback;
+      });
+    });
+    server.on('connection', (s) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    this.#server = server;
+    const { port } = server.address() as { port: number };
+    this.url = `http://127.0.0.1:${port}${path}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+}
