@@ -14,6 +14,8 @@ import { secretKey } from './sinks/signing.js';
 import { PresenceWatcher } from './watcher.js';
 import { DailyApiError } from './daily/errors.js';
 import { formatDuration } from './util/duration.js';
+import { FileStateStore } from './state/file-store.js';
+import { StateError, type SavedState } from './state/store.js';
 
 export interface DaemonIO {
   stdout: Writable;
@@ -74,7 +76,23 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     dispatcher.add(queue, { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}) });
   });
 
+  let stateStore: FileStateStore | undefined;
+  let initialState: SavedState | undefined;
+  if (cfg.statePath) {
+    stateStore = new FileStateStore(cfg.statePath);
+    try {
+      initialState = await stateStore.load();
+    } catch (err) {
+      if (err instanceof StateError) throw new ConfigError(err.message);
+      throw err;
+    }
+    log.info({ state: cfg.statePath, found: initialState !== undefined }, initialState ? 'resuming from saved state' : 'no saved state: first start');
+  }
+
   const common = {
+    leaveGraceMs: cfg.leaveGraceMs,
+    ...(stateStore ? { stateStore } : {}),
+    ...(initialState ? { initialState } : {}),
     apiKey: cfg.apiKey,
     apiUrl: cfg.apiUrl,
     intervalMs: cfg.intervalMs,

@@ -48,7 +48,7 @@ export function eventId(room: string, participantId: string, type: string, detai
   return 'evt_' + h.digest('base64url').slice(0, 26);
 }
 
-function changesOf(prev: Participant, next: Participant): ParticipantChanges | undefined {
+export function changesOf(prev: Participant, next: Participant): ParticipantChanges | undefined {
   let changes: ParticipantChanges | undefined;
   for (const field of TRACKED_FIELDS) {
     const from = prev[field];
@@ -79,7 +79,7 @@ function leaveEvent(room: string, p: Participant, at: string): LeaveEvent {
   return { id: eventId(room, p.id, 'leave'), type: 'leave', room, at, participant: p };
 }
 
-function updateEvent(room: string, p: Participant, changes: ParticipantChanges, at: string): UpdateEvent {
+export function updateEvent(room: string, p: Participant, changes: ParticipantChanges, at: string): UpdateEvent {
   return {
     id: eventId(room, p.id, 'update', changeDetail(changes)),
     type: 'update',

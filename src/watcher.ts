@@ -7,6 +7,8 @@ import { defaultLibraryLogger, secrets, type Logger } from './log.js';
 import { createLimiter, DEFAULT_MAX_RPS, scheduleAbortable } from './poll/limiter.js';
 import { runTargetLoop } from './poll/loop.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
+import { LeaveGrace } from './grace.js';
+import type { SavedState, StateStore } from './state/store.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
 export const DOMAIN_TARGET = '*';
@@ -42,6 +44,17 @@ interface CommonOptions {
   client?: PresenceClient;
   /** Clock for event timestamps. Default Date.now. */
   now?: () => number;
+  /**
+   * Report a leave only once the participant has been absent this long, ms (default 0). A person
+   * back within it produces neither leave nor join.
+   */
+  leaveGraceMs?: number;
+  /** Persist snapshots after each successful poll; on start, diff against the saved ones. */
+  stateStore?: StateStore;
+  /** Saved state already loaded (the CLI loads it first to report a corrupt file). */
+  initialState?: SavedState;
+  /** Abort and restart a target's poll that has not completed within this long. Default max(3 × interval, request timeout + 1 s). */
+  watchdogMs?: number;
 }
 
 export interface RoomsOptions extends CommonOptions {
@@ -110,6 +123,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #loops: Promise<void>[] = [];
   #stopping: Promise<void> | undefined;
   #iterators = new Set<(e: PresenceEvent | null) => void>();
+  readonly #grace: LeaveGrace;
+  readonly #store: StateStore | undefined;
+  #initialState: SavedState | undefined;
+  readonly #watchdogMs: number;
+  #saveFailed = false;
 
   constructor(options: PresenceWatcherOptions) {
     super();
@@ -141,6 +159,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#backoffMaxMs = optNumber(o, 'backoffMaxMs', Math.max(this.#intervalMs, 60_000), { min: 1 });
     this.#maxRps = optNumber(o, 'maxRps', DEFAULT_MAX_RPS, { min: 0.01 });
     const maxPer5s = options.maxPer5s === undefined ? undefined : optNumber(o, 'maxPer5s', 0, { min: 1, integer: true });
+    this.#grace = new LeaveGrace(optNumber(o, 'leaveGraceMs', 0));
+    this.#store = options.stateStore;
+    this.#initialState = options.initialState;
+    const requestTimeoutMs = optNumber(o, 'requestTimeoutMs', 10_000, { min: 1 });
+    this.#watchdogMs = optNumber(o, 'watchdogMs', Math.max(3 * this.#intervalMs, requestTimeoutMs + 1000), { min: 1 });
     this.#log = options.logger ?? defaultLibraryLogger();
     this.#now = options.now ?? Date.now;
 
@@ -192,6 +215,68 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (this.#stopping) throw new WatcherOptionsError('PresenceWatcher: cannot start after stop(); create a new watcher');
     if (this.#started) return this;
     this.#started = true;
+    if (this.#store && !this.#initialState) {
+      this.#store.load().then(
+        (state) => {
+          if (this.#abort.signal.aborted) return;
+          if (state) this.#restore(state);
+          this.#launch();
+        },
+        (err: unknown) => {
+          const error = err instanceof Error ? err : new Error(String(err));
+          this.#log.error({ err: error }, error.message);
+          this.safeEmit('error', error);
+          this.#stopping ??= this.#doStop(error);
+        },
+      );
+    } else {
+      if (this.#initialState) this.#restore(this.#initialState);
+      this.#launch();
+    }
+    return this;
+  }
+
+  #restore(state: SavedState): void {
+    this.#initialState = undefined;
+    if (this.#rooms) {
+      for (const room of this.#rooms) {
+        const list = state.rooms[room];
+        // in domain mode an absent room was empty; in room mode it was never seen
+        if (list || state.mode === 'domain') this.#roomState.set(room, new Map((list ?? []).map((p) => [p.id, p])));
+      }
+    } else {
+      const domain: DomainState = new Map();
+      for (const [room, list] of Object.entries(state.rooms)) if (list.length) domain.set(room, new Map(list.map((p) => [p.id, p])));
+      this.#domainState = domain;
+    }
+    this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
+  }
+
+  /** The state to persist: last snapshots plus people whose leave is still pending (so a restart cannot lose it). */
+  exportState(): SavedState {
+    const rooms: Record<string, Participant[]> = {};
+    const source = this.#domainState ?? this.#roomState;
+    for (const [room, s] of source) rooms[room] = [...s.values()];
+    for (const room of this.#grace.rooms) rooms[room] = [...(rooms[room] ?? []), ...this.#grace.pending(room)];
+    return { version: 1, savedAt: new Date(this.#now()).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
+  }
+
+  #save(): Promise<void> {
+    if (!this.#store) return Promise.resolve();
+    return this.#store.save(this.exportState()).then(
+      () => {
+        if (this.#saveFailed) this.#log.info('state saved again');
+        this.#saveFailed = false;
+      },
+      (err: unknown) => {
+        if (!this.#saveFailed) this.#log.error({ err }, `cannot save state: ${(err as Error).message}`);
+        this.#saveFailed = true;
+        this.safeEmit('error', err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  }
+
+  #launch(): void {
     const signal = this.#abort.signal;
     const targets = this.targets;
     const step = Math.min(this.#intervalMs / targets.length, 1000 / this.#maxRps);
@@ -208,6 +293,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         initialDelayMs: Math.floor(i * step),
         backoffMinMs: this.#backoffMinMs,
         backoffMaxMs: this.#backoffMaxMs,
+        watchdogMs: this.#watchdogMs,
         signal,
         poll: (s) => this.#pollOnce(target, s),
         onAttemptFailed: (error, attempt) => this.#onAttemptFailed(target, error, attempt),
@@ -219,7 +305,6 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       });
       this.#loops.push(loop);
     });
-    return this;
   }
 
   /**
@@ -234,6 +319,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   async #doStop(reason: Error | undefined): Promise<void> {
     this.#abort.abort(reason ?? new Error('watcher stopped'));
     await Promise.allSettled(this.#loops);
+    if (this.#store && this.#seen.size > 0) await this.#save();
     if (this.#ownsLimiter) {
       await this.#limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
       await this.#limiter.disconnect().catch(() => undefined);
@@ -353,7 +439,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       }
     }
     this.#seen.add(target);
+    events = this.#grace.process(events, this.#now(), target === DOMAIN_TARGET ? () => true : (room) => room === target);
     for (const e of events) this.#emitEvent(e);
+    void this.#save();
     this.safeEmit('poll', {
       target,
       ok: true,

@@ -37,7 +37,7 @@ function spawnExample(file: string, args: string[], env: Record<string, string>)
   return { child, out, exit, until };
 }
 
-const kids: { child: { kill(s?: string): unknown; exitCode: number | null } }[] = [];
+const kids: { child: { kill(s?: NodeJS.Signals): unknown; exitCode: number | null } }[] = [];
 afterEach(() => {
   for (const k of kids.splice(0)) if (k.child.exitCode === null) k.child.kill('SIGKILL');
 });

@@ -11,6 +11,8 @@ export interface TargetLoopOptions {
   /** First retry delay after a failed poll; doubles per failure (with jitter) up to backoffMaxMs. */
   backoffMinMs: number;
   backoffMaxMs: number;
+  /** An attempt that has not completed in this long is aborted and retried (a hung connection, a stuck limiter). */
+  watchdogMs: number;
   signal: AbortSignal;
   /** One poll: fetch, diff, emit. Throws on failure (a DailyApiError, or an abort). */
   poll(signal: AbortSignal): Promise<void>;
@@ -32,7 +34,7 @@ export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
     await sleep(o.initialDelayMs, signal);
     while (!signal.aborted) {
       try {
-        await pRetry(() => o.poll(signal), {
+        await pRetry(() => attemptWithWatchdog(o, signal), {
           retries: Number.POSITIVE_INFINITY,
           minTimeout: o.backoffMinMs,
           maxTimeout: Math.max(o.backoffMinMs, o.backoffMaxMs),
@@ -62,5 +64,32 @@ export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
   } catch (err) {
     if (signal.aborted) return;
     throw err;
+  }
+}
+
+/** One attempt, aborted with a retryable error if it has not completed within `watchdogMs`. */
+async function attemptWithWatchdog(o: TargetLoopOptions, parent: AbortSignal): Promise<void> {
+  const ac = new AbortController();
+  const onParent = () => ac.abort(parent.reason);
+  parent.addEventListener('abort', onParent, { once: true });
+  let stalled = false;
+  const timer = setTimeout(() => {
+    stalled = true;
+    ac.abort(new Error('watchdog'));
+  }, o.watchdogMs);
+  try {
+    await o.poll(ac.signal);
+  } catch (err) {
+    if (stalled && !parent.aborted) {
+      throw new DailyApiError({
+        target: o.target,
+        code: 'DAILY_TIMEOUT',
+        message: `watchdog: no poll of ${o.target === '*' ? 'GET /presence' : `room "${o.target}"`} completed within ${o.watchdogMs} ms; aborted it and restarted the loop`,
+      });
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    parent.removeEventListener('abort', onParent);
   }
 }

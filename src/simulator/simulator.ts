@@ -153,7 +153,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     return [...this.#rooms.keys()];
   }
 
-  join(room: string, who: { id?: string; userName?: string | null; userId?: string | null } = {}): SimulatedParticipant {
+  join(room: string, who: { id?: string; userName?: string | null; userId?: string | null; joinTimeMs?: number } = {}): SimulatedParticipant {
     const members = this.#rooms.get(room);
     if (!members) throw new Error(`simulator: no room "${room}"`);
     if (members.size === 0) this.#sessions.set(room, randomUuid(this.#random));
@@ -161,7 +161,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
       id: who.id ?? randomUuid(this.#random),
       userName: who.userName === undefined ? NAMES[Math.floor(this.#random() * NAMES.length)]! : who.userName,
       userId: who.userId === undefined ? randomUuid(this.#random).slice(0, 8) : who.userId,
-      joinTimeMs: Math.floor(this.#now() / 1000) * 1000,
+      joinTimeMs: who.joinTimeMs ?? Math.floor(this.#now() / 1000) * 1000,
     };
     members.set(p.id, p);
     this.emit('change', { type: 'join', room, participant: p, at: this.#now() });

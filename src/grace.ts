@@ -1,0 +1,78 @@
+import { changesOf, updateEvent } from './diff.js';
+import type { LeaveEvent, Participant, PresenceEvent } from './events.js';
+
+interface Pending {
+  event: LeaveEvent;
+  since: number;
+}
+
+/**
+ * Leave grace (flap suppression, like chokidar's `atomic`): a participant missing from a snapshot
+ * is reported as left only once absent for `graceMs`. If the same id is back within it, neither
+ * the leave nor the join is emitted (an update is, if their details changed meanwhile).
+ *
+ * Expiry is only checked on successful polls: while polls fail nobody knows who is present, so a
+ * pending leave waits for the next snapshot that still lacks the person.
+ */
+export class LeaveGrace {
+  readonly graceMs: number;
+  readonly #pending = new Map<string, Map<string, Pending>>();
+
+  constructor(graceMs: number) {
+    this.graceMs = graceMs;
+  }
+
+  /**
+   * Filter one successful poll's events. `covers(room)` says which rooms this poll observed (one room
+   * in room mode, all of them for GET /presence): only their pending leaves can expire.
+   */
+  process(events: readonly PresenceEvent[], now: number, covers: (room: string) => boolean): PresenceEvent[] {
+    if (this.graceMs <= 0) return events as PresenceEvent[];
+    const out: PresenceEvent[] = [];
+    for (const e of events) {
+      if (e.type === 'leave') {
+        let room = this.#pending.get(e.room);
+        if (!room) this.#pending.set(e.room, (room = new Map()));
+        room.set(e.participant.id, { event: e, since: now });
+        continue;
+      }
+      if (e.type === 'join') {
+        const room = this.#pending.get(e.room);
+        const back = room?.get(e.participant.id);
+        if (back) {
+          room!.delete(e.participant.id);
+          const changes = changesOf(back.event.participant, e.participant);
+          if (changes) out.push(updateEvent(e.room, e.participant, changes, e.at));
+          continue;
+        }
+      }
+      out.push(e);
+    }
+    for (const [name, room] of this.#pending) {
+      if (!covers(name)) continue;
+      for (const [id, p] of room) {
+        if (now - p.since >= this.graceMs) {
+          out.push(p.event);
+          room.delete(id);
+        }
+      }
+      if (room.size === 0) this.#pending.delete(name);
+    }
+    return out;
+  }
+
+  /** People whose leave is pending in `room` (kept in saved state so a restart cannot lose the leave). */
+  pending(room: string): Participant[] {
+    return [...(this.#pending.get(room)?.values() ?? [])].map((p) => p.event.participant);
+  }
+
+  get rooms(): string[] {
+    return [...this.#pending.keys()];
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const r of this.#pending.values()) n += r.size;
+    return n;
+  }
+}

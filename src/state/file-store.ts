@@ -1,0 +1,107 @@
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Participant } from '../events.js';
+import { StateError, type SavedState, type StateStore } from './store.js';
+
+function isParticipant(p: unknown): p is Participant {
+  if (!p || typeof p !== 'object') return false;
+  const r = p as Record<string, unknown>;
+  const s = (v: unknown) => v === null || typeof v === 'string';
+  return typeof r.id === 'string' && s(r.userId) && s(r.userName) && s(r.mtgSessionId) && s(r.joinTime) && (r.duration === null || typeof r.duration === 'number');
+}
+
+/** Check a parsed state file; throws StateError naming what is wrong. */
+export function validateSavedState(raw: unknown, where: string): SavedState {
+  const bad = (what: string): never => {
+    throw new StateError(`state file ${where} is corrupt: ${what} (move it away to start fresh)`);
+  };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) bad('not a JSON object');
+  const r = raw as Record<string, unknown>;
+  if (r.version !== 1) bad(`unknown version ${JSON.stringify(r.version)}`);
+  if (r.mode !== 'rooms' && r.mode !== 'domain') bad('"mode" must be "rooms" or "domain"');
+  if (!r.rooms || typeof r.rooms !== 'object' || Array.isArray(r.rooms)) bad('"rooms" must be an object');
+  for (const [room, list] of Object.entries(r.rooms as object)) {
+    if (!Array.isArray(list) || !list.every(isParticipant)) bad(`room "${room}" is not a list of participants`);
+  }
+  return raw as SavedState;
+}
+
+/**
+ * The state as one JSON file, replaced atomically: write a temp file, fsync it, rename it over the
+ * old one, fsync the directory. Saves are serialised; a save asked for while one runs coalesces
+ * into one more save of the newest state.
+ */
+export class FileStateStore implements StateStore {
+  readonly path: string;
+  #writing: Promise<void> | undefined;
+  #next: SavedState | undefined;
+  #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  async load(): Promise<SavedState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      throw new StateError(`cannot read state file ${this.path}: ${code ?? (err as Error).message}`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new StateError(`state file ${this.path} is corrupt: not valid JSON (move it away to start fresh)`);
+    }
+    return validateSavedState(raw, this.path);
+  }
+
+  save(state: SavedState): Promise<void> {
+    this.#next = state;
+    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    this.#writing ??= this.#drain();
+    return p;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#next) {
+      const state = this.#next;
+      const waiters = this.#waiters.splice(0);
+      this.#next = undefined;
+      try {
+        await this.#write(state);
+        waiters.forEach((w) => w.resolve());
+      } catch (err) {
+        waiters.forEach((w) => w.reject(err));
+      }
+    }
+    this.#writing = undefined;
+  }
+
+  async #write(state: SavedState): Promise<void> {
+    const dir = dirname(this.path);
+    await mkdir(dir, { recursive: true });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(state));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, this.path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    const d = await open(dir, 'r').catch(() => undefined);
+    if (d) {
+      await d.sync().catch(() => undefined);
+      await d.close();
+    }
+  }
+}

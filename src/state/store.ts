@@ -1,0 +1,23 @@
+import type { Participant } from '../events.js';
+
+/** What is persisted: the last-known presence of every target, to diff against after a restart. */
+export interface SavedState {
+  version: 1;
+  savedAt: string;
+  /** `rooms`: one entry per watched room seen at least once (empty rooms included). `domain`: every occupied room. */
+  mode: 'rooms' | 'domain';
+  rooms: Record<string, Participant[]>;
+}
+
+/** Where snapshots live between runs. The file store is the default; any other can be plugged in. */
+export interface StateStore {
+  /** The saved state, or undefined on a first start. Throws StateError when it exists but is unusable. */
+  load(): Promise<SavedState | undefined>;
+  /** Replace the saved state, atomically: after a crash either the old or the new state is there. */
+  save(state: SavedState): Promise<void>;
+}
+
+export class StateError extends Error {
+  override name = 'StateError';
+  readonly code = 'STATE_UNUSABLE';
+}

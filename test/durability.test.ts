@@ -1,0 +1,202 @@
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as FakeTimers from '@sinonjs/fake-timers';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DailyApiError } from '../src/daily/errors.js';
+import { diffRoom } from '../src/diff.js';
+import type { Participant, PresenceEvent } from '../src/events.js';
+import { LeaveGrace } from '../src/grace.js';
+import { FileStateStore } from '../src/state/file-store.js';
+import { StateError } from '../src/state/store.js';
+import { PresenceWatcher } from '../src/watcher.js';
+import { FakeClient } from './support/fake-client.js';
+import { polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
+import { runCli } from './support/cli.js';
+import { DailySimulator } from '../src/simulator/simulator.js';
+
+const at = '2026-01-01T00:00:00.000Z';
+const p = (id: string, userName = id): Participant => ({ id, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 0 });
+const tmp = () => mkdtempSync(join(tmpdir(), 'pw-dur-'));
+const kinds = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.id}`);
+
+function step(prev: Map<string, Participant> | undefined, people: Participant[]) {
+  return diffRoom(prev, { room: 'r', participants: people, complete: true }, { at });
+}
+
+describe('LeaveGrace', () => {
+  it('holds a leave until the person has been absent for the grace period', () => {
+    const g = new LeaveGrace(30_000);
+    const s1 = step(undefined, [p('a'), p('b')]);
+    expect(kinds(g.process(s1.events, 0, () => true))).toEqual(['join:a', 'join:b']);
+    const s2 = step(s1.next, [p('a')]);
+    expect(g.process(s2.events, 10_000, () => true)).toEqual([]);
+    expect(g.pending('r').map((x) => x.id)).toEqual(['b']);
+    expect(g.process([], 39_999, () => true)).toEqual([]);
+    const out = g.process([], 40_000, () => true);
+    expect(kinds(out)).toEqual(['leave:b']);
+    expect(g.size).toBe(0);
+  });
+
+  it('a person back within the grace period produces neither leave nor join', () => {
+    const g = new LeaveGrace(30_000);
+    const s1 = step(undefined, [p('a')]);
+    g.process(s1.events, 0, () => true);
+    const s2 = step(s1.next, []);
+    expect(g.process(s2.events, 1_000, () => true)).toEqual([]);
+    const s3 = step(s2.next, [p('a')]);
+    expect(g.process(s3.events, 20_000, () => true)).toEqual([]);
+    expect(g.process([], 100_000, () => true)).toEqual([]);
+  });
+
+  it('back with a new name within the grace period: one update', () => {
+    const g = new LeaveGrace(30_000);
+    const s1 = step(undefined, [p('a', 'Ann')]);
+    g.process(s1.events, 0, () => true);
+    const s2 = step(s1.next, []);
+    g.process(s2.events, 1_000, () => true);
+    const s3 = step(s2.next, [p('a', 'Anna')]);
+    const out = g.process(s3.events, 2_000, () => true);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ type: 'update', changes: { userName: { from: 'Ann', to: 'Anna' } } });
+  });
+
+  it('only rooms covered by a successful poll can expire (failed polls never confirm an absence)', () => {
+    const g = new LeaveGrace(1_000);
+    const s1 = diffRoom(new Map([['a', p('a')]]), { room: 'x', participants: [], complete: true }, { at });
+    g.process(s1.events, 0, () => true);
+    // polls of other rooms only, long after the grace: x has not been observed again
+    expect(g.process([], 60_000, (room) => room === 'y')).toEqual([]);
+    expect(kinds(g.process([], 60_001, (room) => room === 'x'))).toEqual(['leave:a']);
+  });
+
+  it('0 disables it', () => {
+    const g = new LeaveGrace(0);
+    const s = step(new Map([['a', p('a')]]), []);
+    expect(kinds(g.process(s.events, 0, () => true))).toEqual(['leave:a']);
+  });
+});
+
+describe('FileStateStore', () => {
+  it('a missing file is a first start; save then load round-trips; writes are atomic', async () => {
+    const dir = tmp();
+    const store = new FileStateStore(join(dir, 'sub', 'state.json'));
+    expect(await store.load()).toBeUndefined();
+    const state = { version: 1 as const, savedAt: at, mode: 'rooms' as const, rooms: { r: [p('a')], empty: [] } };
+    await Promise.all([store.save({ ...state, rooms: {} }), store.save(state)]);
+    expect(await store.load()).toEqual(state);
+    expect(readdirSync(join(dir, 'sub'))).toEqual(['state.json']); // no temp file left
+  });
+
+  it.each([
+    ['not JSON', '{"version":1,', /not valid JSON/],
+    ['wrong version', '{"version":7,"mode":"rooms","rooms":{}}', /unknown version 7/],
+    ['bad rooms', '{"version":1,"mode":"rooms","rooms":{"r":[{"nope":1}]}}', /room "r" is not a list of participants/],
+    ['not an object', '[1,2]', /not a JSON object/],
+  ])('a corrupt file (%s) is a clear error', async (_n, text, msg) => {
+    const file = join(tmp(), 'state.json');
+    writeFileSync(file, text);
+    const err = await new FileStateStore(file).load().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect((err as Error).message).toMatch(msg);
+    expect((err as Error).message).toContain(file);
+  });
+});
+
+describe('resume from state (watcher against the simulator)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('people who stayed get no join, leavers while down get a leave, arrivals a non-initial join', async () => {
+    const file = join(tmp(), 'state.json');
+    h = await startHarness({ rooms: ['a'] }, { stateStore: new FileStateStore(file) });
+    const stay = h.sim.join('a', { userName: 'Stay' });
+    const go = h.sim.join('a', { userName: 'Go' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    await h.watcher.stop();
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    expect(saved.rooms.a.map((x: Participant) => x.id).sort()).toEqual([go.id, stay.id].sort());
+
+    // while "down": one leaves, one arrives
+    h.sim.leave('a', go.id);
+    const come = h.sim.join('a', { userName: 'Come' });
+    const w2 = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, stateStore: new FileStateStore(file) });
+    const events: PresenceEvent[] = [];
+    w2.on('event', (e) => events.push(e));
+    w2.start();
+    await waitFor(w2, 'ready', () => w2.isReady);
+    await w2.stop();
+    expect(events.map((e) => `${e.type}:${e.participant.userName}`).sort()).toEqual(['join:Come', 'leave:Go']);
+    expect(events.find((e) => e.participant.id === come.id)).not.toHaveProperty('initial');
+  });
+
+  it('a corrupt state file stops the watcher with a clear error', async () => {
+    const file = join(tmp(), 'state.json');
+    writeFileSync(file, 'garbage');
+    h = await startHarness({ rooms: ['a'] }, { stateStore: new FileStateStore(file) });
+    const stopped = new Promise<Error | undefined>((r) => h!.watcher.once('stop', r));
+    h.watcher.start();
+    expect((await stopped)?.message).toMatch(/state file .* is corrupt/);
+    expect(h.sim.requests).toHaveLength(0);
+  });
+
+  it('CLI: a corrupt state file exits 2 naming it', async () => {
+    const sim = new DailySimulator({ rooms: ['a'] });
+    await sim.listen();
+    const file = join(tmp(), 'state.json');
+    writeFileSync(file, '{"version": 1, "mode": "rooms", "rooms": 3}');
+    const r = await runCli(['--room', 'a', '--state', file], { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url });
+    await sim.close();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^presence-watcher: state file .*state\.json is corrupt: "rooms" must be an object/);
+  });
+
+  it('leave grace over HTTP: a short absence is invisible, a long one is a leave', async () => {
+    h = await startHarness({ rooms: ['a'] }, { leaveGraceMs: 400 });
+    h.sim.join('a', { userName: 'Anchor' }); // keeps the meeting session (mtgSessionId) alive
+    const x = h.sim.join('a', { id: 'flappy', userName: 'X' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    h.sim.leave('a', x.id);
+    await polls(h.watcher, 2);
+    h.sim.join('a', { id: 'flappy', userName: 'X', userId: x.userId, joinTimeMs: x.joinTimeMs });
+    await polls(h.watcher, 12); // ≥ 600 ms of polls: well past the grace
+    const flappy = () => h!.events.filter((e) => e.participant.id === 'flappy').map((e) => e.type);
+    expect(flappy()).toEqual(['join']);
+    h.sim.leave('a', 'flappy');
+    await waitFor(h.watcher, 'poll', () => flappy().length >= 2, 5000);
+    expect(flappy()).toEqual(['join', 'leave']);
+  });
+});
+
+describe('watchdog (fake timers)', () => {
+  it('aborts a poll that does not complete within the watchdog time and polls again', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const client = new FakeClient();
+      client.script = ['hang'];
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, watchdogMs: 3000, maxRps: 1000, backoffMinMs: 100, logger: quietLogger });
+      const errors: Error[] = [];
+      w.on('error', (e) => errors.push(e));
+      w.start();
+      await clock.tickAsync(2999);
+      expect(client.calls).toHaveLength(1);
+      expect(errors).toHaveLength(0);
+      await clock.tickAsync(500);
+      expect(client.calls[0]!.signal!.aborted).toBe(true);
+      expect(errors[0]).toBeInstanceOf(DailyApiError);
+      expect(errors[0]!.message).toMatch(/watchdog: no poll of room "a" completed within 3000 ms/);
+      expect(client.calls.length).toBeGreaterThanOrEqual(2);
+      expect(w.isRunning).toBe(true);
+      const p1 = w.stop();
+      await clock.tickAsync(10);
+      await p1;
+    } finally {
+      clock.uninstall();
+    }
+  });
+});
