@@ -16,6 +16,7 @@ import { DailyApiError } from './daily/errors.js';
 import { formatDuration } from './util/duration.js';
 import { FileStateStore } from './state/file-store.js';
 import { StateError, type SavedState } from './state/store.js';
+import { Outbox } from './state/outbox.js';
 
 export interface DaemonIO {
   stdout: Writable;
@@ -89,6 +90,22 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     log.info({ state: cfg.statePath, found: initialState !== undefined }, initialState ? 'resuming from saved state' : 'no saved state: first start');
   }
 
+  let outbox: Outbox | undefined;
+  if (cfg.statePath) {
+    try {
+      outbox = new Outbox(`${cfg.statePath}.outbox.ndjson`, log);
+    } catch (err) {
+      if (err instanceof StateError) throw new ConfigError(err.message);
+      throw err;
+    }
+    for (const q of dispatcher.queues) {
+      const name = q.sink.name;
+      q.on('delivered', (events) => outbox!.ack(name, events));
+      q.on('abandoned', (events) => outbox!.ack(name, events)); // in the dead-letter now
+      for (const e of outbox.pending(name)) q.push(e); // undelivered last time: again, same ids
+    }
+  }
+
   const common = {
     leaveGraceMs: cfg.leaveGraceMs,
     ...(stateStore ? { stateStore } : {}),
@@ -104,7 +121,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   };
   const watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });
   metrics.observeWatcher(watcher, cfg.allRooms);
-  watcher.on('event', (e) => dispatcher.dispatch(e));
+  watcher.on('event', (e) => dispatcher.dispatch(e, outbox ? (q, ev) => outbox.add(q.sink.name, ev) : undefined));
   watcher.on('ready', () => log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes'));
 
   let health: HealthServer | undefined;
@@ -145,8 +162,11 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       const left = await dispatcher.drain(cfg.drainTimeoutMs);
       const rest = await dispatcher.close();
       for (const [q, events] of rest) {
-        if (events.length) deadLetter.write(q.sink.name, `not delivered within the ${formatDuration(cfg.drainTimeoutMs)} shutdown deadline`, events);
+        if (!events.length) continue;
+        if (outbox) log.warn({ sink: q.sink.name, left: events.length }, `${events.length} event(s) not delivered within the shutdown deadline stay in the outbox for the next start`);
+        else deadLetter.write(q.sink.name, `not delivered within the ${formatDuration(cfg.drainTimeoutMs)} shutdown deadline`, events);
       }
+      outbox?.close();
       await health?.close();
       return left;
     })());

@@ -40,8 +40,12 @@ export class Dispatcher {
       .map((r) => r.queue);
   }
 
-  dispatch(event: PresenceEvent): void {
-    for (const q of this.routesFor(event)) q.push(event);
+  /**
+   * Hand an event to every sink that takes it. `admit`, when given, runs first for each sink (the
+   * durable outbox records it there) and may refuse a duplicate.
+   */
+  dispatch(event: PresenceEvent, admit?: (queue: DeliveryQueue, event: PresenceEvent) => boolean): void {
+    for (const q of this.routesFor(event)) if (!admit || admit(q, event)) q.push(event);
   }
 
   /** Wait for every queue to empty, up to `timeoutMs` in all. Returns the events left per sink. */

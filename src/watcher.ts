@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type Bottleneck from 'bottleneck';
 import { DailyClient, DEFAULT_API_URL, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
@@ -131,6 +132,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   constructor(options: PresenceWatcherOptions) {
     super();
+    // every target loop listens on the one stop signal: 1000 rooms means 1000 listeners, by design
+    setMaxListeners(0, this.#abort.signal);
     if (!options || typeof options !== 'object') {
       throw new WatcherOptionsError('PresenceWatcher: options must be an object with apiKey and rooms or allRooms');
     }
@@ -176,6 +179,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       }
       secrets.add(options.apiKey);
       this.#client = new DailyClient({
+        // enough keep-alive connections for the request budget (4 for the default 5/s)
+        connections: Math.min(64, Math.max(4, Math.ceil(this.#maxRps / 20))),
         apiKey: options.apiKey,
         apiUrl: options.apiUrl ?? DEFAULT_API_URL,
         timeoutMs: options.requestTimeoutMs,

@@ -128,7 +128,7 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
     logger.flush();
     return EXIT_FATAL;
   }
-  if (left > 0) logger.warn({ left }, `${left} event(s) not delivered before the drain deadline were dead-lettered`);
+  if (left > 0) logger.warn({ left }, `${left} event(s) were not delivered before the drain deadline (kept in the outbox with --state, else dead-lettered)`);
   logger.info('stopped');
   logger.flush();
   return EXIT_OK;

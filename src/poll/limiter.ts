@@ -15,7 +15,8 @@ export function createLimiter(opts: LimiterOptions = {}): Bottleneck {
   const maxRps = opts.maxRps ?? DEFAULT_MAX_RPS;
   const maxPer5s = opts.maxPer5s ?? Math.max(1, Math.floor(maxRps * 5));
   return new Bottleneck({
-    minTime: Math.ceil(1000 / maxRps),
+    // timers have 1 ms resolution: above 200/s spacing would cap the rate, so only the window limits
+    minTime: maxRps > 200 ? 0 : Math.ceil(1000 / maxRps),
     reservoir: maxPer5s,
     reservoirRefreshAmount: maxPer5s,
     reservoirRefreshInterval: 5000,
