@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, type DaemonConfig, type SinkConfig } from './config.js';
 import { Dispatcher } from './dispatcher.js';
@@ -17,6 +19,7 @@ import { formatDuration } from './util/duration.js';
 import { FileStateStore } from './state/file-store.js';
 import { StateError, type SavedState } from './state/store.js';
 import { Outbox } from './state/outbox.js';
+import { StateLock } from './state/lock.js';
 
 export interface DaemonIO {
   stdout: Writable;
@@ -79,9 +82,13 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
 
   let stateStore: FileStateStore | undefined;
   let initialState: SavedState | undefined;
+  let lock: StateLock | undefined;
   if (cfg.statePath) {
     stateStore = new FileStateStore(cfg.statePath);
     try {
+      await mkdir(dirname(cfg.statePath), { recursive: true });
+      lock = new StateLock(cfg.statePath);
+      lock.acquire();
       initialState = await stateStore.load();
     } catch (err) {
       if (err instanceof StateError) throw new ConfigError(err.message);
@@ -167,6 +174,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
         else deadLetter.write(q.sink.name, `not delivered within the ${formatDuration(cfg.drainTimeoutMs)} shutdown deadline`, events);
       }
       outbox?.close();
+      lock?.release();
       await health?.close();
       return left;
     })());

@@ -110,9 +110,10 @@ describe('chaos: scripted timeline, random API and receiver faults, kill -9 and 
         if (kills < KILLS_AT.length && Date.now() - t0 >= KILLS_AT[kills]!) {
           kills++;
           const old = daemon;
-          daemon = new CliRun(args, env); // replaced first, so its exit is expected
+          daemon = undefined as unknown as CliRun; // its exit is expected
           old.kill('SIGKILL');
           await old.exit;
+          daemon = new CliRun(args, env); // restarts on the state and outbox the killed one left
           daemons.push(daemon);
           watchExit(daemon);
         }

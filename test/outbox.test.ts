@@ -122,4 +122,26 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     expect(JSON.parse(r.accepted[0]!.body).participant.userName).toBe('Late');
     expect(() => readFileSync(deadLetter)).toThrow(); // nothing was dead-lettered
   });
+
+  it('one daemon per state file: a second one exits 2; a stale lock from kill -9 is taken over', async () => {
+    const sim = new DailySimulator({ rooms: ['standup'] });
+    await sim.listen();
+    cleanup.push(() => sim.close());
+    const state = join(tmp(), 'state.json');
+    const env = { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url };
+    const args = ['--room', 'standup', '--interval', '100ms', '--state', state];
+    const first = new CliRun(args, env);
+    cleanup.push(() => void first.kill('SIGKILL'));
+    await first.until(() => first.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const second = new CliRun(args, env);
+    expect((await second.exit).code).toBe(2);
+    expect(second.stderr).toMatch(/state file is in use by another presence-watcher \(pid \d+/);
+    first.kill('SIGKILL');
+    await first.exit;
+    const third = new CliRun(args, env);
+    cleanup.push(() => void third.kill('SIGKILL'));
+    await third.until(() => third.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    third.kill('SIGTERM');
+    expect((await third.exit).code).toBe(0);
+  });
 });
