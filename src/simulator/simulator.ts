@@ -207,6 +207,11 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     this.#faults.push({ fault: r.fault, on: r.on ?? 'any', times: r.times ?? 1 });
   }
 
+  /** Faults queued and not yet served. */
+  get pendingFaults(): number {
+    return this.#faults.reduce((n, f) => n + f.times, 0);
+  }
+
   clearFaults(): void {
     this.#faults.length = 0;
   }
