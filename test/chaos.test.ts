@@ -35,6 +35,8 @@ interface Stint {
   id: string;
   joinAt: number;
   leaveAt: number | undefined;
+  /** The least time this person stays (a third linger past HOLD_MS, the rest come and go). */
+  minStay: number;
 }
 
 describe('chaos: scripted timeline, random API and receiver faults, kill -9 and restarts', () => {
@@ -84,11 +86,11 @@ describe('chaos: scripted timeline, random API and receiver faults, kill -9 and 
       for (let step = 0; Date.now() - t0 < RUN_MS; step++) {
         const now = Date.now();
         const r = random();
-        const leavable = open.filter((s) => now - s.joinAt > 800);
+        const leavable = open.filter((s) => now - s.joinAt > s.minStay);
         if (r < 0.45 || leavable.length === 0) {
           const room = pick(ROOMS);
           const p = sim.join(room);
-          const s = { room, id: p.id, joinAt: Date.now(), leaveAt: undefined };
+          const s: Stint = { room, id: p.id, joinAt: Date.now(), leaveAt: undefined, minStay: random() < 0.35 ? HOLD_MS + 500 : 800 };
           stints.push(s);
           open.push(s);
         } else if (r < 0.85) {
