@@ -1,11 +1,10 @@
 import { setMaxListeners } from 'node:events';
-import type Bottleneck from 'bottleneck';
 import { DailyClient, DEFAULT_API_URL, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
 import { diffDomain, diffRoom, type DomainState, type RoomState } from './diff.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
-import { createLimiter, DEFAULT_MAX_RPS, scheduleAbortable } from './poll/limiter.js';
+import { createLimiter, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
 import { runTargetLoop } from './poll/loop.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
@@ -29,8 +28,8 @@ interface CommonOptions {
   maxRps?: number;
   /** Request budget per 5 s window. Default 5 × maxRps. */
   maxPer5s?: number;
-  /** Share a Bottleneck limiter with other code that calls the same Daily domain. */
-  limiter?: Bottleneck;
+  /** Share a limiter (a RateLimiter, or a Bottleneck) with other code that calls the same Daily domain. */
+  limiter?: RequestLimiter;
   /** Per-request deadline, ms. Default 10 000. */
   requestTimeoutMs?: number;
   /** Largest response accepted, bytes. Default 32 MiB. */
@@ -109,7 +108,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #backoffMaxMs: number;
   readonly #client: PresenceClient;
   readonly #ownsClient: boolean;
-  readonly #limiter: Bottleneck;
+  readonly #limiter: RequestLimiter;
   readonly #ownsLimiter: boolean;
   readonly #log: Logger;
   readonly #now: () => number;
@@ -325,10 +324,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#abort.abort(reason ?? new Error('watcher stopped'));
     await Promise.allSettled(this.#loops);
     if (this.#store && this.#seen.size > 0) await this.#save();
-    if (this.#ownsLimiter) {
-      await this.#limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
-      await this.#limiter.disconnect().catch(() => undefined);
-    }
+    if (this.#ownsLimiter && this.#limiter instanceof RateLimiter) this.#limiter.stop();
     if (this.#ownsClient) await this.#client.close();
     for (const push of this.#iterators) push(null);
     this.#iterators.clear();

@@ -34,7 +34,7 @@ function make(client: FakeClient, extra: Record<string, unknown> = {}) {
   } as never);
 }
 
-/** Bottleneck yields to the event loop with setTimeout(0) while stopping: tick it along. */
+/** Stop, ticking the fake clock so any timer-based cleanup can run. */
 async function stop(w: PresenceWatcher): Promise<void> {
   const p = w.stop();
   await clock.tickAsync(10);
@@ -42,7 +42,7 @@ async function stop(w: PresenceWatcher): Promise<void> {
 }
 
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
-/** The limiter's own scheduling adds a few ms per job under fake timers. */
+/** Tolerance for timer rounding (the limiter admits jobs on whole-millisecond timers). */
 const LIMITER_SLACK = 10;
 function near(actual: number | undefined, expected: number) {
   expect(actual).toBeGreaterThanOrEqual(expected);

@@ -1,0 +1,70 @@
+import * as FakeTimers from '@sinonjs/fake-timers';
+import Bottleneck from 'bottleneck';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RateLimiter, scheduleAbortable } from '../src/poll/limiter.js';
+
+let clock: ReturnType<typeof FakeTimers.install>;
+beforeEach(() => {
+  clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+});
+afterEach(() => clock.uninstall());
+
+async function startsOver(limiter: RateLimiter, jobs: number, ms: number): Promise<number[]> {
+  const starts: number[] = [];
+  for (let i = 0; i < jobs; i++) void limiter.acquire().then(() => starts.push(Date.now()));
+  await clock.tickAsync(ms);
+  return starts;
+}
+
+describe('RateLimiter (fake timers)', () => {
+  it('admits at most maxRps starts in any second, immediately while under budget', async () => {
+    const starts = await startsOver(new RateLimiter({ maxRps: 5, maxPer5s: 100 }), 12, 2500);
+    expect(starts).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000, 2000]);
+  });
+
+  it('and at most maxPer5s in any 5 s', async () => {
+    const starts = await startsOver(new RateLimiter({ maxRps: 10, maxPer5s: 12 }), 14, 6000);
+    expect(starts.filter((t) => t < 5000)).toHaveLength(12);
+    expect(starts.slice(12)).toEqual([5000, 5000]);
+  });
+
+  it('below 1/s, spaces starts by 1/maxRps seconds', async () => {
+    const starts = await startsOver(new RateLimiter({ maxRps: 0.5, maxPer5s: 10 }), 3, 4500);
+    expect(starts).toEqual([0, 2000, 4000]);
+  });
+
+  it('is FIFO, and an aborted waiter never runs and frees its place', async () => {
+    const l = new RateLimiter({ maxRps: 1, maxPer5s: 10 });
+    const order: string[] = [];
+    await l.acquire();
+    const ac = new AbortController();
+    const a = l.acquire(ac.signal).then(() => order.push('a'), () => order.push('a aborted'));
+    const b = l.acquire().then(() => order.push('b'));
+    ac.abort();
+    await clock.tickAsync(1000);
+    await Promise.all([a, b]);
+    expect(order).toEqual(['a aborted', 'b']);
+  });
+
+  it('stop() rejects the waiting and leaves no timer', async () => {
+    const l = new RateLimiter({ maxRps: 1 });
+    await l.acquire();
+    const p = l.acquire();
+    expect(clock.countTimers()).toBe(1);
+    l.stop(new Error('bye'));
+    await expect(p).rejects.toThrow('bye');
+    expect(clock.countTimers()).toBe(0);
+    await expect(l.acquire()).rejects.toThrow('bye');
+  });
+
+  it('a shared Bottleneck works through the same entry point', async () => {
+    clock.uninstall();
+    const b = new Bottleneck({ maxConcurrent: 1 });
+    const ac = new AbortController();
+    await expect(scheduleAbortable(b, ac.signal, async () => 42)).resolves.toBe(42);
+    ac.abort(new Error('gone'));
+    await expect(scheduleAbortable(b, ac.signal, async () => 1)).rejects.toThrow('gone');
+    await b.disconnect();
+    clock = FakeTimers.install({ toFake: ['setTimeout'] });
+  });
+});
