@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import { main } from './cli/main.js';
 
+// a closed stdout (a pipe whose reader went away) is reported to the stdout sink by its write
+// callback, which disables it; without a listener here the stream's 'error' would crash the daemon
+process.stdout.on('error', () => undefined);
+
 main(process.argv.slice(2), {
   env: process.env,
   stdout: process.stdout,

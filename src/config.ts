@@ -224,9 +224,11 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec);
   const sinks = m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }];
   const webhookSecret = m.webhookSecret ?? (env.PRESENCE_WEBHOOK_SECRET || undefined);
+  const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
+  if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);
   return {
     apiKey,
-    apiUrl: m.apiUrl ?? env.DAILY_API_URL ?? DEFAULTS.apiUrl,
+    apiUrl,
     rooms,
     allRooms,
     intervalMs,

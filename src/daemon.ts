@@ -86,7 +86,9 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   if (cfg.statePath) {
     stateStore = new FileStateStore(cfg.statePath);
     try {
-      await mkdir(dirname(cfg.statePath), { recursive: true });
+      await mkdir(dirname(cfg.statePath), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+        throw new StateError(`--state ${cfg.statePath}: cannot create its directory (${err.code ?? err.message})`);
+      });
       lock = new StateLock(cfg.statePath);
       lock.acquire();
       initialState = await stateStore.load();
