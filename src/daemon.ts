@@ -9,6 +9,7 @@ import { Metrics } from './metrics.js';
 import { FileDeadLetter, LogDeadLetter, type DeadLetter } from './sinks/dead-letter.js';
 import { DeliveryQueue } from './sinks/queue.js';
 import type { Sink } from './sinks/sink.js';
+import type { PresenceEvent } from './events.js';
 import { SlackSink } from './sinks/slack.js';
 import { StdoutSink } from './sinks/stdout.js';
 import { WebhookSink } from './sinks/webhook.js';
@@ -130,7 +131,18 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   };
   const watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });
   metrics.observeWatcher(watcher, cfg.allRooms);
-  watcher.on('event', (e) => dispatcher.dispatch(e, outbox ? (q, ev) => outbox.add(q.sink.name, ev) : undefined));
+  let overflowLogged = 0;
+  const admit = (q: DeliveryQueue, ev: PresenceEvent): boolean => {
+    if (outbox!.size >= cfg.outboxCap) {
+      // bounded: past the cap an event goes straight to the dead-letter, logged and counted
+      if (overflowLogged++ % 1000 === 0) log.warn({ outboxCap: cfg.outboxCap }, 'outbox full: new events go to the dead-letter until deliveries catch up');
+      metrics.deliveries.inc({ sink: q.sink.name, outcome: 'dropped' });
+      deadLetter.write(q.sink.name, `outbox full (cap ${cfg.outboxCap})`, [ev]);
+      return false;
+    }
+    return outbox!.add(q.sink.name, ev);
+  };
+  watcher.on('event', (e) => dispatcher.dispatch(e, outbox ? admit : undefined));
   watcher.on('ready', () => log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes'));
 
   let health: HealthServer | undefined;

@@ -144,4 +144,27 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     third.kill('SIGTERM');
     expect((await third.exit).code).toBe(0);
   });
+
+  it('bounded: past --outbox-cap new events go to the dead-letter, counted', async () => {
+    const sim = new DailySimulator({ rooms: ['standup'] });
+    await sim.listen();
+    cleanup.push(() => sim.close());
+    const r = new Receiver({ status: 503 });
+    await r.listen();
+    cleanup.push(() => r.close());
+    const dir = tmp();
+    const deadLetter = join(dir, 'dead.ndjson');
+    for (const name of ['A', 'B', 'C']) sim.join('standup', { userName: name });
+    const run = new CliRun(
+      ['--room', 'standup', '--interval', '100ms', '--state', join(dir, 'state.json'), '--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--dead-letter', deadLetter],
+      { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url },
+    );
+    cleanup.push(() => void run.kill('SIGKILL'));
+    await run.until(() => run.stderr.includes('outbox full'));
+    run.kill('SIGTERM');
+    await run.exit;
+    const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.event.participant.userName)).toEqual(['B', 'C']);
+    expect(lines[0].reason).toBe('outbox full (cap 1)');
+  });
 });

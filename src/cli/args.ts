@@ -42,6 +42,8 @@ Durability:
   --state <file>           persist snapshots; on start, diff against them (no repeat joins,
                            leaves for people who left while stopped)
   --leave-grace <dur>      report a leave only after the person was absent this long (default 0)
+  --outbox-cap <n>         with --state: undelivered events kept for re-delivery at most (100000);
+                           past it new events go to the dead-letter
 
 Operations:
   --config <file>          JSON or YAML config file; flags override it; "\${VAR}" reads env
@@ -199,6 +201,7 @@ export function parseCommand(argv: string[]): Command {
     limit: { type: 'string' },
     'dead-letter': { type: 'string' },
     'queue-cap': { type: 'string' },
+    'outbox-cap': { type: 'string' },
     'drain-timeout': { type: 'string' },
     'request-timeout': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -242,6 +245,7 @@ export function parseCommand(argv: string[]): Command {
     limit: number('--limit', s('limit'), { integer: true, min: 1 }),
     deadLetter: s('dead-letter'),
     queueCap: number('--queue-cap', s('queue-cap'), { integer: true, min: 1 }),
+    outboxCap: number('--outbox-cap', s('outbox-cap'), { integer: true, min: 1 }),
     drainTimeout: duration('--drain-timeout', s('drain-timeout')),
     requestTimeout: duration('--request-timeout', s('request-timeout')),
   };
