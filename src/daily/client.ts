@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { parseRetryAfter } from '../util/retry-after.js';
+import { deadline } from '../util/deadline.js';
 import { DailyApiError, httpError, invalidResponse } from './errors.js';
 import {
   parseDomainPresence,
@@ -109,16 +110,9 @@ export class DailyClient implements PresenceClient {
 
   async #getJson(path: string, target: string, signal: AbortSignal | undefined): Promise<unknown> {
     signal?.throwIfAborted();
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error('timeout'));
-    }, this.#timeoutMs);
-    const onAbort = () => controller.abort(signal!.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const d = deadline(signal, this.#timeoutMs);
     try {
-      const res = await this.#pool.request({ path, method: 'GET', headers: this.#headers, signal: controller.signal });
+      const res = await this.#pool.request({ path, method: 'GET', headers: this.#headers, signal: d.signal });
       const text = await this.#readBody(res.body, res.headers['content-length'], target);
       if (res.statusCode < 200 || res.statusCode >= 300) {
         throw httpError(target, res.statusCode, parseErrorBody(text), parseRetryAfter(res.headers['retry-after']));
@@ -131,7 +125,7 @@ export class DailyClient implements PresenceClient {
     } catch (err) {
       if (err instanceof DailyApiError) throw err;
       if (signal?.aborted) throw signal.reason;
-      if (timedOut) {
+      if (d.expired) {
         throw new DailyApiError({
           target,
           code: 'DAILY_TIMEOUT',
@@ -146,8 +140,7 @@ export class DailyClient implements PresenceClient {
         cause: err,
       });
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      d.dispose();
     }
   }
 

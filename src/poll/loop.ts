@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import { DailyApiError } from '../daily/errors.js';
 import { sleep } from '../util/sleep.js';
+import { deadline } from '../util/deadline.js';
 
 export interface TargetLoopOptions {
   /** Room name, or `*` for the whole domain. */
@@ -69,18 +70,11 @@ export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
 
 /** One attempt, aborted with a retryable error if it has not completed within `watchdogMs`. */
 async function attemptWithWatchdog(o: TargetLoopOptions, parent: AbortSignal): Promise<void> {
-  const ac = new AbortController();
-  const onParent = () => ac.abort(parent.reason);
-  parent.addEventListener('abort', onParent, { once: true });
-  let stalled = false;
-  const timer = setTimeout(() => {
-    stalled = true;
-    ac.abort(new Error('watchdog'));
-  }, o.watchdogMs);
+  const d = deadline(parent, o.watchdogMs);
   try {
-    await o.poll(ac.signal);
+    await o.poll(d.signal);
   } catch (err) {
-    if (stalled && !parent.aborted) {
+    if (d.expired && !parent.aborted) {
       throw new DailyApiError({
         target: o.target,
         code: 'DAILY_TIMEOUT',
@@ -89,7 +83,6 @@ async function attemptWithWatchdog(o: TargetLoopOptions, parent: AbortSignal): P
     }
     throw err;
   } finally {
-    clearTimeout(timer);
-    parent.removeEventListener('abort', onParent);
+    d.dispose();
   }
 }

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { parseRetryAfter } from '../util/retry-after.js';
+import { deadline } from '../util/deadline.js';
 import { DeliveryError } from './sink.js';
 
 export interface PostResult {
@@ -26,16 +27,9 @@ export class HttpTarget {
   }
 
   async post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<PostResult> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error('timeout'));
-    }, this.#timeoutMs);
-    const onAbort = () => controller.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const d = deadline(signal, this.#timeoutMs);
     try {
-      const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal: controller.signal });
+      const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal: d.signal });
       let text = '';
       for await (const chunk of res.body) {
         if (text.length < 1024) text += String(chunk);
@@ -43,12 +37,11 @@ export class HttpTarget {
       return { status: res.statusCode, retryAfterMs: parseRetryAfter(res.headers['retry-after']), text: text.slice(0, 1024) };
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      if (timedOut) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
+      if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
       const e = err as NodeJS.ErrnoException;
       throw new DeliveryError(`network error posting to ${this.host}: ${e.code ? `${e.code} ` : ''}${e.message}`, 'retry');
     } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      d.dispose();
     }
   }
 

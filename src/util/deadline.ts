@@ -1,0 +1,25 @@
+/**
+ * An AbortSignal that fires when `parent` aborts or `ms` pass, whichever is first. `expired` tells
+ * which one it was; `dispose()` clears the timer and the listener (call it in a finally).
+ * Built on setTimeout, not AbortSignal.timeout, so fake timers control it in tests.
+ */
+export function deadline(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; readonly expired: boolean; dispose(): void } {
+  const controller = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    controller.abort(new Error('deadline'));
+  }, ms);
+  const onAbort = () => controller.abort(parent!.reason);
+  parent?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    get expired() {
+      return expired;
+    },
+    dispose() {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
+}
