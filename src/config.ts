@@ -115,16 +115,11 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   const issue = r.error.issues[0]!;
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_union' && issue.path.at(-1) === undefined) message = 'invalid';
   if (issue.code === 'invalid_union' && formatPath(issue.path).startsWith('sinks')) {
     message = 'type must be one of stdout, webhook, slack';
   }
   const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
-  return fail(`${source}: ${formatPath(issue.path)}: ${message}${more}`);
-}
-
-function fail(message: string): never {
-  throw new ConfigError(message);
+  throw new ConfigError(`${source}: ${formatPath(issue.path)}: ${message}${more}`);
 }
 
 /** Read and validate a JSON or YAML config file. */

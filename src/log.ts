@@ -2,8 +2,6 @@ import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-
 /**
  * Known secret strings (API key, webhook URLs, signing secrets). Every log line passes through
  * `scrub` before it is written, so a secret cannot reach the logs by a forgotten call site.

@@ -30,15 +30,16 @@ export class Metrics {
 
   observeWatcher(w: PresenceWatcher, allRooms: boolean): void {
     const perTarget = new Map<string, number>();
+    let total = 0;
     if (!allRooms) this.roomsWatched.set(w.targets.length);
     w.on('poll', (p) => {
       this.polls.inc({ outcome: p.ok ? 'ok' : 'error' });
       if (!p.ok) return;
       this.pollDuration.observe(p.durationMs / 1000);
       this.lastSuccess.set(Date.now() / 1000);
+      // a running total: summing every target on every poll would be O(rooms) per poll
+      total += p.participants - (perTarget.get(p.target) ?? 0);
       perTarget.set(p.target, p.participants);
-      let total = 0;
-      for (const n of perTarget.values()) total += n;
       this.participants.set(total);
       if (allRooms) this.roomsWatched.set(p.rooms);
     });

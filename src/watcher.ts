@@ -128,6 +128,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #initialState: SavedState | undefined;
   readonly #watchdogMs: number;
   #saveFailed = false;
+  #saving: Promise<void> | undefined;
+  #saveAgain = false;
 
   constructor(options: PresenceWatcherOptions) {
     super();
@@ -265,6 +267,26 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     return { version: 1, savedAt: new Date(this.#now()).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
   }
 
+  /**
+   * Ask for the state to be saved. At most one save runs at a time and requests made meanwhile
+   * coalesce into one more, whose state is built when it starts: a burst of polls costs one
+   * exportState(), not one per poll.
+   */
+  #requestSave(): void {
+    if (!this.#store) return;
+    if (this.#saving) {
+      this.#saveAgain = true;
+      return;
+    }
+    this.#saving = this.#save().finally(() => {
+      this.#saving = undefined;
+      if (this.#saveAgain) {
+        this.#saveAgain = false;
+        this.#requestSave();
+      }
+    });
+  }
+
   #save(): Promise<void> {
     if (!this.#store) return Promise.resolve();
     return this.#store.save(this.exportState()).then(
@@ -323,7 +345,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   async #doStop(reason: Error | undefined): Promise<void> {
     this.#abort.abort(reason ?? new Error('watcher stopped'));
     await Promise.allSettled(this.#loops);
-    if (this.#store && this.#seen.size > 0) await this.#save();
+    if (this.#store && this.#seen.size > 0) {
+      this.#saveAgain = false;
+      await this.#saving;
+      await this.#save();
+    }
     if (this.#ownsLimiter && this.#limiter instanceof RateLimiter) this.#limiter.stop();
     if (this.#ownsClient) await this.#client.close();
     for (const push of this.#iterators) push(null);
@@ -410,6 +436,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   async #pollAndEmit(target: string, signal: AbortSignal, started: number): Promise<void> {
     const at = new Date(this.#now()).toISOString();
     let events: PresenceEvent[];
+    /** Whether the baseline changed beyond durations: only then is there anything new to save. */
+    let changed: boolean;
     let participants = 0;
     let rooms = 0;
     if (target === DOMAIN_TARGET) {
@@ -418,6 +446,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       const prev = this.#domainState;
       const r = diffDomain(prev, presence, { at, initial: true });
       this.#domainState = r.next;
+      changed = prev === undefined || r.events.length > 0;
       events = prev === undefined && this.#ignoreInitial ? [] : r.events;
       for (const list of presence.values()) participants += list.length;
       rooms = presence.size;
@@ -429,6 +458,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       const prev = this.#roomState.get(target);
       const r = diffRoom(prev, { room: target, participants: presence.participants, complete: presence.complete }, { at, initial: true });
       this.#roomState.set(target, r.next);
+      changed = prev === undefined || r.events.length > 0;
       events = prev === undefined && this.#ignoreInitial ? [] : r.events;
       participants = presence.participants.length;
       rooms = participants > 0 ? 1 : 0;
@@ -441,8 +471,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     }
     this.#seen.add(target);
     events = this.#grace.process(events, this.#now(), target === DOMAIN_TARGET ? () => true : (room) => room === target);
+    // events reach the sinks (and the daemon's outbox) before the state that implies them is saved
     for (const e of events) this.#emitEvent(e);
-    void this.#save();
+    if (changed || events.length > 0) this.#requestSave(); // events after grace: an expired pending leave changes the saved state too
     this.safeEmit('poll', {
       target,
       ok: true,
@@ -451,7 +482,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       durationMs: performance.now() - started,
       events: events.length,
     } satisfies PollInfo);
-    if (!this.#ready && this.#seen.size === this.targets.length) {
+    if (!this.#ready && this.#seen.size === (this.#rooms?.length ?? 1)) {
       this.#ready = true;
       this.safeEmit('ready');
     }

@@ -200,3 +200,30 @@ describe('watchdog (fake timers)', () => {
     }
   });
 });
+
+describe('state saving (fake timers)', () => {
+  it('saves when the baseline changed, not on every poll', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const saved: string[][] = [];
+      const store = { load: async () => undefined, save: async (st: { rooms: Record<string, Participant[]> }) => void saved.push((st.rooms.a ?? []).map((x) => x.id)) };
+      const client = new FakeClient();
+      client.fallback = [p('x')];
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, maxRps: 1000, logger: quietLogger, stateStore: store as never });
+      w.start();
+      await clock.tickAsync(4500); // 5 polls, one snapshot
+      expect(client.calls.length).toBeGreaterThanOrEqual(5);
+      expect(saved).toEqual([['x']]);
+      client.fallback = [p('x'), p('y')];
+      await clock.tickAsync(1000);
+      expect(saved).toEqual([['x'], ['x', 'y']]);
+      const stopped = w.stop();
+      await clock.tickAsync(10);
+      await stopped;
+      expect(saved.at(-1)).toEqual(['x', 'y']); // and once more at stop
+    } finally {
+      clock.uninstall();
+    }
+  });
+});
+
