@@ -60,20 +60,29 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 
-  it('events accepted but not delivered before kill -9 are delivered after restart, with the same ids', async () => {
+  /** A simulator with `people` in standup, a receiver that answers 503 until told otherwise, a state dir. */
+  async function setup(people: string[]) {
     const sim = new DailySimulator({ rooms: ['standup'] });
     await sim.listen();
     cleanup.push(() => sim.close());
-    const r = new Receiver({ status: 503 }); // down at first
+    const r = new Receiver({ status: 503 });
     await r.listen();
     cleanup.push(() => r.close());
-    const state = join(tmp(), 'state.json');
-    for (const name of ['A', 'B', 'C']) sim.join('standup', { userName: name });
+    for (const userName of people) sim.join('standup', { userName });
+    const dir = tmp();
     const env = { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url };
-    const args = ['--room', 'standup', '--interval', '100ms', '--max-rps', '100', '--state', state, '--sink', `webhook:${r.url}`];
+    const start = (args: string[]) => {
+      const run = new CliRun(['--room', 'standup', '--interval', '100ms', '--state', join(dir, 'state.json'), ...args], env);
+      cleanup.push(() => void run.kill('SIGKILL'));
+      return run;
+    };
+    return { sim, r, dir, start };
+  }
 
-    const first = new CliRun(args, env);
-    cleanup.push(() => void first.kill('SIGKILL'));
+  it('events accepted but not delivered before kill -9 are delivered after restart, with the same ids', async () => {
+    const { r, start } = await setup(['A', 'B', 'C']);
+    const args = ['--max-rps', '100', '--sink', `webhook:${r.url}`];
+    const first = start(args);
     await waitFor(r, 'request', () => r.requests.length >= 2, 15_000);
     first.kill('SIGKILL');
     await first.exit;
@@ -81,8 +90,7 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     expect(r.accepted).toHaveLength(0);
 
     r.fallback = { status: 200 };
-    const second = new CliRun(args, env);
-    cleanup.push(() => void second.kill('SIGKILL'));
+    const second = start(args);
     await waitFor(r, 'request', () => r.accepted.length >= 3, 15_000);
     second.kill('SIGTERM');
     expect((await second.exit).code).toBe(0);
@@ -95,27 +103,16 @@ describe('at-least-once delivery across restarts (CLI)', () => {
   });
 
   it('a clean shutdown that cannot drain in time leaves the rest in the outbox, delivered on the next start', async () => {
-    const sim = new DailySimulator({ rooms: ['standup'] });
-    await sim.listen();
-    cleanup.push(() => sim.close());
-    const r = new Receiver({ status: 503 });
-    await r.listen();
-    cleanup.push(() => r.close());
-    const dir = tmp();
-    const state = join(dir, 'state.json');
+    const { r, dir, start } = await setup(['Late']);
     const deadLetter = join(dir, 'dead.ndjson');
-    sim.join('standup', { userName: 'Late' });
-    const env = { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url };
-    const args = ['--room', 'standup', '--interval', '100ms', '--state', state, '--sink', `webhook:${r.url}`, '--drain-timeout', '200ms', '--dead-letter', deadLetter];
-    const first = new CliRun(args, env);
-    cleanup.push(() => void first.kill('SIGKILL'));
+    const args = ['--sink', `webhook:${r.url}`, '--drain-timeout', '200ms', '--dead-letter', deadLetter];
+    const first = start(args);
     await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
     first.kill('SIGTERM');
     expect((await first.exit).code).toBe(0);
     expect(first.stderr).toContain('stay in the outbox');
     r.fallback = { status: 200 };
-    const second = new CliRun(args, env);
-    cleanup.push(() => void second.kill('SIGKILL'));
+    const second = start(args);
     await waitFor(r, 'request', () => r.accepted.length >= 1, 15_000);
     second.kill('SIGTERM');
     expect((await second.exit).code).toBe(0);
@@ -124,42 +121,25 @@ describe('at-least-once delivery across restarts (CLI)', () => {
   });
 
   it('one daemon per state file: a second one exits 2; a stale lock from kill -9 is taken over', async () => {
-    const sim = new DailySimulator({ rooms: ['standup'] });
-    await sim.listen();
-    cleanup.push(() => sim.close());
-    const state = join(tmp(), 'state.json');
-    const env = { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url };
-    const args = ['--room', 'standup', '--interval', '100ms', '--state', state];
-    const first = new CliRun(args, env);
-    cleanup.push(() => void first.kill('SIGKILL'));
-    await first.until(() => first.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
-    const second = new CliRun(args, env);
+    const { start } = await setup([]);
+    const ready = (run: CliRun) => run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const first = start([]);
+    await ready(first);
+    const second = start([]);
     expect((await second.exit).code).toBe(2);
     expect(second.stderr).toMatch(/state file is in use by another presence-watcher \(pid \d+/);
     first.kill('SIGKILL');
     await first.exit;
-    const third = new CliRun(args, env);
-    cleanup.push(() => void third.kill('SIGKILL'));
-    await third.until(() => third.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const third = start([]);
+    await ready(third);
     third.kill('SIGTERM');
     expect((await third.exit).code).toBe(0);
   });
 
   it('bounded: past --outbox-cap new events go to the dead-letter, counted', async () => {
-    const sim = new DailySimulator({ rooms: ['standup'] });
-    await sim.listen();
-    cleanup.push(() => sim.close());
-    const r = new Receiver({ status: 503 });
-    await r.listen();
-    cleanup.push(() => r.close());
-    const dir = tmp();
+    const { r, dir, start } = await setup(['A', 'B', 'C']);
     const deadLetter = join(dir, 'dead.ndjson');
-    for (const name of ['A', 'B', 'C']) sim.join('standup', { userName: name });
-    const run = new CliRun(
-      ['--room', 'standup', '--interval', '100ms', '--state', join(dir, 'state.json'), '--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--dead-letter', deadLetter],
-      { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url },
-    );
-    cleanup.push(() => void run.kill('SIGKILL'));
+    const run = start(['--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--dead-letter', deadLetter]);
     await run.until(() => run.stderr.includes('outbox full'));
     run.kill('SIGTERM');
     await run.exit;

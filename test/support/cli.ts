@@ -4,17 +4,17 @@ import { EventEmitter } from 'eventemitter3';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
-/** The CLI as a child process, with its output collected as it arrives. */
-export class CliRun extends EventEmitter<{ output: () => void }> {
+/** A node script as a child process, with its output collected as it arrives. */
+export class NodeRun extends EventEmitter<{ output: () => void }> {
   readonly child: ChildProcess;
   stdout = '';
   stderr = '';
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: Record<string, string | undefined> = {}) {
+  constructor(script: string, args: string[], env: Record<string, string | undefined> = {}, nodeArgs: string[] = []) {
     super();
     const base: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME };
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...nodeArgs, script, ...args], { env: { ...base, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d) => {
       this.stdout += d;
       this.emit('output');
@@ -66,13 +66,26 @@ export class CliRun extends EventEmitter<{ output: () => void }> {
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     this.child.kill(signal);
   }
+
+  /** The exit code, or null if it had to be killed after `timeoutMs` (a safety net, not a sleep). */
+  async exitCode(timeoutMs = 15_000): Promise<number | null> {
+    const timer = setTimeout(() => this.kill('SIGKILL'), timeoutMs);
+    const { code } = await this.exit;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+/** The CLI (dist/cli.js) as a child process. */
+export class CliRun extends NodeRun {
+  constructor(args: string[], env: Record<string, string | undefined> = {}) {
+    super(CLI, args, env);
+  }
 }
 
 /** Run to completion (for usage errors and other short runs). */
 export async function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 15_000) {
   const run = new CliRun(args, env);
-  const timer = setTimeout(() => run.kill('SIGKILL'), timeoutMs);
-  const { code } = await run.exit;
-  clearTimeout(timer);
+  const code = await run.exitCode(timeoutMs);
   return { code, stdout: run.stdout, stderr: run.stderr };
 }
