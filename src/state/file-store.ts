@@ -28,14 +28,11 @@ export function validateSavedState(raw: unknown, where: string): SavedState {
 
 /**
  * The state as one JSON file, replaced atomically: write a temp file, fsync it, rename it over the
- * old one, fsync the directory. Saves are serialised; a save asked for while one runs coalesces
- * into one more save of the newest state.
+ * old one, fsync the directory. Saves are serialised (the watcher coalesces its requests).
  */
 export class FileStateStore implements StateStore {
   readonly path: string;
-  #writing: Promise<void> | undefined;
-  #next: SavedState | undefined;
-  #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #tail: Promise<void> = Promise.resolve();
 
   constructor(path: string) {
     this.path = path;
@@ -60,25 +57,10 @@ export class FileStateStore implements StateStore {
   }
 
   save(state: SavedState): Promise<void> {
-    this.#next = state;
-    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    this.#writing ??= this.#drain();
-    return p;
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#next) {
-      const state = this.#next;
-      const waiters = this.#waiters.splice(0);
-      this.#next = undefined;
-      try {
-        await this.#write(state);
-        waiters.forEach((w) => w.resolve());
-      } catch (err) {
-        waiters.forEach((w) => w.reject(err));
-      }
-    }
-    this.#writing = undefined;
+    // serialised: two writes must never share the temp file
+    const run = this.#tail.then(() => this.#write(state));
+    this.#tail = run.catch(() => undefined);
+    return run;
   }
 
   async #write(state: SavedState): Promise<void> {

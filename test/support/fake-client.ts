@@ -21,7 +21,6 @@ export class FakeClient implements PresenceClient {
   maxInFlight = 0;
   script: Answer[] = [];
   fallback: Answer = [];
-  closed = false;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -38,9 +37,7 @@ export class FakeClient implements PresenceClient {
     return this.#answer('*', opts.signal).then((ps) => new Map(ps.length ? [['room', ps]] : []));
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-  }
+  async close(): Promise<void> {}
 
   #answer(target: string, signal: AbortSignal | undefined): Promise<Participant[]> {
     const call: FakeCall = { target, at: this.now(), signal, settled: false };

@@ -47,7 +47,6 @@ export interface Harness {
   watcher: PresenceWatcher;
   events: PresenceEvent[];
   errors: Error[];
-  polls: number;
   close(): Promise<void>;
 }
 
@@ -75,7 +74,6 @@ export async function startHarness(
     watcher,
     events: [],
     errors: [],
-    polls: 0,
     async close() {
       await watcher.stop();
       await sim.close();
@@ -83,7 +81,6 @@ export async function startHarness(
   };
   watcher.on('event', (e) => h.events.push(e));
   watcher.on('error', (e) => h.errors.push(e));
-  watcher.on('poll', () => h.polls++);
   return h;
 }
 
