@@ -70,13 +70,13 @@ function changeDetail(changes: ParticipantChanges): string {
   return detail;
 }
 
-function joinEvent(room: string, p: Participant, at: string, initial: boolean): JoinEvent {
+export function joinEvent(room: string, p: Participant, at: string, initial: boolean): JoinEvent {
   const ev: JoinEvent = { id: eventId(room, p.id, 'join'), type: 'join', room, at, participant: p };
   if (initial) ev.initial = true;
   return ev;
 }
 
-function leaveEvent(room: string, p: Participant, at: string): LeaveEvent {
+export function leaveEvent(room: string, p: Participant, at: string): LeaveEvent {
   return { id: eventId(room, p.id, 'leave'), type: 'leave', room, at, participant: p };
 }
 

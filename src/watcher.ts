@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { DailyClient, DEFAULT_API_URL, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
-import { diffDomain, diffRoom, type DomainState, type RoomState } from './diff.js';
+import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
 import { createLimiter, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
@@ -114,8 +114,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #now: () => number;
   readonly #maxRps: number;
 
-  #roomState = new Map<string, RoomState>();
-  #domainState: DomainState | undefined;
+  /** Room mode: one tracker per room, created by its first snapshot (or by a saved state). */
+  #roomState = new Map<string, RoomTracker>();
+  /** Domain mode: created by the first snapshot (or by a saved state). */
+  #domainState: DomainTracker | undefined;
   #seen = new Set<string>();
   #ready = false;
   #started = false;
@@ -248,12 +250,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       for (const room of this.#rooms) {
         const list = state.rooms[room];
         // in domain mode an absent room was empty; in room mode it was never seen
-        if (list || state.mode === 'domain') this.#roomState.set(room, new Map((list ?? []).map((p) => [p.id, p])));
+        if (list || state.mode === 'domain') this.#roomState.set(room, new RoomTracker(room, list ?? []));
       }
     } else {
-      const domain: DomainState = new Map();
-      for (const [room, list] of Object.entries(state.rooms)) if (list.length) domain.set(room, new Map(list.map((p) => [p.id, p])));
-      this.#domainState = domain;
+      this.#domainState = new DomainTracker(Object.entries(state.rooms));
     }
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
   }
@@ -261,8 +261,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** The state to persist: last snapshots plus people whose leave is still pending (so a restart cannot lose it). */
   exportState(): SavedState {
     const rooms: Record<string, Participant[]> = {};
-    const source = this.#domainState ?? this.#roomState;
-    for (const [room, s] of source) rooms[room] = [...s.values()];
+    for (const [room, t] of this.#domainState?.trackers() ?? this.#roomState) rooms[room] = t.participants();
     for (const room of this.#grace.rooms) rooms[room] = [...(rooms[room] ?? []), ...this.#grace.pending(room)];
     return { version: 1, savedAt: new Date(this.#now()).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
   }
@@ -364,10 +363,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   snapshot(): Record<string, Participant[]>;
   snapshot(room: string): Participant[];
   snapshot(room?: string): Participant[] | Record<string, Participant[]> {
-    const state = this.#domainState ?? this.#roomState;
-    if (room !== undefined) return [...(state.get(room)?.values() ?? [])];
+    const trackers = this.#domainState?.trackers() ?? this.#roomState;
+    if (room !== undefined) return trackers.get(room)?.participants() ?? [];
     const out: Record<string, Participant[]> = {};
-    for (const [name, s] of state) if (s.size > 0) out[name] = [...s.values()];
+    for (const [name, t] of trackers) if (t.size > 0) out[name] = t.participants();
     return out;
   }
 
@@ -441,26 +440,27 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     let participants = 0;
     let rooms = 0;
     if (target === DOMAIN_TARGET) {
-      const presence = await scheduleAbortable(this.#limiter, signal, () => this.#client.getDomainPresence({ signal }));
+      const presence = await scheduleAbortable(this.#limiter, signal, () => this.#client.getDomainEntries({ signal }));
       signal.throwIfAborted();
-      const prev = this.#domainState;
-      const r = diffDomain(prev, presence, { at, initial: true });
-      this.#domainState = r.next;
-      changed = prev === undefined || r.events.length > 0;
-      events = prev === undefined && this.#ignoreInitial ? [] : r.events;
+      const first = this.#domainState === undefined;
+      const tracker = (this.#domainState ??= new DomainTracker());
+      const all = tracker.apply(presence, { at, initial: true });
+      changed = first || all.length > 0;
+      events = first && this.#ignoreInitial ? [] : all;
       for (const list of presence.values()) participants += list.length;
       rooms = presence.size;
     } else {
       const presence = await scheduleAbortable(this.#limiter, signal, () =>
-        this.#client.getRoomPresence(target, { signal, ...(this.#limit ? { limit: this.#limit } : {}) }),
+        this.#client.getRoomEntries(target, { signal, ...(this.#limit ? { limit: this.#limit } : {}) }),
       );
       signal.throwIfAborted();
-      const prev = this.#roomState.get(target);
-      const r = diffRoom(prev, { room: target, participants: presence.participants, complete: presence.complete }, { at, initial: true });
-      this.#roomState.set(target, r.next);
-      changed = prev === undefined || r.events.length > 0;
-      events = prev === undefined && this.#ignoreInitial ? [] : r.events;
-      participants = presence.participants.length;
+      let tracker = this.#roomState.get(target);
+      const first = tracker === undefined;
+      if (!tracker) this.#roomState.set(target, (tracker = new RoomTracker(target)));
+      const all = tracker.apply(presence.entries, presence.complete, { at, initial: true });
+      changed = first || all.length > 0;
+      events = first && this.#ignoreInitial ? [] : all;
+      participants = presence.entries.length;
       rooms = participants > 0 ? 1 : 0;
       if (!presence.complete) {
         this.#log.warn(

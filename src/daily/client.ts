@@ -3,10 +3,13 @@ import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { DailyApiError, httpError, invalidResponse } from './errors.js';
 import {
-  parseDomainPresence,
+  parseDomainEntries,
   parseErrorBody,
-  parseRoomPresence,
+  parseRoomEntries,
+  toParticipant,
+  type DomainEntries,
   type DomainPresence,
+  type RoomEntries,
   type RoomPresence,
 } from './parse.js';
 
@@ -34,10 +37,15 @@ export interface RoomPresenceOptions {
   signal?: AbortSignal;
 }
 
-/** What the watcher needs from a presence source; DailyClient is the real one. */
+/**
+ * What the watcher needs from a presence source; DailyClient is the real one. Answers are checked
+ * (every entry an object with a non-empty string id) but need not be copied into typed
+ * participants: the watcher reads only the entries whose people joined or changed. Typed
+ * `Participant` objects are valid entries.
+ */
 export interface PresenceClient {
-  getRoomPresence(room: string, opts?: RoomPresenceOptions): Promise<RoomPresence>;
-  getDomainPresence(opts?: { signal?: AbortSignal }): Promise<DomainPresence>;
+  getRoomEntries(room: string, opts?: RoomPresenceOptions): Promise<RoomEntries>;
+  getDomainEntries(opts?: { signal?: AbortSignal }): Promise<DomainEntries>;
   close(): Promise<void>;
 }
 
@@ -88,19 +96,32 @@ export class DailyClient implements PresenceClient {
     });
   }
 
+  /** GET /rooms/:name/presence as typed participants. */
   async getRoomPresence(room: string, opts: RoomPresenceOptions = {}): Promise<RoomPresence> {
+    const { totalCount, entries, complete } = await this.getRoomEntries(room, opts);
+    return { room, totalCount, participants: entries.map(toParticipant), complete };
+  }
+
+  /** GET /presence as typed participants, room name → participants. */
+  async getDomainPresence(opts: { signal?: AbortSignal } = {}): Promise<DomainPresence> {
+    const out: DomainPresence = new Map();
+    for (const [room, entries] of await this.getDomainEntries(opts)) out.set(room, entries.map(toParticipant));
+    return out;
+  }
+
+  async getRoomEntries(room: string, opts: RoomPresenceOptions = {}): Promise<RoomEntries> {
     const query = new URLSearchParams();
     if (opts.limit !== undefined) query.set('limit', String(opts.limit));
     if (opts.userId !== undefined) query.set('userId', opts.userId);
     if (opts.userName !== undefined) query.set('userName', opts.userName);
     const qs = query.size ? `?${query.toString()}` : '';
     const body = await this.#getJson(`${this.#basePath}/rooms/${encodeRoomSegment(room)}/presence${qs}`, room, opts.signal);
-    return parseRoomPresence(room, body);
+    return parseRoomEntries(room, body);
   }
 
-  async getDomainPresence(opts: { signal?: AbortSignal } = {}): Promise<DomainPresence> {
+  async getDomainEntries(opts: { signal?: AbortSignal } = {}): Promise<DomainEntries> {
     const body = await this.#getJson(`${this.#basePath}/presence`, '*', opts.signal);
-    return parseDomainPresence(body);
+    return parseDomainEntries(body);
   }
 
   close(): Promise<void> {

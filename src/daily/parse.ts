@@ -1,6 +1,32 @@
 import type { Participant } from '../events.js';
 import { invalidResponse } from './errors.js';
 
+/**
+ * One participant as the API listed it, checked only as far as every later step relies on: an
+ * object with a non-empty string `id`. The other fields are read leniently (a wrong type counts as
+ * absent) by {@link toParticipant}. A `Participant` is an entry too.
+ */
+export interface ParticipantEntry {
+  readonly id: string;
+  readonly userId?: unknown;
+  readonly userName?: unknown;
+  readonly mtgSessionId?: unknown;
+  readonly joinTime?: unknown;
+  readonly duration?: unknown;
+}
+
+/** A checked GET /rooms/:name/presence answer whose entries are not copied yet (the watcher's fast path). */
+export interface RoomEntries {
+  room: string;
+  /** Daily's `total_count`; when larger than `entries.length` the snapshot is partial. */
+  totalCount: number;
+  entries: readonly ParticipantEntry[];
+  complete: boolean;
+}
+
+/** A checked GET /presence answer: room name → entries. Empty rooms are absent. */
+export type DomainEntries = Map<string, readonly ParticipantEntry[]>;
+
 /** A validated GET /rooms/:name/presence answer. */
 export interface RoomPresence {
   room: string;
@@ -17,61 +43,79 @@ function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
-function participantOf(raw: unknown, target: string, where: string): Participant {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw invalidResponse(target, `${where} is not an object`);
-  }
-  const r = raw as Record<string, unknown>;
-  const id = r.id;
-  if (typeof id !== 'string' || id === '') {
-    throw invalidResponse(target, `${where} has no string "id"`);
-  }
-  const d = r.duration;
+/** The typed participant of a checked entry. Never throws: a field of the wrong type is null. */
+export function toParticipant(e: ParticipantEntry): Participant {
+  const d = e.duration;
   return {
-    id,
-    userId: str(r.userId),
-    userName: str(r.userName),
-    mtgSessionId: str(r.mtgSessionId),
-    joinTime: str(r.joinTime),
+    id: e.id,
+    userId: str(e.userId),
+    userName: str(e.userName),
+    mtgSessionId: str(e.mtgSessionId),
+    joinTime: str(e.joinTime),
     duration: typeof d === 'number' && Number.isFinite(d) ? d : null,
   };
 }
 
-/** Validate the parsed body of GET /rooms/:name/presence. Throws a retryable DailyApiError. */
-export function parseRoomPresence(room: string, body: unknown): RoomPresence {
+/** Check every entry of a list in place (no copies): the whole list is rejected if one is malformed. */
+function checkEntries(list: unknown[], target: string, where: (i: number) => string): readonly ParticipantEntry[] {
+  for (let i = 0; i < list.length; i++) {
+    const raw = list[i];
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw invalidResponse(target, `${where(i)} is not an object`);
+    }
+    const id = (raw as { id?: unknown }).id;
+    if (typeof id !== 'string' || id === '') {
+      throw invalidResponse(target, `${where(i)} has no string "id"`);
+    }
+  }
+  return list as ParticipantEntry[];
+}
+
+/** Check the parsed body of GET /rooms/:name/presence without copying its entries. Throws a retryable DailyApiError. */
+export function parseRoomEntries(room: string, body: unknown): RoomEntries {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalidResponse(room, 'body is not a JSON object');
   }
   const b = body as Record<string, unknown>;
   const data = b.data;
   if (!Array.isArray(data)) throw invalidResponse(room, '"data" is missing or not an array');
-  const participants = new Array<Participant>(data.length);
-  for (let i = 0; i < data.length; i++) participants[i] = participantOf(data[i], room, `data[${i}]`);
+  const entries = checkEntries(data, room, (i) => `data[${i}]`);
   const tc = b.total_count;
-  let totalCount = participants.length;
+  let totalCount = entries.length;
   if (tc !== undefined) {
     if (typeof tc !== 'number' || !Number.isInteger(tc) || tc < 0) {
       throw invalidResponse(room, '"total_count" is not a non-negative integer');
     }
     totalCount = tc;
   }
-  return { room, totalCount, participants, complete: totalCount <= participants.length };
+  return { room, totalCount, entries, complete: totalCount <= entries.length };
 }
 
-/** Validate the parsed body of GET /presence. Throws a retryable DailyApiError. */
-export function parseDomainPresence(body: unknown): DomainPresence {
+/** Check the parsed body of GET /presence without copying its entries. Throws a retryable DailyApiError. */
+export function parseDomainEntries(body: unknown): DomainEntries {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalidResponse('*', 'body is not a JSON object keyed by room name');
   }
-  const out: DomainPresence = new Map();
+  const out: DomainEntries = new Map();
   for (const room of Object.keys(body)) {
     const list = (body as Record<string, unknown>)[room];
     if (!Array.isArray(list)) throw invalidResponse('*', `room "${room}" is not an array of participants`);
     if (list.length === 0) continue;
-    const participants = new Array<Participant>(list.length);
-    for (let i = 0; i < list.length; i++) participants[i] = participantOf(list[i], '*', `"${room}"[${i}]`);
-    out.set(room, participants);
+    out.set(room, checkEntries(list, '*', (i) => `"${room}"[${i}]`));
   }
+  return out;
+}
+
+/** Validate the parsed body of GET /rooms/:name/presence into typed participants. Throws a retryable DailyApiError. */
+export function parseRoomPresence(room: string, body: unknown): RoomPresence {
+  const { totalCount, entries, complete } = parseRoomEntries(room, body);
+  return { room, totalCount, participants: entries.map(toParticipant), complete };
+}
+
+/** Validate the parsed body of GET /presence into typed participants. Throws a retryable DailyApiError. */
+export function parseDomainPresence(body: unknown): DomainPresence {
+  const out: DomainPresence = new Map();
+  for (const [room, entries] of parseDomainEntries(body)) out.set(room, entries.map(toParticipant));
   return out;
 }
 

@@ -1,5 +1,5 @@
 import type { PresenceClient, RoomPresenceOptions } from '../../src/daily/client.js';
-import type { DomainPresence, RoomPresence } from '../../src/daily/parse.js';
+import type { DomainEntries, RoomEntries } from '../../src/daily/parse.js';
 import type { Participant } from '../../src/events.js';
 
 export interface FakeCall {
@@ -24,16 +24,16 @@ export class FakeClient implements PresenceClient {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  getRoomPresence(room: string, opts: RoomPresenceOptions = {}): Promise<RoomPresence> {
-    return this.#answer(room, opts.signal).then((participants) => ({
+  getRoomEntries(room: string, opts: RoomPresenceOptions = {}): Promise<RoomEntries> {
+    return this.#answer(room, opts.signal).then((entries) => ({
       room,
-      participants,
-      totalCount: participants.length,
+      entries,
+      totalCount: entries.length,
       complete: true,
     }));
   }
 
-  getDomainPresence(opts: { signal?: AbortSignal } = {}): Promise<DomainPresence> {
+  getDomainEntries(opts: { signal?: AbortSignal } = {}): Promise<DomainEntries> {
     return this.#answer('*', opts.signal).then((ps) => new Map(ps.length ? [['room', ps]] : []));
   }
 

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import type { ParticipantEntry } from '../src/daily/parse.js';
+import { diffDomain, diffRoom, type DomainState, type RoomState } from '../src/diff.js';
+import type { Participant } from '../src/events.js';
+import { seededRandom } from '../src/simulator/random.js';
+import { DomainTracker, RoomTracker } from '../src/tracker.js';
+import { toParticipant } from '../src/daily/parse.js';
+
+// The watcher runs on RoomTracker/DomainTracker; diffRoom/diffDomain are the pure reference. These
+// tests drive both with the same random snapshot sequences and require identical events (ids,
+// order, payloads) and identical state after every snapshot.
+
+const at = '2026-01-01T00:00:00.000Z';
+
+function makeWorld(seed: number) {
+  const random = seededRandom(seed);
+  const int = (n: number) => Math.floor(random() * n);
+  const pool = Array.from({ length: 40 }, (_, i) => `p-${i}`);
+  const fields = () => ({
+    userId: random() < 0.2 ? null : random() < 0.05 ? 42 : `u-${int(3)}`,
+    userName: random() < 0.1 ? undefined : `name-${int(4)}`,
+    mtgSessionId: random() < 0.05 ? null : `m-${int(2)}`,
+    joinTime: random() < 0.05 ? { not: 'a string' } : `t-${int(2)}`,
+  });
+  const people = new Map<string, Record<string, unknown>>(pool.map((id) => [id, { id, ...fields() }]));
+  let order: string[] = [];
+  /** The next raw snapshot: people join and leave, some change fields, durations tick, the order mostly holds. */
+  return function snapshot(): { entries: ParticipantEntry[]; complete: boolean } {
+    order = order.filter(() => random() > 0.15);
+    for (const id of pool) if (!order.includes(id) && random() < 0.1) order.splice(int(order.length + 1), 0, id);
+    if (random() < 0.2 && order.length > 1) {
+      const i = int(order.length);
+      const j = int(order.length);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    if (random() < 0.1) order.reverse();
+    const entries: ParticipantEntry[] = order.map((id) => {
+      if (random() < 0.15) people.set(id, { ...people.get(id)!, ...fields() });
+      const d = random();
+      return { ...people.get(id)!, id, room: 'r', duration: d < 0.1 ? 'NaN' : d < 0.15 ? Infinity : int(1000) } as ParticipantEntry;
+    });
+    // an id listed twice, with different fields: the first one counts
+    if (random() < 0.1 && entries.length) entries.splice(int(entries.length + 1), 0, { ...entries[int(entries.length)]!, userName: 'dup', duration: 1 });
+    const complete = random() > 0.15;
+    return { entries: complete ? entries : entries.slice(0, int(entries.length + 1)), complete };
+  };
+}
+
+describe('RoomTracker', () => {
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('gives exactly the events and state of diffRoom over random snapshots (seed %i)', (seed) => {
+    const next = makeWorld(seed);
+    const tracker = new RoomTracker('r');
+    let state: RoomState | undefined;
+    let events = 0;
+    for (let poll = 0; poll < 300; poll++) {
+      const { entries, complete } = next();
+      const opts = { at: `${at}#${poll}`, initial: true };
+      const expected = diffRoom(state, { room: 'r', participants: entries.map(toParticipant), complete }, opts);
+      const got = tracker.apply(entries, complete, opts);
+      expect(got).toEqual(expected.events);
+      state = expected.next;
+      expect(tracker.participants()).toEqual([...state.values()]);
+      expect(tracker.size).toBe(state.size);
+      events += got.length;
+    }
+    expect(events).toBeGreaterThan(300); // the sequence really exercised joins, leaves and updates
+  });
+
+  it('resumes from a saved state like diffRoom from that state', () => {
+    const saved: Participant[] = [toParticipant({ id: 'a', userName: 'A' }), toParticipant({ id: 'b', userName: 'B' })];
+    const tracker = new RoomTracker('r', saved);
+    expect(tracker.primed).toBe(true);
+    const entries = [{ id: 'b', userName: 'B2' }, { id: 'c' }];
+    const got = tracker.apply(entries, true, { at, initial: true });
+    const expected = diffRoom(new Map(saved.map((p) => [p.id, p])), { room: 'r', participants: entries.map(toParticipant), complete: true }, { at, initial: true });
+    expect(got).toEqual(expected.events);
+    expect(got.map((e) => `${e.type}:${e.participant.id}`)).toEqual(['update:b', 'join:c', 'leave:a']);
+    expect('initial' in got[1]!).toBe(false);
+  });
+
+  it('marks the joins of a first snapshot initial only when asked', () => {
+    expect(new RoomTracker('r').apply([{ id: 'a' }], true, { at, initial: true })[0]).toMatchObject({ initial: true });
+    expect(new RoomTracker('r').apply([{ id: 'a' }], true, { at })[0]).not.toHaveProperty('initial');
+  });
+
+  it('events carry their own participant objects: later polls never change an emitted event', () => {
+    const tracker = new RoomTracker('r');
+    const [join] = tracker.apply([{ id: 'a', userName: 'A', duration: 1 }], true, { at });
+    const frozen = structuredClone(join);
+    tracker.apply([{ id: 'a', userName: 'B', duration: 2 }], true, { at });
+    tracker.apply([], true, { at });
+    expect(join).toEqual(frozen);
+  });
+
+  it('a leave carries the last-seen duration', () => {
+    const tracker = new RoomTracker('r');
+    tracker.apply([{ id: 'a', duration: 1 }], true, { at });
+    tracker.apply([{ id: 'a', duration: 75 }], true, { at });
+    expect(tracker.apply([], true, { at })[0]).toMatchObject({ type: 'leave', participant: { id: 'a', duration: 75 } });
+  });
+});
+
+describe('DomainTracker', () => {
+  it.each([11, 12, 13, 14])('gives exactly the events and state of diffDomain over random snapshots (seed %i)', (seed) => {
+    const rooms = ['a', 'b', 'c', 'd'].map((r, i) => [r, makeWorld(seed * 10 + i)] as const);
+    const random = seededRandom(seed);
+    const tracker = new DomainTracker();
+    let state: DomainState | undefined;
+    for (let poll = 0; poll < 200; poll++) {
+      const snap = new Map<string, ParticipantEntry[]>();
+      // GET /presence lists complete rooms and leaves out empty ones; the room order varies
+      for (const [room, world] of random() < 0.5 ? rooms : [...rooms].reverse()) {
+        const { entries } = world();
+        const unique = entries.filter((e, i) => entries.findIndex((x) => x.id === e.id) === i);
+        if (unique.length && random() > 0.1) snap.set(room, unique);
+      }
+      const opts = { at: `${at}#${poll}`, initial: true };
+      const expected = diffDomain(state, new Map([...snap].map(([r, es]) => [r, es.map(toParticipant)])), opts);
+      expect(tracker.apply(snap, opts)).toEqual(expected.events);
+      state = expected.next;
+      expect(new Map([...tracker.trackers()].map(([r, t]) => [r, t.participants()]))).toEqual(new Map([...state].map(([r, s]) => [r, [...s.values()]])));
+    }
+  });
+
+  it('a room first seen after the first snapshot has plain joins; a vanished room is all leaves', () => {
+    const tracker = new DomainTracker();
+    const first = tracker.apply(new Map([['a', [{ id: '1' }]]]), { at, initial: true });
+    expect(first[0]).toMatchObject({ type: 'join', initial: true });
+    const second = tracker.apply(new Map([['b', [{ id: '2' }]]]), { at, initial: true });
+    expect(second.map((e) => [e.type, e.room, 'initial' in e])).toEqual([
+      ['join', 'b', false],
+      ['leave', 'a', false],
+    ]);
+  });
+});
