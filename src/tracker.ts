@@ -55,6 +55,8 @@ export class RoomTracker {
   #byId = new Map<string, Slot>();
   /** Everyone tracked, in the order of the last snapshot (people kept from a partial one at the end). */
   #order: Slot[] = [];
+  /** The order array before last, rewritten in place by the next snapshot (no new array per poll). */
+  #spare: Slot[] = [];
   #snapshots = 0;
   #primed: boolean;
 
@@ -98,7 +100,8 @@ export class RoomTracker {
     const gen = ++this.#snapshots;
     const order = this.#order;
     const byId = this.#byId;
-    const next: Slot[] = [];
+    const next = this.#spare;
+    let n = 0; // people in `next`
     const events: PresenceEvent[] = [];
     let expect = 0; // where in `order` the next entry most likely is
     let matched = 0;
@@ -111,9 +114,9 @@ export class RoomTracker {
         s = byId.get(id);
         if (s === undefined) {
           const p = toParticipant(e);
-          const joined = new Slot(p, gen, next.length);
+          const joined = new Slot(p, gen, n);
           byId.set(id, joined);
-          next.push(joined);
+          next[n++] = joined;
           events.push(joinEvent(room, p, at, initial));
           continue;
         }
@@ -121,8 +124,8 @@ export class RoomTracker {
       if (s.seen === gen) continue; // listed twice: the first one counts
       expect = s.pos + 1;
       s.seen = gen;
-      s.pos = next.length;
-      next.push(s);
+      s.pos = n;
+      next[n++] = s;
       matched++;
       const d = e.duration;
       s.duration = typeof d === 'number' && Number.isFinite(d) ? d : null;
@@ -151,11 +154,13 @@ export class RoomTracker {
           byId.delete(s.id);
           events.push(leaveEvent(room, participantOf(s), at));
         } else {
-          s.pos = next.length;
-          next.push(s);
+          s.pos = n;
+          next[n++] = s;
         }
       }
     }
+    if (next.length !== n) next.length = n;
+    this.#spare = order;
     this.#order = next;
     return events;
   }

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import murmur from 'murmurhash3js-revisited';
 import { describe, expect, it } from 'vitest';
+import { murmur3Id } from '../src/util/murmur3.js';
 import { applyEvents, diffDomain, diffRoom, eventId, type RoomState } from '../src/diff.js';
 import { TRACKED_FIELDS, type Participant } from '../src/events.js';
 import { seededRandom } from '../src/simulator/random.js';
@@ -120,6 +123,30 @@ describe('event ids', () => {
       eventId('a', 'bc', 'join'),
     ]);
     expect(ids.size).toBe(8);
+  });
+
+  it('are evt_ + 22 base64url characters; joins and leaves use MurmurHash3 x86_128, updates SHA-256', () => {
+    const join = eventId('room', 'id', 'join');
+    expect(join).toMatch(/^evt_[A-Za-z0-9_-]{22}$/);
+    // the documented construction, recomputed with an independent MurmurHash3 implementation
+    const hex = murmur.x86.hash128(new Uint8Array(Buffer.from('room\u0000id\u0000join', 'utf16le')), 0);
+    const digest = Buffer.from(hex, 'hex');
+    for (let i = 0; i < 16; i += 4) digest.subarray(i, i + 4).reverse(); // words little-endian, as the C reference stores them
+    expect(join).toBe(`evt_${digest.toString('base64url')}`);
+    const update = eventId('room', 'id', 'update', 'userName\u0000a\u0000b\u0000');
+    expect(update).toBe(`evt_${createHash('sha256').update('room\u0000id\u0000update\u0000userName\u0000a\u0000b\u0000').digest('base64url').slice(0, 22)}`);
+  });
+
+  it('our MurmurHash3 matches an independent implementation on any input (odd lengths, surrogates, empty parts)', () => {
+    const random = seededRandom(99);
+    const str = () => String.fromCharCode(...Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 65536)));
+    for (let i = 0; i < 500; i++) {
+      const parts = [str(), str(), str()] as const;
+      const hex = murmur.x86.hash128(new Uint8Array(Buffer.from(parts.join('\u0000'), 'utf16le')), 0);
+      const digest = Buffer.from(hex, 'hex');
+      for (let w = 0; w < 16; w += 4) digest.subarray(w, w + 4).reverse();
+      expect(murmur3Id(...parts)).toBe(`evt_${digest.toString('base64url')}`);
+    }
   });
 
   it('are unique across a long random run', () => {
