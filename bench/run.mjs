@@ -7,24 +7,19 @@ import { createWriteStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import {
   DeliveryQueue,
   PresenceWatcher,
   StdoutSink,
   WebhookSink,
-  createLogger,
-  DomainTracker,
   RoomTracker,
-  diffDomain,
+  createLogger,
   diffRoom,
-  parseDomainEntries,
-  parseDomainPresence,
   parseRoomEntries,
   parseRoomPresence,
 } from '../dist/index.js';
-import { seededRandom } from '../dist/simulator/random.js';
-import { naiveDiff, naivePoll } from './naive.mjs';
+import { churned, median, people, roomBody } from './data.mjs';
+import { naiveDiff } from './naive.mjs';
 
 // What `node --cpu-prof` showed where a target was missed; kept with the generator so every
 // regenerated BENCHMARKS.md carries it.
@@ -52,140 +47,48 @@ async function main() {
   const results = { quick, sections: [] };
   const started = Date.now();
 
-  // ---------------------------------------------------------------- data
-  let seq = 0;
-  const person = (room) => {
-    const n = seq++;
-    return {
-      room,
-      id: `${(n * 2654435761 >>> 0).toString(16).padStart(8, '0')}-4b2c-4d6e-8f10-${n.toString(16).padStart(12, '0')}`,
-      userId: n % 3 === 0 ? null : `user-${n}`,
-      userName: `Participant ${n}`,
-      mtgSessionId: '16e9701a-93e0-4933-83c9-223e7c40d552',
-      joinTime: new Date(1_700_000_000_000 + n * 1000).toISOString(),
-      duration: 1000 + (n % 500),
-    };
-  };
-  const roomBody = (list) => JSON.stringify({ total_count: list.length, data: list });
-  /** `churn` of the people leave, as many join, 1/10 of churn renamed, and everyone's duration ticks. */
-  const churned = (list, churn, room) => {
-    const k = Math.round(list.length * churn);
-    const next = list.slice(k).map((p, i) => ({ ...p, duration: p.duration + 15, userName: i < k / 10 ? `${p.userName} (renamed)` : p.userName }));
-    for (let i = 0; i < k; i++) next.push(person(room));
-    return next;
-  };
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const timeIt = (fn, runs) => {
-    for (let i = 0; i < Math.min(3, runs); i++) fn(); // warm up
-    const t = [];
-    for (let i = 0; i < runs; i++) {
-      const s = performance.now();
-      fn();
-      t.push(performance.now() - s);
-    }
-    return median(t);
-  };
-  /** Median time of `fn`; with `gapMs`, each run starts from an idle loop `gapMs` after the last (as a polling loop's do). */
-  const timeAsync = async (fn, runs, gapMs = 0) => {
-    for (let i = 0; i < 3; i++) await fn();
-    const t = [];
-    for (let i = 0; i < runs; i++) {
-      if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
-      const s = performance.now();
-      await fn();
-      t.push(performance.now() - s);
-    }
-    return median(t);
-  };
+  // ------------------------------------------------ helpers
+  const person = people();
   const fmt = (x, d = 2) => (x >= 100 ? x.toFixed(0) : x.toFixed(d));
   const verdict = (ok) => (ok ? 'met' : '**missed**');
+  /** One measurement in its own fresh process (bench/measure.mjs), one at a time. */
+  const measure = (...args) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(new URL('./measure.mjs', import.meta.url)), ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(text)) : reject(new Error(`bench/measure.mjs ${args.join(' ')} exited ${code}`))));
+    });
 
   // ------------------------------------------------ 1. diff cost vs JSON.parse
-  // The watcher's path is JSON.parse → parseRoomEntries (checks every entry, copies nothing) →
-  // RoomTracker.apply (diff and events). Every timed run gets a freshly parsed body, as a real poll
-  // does (no string hash cached from an earlier run), alternating between the base snapshot and
-  // its churned version so every run has the churn in one direction or the other.
+  // The watcher's path after JSON.parse: parseRoomEntries (checks every entry, copies nothing),
+  // then RoomTracker.apply (diff and events). Each figure comes from its own process.
   log('1. diff vs JSON.parse');
   const sizes = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000];
   const churns = [0.01, 0.1];
   const diffRows = [];
   const diffTimes = {};
-  /** Median time of fn(freshly parsed body), bodies alternating, parse not timed. */
-  const timeOnFresh = (bodies, fn, runs) => {
-    const t = [];
-    for (let i = 0; i < runs + 4; i++) {
-      const parsed = JSON.parse(bodies[i % 2]);
-      const s = performance.now();
-      fn(parsed);
-      if (i >= 4) t.push(performance.now() - s);
-    }
-    return median(t);
-  };
   for (const n of sizes) {
-    const base = Array.from({ length: n }, () => person('bench'));
-    const baseBody = roomBody(base);
     for (const churn of churns) {
-      const body = roomBody(churned(base, churn, 'bench'));
-      const bodies = [baseBody, body];
-      const runs = n >= 100_000 ? (quick ? 5 : 11) : n >= 10_000 ? 21 : 61;
-      const tParse = timeIt(() => JSON.parse(body), runs);
-      const tCheck = timeOnFresh(bodies, (b) => parseRoomEntries('bench', b), runs);
-      // the watcher: tracker state carried from run to run
-      const tracker = new RoomTracker('bench');
-      tracker.apply(parseRoomEntries('bench', JSON.parse(baseBody)).entries, true, { at: 'x' });
-      let events = 0;
-      const tDiff = timeOnFresh(bodies, (b) => {
-        events = tracker.apply(parseRoomEntries('bench', b).entries, true, { at: '2026-01-01T00:00:00.000Z' }).length;
-      }, runs);
-      // the pure reference diff (typed copies of every participant, a new Map per snapshot)
-      let pure = diffRoom(undefined, { room: 'bench', participants: parseRoomPresence('bench', JSON.parse(baseBody)).participants, complete: true }, { at: 'x' }).next;
-      const tPure = timeOnFresh(bodies, (b) => {
-        pure = diffRoom(pure, { room: 'bench', participants: parseRoomPresence('bench', b).participants, complete: true }, { at: 'x' }).next;
-      }, runs);
-      let naivePrev = naiveDiff(new Map(), base, 'bench', () => {});
-      const tNaive = timeOnFresh(bodies, (b) => {
-        naivePrev = naiveDiff(naivePrev, b.data, 'bench', () => {});
-      }, runs);
+      const runs = n >= 100_000 ? (quick ? 5 : 15) : n >= 10_000 ? 31 : 101;
+      const tParse = (await measure('room', n, churn, runs, 'parse')).ms;
+      const tCheck = (await measure('room', n, churn, runs, 'check')).ms;
+      const { ms: tDiff, events } = await measure('room', n, churn, runs, 'tracker');
+      const tPure = (await measure('room', n, churn, runs, 'pure')).ms;
+      const tNaive = (await measure('room', n, churn, runs, 'naive')).ms;
       diffTimes[`${n}:${churn}`] = tDiff;
       diffRows.push({ n, churn, tParse, tCheck, tDiff, events, tPure, tNaive });
       log(`   n=${n} churn=${churn}: parse ${fmt(tParse)} ms, check ${fmt(tCheck)} ms, diff ${fmt(tDiff)} ms (${events} events), pure diffRoom ${fmt(tPure)} ms, naive ${fmt(tNaive)} ms`);
     }
   }
-  // domain-wide: 10,000 rooms × 5, churn spread over the whole domain (people leave and join
-  // random rooms; a room can empty out or fill up)
   const roomsN = quick ? 2_000 : 10_000;
   const domainRows = [];
-  const domainBase = {};
-  for (let r = 0; r < roomsN; r++) domainBase[`room-${r}`] = Array.from({ length: 5 }, () => person(`room-${r}`));
-  const rnd = seededRandom(7);
   for (const churn of churns) {
-    const next = Object.fromEntries(Object.entries(domainBase).map(([r, list]) => [r, list.map((p) => ({ ...p, duration: p.duration + 15 }))]));
-    const k = Math.round(roomsN * 5 * churn);
-    for (let i = 0; i < k; i++) {
-      const room = `room-${Math.floor(rnd() * roomsN)}`;
-      if (next[room].length) next[room].splice(Math.floor(rnd() * next[room].length), 1);
-      const to = `room-${Math.floor(rnd() * roomsN)}`;
-      next[to].push(person(to));
-      if (i % 10 === 0) {
-        const r2 = next[`room-${Math.floor(rnd() * roomsN)}`];
-        if (r2.length) r2[0] = { ...r2[0], userName: `${r2[0].userName} (renamed)` };
-      }
-    }
-    for (const r of Object.keys(next)) if (!next[r].length) delete next[r];
-    const bodies = [JSON.stringify(domainBase), JSON.stringify(next)];
-    const dRuns = quick ? 5 : 11;
-    const tParse = timeIt(() => JSON.parse(bodies[1]), dRuns);
-    const tCheck = timeOnFresh(bodies, (b) => parseDomainEntries(b), dRuns);
-    const tracker = new DomainTracker();
-    tracker.apply(parseDomainEntries(JSON.parse(bodies[0])), { at: 'x' });
-    let events = 0;
-    const tDiff = timeOnFresh(bodies, (b) => {
-      events = tracker.apply(parseDomainEntries(b), { at: 'x' }).length;
-    }, dRuns);
-    let pure = diffDomain(undefined, parseDomainPresence(JSON.parse(bodies[0])), { at: 'x' }).next;
-    const tPure = timeOnFresh(bodies, (b) => {
-      pure = diffDomain(pure, parseDomainPresence(b), { at: 'x' }).next;
-    }, dRuns);
+    const runs = quick ? 5 : 15;
+    const tParse = (await measure('domain', roomsN, churn, runs, 'parse')).ms;
+    const tCheck = (await measure('domain', roomsN, churn, runs, 'check')).ms;
+    const { ms: tDiff, events } = await measure('domain', roomsN, churn, runs, 'tracker');
+    const tPure = (await measure('domain', roomsN, churn, runs, 'pure')).ms;
     domainRows.push({ churn, tParse, tCheck, tDiff, events, tPure });
     log(`   domain ${roomsN}×5 churn=${churn}: parse ${fmt(tParse)} ms, check ${fmt(tCheck)} ms, diff ${fmt(tDiff)} ms (${events} events), pure ${fmt(tPure)} ms`);
   }
@@ -198,7 +101,7 @@ async function main() {
   results.sections.push({
     title: `1. Diff cost vs JSON.parse of the same body (floor)`,
     text: [
-      'The watcher\'s path after JSON.parse: `parseRoomEntries` checks every entry (object, non-empty string id) without copying it, then `RoomTracker.apply` diffs against the state it keeps and builds the events. Every timed run gets a freshly parsed body, alternating between a snapshot and its churned version (churn: that share of people leave and as many join, a tenth of it renamed, everyone\'s duration ticks). "Pure diffRoom" is the reference diff the tracker is tested against (typed copies of every participant, a new Map per snapshot); it was the watcher\'s path before.',
+      'The watcher\'s path after JSON.parse: `parseRoomEntries` checks every entry (object, non-empty string id) without copying it, then `RoomTracker.apply` diffs against the state it keeps and builds the events. Every figure is measured in its own fresh process (`bench/measure.mjs`), so no contender\'s garbage or live state is billed to another. Every timed run gets a freshly parsed body, as a real poll does, alternating between a snapshot and its churned version (churn: that share of people leave and as many join, a tenth of it renamed, everyone\'s duration ticks). "Pure diffRoom" is the reference diff the tracker is tested against (typed copies of every participant, a new Map per snapshot); it was the watcher\'s path before.',
       '',
       '| participants | churn | JSON.parse ms (floor) | check ms | diff + events ms | events | (check + diff) ÷ parse | pure diffRoom ms (incl. typed copies) | naive diff ms | ours ÷ naive |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -211,15 +114,13 @@ async function main() {
   });
 
   // ------------------------------------------------ 2. whole poll vs bare undici + JSON.parse
-  // The real PresenceWatcher against a local server alternating the base body and a 1%-churned
-  // one; each poll's duration comes from its own `poll` event (request through the rate limiter,
-  // body, JSON.parse, check, diff, emit to a listener). The floor: a bare undici request + JSON.parse
-  // of the same server.
+  // The server (this process) alternates the base body and a 1%-churned one; each client runs in
+  // its own process, as Daily would be remote.
   log('2. whole poll vs bare request');
   const pollRows = [];
   for (const n of quick ? [1_000, 10_000] : [1_000, 10_000, 100_000]) {
     const list = Array.from({ length: n }, () => person('bench'));
-    const bodyBufs = [Buffer.from(roomBody(list)), Buffer.from(roomBody(churned(list, 0.01, 'bench')))];
+    const bodyBufs = [Buffer.from(roomBody(list)), Buffer.from(roomBody(churned(person, list, 0.01, 'bench')))];
     let served = 0;
     const server = createServer((req, res) => {
       const buf = bodyBufs[served++ % 2];
@@ -228,37 +129,11 @@ async function main() {
     });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${server.address().port}/v1`;
-    const runs = n >= 100_000 ? (quick ? 5 : 15) : 30;
-    // every client polls the same way: one request, then a 10 ms pause (a request made from an idle
-    // loop after a timer costs more than one made back-to-back, so all three get the same pause)
-    const gapMs = 10;
-    const tBare = await timeAsync(async () => {
-      const res = await request(`${base}/rooms/bench/presence`, { headers: { authorization: 'Bearer k' } });
-      JSON.parse(await res.body.text());
-    }, runs, gapMs);
-    const durations = [];
-    const perPoll = [];
-    let emitted = 0;
-    const watcher = new PresenceWatcher({ apiKey: 'k', apiUrl: base, rooms: ['bench'], intervalMs: gapMs, maxRps: 1000, maxPer5s: 5000, logger: silent });
-    watcher.on('event', () => emitted++);
-    await new Promise((resolve, reject) => {
-      watcher.on('poll', (info) => {
-        if (!info.ok) reject(info.error);
-        durations.push(info.durationMs);
-        perPoll.push(info.events);
-        if (durations.length >= runs + 3) resolve();
-      });
-      watcher.start();
-    });
-    await watcher.stop();
-    const tOurs = median(durations.slice(3));
-    let naivePrev = new Map();
-    const tNaive = await timeAsync(async () => {
-      naivePrev = await naivePoll(`${base}/rooms/bench/presence`, 'k', naivePrev, 'bench', () => {});
-    }, runs, gapMs);
+    const runs = n >= 100_000 ? (quick ? 5 : 21) : 41;
+    const tBare = (await measure('poll', base, runs, 'bare')).ms;
+    const { ms: tOurs, events } = await measure('poll', base, runs, 'watcher');
+    const tNaive = (await measure('poll', base, runs, 'naive')).ms;
     await new Promise((r) => server.close(r));
-    const events = median(perPoll.slice(3));
-    if (emitted !== perPoll.reduce((a, b) => a + b, 0)) throw new Error('bench: the listener missed events');
     pollRows.push({ n, tBare, tOurs, tNaive, events });
     log(`   n=${n}: bare ${fmt(tBare)} ms, ours ${fmt(tOurs)} ms, naive ${fmt(tNaive)} ms (${events} events per poll)`);
   }
@@ -266,7 +141,7 @@ async function main() {
   results.sections.push({
     title: '2. Whole poll (request, parse, validate, diff, emit) vs a bare undici request + JSON.parse (floor)',
     text: [
-      'A real `PresenceWatcher` polling a local server that alternates a snapshot and its 1%-churned version (precomputed bodies, so the server side costs every client the same). Each poll\'s time is the `durationMs` of its own `poll` event: rate limiter, request, body, JSON.parse, check, diff and emitting every event to a listener. The watcher polls every 10 ms; the floor and the naive script are timed the same way, one request after each 10 ms pause (a request made from an idle loop after a timer measured ~0.5 ms slower at 1,000 participants than one made back-to-back, for every client alike).',
+      'A real `PresenceWatcher` polling a local server that alternates a snapshot and its 1%-churned version (precomputed bodies, so the server side costs every client the same; the server runs in the benchmark\'s process and each client in its own). Each poll\'s time is the `durationMs` of its own `poll` event: rate limiter, request, body, JSON.parse, check, diff and emitting every event to a listener. The watcher polls every 10 ms; the floor and the naive script are timed the same way, one request after each 10 ms pause (a request made from an idle loop after a timer measured ~0.5 ms slower at 1,000 participants than one made back-to-back, for every client alike).',
       '',
       '| participants | events per poll | bare request + parse ms (floor) | watcher poll ms | ours ÷ floor | naive fetch poll ms | ours ÷ naive |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

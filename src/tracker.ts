@@ -93,6 +93,13 @@ export class RoomTracker {
    * first). Cannot throw on any checked entry.
    */
   apply(entries: readonly ParticipantEntry[], complete: boolean, opts: DiffOptions): PresenceEvent[] {
+    const events: PresenceEvent[] = [];
+    this.applyTo(events, entries, complete, opts);
+    return events;
+  }
+
+  /** {@link apply}, appending the events to `events` (no array per room when diffing a whole domain). */
+  applyTo(events: PresenceEvent[], entries: readonly ParticipantEntry[], complete: boolean, opts: DiffOptions): void {
     const { room } = this;
     const { at } = opts;
     const initial = !this.#primed && opts.initial === true;
@@ -102,7 +109,6 @@ export class RoomTracker {
     const byId = this.#byId;
     const next = this.#spare;
     let n = 0; // people in `next`
-    const events: PresenceEvent[] = [];
     let expect = 0; // where in `order` the next entry most likely is
     let matched = 0;
 
@@ -162,9 +168,10 @@ export class RoomTracker {
     if (next.length !== n) next.length = n;
     this.#spare = order;
     this.#order = next;
-    return events;
   }
 }
+
+const NOBODY: readonly ParticipantEntry[] = [];
 
 /**
  * The presence of a whole domain (GET /presence), one RoomTracker per occupied room. Produces
@@ -199,15 +206,23 @@ export class DomainTracker {
     const prev = this.#rooms;
     const next = new Map<string, RoomTracker>();
     const events: PresenceEvent[] = [];
+    let kept = 0; // rooms of `prev` listed again
     for (const [room, entries] of snapshot) {
-      // a room first seen after the first snapshot was empty before: its joins are not initial
-      const t = prev.get(room) ?? new RoomTracker(room, initial ? undefined : []);
-      for (const e of t.apply(entries, true, roomOpts)) events.push(e);
+      let t = prev.get(room);
+      if (t === undefined) {
+        // a room first seen after the first snapshot was empty before: its joins are not initial
+        t = new RoomTracker(room, initial ? undefined : []);
+      } else {
+        kept++;
+      }
+      t.applyTo(events, entries, true, roomOpts);
       if (t.size > 0) next.set(room, t);
     }
-    for (const [room, t] of prev) {
-      if (snapshot.has(room)) continue;
-      for (const e of t.apply([], true, roomOpts)) events.push(e);
+    // a room no longer listed is empty: everyone in it leaves (skipped when every room is listed again)
+    if (kept < prev.size) {
+      for (const [room, t] of prev) {
+        if (!snapshot.has(room)) t.applyTo(events, NOBODY, true, roomOpts);
+      }
     }
     this.#rooms = next;
     return events;

@@ -1,10 +1,12 @@
 /**
- * MurmurHash3 x86_128 (Austin Appleby's algorithm, seed 0) over the UTF-16LE bytes of several
- * strings joined by U+0000, fed one code unit at a time so no joined string is ever built.
+ * MurmurHash3 x86_128 (Austin Appleby's algorithm, seed 0) over the UTF-16LE bytes of three
+ * strings joined by U+0000, read one code unit pair at a time so no joined string is built.
  * Written here from the algorithm; a test checks it against an independent implementation.
  *
  * Not a cryptographic hash: used for ids whose inputs nobody but Daily and the domain owner can
  * choose (room names, session ids). Anything a participant can set goes through SHA-256 instead.
+ *
+ * Runs once per join and leave, so it allocates nothing but the id string.
  */
 
 const C1 = 0x239b961b;
@@ -12,111 +14,83 @@ const C2 = 0xab0e9789;
 const C3 = 0x38b34ae5;
 const C4 = 0xa1e38b93;
 
-// The running state of the one hash in progress (this module is synchronous, so one suffices;
-// module-level numbers keep it free of allocation).
-let h1 = 0;
-let h2 = 0;
-let h3 = 0;
-let h4 = 0;
-let w0 = 0;
-let w1 = 0;
-let w2 = 0;
-let w3 = 0;
-/** Complete 32-bit words in the current 16-byte block (0..3). */
-let words = 0;
-/** The low half of a word whose high half (the next code unit) has not come yet, or -1. */
-let low = -1;
-let bytes = 0;
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
-
-function mixK1(k: number): number {
-  return Math.imul(rotl(Math.imul(k, C1), 15), C2);
-}
-function mixK2(k: number): number {
-  return Math.imul(rotl(Math.imul(k, C2), 16), C3);
-}
-function mixK3(k: number): number {
-  return Math.imul(rotl(Math.imul(k, C3), 17), C4);
-}
-function mixK4(k: number): number {
-  return Math.imul(rotl(Math.imul(k, C4), 18), C1);
-}
+/**
+ * The state of the one hash in progress: h1..h4, the current block's words w0..w3, the count of
+ * complete words in it, and a code unit waiting for the next one to complete a word (or -1). A
+ * module-level Int32Array holds 32-bit values unboxed; module-level `let`s or object fields would
+ * allocate a heap number on most writes. Safe because hashing is synchronous.
+ */
+const S = new Int32Array(10);
+const H1 = 0;
+const W0 = 4;
+const WORDS = 8;
+const LOW = 9;
 
 function block(): void {
-  h1 ^= mixK1(w0);
+  let h1 = S[0]!;
+  let h2 = S[1]!;
+  let h3 = S[2]!;
+  let h4 = S[3]!;
+  h1 ^= Math.imul(rotl(Math.imul(S[4]!, C1), 15), C2);
   h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
-  h2 ^= mixK2(w1);
+  h2 ^= Math.imul(rotl(Math.imul(S[5]!, C2), 16), C3);
   h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
-  h3 ^= mixK3(w2);
+  h3 ^= Math.imul(rotl(Math.imul(S[6]!, C3), 17), C4);
   h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
-  h4 ^= mixK4(w3);
+  h4 ^= Math.imul(rotl(Math.imul(S[7]!, C4), 18), C1);
   h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
-  w0 = w1 = w2 = w3 = 0;
-  words = 0;
+  S[0] = h1;
+  S[1] = h2;
+  S[2] = h3;
+  S[3] = h4;
 }
 
-/** One little-endian 32-bit word of input (two UTF-16 code units). */
-function word(w: number): void {
-  switch (words) {
-    case 0:
-      w0 = w;
-      break;
-    case 1:
-      w1 = w;
-      break;
-    case 2:
-      w2 = w;
-      break;
-    default:
-      w3 = w;
-  }
-  if (++words === 4) block();
-}
-
-/** The code units of `s`, paired into words across calls. */
-function feed(s: string): void {
+/** Feed the UTF-16 code units of `s` (plus a U+0000 after it when `sep`), two per 32-bit word. */
+function feed(s: string, sep: boolean): void {
+  let words = S[WORDS]!;
+  let low = S[LOW]!;
   const len = s.length;
-  let i = 0;
-  if (low >= 0 && len > 0) {
-    word(low | (s.charCodeAt(0) << 16));
+  for (let i = 0; i <= len; i++) {
+    let u: number;
+    if (i < len) u = s.charCodeAt(i);
+    else if (sep) u = 0;
+    else break;
+    if (low < 0) {
+      low = u;
+      continue;
+    }
+    S[W0 + words] = low | (u << 16);
     low = -1;
-    i = 1;
+    if (++words === 4) {
+      block();
+      words = 0;
+    }
   }
-  for (; i + 1 < len; i += 2) word(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
-  if (i < len) low = s.charCodeAt(i);
-  bytes += 2 * len;
+  S[WORDS] = words;
+  S[LOW] = low;
 }
 
-const SEPARATOR = '\u0000';
-
-function fmix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
-
-const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const ch = (i: number) => B64URL.charCodeAt(i & 63);
-
-/** `evt_` + the unpadded base64url of the 16-byte digest (22 characters). */
-function digest(): string {
-  // the tail: the last partial block (a pending half word is its final two bytes)
-  if (low >= 0) {
-    // into the tail, never through block(): a tail is mixed without the block's rounds
-    if (words === 0) w0 = low;
-    else if (words === 1) w1 = low;
-    else if (words === 2) w2 = low;
-    else w3 = low;
-    words++;
-    low = -1;
-  }
-  if (words > 0) {
-    if (words > 3) h4 ^= mixK4(w3);
-    if (words > 2) h3 ^= mixK3(w2);
-    if (words > 1) h2 ^= mixK2(w1);
-    h1 ^= mixK1(w0);
-  }
+/** `evt_` + base64url(MurmurHash3_x86_128(utf16le(`${a}\0${b}\0${c}`), seed 0)), digest words little-endian. */
+export function murmur3Id(a: string, b: string, c: string): string {
+  S.fill(0, H1, WORDS + 1);
+  S[LOW] = -1;
+  feed(a, true);
+  feed(b, true);
+  feed(c, false);
+  let words = S[WORDS]!;
+  let h1 = S[0]!;
+  let h2 = S[1]!;
+  let h3 = S[2]!;
+  let h4 = S[3]!;
+  // the tail (a pending code unit is its last two bytes), mixed without the block rounds
+  if (S[LOW]! >= 0) S[W0 + words++] = S[LOW]!;
+  if (words > 3) h4 ^= Math.imul(rotl(Math.imul(S[7]!, C4), 18), C1);
+  if (words > 2) h3 ^= Math.imul(rotl(Math.imul(S[6]!, C3), 17), C4);
+  if (words > 1) h2 ^= Math.imul(rotl(Math.imul(S[5]!, C2), 16), C3);
+  if (words > 0) h1 ^= Math.imul(rotl(Math.imul(S[4]!, C1), 15), C2);
+  const bytes = 2 * (a.length + b.length + c.length + 2);
   h1 ^= bytes;
   h2 ^= bytes;
   h3 ^= bytes;
@@ -133,42 +107,40 @@ function digest(): string {
   h2 = (h2 + h1) | 0;
   h3 = (h3 + h1) | 0;
   h4 = (h4 + h1) | 0;
-  // 16 bytes, each word little-endian: 5 groups of 3 bytes (4 characters each), then 1 byte (2)
-  const b = (i: number) => ((i < 4 ? h1 : i < 8 ? h2 : i < 12 ? h3 : h4) >>> ((i & 3) * 8)) & 0xff;
-  const g = (i: number) => (b(i) << 16) | (b(i + 1) << 8) | b(i + 2);
-  const x0 = g(0);
-  const x1 = g(3);
-  const x2 = g(6);
-  const x3 = g(9);
-  const x4 = g(12);
-  const x5 = b(15);
-  // one flat string: `prefix + fromCharCode(...)` would be a cons string over two
+  // 16 bytes (each word little-endian) as base64url: 5 groups of 3 bytes, then 1 byte
+  const g0 = (le(h1, 0) << 16) | (le(h1, 1) << 8) | le(h1, 2);
+  const g1 = (le(h1, 3) << 16) | (le(h2, 0) << 8) | le(h2, 1);
+  const g2 = (le(h2, 2) << 16) | (le(h2, 3) << 8) | le(h3, 0);
+  const g3 = (le(h3, 1) << 16) | (le(h3, 2) << 8) | le(h3, 3);
+  const g4 = (le(h4, 0) << 16) | (le(h4, 1) << 8) | le(h4, 2);
+  const g5 = le(h4, 3);
+  // one flat string (`'evt_' + …` would make a cons string over two)
   return String.fromCharCode(
-      101, 118, 116, 95, // evt_
-      ch(x0 >>> 18), ch(x0 >>> 12), ch(x0 >>> 6), ch(x0),
-      ch(x1 >>> 18), ch(x1 >>> 12), ch(x1 >>> 6), ch(x1),
-      ch(x2 >>> 18), ch(x2 >>> 12), ch(x2 >>> 6), ch(x2),
-      ch(x3 >>> 18), ch(x3 >>> 12), ch(x3 >>> 6), ch(x3),
-      ch(x4 >>> 18), ch(x4 >>> 12), ch(x4 >>> 6), ch(x4),
-      ch(x5 >>> 2), ch(x5 << 4),
+    101, 118, 116, 95, // evt_
+    ch(g0 >>> 18), ch(g0 >>> 12), ch(g0 >>> 6), ch(g0),
+    ch(g1 >>> 18), ch(g1 >>> 12), ch(g1 >>> 6), ch(g1),
+    ch(g2 >>> 18), ch(g2 >>> 12), ch(g2 >>> 6), ch(g2),
+    ch(g3 >>> 18), ch(g3 >>> 12), ch(g3 >>> 6), ch(g3),
+    ch(g4 >>> 18), ch(g4 >>> 12), ch(g4 >>> 6), ch(g4),
+    ch(g5 >>> 2), ch(g5 << 4),
   );
 }
 
-function reset(): void {
-  h1 = h2 = h3 = h4 = 0;
-  w0 = w1 = w2 = w3 = 0;
-  words = 0;
-  low = -1;
-  bytes = 0;
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
 }
 
-/** `evt_` + base64url(MurmurHash3_x86_128(utf16le(`${a}\0${b}\0${c}`), seed 0)), words little-endian. */
-export function murmur3Id(a: string, b: string, c: string): string {
-  reset();
-  feed(a);
-  feed(SEPARATOR);
-  feed(b);
-  feed(SEPARATOR);
-  feed(c);
-  return digest();
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Byte `i` (0..3) of `w` stored little-endian. */
+function le(w: number, i: number): number {
+  return (w >>> (i * 8)) & 0xff;
+}
+
+function ch(i: number): number {
+  return B64URL.charCodeAt(i & 63);
 }

@@ -1,0 +1,142 @@
+// One measurement in a fresh process, so no contender's garbage or live state is billed to
+// another. Spawned by bench/run.mjs; prints one JSON line: {"ms": median, ...}.
+//   node bench/measure.mjs room <n> <churn> <runs> parse|check|tracker|pure|naive
+//   node bench/measure.mjs domain <rooms> <churn> <runs> parse|check|tracker|pure
+//   node bench/measure.mjs poll <url> <runs> bare|watcher|naive
+import { request } from 'undici';
+import {
+  DomainTracker,
+  PresenceWatcher,
+  RoomTracker,
+  createLogger,
+  diffDomain,
+  diffRoom,
+  parseDomainEntries,
+  parseDomainPresence,
+  parseRoomEntries,
+  parseRoomPresence,
+} from '../dist/index.js';
+import { domainBodies, median, roomBodies } from './data.mjs';
+import { naiveDiff, naivePoll } from './naive.mjs';
+
+const [kind, ...args] = process.argv.slice(2);
+const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+/**
+ * Median time of `fn(fresh parse)`: every run gets a freshly parsed body (as a real poll does: no
+ * string hash cached from an earlier run), alternating between the two bodies so every run has
+ * the churn in one direction or the other. The parse itself is not timed.
+ */
+function onFresh(bodies, runs, fn) {
+  const t = [];
+  let events = 0;
+  for (let i = 0; i < runs + 4; i++) {
+    const parsed = JSON.parse(bodies[i % 2]);
+    const s = performance.now();
+    const e = fn(parsed);
+    const dt = performance.now() - s;
+    if (i >= 4) {
+      t.push(dt);
+      events = Math.max(events, e ?? 0);
+    }
+  }
+  return { ms: median(t), events };
+}
+
+function parseFloor(bodies, runs) {
+  const t = [];
+  for (let i = 0; i < runs + 4; i++) {
+    const s = performance.now();
+    JSON.parse(bodies[1]);
+    if (i >= 4) t.push(performance.now() - s);
+  }
+  return { ms: median(t) };
+}
+
+if (kind === 'room') {
+  const [n, churn, runs, what] = [Number(args[0]), Number(args[1]), Number(args[2]), args[3]];
+  const { base, bodies } = roomBodies(n, churn);
+  const at = '2026-01-01T00:00:00.000Z';
+  if (what === 'parse') out(parseFloor(bodies, runs));
+  else if (what === 'check') out(onFresh(bodies, runs, (b) => void parseRoomEntries('bench', b)));
+  else if (what === 'tracker') {
+    const tracker = new RoomTracker('bench');
+    tracker.apply(parseRoomEntries('bench', JSON.parse(bodies[0])).entries, true, { at });
+    out(onFresh(bodies, runs, (b) => tracker.apply(parseRoomEntries('bench', b).entries, true, { at }).length));
+  } else if (what === 'pure') {
+    let state = diffRoom(undefined, { room: 'bench', participants: parseRoomPresence('bench', JSON.parse(bodies[0])).participants, complete: true }, { at }).next;
+    out(onFresh(bodies, runs, (b) => {
+      const r = diffRoom(state, { room: 'bench', participants: parseRoomPresence('bench', b).participants, complete: true }, { at });
+      state = r.next;
+      return r.events.length;
+    }));
+  } else if (what === 'naive') {
+    let state = naiveDiff(new Map(), base, 'bench', () => {});
+    out(onFresh(bodies, runs, (b) => {
+      let events = 0;
+      state = naiveDiff(state, b.data, 'bench', () => events++);
+      return events;
+    }));
+  } else throw new Error(`unknown: ${what}`);
+} else if (kind === 'domain') {
+  const [rooms, churn, runs, what] = [Number(args[0]), Number(args[1]), Number(args[2]), args[3]];
+  const { bodies } = domainBodies(rooms, churn);
+  const at = '2026-01-01T00:00:00.000Z';
+  if (what === 'parse') out(parseFloor(bodies, runs));
+  else if (what === 'check') out(onFresh(bodies, runs, (b) => void parseDomainEntries(b)));
+  else if (what === 'tracker') {
+    const tracker = new DomainTracker();
+    tracker.apply(parseDomainEntries(JSON.parse(bodies[0])), { at });
+    out(onFresh(bodies, runs, (b) => tracker.apply(parseDomainEntries(b), { at }).length));
+  } else if (what === 'pure') {
+    let state = diffDomain(undefined, parseDomainPresence(JSON.parse(bodies[0])), { at }).next;
+    out(onFresh(bodies, runs, (b) => {
+      const r = diffDomain(state, parseDomainPresence(b), { at });
+      state = r.next;
+      return r.events.length;
+    }));
+  } else throw new Error(`unknown: ${what}`);
+} else if (kind === 'poll') {
+  // every client polls the same way: one request after each 10 ms idle pause (a request made from
+  // an idle loop after a timer costs more than one made back-to-back, so all get the same pause)
+  const [url, runs, what] = [args[0], Number(args[1]), args[2]];
+  const gapMs = 10;
+  const pause = () => new Promise((r) => setTimeout(r, gapMs));
+  const timed = async (fn) => {
+    const t = [];
+    for (let i = 0; i < runs + 3; i++) {
+      await pause();
+      const s = performance.now();
+      await fn();
+      if (i >= 3) t.push(performance.now() - s);
+    }
+    return median(t);
+  };
+  if (what === 'bare') {
+    out({ ms: await timed(async () => JSON.parse(await (await request(`${url}/rooms/bench/presence`, { headers: { authorization: 'Bearer k' } })).body.text())) });
+  } else if (what === 'naive') {
+    let state = new Map();
+    out({ ms: await timed(async () => void (state = await naivePoll(`${url}/rooms/bench/presence`, 'k', state, 'bench', () => {}))) });
+  } else if (what === 'watcher') {
+    // a real PresenceWatcher; each poll's time is the durationMs of its own `poll` event
+    const durations = [];
+    const perPoll = [];
+    let emitted = 0;
+    const watcher = new PresenceWatcher({ apiKey: 'k', apiUrl: url, rooms: ['bench'], intervalMs: gapMs, maxRps: 1000, maxPer5s: 5000, logger: createLogger({ level: 'silent' }) });
+    watcher.on('event', () => emitted++);
+    await new Promise((resolve, reject) => {
+      watcher.on('poll', (info) => {
+        if (!info.ok) reject(info.error);
+        durations.push(info.durationMs);
+        perPoll.push(info.events);
+        if (durations.length >= runs + 3) resolve();
+      });
+      watcher.start();
+    });
+    await watcher.stop();
+    if (emitted !== perPoll.reduce((a, b) => a + b, 0)) throw new Error('bench: the listener missed events');
+    out({ ms: median(durations.slice(3)), events: median(perPoll.slice(3)) });
+  } else throw new Error(`unknown: ${what}`);
+} else {
+  throw new Error(`unknown measurement: ${kind}`);
+}
