@@ -1,5 +1,5 @@
 // One measurement in a fresh process, so no contender's garbage or live state is billed to
-// another. Spawned by bench/run.mjs; prints one JSON line: {"ms": median, ...}.
+// another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
 //   node bench/measure.mjs room <n> <churn> <runs> parse|check|tracker|pure|naive
 //   node bench/measure.mjs domain <rooms> <churn> <runs> parse|check|tracker|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive
@@ -40,7 +40,7 @@ function onFresh(bodies, runs, fn) {
       events = Math.max(events, e ?? 0);
     }
   }
-  return { ms: median(t), events };
+  return { samples: t, events };
 }
 
 function parseFloor(bodies, runs) {
@@ -50,7 +50,7 @@ function parseFloor(bodies, runs) {
     JSON.parse(bodies[1]);
     if (i >= 4) t.push(performance.now() - s);
   }
-  return { ms: median(t) };
+  return { samples: t };
 }
 
 if (kind === 'room') {
@@ -110,13 +110,13 @@ if (kind === 'room') {
       await fn();
       if (i >= 3) t.push(performance.now() - s);
     }
-    return median(t);
+    return t;
   };
   if (what === 'bare') {
-    out({ ms: await timed(async () => JSON.parse(await (await request(`${url}/rooms/bench/presence`, { headers: { authorization: 'Bearer k' } })).body.text())) });
+    out({ samples: await timed(async () => JSON.parse(await (await request(`${url}/rooms/bench/presence`, { headers: { authorization: 'Bearer k' } })).body.text())) });
   } else if (what === 'naive') {
     let state = new Map();
-    out({ ms: await timed(async () => void (state = await naivePoll(`${url}/rooms/bench/presence`, 'k', state, 'bench', () => {}))) });
+    out({ samples: await timed(async () => void (state = await naivePoll(`${url}/rooms/bench/presence`, 'k', state, 'bench', () => {}))) });
   } else if (what === 'watcher') {
     // a real PresenceWatcher; each poll's time is the durationMs of its own `poll` event
     const durations = [];
@@ -135,7 +135,7 @@ if (kind === 'room') {
     });
     await watcher.stop();
     if (emitted !== perPoll.reduce((a, b) => a + b, 0)) throw new Error('bench: the listener missed events');
-    out({ ms: median(durations.slice(3)), events: median(perPoll.slice(3)) });
+    out({ samples: durations.slice(3), events: median(perPoll.slice(3)) });
   } else throw new Error(`unknown: ${what}`);
 } else {
   throw new Error(`unknown measurement: ${kind}`);
