@@ -92,6 +92,19 @@ describe('RoomTracker', () => {
     expect(join).toEqual(frozen);
   });
 
+  it("a leave's participant never changes afterwards, even when its slot is reused or the same id comes back", () => {
+    const tracker = new RoomTracker('r');
+    tracker.apply([{ id: 'a', userName: 'A', duration: 1 }], true, { at });
+    const [leave] = tracker.apply([], true, { at });
+    expect(leave).toMatchObject({ type: 'leave', participant: { id: 'a', userName: 'A', duration: 1 } });
+    const frozen = structuredClone(leave);
+    tracker.apply([{ id: 'b', userName: 'B', duration: 5 }], true, { at }); // takes the freed slot
+    tracker.apply([{ id: 'b', userName: 'B2', duration: 6 }, { id: 'a', userName: 'A2', duration: 7 }], true, { at });
+    tracker.apply([{ id: 'a', userName: 'A3', duration: 8 }], true, { at });
+    expect(leave).toEqual(frozen);
+    expect(Object.keys(leave!.participant)).toEqual(['id', 'userId', 'userName', 'mtgSessionId', 'joinTime', 'duration']);
+  });
+
   it('a leave carries the last-seen duration', () => {
     const tracker = new RoomTracker('r');
     tracker.apply([{ id: 'a', duration: 1 }], true, { at });
