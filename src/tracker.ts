@@ -3,22 +3,25 @@ import { changesOf, joinEvent, leaveEvent, updateEvent, type DiffOptions } from 
 import type { Participant, PresenceEvent } from './events.js';
 
 /**
- * One tracked participant: its last-known fields (a Participant's), plus bookkeeping that never
- * leaves this module. Events carry their own Participant objects, never a Slot.
+ * One tracked participant: its room and last-known fields, updated in place (duration on every
+ * snapshot), plus bookkeeping that never leaves this module. Events carry their own Participant
+ * objects, never a Slot.
  */
-class Slot implements Participant {
+class Slot {
+  room: string;
   id: string;
   userId: string | null;
   userName: string | null;
   mtgSessionId: string | null;
   joinTime: string | null;
   duration: number | null;
-  /** Number of the last snapshot that listed this participant (duplicate detection). */
+  /** Number of the last snapshot that listed this participant (duplicate detection, leaves). */
   seen: number;
   /** Index in the last snapshot's order. */
   pos: number;
 
-  constructor(p: Participant, seen: number, pos: number) {
+  constructor(room: string, p: Participant, seen: number, pos: number) {
+    this.room = room;
     this.id = p.id;
     this.userId = p.userId;
     this.userName = p.userName;
@@ -38,40 +41,55 @@ function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
+const SEP = '\u0000';
+
 /**
- * The presence of one room, updated in place by each snapshot. Produces exactly the events of
- * `diffRoom(previous state, snapshot)` (same ids, same order; a property test holds the two
- * together), at a fraction of the cost on large rooms:
+ * Presence kept in place across snapshots: the core of RoomTracker (one room) and DomainTracker
+ * (every room, in one flat list). Compared with the pure diff, which copies every entry and builds
+ * a new map per snapshot:
  *
  * - It reads the API's checked entries directly and copies one into a typed Participant only when
- *   that person joined or changed, instead of copying every entry on every poll.
- * - It walks the snapshot alongside the previous one: when a room is listed in the same order as
+ *   that person joined or changed.
+ * - It walks the snapshot alongside the previous one: when people are listed in the same order as
  *   last time (as the simulator does; Daily's docs say nothing about order), an unchanged person is
- *   found by comparing one id with the next expected one, without hashing the id. The id map is the
- *   fallback for anyone out of place, so any order stays correct and a shuffled one costs about
- *   what a fresh map per poll did.
- * - It keeps its state between polls instead of building a new map each time.
+ *   found by comparing one id (and room) with the next expected one, without hashing anything. The
+ *   id map is the fallback for anyone out of place, so any order stays correct, and a shuffled one
+ *   costs about what a fresh map per snapshot did.
+ * - It keeps its state between snapshots instead of building a new one each time.
  */
-export class RoomTracker {
-  readonly room: string;
-  #byId = new Map<string, Slot>();
+abstract class Tracker {
+  /** Slots by id (one room) or by room + U+0000 + id (a domain: the same id in two rooms is two people). */
+  readonly #bySlotKey = new Map<string, Slot>();
+  readonly #perRoomKeys: boolean;
   /** Everyone tracked, in the order of the last snapshot (people kept from a partial one at the end). */
   #order: Slot[] = [];
   /** The order array before last, rewritten in place by the next snapshot (no new array per poll). */
   #spare: Slot[] = [];
   #snapshots = 0;
   #primed: boolean;
+  // the snapshot being applied (between begin() and end())
+  #initial = false;
+  #at = '';
+  #expect = 0;
+  #n = 0;
+  #matched = 0;
 
-  /** `saved`: the state to resume from. Without it the room has never been seen: the first snapshot's joins may be marked `initial`. */
-  constructor(room: string, saved?: Iterable<Participant>) {
-    this.room = room;
-    this.#primed = saved !== undefined;
-    for (const p of saved ?? []) {
-      if (this.#byId.has(p.id)) continue;
-      const s = new Slot(p, 0, this.#order.length);
-      this.#byId.set(p.id, s);
-      this.#order.push(s);
-    }
+  protected constructor(perRoomKeys: boolean, primed: boolean) {
+    this.#perRoomKeys = perRoomKeys;
+    this.#primed = primed;
+  }
+
+  #key(room: string, id: string): string {
+    return this.#perRoomKeys ? room + SEP + id : id;
+  }
+
+  /** Add a person from a saved state (a repeated id in the same room counts once). */
+  protected restore(room: string, p: Participant): void {
+    const key = this.#key(room, p.id);
+    if (this.#bySlotKey.has(key)) return;
+    const s = new Slot(room, p, 0, this.#order.length);
+    this.#bySlotKey.set(key, s);
+    this.#order.push(s);
   }
 
   /** People currently tracked. */
@@ -84,47 +102,44 @@ export class RoomTracker {
     return this.#primed;
   }
 
-  /** The tracked people, as new Participant objects with their last-known durations (for saving state). */
-  participants(): Participant[] {
-    return this.#order.map(participantOf);
+  /** Everyone tracked as [room, new Participant object with the last-known duration], in the last snapshot's order. */
+  protected *people(): Generator<[string, Participant]> {
+    for (const s of this.#order) yield [s.room, participantOf(s)];
   }
 
-  /**
-   * Apply one snapshot of the room; returns its events. An incomplete snapshot produces joins and
-   * updates but no leaves: people it did not list stay tracked. An id listed twice counts once (the
-   * first). Cannot throw on any checked entry.
-   */
-  apply(entries: readonly ParticipantEntry[], complete: boolean, opts: DiffOptions): PresenceEvent[] {
-    const events: PresenceEvent[] = [];
-    this.applyTo(events, entries, complete, opts);
-    return events;
-  }
-
-  /** {@link apply}, appending the events to `events` (no array per room when diffing a whole domain). */
-  applyTo(events: PresenceEvent[], entries: readonly ParticipantEntry[], complete: boolean, opts: DiffOptions): void {
-    const { room } = this;
-    const { at } = opts;
-    const initial = !this.#primed && opts.initial === true;
+  protected begin(opts: DiffOptions): void {
+    this.#initial = !this.#primed && opts.initial === true;
     this.#primed = true;
-    const gen = ++this.#snapshots;
+    this.#at = opts.at;
+    this.#snapshots++;
+    this.#expect = 0;
+    this.#n = 0;
+    this.#matched = 0;
+  }
+
+  /** One room's entries, in snapshot order. Cannot throw on any checked entry. */
+  protected walk(events: PresenceEvent[], room: string, entries: readonly ParticipantEntry[]): void {
+    const at = this.#at;
+    const initial = this.#initial;
+    const gen = this.#snapshots;
     const order = this.#order;
-    const byId = this.#byId;
+    const bySlotKey = this.#bySlotKey;
     const next = this.#spare;
-    let n = 0; // people in `next`
-    let expect = 0; // where in `order` the next entry most likely is
-    let matched = 0;
-    let left = false;
+    let n = this.#n; // people in `next`
+    let expect = this.#expect; // where in `order` the next entry most likely is
+    let matched = this.#matched;
 
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       const id = e.id;
       let s = order[expect];
-      if (s === undefined || s.id !== id) {
-        s = byId.get(id);
+      if (s === undefined || s.id !== id || s.room !== room) {
+        const key = this.#key(room, id);
+        s = bySlotKey.get(key);
         if (s === undefined) {
           const p = toParticipant(e);
-          const joined = new Slot(p, gen, n);
-          byId.set(id, joined);
+          const joined = new Slot(room, p, gen, n);
+          bySlotKey.set(key, joined);
           next[n++] = joined;
           events.push(joinEvent(room, p, at, initial));
           continue;
@@ -154,14 +169,28 @@ export class RoomTracker {
       s.joinTime = p.joinTime;
       events.push(updateEvent(room, p, changes, at));
     }
+    this.#n = n;
+    this.#expect = expect;
+    this.#matched = matched;
+  }
 
+  /**
+   * After the last walk: everyone not listed leaves (`complete`), or stays tracked (a partial
+   * snapshot cannot tell who left). Leaves come in the previous snapshot's order.
+   */
+  protected end(events: PresenceEvent[], complete: boolean): void {
+    const gen = this.#snapshots;
+    const order = this.#order;
+    const next = this.#spare;
+    let n = this.#n;
+    let left = false;
     // everyone tracked was listed again: no leave to look for (the common case)
-    if (matched < order.length) {
+    if (this.#matched < order.length) {
       for (const s of order) {
         if (s.seen === gen) continue;
         if (complete) {
-          byId.delete(s.id);
-          events.push(leaveEvent(room, participantOf(s), at));
+          this.#bySlotKey.delete(this.#key(s.room, s.id));
+          events.push(leaveEvent(s.room, participantOf(s), this.#at));
           left = true;
         } else {
           s.pos = n;
@@ -178,60 +207,74 @@ export class RoomTracker {
   }
 }
 
-const NOBODY: readonly ParticipantEntry[] = [];
+/**
+ * The presence of one room, updated in place by each snapshot. Produces exactly the events of
+ * `diffRoom(previous state, snapshot)`: same ids, same order (a property test holds the two
+ * together), at a fraction of the cost on large rooms.
+ */
+export class RoomTracker extends Tracker {
+  readonly room: string;
+
+  /** `saved`: the state to resume from. Without it the room has never been seen: the first snapshot's joins may be marked `initial`. */
+  constructor(room: string, saved?: Iterable<Participant>) {
+    super(false, saved !== undefined);
+    this.room = room;
+    for (const p of saved ?? []) this.restore(room, p);
+  }
+
+  /** The tracked people, as new Participant objects with their last-known durations (for saving state). */
+  participants(): Participant[] {
+    const out: Participant[] = [];
+    for (const [, p] of this.people()) out.push(p);
+    return out;
+  }
+
+  /**
+   * Apply one snapshot of the room; returns its events. An incomplete snapshot produces joins and
+   * updates but no leaves: people it did not list stay tracked. An id listed twice counts once (the
+   * first). Cannot throw on any checked entry.
+   */
+  apply(entries: readonly ParticipantEntry[], complete: boolean, opts: DiffOptions): PresenceEvent[] {
+    const events: PresenceEvent[] = [];
+    this.begin(opts);
+    this.walk(events, this.room, entries);
+    this.end(events, complete);
+    return events;
+  }
+}
 
 /**
- * The presence of a whole domain (GET /presence), one RoomTracker per occupied room. Produces
- * exactly the events of `diffDomain`: a room absent from a snapshot has nobody in it.
+ * The presence of a whole domain (GET /presence), updated in place by each snapshot: one flat
+ * list of everyone, in snapshot order, so an unchanged domain costs what one room of the same
+ * size does (not a tracker per room). A room absent from a snapshot has nobody in it.
+ *
+ * Produces the events of `diffDomain`, per room in the same order; across rooms, the joins and
+ * updates of every room come first (in snapshot order), then every leave (in the previous
+ * snapshot's order), where diffDomain interleaves each room's leaves after its joins.
  */
-export class DomainTracker {
-  #rooms = new Map<string, RoomTracker>();
-  #primed: boolean;
-
+export class DomainTracker extends Tracker {
   /** `saved`: room → people, the state to resume from. */
   constructor(saved?: Iterable<[string, Iterable<Participant>]>) {
-    this.#primed = saved !== undefined;
-    for (const [room, list] of saved ?? []) {
-      const t = new RoomTracker(room, list);
-      if (t.size > 0) this.#rooms.set(room, t);
+    super(true, saved !== undefined);
+    for (const [room, list] of saved ?? []) for (const p of list) this.restore(room, p);
+  }
+
+  /** The occupied rooms and their people (new Participant objects with last-known durations), in the last snapshot's order. */
+  rooms(): Map<string, Participant[]> {
+    const out = new Map<string, Participant[]>();
+    for (const [room, p] of this.people()) {
+      const list = out.get(room);
+      if (list) list.push(p);
+      else out.set(room, [p]);
     }
-  }
-
-  get primed(): boolean {
-    return this.#primed;
-  }
-
-  /** The occupied rooms' trackers, by room name (read-only use: applying to one directly would desynchronise the domain). */
-  trackers(): ReadonlyMap<string, RoomTracker> {
-    return this.#rooms;
+    return out;
   }
 
   apply(snapshot: ReadonlyMap<string, readonly ParticipantEntry[]>, opts: DiffOptions): PresenceEvent[] {
-    const initial = !this.#primed && opts.initial === true;
-    this.#primed = true;
-    const roomOpts: DiffOptions = { at: opts.at, initial };
-    const prev = this.#rooms;
-    const next = new Map<string, RoomTracker>();
     const events: PresenceEvent[] = [];
-    let kept = 0; // rooms of `prev` listed again
-    for (const [room, entries] of snapshot) {
-      let t = prev.get(room);
-      if (t === undefined) {
-        // a room first seen after the first snapshot was empty before: its joins are not initial
-        t = new RoomTracker(room, initial ? undefined : []);
-      } else {
-        kept++;
-      }
-      t.applyTo(events, entries, true, roomOpts);
-      if (t.size > 0) next.set(room, t);
-    }
-    // a room no longer listed is empty: everyone in it leaves (skipped when every room is listed again)
-    if (kept < prev.size) {
-      for (const [room, t] of prev) {
-        if (!snapshot.has(room)) t.applyTo(events, NOBODY, true, roomOpts);
-      }
-    }
-    this.#rooms = next;
+    this.begin(opts);
+    for (const [room, entries] of snapshot) this.walk(events, room, entries);
+    this.end(events, true);
     return events;
   }
 }

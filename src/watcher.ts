@@ -258,10 +258,18 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
   }
 
+  /** Last-known presence by room (new objects). Room mode: every room polled so far, empty ones too. */
+  #presence(): Map<string, Participant[]> {
+    if (this.#domainState) return this.#domainState.rooms();
+    const out = new Map<string, Participant[]>();
+    for (const [room, t] of this.#roomState) out.set(room, t.participants());
+    return out;
+  }
+
   /** The state to persist: last snapshots plus people whose leave is still pending (so a restart cannot lose it). */
   exportState(): SavedState {
     const rooms: Record<string, Participant[]> = {};
-    for (const [room, t] of this.#domainState?.trackers() ?? this.#roomState) rooms[room] = t.participants();
+    for (const [room, list] of this.#presence()) rooms[room] = list;
     for (const room of this.#grace.rooms) rooms[room] = [...(rooms[room] ?? []), ...this.#grace.pending(room)];
     return { version: 1, savedAt: new Date(this.#now()).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
   }
@@ -363,10 +371,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   snapshot(): Record<string, Participant[]>;
   snapshot(room: string): Participant[];
   snapshot(room?: string): Participant[] | Record<string, Participant[]> {
-    const trackers = this.#domainState?.trackers() ?? this.#roomState;
-    if (room !== undefined) return trackers.get(room)?.participants() ?? [];
+    const presence = this.#presence();
+    if (room !== undefined) return presence.get(room) ?? [];
     const out: Record<string, Participant[]> = {};
-    for (const [name, t] of trackers) if (t.size > 0) out[name] = t.participants();
+    for (const [name, list] of presence) if (list.length > 0) out[name] = list;
     return out;
   }
 
