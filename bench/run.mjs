@@ -87,7 +87,7 @@ async function main() {
   const diffTimes = {};
   for (const n of sizes) {
     for (const churn of churns) {
-      const runs = n >= 100_000 ? (quick ? 5 : 11) : n >= 10_000 ? 31 : 101;
+      const runs = n >= 100_000 ? (quick ? 5 : 9) : n >= 10_000 ? 31 : 101;
       const tParse = (await measure('room', n, churn, runs, 'parse')).ms;
       const tCheck = (await measure('room', n, churn, runs, 'check')).ms;
       const { ms: tDiff, events } = await measure('room', n, churn, runs, 'tracker');
@@ -101,7 +101,7 @@ async function main() {
   const roomsN = quick ? 2_000 : 10_000;
   const domainRows = [];
   for (const churn of churns) {
-    const runs = quick ? 5 : 15;
+    const runs = quick ? 5 : 11;
     const tParse = (await measure('domain', roomsN, churn, runs, 'parse')).ms;
     const tCheck = (await measure('domain', roomsN, churn, runs, 'check')).ms;
     const { ms: tDiff, events } = await measure('domain', roomsN, churn, runs, 'tracker');
@@ -148,7 +148,7 @@ async function main() {
     });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${server.address().port}/v1`;
-    const runs = n >= 100_000 ? (quick ? 5 : 15) : n >= 10_000 ? 41 : 101;
+    const runs = n >= 100_000 ? (quick ? 5 : 11) : n >= 10_000 ? 41 : 101;
     const tBare = (await measure('poll', base, runs, 'bare')).ms;
     const { ms: tOurs, events } = await measure('poll', base, runs, 'watcher');
     const tNaive = (await measure('poll', base, runs, 'naive')).ms;
