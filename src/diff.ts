@@ -29,7 +29,7 @@ export interface DiffResult {
   next: RoomState;
 }
 
-const SEP = '\u0000';
+export const SEP = '\u0000';
 
 /**
  * A deterministic event id: the same transition (room, participant, type and, for updates, the

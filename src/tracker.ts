@@ -1,47 +1,23 @@
-import { toParticipant, type ParticipantEntry } from './daily/parse.js';
-import { changesOf, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
+import { str, toParticipant, type ParticipantEntry } from './daily/parse.js';
+import { changesOf, joinEvent, leaveEvent, SEP, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
 
 /**
  * One tracked participant: its room and last-known fields, updated in place (duration on every
  * snapshot), plus bookkeeping that never leaves this module. Events carry their own Participant
- * objects, never a Slot.
+ * objects (`toParticipant` copies exactly a Participant's fields), never a Slot.
  */
-class Slot {
+interface Slot extends Participant {
   room: string;
-  id: string;
-  userId: string | null;
-  userName: string | null;
-  mtgSessionId: string | null;
-  joinTime: string | null;
-  duration: number | null;
   /** Number of the last snapshot that listed this participant (duplicate detection, leaves). */
   seen: number;
   /** Index in the last snapshot's order. */
   pos: number;
-
-  constructor(room: string, p: Participant, seen: number, pos: number) {
-    this.room = room;
-    this.id = p.id;
-    this.userId = p.userId;
-    this.userName = p.userName;
-    this.mtgSessionId = p.mtgSessionId;
-    this.joinTime = p.joinTime;
-    this.duration = p.duration;
-    this.seen = seen;
-    this.pos = pos;
-  }
 }
 
-function participantOf(s: Slot): Participant {
-  return { id: s.id, userId: s.userId, userName: s.userName, mtgSessionId: s.mtgSessionId, joinTime: s.joinTime, duration: s.duration };
+function slotOf(room: string, p: Participant, seen: number, pos: number): Slot {
+  return { room, id: p.id, userId: p.userId, userName: p.userName, mtgSessionId: p.mtgSessionId, joinTime: p.joinTime, duration: p.duration, seen, pos };
 }
-
-function str(v: unknown): string | null {
-  return typeof v === 'string' ? v : null;
-}
-
-const SEP = '\u0000';
 
 /**
  * Presence kept in place across snapshots: the core of RoomTracker (one room) and DomainTracker
@@ -87,7 +63,7 @@ abstract class Tracker {
   protected restore(room: string, p: Participant): void {
     const key = this.#key(room, p.id);
     if (this.#bySlotKey.has(key)) return;
-    const s = new Slot(room, p, 0, this.#order.length);
+    const s = slotOf(room, p, 0, this.#order.length);
     this.#bySlotKey.set(key, s);
     this.#order.push(s);
   }
@@ -102,9 +78,9 @@ abstract class Tracker {
     return this.#primed;
   }
 
-  /** Everyone tracked as [room, new Participant object with the last-known duration], in the last snapshot's order. */
-  protected *people(): Generator<[string, Participant]> {
-    for (const s of this.#order) yield [s.room, participantOf(s)];
+  /** Everyone tracked, in the last snapshot's order (read-only: copy with toParticipant before handing out). */
+  protected tracked(): readonly Slot[] {
+    return this.#order;
   }
 
   protected begin(opts: DiffOptions): void {
@@ -138,7 +114,7 @@ abstract class Tracker {
         s = bySlotKey.get(key);
         if (s === undefined) {
           const p = toParticipant(e);
-          const joined = new Slot(room, p, gen, n);
+          const joined = slotOf(room, p, gen, n);
           bySlotKey.set(key, joined);
           next[n++] = joined;
           events.push(joinEvent(room, p, at, initial));
@@ -190,7 +166,7 @@ abstract class Tracker {
         if (s.seen === gen) continue;
         if (complete) {
           this.#bySlotKey.delete(this.#key(s.room, s.id));
-          events.push(leaveEvent(s.room, participantOf(s), this.#at));
+          events.push(leaveEvent(s.room, toParticipant(s), this.#at));
           left = true;
         } else {
           s.pos = n;
@@ -224,9 +200,7 @@ export class RoomTracker extends Tracker {
 
   /** The tracked people, as new Participant objects with their last-known durations (for saving state). */
   participants(): Participant[] {
-    const out: Participant[] = [];
-    for (const [, p] of this.people()) out.push(p);
-    return out;
+    return this.tracked().map(toParticipant);
   }
 
   /**
@@ -262,10 +236,10 @@ export class DomainTracker extends Tracker {
   /** The occupied rooms and their people (new Participant objects with last-known durations), in the last snapshot's order. */
   rooms(): Map<string, Participant[]> {
     const out = new Map<string, Participant[]>();
-    for (const [room, p] of this.people()) {
-      const list = out.get(room);
-      if (list) list.push(p);
-      else out.set(room, [p]);
+    for (const s of this.tracked()) {
+      const list = out.get(s.room);
+      if (list) list.push(toParticipant(s));
+      else out.set(s.room, [toParticipant(s)]);
     }
     return out;
   }

@@ -371,6 +371,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   snapshot(): Record<string, Participant[]>;
   snapshot(room: string): Participant[];
   snapshot(room?: string): Participant[] | Record<string, Participant[]> {
+    if (room !== undefined && !this.#domainState) return this.#roomState.get(room)?.participants() ?? [];
     const presence = this.#presence();
     if (room !== undefined) return presence.get(room) ?? [];
     const out: Record<string, Participant[]> = {};

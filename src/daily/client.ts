@@ -6,7 +6,8 @@ import {
   parseDomainEntries,
   parseErrorBody,
   parseRoomEntries,
-  toParticipant,
+  toDomainPresence,
+  toRoomPresence,
   type DomainEntries,
   type DomainPresence,
   type RoomEntries,
@@ -98,15 +99,12 @@ export class DailyClient implements PresenceClient {
 
   /** GET /rooms/:name/presence as typed participants. */
   async getRoomPresence(room: string, opts: RoomPresenceOptions = {}): Promise<RoomPresence> {
-    const { totalCount, entries, complete } = await this.getRoomEntries(room, opts);
-    return { room, totalCount, participants: entries.map(toParticipant), complete };
+    return toRoomPresence(await this.getRoomEntries(room, opts));
   }
 
   /** GET /presence as typed participants, room name → participants. */
   async getDomainPresence(opts: { signal?: AbortSignal } = {}): Promise<DomainPresence> {
-    const out: DomainPresence = new Map();
-    for (const [room, entries] of await this.getDomainEntries(opts)) out.set(room, entries.map(toParticipant));
-    return out;
+    return toDomainPresence(await this.getDomainEntries(opts));
   }
 
   async getRoomEntries(room: string, opts: RoomPresenceOptions = {}): Promise<RoomEntries> {

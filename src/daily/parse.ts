@@ -39,7 +39,8 @@ export interface RoomPresence {
 /** A validated GET /presence answer: room name → participants. Empty rooms are absent. */
 export type DomainPresence = Map<string, Participant[]>;
 
-function str(v: unknown): string | null {
+/** A string field as is; any other value counts as absent. */
+export function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
@@ -106,17 +107,26 @@ export function parseDomainEntries(body: unknown): DomainEntries {
   return out;
 }
 
+/** A checked room answer with every entry copied into a typed participant. */
+export function toRoomPresence({ room, totalCount, entries, complete }: RoomEntries): RoomPresence {
+  return { room, totalCount, participants: entries.map(toParticipant), complete };
+}
+
+/** A checked domain answer with every entry copied into a typed participant. */
+export function toDomainPresence(domain: DomainEntries): DomainPresence {
+  const out: DomainPresence = new Map();
+  for (const [room, entries] of domain) out.set(room, entries.map(toParticipant));
+  return out;
+}
+
 /** Validate the parsed body of GET /rooms/:name/presence into typed participants. Throws a retryable DailyApiError. */
 export function parseRoomPresence(room: string, body: unknown): RoomPresence {
-  const { totalCount, entries, complete } = parseRoomEntries(room, body);
-  return { room, totalCount, participants: entries.map(toParticipant), complete };
+  return toRoomPresence(parseRoomEntries(room, body));
 }
 
 /** Validate the parsed body of GET /presence into typed participants. Throws a retryable DailyApiError. */
 export function parseDomainPresence(body: unknown): DomainPresence {
-  const out: DomainPresence = new Map();
-  for (const [room, entries] of parseDomainEntries(body)) out.set(room, entries.map(toParticipant));
-  return out;
+  return toDomainPresence(parseDomainEntries(body));
 }
 
 /** Parse Daily's error body `{"error": type, "info": text}`; tolerant of anything else. */
