@@ -174,7 +174,22 @@ describe('chaos: scripted timeline, random API and receiver faults, kill -9 and 
         const b = seen();
         return a.size === b.size && [...a].every((k) => b.has(k));
       };
-      await waitFor(receiver, 'request', same, 30_000, 'the receiver to agree with the simulator');
+      await waitFor(receiver, 'request', same, 30_000, 'the receiver to agree with the simulator').catch((err: Error) => {
+        // say who differs and what happened to them, so a failure in CI explains itself
+        const a = truth();
+        const b = seen();
+        const detail = (key: string) => {
+          const [room, id] = key.split(':') as [string, string];
+          const s = stints.find((x) => x.room === room && x.id === id);
+          const sent = receiver.requests.filter((r) => r.body.includes(id)).map((r) => `${JSON.parse(r.body).type}→${r.status}`);
+          const logs = daemons.flatMap((d) => d.stderr.split('\n').filter((l) => l.includes(id))).slice(-5);
+          return `${key} (stay +${s ? s.joinAt - t0 : '?'}..${s?.leaveAt ? `+${s.leaveAt - t0}` : 'open'} ms; webhook tries: ${sent.join(', ') || 'none'}; daemon logs: ${logs.join(' | ') || 'none'})\n  ${s ? explain(s, s.leaveAt ?? Date.now()) : ''}`;
+        };
+        const missing = [...a].filter((k) => !b.has(k)).map(detail);
+        const extra = [...b].filter((k) => !a.has(k)).map(detail);
+        const alive = daemon.child.exitCode === null && daemon.child.signalCode === null;
+        throw new Error(`${err.message}\nmissing at the receiver: ${missing.join('\n') || 'none'}\nextra at the receiver: ${extra.join('\n') || 'none'}\ndaemon alive: ${alive}; last stderr: ${daemon.stderr.slice(-1500)}`);
+      });
       stopping = true;
       daemon.kill('SIGTERM');
       const { code } = await daemon.exit;
