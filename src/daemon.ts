@@ -18,7 +18,8 @@ import { PresenceWatcher } from './watcher.js';
 import { DailyApiError } from './daily/errors.js';
 import { formatDuration } from './util/duration.js';
 import { FileStateStore } from './state/file-store.js';
-import { StateError, type SavedState } from './state/store.js';
+import { StateError, type SavedState, type StateStore } from './state/store.js';
+import { emptyState, replay } from './state/replay.js';
 import { Outbox } from './state/outbox.js';
 import { StateLock } from './state/lock.js';
 
@@ -101,13 +102,34 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   }
 
   let outbox: Outbox | undefined;
+  let watcherStore: StateStore | undefined;
   if (cfg.statePath) {
     try {
-      outbox = new Outbox(`${cfg.statePath}.outbox.ndjson`, log);
+      outbox = new Outbox(`${cfg.statePath}.outbox.ndjson`, log, initialState?.journalSeq ?? 0);
     } catch (err) {
       if (err instanceof StateError) throw new ConfigError(err.message);
       throw err;
     }
+    // events journaled after the state file was last written (a kill landed between the two):
+    // replay them, so the first poll diffs against what the sinks were told
+    const journal = outbox.journal();
+    if (journal.length > 0 && (initialState || !cfg.ignoreInitial)) {
+      // (with --ignore-initial and no state file yet, the first poll's people were never journaled:
+      // replaying later events onto nothing would make a partial room, so the first poll starts over)
+      initialState = replay(initialState ?? emptyState(cfg.allRooms ? 'domain' : 'rooms', new Date()), journal);
+      log.info({ events: journal.length }, `brought the saved state up to ${journal.length} event(s) emitted after it was written`);
+    }
+    const store = stateStore!;
+    const box = outbox;
+    watcherStore = {
+      load: () => store.load(),
+      // the state is built just before save() is called, so it includes every event journaled so far
+      save: async (state) => {
+        const seq = box.seq;
+        await store.save({ ...state, journalSeq: seq });
+        box.covered(seq);
+      },
+    };
     for (const q of dispatcher.queues) {
       const name = q.sink.name;
       q.on('delivered', (events) => outbox!.ack(name, events));
@@ -118,7 +140,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
 
   const common = {
     leaveGraceMs: cfg.leaveGraceMs,
-    ...(stateStore ? { stateStore } : {}),
+    ...(watcherStore ? { stateStore: watcherStore } : {}),
     ...(initialState ? { initialState } : {}),
     apiKey: cfg.apiKey,
     apiUrl: cfg.apiUrl,
@@ -132,17 +154,28 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   const watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });
   metrics.observeWatcher(watcher, cfg.allRooms);
   let overflowLogged = 0;
-  const admit = (q: DeliveryQueue, ev: PresenceEvent): boolean => {
-    if (outbox!.size >= cfg.outboxCap) {
-      // bounded: past the cap an event goes straight to the dead-letter, logged and counted
+  watcher.on('event', (e) => {
+    if (!outbox) {
+      dispatcher.dispatch(e);
+      return;
+    }
+    const queues = dispatcher.routesFor(e);
+    // bounded: past the cap an event goes straight to a sink's dead-letter, logged and counted; it
+    // is journaled all the same, since the state changed
+    let room = cfg.outboxCap - outbox.size;
+    const admitted: DeliveryQueue[] = [];
+    for (const q of queues) {
+      if (room-- > 0) {
+        admitted.push(q);
+        continue;
+      }
       if (overflowLogged++ % 1000 === 0) log.warn({ outboxCap: cfg.outboxCap }, 'outbox full: new events go to the dead-letter until deliveries catch up');
       metrics.deliveries.inc({ sink: q.sink.name, outcome: 'dropped' });
-      deadLetter.write(q.sink.name, `outbox full (cap ${cfg.outboxCap})`, [ev]);
-      return false;
+      deadLetter.write(q.sink.name, `outbox full (cap ${cfg.outboxCap})`, [e]);
     }
-    return outbox!.add(q.sink.name, ev);
-  };
-  watcher.on('event', (e) => dispatcher.dispatch(e, outbox ? admit : undefined));
+    const fresh = new Set(outbox.record(e, admitted.map((q) => q.sink.name)));
+    for (const q of admitted) if (fresh.has(q.sink.name)) q.push(e); // not what is already waiting there
+  });
   watcher.on('ready', () => log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes'));
 
   let health: HealthServer | undefined;

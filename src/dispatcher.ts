@@ -33,19 +33,16 @@ export class Dispatcher {
     return this.#routes.map((r) => r.queue);
   }
 
-  /** Queue names (sinks) that take this event. */
+  /** The queues (sinks) whose filter takes this event. */
   routesFor(event: PresenceEvent): DeliveryQueue[] {
     return this.#routes
       .filter((r) => (!r.types || r.types.has(event.type)) && (!r.rooms || r.rooms.has(event.room)))
       .map((r) => r.queue);
   }
 
-  /**
-   * Hand an event to every sink that takes it. `admit`, when given, runs first for each sink (the
-   * durable outbox records it there) and may refuse a duplicate.
-   */
-  dispatch(event: PresenceEvent, admit?: (queue: DeliveryQueue, event: PresenceEvent) => boolean): void {
-    for (const q of this.routesFor(event)) if (!admit || admit(q, event)) q.push(event);
+  /** Hand an event to every sink that takes it (the daemon, with an outbox, routes with routesFor itself). */
+  dispatch(event: PresenceEvent): void {
+    for (const q of this.routesFor(event)) q.push(event);
   }
 
   /** Wait for every queue to empty, up to `timeoutMs` in all. Returns the events left per sink. */

@@ -6,7 +6,8 @@ import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { Outbox } from '../src/state/outbox.js';
-import { StateError } from '../src/state/store.js';
+import { replay } from '../src/state/replay.js';
+import { StateError, type SavedState } from '../src/state/store.js';
 import { CliRun } from './support/cli.js';
 import { quietLogger, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
@@ -20,30 +21,65 @@ const ev = (n: number): PresenceEvent => ({
 });
 const tmp = () => mkdtempSync(join(tmpdir(), 'pw-outbox-'));
 
+const leave = (n: number): PresenceEvent => ({ ...ev(n), id: eventId('r', `p${n}`, 'leave'), type: 'leave' });
+
 describe('Outbox', () => {
   it('keeps what is not acknowledged across a reopen, in order, per sink', () => {
     const file = join(tmp(), 'o.ndjson');
     const o = new Outbox(file, quietLogger);
-    for (let i = 1; i <= 5; i++) o.add('a', ev(i));
-    o.add('b', ev(1));
-    expect(o.add('a', ev(2))).toBe(false); // already waiting
+    for (let i = 1; i <= 5; i++) expect(o.record(ev(i), ['a'])).toEqual(['a']);
+    expect(o.record(ev(1), ['a', 'b'])).toEqual(['b']); // already waiting for a
     o.ack('a', [ev(1), ev(3)]);
+    o.covered(o.seq);
     o.close();
-    const again = new Outbox(file, quietLogger);
+    const again = new Outbox(file, quietLogger, 6);
     expect(again.pending('a').map((e) => e.participant.id)).toEqual(['p2', 'p4', 'p5']);
     expect(again.pending('b').map((e) => e.participant.id)).toEqual(['p1']);
-    // reopening compacted the log to the pending adds
+    expect(again.journal()).toEqual([]);
+    // reopening compacted the log to the pending events
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(4);
     again.close();
+  });
+
+  it('journals every event, delivered or not, until a saved state covers it', () => {
+    const file = join(tmp(), 'o.ndjson');
+    const o = new Outbox(file, quietLogger, 10);
+    o.record(ev(1), ['a']);
+    o.record(ev(2), []); // filtered out by every sink: still a change of state
+    expect(o.seq).toBe(12);
+    o.covered(11); // a state including ev(1) was saved
+    o.record(leave(2), ['a']);
+    o.ack('a', [ev(1), leave(2)]); // delivered: not pending, but leave(2) is not in a saved state yet
+    o.close();
+
+    // a kill before the next save: the state on disk says journalSeq 11
+    const again = new Outbox(file, quietLogger, 11);
+    expect(again.journal().map((e) => `${e.type}:${e.participant.id}`)).toEqual(['join:p2', 'leave:p2']);
+    expect(again.pending('a')).toEqual([]);
+    expect(again.seq).toBe(13); // numbering goes on after the journal
+    again.close();
+    // opened against an older state (journalSeq 10, say the save of 11 never landed): from there
+    const older = new Outbox(file, quietLogger, 10);
+    expect(older.journal().map((e) => `${e.type}:${e.participant.id}`)).toEqual(['join:p2', 'leave:p2']); // ev(1) was compacted away as covered
+    older.close();
+  });
+
+  it('numbers from the state when the log is empty, so a new event is never taken as covered', () => {
+    const file = join(tmp(), 'o.ndjson');
+    const o = new Outbox(file, quietLogger, 41);
+    expect(o.record(ev(1), ['a'])).toEqual(['a']);
+    expect(o.seq).toBe(42);
+    o.close();
+    expect(new Outbox(file, quietLogger, 41).journal()).toHaveLength(1);
   });
 
   it('ignores a last line cut short by a crash; a corrupt line elsewhere is an error', () => {
     const dir = tmp();
     const file = join(dir, 'o.ndjson');
     const o = new Outbox(file, quietLogger);
-    o.add('a', ev(1));
+    o.record(ev(1), ['a']);
     o.close();
-    appendFileSync(file, '{"op":"add","sink":"a","ev');
+    appendFileSync(file, '{"op":"ev","seq":2,"ev');
     const again = new Outbox(file, quietLogger);
     expect(again.pending('a')).toHaveLength(1);
     again.close();
@@ -51,6 +87,26 @@ describe('Outbox', () => {
     writeFileSync(bad, 'garbage\n' + JSON.stringify({ op: 'add', sink: 'a', event: ev(1) }) + '\n');
     expect(() => new Outbox(bad, quietLogger)).toThrow(StateError);
     expect(() => new Outbox(bad, quietLogger)).toThrow(/corrupt at line 1/);
+    const wrong = join(dir, 'wrong.ndjson');
+    writeFileSync(wrong, JSON.stringify({ op: 'ev', seq: 1, event: { id: 'x' }, sinks: [] }) + '\n' + JSON.stringify({ op: 'ack', sink: 'a', id: 'x' }) + '\n');
+    expect(() => new Outbox(wrong, quietLogger)).toThrow(/corrupt at line 1: not an outbox record/);
+  });
+});
+
+describe('replay', () => {
+  const p = (id: string, userName = id) => ({ id, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 1 });
+  it('applies joins, updates and leaves in order onto the saved rooms', () => {
+    const state: SavedState = { version: 1, savedAt: 'x', mode: 'rooms', rooms: { r: [p('a'), p('b'), p('a', 'dup')], empty: [] }, journalSeq: 3 };
+    const out = replay(state, [
+      { id: '1', type: 'join', room: 'r', at: 'x', participant: p('c') },
+      { id: '2', type: 'leave', room: 'r', at: 'x', participant: p('b') },
+      { id: '3', type: 'update', room: 'r', at: 'x', participant: p('a', 'Ann'), changes: { userName: { from: 'a', to: 'Ann' } } },
+      { id: '4', type: 'join', room: 's', at: 'x', participant: p('d') },
+      { id: '5', type: 'leave', room: 's', at: 'x', participant: p('d') },
+    ]);
+    expect(out.rooms).toEqual({ r: [p('a', 'Ann'), p('c')], empty: [], s: [] });
+    expect(out.journalSeq).toBe(3);
+    expect(state.rooms.r).toHaveLength(3); // the input is not changed
   });
 });
 
@@ -139,12 +195,36 @@ describe('at-least-once delivery across restarts (CLI)', () => {
   it('bounded: past --outbox-cap new events go to the dead-letter, counted', async () => {
     const { r, dir, start } = await setup(['A', 'B', 'C']);
     const deadLetter = join(dir, 'dead.ndjson');
-    const run = start(['--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--dead-letter', deadLetter]);
+    const run = start(['--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--dead-letter', deadLetter, '--drain-timeout', '200ms']);
     await run.until(() => run.stderr.includes('outbox full'));
     run.kill('SIGTERM');
     await run.exit;
     const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.event.participant.userName)).toEqual(['B', 'C']);
     expect(lines[0].reason).toBe('outbox full (cap 1)');
+  });
+
+  it('a kill between delivering a join and saving the state: the restart still sends the leave', async () => {
+    // the files exactly as such a kill leaves them: the join journaled and delivered (acknowledged),
+    // the state file still from before it; meanwhile the person left
+    const { sim, dir, start } = await setup([]);
+    const x = { id: 'x-session', userId: null, userName: 'X', mtgSessionId: null, joinTime: null, duration: 5 };
+    const join_ = { id: eventId('standup', x.id, 'join'), type: 'join', room: 'standup', at: '2026-01-01T00:00:00.000Z', participant: x };
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ version: 1, savedAt: '2026-01-01T00:00:00.000Z', mode: 'rooms', rooms: { standup: [] }, journalSeq: 7 }));
+    writeFileSync(join(dir, 'state.json.outbox.ndjson'), JSON.stringify({ op: 'ev', seq: 8, event: join_, sinks: [] }) + '\n');
+    const run = start(['--sink', 'stdout']);
+    const line = await run.until(() => run.lines.find((l) => l.includes('"leave"')));
+    expect(JSON.parse(line)).toMatchObject({ type: 'leave', room: 'standup', id: eventId('standup', x.id, 'leave'), participant: { id: x.id } });
+    expect(run.stderr).toContain('brought the saved state up to 1 event(s)');
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    // the state saved on the way out includes the replayed join and the leave: nothing left to replay
+    const saved = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    expect(saved.rooms.standup).toEqual([]);
+    expect(saved.journalSeq).toBe(9);
+    const reopened = new Outbox(join(dir, 'state.json.outbox.ndjson'), quietLogger, saved.journalSeq);
+    expect(reopened.journal()).toEqual([]);
+    reopened.close();
+    expect(sim.presence('standup')).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ export function validateSavedState(raw: unknown, where: string): SavedState {
   if (r.version !== 1) bad(`unknown version ${JSON.stringify(r.version)}`);
   if (r.mode !== 'rooms' && r.mode !== 'domain') bad('"mode" must be "rooms" or "domain"');
   if (!r.rooms || typeof r.rooms !== 'object' || Array.isArray(r.rooms)) bad('"rooms" must be an object');
+  if (r.journalSeq !== undefined && !(Number.isSafeInteger(r.journalSeq) && (r.journalSeq as number) >= 0)) bad('"journalSeq" must be a non-negative integer');
   for (const [room, list] of Object.entries(r.rooms as object)) {
     if (!Array.isArray(list) || !list.every(isParticipant)) bad(`room "${room}" is not a list of participants`);
   }

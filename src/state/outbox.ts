@@ -3,28 +3,50 @@ import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { StateError } from './store.js';
 
-type Record_ = { op: 'add'; sink: string; event: PresenceEvent } | { op: 'ack'; sink: string; id: string };
+type Record_ =
+  /** An emitted event (a change of state), with the sinks it was queued for. */
+  | { op: 'ev'; seq: number; event: PresenceEvent; sinks: string[] }
+  /** An event waiting for a sink, whose change of state the state file already includes. */
+  | { op: 'add'; sink: string; event: PresenceEvent }
+  | { op: 'ack'; sink: string; id: string };
 
 /**
- * The durable outbox: every event handed to a sink is appended here before the state that implies
- * it is saved, and acknowledged when the sink confirmed it (or dead-lettered it). After a crash or
- * kill -9 the unacknowledged events are delivered again, with the same ids.
+ * The durable outbox and state journal, one append-only NDJSON log beside the state file.
  *
- * An append-only NDJSON log (`add` / `ack` records) written with write(2), so a killed process
- * loses nothing (the page cache survives it); fsync is batched per tick for power loss. It is
- * compacted to the pending events on open and whenever the log grows well past them.
+ * Outbox: every event handed to a sink is appended here before the state that implies it is saved,
+ * and acknowledged when the sink confirmed it (or dead-lettered it). After a crash or kill -9 the
+ * unacknowledged events are delivered again, with the same ids.
+ *
+ * Journal: every emitted event gets a sequence number, and the state file records the last one it
+ * includes (`journalSeq`). The state is written asynchronously after the events, so a kill can land
+ * between the two; on start the daemon replays the journaled events past `journalSeq` onto the state
+ * file. Without that, a join delivered just before a kill was missing from the state the restart
+ * diffed against, and if that person left before the next poll, no leave was ever sent. Journaled
+ * events are kept, acknowledged or not, until a saved state covers them (`covered`).
+ *
+ * Written with write(2), so a killed process loses nothing (the page cache survives it); fsync is
+ * batched per tick for power loss. Compacted to what is still needed on open and whenever the log
+ * grows well past it.
  */
 export class Outbox {
   readonly path: string;
   readonly #log: Logger;
   readonly #pending = new Map<string, Map<string, PresenceEvent>>();
+  /** Events journaled after the last state known to be saved, oldest first. */
+  #journal: { seq: number; event: PresenceEvent }[] = [];
+  #covered: number;
+  #seq: number;
   #fd: number;
+  #closed = false;
   #records = 0;
   #syncScheduled = false;
 
-  constructor(path: string, logger: Logger) {
+  /** `covered`: the `journalSeq` of the state file loaded on start (0 when there is none). */
+  constructor(path: string, logger: Logger, covered = 0) {
     this.path = path;
     this.#log = logger;
+    this.#covered = covered;
+    this.#seq = covered;
     this.#load();
     this.#fd = this.#compact();
   }
@@ -40,14 +62,33 @@ export class Outbox {
     return n;
   }
 
-  /** Record an event for a sink. False when the same event (id) is already waiting there. */
-  add(sink: string, event: PresenceEvent): boolean {
-    let m = this.#pending.get(sink);
-    if (!m) this.#pending.set(sink, (m = new Map()));
-    if (m.has(event.id)) return false; // the same transition seen again (after a restart): already queued
-    m.set(event.id, event);
-    this.#append({ op: 'add', sink, event });
-    return true;
+  /** The sequence number of the last journaled event. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** Events journaled after the covered state, in the order they were emitted (replay these onto it). */
+  journal(): PresenceEvent[] {
+    return this.#journal.map((j) => j.event);
+  }
+
+  /**
+   * Journal an emitted event and queue it for `sinks`. Returns the sinks it was newly queued for:
+   * not those where the same event (id) is already waiting, as after a restart.
+   */
+  record(event: PresenceEvent, sinks: readonly string[]): string[] {
+    const fresh: string[] = [];
+    for (const sink of sinks) {
+      let m = this.#pending.get(sink);
+      if (!m) this.#pending.set(sink, (m = new Map()));
+      if (m.has(event.id)) continue;
+      m.set(event.id, event);
+      fresh.push(sink);
+    }
+    const seq = ++this.#seq;
+    this.#journal.push({ seq, event });
+    this.#append({ op: 'ev', seq, event, sinks: fresh });
+    return fresh;
   }
 
   ack(sink: string, events: readonly PresenceEvent[]): void {
@@ -56,13 +97,22 @@ export class Outbox {
     for (const e of events) {
       if (m.delete(e.id)) this.#append({ op: 'ack', sink, id: e.id });
     }
-    if (this.#records > 10_000 && this.#records > 4 * this.size) {
-      closeSync(this.#fd);
-      this.#fd = this.#compact();
-    }
+    this.#maybeCompact();
+  }
+
+  /** A state including every event up to `seq` is saved: the journal before it is no longer needed. */
+  covered(seq: number): void {
+    if (seq <= this.#covered) return;
+    this.#covered = seq;
+    let i = 0;
+    while (i < this.#journal.length && this.#journal[i]!.seq <= seq) i++;
+    if (i > 0) this.#journal.splice(0, i);
+    this.#maybeCompact();
   }
 
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     try {
       fsyncSync(this.#fd);
     } catch {
@@ -71,7 +121,16 @@ export class Outbox {
     closeSync(this.#fd);
   }
 
+  #maybeCompact(): void {
+    if (this.#closed) return;
+    if (this.#records > 10_000 && this.#records > 4 * (this.size + this.#journal.length)) {
+      closeSync(this.#fd);
+      this.#fd = this.#compact();
+    }
+  }
+
   #append(r: Record_): void {
+    if (this.#closed) return;
     writeSync(this.#fd, JSON.stringify(r) + '\n');
     this.#records++;
     if (!this.#syncScheduled) {
@@ -110,28 +169,63 @@ export class Outbox {
         }
         throw new StateError(`outbox ${this.path} is corrupt at line ${i + 1} (move it away to start fresh; its events would be lost)`);
       }
-      let m = this.#pending.get(r.sink);
-      if (!m) this.#pending.set(r.sink, (m = new Map()));
-      if (r.op === 'add' && r.event && typeof r.event.id === 'string') m.set(r.event.id, r.event);
-      else if (r.op === 'ack') m.delete(r.id);
+      const bad = () => {
+        throw new StateError(`outbox ${this.path} is corrupt at line ${i + 1}: not an outbox record (move it away to start fresh; its events would be lost)`);
+      };
+      const pendingFor = (sink: unknown) => {
+        if (typeof sink !== 'string') bad();
+        let m = this.#pending.get(sink as string);
+        if (!m) this.#pending.set(sink as string, (m = new Map()));
+        return m;
+      };
+      const isEvent = (e: unknown): e is PresenceEvent =>
+        !!e && typeof e === 'object' && typeof (e as PresenceEvent).id === 'string' && typeof (e as PresenceEvent).room === 'string' &&
+        ['join', 'leave', 'update'].includes((e as PresenceEvent).type) && !!(e as PresenceEvent).participant && typeof (e as PresenceEvent).participant.id === 'string';
+      if (!r || typeof r !== 'object') bad();
+      if (r.op === 'ev') {
+        if (!Number.isSafeInteger(r.seq) || !isEvent(r.event) || !Array.isArray(r.sinks)) bad();
+        if (r.seq > this.#seq) this.#seq = r.seq;
+        if (r.seq > this.#covered) this.#journal.push({ seq: r.seq, event: r.event });
+        for (const sink of r.sinks) pendingFor(sink).set(r.event.id, r.event);
+      } else if (r.op === 'add') {
+        if (!isEvent(r.event)) bad();
+        pendingFor(r.sink).set(r.event.id, r.event);
+      } else if (r.op === 'ack') {
+        if (typeof r.id !== 'string') bad();
+        pendingFor(r.sink).delete(r.id);
+      } else bad();
     });
     if (skipped) this.#log.warn({ outbox: this.path }, 'outbox ended with a partial line (a crash mid-write); ignored it');
     if (this.size) this.#log.info({ pending: this.size }, `${this.size} undelivered event(s) from the last run will be delivered again`);
   }
 
-  /** Rewrite the log as just the pending adds (temp + fsync + rename); returns the append fd. */
+  /**
+   * Rewrite the log as what is still needed (temp + fsync + rename), returning the append fd: an
+   * `add` per event waiting for a sink whose state is saved, then the journal past the saved state,
+   * each entry with the sinks it still waits for.
+   */
   #compact(): number {
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
-    let text = '';
-    this.#records = 0;
+    const journaled = new Set(this.#journal.map((j) => j.event.id));
+    const lines: string[] = [];
     for (const [sink, m] of this.#pending) {
-      for (const event of m.values()) {
-        text += JSON.stringify({ op: 'add', sink, event }) + '\n';
-        this.#records++;
-      }
+      for (const event of m.values()) if (!journaled.has(event.id)) lines.push(JSON.stringify({ op: 'add', sink, event }));
     }
-    writeSync(fd, text);
+    const listed = new Set<string>();
+    for (const { seq, event } of this.#journal) {
+      const sinks: string[] = [];
+      for (const [sink, m] of this.#pending) {
+        const key = sink + '\u0000' + event.id;
+        if (m.has(event.id) && !listed.has(key)) {
+          listed.add(key);
+          sinks.push(sink);
+        }
+      }
+      lines.push(JSON.stringify({ op: 'ev', seq, event, sinks }));
+    }
+    this.#records = lines.length;
+    writeSync(fd, lines.length ? lines.join('\n') + '\n' : '');
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, this.path);

@@ -7,6 +7,12 @@ export interface SavedState {
   /** `rooms`: one entry per watched room seen at least once (empty rooms included). `domain`: every occupied room. */
   mode: 'rooms' | 'domain';
   rooms: Record<string, Participant[]>;
+  /**
+   * The daemon's outbox journal: the sequence number of the last emitted event this state includes.
+   * Events journaled after it are replayed onto the state on start (see Outbox). Library stores
+   * keep it as given; the watcher itself never sets it.
+   */
+  journalSeq?: number;
 }
 
 /** Where snapshots live between runs. The file store is the default; any other can be plugged in. */
