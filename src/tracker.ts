@@ -1,6 +1,7 @@
 import { str, toParticipant, type ParticipantEntry } from './daily/parse.js';
-import { changesOf, joinEvent, leaveEvent, SEP, updateEvent, type DiffOptions } from './diff.js';
+import { changesOf, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
+import { hashKey, SlotTable } from './util/slot-table.js';
 
 /**
  * One tracked participant: its room and last-known fields, updated in place (duration on every
@@ -13,10 +14,12 @@ interface Slot extends Participant {
   seen: number;
   /** Index in the last snapshot's order. */
   pos: number;
+  /** Index in the id table (kept by SlotTable). */
+  at: number;
 }
 
 function slotOf(room: string, p: Participant, seen: number, pos: number): Slot {
-  return { room, id: p.id, userId: p.userId, userName: p.userName, mtgSessionId: p.mtgSessionId, joinTime: p.joinTime, duration: p.duration, seen, pos };
+  return { room, id: p.id, userId: p.userId, userName: p.userName, mtgSessionId: p.mtgSessionId, joinTime: p.joinTime, duration: p.duration, seen, pos, at: -1 };
 }
 
 /**
@@ -29,13 +32,13 @@ function slotOf(room: string, p: Participant, seen: number, pos: number): Slot {
  * - It walks the snapshot alongside the previous one: when people are listed in the same order as
  *   last time (as the simulator does; Daily's docs say nothing about order), an unchanged person is
  *   found by comparing one id (and room) with the next expected one, without hashing anything. The
- *   id map is the fallback for anyone out of place, so any order stays correct, and a shuffled one
- *   costs about what a fresh map per snapshot did.
+ *   id table (SlotTable) is the fallback for anyone out of place, so any order stays correct.
+ * - It looks for leaves only in the stretches of the previous order that the walk jumped over.
  * - It keeps its state between snapshots instead of building a new one each time.
  */
 abstract class Tracker {
-  /** Slots by id (one room) or by room + U+0000 + id (a domain: the same id in two rooms is two people). */
-  readonly #bySlotKey = new Map<string, Slot>();
+  /** Slots by id (one room) or by room and id (a domain: the same id in two rooms is two people). */
+  readonly #table = new SlotTable<Slot>();
   readonly #perRoomKeys: boolean;
   /** Everyone tracked, in the order of the last snapshot (people kept from a partial one at the end). */
   #order: Slot[] = [];
@@ -49,22 +52,32 @@ abstract class Tracker {
   #expect = 0;
   #n = 0;
   #matched = 0;
+  /**
+   * Stretches of `order` the walk jumped over, as [from, to) pairs, and the furthest it got: only
+   * there can someone be missing, so end() looks for leaves there instead of touching every slot
+   * again (at 100k people that second pass over scattered slots cost more than the leaves).
+   */
+  readonly #skipped: number[] = [];
+  #furthest = 0;
+  /** Whether the walk ever went back (someone listed earlier than last time): the stretches may then overlap. */
+  #wentBack = false;
 
   protected constructor(perRoomKeys: boolean, primed: boolean) {
     this.#perRoomKeys = perRoomKeys;
     this.#primed = primed;
   }
 
-  #key(room: string, id: string): string {
-    return this.#perRoomKeys ? room + SEP + id : id;
+  /** The hash seed of a room's ids: 0 in a one-room tracker, the room's own hash in a domain. */
+  #seed(room: string): number {
+    return this.#perRoomKeys ? hashKey(room, 0) : 0;
   }
 
   /** Add a person from a saved state (a repeated id in the same room counts once). */
   protected restore(room: string, p: Participant): void {
-    const key = this.#key(room, p.id);
-    if (this.#bySlotKey.has(key)) return;
+    const hash = hashKey(p.id, this.#seed(room));
+    if (this.#table.get(room, p.id, hash)) return;
     const s = slotOf(room, p, 0, this.#order.length);
-    this.#bySlotKey.set(key, s);
+    this.#table.add(s, hash);
     this.#order.push(s);
   }
 
@@ -91,6 +104,9 @@ abstract class Tracker {
     this.#expect = 0;
     this.#n = 0;
     this.#matched = 0;
+    this.#skipped.length = 0;
+    this.#furthest = 0;
+    this.#wentBack = false;
   }
 
   /** One room's entries, in snapshot order. Cannot throw on any checked entry. */
@@ -99,7 +115,8 @@ abstract class Tracker {
     const initial = this.#initial;
     const gen = this.#snapshots;
     const order = this.#order;
-    const bySlotKey = this.#bySlotKey;
+    const table = this.#table;
+    const seed = this.#seed(room);
     const next = this.#spare;
     let n = this.#n; // people in `next`
     let expect = this.#expect; // where in `order` the next entry most likely is
@@ -110,19 +127,25 @@ abstract class Tracker {
       const id = e.id;
       let s = order[expect];
       if (s === undefined || s.id !== id || s.room !== room) {
-        const key = this.#key(room, id);
-        s = bySlotKey.get(key);
+        const hash = hashKey(id, seed);
+        s = table.get(room, id, hash);
         if (s === undefined) {
           const p = toParticipant(e);
           const joined = slotOf(room, p, gen, n);
-          bySlotKey.set(key, joined);
+          table.add(joined, hash);
           next[n++] = joined;
           events.push(joinEvent(room, p, at, initial));
           continue;
         }
       }
       if (s.seen === gen) continue; // listed twice: the first one counts
-      expect = s.pos + 1;
+      const was = s.pos;
+      if (was !== expect) {
+        if (was > expect) this.#skipped.push(expect, was);
+        else this.#wentBack = true;
+      }
+      expect = was + 1;
+      if (expect > this.#furthest) this.#furthest = expect;
       s.seen = gen;
       s.pos = n;
       next[n++] = s;
@@ -162,15 +185,24 @@ abstract class Tracker {
     let left = false;
     // everyone tracked was listed again: no leave to look for (the common case)
     if (this.#matched < order.length) {
-      for (const s of order) {
-        if (s.seen === gen) continue;
-        if (complete) {
-          this.#bySlotKey.delete(this.#key(s.room, s.id));
-          events.push(leaveEvent(s.room, toParticipant(s), this.#at));
-          left = true;
-        } else {
-          s.pos = n;
-          next[n++] = s;
+      // Someone not listed is in a stretch the walk jumped over, or past the furthest it got: the
+      // walk only moves forward one listed person at a time or by jumping. Looked at in order.
+      const stretches = this.#skipped;
+      if (this.#furthest < order.length) stretches.push(this.#furthest, order.length);
+      if (this.#wentBack) sortAndMerge(stretches);
+      for (let r = 0; r < stretches.length; r += 2) {
+        const to = stretches[r + 1]!;
+        for (let j = stretches[r]!; j < to; j++) {
+          const s = order[j]!;
+          if (s.seen === gen) continue;
+          if (complete) {
+            this.#table.delete(s);
+            events.push(leaveEvent(s.room, toParticipant(s), this.#at));
+            left = true;
+          } else {
+            s.pos = n;
+            next[n++] = s;
+          }
         }
       }
     }
@@ -180,6 +212,19 @@ abstract class Tracker {
     if (left) order.fill(undefined as unknown as Slot);
     this.#spare = order;
     this.#order = next;
+  }
+}
+
+/** [from, to) pairs, flat, sorted by start with overlapping or touching ones joined, in place. */
+function sortAndMerge(pairs: number[]): void {
+  const list: [number, number][] = [];
+  for (let i = 0; i < pairs.length; i += 2) list.push([pairs[i]!, pairs[i + 1]!]);
+  list.sort((a, b) => a[0] - b[0]);
+  pairs.length = 0;
+  for (const [from, to] of list) {
+    const last = pairs.length - 1;
+    if (last > 0 && from <= pairs[last]!) pairs[last] = Math.max(pairs[last]!, to);
+    else pairs.push(from, to);
   }
 }
 
