@@ -1,7 +1,11 @@
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { resolveConfig } from '../src/config.js';
+import { startDaemon } from '../src/daemon.js';
+import { createLogger } from '../src/log.js';
 import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
@@ -226,5 +230,27 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     expect(reopened.journal()).toEqual([]);
     reopened.close();
     expect(sim.presence('standup')).toEqual([]);
+  });
+
+  it('when the outbox cannot be written (disk full), events are still delivered and the failure is logged', async () => {
+    const { sim, dir } = await setup(['A', 'B']);
+    const spy = vi.spyOn(Outbox.prototype, 'record').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    cleanup.push(() => void spy.mockRestore());
+    const stdout = new PassThrough();
+    const lines: string[] = [];
+    stdout.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+    const logs = new PassThrough();
+    let logText = '';
+    logs.on('data', (d: Buffer) => (logText += d.toString()));
+    const cfg = resolveConfig({}, { rooms: ['standup'], interval: 100, state: join(dir, 'state.json') }, { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url });
+    const daemon = await startDaemon(cfg, { stdout, logger: createLogger({ level: 'info', destination: logs }), version: 'test' });
+    cleanup.push(async () => void (await daemon.shutdown()));
+    await waitFor(stdout, 'data', () => lines.length >= 2, 10_000, 'two events on stdout');
+    expect(lines.map((l) => JSON.parse(l).participant.userName).sort()).toEqual(['A', 'B']);
+    expect(spy).toHaveBeenCalled();
+    expect(logText).toContain('cannot write the outbox (ENOSPC)');
+    expect(logText.match(/cannot write the outbox/g)).toHaveLength(1); // once, not per event
   });
 });
