@@ -25,23 +25,29 @@ const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 /**
  * Samples of `fn(prepare(fresh parse))`: every run gets a freshly parsed body (as a real poll does:
  * no string hash cached from an earlier run), alternating between the two bodies so every run has
- * the churn in one direction or the other. Only `fn` is timed; `prepare` (the entry check, timed
- * on its own as `check`) and the parse are not.
+ * the churn in one direction or the other. Only `fn` is timed for `samples`; `prepare` (the entry
+ * check, timed on its own as `check`) and the parse are not. `ratios` pairs each run with its own
+ * parse: (prepare + fn) ÷ JSON.parse of that same body, just before, in the same process.
  */
 function onFresh(bodies, runs, prepare, fn) {
   const t = [];
+  const ratios = [];
   let events = 0;
   for (let i = 0; i < runs + 4; i++) {
-    const input = prepare(JSON.parse(bodies[i % 2]));
+    const s0 = performance.now();
+    const parsed = JSON.parse(bodies[i % 2]);
+    const s1 = performance.now();
+    const input = prepare(parsed);
     const s = performance.now();
     const e = fn(input);
     const dt = performance.now() - s;
     if (i >= 4) {
       t.push(dt);
+      ratios.push((s - s1 + dt) / (s1 - s0));
       events = Math.max(events, e ?? 0);
     }
   }
-  return { samples: t, events };
+  return { samples: t, ratios, events };
 }
 
 const asIs = (b) => b;
