@@ -121,8 +121,10 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     }
     const store = stateStore!;
     const box = outbox;
+    const loaded = initialState;
     watcherStore = {
-      load: () => store.load(),
+      // already read (and brought up to the journal) above: the watcher gets it as initialState
+      load: () => Promise.resolve(loaded),
       // the state is built just before save() is called, so it includes every event journaled so far
       save: async (state) => {
         const seq = box.seq;

@@ -1,4 +1,4 @@
-import { str, toParticipant, type ParticipantEntry } from './daily/parse.js';
+import { num, str, toParticipant, type ParticipantEntry } from './daily/parse.js';
 import { changesOf, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey, SlotTable } from './util/slot-table.js';
@@ -14,7 +14,7 @@ interface Slot extends Participant {
   seen: number;
   /** Index in the last snapshot's order. */
   pos: number;
-  /** Index in the id table (kept by SlotTable). */
+  /** Index in the domain's id table (kept by SlotTable; unused in one room). */
   at: number;
 }
 
@@ -35,7 +35,7 @@ interface SlotIndex {
 /**
  * One room: a Map by id. (The domain's table below was tried here too: at 10,000 people with 1%
  * churn the walk measured ~1.8 ms against ~1 ms with the Map, repeatably, for a cause not found;
- * see BENCHMARKS.md.)
+ * see docs/architecture.md.)
  */
 class IdMap implements SlotIndex {
   readonly #m = new Map<string, Slot>();
@@ -91,7 +91,8 @@ class RoomIdTable implements SlotIndex {
  * - It walks the snapshot alongside the previous one: when people are listed in the same order as
  *   last time (as the simulator does; Daily's docs say nothing about order), an unchanged person is
  *   found by comparing one id (and room) with the next expected one, without hashing anything. The
- *   id table (SlotTable) is the fallback for anyone out of place, so any order stays correct.
+ *   index (a Map for one room, a SlotTable for a domain) is the fallback for anyone out of place,
+ *   so any order stays correct.
  * - It looks for leaves only in the stretches of the previous order that the walk jumped over.
  * - It keeps its state between snapshots instead of building a new one each time.
  */
@@ -201,8 +202,7 @@ abstract class Tracker {
       s.pos = n;
       next[n++] = s;
       matched++;
-      const d = e.duration;
-      s.duration = typeof d === 'number' && Number.isFinite(d) ? d : null;
+      s.duration = num(e.duration);
       if (
         str(e.userName) === s.userName &&
         str(e.userId) === s.userId &&

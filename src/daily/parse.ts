@@ -44,16 +44,20 @@ export function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
+/** A finite number as is; anything else (a string, NaN, Infinity) counts as absent. */
+export function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
 /** The typed participant of a checked entry. Never throws: a field of the wrong type is null. */
 export function toParticipant(e: ParticipantEntry): Participant {
-  const d = e.duration;
   return {
     id: e.id,
     userId: str(e.userId),
     userName: str(e.userName),
     mtgSessionId: str(e.mtgSessionId),
     joinTime: str(e.joinTime),
-    duration: typeof d === 'number' && Number.isFinite(d) ? d : null,
+    duration: num(e.duration),
   };
 }
 

@@ -36,6 +36,9 @@ export class RateLimiter {
   readonly #now: () => number;
   /** Start times of the last `maxPer5s` admitted jobs, oldest first (a ring buffer). */
   readonly #starts: Float64Array;
+  /** Starts allowed within `#spacing` ms: maxRps per second, or one per 1/maxRps s below 1/s. */
+  readonly #perSecond: number;
+  readonly #spacing: number;
   #head = 0;
   #count = 0;
   #queue: Waiter[] = [];
@@ -49,6 +52,8 @@ export class RateLimiter {
     if (!(this.maxRps > 0) || !(this.maxPer5s >= 1)) throw new TypeError('RateLimiter: maxRps and maxPer5s must be positive');
     this.#now = now;
     this.#starts = new Float64Array(this.maxPer5s);
+    this.#perSecond = Math.max(1, Math.floor(this.maxRps));
+    this.#spacing = this.maxRps >= 1 ? 1000 : 1000 / this.maxRps; // below 1/s: one start per 1/maxRps s
   }
 
   /** Jobs waiting for budget. */
@@ -103,9 +108,7 @@ export class RateLimiter {
   #delay(now: number): number {
     let wait = 0;
     if (this.#count >= this.maxPer5s) wait = Math.max(wait, this.#startAt(this.#count - this.maxPer5s) + 5000 - now);
-    const perSecond = Math.floor(this.maxRps) >= 1 ? Math.floor(this.maxRps) : 1;
-    const spacing = this.maxRps >= 1 ? 1000 : 1000 / this.maxRps; // below 1/s: one start per 1/maxRps s
-    if (this.#count >= perSecond) wait = Math.max(wait, this.#startAt(this.#count - perSecond) + spacing - now);
+    if (this.#count >= this.#perSecond) wait = Math.max(wait, this.#startAt(this.#count - this.#perSecond) + this.#spacing - now);
     return wait;
   }
 

@@ -3,6 +3,13 @@ import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { StateError } from './store.js';
 
+/** Whether a value read back from the log has the shape of a PresenceEvent, as far as the outbox relies on. */
+function isEvent(e: unknown): e is PresenceEvent {
+  if (!e || typeof e !== 'object') return false;
+  const r = e as Partial<PresenceEvent>;
+  return typeof r.id === 'string' && typeof r.room === 'string' && (r.type === 'join' || r.type === 'leave' || r.type === 'update') && typeof r.participant?.id === 'string';
+}
+
 type Record_ =
   /** An emitted event (a change of state), with the sinks it was queued for. */
   | { op: 'ev'; seq: number; event: PresenceEvent; sinks: string[] }
@@ -79,8 +86,7 @@ export class Outbox {
   record(event: PresenceEvent, sinks: readonly string[]): string[] {
     const fresh: string[] = [];
     for (const sink of sinks) {
-      let m = this.#pending.get(sink);
-      if (!m) this.#pending.set(sink, (m = new Map()));
+      const m = this.#pendingFor(sink);
       if (m.has(event.id)) continue;
       m.set(event.id, event);
       fresh.push(sink);
@@ -158,9 +164,9 @@ export class Outbox {
     let skipped = 0;
     lines.forEach((line, i) => {
       if (!line) return;
-      let r: Record_;
+      let r: unknown;
       try {
-        r = JSON.parse(line) as Record_;
+        r = JSON.parse(line);
       } catch {
         // a line cut short by a crash can only be the last one
         if (i >= lines.length - 2) {
@@ -169,34 +175,42 @@ export class Outbox {
         }
         throw new StateError(`outbox ${this.path} is corrupt at line ${i + 1} (move it away to start fresh; its events would be lost)`);
       }
-      const bad = () => {
+      if (!this.#apply(r)) {
         throw new StateError(`outbox ${this.path} is corrupt at line ${i + 1}: not an outbox record (move it away to start fresh; its events would be lost)`);
-      };
-      const pendingFor = (sink: unknown) => {
-        if (typeof sink !== 'string') bad();
-        let m = this.#pending.get(sink as string);
-        if (!m) this.#pending.set(sink as string, (m = new Map()));
-        return m;
-      };
-      const isEvent = (e: unknown): e is PresenceEvent =>
-        !!e && typeof e === 'object' && typeof (e as PresenceEvent).id === 'string' && typeof (e as PresenceEvent).room === 'string' &&
-        ['join', 'leave', 'update'].includes((e as PresenceEvent).type) && !!(e as PresenceEvent).participant && typeof (e as PresenceEvent).participant.id === 'string';
-      if (!r || typeof r !== 'object') bad();
-      if (r.op === 'ev') {
-        if (!Number.isSafeInteger(r.seq) || !isEvent(r.event) || !Array.isArray(r.sinks)) bad();
-        if (r.seq > this.#seq) this.#seq = r.seq;
-        if (r.seq > this.#covered) this.#journal.push({ seq: r.seq, event: r.event });
-        for (const sink of r.sinks) pendingFor(sink).set(r.event.id, r.event);
-      } else if (r.op === 'add') {
-        if (!isEvent(r.event)) bad();
-        pendingFor(r.sink).set(r.event.id, r.event);
-      } else if (r.op === 'ack') {
-        if (typeof r.id !== 'string') bad();
-        pendingFor(r.sink).delete(r.id);
-      } else bad();
+      }
     });
     if (skipped) this.#log.warn({ outbox: this.path }, 'outbox ended with a partial line (a crash mid-write); ignored it');
     if (this.size) this.#log.info({ pending: this.size }, `${this.size} undelivered event(s) from the last run will be delivered again`);
+  }
+
+  /** One record read back from the log; false when it is not a well-formed record. */
+  #apply(r: unknown): boolean {
+    if (!r || typeof r !== 'object') return false;
+    const rec = r as Record<string, unknown>;
+    if (rec.op === 'ev') {
+      const { seq, event, sinks } = rec;
+      if (!Number.isSafeInteger(seq) || !isEvent(event) || !Array.isArray(sinks) || !sinks.every((x) => typeof x === 'string')) return false;
+      if ((seq as number) > this.#seq) this.#seq = seq as number;
+      if ((seq as number) > this.#covered) this.#journal.push({ seq: seq as number, event });
+      for (const sink of sinks as string[]) this.#pendingFor(sink).set(event.id, event);
+      return true;
+    }
+    if (typeof rec.sink !== 'string') return false;
+    if (rec.op === 'add' && isEvent(rec.event)) {
+      this.#pendingFor(rec.sink).set(rec.event.id, rec.event);
+      return true;
+    }
+    if (rec.op === 'ack' && typeof rec.id === 'string') {
+      this.#pendingFor(rec.sink).delete(rec.id);
+      return true;
+    }
+    return false;
+  }
+
+  #pendingFor(sink: string): Map<string, PresenceEvent> {
+    let m = this.#pending.get(sink);
+    if (!m) this.#pending.set(sink, (m = new Map()));
+    return m;
   }
 
   /**
@@ -212,16 +226,9 @@ export class Outbox {
     for (const [sink, m] of this.#pending) {
       for (const event of m.values()) if (!journaled.has(event.id)) lines.push(JSON.stringify({ op: 'add', sink, event }));
     }
-    const listed = new Set<string>();
     for (const { seq, event } of this.#journal) {
-      const sinks: string[] = [];
-      for (const [sink, m] of this.#pending) {
-        const key = sink + '\u0000' + event.id;
-        if (m.has(event.id) && !listed.has(key)) {
-          listed.add(key);
-          sinks.push(sink);
-        }
-      }
+      // (an id journaled twice lists its sinks twice: reading it back, the second changes nothing)
+      const sinks = [...this.#pending].filter(([, m]) => m.has(event.id)).map(([sink]) => sink);
       lines.push(JSON.stringify({ op: 'ev', seq, event, sinks }));
     }
     this.#records = lines.length;

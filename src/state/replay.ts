@@ -1,30 +1,29 @@
+import { applyEvents, type RoomState } from '../diff.js';
 import type { Participant, PresenceEvent } from '../events.js';
 import type { SavedState } from './store.js';
 
 /**
- * A saved state with events applied in order: a join or update sets the person's details, a leave
- * removes them. The daemon uses it on start to bring its state file up to the events its outbox
- * journal recorded after that state was written, so the first poll diffs against what the sinks
- * were told, not against an older picture (which would leave a delivered join without its leave).
+ * A saved state with events applied in order (`applyEvents` per room): a join or update sets the
+ * person's details, a leave removes them. The daemon uses it on start to bring its state file up to
+ * the events its outbox journal recorded after that state was written, so the first poll diffs
+ * against what the sinks were told, not against an older picture (which would leave a delivered
+ * join without its leave).
  */
 export function replay(state: SavedState, events: readonly PresenceEvent[]): SavedState {
-  const rooms = new Map<string, Map<string, Participant>>();
-  for (const [room, list] of Object.entries(state.rooms)) {
-    const m = new Map<string, Participant>();
-    for (const p of list) if (!m.has(p.id)) m.set(p.id, p); // a repeated id counts once, the first, as on restore
-    rooms.set(room, m);
-  }
+  const byRoom = new Map<string, PresenceEvent[]>();
   for (const e of events) {
-    let m = rooms.get(e.room);
-    if (!m) rooms.set(e.room, (m = new Map()));
-    if (e.type === 'leave') m.delete(e.participant.id);
-    else m.set(e.participant.id, e.participant);
+    const list = byRoom.get(e.room);
+    if (list) list.push(e);
+    else byRoom.set(e.room, [e]);
   }
-  const out: Record<string, Participant[]> = {};
-  for (const [room, m] of rooms) out[room] = [...m.values()];
-  return { ...state, rooms: out };
+  const rooms: Record<string, Participant[]> = { ...state.rooms };
+  for (const [room, list] of byRoom) {
+    const before: RoomState = new Map();
+    for (const p of state.rooms[room] ?? []) if (!before.has(p.id)) before.set(p.id, p); // a repeated id counts once, the first, as on restore
+    rooms[room] = [...applyEvents(before, list).values()];
+  }
+  return { ...state, rooms };
 }
-
 /** The state of a first start (no state file yet), to replay a journal onto. */
 export function emptyState(mode: SavedState['mode'], now: Date): SavedState {
   return { version: 1, savedAt: now.toISOString(), mode, rooms: {} };
