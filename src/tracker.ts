@@ -14,7 +14,7 @@ interface Slot extends Participant {
   seen: number;
   /** Index in the last snapshot's order. */
   pos: number;
-  /** Index in the domain's id table (kept by SlotTable; unused in one room). */
+  /** Its cell in the id table (kept by SlotTable). */
   at: number;
 }
 
@@ -23,39 +23,12 @@ function slotOf(room: string, p: Participant, seen: number, pos: number): Slot {
 }
 
 /**
- * How a tracker finds a slot by (room, id) when it is not where the walk expected it. `add` comes
- * right after a `find` of the same key that found nothing.
- */
-interface SlotIndex {
-  find(room: string, id: string): Slot | undefined;
-  add(s: Slot): void;
-  delete(s: Slot): void;
-}
-
-/**
- * One room: a Map by id. (The domain's table below was tried here too: at 10,000 people with 1%
- * churn the walk measured ~1.8 ms against ~1 ms with the Map, repeatably, for a cause not found;
- * see docs/architecture.md.)
- */
-class IdMap implements SlotIndex {
-  readonly #m = new Map<string, Slot>();
-  find(_room: string, id: string): Slot | undefined {
-    return this.#m.get(id);
-  }
-  add(s: Slot): void {
-    this.#m.set(s.id, s);
-  }
-  delete(s: Slot): void {
-    this.#m.delete(s.id);
-  }
-}
-
-/**
- * A domain: our own table keyed by (room, id), hashed in place, where a Map needed a new
+ * Slots by (room, id): our own table, hashed in place. A domain keyed a Map by a new
  * `room + U+0000 + id` string per lookup (~0.7× JSON.parse at 10,000 rooms × 5 with 1% churn against
- * ~0.3× with this table).
+ * ~0.3× with this table); one room keyed a Map by id, where a miss (every join) cost ~450 ns at
+ * 100,000 people against ~150 ns here (src/util/slot-table.ts says why).
  */
-class RoomIdTable implements SlotIndex {
+class IdTable {
   readonly #t = new SlotTable<Slot>();
   #room = '';
   #roomHash = hashKey('', 0);
@@ -69,10 +42,12 @@ class RoomIdTable implements SlotIndex {
     }
     return hashKey(id, this.#roomHash);
   }
+  /** The slot for (room, id), if tracked. */
   find(room: string, id: string): Slot | undefined {
     this.#last = this.#hash(room, id);
     return this.#t.get(room, id, this.#last);
   }
+  /** Add a slot right after a find() of its key that found nothing. */
   add(s: Slot): void {
     this.#t.add(s, this.#last);
   }
@@ -91,14 +66,14 @@ class RoomIdTable implements SlotIndex {
  * - It walks the snapshot alongside the previous one: when people are listed in the same order as
  *   last time (as the simulator does; Daily's docs say nothing about order), an unchanged person is
  *   found by comparing one id (and room) with the next expected one, without hashing anything. The
- *   index (a Map for one room, a SlotTable for a domain) is the fallback for anyone out of place,
+ *   index (an IdTable) is the fallback for anyone out of place,
  *   so any order stays correct.
  * - It looks for leaves only in the stretches of the previous order that the walk jumped over.
  * - It keeps its state between snapshots instead of building a new one each time.
  */
 abstract class Tracker {
   /** Slots by id (one room) or by room and id (a domain: the same id in two rooms is two people). */
-  readonly #index: SlotIndex;
+  readonly #index = new IdTable();
   /** Everyone tracked, in the order of the last snapshot (people kept from a partial one at the end). */
   #order: Slot[] = [];
   /** The order array before last, rewritten in place by the next snapshot (no new array per poll). */
@@ -121,8 +96,7 @@ abstract class Tracker {
   /** Whether the walk ever went back (someone listed earlier than last time): the stretches may then overlap. */
   #wentBack = false;
 
-  protected constructor(index: SlotIndex, primed: boolean) {
-    this.#index = index;
+  protected constructor(primed: boolean) {
     this.#primed = primed;
   }
 
@@ -290,7 +264,7 @@ export class RoomTracker extends Tracker {
 
   /** `saved`: the state to resume from. Without it the room has never been seen: the first snapshot's joins may be marked `initial`. */
   constructor(room: string, saved?: Iterable<Participant>) {
-    super(new IdMap(), saved !== undefined);
+    super(saved !== undefined);
     this.room = room;
     for (const p of saved ?? []) this.restore(room, p);
   }
@@ -326,7 +300,7 @@ export class RoomTracker extends Tracker {
 export class DomainTracker extends Tracker {
   /** `saved`: room → people, the state to resume from. */
   constructor(saved?: Iterable<[string, Iterable<Participant>]>) {
-    super(new RoomIdTable(), saved !== undefined);
+    super(saved !== undefined);
     for (const [room, list] of saved ?? []) for (const p of list) this.restore(room, p);
   }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../src/simulator/random.js';
 import { hashKey, SlotTable, type TableEntry } from '../src/util/slot-table.js';
 
-// The domain tracker's id table, against a Map as the model: random adds and deletes over a small pool of
+// The trackers' id table, against a Map as the model: random adds and deletes over a small pool of
 // (room, id) keys, so cells are deleted and reused, the table grows and is rebuilt in place.
 
 describe('SlotTable', () => {

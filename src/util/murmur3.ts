@@ -14,7 +14,8 @@ const C2 = 0xab0e9789;
 const C3 = 0x38b34ae5;
 const C4 = 0xa1e38b93;
 
-const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** The base64url alphabet as character codes (a typed array read is cheaper than `charCodeAt`). */
+const B64URL = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', (c) => c.charCodeAt(0));
 
 /**
  * `evt_` + base64url(MurmurHash3_x86_128(utf16le(`${a}\0${b}\0${c}`), seed 0)), digest words little-endian.
@@ -22,8 +23,9 @@ const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
  * One function with the whole state in local variables, which V8 keeps as unboxed 32-bit integers:
  * no joined string, no state object. (A first version kept the state in module-level `let`s, and
  * V8 boxed every write into a heap number: 145 B allocated per id. A second kept it in an Int32Array
- * and fed each string through a helper: ~310 ns per id. This one: ~265 ns, of which reading the
- * characters and building the result string are most.)
+ * and fed each string through a helper: ~310 ns per id. This one: ~230 ns for a 36-character id,
+ * ~180 of them reading the ~47 characters (`charCodeAt` is ~2.4 ns each); reading whole 16-byte
+ * blocks at once where a part allows it measured no faster.)
  */
 export function murmur3Id(a: string, b: string, c: string): string {
   let h1 = 0;
@@ -130,5 +132,5 @@ function le(w: number, i: number): number {
 }
 
 function ch(i: number): number {
-  return B64URL.charCodeAt(i & 63);
+  return B64URL[i & 63]!;
 }
