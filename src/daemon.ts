@@ -176,18 +176,19 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       metrics.deliveries.inc({ sink: q.sink.name, outcome: 'dropped' });
       deadLetter.write(q.sink.name, `outbox full (cap ${cfg.outboxCap})`, [e]);
     }
-    let fresh: Set<string>;
+    const names = admitted.map((q) => q.sink.name);
+    let fresh: readonly string[];
     try {
-      fresh = new Set(outbox.record(e, admitted.map((q) => q.sink.name)));
+      fresh = outbox.record(e, names);
     } catch (err) {
       // the outbox cannot be written (disk full, I/O error): deliver all the same, only without the
       // guarantee of a re-delivery after a crash, rather than drop the event
       if (outboxFailures++ % 1000 === 0) {
         log.error({ err, outbox: outbox.path }, `cannot write the outbox (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): events are still delivered, but one not yet delivered when the daemon dies would be lost`);
       }
-      fresh = new Set(admitted.map((q) => q.sink.name));
+      fresh = names;
     }
-    for (const q of admitted) if (fresh.has(q.sink.name)) q.push(e); // not what is already waiting there
+    for (const q of admitted) if (fresh.includes(q.sink.name)) q.push(e); // not what is already waiting there
   });
   watcher.on('ready', () => log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes'));
 

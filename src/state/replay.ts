@@ -24,6 +24,7 @@ export function replay(state: SavedState, events: readonly PresenceEvent[]): Sav
   }
   return { ...state, rooms };
 }
+
 /** The state of a first start (no state file yet), to replay a journal onto. */
 export function emptyState(mode: SavedState['mode'], now: Date): SavedState {
   return { version: 1, savedAt: now.toISOString(), mode, rooms: {} };

@@ -42,12 +42,10 @@ export class SlotTable<T extends TableEntry> {
   /** Cells not empty: entries plus deleted markers. Kept at most half the capacity. */
   #used = 0;
 
-  constructor(capacity = 16) {
-    let cap = 16;
-    while (cap < capacity * 2) cap *= 2;
-    this.#tags = new Int32Array(cap);
-    this.#refs = new Int32Array(cap);
-    this.#mask = cap - 1;
+  constructor() {
+    this.#tags = new Int32Array(16);
+    this.#refs = new Int32Array(16);
+    this.#mask = 15;
   }
 
   get size(): number {
@@ -130,9 +128,9 @@ export class SlotTable<T extends TableEntry> {
 }
 
 /**
- * MurmurHash3's 32-bit mix over the UTF-16 code units of `s`, two per step, from `seed`. For one
- * room, `hashKey(id, 0)`; for a domain, `hashKey(id, roomHash)` with `roomHash = hashKey(room, 0)`
- * once per room, so the same id in two rooms hashes differently without building a joined string.
+ * MurmurHash3's 32-bit mix over the UTF-16 code units of `s`, two per step, from `seed`. The
+ * trackers hash `hashKey(id, roomHash)` with `roomHash = hashKey(room, 0)` computed once per room, so
+ * the same id in two rooms hashes differently without building a joined string.
  */
 export function hashKey(s: string, seed: number): number {
   let h = seed;
