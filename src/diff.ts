@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { murmur3Id } from './util/murmur3.js';
+import { murmur3Id, murmur3IdPair } from './util/murmur3.js';
 import {
   TRACKED_FIELDS,
   type JoinEvent,
@@ -47,6 +47,14 @@ export function eventId(room: string, participantId: string, type: string, detai
   return 'evt_' + hash('sha256', room + SEP + participantId + SEP + type + SEP + detail, 'base64url').slice(0, 22);
 }
 
+/**
+ * `[eventId(room, id, 'join'), eventId(room, id, 'leave')]`, computed together (one read of the
+ * shared inputs). The tracker takes both when someone joins and keeps the leave's for later.
+ */
+export function joinAndLeaveIds(room: string, participantId: string): [string, string] {
+  return murmur3IdPair(room, participantId, 'join', 'leave');
+}
+
 export function changesOf(prev: Participant, next: Participant): ParticipantChanges | undefined {
   // the common case, nothing changed, without a loop (this runs once per participant per poll)
   if (
@@ -77,14 +85,16 @@ function changeDetail(changes: ParticipantChanges): string {
   return detail;
 }
 
-export function joinEvent(room: string, p: Participant, at: string, initial: boolean): JoinEvent {
-  const ev: JoinEvent = { id: eventId(room, p.id, 'join'), type: 'join', room, at, participant: p };
+/** `id`, when given, must be `eventId(room, p.id, 'join')` (the tracker has it from joinAndLeaveIds). */
+export function joinEvent(room: string, p: Participant, at: string, initial: boolean, id = eventId(room, p.id, 'join')): JoinEvent {
+  const ev: JoinEvent = { id, type: 'join', room, at, participant: p };
   if (initial) ev.initial = true;
   return ev;
 }
 
-export function leaveEvent(room: string, p: Participant, at: string): LeaveEvent {
-  return { id: eventId(room, p.id, 'leave'), type: 'leave', room, at, participant: p };
+/** `id`, when given, must be `eventId(room, p.id, 'leave')`. */
+export function leaveEvent(room: string, p: Participant, at: string, id = eventId(room, p.id, 'leave')): LeaveEvent {
+  return { id, type: 'leave', room, at, participant: p };
 }
 
 export function updateEvent(room: string, p: Participant, changes: ParticipantChanges, at: string): UpdateEvent {

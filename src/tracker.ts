@@ -1,5 +1,5 @@
 import { num, str, toParticipant, type ParticipantEntry } from './daily/parse.js';
-import { changesOf, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
+import { changesOf, eventId, joinAndLeaveIds, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey, SlotTable } from './util/slot-table.js';
 
@@ -16,10 +16,16 @@ interface Slot extends Participant {
   pos: number;
   /** Its cell in the id table (kept by SlotTable). */
   at: number;
+  /**
+   * The id its leave event will have, computed with the join's: the two share every input but the
+   * type. Computing it at the leave cost a whole MurmurHash3 and a read of an id string long out of
+   * cache (the leaves of a 100,000-person room with 10% churn: ~2.5 ms of ~22), for ~56 B a person.
+   */
+  leaveId: string;
 }
 
-function slotOf(room: string, p: Participant, seen: number, pos: number): Slot {
-  return { room, id: p.id, userId: p.userId, userName: p.userName, mtgSessionId: p.mtgSessionId, joinTime: p.joinTime, duration: p.duration, seen, pos, at: -1 };
+function slotOf(room: string, p: Participant, seen: number, pos: number, leaveId: string): Slot {
+  return { room, id: p.id, userId: p.userId, userName: p.userName, mtgSessionId: p.mtgSessionId, joinTime: p.joinTime, duration: p.duration, seen, pos, at: -1, leaveId };
 }
 
 /**
@@ -103,7 +109,7 @@ abstract class Tracker {
   /** Add a person from a saved state (a repeated id in the same room counts once). */
   protected restore(room: string, p: Participant): void {
     if (this.#index.find(room, p.id)) return;
-    const s = slotOf(room, p, 0, this.#order.length);
+    const s = slotOf(room, p, 0, this.#order.length, eventId(room, p.id, 'leave'));
     this.#index.add(s);
     this.#order.push(s);
   }
@@ -157,10 +163,11 @@ abstract class Tracker {
         s = index.find(room, id);
         if (s === undefined) {
           const p = toParticipant(e);
-          const joined = slotOf(room, p, gen, n);
+          const [joinId, leaveId] = joinAndLeaveIds(room, id);
+          const joined = slotOf(room, p, gen, n, leaveId);
           index.add(joined);
           next[n++] = joined;
-          events.push(joinEvent(room, p, at, initial));
+          events.push(joinEvent(room, p, at, initial, joinId));
           continue;
         }
       }
@@ -223,7 +230,7 @@ abstract class Tracker {
           if (s.seen === gen) continue;
           if (complete) {
             this.#index.delete(s);
-            events.push(leaveEvent(s.room, toParticipant(s), this.#at));
+            events.push(leaveEvent(s.room, toParticipant(s), this.#at, s.leaveId));
             left = true;
           } else {
             s.pos = n;

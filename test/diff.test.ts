@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import murmur from 'murmurhash3js-revisited';
 import { describe, expect, it } from 'vitest';
-import { murmur3Id } from '../src/util/murmur3.js';
-import { applyEvents, diffDomain, diffRoom, eventId, type RoomState } from '../src/diff.js';
+import { murmur3Id, murmur3IdPair } from '../src/util/murmur3.js';
+import { applyEvents, diffDomain, diffRoom, eventId, joinAndLeaveIds, type RoomState } from '../src/diff.js';
 import { TRACKED_FIELDS, type Participant } from '../src/events.js';
 import { seededRandom } from '../src/simulator/random.js';
 
@@ -147,6 +147,16 @@ describe('event ids', () => {
       for (let w = 0; w < 16; w += 4) digest.subarray(w, w + 4).reverse();
       expect(murmur3Id(...parts)).toBe(`evt_${digest.toString('base64url')}`);
     }
+  });
+
+  it('a join and leave id pair, computed together, equals the two computed apart (any prefix length and parity)', () => {
+    const random = seededRandom(11);
+    const str = () => String.fromCharCode(...Array.from({ length: Math.floor(random() * 60) }, () => Math.floor(random() * 65536)));
+    for (let i = 0; i < 500; i++) {
+      const [a, b, c, d] = [str(), str(), str(), str()];
+      expect(murmur3IdPair(a, b, c, d)).toEqual([murmur3Id(a, b, c), murmur3Id(a, b, d)]);
+    }
+    expect(joinAndLeaveIds('room', 'id')).toEqual([eventId('room', 'id', 'join'), eventId('room', 'id', 'leave')]);
   });
 
   it('are unique across a long random run', () => {
