@@ -23,6 +23,15 @@ const [kind, ...args] = process.argv.slice(2);
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 /**
+ * Untimed runs before the timed ones, enough for ~200,000 participants' worth of work whatever the
+ * size. Four runs warm a 100,000-person diff; a 1,000-person one was still running unoptimized code
+ * 20–40 runs in (3× its settled time), which raised the 1,000 median, and so lowered the growth
+ * figure 1,000 → 100,000, in every earlier run of this benchmark.
+ */
+let warm = 4;
+const warmFor = (participants) => (warm = Math.max(4, Math.ceil(200_000 / participants)));
+
+/**
  * Samples of `fn(prepare(fresh parse))`: every run gets a freshly parsed body (as a real poll does:
  * no string hash cached from an earlier run), alternating between the two bodies so every run has
  * the churn in one direction or the other. Only `fn` is timed for `samples`; `prepare` (the entry
@@ -33,7 +42,7 @@ function onFresh(bodies, runs, prepare, fn) {
   const t = [];
   const ratios = [];
   let events = 0;
-  for (let i = 0; i < runs + 4; i++) {
+  for (let i = 0; i < runs + warm; i++) {
     const s0 = performance.now();
     const parsed = JSON.parse(bodies[i % 2]);
     const s1 = performance.now();
@@ -41,7 +50,7 @@ function onFresh(bodies, runs, prepare, fn) {
     const s = performance.now();
     const e = fn(input);
     const dt = performance.now() - s;
-    if (i >= 4) {
+    if (i >= warm) {
       t.push(dt);
       ratios.push((s - s1 + dt) / (s1 - s0));
       events = Math.max(events, e ?? 0);
@@ -54,16 +63,17 @@ const asIs = (b) => b;
 
 function parseFloor(bodies, runs) {
   const t = [];
-  for (let i = 0; i < runs + 4; i++) {
+  for (let i = 0; i < runs + warm; i++) {
     const s = performance.now();
     JSON.parse(bodies[1]);
-    if (i >= 4) t.push(performance.now() - s);
+    if (i >= warm) t.push(performance.now() - s);
   }
   return { samples: t };
 }
 
 if (kind === 'room') {
   const [n, churn, runs, what] = [Number(args[0]), Number(args[1]), Number(args[2]), args[3]];
+  warmFor(n);
   const { base, bodies } = roomBodies(n, churn);
   const at = '2026-01-01T00:00:00.000Z';
   if (what === 'parse') out(parseFloor(bodies, runs));
@@ -90,6 +100,7 @@ if (kind === 'room') {
   } else throw new Error(`unknown: ${what}`);
 } else if (kind === 'domain') {
   const [rooms, churn, runs, what] = [Number(args[0]), Number(args[1]), Number(args[2]), args[3]];
+  warmFor(rooms * 5);
   const { bodies } = domainBodies(rooms, churn);
   const at = '2026-01-01T00:00:00.000Z';
   if (what === 'parse') out(parseFloor(bodies, runs));
