@@ -20,8 +20,9 @@ export interface HealthReport {
 }
 
 /**
- * GET /healthz: 200 while the last poll of every target succeeded within 3 intervals, else 503
- * with the reasons. GET /metrics: Prometheus text format.
+ * GET /healthz: 200 while the last poll of every target succeeded within 3 intervals and the last
+ * state save (when there is a state file) succeeded, else 503 with the reasons. GET /metrics:
+ * Prometheus text format.
  */
 export class HealthServer {
   readonly #o: HealthOptions;
@@ -57,6 +58,8 @@ export class HealthServer {
       if (ok === undefined) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll yet${err ? ` (last error: ${err})` : ''}`);
       else if (since > limit) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll for ${Math.round(since / 1000)}s${err ? ` (last error: ${err})` : ''}`);
     }
+    const saveError = this.#o.watcher.stateSaveError;
+    if (saveError !== undefined) reasons.push(`cannot save state: ${saveError}`);
     const sinks: HealthReport['sinks'] = {};
     for (const q of this.#o.queues) sinks[q.sink.name] = { depth: q.depth, disabled: q.disabled };
     return { status: reasons.length ? 'unhealthy' : 'ok', reasons, targets, sinks };

@@ -44,6 +44,14 @@ export class Metrics {
       if (allRooms) this.roomsWatched.set(p.rooms);
     });
     w.on('event', (e) => this.events.inc({ type: e.type }));
+    new Gauge({
+      name: 'presence_watcher_state_save_failing',
+      help: '1 while saving the state file keeps failing (see /healthz for why), else 0.',
+      registers: [this.registry],
+      collect() {
+        this.set(w.stateSaveError === undefined ? 0 : 1);
+      },
+    });
   }
 
   observeQueue(q: DeliveryQueue): void {

@@ -129,7 +129,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #store: StateStore | undefined;
   #initialState: SavedState | undefined;
   readonly #watchdogMs: number;
-  #saveFailed = false;
+  /** The message of the last save, when it failed (cleared by one that succeeds). */
+  #saveError: string | undefined;
+  /** While saves fail: when to try again without a change (one interval after the last failure). */
+  #saveRetryAt = 0;
   #saving: Promise<void> | undefined;
   #saveAgain = false;
 
@@ -218,6 +221,15 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     return this.#intervalMs;
   }
 
+  /**
+   * Why the last state save failed, while saves keep failing; undefined once one succeeds (and
+   * without a state store). Health checks report it: until a save succeeds, a restart would resume
+   * from an older state, and the daemon's outbox journal keeps every event since.
+   */
+  get stateSaveError(): string | undefined {
+    return this.#saveError;
+  }
+
   /** Start polling. Resolves at once; listen for `ready` to know the first snapshots are in. */
   start(): this {
     if (this.#stopping) throw new WatcherOptionsError('PresenceWatcher: cannot start after stop(); create a new watcher');
@@ -298,12 +310,14 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (!this.#store) return Promise.resolve();
     return this.#store.save(this.exportState()).then(
       () => {
-        if (this.#saveFailed) this.#log.info('state saved again');
-        this.#saveFailed = false;
+        if (this.#saveError !== undefined) this.#log.info('state saved again');
+        this.#saveError = undefined;
       },
       (err: unknown) => {
-        if (!this.#saveFailed) this.#log.error({ err }, `cannot save state: ${(err as Error).message}`);
-        this.#saveFailed = true;
+        const message = err instanceof Error ? err.message : String(err);
+        if (this.#saveError === undefined) this.#log.error({ err }, `cannot save state: ${message}`);
+        this.#saveError = message;
+        this.#saveRetryAt = this.#now() + this.#intervalMs;
         this.safeEmit('error', err instanceof Error ? err : new Error(String(err)));
       },
     );
@@ -482,7 +496,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     events = this.#grace.process(events, this.#now(), target === DOMAIN_TARGET ? () => true : (room) => room === target);
     // events reach the sinks (and the daemon's outbox) before the state that implies them is saved
     for (const e of events) this.#emitEvent(e);
-    if (changed || events.length > 0) this.#requestSave(); // events after grace: an expired pending leave changes the saved state too
+    // events after grace: an expired pending leave changes the saved state too. A save that failed
+    // is tried again once an interval has passed, changed or not: in a quiet room nothing else would
+    if (changed || events.length > 0 || (this.#saveError !== undefined && this.#now() >= this.#saveRetryAt)) this.#requestSave();
     this.safeEmit('poll', {
       target,
       ok: true,

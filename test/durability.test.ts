@@ -14,6 +14,8 @@ import { FakeClient } from './support/fake-client.js';
 import { polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 import { runCli } from './support/cli.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
+import { HealthServer } from '../src/health.js';
+import { Metrics } from '../src/metrics.js';
 
 const at = '2026-01-01T00:00:00.000Z';
 const p = (id: string, userName = id): Participant => ({ id, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 0 });
@@ -202,6 +204,49 @@ describe('watchdog (fake timers)', () => {
 });
 
 describe('state saving (fake timers)', () => {
+  it('a failing save makes /healthz unhealthy and sets the metric; it is tried again each interval, changed or not, until it succeeds', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      let failWith: string | undefined = 'EACCES: permission denied, open \'/state/presence.json.tmp\'';
+      const saved: string[][] = [];
+      const store = {
+        load: async () => undefined,
+        save: async (st: { rooms: Record<string, Participant[]> }) => {
+          if (failWith) throw new Error(failWith);
+          saved.push((st.rooms.a ?? []).map((x) => x.id));
+        },
+      };
+      const client = new FakeClient();
+      client.fallback = [p('x')];
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, maxRps: 1000, logger: quietLogger, stateStore: store as never });
+      w.on('error', () => {}); // a failed save is also an 'error' event
+      const metrics = new Metrics();
+      metrics.observeWatcher(w, false);
+      const health = new HealthServer({ watcher: w, metrics, queues: [], host: '127.0.0.1', port: 0 });
+      const gauge = async () => (await metrics.registry.metrics()).match(/^presence_watcher_state_save_failing (\d)$/m)?.[1];
+      expect(w.stateSaveError).toBeUndefined();
+      w.start();
+      await clock.tickAsync(1500);
+      expect(w.stateSaveError).toContain('EACCES');
+      expect(health.report().status).toBe('unhealthy');
+      expect(health.report().reasons).toEqual([`cannot save state: ${failWith}`]);
+      expect(await gauge()).toBe('1');
+      // the disk is writable again: with nothing changed, the save is tried again within an interval
+      failWith = undefined;
+      await clock.tickAsync(1000);
+      expect(saved).toEqual([['x']]);
+      expect(w.stateSaveError).toBeUndefined();
+      expect(health.report()).toMatchObject({ status: 'ok', reasons: [] });
+      expect(await gauge()).toBe('0');
+      const stopped = w.stop();
+      await clock.tickAsync(10);
+      await stopped;
+    } finally {
+      clock.uninstall();
+    }
+  });
+
+
   it('saves when the baseline changed, not on every poll', async () => {
     const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     try {
