@@ -68,6 +68,46 @@ describe('Outbox', () => {
     older.close();
   });
 
+  it('while saves fail, the journal past its memory cap lives in the log only; nothing is lost, and it comes back once a save covers it', () => {
+    const file = join(tmp(), 'o.ndjson');
+    const o = new Outbox(file, quietLogger, 0, { journalMemoryCap: 5 });
+    for (let i = 1; i <= 5; i++) o.record(ev(i), ['a']);
+    expect(o.journalInMemory).toBe(5);
+    // no save covers any of it; each is delivered (acked), which would let the log be compacted
+    // past 10,000 records if the journal were not in it only
+    const n = 6_000;
+    for (let i = 6; i <= n; i++) {
+      o.record(ev(i), ['a']);
+      o.ack('a', [ev(i)]);
+    }
+    o.ack('a', [1, 2, 3, 4, 5].map(ev));
+    expect(o.journalInMemory).toBe(0);
+    expect(o.size).toBe(0);
+    // every journaled event is still there, from the log
+    const ids = (events: PresenceEvent[]) => events.map((e) => e.participant.id);
+    expect(ids(o.journal())).toEqual(Array.from({ length: n }, (_, i) => `p${i + 1}`));
+    // a kill now: the restart replays them all onto the old state
+    const copy = join(tmp(), 'copy.ndjson');
+    writeFileSync(copy, readFileSync(file));
+    const restarted = new Outbox(copy, quietLogger, 0, { journalMemoryCap: 5 });
+    expect(restarted.journal()).toHaveLength(n);
+    expect(restarted.journalInMemory).toBe(0); // over the cap on open too
+    restarted.close();
+    // a save finally lands, covering all but the last three (they came during the save): back in memory
+    o.covered(n - 3);
+    expect(o.journalInMemory).toBe(3);
+    expect(ids(o.journal())).toEqual([`p${n - 2}`, `p${n - 1}`, `p${n}`]);
+    o.record(ev(n + 1), ['a']);
+    expect(o.journalInMemory).toBe(4);
+    o.close();
+    // and compaction works again: the covered part is gone from the log
+    const again = new Outbox(file, quietLogger, n - 3, { journalMemoryCap: 5 });
+    expect(ids(again.journal())).toEqual([`p${n - 2}`, `p${n - 1}`, `p${n}`, `p${n + 1}`]);
+    expect(ids(again.pending('a'))).toEqual([`p${n + 1}`]);
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(4);
+    again.close();
+  });
+
   it('numbers from the state when the log is empty, so a new event is never taken as covered', () => {
     const file = join(tmp(), 'o.ndjson');
     const o = new Outbox(file, quietLogger, 41);

@@ -34,6 +34,11 @@ type Record_ =
  * Written with write(2), so a killed process loses nothing (the page cache survives it); fsync is
  * batched per tick for power loss. Compacted to what is still needed on open and whenever the log
  * grows well past it.
+ *
+ * While state saves keep failing, the journal grows with every event. Past `journalMemoryCap`
+ * entries it is kept in the log only, not in memory too, and the log is not compacted (that would
+ * drop it) until a saved state covers the journal again; then the rest is read back. Memory stays
+ * bounded; nothing is dropped.
  */
 export class Outbox {
   readonly path: string;
@@ -47,15 +52,28 @@ export class Outbox {
   #closed = false;
   #records = 0;
   #syncScheduled = false;
+  readonly #journalCap: number;
+  /** The journal past the covered state is in the log only (it outgrew #journalCap). */
+  #spilled = false;
 
-  /** `covered`: the `journalSeq` of the state file loaded on start (0 when there is none). */
-  constructor(path: string, logger: Logger, covered = 0) {
+  /**
+   * `covered`: the `journalSeq` of the state file loaded on start (0 when there is none).
+   * `journalMemoryCap`: journal entries kept in memory at most (default 100,000).
+   */
+  constructor(path: string, logger: Logger, covered = 0, opts: { journalMemoryCap?: number } = {}) {
     this.path = path;
     this.#log = logger;
     this.#covered = covered;
     this.#seq = covered;
+    this.#journalCap = opts.journalMemoryCap ?? 100_000;
     this.#load();
     this.#fd = this.#compact();
+    if (this.#journal.length > this.#journalCap) this.#spill();
+  }
+
+  /** Journal entries held in memory (at most journalMemoryCap; the rest, if any, only in the log). */
+  get journalInMemory(): number {
+    return this.#journal.length;
   }
 
   /** Events waiting per sink, oldest first. */
@@ -76,7 +94,7 @@ export class Outbox {
 
   /** Events journaled after the covered state, in the order they were emitted (replay these onto it). */
   journal(): PresenceEvent[] {
-    return this.#journal.map((j) => j.event);
+    return (this.#spilled ? this.#journalFromLog() : this.#journal).map((j) => j.event);
   }
 
   /**
@@ -92,8 +110,11 @@ export class Outbox {
       fresh.push(sink);
     }
     const seq = ++this.#seq;
-    this.#journal.push({ seq, event });
     this.#append({ op: 'ev', seq, event, sinks: fresh });
+    if (!this.#spilled) {
+      this.#journal.push({ seq, event });
+      if (this.#journal.length > this.#journalCap) this.#spill();
+    }
     return fresh;
   }
 
@@ -110,10 +131,46 @@ export class Outbox {
   covered(seq: number): void {
     if (seq <= this.#covered) return;
     this.#covered = seq;
-    let i = 0;
-    while (i < this.#journal.length && this.#journal[i]!.seq <= seq) i++;
-    if (i > 0) this.#journal.splice(0, i);
+    if (this.#spilled) {
+      // read back what the saved state does not cover (the events of the save's own duration)
+      let rest: { seq: number; event: PresenceEvent }[];
+      try {
+        rest = this.#journalFromLog();
+      } catch (err) {
+        this.#log.error({ err, outbox: this.path }, 'cannot read the outbox journal back; it stays in the log only');
+        return;
+      }
+      if (rest.length > this.#journalCap) return;
+      this.#journal = rest;
+      this.#spilled = false;
+      this.#log.info({ journaled: rest.length }, 'state saved: the outbox journal is back in memory');
+    } else {
+      let i = 0;
+      while (i < this.#journal.length && this.#journal[i]!.seq <= seq) i++;
+      if (i > 0) this.#journal.splice(0, i);
+    }
     this.#maybeCompact();
+  }
+
+  /** Drop the in-memory journal: from now on it is in the log only, until a save covers it. */
+  #spill(): void {
+    this.#log.warn(
+      { outbox: this.path, journaled: this.#journal.length },
+      'no state saved for a while: the outbox journal now lives in the log file only (compaction paused) until a save succeeds',
+    );
+    this.#journal = [];
+    this.#spilled = true;
+  }
+
+  /** The `ev` records of the log past the covered state, oldest first. */
+  #journalFromLog(): { seq: number; event: PresenceEvent }[] {
+    const out: { seq: number; event: PresenceEvent }[] = [];
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      if (!line.startsWith('{"op":"ev"')) continue;
+      const r = JSON.parse(line) as { seq: number; event: PresenceEvent };
+      if (r.seq > this.#covered) out.push({ seq: r.seq, event: r.event });
+    }
+    return out;
   }
 
   close(): void {
@@ -128,7 +185,8 @@ export class Outbox {
   }
 
   #maybeCompact(): void {
-    if (this.#closed) return;
+    // spilled: the journal is in the log only, and a rewrite from memory would drop it
+    if (this.#closed || this.#spilled) return;
     if (this.#records > 10_000 && this.#records > 4 * (this.size + this.#journal.length)) {
       closeSync(this.#fd);
       this.#fd = this.#compact();
