@@ -21,6 +21,9 @@ export type { DailyClientOptions, PresenceClient, RoomPresenceOptions } from './
 export type { RoomPresence, DomainPresence, ParticipantEntry, RoomEntries, DomainEntries } from './daily/parse.js';
 export { parseRoomPresence, parseDomainPresence, parseRoomEntries, parseDomainEntries, toParticipant } from './daily/parse.js';
 export { RoomTracker, DomainTracker } from './tracker.js';
+export { FileStateStore } from './state/file-store.js';
+export { StateError } from './state/store.js';
+export type { StateStore, SavedState } from './state/store.js';
 export { DailyApiError } from './daily/errors.js';
 export type { DailyErrorCode } from './daily/errors.js';
 export { createLimiter, RateLimiter } from './poll/limiter.js';

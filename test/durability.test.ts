@@ -7,7 +7,8 @@ import { DailyApiError } from '../src/daily/errors.js';
 import { diffRoom } from '../src/diff.js';
 import type { Participant, PresenceEvent } from '../src/events.js';
 import { LeaveGrace } from '../src/grace.js';
-import { FileStateStore } from '../src/state/file-store.js';
+// the public entry point: library users get the file store from there
+import { FileStateStore } from '../src/index.js';
 import { StateError } from '../src/state/store.js';
 import { PresenceWatcher } from '../src/watcher.js';
 import { FakeClient } from './support/fake-client.js';
