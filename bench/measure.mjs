@@ -1,6 +1,6 @@
 // One measurement in a fresh process, so no contender's garbage or live state is billed to
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
-//   node bench/measure.mjs room <n> <churn> <runs> parse|check|tracker|pure|naive
+//   node bench/measure.mjs room <n> <churn> <runs> parse|check|tracker|pure|naive (parse and tracker: also -cold)
 //   node bench/measure.mjs domain <rooms> <churn> <runs> parse|check|tracker|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive
 import { request } from 'undici';
@@ -29,6 +29,18 @@ const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
  * figure 1,000 → 100,000, in every earlier run of this benchmark.
  */
 let warm = 4;
+
+/**
+ * `parse-cold` / `tracker-cold`: before each run (untimed), write through 64 MB, twice this CPU's
+ * last-level cache, so the run finds nothing of its state in cache, as a poll every 15 s would. The
+ * plain measurements run back to back, where a 1,000-person state stays in cache between runs.
+ */
+let cold = false;
+let flushBuf;
+function flushCaches() {
+  flushBuf ??= new Float64Array(8 * 1024 * 1024);
+  for (let j = 0; j < flushBuf.length; j += 8) flushBuf[j] += 1; // one write per 64-byte line
+}
 const warmFor = (participants) => (warm = Math.max(4, Math.ceil(200_000 / participants)));
 
 /**
@@ -43,6 +55,7 @@ function onFresh(bodies, runs, prepare, fn) {
   const ratios = [];
   let events = 0;
   for (let i = 0; i < runs + warm; i++) {
+    if (cold && i >= warm) flushCaches();
     const s0 = performance.now();
     const parsed = JSON.parse(bodies[i % 2]);
     const s1 = performance.now();
@@ -64,6 +77,7 @@ const asIs = (b) => b;
 function parseFloor(bodies, runs) {
   const t = [];
   for (let i = 0; i < runs + warm; i++) {
+    if (cold && i >= warm) flushCaches();
     const s = performance.now();
     JSON.parse(bodies[1]);
     if (i >= warm) t.push(performance.now() - s);
@@ -72,7 +86,9 @@ function parseFloor(bodies, runs) {
 }
 
 if (kind === 'room') {
-  const [n, churn, runs, what] = [Number(args[0]), Number(args[1]), Number(args[2]), args[3]];
+  const [n, churn, runs, whatArg] = [Number(args[0]), Number(args[1]), Number(args[2]), args[3]];
+  cold = whatArg.endsWith('-cold');
+  const what = whatArg.replace(/-cold$/, '');
   warmFor(n);
   const { base, bodies } = roomBodies(n, churn);
   const at = '2026-01-01T00:00:00.000Z';
