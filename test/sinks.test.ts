@@ -168,6 +168,26 @@ describe('webhook sink', () => {
     expect(r.accepted.map((x) => JSON.parse(x.body).participant.id)).toEqual(['p1', 'p5', 'p6']);
   });
 
+  it('a listener that throws (an outbox on a full disk) neither re-sends, skips nor stops anything', async () => {
+    const r = await receiver();
+    r.script = [{ status: 200 }, { status: 400, body: 'bad' }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    let throws = 3;
+    const boom = () => {
+      if (throws-- > 0) throw new Error('ENOSPC: no space left on device');
+    };
+    q.on('delivered', boom);
+    q.on('abandoned', boom);
+    for (let i = 1; i <= 5; i++) q.push(ev(i));
+    await waitFor(r, 'request', () => r.requests.length >= 5, 5000);
+    await q.drain(2000);
+    // one request per event: ev(2) got the 400 and is dead-lettered, the rest arrived once, in order
+    expect(r.requests.map((x) => JSON.parse(x.body).participant.id)).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
+    expect(r.accepted.map((x) => JSON.parse(x.body).participant.id)).toEqual(['p1', 'p3', 'p4', 'p5']);
+    expect(deadLetter.entries.map((x) => x.event.participant.id)).toEqual(['p2']);
+    expect(q.depth).toBe(0);
+  });
+
   it('a slow sink does not delay another one', async () => {
     const slow = await receiver({ delayMs: 1500, then: { status: 200 } });
     const fast = await receiver();

@@ -95,7 +95,7 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
       }
     }
     this.#queue.push(event);
-    this.emit('depth', this.depth);
+    this.#notify('depth', this.depth);
     this.#kick();
   }
 
@@ -132,7 +132,7 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
     const left = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    this.emit('depth', 0);
+    this.#notify('depth', 0);
     await this.sink.close?.();
     return left;
   }
@@ -153,7 +153,7 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
-    this.emit('depth', this.depth);
+    this.#notify('depth', this.depth);
   }
 
   async #run(): Promise<void> {
@@ -173,40 +173,48 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
         }
         attempt++;
         this.#lastStart = performance.now();
+        let delivered = false;
+        let failure: unknown;
         try {
           await this.sink.deliver(batch, signal);
-          this.#remove(batch.length);
-          this.emit('outcome', 'delivered', batch.length);
-          this.emit('delivered', batch);
-          break;
+          delivered = true;
         } catch (err) {
-          if (signal.aborted) return;
-          const e =
-            err instanceof DeliveryError ? err : new DeliveryError(err instanceof Error ? err.message : String(err), 'retry');
-          if (e.failure === 'disable') {
-            this.#log.error({ status: e.status }, `${e.message}: sink disabled; its events go to the dead-letter from now on`);
-            this.#disabled = `sink disabled: ${e.message}`;
-            const rest = this.#take(this.depth);
-            this.#remove(rest.length);
-            this.#abandon(rest, this.#disabled);
-            return;
-          }
-          if (e.failure === 'permanent' || attempt >= this.#maxAttempts) {
-            const reason = e.failure === 'permanent' ? `permanent error: ${e.message}` : `gave up after ${attempt} attempts: ${e.message}`;
-            this.#log.error({ status: e.status, events: batch.length }, reason);
-            this.#remove(batch.length);
-            this.emit('outcome', 'failed', batch.length);
-            this.#abandon(batch, reason);
-            break;
-          }
-          const delay = e.retryAfterMs ?? backoffDelay(attempt, this.#backoffMinMs, this.#backoffMaxMs, this.#random);
-          this.#log.warn({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
-          this.emit('outcome', 'retried', batch.length);
-          try {
-            await sleep(delay, signal);
-          } catch {
-            return;
-          }
+          failure = err;
+        }
+        if (delivered) {
+          // only the delivery is in the try: a listener that throws must not make it a failure
+          // (that re-sent the batch, then skipped as many events that were never sent)
+          this.#remove(batch.length);
+          this.#notify('outcome', 'delivered', batch.length);
+          this.#notify('delivered', batch);
+          break;
+        }
+        if (signal.aborted) return;
+        const e =
+          failure instanceof DeliveryError ? failure : new DeliveryError(failure instanceof Error ? failure.message : String(failure), 'retry');
+        if (e.failure === 'disable') {
+          this.#log.error({ status: e.status }, `${e.message}: sink disabled; its events go to the dead-letter from now on`);
+          this.#disabled = `sink disabled: ${e.message}`;
+          const rest = this.#take(this.depth);
+          this.#remove(rest.length);
+          this.#abandon(rest, this.#disabled);
+          return;
+        }
+        if (e.failure === 'permanent' || attempt >= this.#maxAttempts) {
+          const reason = e.failure === 'permanent' ? `permanent error: ${e.message}` : `gave up after ${attempt} attempts: ${e.message}`;
+          this.#log.error({ status: e.status, events: batch.length }, reason);
+          this.#remove(batch.length);
+          this.#notify('outcome', 'failed', batch.length);
+          this.#abandon(batch, reason);
+          break;
+        }
+        const delay = e.retryAfterMs ?? backoffDelay(attempt, this.#backoffMinMs, this.#backoffMaxMs, this.#random);
+        this.#log.warn({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
+        this.#notify('outcome', 'retried', batch.length);
+        try {
+          await sleep(delay, signal);
+        } catch {
+          return;
         }
       }
     }
@@ -214,8 +222,26 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
 
   #abandon(events: PresenceEvent[], reason: string, outcome: DeliveryOutcome = 'dead_lettered'): void {
     if (events.length === 0) return;
-    this.#deadLetter.write(this.sink.name, reason, events);
-    this.emit('outcome', outcome, events.length);
-    this.emit('abandoned', events, reason);
+    try {
+      this.#deadLetter.write(this.sink.name, reason, events);
+    } catch (err) {
+      // a dead-letter of the embedder's own that throws: the log is the last place they can go
+      this.#log.error({ err, reason, events }, `the dead-letter failed; ${events.length} undeliverable event(s) logged instead`);
+    }
+    this.#notify('outcome', outcome, events.length);
+    this.#notify('abandoned', events, reason);
+  }
+
+  /**
+   * Emit to the listeners (the daemon's outbox and metrics), never letting one that throws reach
+   * the delivery loop: there it turned a confirmed delivery into a failure, or escaped as an
+   * unhandled rejection. Logged instead.
+   */
+  #notify<E extends keyof DeliveryQueueEvents>(event: E, ...args: Parameters<DeliveryQueueEvents[E]>): void {
+    try {
+      (this.emit as (e: E, ...a: Parameters<DeliveryQueueEvents[E]>) => boolean)(event, ...args);
+    } catch (err) {
+      this.#log.error({ err }, `a "${event}" listener failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }
