@@ -102,6 +102,16 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   }
 
   let outbox: Outbox | undefined;
+  let outboxFailures = 0;
+  /** The outbox cannot be written (disk full, I/O error): logged, once per thousand. */
+  const outboxFailed = (err: unknown) => {
+    if (outboxFailures++ % 1000 === 0) {
+      log.error(
+        { err, outbox: outbox?.path },
+        `cannot write the outbox (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): events are still delivered, but one not yet delivered when the daemon dies would be lost`,
+      );
+    }
+  };
   let watcherStore: StateStore | undefined;
   if (cfg.statePath) {
     try {
@@ -134,8 +144,16 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     };
     for (const q of dispatcher.queues) {
       const name = q.sink.name;
-      q.on('delivered', (events) => outbox!.ack(name, events));
-      q.on('abandoned', (events) => outbox!.ack(name, events)); // in the dead-letter now
+      // an ack that cannot be written (disk full) only means a re-delivery, same ids, after a crash
+      const ack = (events: PresenceEvent[]) => {
+        try {
+          box.ack(name, events);
+        } catch (err) {
+          outboxFailed(err);
+        }
+      };
+      q.on('delivered', ack);
+      q.on('abandoned', ack); // in the dead-letter now
       for (const e of outbox.pending(name)) q.push(e); // undelivered last time: again, same ids
     }
   }
@@ -156,7 +174,6 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   const watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });
   metrics.observeWatcher(watcher, cfg.allRooms);
   let overflowLogged = 0;
-  let outboxFailures = 0;
   watcher.on('event', (e) => {
     if (!outbox) {
       dispatcher.dispatch(e);
@@ -183,9 +200,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     } catch (err) {
       // the outbox cannot be written (disk full, I/O error): deliver all the same, only without the
       // guarantee of a re-delivery after a crash, rather than drop the event
-      if (outboxFailures++ % 1000 === 0) {
-        log.error({ err, outbox: outbox.path }, `cannot write the outbox (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): events are still delivered, but one not yet delivered when the daemon dies would be lost`);
-      }
+      outboxFailed(err);
       fresh = names;
     }
     for (const q of admitted) if (fresh.includes(q.sink.name)) q.push(e); // not what is already waiting there

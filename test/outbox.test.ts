@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -105,6 +105,29 @@ describe('Outbox', () => {
     expect(ids(again.journal())).toEqual([`p${n - 2}`, `p${n - 1}`, `p${n}`, `p${n + 1}`]);
     expect(ids(again.pending('a'))).toEqual([`p${n + 1}`]);
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(4);
+    again.close();
+  });
+
+  it('a compaction that fails (the temp file cannot be made) leaves the log as it was, and appending goes on', () => {
+    const file = join(tmp(), 'o.ndjson');
+    const o = new Outbox(file, quietLogger);
+    mkdirSync(`${file}.tmp`); // open(…, 'w') on it fails with EISDIR
+    // 12,000 records, all delivered and covered: compaction is due, and fails
+    for (let i = 1; i <= 6_000; i++) {
+      o.record(ev(i), ['a']);
+      expect(() => o.ack('a', [ev(i)])).not.toThrow();
+    }
+    expect(() => o.covered(o.seq)).not.toThrow();
+    // the log still takes records: two more events, one delivered
+    o.record(ev(6_001), ['a']);
+    o.record(ev(6_002), ['a']);
+    o.ack('a', [ev(6_001)]);
+    o.close();
+    expect(readFileSync(file, 'utf8').trim().split('\n').length).toBeGreaterThan(12_000); // not compacted
+    rmdirSync(`${file}.tmp`);
+    const again = new Outbox(file, quietLogger, 6_000);
+    expect(again.pending('a').map((e) => e.participant.id)).toEqual(['p6002']);
+    expect(again.journal().map((e) => e.participant.id)).toEqual(['p6001', 'p6002']);
     again.close();
   });
 

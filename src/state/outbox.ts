@@ -51,6 +51,8 @@ export class Outbox {
   #fd: number;
   #closed = false;
   #records = 0;
+  /** Compact once the log has more records than this (and four times what is still needed). */
+  #compactAt = 10_000;
   #syncScheduled = false;
   readonly #journalCap: number;
   /** The journal past the covered state is in the log only (it outgrew #journalCap). */
@@ -187,9 +189,19 @@ export class Outbox {
   #maybeCompact(): void {
     // spilled: the journal is in the log only, and a rewrite from memory would drop it
     if (this.#closed || this.#spilled) return;
-    if (this.#records > 10_000 && this.#records > 4 * (this.size + this.#journal.length)) {
+    if (this.#records > this.#compactAt && this.#records > 4 * (this.size + this.#journal.length)) {
+      let fd: number;
+      try {
+        fd = this.#compact();
+      } catch (err) {
+        // the old log is untouched and still appended to; try again after as many records more
+        this.#compactAt = this.#records + 10_000;
+        this.#log.error({ err, outbox: this.path }, `cannot compact the outbox (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): it keeps growing until it can`);
+        return;
+      }
       closeSync(this.#fd);
-      this.#fd = this.#compact();
+      this.#fd = fd;
+      this.#compactAt = 10_000;
     }
   }
 
@@ -274,11 +286,25 @@ export class Outbox {
   /**
    * Rewrite the log as what is still needed (temp + fsync + rename), returning the append fd: an
    * `add` per event waiting for a sink whose state is saved, then the journal past the saved state,
-   * each entry with the sinks it still waits for.
+   * each entry with the sinks it still waits for. The fd is the temp file's own, which the rename
+   * makes the log: nothing is opened after the rename, so a failure leaves the old log as it was.
    */
   #compact(): number {
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
+    try {
+      const records = this.#rewrite(fd);
+      renameSync(tmp, this.path);
+      this.#records = records;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    return fd;
+  }
+
+  /** Write what is still needed to `fd`; returns how many records that is. */
+  #rewrite(fd: number): number {
     const journaled = new Set(this.#journal.map((j) => j.event.id));
     const lines: string[] = [];
     for (const [sink, m] of this.#pending) {
@@ -289,11 +315,8 @@ export class Outbox {
       const sinks = [...this.#pending].filter(([, m]) => m.has(event.id)).map(([sink]) => sink);
       lines.push(JSON.stringify({ op: 'ev', seq, event, sinks }));
     }
-    this.#records = lines.length;
     writeSync(fd, lines.length ? lines.join('\n') + '\n' : '');
     fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.path);
-    return openSync(this.path, 'a', 0o600);
+    return lines.length;
   }
 }
