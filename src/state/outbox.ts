@@ -112,11 +112,11 @@ export class Outbox {
       fresh.push(sink);
     }
     const seq = ++this.#seq;
+    // in memory first, like the pending maps above: if the append fails (disk full), a later
+    // compaction still writes it
+    if (!this.#spilled) this.#journal.push({ seq, event });
     this.#append({ op: 'ev', seq, event, sinks: fresh });
-    if (!this.#spilled) {
-      this.#journal.push({ seq, event });
-      if (this.#journal.length > this.#journalCap) this.#spill();
-    }
+    if (this.#journal.length > this.#journalCap) this.#spill();
     return fresh;
   }
 
