@@ -1,6 +1,6 @@
-import { EventEmitter } from 'eventemitter3';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
+import { SafeEmitter, type ListenerError } from '../util/safe-emitter.js';
 import { backoffDelay, sleep } from '../util/sleep.js';
 import type { DeadLetter } from './dead-letter.js';
 import { DeliveryError, type Sink } from './sink.js';
@@ -37,7 +37,7 @@ export interface DeliveryQueueOptions {
  * flight, bounded, retries with exponential backoff and jitter, Retry-After honoured, and a
  * dead-letter for what cannot be delivered. push() never blocks: a slow sink never slows polling.
  */
-export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
+export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   readonly sink: Sink;
   readonly #deadLetter: DeadLetter;
   readonly #log: Logger;
@@ -95,7 +95,7 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
       }
     }
     this.#queue.push(event);
-    this.#notify('depth', this.depth);
+    this.safeEmit('depth', this.depth);
     this.#kick();
   }
 
@@ -132,7 +132,7 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
     const left = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    this.#notify('depth', 0);
+    this.safeEmit('depth', 0);
     await this.sink.close?.();
     return left;
   }
@@ -153,7 +153,7 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
-    this.#notify('depth', this.depth);
+    this.safeEmit('depth', this.depth);
   }
 
   async #run(): Promise<void> {
@@ -185,8 +185,8 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
           // only the delivery is in the try: a listener that throws must not make it a failure
           // (that re-sent the batch, then skipped as many events that were never sent)
           this.#remove(batch.length);
-          this.#notify('outcome', 'delivered', batch.length);
-          this.#notify('delivered', batch);
+          this.safeEmit('outcome', 'delivered', batch.length);
+          this.safeEmit('delivered', batch);
           break;
         }
         if (signal.aborted) return;
@@ -204,13 +204,13 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
           const reason = e.failure === 'permanent' ? `permanent error: ${e.message}` : `gave up after ${attempt} attempts: ${e.message}`;
           this.#log.error({ status: e.status, events: batch.length }, reason);
           this.#remove(batch.length);
-          this.#notify('outcome', 'failed', batch.length);
+          this.safeEmit('outcome', 'failed', batch.length);
           this.#abandon(batch, reason);
           break;
         }
         const delay = e.retryAfterMs ?? backoffDelay(attempt, this.#backoffMinMs, this.#backoffMaxMs, this.#random);
         this.#log.warn({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
-        this.#notify('outcome', 'retried', batch.length);
+        this.safeEmit('outcome', 'retried', batch.length);
         try {
           await sleep(delay, signal);
         } catch {
@@ -228,20 +228,16 @@ export class DeliveryQueue extends EventEmitter<DeliveryQueueEvents> {
       // a dead-letter of the embedder's own that throws: the log is the last place they can go
       this.#log.error({ err, reason, events }, `the dead-letter failed; ${events.length} undeliverable event(s) logged instead`);
     }
-    this.#notify('outcome', outcome, events.length);
-    this.#notify('abandoned', events, reason);
+    this.safeEmit('outcome', outcome, events.length);
+    this.safeEmit('abandoned', events, reason);
   }
 
   /**
-   * Emit to the listeners (the daemon's outbox and metrics), never letting one that throws reach
-   * the delivery loop: there it turned a confirmed delivery into a failure, or escaped as an
-   * unhandled rejection. Logged instead.
+   * Listeners (the daemon's outbox ack, metrics) are called through safeEmit, one at a time: one
+   * that throws never reaches the delivery loop, where it once turned a confirmed delivery into a
+   * failure (the batch re-sent, as many unsent events skipped) or escaped as an unhandled rejection.
    */
-  #notify<E extends keyof DeliveryQueueEvents>(event: E, ...args: Parameters<DeliveryQueueEvents[E]>): void {
-    try {
-      (this.emit as (e: E, ...a: Parameters<DeliveryQueueEvents[E]>) => boolean)(event, ...args);
-    } catch (err) {
-      this.#log.error({ err }, `a "${event}" listener failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
+  protected override onListenerError(error: ListenerError): void {
+    this.#log.error({ err: error.cause }, error.message);
   }
 }
