@@ -29,6 +29,7 @@ const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
  * figure 1,000 → 100,000, in every earlier run of this benchmark.
  */
 let warm = 4;
+const warmFor = (participants) => (warm = Math.max(4, Math.ceil(200_000 / participants)));
 
 /**
  * `parse-cold` / `tracker-cold`: before each run (untimed), write through 64 MB, twice this CPU's
@@ -41,7 +42,6 @@ function flushCaches() {
   flushBuf ??= new Float64Array(8 * 1024 * 1024);
   for (let j = 0; j < flushBuf.length; j += 8) flushBuf[j] += 1; // one write per 64-byte line
 }
-const warmFor = (participants) => (warm = Math.max(4, Math.ceil(200_000 / participants)));
 
 /**
  * Samples of `fn(prepare(fresh parse))`: every run gets a freshly parsed body (as a real poll does:

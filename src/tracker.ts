@@ -72,8 +72,7 @@ class IdTable {
  * - It walks the snapshot alongside the previous one: when people are listed in the same order as
  *   last time (as the simulator does; Daily's docs say nothing about order), an unchanged person is
  *   found by comparing one id (and room) with the next expected one, without hashing anything. The
- *   index (an IdTable) is the fallback for anyone out of place,
- *   so any order stays correct.
+ *   index (an IdTable) is the fallback for anyone out of place, so any order stays correct.
  * - It looks for leaves only in the stretches of the previous order that the walk jumped over.
  * - It keeps its state between snapshots instead of building a new one each time.
  */

@@ -61,18 +61,21 @@ export function toParticipant(e: ParticipantEntry): Participant {
   };
 }
 
+/** Where an entry is, for an error: data[i] in a room's answer, "room"[i] in the domain's. */
+function entryAt(i: number, domainRoom: string | undefined): string {
+  return domainRoom === undefined ? `data[${i}]` : `"${domainRoom}"[${i}]`;
+}
+
 /** Check every entry of a list in place (no copies): the whole list is rejected if one is malformed. */
 function checkEntries(list: unknown[], target: string, domainRoom?: string): readonly ParticipantEntry[] {
-  // where an entry is, for the error: data[i] in a room's answer, "room"[i] in the domain's
-  const where = (i: number) => (domainRoom === undefined ? `data[${i}]` : `"${domainRoom}"[${i}]`);
   for (let i = 0; i < list.length; i++) {
     const raw = list[i];
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      throw invalidResponse(target, `${where(i)} is not an object`);
+      throw invalidResponse(target, `${entryAt(i, domainRoom)} is not an object`);
     }
     const id = (raw as { id?: unknown }).id;
     if (typeof id !== 'string' || id === '') {
-      throw invalidResponse(target, `${where(i)} has no string "id"`);
+      throw invalidResponse(target, `${entryAt(i, domainRoom)} has no string "id"`);
     }
   }
   return list as ParticipantEntry[];
