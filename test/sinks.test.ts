@@ -252,6 +252,24 @@ describe('slack sink', () => {
     expect(describeEvent(ev(1, 'update', 'standup', 'Moishe K.'))).toBe('Old is now Moishe K. in standup');
   });
 
+  it('escapes names so a participant cannot mention a channel or a person, in the blocks and in the notification text', () => {
+    const one = slackMessage([ev(1, 'join', 'standup', '<!channel> & <@U123>')]);
+    const two = slackMessage([ev(1, 'join', 'standup', '<!here>'), ev(2, 'leave', 'standup', 'x>y')]);
+    for (const m of [one, two]) {
+      const all = JSON.stringify(m);
+      expect(all).not.toMatch(/<[!@]/);
+      expect(m.text).toContain('&lt;');
+    }
+    expect(one.text).toBe('&lt;!channel&gt; &amp; &lt;@U123&gt; joined standup');
+    expect(one.blocks[0]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '• &lt;!channel&gt; &amp; &lt;@U123&gt; joined standup' } });
+  });
+
+  it('keeps one line per event when a name holds line breaks', () => {
+    expect(describeEvent(ev(1, 'join', 'standup', 'Eve\n• Mallory left standup'))).toBe('Eve • Mallory left standup joined standup');
+    const m = slackMessage([ev(1, 'join', 'standup', 'A\r\nB'), ev(2, 'join', 'standup', 'C')]);
+    expect((m.blocks[0] as { text: { text: string } }).text.text.split('\n')).toEqual(['• A B joined standup', '• C joined standup']);
+  });
+
   it('groups a burst into one message under Slack limits and says how many more', () => {
     const events = Array.from({ length: 120 }, (_, i) => ev(i, 'join', 'r', `N<&>${'x'.repeat(400)}`));
     const m = slackMessage(events);

@@ -17,15 +17,25 @@ export interface SlackSinkOptions {
   userAgent?: string;
 }
 
+/**
+ * Slack's three control characters as entities. Every string we send goes through this: a
+ * participant chooses their own name, and an unescaped `<!channel>` or `<@U123>` in a name would
+ * notify a whole channel or a person.
+ */
 function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function who(e: PresenceEvent): string {
-  return e.participant.userName || `someone (${e.participant.id.slice(0, 8)})`;
+/** Line breaks and other control characters in a name would break the one-line-per-event layout. */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ');
 }
 
-/** One human line per event, e.g. "Moishe joined standup". */
+function who(e: PresenceEvent): string {
+  return (e.participant.userName && oneLine(e.participant.userName)) || `someone (${e.participant.id.slice(0, 8)})`;
+}
+
+/** One human line per event, e.g. "Moishe joined standup" (plain text: slackMessage escapes it). */
 export function describeEvent(e: PresenceEvent): string {
   let line: string;
   switch (e.type) {
@@ -38,7 +48,7 @@ export function describeEvent(e: PresenceEvent): string {
     case 'update': {
       const rename = e.changes.userName;
       line = rename
-        ? `${rename.from || 'someone'} is now ${rename.to || 'unnamed'} in ${e.room}`
+        ? `${oneLine(rename.from || 'someone')} is now ${oneLine(rename.to || 'unnamed')} in ${e.room}`
         : `${who(e)} changed ${Object.keys(e.changes).join(', ')} in ${e.room}`;
       break;
     }
@@ -66,7 +76,8 @@ export function slackMessage(events: readonly PresenceEvent[]): { text: string; 
   }
   if (section) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section } });
   if (more > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `…and ${more} more change${more === 1 ? '' : 's'}` }] });
-  return { text: text.length > 2000 ? `${text.slice(0, 1999)}…` : text, blocks };
+  // cut before escaping, so the cut cannot split an entity
+  return { text: esc(text.length > 2000 ? `${text.slice(0, 1999)}…` : text), blocks };
 }
 
 /**
