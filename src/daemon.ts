@@ -35,7 +35,10 @@ export interface Daemon {
   metrics: Metrics;
   health: HealthServer | undefined;
   healthUrl: string | undefined;
-  /** Resolves with the fatal error if the watcher stops by itself (key rejected). */
+  /**
+   * Resolves with the fatal error if the watcher stops by itself (key rejected), or once every sink
+   * is disabled (nothing could be delivered any more).
+   */
   fatal: Promise<DailyApiError | Error>;
   /** Stop polling, drain sinks up to the deadline, dead-letter the rest. Resolves with the count left. */
   shutdown(): Promise<number>;
@@ -224,6 +227,15 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     watcher.on('stop', (reason) => {
       if (reason) resolve(reason);
     });
+    // every sink disabled (an only webhook answered 410, the program reading stdout went away):
+    // polling on would only fill the dead-letter while /healthz says why, so stop and say it
+    for (const q of dispatcher.queues) {
+      q.on('disabled', () => {
+        if (!dispatcher.queues.every((x) => x.disabled)) return;
+        const why = dispatcher.queues.map((x) => `${x.sink.name}: ${x.disabledReason!.replace(/^sink disabled: /, '')}`).join('; ');
+        resolve(new Error(`every sink is disabled, nothing can be delivered (${why})`));
+      });
+    }
   });
 
   log.info(

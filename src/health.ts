@@ -61,7 +61,12 @@ export class HealthServer {
     const saveError = this.#o.watcher.stateSaveError;
     if (saveError !== undefined) reasons.push(`cannot save state: ${saveError}`);
     const sinks: HealthReport['sinks'] = {};
-    for (const q of this.#o.queues) sinks[q.sink.name] = { depth: q.depth, disabled: q.disabled };
+    for (const q of this.#o.queues) {
+      sinks[q.sink.name] = { depth: q.depth, disabled: q.disabled };
+      // a disabled sink never recovers by itself: its events go to the dead-letter until a restart
+      const why = q.disabledReason;
+      if (why !== undefined) reasons.push(`${q.sink.name}: ${why} (its events go to the dead-letter until a restart)`);
+    }
     return { status: reasons.length ? 'unhealthy' : 'ok', reasons, targets, sinks };
   }
 

@@ -20,6 +20,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({ name: 'presence_watcher_queue_depth', help: 'Events waiting per sink.', labelNames: ['sink'], registers: [this.registry] });
+  readonly sinkDisabled = new Gauge({
+    name: 'presence_watcher_sink_disabled',
+    help: '1 once a sink is disabled (410 Gone, a closed stdout; see /healthz for why), else 0.',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
   readonly participants = new Gauge({ name: 'presence_watcher_participants', help: 'Participants present in the watched rooms at the last poll.', registers: [this.registry] });
   readonly roomsWatched = new Gauge({ name: 'presence_watcher_rooms_watched', help: 'Rooms watched (room mode), or rooms with anyone present (all-rooms mode).', registers: [this.registry] });
   readonly lastSuccess = new Gauge({ name: 'presence_watcher_last_successful_poll_timestamp_seconds', help: 'Unix time of the last successful poll.', registers: [this.registry] });
@@ -57,6 +63,8 @@ export class Metrics {
   observeQueue(q: DeliveryQueue): void {
     const sink = q.sink.name;
     this.queueDepth.set({ sink }, 0);
+    this.sinkDisabled.set({ sink }, 0);
+    q.on('disabled', () => this.sinkDisabled.set({ sink }, 1));
     q.on('outcome', (outcome, n) => this.deliveries.inc({ sink, outcome }, n));
     q.on('depth', (d) => this.queueDepth.set({ sink }, d));
   }

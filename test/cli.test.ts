@@ -313,6 +313,60 @@ describe('CLI', () => {
     expect((await run.exit).code).toBe(0);
   });
 
+  it('a disabled sink makes /healthz 503 and sets its metric, while the other sinks go on', async () => {
+    const gone = await receiver('/secret-path');
+    gone.script = [{ status: 410, body: 'gone' }];
+    sim.join('standup', { userName: 'A' });
+    const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0', '--sink', `webhook:${gone.url}`, '--sink', 'stdout']);
+    const url = await run.until(() => {
+      const l = run.logs.find((x) => typeof x.healthz === 'string');
+      return l ? String(l.healthz).replace(/\/healthz$/, '') : undefined;
+    });
+    await run.until(() => run.lines.length >= 1 && gone.requests.length >= 1);
+    // the 410 answer and the disabling happen just after the request: re-check after each poll
+    let res = await fetch(`${url}/healthz`);
+    for (let polls = 0; res.status === 200 && polls < 500; polls++) {
+      await new Promise<void>((r) => sim.once('request', () => r()));
+      res = await fetch(`${url}/healthz`);
+    }
+    expect(res.status).toBe(503);
+    const h = (await res.json()) as { reasons: string[]; sinks: Record<string, { disabled: boolean }> };
+    const host = new URL(gone.url).host;
+    expect(h.reasons).toEqual([`webhook-1(${host}): sink disabled: ${host} answered HTTP 410 "gone": the endpoint is gone (its events go to the dead-letter until a restart)`]);
+    expect(h.sinks).toEqual({ [`webhook-1(${host})`]: { depth: 0, disabled: true }, "stdout-2": { depth: 0, disabled: false } });
+    const m = await (await fetch(`${url}/metrics`)).text();
+    expect(m).toContain(`presence_watcher_sink_disabled{sink="webhook-1(${host})"} 1`);
+    expect(m).toContain('presence_watcher_sink_disabled{sink="stdout-2"} 0');
+    // stdout still gets events
+    sim.join('standup', { userName: 'B' });
+    await run.until(() => run.lines.length >= 2);
+    expect(JSON.stringify(h)).not.toContain('secret-path');
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+  });
+
+  it('exits 1 once every sink is disabled, saying why, without the URL', async () => {
+    const gone = await receiver('/secret-path');
+    gone.script = [{ status: 410, body: 'gone' }];
+    sim.join('standup', { userName: 'A' });
+    const r = await runCli(['--room', 'standup', ...FAST, '--sink', `webhook:${gone.url}`], env());
+    expect(r.code).toBe(1);
+    const host = new URL(gone.url).host;
+    expect(r.stderr).toContain(`presence-watcher: fatal: every sink is disabled, nothing can be delivered (webhook-1(${host}): ${host} answered HTTP 410 "gone": the endpoint is gone)`);
+    expect(r.stderr).not.toContain('secret-path');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('stops when the program reading stdout goes away (a pipe into head)', async () => {
+    sim.join('standup', { userName: 'A' });
+    const run = start(['--room', 'standup', ...FAST]);
+    await run.until(() => run.lines.length >= 1);
+    run.child.stdout!.destroy();
+    sim.join('standup', { userName: 'B' });
+    expect(await run.exitCode()).toBe(1);
+    expect(run.stderr).toContain('presence-watcher: fatal: every sink is disabled, nothing can be delivered (stdout: stdout is closed: the program reading it went away (EPIPE))');
+  });
+
   it('simulate prints the URL and key, and serves presence', async () => {
     const run = start(['simulate', '--port', '0', '--rooms', '2', '--churn', '0', '--participants', '3']);
     const url = await run.until(() => /listening at (http:\/\/\S+)/.exec(run.stdout)?.[1]);

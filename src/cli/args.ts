@@ -57,7 +57,7 @@ Operations:
   -V, --version            print the version
 
 Exit codes: 0 after SIGINT/SIGTERM and a clean drain; 1 on a fatal runtime error (API key
-rejected); 2 on a usage or configuration error. A second signal exits at once.
+rejected, every sink disabled); 2 on a usage or configuration error. A second signal exits at once.
 
 Examples:
   DAILY_API_KEY=… presence-watcher --room standup --room retro

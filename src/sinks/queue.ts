@@ -17,6 +17,8 @@ export interface DeliveryQueueEvents {
   abandoned: (events: PresenceEvent[], reason: string) => void;
   outcome: (outcome: DeliveryOutcome, count: number) => void;
   depth: (depth: number) => void;
+  /** The sink was disabled (410 Gone, a closed stdout): nothing more will be sent to it. */
+  disabled: (reason: string) => void;
 }
 
 export interface DeliveryQueueOptions {
@@ -75,6 +77,11 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
 
   get disabled(): boolean {
     return this.#disabled !== undefined;
+  }
+
+  /** Why the sink was disabled (`sink disabled: …`), or undefined while it is not. */
+  get disabledReason(): string | undefined {
+    return this.#disabled;
   }
 
   push(event: PresenceEvent): void {
@@ -198,6 +205,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
           const rest = this.#take(this.depth);
           this.#remove(rest.length);
           this.#abandon(rest, this.#disabled);
+          this.safeEmit('disabled', this.#disabled);
           return;
         }
         if (e.failure === 'permanent' || attempt >= this.#maxAttempts) {

@@ -27,8 +27,9 @@ export class StdoutSink implements Sink {
       signal.addEventListener('abort', onAbort, { once: true });
       this.#out.write(text, (err) => {
         signal.removeEventListener('abort', onAbort);
-        if (err) reject(new DeliveryError(`cannot write to stdout: ${err.message}`, (err as NodeJS.ErrnoException).code === 'EPIPE' ? 'disable' : 'retry'));
-        else resolve();
+        if (!err) resolve();
+        else if ((err as NodeJS.ErrnoException).code === 'EPIPE') reject(new DeliveryError('stdout is closed: the program reading it went away (EPIPE)', 'disable'));
+        else reject(new DeliveryError(`cannot write to stdout: ${err.message}`, 'retry'));
       });
     });
   }
