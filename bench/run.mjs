@@ -1,4 +1,4 @@
-// npm run bench [-- --quick]
+// npm run bench [-- --quick] [--out FILE]   (--quick writes a report only with --out)
 // Measures the watcher against floors measured in the same run (JSON.parse of the same body, a bare
 // undici request + JSON.parse) and against the naive setInterval+fetch baseline in bench/naive.mjs,
 // and writes BENCHMARKS.md. Ratios, not absolute times: machines here are noisy.
@@ -43,7 +43,12 @@ if (typeof globalThis.gc !== 'function') {
 
 async function main() {
   const quick = process.argv.includes('--quick');
-  const out = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
+  // a quick run must not replace the published full figures: it writes a file only when told where
+  const out = process.argv.includes('--out')
+    ? process.argv[process.argv.indexOf('--out') + 1]
+    : quick
+      ? undefined
+      : fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
   const silent = createLogger({ level: 'silent' });
   const log = (...a) => console.error(...a);
   const results = { quick, sections: [] };
@@ -377,6 +382,10 @@ async function main() {
     ...PROFILE_NOTES,
     '',
   ].join('\n');
+  if (out === undefined) {
+    log('quick mode: BENCHMARKS.md left as it is (add --out FILE to write this run\'s report)');
+    return;
+  }
   writeFileSync(out, md);
   log(`wrote ${out}`);
 }
