@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_API_URL } from './daily/client.js';
+import { DEFAULT_API_URL, normalizeApiKey } from './daily/client.js';
 import { parseDuration } from './util/duration.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
@@ -209,9 +209,16 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   if (!allRooms && rooms.length === 0) {
     throw new ConfigError('nothing to watch: give --room <name> (repeatable) or --all-rooms');
   }
-  const apiKey = m.apiKey ?? env.DAILY_API_KEY;
-  if (!apiKey || apiKey.trim() === '') {
+  const rawKey = m.apiKey ?? env.DAILY_API_KEY;
+  if (!rawKey || rawKey.trim() === '') {
     throw new ConfigError('DAILY_API_KEY is not set: export your Daily API key (dashboard → Developers) as DAILY_API_KEY');
+  }
+  let apiKey: string;
+  try {
+    // a trailing line break (a secret file, an --env-file) is trimmed here; the key itself never shows
+    apiKey = normalizeApiKey(rawKey);
+  } catch (err) {
+    throw new ConfigError(`${m.apiKey !== undefined ? 'apiKey' : 'DAILY_API_KEY'}: ${(err as Error).message}`);
   }
   const intervalMs = m.interval ?? DEFAULTS.intervalMs;
   if (intervalMs < 100) throw new ConfigError(`interval ${intervalMs}ms is too short: the minimum is 100ms (Daily's data lags up to 15s anyway)`);

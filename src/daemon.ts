@@ -53,6 +53,7 @@ function buildSink(s: SinkConfig, index: number, cfg: DaemonConfig, io: DaemonIO
     const secret = s.secret ?? cfg.webhookSecret;
     if (secret !== undefined) {
       secrets.add(secret);
+      secrets.add(secret.trim());
       try {
         secretKey(secret);
       } catch (err) {
@@ -74,7 +75,10 @@ function buildSink(s: SinkConfig, index: number, cfg: DaemonConfig, io: DaemonIO
 export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daemon> {
   const log = io.logger;
   secrets.add(cfg.apiKey);
-  if (cfg.webhookSecret) secrets.add(cfg.webhookSecret);
+  if (cfg.webhookSecret) {
+    secrets.add(cfg.webhookSecret);
+    secrets.add(cfg.webhookSecret.trim());
+  }
 
   const deadLetter: DeadLetter = cfg.deadLetterPath ? new FileDeadLetter(cfg.deadLetterPath, log) : new LogDeadLetter(log);
   const metrics = new Metrics();

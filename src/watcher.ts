@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { DailyClient, DEFAULT_API_URL, type PresenceClient } from './daily/client.js';
+import { DailyClient, DEFAULT_API_URL, normalizeApiKey, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
@@ -183,11 +183,17 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
         throw new WatcherOptionsError('PresenceWatcher: apiKey is required (a Daily API key; the CLI reads DAILY_API_KEY)');
       }
-      secrets.add(options.apiKey);
+      let apiKey: string;
+      try {
+        apiKey = normalizeApiKey(options.apiKey);
+      } catch (err) {
+        throw new WatcherOptionsError(`PresenceWatcher: apiKey: ${(err as Error).message}`);
+      }
+      secrets.add(apiKey);
       this.#client = new DailyClient({
         // enough keep-alive connections for the request budget (4 for the default 5/s)
         connections: Math.min(64, Math.max(4, Math.ceil(this.#maxRps / 20))),
-        apiKey: options.apiKey,
+        apiKey,
         apiUrl: options.apiUrl ?? DEFAULT_API_URL,
         timeoutMs: options.requestTimeoutMs,
         maxBodyBytes: options.maxBodyBytes,

@@ -78,6 +78,8 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['bad DAILY_API_URL', () => ['--room', 'a'], { DAILY_API_URL: 'not-a-url' }, /DAILY_API_URL "not-a-url" is not an http\(s\) URL/],
     ['state directory cannot be created', () => ['--room', 'a', '--state', '/etc/hostname/sub/state.json'], undefined, /--state \/etc\/hostname\/sub\/state\.json: cannot create its directory \(ENOTDIR\)/],
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
+    ['API key with a space inside', () => ['--room', 'a'], { DAILY_API_KEY: 'abc def-key' }, /^presence-watcher: DAILY_API_KEY: the Daily API key contains a space, a line break or a non-ASCII character inside it/],
+    ['raw webhook secret ending in a line break', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x'], { PRESENCE_WEBHOOK_SECRET: 'raw-secret-value\n' }, /webhook secret starts or ends with whitespace/],
     ['bad webhook secret', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x', '--webhook-secret', 'whsec_!!!'], undefined, /not base64/],
   ];
   it.each(cases)('%s', async (_name, args, extraEnv, message) => {
@@ -109,6 +111,16 @@ describe('CLI', () => {
     expect(r.stderr).toMatch(/presence-watcher: Daily rejected the API key \(HTTP 401.*\): check DAILY_API_KEY/);
     expect(r.stderr).not.toContain('definitely-wrong-key');
     expect(r.stdout).toBe('');
+  });
+
+  it('trims a line break around the API key (a key read from a secret file) instead of failing every request', async () => {
+    sim.join('standup', { userName: 'Ada' });
+    const run = start(['--room', 'standup', ...FAST], env({ DAILY_API_KEY: `  ${sim.apiKey}\n` }));
+    await run.until(() => run.lines.length >= 1);
+    expect(JSON.parse(run.lines[0]!).participant.userName).toBe('Ada');
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(run.stderr).not.toMatch(/"level":(40|50)/);
   });
 
   it('stdout carries only NDJSON events; SIGTERM exits 0', async () => {

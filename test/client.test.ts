@@ -29,6 +29,19 @@ async function failure(p: Promise<unknown>): Promise<DailyApiError> {
 }
 
 describe('DailyClient against the simulator', () => {
+  it('trims whitespace around the API key; refuses one with whitespace inside, without showing it', async () => {
+    const padded = new DailyClient({ apiKey: `\t${sim.apiKey}\r\n`, apiUrl: sim.url, timeoutMs: 1000 });
+    try {
+      const who = sim.join('standup', { userName: 'Trimmed' });
+      expect((await padded.getRoomPresence('standup')).participants.map((p) => p.id)).toContain(who.id);
+      sim.leave('standup', who.id);
+    } finally {
+      await padded.close();
+    }
+    expect(() => new DailyClient({ apiKey: 'secret-part other-part' })).toThrow(/^DailyClient: apiKey: the Daily API key contains a space/);
+    expect(() => new DailyClient({ apiKey: 'secret-part other-part' })).not.toThrow(/secret-part/);
+  });
+
   it('returns validated, typed room presence', async () => {
     const who = sim.join('standup', { userName: 'Moishe' });
     const r = await client.getRoomPresence('standup');

@@ -67,6 +67,9 @@ describe('Standard Webhooks signing', () => {
 
   it('a raw secret is used as UTF-8 bytes; a bad whsec_ is an error', () => {
     expect(secretKey('plain-secret').toString()).toBe('plain-secret');
+    // a secret file's line break: dropped from the whsec_ form, refused in a raw secret (it would be part of the key)
+    expect(secretKey(`${SECRET}\n`)).toEqual(secretKey(SECRET));
+    expect(() => secretKey('plain-secret\n')).toThrow(/starts or ends with whitespace/);
     expect(() => secretKey('whsec_not base64!')).toThrow(/not base64/);
   });
 });

@@ -50,6 +50,21 @@ export interface PresenceClient {
   close(): Promise<void>;
 }
 
+/**
+ * The API key as sent: surrounding whitespace trimmed (a key read from a secret file or an
+ * `--env-file` often ends with a line break, which made every request fail as a "network error").
+ * Throws a TypeError, without the key, if what is left is empty or holds a character no HTTP header
+ * can carry.
+ */
+export function normalizeApiKey(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new TypeError('the Daily API key is empty');
+  const key = raw.trim();
+  if (!/^[\x21-\x7e]+$/.test(key)) {
+    throw new TypeError('the Daily API key contains a space, a line break or a non-ASCII character inside it: copy it again from the dashboard');
+  }
+  return key;
+}
+
 /** Encode a room name as one path segment; `.` and `..` are encoded too so no server can resolve them. */
 export function encodeRoomSegment(room: string): string {
   const enc = encodeURIComponent(room);
@@ -69,8 +84,11 @@ export class DailyClient implements PresenceClient {
   #closing: Promise<void> | undefined;
 
   constructor(options: DailyClientOptions) {
-    if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
-      throw new TypeError('DailyClient: apiKey must be a non-empty string (set DAILY_API_KEY)');
+    let apiKey: string;
+    try {
+      apiKey = normalizeApiKey(options.apiKey);
+    } catch (err) {
+      throw new TypeError(`DailyClient: apiKey: ${(err as Error).message} (set DAILY_API_KEY)`);
     }
     let url: URL;
     try {
@@ -85,7 +103,7 @@ export class DailyClient implements PresenceClient {
     this.#maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#headers = {
-      authorization: `Bearer ${options.apiKey}`,
+      authorization: `Bearer ${apiKey}`,
       accept: 'application/json',
       'user-agent': options.userAgent ?? 'daily-presence-watcher',
     };

@@ -5,12 +5,18 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * other string (the key is its UTF-8 bytes).
  */
 export function secretKey(secret: string): Buffer {
-  if (secret.startsWith('whsec_')) {
-    const b64 = secret.slice('whsec_'.length);
+  // a secret read from a file often ends with a line break: harmless to drop from the whsec_ form
+  // (base64 has no whitespace), but in a raw secret it would be part of the key, so it is refused
+  const trimmed = secret.trim();
+  if (trimmed.startsWith('whsec_')) {
+    const b64 = trimmed.slice('whsec_'.length);
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new TypeError('webhook secret: the part after whsec_ is not base64');
     return Buffer.from(b64, 'base64');
   }
-  if (secret.length === 0) throw new TypeError('webhook secret is empty');
+  if (trimmed.length === 0) throw new TypeError('webhook secret is empty');
+  if (trimmed !== secret) {
+    throw new TypeError('webhook secret starts or ends with whitespace (a line break from a secret file?): remove it, or use the whsec_<base64> form');
+  }
   return Buffer.from(secret, 'utf8');
 }
 
