@@ -206,6 +206,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const allRooms = m.allRooms === true;
   const rooms = [...new Set(m.rooms ?? [])];
   if (allRooms && rooms.length > 0) throw new ConfigError('give either --room (rooms) or --all-rooms (allRooms), not both');
+  if (allRooms && m.limit !== undefined) throw new ConfigError('--limit (limit) applies to --room only: GET /presence, which --all-rooms polls, takes no parameters');
   if (!allRooms && rooms.length === 0) {
     throw new ConfigError('nothing to watch: give --room <name> (repeatable) or --all-rooms');
   }
@@ -220,6 +221,10 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   } catch (err) {
     throw new ConfigError(`${m.apiKey !== undefined ? 'apiKey' : 'DAILY_API_KEY'}: ${(err as Error).message}`);
   }
+  if (m.requestTimeout !== undefined && m.requestTimeout < 1) throw new ConfigError('request timeout 0ms: give the Daily API some time, e.g. 10s (the default)');
+  m.sinks?.forEach((s, i) => {
+    if (s.type !== 'stdout' && s.timeout !== undefined && s.timeout < 1) throw new ConfigError(`sinks[${i}].timeout 0ms: give the receiver some time, e.g. 15s (the default)`);
+  });
   const intervalMs = m.interval ?? DEFAULTS.intervalMs;
   if (intervalMs < 100) throw new ConfigError(`interval ${intervalMs}ms is too short: the minimum is 100ms (Daily's data lags up to 15s anyway)`);
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);

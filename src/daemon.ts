@@ -14,7 +14,7 @@ import { SlackSink } from './sinks/slack.js';
 import { StdoutSink } from './sinks/stdout.js';
 import { WebhookSink } from './sinks/webhook.js';
 import { secretKey } from './sinks/signing.js';
-import { PresenceWatcher } from './watcher.js';
+import { PresenceWatcher, WatcherOptionsError } from './watcher.js';
 import { DailyApiError } from './daily/errors.js';
 import { formatDuration } from './util/duration.js';
 import { FileStateStore } from './state/file-store.js';
@@ -178,7 +178,15 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     logger: log,
     ...(cfg.limit !== undefined ? { limit: cfg.limit } : {}),
   };
-  const watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });
+  let watcher: PresenceWatcher;
+  try {
+    watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });
+  } catch (err) {
+    // the config checks should catch every bad value first; this keeps one that slips through a
+    // usage error (exit 2, one line) instead of an internal error with a stack trace
+    if (err instanceof WatcherOptionsError) throw new ConfigError(err.message.replace(/^PresenceWatcher: /, ''));
+    throw err;
+  }
   metrics.observeWatcher(watcher, cfg.allRooms);
   let overflowLogged = 0;
   watcher.on('event', (e) => {

@@ -22,7 +22,7 @@ interface CommonOptions {
   intervalMs?: number;
   /** No joins for people already present in the first snapshot (chokidar's ignoreInitial). */
   ignoreInitial?: boolean;
-  /** Room mode: `limit` query parameter sent to Daily. Unset by default (Daily's default applies). */
+  /** Room mode only (an error with allRooms): `limit` query parameter sent to Daily. Unset by default (Daily's default applies). */
   limit?: number;
   /** Request budget for the Daily API, requests per second. Default 5. Ignored when `limiter` is given. */
   maxRps?: number;
@@ -147,6 +147,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (options.allRooms === true) {
       if (options.rooms !== undefined) {
         throw new WatcherOptionsError('PresenceWatcher: give either rooms or allRooms: true, not both');
+      }
+      if (options.limit !== undefined) {
+        throw new WatcherOptionsError('PresenceWatcher: limit applies to rooms only: GET /presence (allRooms) takes no parameters');
       }
       this.#rooms = undefined;
     } else {

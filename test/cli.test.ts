@@ -80,6 +80,11 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
     ['API key with a space inside', () => ['--room', 'a'], { DAILY_API_KEY: 'abc def-key' }, /^presence-watcher: DAILY_API_KEY: the Daily API key contains a space, a line break or a non-ASCII character inside it/],
     ['raw webhook secret ending in a line break', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x'], { PRESENCE_WEBHOOK_SECRET: 'raw-secret-value\n' }, /webhook secret starts or ends with whitespace/],
+    ['--limit with --all-rooms', () => ['--all-rooms', '--limit', '5'], undefined, /--limit \(limit\) applies to --room only/],
+    ['zero request timeout', () => ['--room', 'a', '--request-timeout', '0'], undefined, /request timeout 0ms: give the Daily API some time/],
+    ['zero sink timeout in config', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsinks:\n  - type: webhook\n    url: http://127.0.0.1:9/x\n    timeout: 0\n')], undefined, /sinks\[0\]\.timeout 0ms: give the receiver some time/],
+    ['negative number after a flag', () => ['--room', 'a', '--limit', '-1'], undefined, /--limit is followed by "-1", which looks like an option: .*--limit=-1/],
+    ['flag missing its value', () => ['--room', 'a', '--interval', '--ignore-initial'], undefined, /--interval needs a value, but is followed by the option "--ignore-initial"/],
     ['bad webhook secret', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x', '--webhook-secret', 'whsec_!!!'], undefined, /not base64/],
   ];
   it.each(cases)('%s', async (_name, args, extraEnv, message) => {

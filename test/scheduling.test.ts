@@ -60,6 +60,30 @@ describe('scheduling (fake timers)', () => {
     await stop(w);
   });
 
+  it('takes an interval and backoff beyond setTimeout\'s ~24.8-day limit (Node would fire them after 1 ms)', async () => {
+    const DAY = 86_400_000;
+    const client = new FakeClient();
+    const errors: Error[] = [];
+    // 30 days: the watchdog (3 intervals) and the backoff cap are past the limit too
+    const w = make(client, { intervalMs: 30 * DAY, backoffMinMs: 30 * DAY, backoffMaxMs: 30 * DAY }).start();
+    w.on('error', (e) => errors.push(e));
+    await clock.tickAsync(1000);
+    expect(client.calls).toHaveLength(1);
+    await clock.tickAsync(29 * DAY);
+    expect(client.calls).toHaveLength(1);
+    await clock.tickAsync(DAY + 1000);
+    expect(client.calls).toHaveLength(2);
+    expect(errors).toEqual([]);
+    // a failure waits out its backoff (capped at the timer limit) instead of retrying at once
+    client.script = [server503()];
+    await clock.tickAsync(30 * DAY + 1000);
+    expect(client.calls).toHaveLength(3);
+    await clock.tickAsync(DAY);
+    expect(client.calls).toHaveLength(3);
+    expect(errors.map((e) => e.message)).toEqual(['boom']);
+    await stop(w);
+  });
+
   it('never has two polls of the same room in flight', async () => {
     const client = new FakeClient();
     client.script = ['hang'];

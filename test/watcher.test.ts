@@ -266,6 +266,8 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ apiKey: 'k', rooms: ['a'], intervalMs: 1 }, /intervalMs must be a number ≥ 10/],
       [{ apiKey: 'k', rooms: ['a'], limit: 1.5 }, /limit must be an integer/],
       [{ apiKey: 'k', rooms: ['a'], maxRps: 0 }, /maxRps/],
+      [{ apiKey: 'k', allRooms: true, limit: 10 }, /limit applies to rooms only/],
+      [{ apiKey: 'key with spaces', rooms: ['a'] }, /apiKey: the Daily API key contains a space/],
     ];
     for (const [opts, msg] of bad) {
       expect(() => new PresenceWatcher(opts as never)).toThrow(msg);

@@ -107,6 +107,19 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>)
     return parseArgs({ args, options, strict: true, allowPositionals: true }) as { values: Values; positionals: string[] };
   } catch (err) {
     const e = err as Error & { code?: string };
+    // "--limit -1": parseArgs cannot tell a negative number from a forgotten value
+    const dash = /^Option '(--[^']+)' argument is ambiguous/.exec(e.message);
+    if (dash) {
+      const flag = dash[1]!;
+      const i = args.indexOf(flag);
+      const next = i >= 0 ? args[i + 1] : undefined;
+      const negative = next !== undefined && /^-[\d.]/.test(next);
+      throw new ConfigError(
+        negative
+          ? `${flag} is followed by "${next}", which looks like an option: a value starting with "-" goes as ${flag}=${next}`
+          : `${flag} needs a value, but is followed by the option "${next}"`,
+      );
+    }
     const m = /^(Unknown option '[^']+')|^(Option '[^']+'[^.]*)/.exec(e.message);
     throw new ConfigError(m ? (m[1] ?? m[2]!) : e.message.split('. ')[0]!);
   }

@@ -6,6 +6,7 @@ import { DailyApiError } from '../daily/errors.js';
 import { createLogger, secrets, type Logger } from '../log.js';
 import { DailySimulator } from '../simulator/simulator.js';
 import { parseCommand } from './args.js';
+import { timerDelay } from '../util/sleep.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FATAL = 1;
@@ -111,8 +112,9 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
     throw err;
   }
   let timer: NodeJS.Timeout | undefined;
+  const stopAfterMs = extra?.stopAfterMs;
   const timeout =
-    extra?.stopAfterMs === undefined ? new Promise<never>(() => {}) : new Promise<string>((r) => (timer = setTimeout(() => r('duration'), extra.stopAfterMs)));
+    stopAfterMs === undefined ? new Promise<never>(() => {}) : new Promise<string>((r) => (timer = setTimeout(() => r('duration'), timerDelay(stopAfterMs))));
   const outcome = await Promise.race([
     signals.received.then((s) => ({ kind: 'signal' as const, s })),
     timeout.then((s) => ({ kind: 'signal' as const, s })),

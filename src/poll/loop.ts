@@ -1,6 +1,6 @@
 import pRetry from 'p-retry';
 import { DailyApiError } from '../daily/errors.js';
-import { sleep } from '../util/sleep.js';
+import { sleep, timerDelay } from '../util/sleep.js';
 import { deadline } from '../util/deadline.js';
 
 export interface TargetLoopOptions {
@@ -37,8 +37,9 @@ export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
       try {
         await pRetry(() => attemptWithWatchdog(o, signal), {
           retries: Number.POSITIVE_INFINITY,
-          minTimeout: o.backoffMinMs,
-          maxTimeout: Math.max(o.backoffMinMs, o.backoffMaxMs),
+          // p-retry's own setTimeout would run a step beyond ~24.8 days after 1 ms
+          minTimeout: timerDelay(o.backoffMinMs),
+          maxTimeout: timerDelay(Math.max(o.backoffMinMs, o.backoffMaxMs)),
           factor: 2,
           randomize: true,
           signal,

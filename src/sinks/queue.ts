@@ -1,7 +1,7 @@
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { SafeEmitter, type ListenerError } from '../util/safe-emitter.js';
-import { backoffDelay, sleep } from '../util/sleep.js';
+import { backoffDelay, sleep, timerDelay } from '../util/sleep.js';
 import type { DeadLetter } from './dead-letter.js';
 import { DeliveryError, type Sink } from './sink.js';
 
@@ -124,7 +124,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((r) => this.#idle.push(r)),
-        new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+        new Promise<void>((r) => (timer = setTimeout(r, timerDelay(timeoutMs)))),
       ]);
       clearTimeout(timer);
     }

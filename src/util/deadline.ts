@@ -1,3 +1,5 @@
+import { timerDelay } from './sleep.js';
+
 /**
  * An AbortSignal that fires when `parent` aborts or `ms` pass, whichever is first. `expired` tells
  * which one it was; `dispose()` clears the timer and the listener (call it in a finally).
@@ -9,7 +11,7 @@ export function deadline(parent: AbortSignal | undefined, ms: number): { signal:
   const timer = setTimeout(() => {
     expired = true;
     controller.abort(new Error('deadline'));
-  }, ms);
+  }, timerDelay(ms));
   const onAbort = () => controller.abort(parent!.reason);
   parent?.addEventListener('abort', onAbort, { once: true });
   return {

@@ -1,18 +1,40 @@
-/** A timer that rejects with the signal's reason when aborted, and leaves no handle behind. */
+/**
+ * The longest delay setTimeout takes (~24.8 days). Node runs a longer one after 1 ms, with only a
+ * warning: a 9-day interval made the watchdog (3 intervals) abort every poll at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `ms` as a delay setTimeout honours: at most MAX_TIMER_MS (for deadlines, where "in 24.8 days" is as good as later). */
+export function timerDelay(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
+}
+
+/**
+ * A timer that rejects with the signal's reason when aborted, and leaves no handle behind. Any
+ * length: beyond MAX_TIMER_MS it waits in steps.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
+    let left = Math.max(0, ms);
+    let timer: NodeJS.Timeout;
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal!.reason);
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    const step = () => {
+      const now = Math.min(left, MAX_TIMER_MS);
+      left -= now;
+      timer = setTimeout(() => {
+        if (left > 0) return step();
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, now);
+    };
+    step();
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
