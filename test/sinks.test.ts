@@ -126,6 +126,24 @@ describe('webhook sink', () => {
     expect(deadLetter.entries[0]!.reason).not.toContain(r.url);
   });
 
+  it.each([
+    ['webhook', (url: string) => new WebhookSink({ url }), 301, 'https://example.org/hooks/tok-SECRET-123', 'https://example.org'],
+    ['webhook', (url: string) => new WebhookSink({ url }), 308, '/elsewhere/tok-SECRET-123', 'SELF'],
+    ['slack', (url: string) => new SlackSink({ url, minIntervalMs: 0 }), 302, 'https://slack.example/x/tok-SECRET-123', 'https://slack.example'],
+  ] as const)('%s: a redirect (%i) disables the sink, naming where it points without the path', async (_kind, make, status, location, origin) => {
+    const r = await receiver('/hook/tok-ORIGINAL');
+    r.script = [{ status, headers: { location } }];
+    const { q, deadLetter } = queue(make(r.url));
+    q.push(ev(1));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 1);
+    expect(q.disabled).toBe(true);
+    const to = origin === 'SELF' ? new URL(r.url).origin : origin;
+    expect(q.disabledReason).toMatch(new RegExp(`answered HTTP ${status}: a redirect to ${to.replace(/[.]/g, '\\.')}, which is not followed; configure the final URL$`));
+    expect(q.disabledReason).not.toContain('SECRET');
+    expect(q.disabledReason).not.toContain('ORIGINAL');
+    expect(r.requests).toHaveLength(1);
+  });
+
   it('410 disables the sink: everything after goes to the dead-letter', async () => {
     const r = await receiver();
     r.script = [{ status: 410 }];

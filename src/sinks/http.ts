@@ -8,6 +8,8 @@ export interface PostResult {
   retryAfterMs: number | undefined;
   /** The first 1 KiB of the body, for error messages. */
   text: string;
+  /** For a redirect: where to, as origin only (a path may carry a token). */
+  redirectTo: string | undefined;
 }
 
 /** A keep-alive POST target; the URL stays inside, only `host` is ever shown. */
@@ -15,12 +17,14 @@ export class HttpTarget {
   readonly host: string;
   readonly #pool: Pool;
   readonly #path: string;
+  readonly #origin: string;
   readonly #timeoutMs: number;
 
   constructor(url: string, timeoutMs: number) {
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError('URL must be http or https');
     this.host = u.host;
+    this.#origin = u.origin;
     this.#path = (u.pathname || '/') + u.search;
     this.#timeoutMs = timeoutMs;
     this.#pool = new Pool(u.origin, { connections: 4, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
@@ -34,7 +38,12 @@ export class HttpTarget {
       for await (const chunk of res.body) {
         if (text.length < 1024) text += String(chunk);
       }
-      return { status: res.statusCode, retryAfterMs: parseRetryAfter(res.headers['retry-after']), text: text.slice(0, 1024) };
+      return {
+        status: res.statusCode,
+        retryAfterMs: parseRetryAfter(res.headers['retry-after']),
+        text: text.slice(0, 1024),
+        redirectTo: res.statusCode >= 300 && res.statusCode < 400 ? originOf(res.headers.location, this.#origin) : undefined,
+      };
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
@@ -48,6 +57,26 @@ export class HttpTarget {
   close(): Promise<void> {
     return this.#pool.destroy().catch(() => undefined);
   }
+}
+
+/** The origin a Location header points to (relative ones resolve against ours), or undefined. */
+function originOf(location: string | string[] | undefined, base: string): string | undefined {
+  const l = Array.isArray(location) ? location[0] : location;
+  if (!l) return undefined;
+  try {
+    return new URL(l, base).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A redirect, which no sink follows (a POST is not re-sent blindly, and the URL is a credential):
+ * every event would meet it, so the sink is disabled with a message naming where it points.
+ */
+export function redirectError(what: string, r: PostResult): DeliveryError {
+  const to = r.redirectTo ? ` to ${r.redirectTo}` : '';
+  return new DeliveryError(`${what}: a redirect${to}, which is not followed; configure the final URL`, 'disable', r.status);
 }
 
 /** Keep receiver text printable and short in logs. */

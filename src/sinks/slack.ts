@@ -1,5 +1,5 @@
 import type { PresenceEvent } from '../events.js';
-import { HttpTarget, snippet } from './http.js';
+import { HttpTarget, redirectError, snippet } from './http.js';
 import { DeliveryError, type Sink } from './sink.js';
 
 /** Lines shown in one message; the rest are counted ("…and 12 more"). */
@@ -103,6 +103,7 @@ export class SlackSink implements Sink {
     const body = JSON.stringify(slackMessage(events));
     const r = await this.#target.post(body, { 'content-type': 'application/json', 'user-agent': this.#userAgent }, signal);
     if (r.status >= 200 && r.status < 300) return;
+    if (r.status >= 300 && r.status < 400) throw redirectError(`Slack answered HTTP ${r.status}`, r);
     const reason = snippet(r.text) || `HTTP ${r.status}`;
     const what = `Slack answered HTTP ${r.status} "${reason}"`;
     if (r.status === 429 || r.status >= 500) throw new DeliveryError(what, 'retry', r.status, r.retryAfterMs);

@@ -1,5 +1,5 @@
 import type { PresenceEvent } from '../events.js';
-import { HttpTarget, snippet } from './http.js';
+import { HttpTarget, redirectError, snippet } from './http.js';
 import { secretKey, sign } from './signing.js';
 import { DeliveryError, type Sink } from './sink.js';
 
@@ -56,6 +56,7 @@ export class WebhookSink implements Sink {
     const r = await this.#target.post(body, headers, signal);
     if (r.status >= 200 && r.status < 300) return;
     const what = `${this.#target.host} answered HTTP ${r.status}${r.text ? ` "${snippet(r.text)}"` : ''}`;
+    if (r.status >= 300 && r.status < 400) throw redirectError(`${this.#target.host} answered HTTP ${r.status}`, r);
     if (r.status === 410) throw new DeliveryError(`${what}: the endpoint is gone`, 'disable', r.status);
     if (r.status === 429 || r.status === 408 || r.status >= 500) throw new DeliveryError(what, 'retry', r.status, r.retryAfterMs);
     throw new DeliveryError(what, 'permanent', r.status);
