@@ -220,3 +220,31 @@ describe('DailyClient body limits', () => {
     await ok.close();
   });
 });
+
+describe('DailyClient and redirects', () => {
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    // what an http:// API URL meets: a redirect to https, which a GET with a bearer key must not follow blindly
+    server = createServer((req, res) => {
+      res.writeHead(301, { location: `https://api.daily.co${req.url ?? '/'}` });
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('reports a redirect as one, naming where it points and what to check, without following it', async () => {
+    const c = new DailyClient({ apiKey: 'k', apiUrl: url });
+    const e = await failure(c.getDomainEntries());
+    await c.close();
+    expect(e.code).toBe('DAILY_BAD_REQUEST');
+    expect(e.status).toBe(301);
+    expect(e.retryable).toBe(false);
+    expect(e.fatal).toBe(false);
+    expect(e.message).toBe(
+      "the API answered GET /presence with a redirect (HTTP 301 to https://api.daily.co), which is not followed: check --api-url (Daily's is https://api.daily.co/v1)",
+    );
+  });
+});

@@ -78,6 +78,7 @@ export function encodeRoomSegment(room: string): string {
 export class DailyClient implements PresenceClient {
   readonly #pool: Pool;
   readonly #basePath: string;
+  readonly #origin: string;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
@@ -102,6 +103,7 @@ export class DailyClient implements PresenceClient {
     this.#timeoutMs = positive(options.timeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'timeoutMs');
     this.#maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
     this.#basePath = url.pathname.replace(/\/+$/, '');
+    this.#origin = url.origin;
     this.#headers = {
       authorization: `Bearer ${apiKey}`,
       accept: 'application/json',
@@ -152,7 +154,8 @@ export class DailyClient implements PresenceClient {
       const res = await this.#pool.request({ path, method: 'GET', headers: this.#headers, signal: d.signal });
       const text = await this.#readBody(res.body, res.headers['content-length'], target);
       if (res.statusCode < 200 || res.statusCode >= 300) {
-        throw httpError(target, res.statusCode, parseErrorBody(text), parseRetryAfter(res.headers['retry-after']));
+        const location = res.statusCode >= 300 && res.statusCode < 400 ? originOf(res.headers.location, this.#origin) : undefined;
+        throw httpError(target, res.statusCode, parseErrorBody(text), parseRetryAfter(res.headers['retry-after']), location);
       }
       try {
         return JSON.parse(text) as unknown;
@@ -202,6 +205,17 @@ export class DailyClient implements PresenceClient {
       chunks.push(chunk);
     }
     return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  }
+}
+
+/** The origin a Location header points to (relative ones resolve against ours), or undefined. */
+function originOf(location: string | string[] | undefined, base: string): string | undefined {
+  const l = Array.isArray(location) ? location[0] : location;
+  if (!l) return undefined;
+  try {
+    return new URL(l, base).origin;
+  } catch {
+    return undefined;
   }
 }
 

@@ -91,6 +91,8 @@ export function httpError(
   status: number,
   body: { type?: string; info?: string },
   retryAfterMs: number | undefined,
+  /** For a 3xx: the origin it points to. */
+  redirectTo?: string,
 ): DailyApiError {
   const { type, info } = body;
   const detail = describeBody(type, info);
@@ -132,6 +134,13 @@ export function httpError(
       ...base,
       code: 'DAILY_SERVER_ERROR',
       message: `Daily server error polling ${where(target)} (HTTP ${status}${detail})`,
+    });
+  }
+  if (status >= 300 && status < 400) {
+    return new DailyApiError({
+      ...base,
+      code: 'DAILY_BAD_REQUEST',
+      message: `the API answered ${where(target)} with a redirect (HTTP ${status}${redirectTo ? ` to ${redirectTo}` : ''}), which is not followed: check --api-url (Daily's is https://api.daily.co/v1)`,
     });
   }
   return new DailyApiError({
