@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { redirectOrigin } from '../util/url.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { DailyApiError, httpError, invalidResponse } from './errors.js';
@@ -154,7 +155,7 @@ export class DailyClient implements PresenceClient {
       const res = await this.#pool.request({ path, method: 'GET', headers: this.#headers, signal: d.signal });
       const text = await this.#readBody(res.body, res.headers['content-length'], target);
       if (res.statusCode < 200 || res.statusCode >= 300) {
-        const location = res.statusCode >= 300 && res.statusCode < 400 ? originOf(res.headers.location, this.#origin) : undefined;
+        const location = res.statusCode >= 300 && res.statusCode < 400 ? redirectOrigin(res.headers.location, this.#origin) : undefined;
         throw httpError(target, res.statusCode, parseErrorBody(text), parseRetryAfter(res.headers['retry-after']), location);
       }
       try {
@@ -205,17 +206,6 @@ export class DailyClient implements PresenceClient {
       chunks.push(chunk);
     }
     return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
-  }
-}
-
-/** The origin a Location header points to (relative ones resolve against ours), or undefined. */
-function originOf(location: string | string[] | undefined, base: string): string | undefined {
-  const l = Array.isArray(location) ? location[0] : location;
-  if (!l) return undefined;
-  try {
-    return new URL(l, base).origin;
-  } catch {
-    return undefined;
   }
 }
 

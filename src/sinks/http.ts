@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { redirectOrigin } from '../util/url.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { DeliveryError } from './sink.js';
@@ -42,7 +43,7 @@ export class HttpTarget {
         status: res.statusCode,
         retryAfterMs: parseRetryAfter(res.headers['retry-after']),
         text: text.slice(0, 1024),
-        redirectTo: res.statusCode >= 300 && res.statusCode < 400 ? originOf(res.headers.location, this.#origin) : undefined,
+        redirectTo: res.statusCode >= 300 && res.statusCode < 400 ? redirectOrigin(res.headers.location, this.#origin) : undefined,
       };
     } catch (err) {
       if (signal.aborted) throw signal.reason;
@@ -56,17 +57,6 @@ export class HttpTarget {
 
   close(): Promise<void> {
     return this.#pool.destroy().catch(() => undefined);
-  }
-}
-
-/** The origin a Location header points to (relative ones resolve against ours), or undefined. */
-function originOf(location: string | string[] | undefined, base: string): string | undefined {
-  const l = Array.isArray(location) ? location[0] : location;
-  if (!l) return undefined;
-  try {
-    return new URL(l, base).origin;
-  } catch {
-    return undefined;
   }
 }
 
