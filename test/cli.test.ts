@@ -225,13 +225,13 @@ describe('CLI', () => {
     }
   });
 
-  it('SIGTERM drains queued deliveries before exiting 0', async () => {
+  it.each(['SIGTERM', 'SIGHUP'] as const)('%s drains queued deliveries before exiting 0', async (signal) => {
     const r = await receiver();
     r.fallback = { delayMs: 300, then: { status: 200 } };
     for (const name of ['A', 'B', 'C', 'D', 'E']) sim.join('standup', { userName: name });
     const run = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`]);
     await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
-    run.kill('SIGTERM');
+    run.kill(signal);
     const { code } = await run.exit;
     expect(code).toBe(0);
     expect(r.accepted.map((x) => JSON.parse(x.body).participant.userName)).toEqual(['A', 'B', 'C', 'D', 'E']);

@@ -36,7 +36,7 @@ Where events go:
   --webhook-secret <s>     sign webhook deliveries (Standard Webhooks; whsec_<base64> or raw)
   --dead-letter <file>     append undeliverable events to this NDJSON file (default: log them)
   --queue-cap <n>          events held per sink before the oldest go to the dead-letter (10000)
-  --drain-timeout <dur>    on SIGINT/SIGTERM, time allowed to deliver what is queued (default 10s)
+  --drain-timeout <dur>    on SIGINT/SIGTERM/SIGHUP, time to deliver what is queued (default 10s)
 
 Durability:
   --state <file>           persist snapshots; on start, diff against them (no repeat joins,
@@ -56,7 +56,7 @@ Operations:
   -h, --help               show this help
   -V, --version            print the version
 
-Exit codes: 0 after SIGINT/SIGTERM and a clean drain; 1 on a fatal runtime error (API key
+Exit codes: 0 after SIGINT/SIGTERM/SIGHUP and a clean drain; 1 on a fatal runtime error (API key
 rejected, every sink disabled); 2 on a usage or configuration error. A second signal exits at once.
 
 Examples:

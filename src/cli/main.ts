@@ -25,8 +25,8 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
   stdout: Writable;
   stderr: Writable;
-  /** Where SIGINT/SIGTERM come from (process, in real use). */
-  signals: { on(sig: 'SIGINT' | 'SIGTERM', fn: () => void): unknown; off(sig: 'SIGINT' | 'SIGTERM', fn: () => void): unknown };
+  /** Where SIGINT/SIGTERM/SIGHUP come from (process, in real use). */
+  signals: { on(sig: StopSignal, fn: () => void): unknown; off(sig: StopSignal, fn: () => void): unknown };
   /** Exit at once (the second signal). */
   exitNow(code: number): void;
 }
@@ -35,12 +35,18 @@ function say(io: CliIO, line: string): void {
   io.stderr.write(`presence-watcher: ${secrets.scrub(line)}\n`);
 }
 
-/** Resolve when a first SIGINT/SIGTERM arrives; a second one exits at once. */
+type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+const SIGNAL_EXIT: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/**
+ * Resolve when a first SIGINT/SIGTERM/SIGHUP arrives; a second one exits at once. SIGHUP (the
+ * terminal closed) stops as gently as SIGTERM: by default Node would die at once, queue and all.
+ */
 function onSignals(io: CliIO, log: Logger | undefined): { received: Promise<string>; dispose(): void } {
   let count = 0;
   let resolve!: (s: string) => void;
   const received = new Promise<string>((r) => (resolve = r));
-  const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => {
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
     const fn = () => {
       count++;
       if (count === 1) {
@@ -48,7 +54,7 @@ function onSignals(io: CliIO, log: Logger | undefined): { received: Promise<stri
         resolve(sig);
       } else {
         log?.warn({ signal: sig }, `second ${sig}: exiting now`);
-        io.exitNow(sig === 'SIGINT' ? 130 : 143);
+        io.exitNow(SIGNAL_EXIT[sig]);
       }
     };
     io.signals.on(sig, fn);
