@@ -80,7 +80,16 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     secrets.add(cfg.webhookSecret.trim());
   }
 
-  const deadLetter: DeadLetter = cfg.deadLetterPath ? new FileDeadLetter(cfg.deadLetterPath, log) : new LogDeadLetter(log);
+  let deadLetter: DeadLetter = new LogDeadLetter(log);
+  if (cfg.deadLetterPath) {
+    const file = new FileDeadLetter(cfg.deadLetterPath, log);
+    try {
+      file.check();
+    } catch (err) {
+      throw new ConfigError(`--dead-letter ${cfg.deadLetterPath}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    deadLetter = file;
+  }
   const metrics = new Metrics();
   const dispatcher = new Dispatcher();
   cfg.sinks.forEach((s, i) => {

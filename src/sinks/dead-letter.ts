@@ -1,4 +1,5 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 
@@ -12,6 +13,15 @@ export class FileDeadLetter implements DeadLetter {
     readonly path: string,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * Make sure the file can be written (creating it and its directory), so a bad path is a start-up
+   * error rather than a surprise at the first undeliverable event. Throws with the errno code.
+   */
+  check(): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    appendFileSync(this.path, '');
+  }
 
   write(sink: string, reason: string, events: readonly PresenceEvent[]): void {
     const at = new Date().toISOString();
