@@ -65,6 +65,22 @@ describe('Standard Webhooks signing', () => {
     expect(verify('whsec_' + Buffer.from('other').toString('base64'), headers, '{"a":1}', { now: 1700000000_000 })).toBe(false);
   });
 
+  it('verify takes the headers as a receiver has them (Fetch Headers, any case, arrays) and the body as bytes', () => {
+    const body = '{"name":"Zoë"}';
+    const sig = sign(secretKey(SECRET), 'msg_1', 1700000000, body);
+    const at = { now: 1700000000_000 };
+    const plain = { 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000', 'webhook-signature': sig };
+    expect(verify(SECRET, new Headers(plain), body, at)).toBe(true);
+    expect(verify(SECRET, { 'Webhook-Id': 'msg_1', 'WEBHOOK-TIMESTAMP': '1700000000', 'Webhook-Signature': sig }, body, at)).toBe(true);
+    expect(verify(SECRET, { ...plain, 'webhook-signature': [sig, 'v1,other'] }, body, at)).toBe(true);
+    expect(verify(SECRET, plain, Buffer.from(body), at)).toBe(true);
+    expect(verify(SECRET, plain, new TextEncoder().encode(body), at)).toBe(true);
+    // and still refuses what it should, in every form
+    expect(verify(SECRET, new Headers({ ...plain, 'webhook-id': 'msg_2' }), body, at)).toBe(false);
+    expect(verify(SECRET, plain, Buffer.from('{"name":"Zoe"}'), at)).toBe(false);
+    expect(verify(SECRET, new Headers({ 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000' }), body, at)).toBe(false);
+  });
+
   it('a raw secret is used as UTF-8 bytes; a bad whsec_ is an error', () => {
     expect(secretKey('plain-secret').toString()).toBe('plain-secret');
     // a secret file's line break: dropped from the whsec_ form, refused in a raw secret (it would be part of the key)

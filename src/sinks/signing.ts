@@ -33,22 +33,40 @@ export interface VerifyOptions {
 }
 
 /**
- * Verify a delivery as a receiver would: any of the space-separated `v1,` signatures may match
- * (key rotation), compared in constant time, with the timestamp inside the tolerance.
+ * The request headers as any receiver has them: a Fetch `Headers` (Next.js, Hono, Deno, undici), or
+ * a plain object such as Node's `req.headers` (names in any case, a value possibly an array).
  */
-export function verify(
-  secret: string,
-  headers: { 'webhook-id'?: string; 'webhook-timestamp'?: string; 'webhook-signature'?: string },
-  body: string,
-  opts: VerifyOptions = {},
-): boolean {
-  const id = headers['webhook-id'];
-  const ts = Number(headers['webhook-timestamp']);
-  const sigs = headers['webhook-signature'];
+export type WebhookHeaders = { get(name: string): string | null } | Readonly<Record<string, string | readonly string[] | undefined>>;
+
+function header(headers: WebhookHeaders, name: string): string | undefined {
+  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as { get(n: string): string | null }).get(name) ?? undefined;
+  const h = headers as Readonly<Record<string, string | readonly string[] | undefined>>;
+  let v = h[name];
+  if (v === undefined) {
+    for (const k of Object.keys(h)) {
+      if (k.toLowerCase() === name) {
+        v = h[k];
+        break;
+      }
+    }
+  }
+  return typeof v === 'string' ? v : v?.[0];
+}
+
+/**
+ * Verify a delivery as a receiver would: any of the space-separated `v1,` signatures may match
+ * (key rotation), compared in constant time, with the timestamp inside the tolerance. `body` is the
+ * raw body exactly as received (a string, or the bytes: a Buffer from `express.raw()`), never a
+ * re-serialised parse of it.
+ */
+export function verify(secret: string, headers: WebhookHeaders, body: string | Uint8Array, opts: VerifyOptions = {}): boolean {
+  const id = header(headers, 'webhook-id');
+  const ts = Number(header(headers, 'webhook-timestamp'));
+  const sigs = header(headers, 'webhook-signature');
   if (!id || !Number.isInteger(ts) || !sigs) return false;
   const now = Math.floor((opts.now ?? Date.now()) / 1000);
   if (Math.abs(now - ts) > (opts.toleranceSec ?? 300)) return false;
-  const expected = Buffer.from(sign(secretKey(secret), id, ts, body).slice(3), 'base64');
+  const expected = createHmac('sha256', secretKey(secret)).update(`${id}.${ts}.`).update(body).digest();
   for (const s of sigs.split(' ')) {
     const [version, value] = s.split(',', 2);
     if (version !== 'v1' || !value) continue;
