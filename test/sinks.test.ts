@@ -301,7 +301,11 @@ describe('slack sink', () => {
       expect(m.text).toContain('&lt;');
     }
     expect(one.text).toBe('&lt;!channel&gt; &amp; &lt;@U123&gt; joined standup');
-    expect(one.blocks[0]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '• &lt;!channel&gt; &amp; &lt;@U123&gt; joined standup' } });
+    expect(one.blocks[0]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '• &lt;!channel&gt; &amp; &lt;@U123&gt; joined standup', verbatim: true } });
+    // a name that is a URL stays text: verbatim keeps Slack from linking it
+    for (const b of slackMessage([ev(1, 'join', 'standup', 'Log in at https://evil.example/login')]).blocks) {
+      if ((b as { type: string }).type === 'section') expect((b as { text: { verbatim?: boolean } }).text.verbatim).toBe(true);
+    }
   });
 
   it('keeps one line per event when a name holds line breaks', () => {

@@ -64,17 +64,18 @@ export function slackMessage(events: readonly PresenceEvent[]): { text: string; 
     events.length === 1
       ? shown[0]!
       : `${events.length} presence changes: ${shown.slice(0, 3).join('; ')}${events.length > 3 ? '; …' : ''}`;
+  // verbatim: Slack neither turns a URL in someone's name into a link nor links channel names
   const blocks: unknown[] = [];
   let section = '';
   for (const line of shown) {
     const l = `• ${esc(line)}`;
     if (section && section.length + 1 + l.length > SECTION_LIMIT) {
-      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section } });
+      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section, verbatim: true } });
       section = '';
     }
     section = section ? `${section}\n${l}` : l;
   }
-  if (section) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section } });
+  if (section) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section, verbatim: true } });
   if (more > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `…and ${more} more change${more === 1 ? '' : 's'}` }] });
   // cut before escaping, so the cut cannot split an entity
   return { text: esc(text.length > 2000 ? `${text.slice(0, 1999)}…` : text), blocks };
