@@ -16,6 +16,9 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# --state needs a directory the non-root user can write: mount a volume here (a named volume takes
+# this ownership; a bind-mounted host directory must be writable by uid 1000)
+RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 9464
 # Healthy while every watched target polled successfully within 3 intervals, with --state the last
