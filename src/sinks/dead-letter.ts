@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
@@ -15,12 +15,23 @@ export class FileDeadLetter implements DeadLetter {
   ) {}
 
   /**
-   * Make sure the file can be written (creating it and its directory), so a bad path is a start-up
-   * error rather than a surprise at the first undeliverable event. Throws with the errno code.
+   * Make sure the file can be written (creating its directory, not the file: it appears only once
+   * something is undeliverable), so a bad path is a start-up error rather than a surprise at the
+   * first undeliverable event. Throws with an errno code.
    */
   check(): void {
-    mkdirSync(dirname(this.path), { recursive: true });
-    appendFileSync(this.path, '');
+    const dir = dirname(this.path);
+    mkdirSync(dir, { recursive: true });
+    let isDir = false;
+    try {
+      isDir = statSync(this.path).isDirectory();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      accessSync(dir, constants.W_OK);
+      return;
+    }
+    if (isDir) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    accessSync(this.path, constants.W_OK);
   }
 
   write(sink: string, reason: string, events: readonly PresenceEvent[]): void {
