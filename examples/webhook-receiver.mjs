@@ -7,11 +7,17 @@
 // It needs nothing but Node; `verifyWebhook` from the library does the constant-time check. In
 // production keep the seen-ids set in your database with the event, in one transaction.
 import { createServer } from 'node:http';
-import { verifyWebhook } from 'daily-presence-watcher';
+import { verifyWebhook, webhookSecretKey } from 'daily-presence-watcher';
 
 const secret = process.env.PRESENCE_WEBHOOK_SECRET;
 if (!secret) {
   console.error('set PRESENCE_WEBHOOK_SECRET to the secret the watcher signs with');
+  process.exit(2);
+}
+try {
+  webhookSecretKey(secret); // a malformed secret is a start-up error, not a throw per request
+} catch (err) {
+  console.error(err.message);
   process.exit(2);
 }
 const port = Number(process.argv[2] ?? 8788);
