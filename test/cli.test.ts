@@ -47,6 +47,24 @@ async function receiver(path = '/hook') {
   return r;
 }
 
+/** The base URL the daemon logged for --health, once it is listening. */
+function healthUrl(run: CliRun): Promise<string> {
+  return run.until(() => {
+    const l = run.logs.find((x) => typeof x.healthz === 'string');
+    return l ? String(l.healthz).replace(/\/healthz$/, '') : undefined;
+  });
+}
+
+/** /healthz, re-fetched after each poll the daemon makes until it is not 200 (bounded). */
+async function healthAfterPolls(url: string): Promise<Response> {
+  let res = await fetch(`${url}/healthz`);
+  for (let polls = 0; res.status === 200 && polls < 500; polls++) {
+    await new Promise<void>((r) => sim.once('request', () => r()));
+    res = await fetch(`${url}/healthz`);
+  }
+  return res;
+}
+
 function writeConfig(name: string, text: string): string {
   const p = join(dir, name);
   writeFileSync(p, text);
@@ -294,10 +312,7 @@ describe('CLI', () => {
   it('--health serves /healthz and Prometheus /metrics', async () => {
     sim.join('standup', { userName: 'A' });
     const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0']);
-    const url = await run.until(() => {
-      const l = run.logs.find((x) => typeof x.healthz === 'string');
-      return l ? String(l.healthz).replace(/\/healthz$/, '') : undefined;
-    });
+    const url = await healthUrl(run);
     await run.until(() => run.lines.length >= 1);
     const h = await fetch(`${url}/healthz`);
     expect(h.status).toBe(200);
@@ -319,14 +334,9 @@ describe('CLI', () => {
     }
     // Daily goes down: after 3 intervals without success the daemon is unhealthy
     sim.inject({ fault: { kind: 'status', status: 503 }, times: 1000 });
-    let status = 200;
-    // re-check after each (failed) poll the daemon makes; bounded so a bug cannot loop forever
-    for (let polls = 0; status === 200 && polls < 500; polls++) {
-      await new Promise<void>((r) => sim.once('request', () => r()));
-      status = (await fetch(`${url}/healthz`)).status;
-    }
-    expect(status).toBe(503);
-    const unhealthy = (await (await fetch(`${url}/healthz`)).json()) as { reasons: string[] };
+    const res = await healthAfterPolls(url);
+    expect(res.status).toBe(503);
+    const unhealthy = (await res.json()) as { reasons: string[] };
     expect(unhealthy.reasons[0]).toMatch(/room "standup": no successful poll for \d+s \(last error: Daily server error/);
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
@@ -337,22 +347,15 @@ describe('CLI', () => {
     gone.script = [{ status: 410, body: 'gone' }];
     sim.join('standup', { userName: 'A' });
     const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0', '--sink', `webhook:${gone.url}`, '--sink', 'stdout']);
-    const url = await run.until(() => {
-      const l = run.logs.find((x) => typeof x.healthz === 'string');
-      return l ? String(l.healthz).replace(/\/healthz$/, '') : undefined;
-    });
+    const url = await healthUrl(run);
     await run.until(() => run.lines.length >= 1 && gone.requests.length >= 1);
-    // the 410 answer and the disabling happen just after the request: re-check after each poll
-    let res = await fetch(`${url}/healthz`);
-    for (let polls = 0; res.status === 200 && polls < 500; polls++) {
-      await new Promise<void>((r) => sim.once('request', () => r()));
-      res = await fetch(`${url}/healthz`);
-    }
+    // the 410 answer and the disabling happen just after the request
+    const res = await healthAfterPolls(url);
     expect(res.status).toBe(503);
     const h = (await res.json()) as { reasons: string[]; sinks: Record<string, { disabled: boolean }> };
     const host = new URL(gone.url).host;
     expect(h.reasons).toEqual([`webhook-1(${host}): sink disabled: ${host} answered HTTP 410 "gone": the endpoint is gone (its events go to the dead-letter until a restart)`]);
-    expect(h.sinks).toEqual({ [`webhook-1(${host})`]: { depth: 0, disabled: true }, "stdout-2": { depth: 0, disabled: false } });
+    expect(h.sinks).toEqual({ [`webhook-1(${host})`]: { depth: 0, disabled: true }, 'stdout-2': { depth: 0, disabled: false } });
     const m = await (await fetch(`${url}/metrics`)).text();
     expect(m).toContain(`presence_watcher_sink_disabled{sink="webhook-1(${host})"} 1`);
     expect(m).toContain('presence_watcher_sink_disabled{sink="stdout-2"} 0');
