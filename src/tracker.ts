@@ -141,10 +141,12 @@ abstract class Tracker {
     this.#wentBack = false;
   }
 
-  /** One room's entries, in snapshot order. Cannot throw on any checked entry. */
-  protected walk(events: PresenceEvent[], room: string, entries: readonly ParticipantEntry[]): void {
+  /**
+   * One room's entries, in snapshot order. Cannot throw on any checked entry. `initial` overrides
+   * whether this room's joins are marked initial (the domain's rooms that a saved state never saw).
+   */
+  protected walk(events: PresenceEvent[], room: string, entries: readonly ParticipantEntry[], initial = this.#initial): void {
     const at = this.#at;
-    const initial = this.#initial;
     const gen = this.#snapshots;
     const order = this.#order;
     const index = this.#index;
@@ -304,10 +306,18 @@ export class RoomTracker extends Tracker {
  * snapshot's order), where diffDomain interleaves each room's leaves after its joins.
  */
 export class DomainTracker extends Tracker {
-  /** `saved`: room → people, the state to resume from. */
-  constructor(saved?: Iterable<[string, Iterable<Participant>]>) {
+  /** Until the first snapshot: the only rooms the saved state had watched, when it watched rooms one by one. */
+  #watchedRooms: ReadonlySet<string> | undefined;
+
+  /**
+   * `saved`: room → people, the state to resume from. `onlyRooms`: the saved state watched just
+   * these rooms (it was taken in room mode), so anyone in another room at the first snapshot was
+   * already there, not arriving: those joins are marked initial when the snapshot asks for it.
+   */
+  constructor(saved?: Iterable<[string, Iterable<Participant>]>, onlyRooms?: Iterable<string>) {
     super(saved !== undefined);
     for (const [room, list] of saved ?? []) for (const p of list) this.restore(room, p);
+    if (saved !== undefined && onlyRooms !== undefined) this.#watchedRooms = new Set(onlyRooms);
   }
 
   /** The occupied rooms and their people (new Participant objects with last-known durations), in the last snapshot's order. */
@@ -324,8 +334,14 @@ export class DomainTracker extends Tracker {
   apply(snapshot: ReadonlyMap<string, readonly ParticipantEntry[]>, opts: DiffOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
     this.begin(opts);
+    const watched = this.#watchedRooms;
     // forEach, not for-of: for-of made an [room, entries] pair per room (~8% of the domain's diff)
-    snapshot.forEach((entries, room) => this.walk(events, room, entries));
+    if (watched === undefined) snapshot.forEach((entries, room) => this.walk(events, room, entries));
+    else {
+      const initial = opts.initial === true;
+      snapshot.forEach((entries, room) => this.walk(events, room, entries, initial && !watched.has(room)));
+      this.#watchedRooms = undefined;
+    }
     this.end(events, true);
     return events;
   }

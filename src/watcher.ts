@@ -94,6 +94,16 @@ function optNumber(
 }
 
 /**
+ * ignoreInitial: a target's first snapshot yields nothing; later ones lose only joins marked
+ * initial (people in a room a restored state never watched). The same array when there is none.
+ */
+function withoutInitial(events: PresenceEvent[], first: boolean): PresenceEvent[] {
+  if (first) return [];
+  for (const e of events) if (e.type === 'join' && e.initial) return events.filter((x) => !(x.type === 'join' && x.initial));
+  return events;
+}
+
+/**
  * Watches presence in Daily rooms and emits `join`, `leave` and `update` events.
  *
  * A failed poll never produces events: the previous snapshot stays the baseline, so a network error
@@ -274,7 +284,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         if (list || state.mode === 'domain') this.#roomState.set(room, new RoomTracker(room, list ?? []));
       }
     } else {
-      this.#domainState = new DomainTracker(Object.entries(state.rooms));
+      // a state taken room by room says nothing of the domain's other rooms: their people were there already
+      this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined);
     }
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
   }
@@ -478,7 +489,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       const tracker = (this.#domainState ??= new DomainTracker());
       const all = tracker.apply(presence, { at, initial: true });
       changed = first || all.length > 0;
-      events = first && this.#ignoreInitial ? [] : all;
+      events = this.#ignoreInitial ? withoutInitial(all, first) : all;
       for (const list of presence.values()) participants += list.length;
       rooms = presence.size;
     } else {
@@ -491,7 +502,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       if (!tracker) this.#roomState.set(target, (tracker = new RoomTracker(target)));
       const all = tracker.apply(presence.entries, presence.complete, { at, initial: true });
       changed = first || all.length > 0;
-      events = first && this.#ignoreInitial ? [] : all;
+      events = this.#ignoreInitial ? withoutInitial(all, first) : all;
       participants = presence.entries.length;
       rooms = participants > 0 ? 1 : 0;
       if (!presence.complete) {

@@ -137,6 +137,35 @@ describe('resume from state (watcher against the simulator)', () => {
     expect(events.find((e) => e.participant.id === come.id)).not.toHaveProperty('initial');
   });
 
+  it.each([false, true])(
+    'from --room to --all-rooms on the same state (ignoreInitial %s): people in rooms it never watched are initial, not fresh joins',
+    async (ignoreInitial) => {
+      const file = join(tmp(), 'state.json');
+      h = await startHarness({ rooms: ['a', 'b'] }, { rooms: ['a'], stateStore: new FileStateStore(file) });
+      const stay = h.sim.join('a', { userName: 'Stay' });
+      h.sim.join('b', { userName: 'Unwatched' });
+      h.watcher.start();
+      await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+      await h.watcher.stop();
+
+      // restarted over the whole domain: b was never watched, so its people were already there
+      const come = h.sim.join('a', { userName: 'Come' });
+      const w2 = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, allRooms: true, ignoreInitial, intervalMs: 50, maxRps: 1000, logger: quietLogger, stateStore: new FileStateStore(file) });
+      const events: PresenceEvent[] = [];
+      w2.on('event', (e) => events.push(e));
+      w2.start();
+      await waitFor(w2, 'ready', () => w2.isReady);
+      // a later arrival in b is a fresh join
+      const late = h.sim.join('b', { userName: 'Late' });
+      await waitFor(w2, 'event', () => events.some((e) => e.participant.id === late.id));
+      await w2.stop();
+      const seen = events.map((e) => `${e.type}:${e.participant.userName}${'initial' in e ? ' (initial)' : ''}`);
+      expect(seen).toEqual(ignoreInitial ? ['join:Come', 'join:Late'] : ['join:Come', 'join:Unwatched (initial)', 'join:Late']);
+      expect(events.some((e) => e.participant.id === stay.id)).toBe(false);
+      expect(events.find((e) => e.participant.id === come.id)).not.toHaveProperty('initial');
+    },
+  );
+
   it('a corrupt state file stops the watcher with a clear error', async () => {
     const file = join(tmp(), 'state.json');
     writeFileSync(file, 'garbage');
