@@ -4,6 +4,9 @@ import { main } from './cli/main.js';
 // a closed stdout (a pipe whose reader went away) is reported to the stdout sink by its write
 // callback, which disables it; without a listener here the stream's 'error' would crash the daemon
 process.stdout.on('error', () => undefined);
+// the same for stderr ('… 2>&1 | head'): a message or log line that cannot be written is lost, but
+// must not turn a clean shutdown into an uncaught exception halfway through
+process.stderr.on('error', () => undefined);
 
 main(process.argv.slice(2), {
   env: process.env,

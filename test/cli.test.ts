@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { verify } from '../src/sinks/signing.js';
-import { CliRun, runCli } from './support/cli.js';
+import { CLI, CliRun, NodeRun, runCli } from './support/cli.js';
 import { Receiver } from './support/receiver.js';
 import { waitFor } from './support/helpers.js';
 
@@ -387,6 +387,24 @@ describe('CLI', () => {
     sim.join('standup', { userName: 'B' });
     expect(await run.exitCode()).toBe(1);
     expect(run.stderr).toContain('presence-watcher: fatal: every sink is disabled, nothing can be delivered (stdout: stdout is closed: the program reading it went away (EPIPE))');
+  });
+
+  it('stops cleanly when stdout and stderr both go away (… 2>&1 | head), without an uncaught exception', async () => {
+    // a preloaded hook records any uncaught exception to a file: stderr is closed, so nothing else could show it
+    const hook = join(dir, 'hook.cjs');
+    const record = join(dir, 'uncaught.txt');
+    writeFileSync(hook, `process.on('uncaughtExceptionMonitor', (e) => require('fs').appendFileSync(${JSON.stringify(record)}, String(e && e.stack) + '\\n'));\n`);
+    sim.join('standup', { userName: 'A' });
+    const run = new NodeRun(CLI, ['--room', 'standup', ...FAST], env(), ['--require', hook]);
+    cleanup.push(() => {
+      if (run.child.exitCode === null) run.kill('SIGKILL');
+    });
+    await run.until(() => run.lines.length >= 1);
+    run.child.stdout!.destroy();
+    run.child.stderr!.destroy();
+    sim.join('standup', { userName: 'B' });
+    expect(await run.exitCode()).toBe(1);
+    expect(existsSync(record) ? readFileSync(record, 'utf8') : '').toBe('');
   });
 
   it('simulate prints the URL and key, and serves presence', async () => {
