@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_API_URL, normalizeApiKey } from './daily/client.js';
 import { parseDuration } from './util/duration.js';
+import { checkProxyEnv } from './util/http-agent.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -209,6 +210,11 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   if (allRooms && m.limit !== undefined) throw new ConfigError('--limit (limit) applies to --room only: GET /presence, which --all-rooms polls, takes no parameters');
   if (!allRooms && rooms.length === 0) {
     throw new ConfigError('nothing to watch: give --room <name> (repeatable) or --all-rooms');
+  }
+  try {
+    checkProxyEnv(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
   const rawKey = m.apiKey ?? env.DAILY_API_KEY;
   if (!rawKey || rawKey.trim() === '') {

@@ -6,6 +6,7 @@ import { DailySimulator } from '../src/simulator/simulator.js';
 import { verify } from '../src/sinks/signing.js';
 import { CLI, CliRun, NodeRun, runCli } from './support/cli.js';
 import { Receiver } from './support/receiver.js';
+import { ConnectProxy } from './support/proxy.js';
 import { waitFor } from './support/helpers.js';
 
 const SECRET = 'whsec_' + Buffer.from('cli-test-secret-0123456789abcdef').toString('base64');
@@ -97,6 +98,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['state directory cannot be created', () => ['--room', 'a', '--state', '/etc/hostname/sub/state.json'], undefined, /--state \/etc\/hostname\/sub\/state\.json: cannot create its directory \(ENOTDIR\)/],
     ['dead-letter file that cannot be written', () => ['--room', 'a', '--dead-letter', '/etc/hostname/sub/dead.ndjson'], undefined, /--dead-letter \/etc\/hostname\/sub\/dead\.ndjson: cannot write it \(ENOTDIR\)/],
     ['dead-letter path that is a directory', () => ['--room', 'a', '--dead-letter', dir], undefined, /--dead-letter .*: cannot write it \(EISDIR\)/],
+    ['proxy variable that is not a URL', () => ['--room', 'a'], { HTTPS_PROXY: 'proxy.corp:3128' }, /HTTPS_PROXY is set but is not an http\(s\) URL: write it as http:\/\/host:port/],
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
     ['API key with a space inside', () => ['--room', 'a'], { DAILY_API_KEY: 'abc def-key' }, /^presence-watcher: DAILY_API_KEY: the Daily API key contains a space, a line break or a non-ASCII character inside it/],
     ['raw webhook secret ending in a line break', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x'], { PRESENCE_WEBHOOK_SECRET: 'raw-secret-value\n' }, /webhook secret starts or ends with whitespace/],
@@ -405,6 +407,25 @@ describe('CLI', () => {
     sim.join('standup', { userName: 'B' });
     expect(await run.exitCode()).toBe(1);
     expect(existsSync(record) ? readFileSync(record, 'utf8') : '').toBe('');
+  });
+
+  it.each([
+    ['through HTTP_PROXY', {}, true],
+    ['not through it for a NO_PROXY host', { NO_PROXY: '127.0.0.1' }, false],
+  ] as const)('reaches Daily and the webhook %s', async (_name, extra, proxied) => {
+    const proxy = new ConnectProxy();
+    const proxyUrl = await proxy.listen();
+    cleanup.push(() => proxy.close());
+    const r = await receiver();
+    sim.join('standup', { userName: 'A' });
+    const run = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`], env({ HTTP_PROXY: proxyUrl, ...extra }));
+    await waitFor(r, 'request', () => r.accepted.length >= 1, 15_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(JSON.parse(r.accepted[0]!.body).participant.userName).toBe('A');
+    const hosts = [new URL(sim.url).host, new URL(r.url).host];
+    if (proxied) for (const h of hosts) expect(proxy.tunnels).toContain(h);
+    else expect(proxy.tunnels).toEqual([]);
   });
 
   it('simulate prints the URL and key, and serves presence', async () => {

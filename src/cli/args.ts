@@ -19,6 +19,8 @@ Environment:
   DAILY_API_URL            API base URL (default https://api.daily.co/v1)
   PRESENCE_WEBHOOK_SECRET  signing secret for webhook sinks (keeps it out of ps and shell history)
   PRESENCE_HEALTH          default for --health (the Docker image sets 0.0.0.0:9464)
+  HTTPS_PROXY, HTTP_PROXY  send requests (to Daily, webhooks, Slack) through this proxy;
+  NO_PROXY                 hosts to reach directly
 
 What to watch:
   --room <name>            watch a room; repeatable. One request per room per interval.

@@ -1,5 +1,6 @@
-import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { redirectOrigin } from '../util/url.js';
+import { originDispatcher, proxyConfigured } from '../util/http-agent.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { DailyApiError, httpError, invalidResponse } from './errors.js';
@@ -77,9 +78,10 @@ export function encodeRoomSegment(room: string): string {
  * timeout, a body-size cap and validated, typed answers. Every failure is a DailyApiError.
  */
 export class DailyClient implements PresenceClient {
-  readonly #pool: Pool;
+  readonly #pool: Dispatcher;
   readonly #basePath: string;
   readonly #origin: string;
+  readonly #viaProxy = proxyConfigured();
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
@@ -110,12 +112,7 @@ export class DailyClient implements PresenceClient {
       accept: 'application/json',
       'user-agent': options.userAgent ?? 'daily-presence-watcher',
     };
-    this.#pool = new Pool(url.origin, {
-      connections: positive(options.connections, 4, 'connections'),
-      keepAliveTimeout: 30_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    this.#pool = originDispatcher(url.origin, positive(options.connections, 4, 'connections'));
   }
 
   /** GET /rooms/:name/presence as typed participants. */
@@ -152,7 +149,7 @@ export class DailyClient implements PresenceClient {
     signal?.throwIfAborted();
     const d = deadline(signal, this.#timeoutMs);
     try {
-      const res = await this.#pool.request({ path, method: 'GET', headers: this.#headers, signal: d.signal });
+      const res = await this.#pool.request({ origin: this.#origin, path, method: 'GET', headers: this.#headers, signal: d.signal });
       const text = await this.#readBody(res.body, res.headers['content-length'], target);
       if (res.statusCode < 200 || res.statusCode >= 300) {
         const location = res.statusCode >= 300 && res.statusCode < 400 ? redirectOrigin(res.headers.location, this.#origin) : undefined;
@@ -177,7 +174,7 @@ export class DailyClient implements PresenceClient {
       throw new DailyApiError({
         target,
         code: 'DAILY_NETWORK_ERROR',
-        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}: ${e.code ? `${e.code} ` : ''}${e.message}`,
+        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}${this.#viaProxy ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : ''}: ${e.code ? `${e.code} ` : ''}${e.message}`,
         cause: err,
       });
     } finally {

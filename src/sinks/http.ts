@@ -1,4 +1,5 @@
-import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { originDispatcher } from '../util/http-agent.js';
 import { redirectOrigin } from '../util/url.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
@@ -16,7 +17,7 @@ export interface PostResult {
 /** A keep-alive POST target; the URL stays inside, only `host` is ever shown. */
 export class HttpTarget {
   readonly host: string;
-  readonly #pool: Pool;
+  readonly #pool: Dispatcher;
   readonly #path: string;
   readonly #origin: string;
   readonly #timeoutMs: number;
@@ -28,13 +29,13 @@ export class HttpTarget {
     this.#origin = u.origin;
     this.#path = (u.pathname || '/') + u.search;
     this.#timeoutMs = timeoutMs;
-    this.#pool = new Pool(u.origin, { connections: 4, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+    this.#pool = originDispatcher(u.origin, 4);
   }
 
   async post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<PostResult> {
     const d = deadline(signal, this.#timeoutMs);
     try {
-      const res = await this.#pool.request({ path: this.#path, method: 'POST', headers, body, signal: d.signal });
+      const res = await this.#pool.request({ origin: this.#origin, path: this.#path, method: 'POST', headers, body, signal: d.signal });
       let text = '';
       for await (const chunk of res.body) {
         if (text.length < 1024) text += String(chunk);

@@ -1,0 +1,45 @@
+import { EnvHttpProxyAgent, Pool, type Dispatcher } from 'undici';
+import { secrets } from '../log.js';
+
+const PROXY_VARS = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'] as const;
+
+/** Whether a proxy is configured the way curl and npm read it (HTTPS_PROXY / HTTP_PROXY, either case). */
+export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return PROXY_VARS.some((name) => Boolean(env[name]));
+}
+
+/**
+ * Throws a TypeError naming the variable (never its value, which may hold a password) when a proxy
+ * variable is set to something that is not an http(s) URL, e.g. `proxy.example:3128`.
+ */
+export function checkProxyEnv(env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of PROXY_VARS) {
+    const v = env[name];
+    if (!v) continue;
+    let ok = false;
+    try {
+      const u = new URL(v);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      // not a URL
+    }
+    if (!ok) throw new TypeError(`${name} is set but is not an http(s) URL: write it as http://host:port (user:password@ before the host if the proxy needs them)`);
+  }
+}
+
+/**
+ * Keep-alive connections to one origin: a Pool, or, when HTTPS_PROXY / HTTP_PROXY is set, undici's
+ * EnvHttpProxyAgent (which honours NO_PROXY), so the daemon works behind a corporate proxy. Give
+ * every request `origin` too: the proxy agent serves any origin.
+ */
+export function originDispatcher(origin: string, connections: number): Dispatcher {
+  const opts = { connections, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 };
+  if (!proxyConfigured()) return new Pool(origin, opts);
+  checkProxyEnv();
+  // a proxy URL with a user and password is a credential: keep it out of logs and errors
+  for (const name of PROXY_VARS) {
+    const v = process.env[name];
+    if (v && /\/\/[^/@]*@/.test(v)) secrets.addUrl(v);
+  }
+  return new EnvHttpProxyAgent(opts);
+}
