@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { originDispatcher } from '../util/http-agent.js';
+import { originDispatcher, proxyConfigured } from '../util/http-agent.js';
 import { redirectOrigin } from '../util/url.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
@@ -20,6 +20,7 @@ export class HttpTarget {
   readonly #pool: Dispatcher;
   readonly #path: string;
   readonly #origin: string;
+  readonly #viaProxy = proxyConfigured();
   readonly #timeoutMs: number;
 
   constructor(url: string, timeoutMs: number) {
@@ -50,7 +51,8 @@ export class HttpTarget {
       if (signal.aborted) throw signal.reason;
       if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
       const e = err as NodeJS.ErrnoException;
-      throw new DeliveryError(`network error posting to ${this.host}: ${e.code ? `${e.code} ` : ''}${e.message}`, 'retry');
+      const via = this.#viaProxy ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : '';
+      throw new DeliveryError(`network error posting to ${this.host}${via}: ${e.code ? `${e.code} ` : ''}${e.message}`, 'retry');
     } finally {
       d.dispose();
     }
