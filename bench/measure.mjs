@@ -19,6 +19,10 @@ import {
 import { domainBodies, median, roomBodies } from './data.mjs';
 import { naiveDiff, naivePoll } from './naive.mjs';
 
+// everything here talks to 127.0.0.1: an inherited proxy (honoured by the watcher) would skew the
+// figures or break the runs (the measuring processes inherit this environment)
+for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']) delete process.env[name];
+
 const [kind, ...args] = process.argv.slice(2);
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 

@@ -21,6 +21,10 @@ import {
 import { churned, median, people, roomBody } from './data.mjs';
 import { naiveDiff } from './naive.mjs';
 
+// everything here talks to 127.0.0.1: an inherited proxy (honoured by the watcher) would skew the
+// figures or break the runs (the measuring processes inherit this environment)
+for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']) delete process.env[name];
+
 // What `node --cpu-prof` showed where a target was missed; kept with the generator so every
 // regenerated BENCHMARKS.md carries it.
 const PROFILE_NOTES = [
