@@ -439,8 +439,8 @@ describe('CLI', () => {
     expect((await run.exit).code).toBe(0);
   });
 
-  it('demo shows events flowing with no account and no network', async () => {
-    const r = await runCli(['demo', '--duration', '2500ms', '--interval', '200ms', '--churn', '10'], {});
+  it('demo shows events flowing with no account and no network (and a proxy set for the real world does not catch it)', async () => {
+    const r = await runCli(['demo', '--duration', '2500ms', '--interval', '200ms', '--churn', '10'], { HTTP_PROXY: 'http://127.0.0.1:9' });
     expect(r.code).toBe(0);
     const events = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(events.filter((e) => e.initial).length).toBeGreaterThan(0);

@@ -7,6 +7,7 @@ import { createLogger, secrets, type Logger } from '../log.js';
 import { DailySimulator } from '../simulator/simulator.js';
 import { parseCommand } from './args.js';
 import { timerDelay } from '../util/sleep.js';
+import { ignoreProxyEnv } from '../util/http-agent.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FATAL = 1;
@@ -165,6 +166,8 @@ async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'sim
 }
 
 async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }>, io: CliIO): Promise<number> {
+  // the demo talks only to its own simulator on 127.0.0.1: a proxy set for the real world must not catch it
+  ignoreProxyEnv();
   const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, initialParticipants: c.rooms * 2, seed: Date.now() % 100_000 });
   const url = await sim.listen(0);
   io.stderr.write(

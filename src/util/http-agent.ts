@@ -8,6 +8,11 @@ export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   return PROXY_VARS.some((name) => Boolean(env[name]));
 }
 
+/** Forget the proxy variables for this process: for the demo, whose only traffic is to 127.0.0.1. */
+export function ignoreProxyEnv(): void {
+  for (const name of PROXY_VARS) delete process.env[name];
+}
+
 /**
  * Throws a TypeError naming the variable (never its value, which may hold a password) when a proxy
  * variable is set to something that is not an http(s) URL, e.g. `proxy.example:3128`.
