@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { secrets } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceWatcher } from './watcher.js';
 import type { DeliveryQueue } from './sinks/queue.js';
@@ -80,7 +81,8 @@ export class HealthServer {
       if (path === '/healthz') {
         const r = this.report();
         res.writeHead(r.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(r));
+        // scrubbed like a log line: a receiver's error text quoted in a reason may echo a URL's token
+        res.end(secrets.scrub(JSON.stringify(r)));
       } else if (path === '/metrics') {
         this.#o.metrics.registry.metrics().then(
           (text) => {

@@ -346,7 +346,8 @@ describe('CLI', () => {
 
   it('a disabled sink makes /healthz 503 and sets its metric, while the other sinks go on', async () => {
     const gone = await receiver('/secret-path');
-    gone.script = [{ status: 410, body: 'gone' }];
+    // a receiver that echoes the path (and so the URL's token) in its error text
+    gone.script = [{ status: 410, body: 'gone: /secret-path' }];
     sim.join('standup', { userName: 'A' });
     const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0', '--sink', `webhook:${gone.url}`, '--sink', 'stdout']);
     const url = await healthUrl(run);
@@ -356,7 +357,7 @@ describe('CLI', () => {
     expect(res.status).toBe(503);
     const h = (await res.json()) as { reasons: string[]; sinks: Record<string, { disabled: boolean }> };
     const host = new URL(gone.url).host;
-    expect(h.reasons).toEqual([`webhook-1(${host}): sink disabled: ${host} answered HTTP 410 "gone": the endpoint is gone (its events go to the dead-letter until a restart)`]);
+    expect(h.reasons).toEqual([`webhook-1(${host}): sink disabled: ${host} answered HTTP 410 "gone: [REDACTED]": the endpoint is gone (its events go to the dead-letter until a restart)`]);
     expect(h.sinks).toEqual({ [`webhook-1(${host})`]: { depth: 0, disabled: true }, 'stdout-2': { depth: 0, disabled: false } });
     const m = await (await fetch(`${url}/metrics`)).text();
     expect(m).toContain(`presence_watcher_sink_disabled{sink="webhook-1(${host})"} 1`);

@@ -7,6 +7,7 @@ import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
 import { Dispatcher } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
+import { secrets } from '../src/log.js';
 import { DeliveryQueue } from '../src/sinks/queue.js';
 import { secretKey, sign, verify } from '../src/sinks/signing.js';
 import { describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
@@ -282,6 +283,15 @@ describe('dead-letter file', () => {
       ['webhook-1(x)', 'permanent error', ev(2).id],
       ['webhook-1(x)', 'again', ev(3).id],
     ]);
+  });
+
+  it('keeps a registered secret out of the reason (a receiver may echo its URL in its error text)', () => {
+    secrets.addUrl('https://hooks.example/services/tok-SECRET-42');
+    const file = join(mkdtempSync(join(tmpdir(), 'dl-')), 'dead.ndjson');
+    new FileDeadLetter(file, quietLogger).write('webhook-1(hooks.example)', 'permanent error: HTTP 404 "no route /services/tok-SECRET-42"', [ev(1)]);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('tok-SECRET-42');
+    expect(JSON.parse(text).reason).toBe('permanent error: HTTP 404 "no route [REDACTED]"');
   });
 });
 

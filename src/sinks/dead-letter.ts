@@ -1,7 +1,7 @@
 import { accessSync, appendFileSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
-import type { Logger } from '../log.js';
+import { secrets, type Logger } from '../log.js';
 
 /** Where undeliverable events end: an NDJSON file (one line per event), or the log. */
 export interface DeadLetter {
@@ -36,7 +36,9 @@ export class FileDeadLetter implements DeadLetter {
 
   write(sink: string, reason: string, events: readonly PresenceEvent[]): void {
     const at = new Date().toISOString();
-    const text = events.map((event) => JSON.stringify({ at, sink, reason, event }) + '\n').join('');
+    // the reason may quote a receiver's error text, which can echo the URL and its token
+    const why = secrets.scrub(reason);
+    const text = events.map((event) => JSON.stringify({ at, sink, reason: why, event }) + '\n').join('');
     try {
       appendFileSync(this.path, text);
       this.log.warn({ sink, reason, count: events.length, file: this.path }, `${events.length} event(s) written to the dead-letter file`);
