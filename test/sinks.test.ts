@@ -164,6 +164,18 @@ describe('webhook sink', () => {
     expect(r.requests).toHaveLength(1);
   });
 
+  it('a receiver that echoes the URL in its error text: the token stays out of the error (library use, no daemon)', async () => {
+    const r = new Receiver();
+    await r.listen('/hook/tok-LIB-SECRET-7');
+    receivers.push(r);
+    r.script = [{ status: 400, body: 'no such hook: /hook/tok-LIB-SECRET-7' }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    q.push(ev(1));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 1);
+    expect(deadLetter.entries[0]!.reason).toContain('HTTP 400 "no such hook: [REDACTED]"');
+    expect(deadLetter.entries[0]!.reason).not.toContain('tok-LIB-SECRET-7');
+  });
+
   it('410 disables the sink: everything after goes to the dead-letter', async () => {
     const r = await receiver();
     r.script = [{ status: 410 }];

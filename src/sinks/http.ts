@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { originDispatcher, proxyConfigured } from '../util/http-agent.js';
 import { redirectOrigin } from '../util/url.js';
 import { parseRetryAfter } from '../util/retry-after.js';
+import { secrets } from '../log.js';
 import { deadline } from '../util/deadline.js';
 import { DeliveryError } from './sink.js';
 
@@ -27,6 +28,8 @@ export class HttpTarget {
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError('URL must be http or https');
     this.host = u.host;
+    // the URL is a credential (a Slack webhook's path is its token): scrubbed from everything we show
+    secrets.addUrl(url);
     this.#origin = u.origin;
     this.#path = (u.pathname || '/') + u.search;
     this.#timeoutMs = timeoutMs;
@@ -44,7 +47,8 @@ export class HttpTarget {
       return {
         status: res.statusCode,
         retryAfterMs: parseRetryAfter(res.headers['retry-after']),
-        text: text.slice(0, 1024),
+        // a receiver's error text can echo the URL, token and all
+        text: secrets.scrub(text.slice(0, 1024)),
         redirectTo: res.statusCode >= 300 && res.statusCode < 400 ? redirectOrigin(res.headers.location, this.#origin) : undefined,
       };
     } catch (err) {
