@@ -16,13 +16,17 @@ export class SecretRegistry {
     this.#secrets.sort((a, b) => b.length - a.length);
   }
 
-  /** Register a URL: whole, and its path + query (which is where webhook tokens live). */
+  /**
+   * Register a URL: whole, and its path + query (which is where webhook tokens live) when that is
+   * long enough to hold one. A short path is a plain word: a webhook at `…/presence` made every
+   * "GET /presence" in the logs read "GET [REDACTED]".
+   */
   addUrl(url: string): void {
     this.add(url);
     try {
       const u = new URL(url);
       const rest = u.pathname + u.search;
-      if (rest.length > 6) this.add(rest);
+      if (rest.length >= 12) this.add(rest);
       if (u.password) this.add(u.password);
     } catch {
       // not a URL: registered whole above

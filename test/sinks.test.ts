@@ -7,7 +7,7 @@ import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
 import { Dispatcher } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
-import { secrets } from '../src/log.js';
+import { SecretRegistry, secrets } from '../src/log.js';
 import { DeliveryQueue } from '../src/sinks/queue.js';
 import { secretKey, sign, verify } from '../src/sinks/signing.js';
 import { describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
@@ -295,6 +295,17 @@ describe('dead-letter file', () => {
       ['webhook-1(x)', 'permanent error', ev(2).id],
       ['webhook-1(x)', 'again', ev(3).id],
     ]);
+  });
+
+  it('a URL registers its path as a secret only when it is long enough to hold a token', () => {
+    const r = new SecretRegistry();
+    r.addUrl('http://127.0.0.1:8788/presence');
+    r.addUrl('https://hooks.slack.com/services/T0/B0/tok123');
+    r.addUrl('https://user:pa55word@hooks.example/x');
+    expect(r.scrub('GET /presence was not found')).toBe('GET /presence was not found');
+    expect(r.scrub('posting to http://127.0.0.1:8788/presence failed')).toBe('posting to [REDACTED] failed');
+    expect(r.scrub('no route /services/T0/B0/tok123')).toBe('no route [REDACTED]');
+    expect(r.scrub('auth pa55word')).toBe('auth [REDACTED]');
   });
 
   it('keeps a registered secret out of the reason (a receiver may echo its URL in its error text)', () => {
