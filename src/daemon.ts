@@ -90,6 +90,12 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     }
     deadLetter = file;
   }
+  const webhooks = cfg.sinks.filter((s) => s.type === 'webhook');
+  if (cfg.webhookSecret && webhooks.length === 0) {
+    log.warn('a webhook signing secret is set (--webhook-secret, webhookSecret or PRESENCE_WEBHOOK_SECRET) but no webhook sink uses it');
+  }
+  const unsigned = webhooks.filter((s) => (s.secret ?? cfg.webhookSecret) === undefined).length;
+  if (unsigned > 0) log.info(`${unsigned} webhook sink(s) deliver unsigned: set --webhook-secret so receivers can verify deliveries`);
   const metrics = new Metrics();
   const dispatcher = new Dispatcher();
   cfg.sinks.forEach((s, i) => {

@@ -140,6 +140,26 @@ describe('CLI', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('says when a webhook secret has no webhook to sign, and when a webhook goes unsigned', async () => {
+    const msg = (run: CliRun) => run.logs.map((l) => String(l.msg));
+    const stray = start(['--room', 'standup', ...FAST, '--sink', 'stdout', '--webhook-secret', 'raw-secret-value']);
+    await stray.until(() => msg(stray).some((m) => m.startsWith('watching')));
+    expect(msg(stray)).toContain('a webhook signing secret is set (--webhook-secret, webhookSecret or PRESENCE_WEBHOOK_SECRET) but no webhook sink uses it');
+    stray.kill('SIGTERM');
+    await stray.exit;
+    const r = await receiver();
+    const unsigned = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`]);
+    await unsigned.until(() => msg(unsigned).some((m) => m.startsWith('watching')));
+    expect(msg(unsigned)).toContain('1 webhook sink(s) deliver unsigned: set --webhook-secret so receivers can verify deliveries');
+    unsigned.kill('SIGTERM');
+    await unsigned.exit;
+    const signed = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`, '--webhook-secret', 'raw-secret-value']);
+    await signed.until(() => msg(signed).some((m) => m.startsWith('watching')));
+    expect(msg(signed).filter((m) => /unsigned|no webhook sink/.test(m))).toEqual([]);
+    signed.kill('SIGTERM');
+    await signed.exit;
+  });
+
   it('trims a line break around the API key (a key read from a secret file) instead of failing every request', async () => {
     sim.join('standup', { userName: 'Ada' });
     const run = start(['--room', 'standup', ...FAST], env({ DAILY_API_KEY: `  ${sim.apiKey}\n` }));
