@@ -11,6 +11,8 @@ import { LeaveGrace } from './grace.js';
 import type { SavedState, StateStore } from './state/store.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
+/** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
+const RATE_LIMIT_PAUSE_MS = 1000;
 export const DOMAIN_TARGET = '*';
 
 interface CommonOptions {
@@ -540,6 +542,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   }
 
   #onAttemptFailed(target: string, error: Error, attempt: number): void {
+    if (error instanceof DailyApiError && error.code === 'DAILY_RATE_LIMITED' && this.#limiter instanceof RateLimiter) {
+      // the limit is Daily's, per domain: every target waits, not only the one that was refused
+      this.#limiter.pauseFor(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
+    }
     const level = error instanceof DailyApiError && error.fatal ? 'error' : 'warn';
     this.#log[level]({ target, attempt, err: error }, error.message);
     if (!(error instanceof DailyApiError && error.fatal)) this.safeEmit('error', error);

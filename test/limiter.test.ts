@@ -33,6 +33,20 @@ describe('RateLimiter (fake timers)', () => {
     expect(starts).toEqual([0, 2000, 4000]);
   });
 
+  it('pauseFor holds every start, queued or new, and only ever extends the pause', async () => {
+    const l = new RateLimiter({ maxRps: 5, maxPer5s: 100 });
+    const starts: number[] = [];
+    void l.acquire().then(() => starts.push(Date.now())); // under budget: at once
+    await clock.tickAsync(0);
+    l.pauseFor(3000);
+    for (let i = 0; i < 2; i++) void l.acquire().then(() => starts.push(Date.now()));
+    await clock.tickAsync(1000);
+    l.pauseFor(500); // shorter than what is left: no change
+    void l.acquire().then(() => starts.push(Date.now()));
+    await clock.tickAsync(2500);
+    expect(starts).toEqual([0, 3000, 3000, 3000]);
+  });
+
   it('is FIFO, and an aborted waiter never runs and frees its place', async () => {
     const l = new RateLimiter({ maxRps: 1, maxPer5s: 10 });
     const order: string[] = [];

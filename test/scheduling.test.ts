@@ -84,6 +84,30 @@ describe('scheduling (fake timers)', () => {
     await stop(w);
   });
 
+  it('a 429 holds every room\'s requests for its Retry-After, not only the refused one\'s (the limit is per domain)', async () => {
+    const client = new FakeClient();
+    client.script = [new DailyApiError({ code: 'DAILY_RATE_LIMITED', message: 'rate limited', target: 'a', status: 429, retryAfterMs: 5000 })];
+    const w = make(client, { rooms: ['a', 'b', 'c'] }).start();
+    await clock.tickAsync(4900);
+    // only the refused request: b and c, due 1 and 2 ms later, wait with everyone else
+    expect(client.calls.map((c) => c.target)).toEqual(['a']);
+    await clock.tickAsync(200);
+    expect(client.calls.map((c) => c.target).sort()).toEqual(['a', 'a', 'b', 'c']);
+    for (const c of client.calls.slice(1)) expect(c.at - client.calls[0]!.at).toBeGreaterThanOrEqual(5000);
+    await stop(w);
+  });
+
+  it('a 429 without Retry-After holds every room for a second', async () => {
+    const client = new FakeClient();
+    client.script = [new DailyApiError({ code: 'DAILY_RATE_LIMITED', message: 'rate limited', target: 'a', status: 429 })];
+    const w = make(client, { rooms: ['a', 'b'] }).start();
+    await clock.tickAsync(900);
+    expect(client.calls.map((c) => c.target)).toEqual(['a']);
+    await clock.tickAsync(200);
+    expect(client.calls.map((c) => c.target)).toContain('b');
+    await stop(w);
+  });
+
   it('never has two polls of the same room in flight', async () => {
     const client = new FakeClient();
     client.script = ['hang'];

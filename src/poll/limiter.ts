@@ -1,4 +1,5 @@
 import type Bottleneck from 'bottleneck';
+import { timerDelay } from '../util/sleep.js';
 
 export const DEFAULT_MAX_RPS = 5;
 export const DEFAULT_MAX_PER_5S = 25;
@@ -45,6 +46,8 @@ export class RateLimiter {
   #qHead = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped: Error | undefined;
+  /** No start before this time: Daily answered 429 (the budget is shared with other software). */
+  #pausedUntil = 0;
 
   constructor(opts: LimiterOptions = {}, now: () => number = Date.now) {
     this.maxRps = opts.maxRps ?? DEFAULT_MAX_RPS;
@@ -90,6 +93,20 @@ export class RateLimiter {
     return fn();
   }
 
+  /**
+   * Hold every start for `ms` (a 429's Retry-After): Daily's limit is per domain, so when one request
+   * is refused the others would be too, each adding to the overload. Extends, never shortens, a pause.
+   */
+  pauseFor(ms: number): void {
+    const until = this.#now() + Math.max(0, ms);
+    if (until <= this.#pausedUntil) return;
+    this.#pausedUntil = until;
+    // a timer armed for an earlier start must not admit anyone during the pause
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#arm();
+  }
+
   /** Reject everything waiting and refuse new jobs. */
   stop(reason: Error = new Error('limiter stopped')): void {
     this.#stopped = reason;
@@ -106,7 +123,7 @@ export class RateLimiter {
 
   /** Milliseconds until one more start fits both windows. */
   #delay(now: number): number {
-    let wait = 0;
+    let wait = this.#pausedUntil - now;
     if (this.#count >= this.maxPer5s) wait = Math.max(wait, this.#startAt(this.#count - this.maxPer5s) + 5000 - now);
     if (this.#count >= this.#perSecond) wait = Math.max(wait, this.#startAt(this.#count - this.#perSecond) + this.#spacing - now);
     return wait;
@@ -131,7 +148,7 @@ export class RateLimiter {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#admit();
-    }, Math.max(0, Math.ceil(this.#delay(this.#now()))));
+    }, timerDelay(Math.ceil(this.#delay(this.#now()))));
   }
 
   #admit(): void {
