@@ -152,7 +152,7 @@ export class DailyClient implements PresenceClient {
       const res = await this.#pool.request({ origin: this.#origin, path, method: 'GET', headers: this.#headers, signal: d.signal });
       const text = await this.#readBody(res.body, res.headers['content-length'], target);
       if (res.statusCode < 200 || res.statusCode >= 300) {
-        const location = res.statusCode >= 300 && res.statusCode < 400 ? redirectOrigin(res.headers.location, this.#origin) : undefined;
+        const location = redirectOrigin(res.statusCode, res.headers.location, this.#origin);
         throw httpError(target, res.statusCode, parseErrorBody(text), parseRetryAfter(res.headers['retry-after']), location);
       }
       try {

@@ -49,7 +49,7 @@ export class HttpTarget {
         retryAfterMs: parseRetryAfter(res.headers['retry-after']),
         // a receiver's error text can echo the URL, token and all
         text: secrets.scrub(text.slice(0, 1024)),
-        redirectTo: res.statusCode >= 300 && res.statusCode < 400 ? redirectOrigin(res.headers.location, this.#origin) : undefined,
+        redirectTo: redirectOrigin(res.statusCode, res.headers.location, this.#origin),
       };
     } catch (err) {
       if (signal.aborted) throw signal.reason;

@@ -26,13 +26,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(signal!.reason);
     };
     const step = () => {
-      const now = Math.min(left, MAX_TIMER_MS);
-      left -= now;
+      const chunk = timerDelay(left);
+      left -= chunk;
       timer = setTimeout(() => {
         if (left > 0) return step();
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, now);
+      }, chunk);
     };
     step();
     signal?.addEventListener('abort', onAbort, { once: true });
