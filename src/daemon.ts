@@ -23,6 +23,11 @@ import { emptyState, replay } from './state/replay.js';
 import { Outbox } from './state/outbox.js';
 import { StateLock } from './state/lock.js';
 
+/** Every sink is disabled (a webhook answered 410, the reader of stdout went away): nothing can be delivered. */
+export class SinksDisabledError extends Error {
+  readonly code = 'SINKS_DISABLED';
+}
+
 export interface DaemonIO {
   stdout: Writable;
   logger: Logger;
@@ -39,7 +44,7 @@ export interface Daemon {
    * Resolves with the fatal error if the watcher stops by itself (key rejected), or once every sink
    * is disabled (nothing could be delivered any more).
    */
-  fatal: Promise<DailyApiError | Error>;
+  fatal: Promise<Error>;
   /** Stop polling, drain sinks up to the deadline, dead-letter the rest. Resolves with the count left. */
   shutdown(): Promise<number>;
 }
@@ -260,7 +265,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       q.on('disabled', () => {
         if (!dispatcher.queues.every((x) => x.disabled)) return;
         const why = dispatcher.queues.map((x) => `${x.sink.name}: ${x.disabledReason!.replace(/^sink disabled: /, '')}`).join('; ');
-        resolve(new Error(`every sink is disabled, nothing can be delivered (${why})`));
+        resolve(new SinksDisabledError(`every sink is disabled, nothing can be delivered (${why})`));
       });
     }
   });

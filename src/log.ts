@@ -75,10 +75,29 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
         censor: '[REDACTED]',
       },
       hooks: { streamWrite: (s: string) => registry.scrub(s) },
-      serializers: { err: pino.stdSerializers.err },
+      serializers: { err: serializeError },
     },
     opts.destination ?? pino.destination({ fd: 2, sync: true }),
   );
+}
+
+/**
+ * Codes of the errors that describe the outside world (Daily failed or refused, a receiver failed,
+ * every sink is disabled, a state file is unusable), not a bug here. Their message says it all; a
+ * stack trace, ~1 KB on every failed poll of every room during an outage, would only bury it.
+ */
+const EXPECTED_CODE = /^(DAILY|DELIVERY|STATE|SINKS)_[A-Z_]+$/;
+
+/** pino's error serializer, without the stack (and the causes its message repeats) for an expected error. */
+export function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && typeof code === 'string' && EXPECTED_CODE.test(code) && out && typeof out === 'object') {
+    const o = out as Record<string, unknown>;
+    delete o.stack;
+    o.message = err.message;
+  }
+  return out;
 }
 
 /** The library's default: warnings and errors to stderr, so problems are never silent. */

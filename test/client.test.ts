@@ -29,6 +29,22 @@ async function failure(p: Promise<unknown>): Promise<DailyApiError> {
 }
 
 describe('DailyClient against the simulator', () => {
+  it('a refused connection is a network error that names the cause once', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const nowhere = new DailyClient({ apiKey: sim.apiKey, apiUrl: `http://127.0.0.1:${port}/v1`, timeoutMs: 1000 });
+    try {
+      const err = await failure(nowhere.getRoomPresence('standup'));
+      expect(err.code).toBe('DAILY_NETWORK_ERROR');
+      expect(err.retryable).toBe(true);
+      expect(err.message).toBe(`network error talking to Daily for room "standup": connect ECONNREFUSED 127.0.0.1:${port}`);
+    } finally {
+      await nowhere.close();
+    }
+  });
+
   it('trims whitespace around the API key; refuses one with whitespace inside, without showing it', async () => {
     const padded = new DailyClient({ apiKey: `\t${sim.apiKey}\r\n`, apiUrl: sim.url, timeoutMs: 1000 });
     try {

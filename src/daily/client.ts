@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { redirectOrigin } from '../util/url.js';
-import { originDispatcher, proxyConfigured } from '../util/http-agent.js';
+import { networkFailure, originDispatcher, proxyConfigured } from '../util/http-agent.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { DailyApiError, httpError, invalidResponse } from './errors.js';
@@ -170,11 +170,10 @@ export class DailyClient implements PresenceClient {
           message: `no complete answer from Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`} within ${this.#timeoutMs} ms`,
         });
       }
-      const e = err as NodeJS.ErrnoException;
       throw new DailyApiError({
         target,
         code: 'DAILY_NETWORK_ERROR',
-        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}${this.#viaProxy ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : ''}: ${e.code ? `${e.code} ` : ''}${e.message}`,
+        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}${this.#viaProxy ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : ''}: ${networkFailure(err)}`,
         cause: err,
       });
     } finally {

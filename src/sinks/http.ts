@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { originDispatcher, proxyConfigured } from '../util/http-agent.js';
+import { networkFailure, originDispatcher, proxyConfigured } from '../util/http-agent.js';
 import { redirectOrigin } from '../util/url.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { secrets } from '../log.js';
@@ -54,9 +54,8 @@ export class HttpTarget {
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
-      const e = err as NodeJS.ErrnoException;
       const via = this.#viaProxy ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : '';
-      throw new DeliveryError(`network error posting to ${this.host}${via}: ${e.code ? `${e.code} ` : ''}${e.message}`, 'retry');
+      throw new DeliveryError(`network error posting to ${this.host}${via}: ${networkFailure(err)}`, 'retry');
     } finally {
       d.dispose();
     }

@@ -48,3 +48,17 @@ export function originDispatcher(origin: string, connections: number): Dispatche
   }
   return new EnvHttpProxyAgent(opts);
 }
+
+/**
+ * A network error in a few words: its code and message, once (Node's messages often already
+ * start with the code: "connect ECONNREFUSED 127.0.0.1:443"), and the code alone when the message
+ * is empty (an AggregateError from a connection tried on IPv6 and IPv4).
+ */
+export function networkFailure(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (!code) return message || 'unknown error';
+  if (!message || message === code) return code;
+  return message.includes(code) ? message : `${code} ${message}`;
+}
