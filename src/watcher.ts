@@ -4,7 +4,7 @@ import { DailyApiError } from './daily/errors.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
-import { createLimiter, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
+import { createLimiter, DAILY_MAX_RPS, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
 import { runTargetLoop } from './poll/loop.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
@@ -13,6 +13,16 @@ import type { SavedState, StateStore } from './state/store.js';
 export const DEFAULT_INTERVAL_MS = 15_000;
 /** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
 const RATE_LIMIT_PAUSE_MS = 1000;
+
+/** Whether an API base URL is Daily's own (not a simulator or a proxy of one), whose rate limit we know. */
+function isDaily(apiUrl: unknown): boolean {
+  try {
+    const host = new URL(String(apiUrl)).hostname;
+    return host === 'api.daily.co' || host.endsWith('.daily.co');
+  } catch {
+    return false;
+  }
+}
 export const DOMAIN_TARGET = '*';
 
 interface CommonOptions {
@@ -205,11 +215,18 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         throw new WatcherOptionsError(`PresenceWatcher: apiKey: ${(err as Error).message}`);
       }
       secrets.add(apiKey);
+      const apiUrl = options.apiUrl ?? DEFAULT_API_URL;
+      if (this.#maxRps > DAILY_MAX_RPS && isDaily(apiUrl)) {
+        this.#log.warn(
+          { maxRps: this.#maxRps },
+          `maxRps ${this.#maxRps} is over Daily's limit of ${DAILY_MAX_RPS} requests/s a domain (shared with your other software): expect 429s, and each one holds every room's polls. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`,
+        );
+      }
       this.#client = new DailyClient({
         // enough keep-alive connections for the request budget (4 for the default 5/s)
         connections: Math.min(64, Math.max(4, Math.ceil(this.#maxRps / 20))),
         apiKey,
-        apiUrl: options.apiUrl ?? DEFAULT_API_URL,
+        apiUrl,
         timeoutMs: options.requestTimeoutMs,
         maxBodyBytes: options.maxBodyBytes,
       });

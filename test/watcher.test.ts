@@ -254,6 +254,28 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(warnings[0]).toMatch(/allRooms/);
   });
 
+  it("warns when maxRps is over Daily's own limit, only against Daily", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
+    const made = [
+      new PresenceWatcher({ apiKey: 'k', rooms: ['a'], maxRps: 30, logger }),
+      new PresenceWatcher({ apiKey: 'k', rooms: ['a'], maxRps: 20, logger }),
+      new PresenceWatcher({ apiKey: 'k', rooms: ['a'], maxRps: 30, apiUrl: 'http://127.0.0.1:9/v1', logger }),
+    ];
+    await Promise.all(made.map((w) => w.stop()));
+    const warnings = lines.filter((l) => l.includes("over Daily's limit"));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!).msg).toMatch(/^maxRps 30 is over Daily's limit of 20 requests\/s a domain .*allRooms/);
+  });
+
   it('validates options with precise messages', () => {
     const bad: [unknown, RegExp][] = [
       [undefined, /options must be an object/],

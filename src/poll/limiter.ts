@@ -2,6 +2,8 @@ import type Bottleneck from 'bottleneck';
 import { timerDelay } from '../util/sleep.js';
 
 export const DEFAULT_MAX_RPS = 5;
+/** Daily's rate limit for a domain: 20 requests/s (100 per 5 s), shared with everything the customer runs. */
+export const DAILY_MAX_RPS = 20;
 export const DEFAULT_MAX_PER_5S = 25;
 
 export interface LimiterOptions {
