@@ -101,6 +101,63 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (st
   return value;
 }
 
+const EXPECTED: Record<string, string> = {
+  array: 'a list (in YAML: [a, b], or one "- item" a line)',
+  boolean: 'true or false',
+  number: 'a number',
+  string: 'a string',
+  object: 'a mapping of settings',
+};
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+const SECRET_FIELDS = new Set(['apiKey', 'webhookSecret', 'secret', 'url', 'apiUrl']);
+
+/** What a wrong value is: its kind, and the value itself when `show` (short, so a message stays one line). */
+function kindOf(v: unknown, show: boolean): string {
+  if (v === null) return 'empty (null)';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  const kind = typeof v === 'string' ? 'text' : typeof v === 'number' ? 'a number' : typeof v === 'boolean' ? 'a boolean' : typeof v;
+  if (!show) return kind;
+  if (typeof v === 'string') return `the text "${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  return `${kind} (${String(v)})`;
+}
+
+const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'events', 'rooms'];
+
+/**
+ * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores
+ * (`all-rooms`, the flag's spelling, for `allRooms`), or at most two letters off (`room`, `intervall`).
+ */
+function closest(key: string, known: readonly string[]): string | undefined {
+  const norm = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+  const same = known.find((k) => norm(k) === norm(key));
+  if (same) return same;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(norm(key), norm(k));
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance (keys are short: the plain two-row table is plenty). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
 /** Validate a parsed config object; errors name the field path and what is wrong. */
 export function validateFileConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): FileConfig {
   if (raw === null || raw === undefined) return {};
@@ -115,7 +172,22 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') {
+    const known = issue.path.length === 0 ? Object.keys(fileSchema.shape) : SINK_KEYS;
+    const hints = issue.keys.map((k) => closest(k, known)).filter((k): k is string => k !== undefined);
+    message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    if (hints.length > 0) message += ` (did you mean ${hints.map((k) => `"${k}"`).join(', ')}?)`;
+  }
+  if (issue.code === 'invalid_type' && issue.path.length > 0) {
+    const got = valueAt(interpolated, issue.path);
+    // a secret's value never goes in a message, only what kind of value it was
+    const secret = SECRET_FIELDS.has(String(issue.path[issue.path.length - 1]));
+    message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${kindOf(got, !secret)}`}`;
+  }
+  if (issue.code === 'invalid_value' && issue.path.length > 0) {
+    const got = valueAt(interpolated, issue.path);
+    message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${got === undefined ? '' : `, not ${kindOf(got, true)}`}`;
+  }
   if (issue.code === 'invalid_union' && formatPath(issue.path).startsWith('sinks')) {
     message = 'type must be one of stdout, webhook, slack';
   }
@@ -199,6 +271,14 @@ export const DEFAULTS = {
   logLevel: 'info' as const,
 };
 
+/** No request to Daily or to a receiver completes in less; a shorter timeout is a mistake, most likely seconds written as a bare number. */
+const MIN_TIMEOUT_MS = 100;
+
+/** A duration under its minimum. A bare number is milliseconds, which reads as seconds to many: say so. */
+function tooShort(what: string, ms: number, advice: string): string {
+  return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? `; a bare number is milliseconds, write "${ms}s" for seconds` : ''}`;
+}
+
 /** Merge file settings with flag settings (flags win) and the environment, and check the whole. */
 export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.ProcessEnv): DaemonConfig {
   const m: FileConfig = { ...file };
@@ -227,12 +307,16 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   } catch (err) {
     throw new ConfigError(`${m.apiKey !== undefined ? 'apiKey' : 'DAILY_API_KEY'}: ${(err as Error).message}`);
   }
-  if (m.requestTimeout !== undefined && m.requestTimeout < 1) throw new ConfigError('request timeout 0ms: give the Daily API some time, e.g. 10s (the default)');
+  if (m.requestTimeout !== undefined && m.requestTimeout < MIN_TIMEOUT_MS) {
+    throw new ConfigError(tooShort('request timeout', m.requestTimeout, 'give the Daily API some time, e.g. 10s (the default)'));
+  }
   m.sinks?.forEach((s, i) => {
-    if (s.type !== 'stdout' && s.timeout !== undefined && s.timeout < 1) throw new ConfigError(`sinks[${i}].timeout 0ms: give the receiver some time, e.g. 15s (the default)`);
+    if (s.type !== 'stdout' && s.timeout !== undefined && s.timeout < MIN_TIMEOUT_MS) {
+      throw new ConfigError(tooShort(`sinks[${i}].timeout`, s.timeout, 'give the receiver some time, e.g. 15s (the default)'));
+    }
   });
   const intervalMs = m.interval ?? DEFAULTS.intervalMs;
-  if (intervalMs < 100) throw new ConfigError(`interval ${intervalMs}ms is too short: the minimum is 100ms (Daily's data lags up to 15s anyway)`);
+  if (intervalMs < 100) throw new ConfigError(tooShort('interval', intervalMs, "the minimum is 100ms (Daily's data lags up to 15s anyway)"));
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);
   const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec);
   const sinks = m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }];

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, resolveConfig, validateFileConfig } from '../src/config.js';
+
+function problem(raw: unknown): string {
+  try {
+    validateFileConfig(raw, 'w.yaml', {});
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config file errors', () => {
+  it('an unknown setting suggests the one it most likely meant', () => {
+    expect(problem({ room: ['a'] })).toBe('w.yaml: (top level): unknown setting "room" (did you mean "rooms"?)');
+    // the flag's spelling
+    expect(problem({ 'all-rooms': true })).toBe('w.yaml: (top level): unknown setting "all-rooms" (did you mean "allRooms"?)');
+    expect(problem({ rooms: ['a'], intervall: '15s', leave_grace: '30s' })).toBe(
+      'w.yaml: (top level): unknown settings "intervall", "leave_grace" (did you mean "interval", "leaveGrace"?)',
+    );
+    expect(problem({ rooms: ['a'], sinks: [{ type: 'webhook', url: 'https://example.com/h', secert: 'x' }] })).toBe(
+      'w.yaml: sinks[0]: unknown setting "secert" (did you mean "secret"?)',
+    );
+    // nothing close: no guess
+    expect(problem({ rooms: ['a'], colour: 'blue' })).toBe('w.yaml: (top level): unknown setting "colour"');
+  });
+
+  it('durations under their minimum say that a bare number is milliseconds', () => {
+    const resolve = (file: object) => () => resolveConfig(validateFileConfig(file, 'w.yaml', {}), {}, { DAILY_API_KEY: 'k' });
+    expect(resolve({ rooms: ['a'], interval: 15 })).toThrow(/^interval 15ms is too short: the minimum is 100ms .*; a bare number is milliseconds, write "15s" for seconds$/);
+    expect(resolve({ rooms: ['a'], requestTimeout: 10 })).toThrow(/^request timeout 10ms is too short: .*write "10s" for seconds$/);
+    expect(resolve({ rooms: ['a'], sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', timeout: 5 }] })).toThrow(/^sinks\[0\]\.timeout 5ms is too short: .*write "5s" for seconds$/);
+    expect(resolve({ rooms: ['a'], interval: 100, requestTimeout: 100 })).not.toThrow();
+  });
+});
+
+describe('config file type errors', () => {
+  it('say what was expected and what was found', () => {
+    expect(problem({ rooms: 'standup' })).toBe('w.yaml: rooms: must be a list (in YAML: [a, b], or one "- item" a line), not the text "standup"');
+    expect(problem({ allRooms: 'yes' })).toBe('w.yaml: allRooms: must be true or false, not the text "yes"');
+    expect(problem({ maxRps: '5' })).toBe('w.yaml: maxRps: must be a number, not the text "5"');
+    expect(problem({ rooms: null })).toBe('w.yaml: rooms: must be a list (in YAML: [a, b], or one "- item" a line), not empty (null)');
+    expect(problem({ sinks: { type: 'stdout' } })).toMatch(/^w\.yaml: sinks: must be a list .*, not a mapping$/);
+    expect(problem({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', events: ['joined'] }] })).toBe(
+      'w.yaml: sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joined"',
+    );
+    expect(problem({ logLevel: 'verbose' })).toBe('w.yaml: logLevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "silent", not the text "verbose"');
+  });
+
+  it('never show the value of a secret', () => {
+    expect(problem({ webhookSecret: 987654321987 })).toBe('w.yaml: webhookSecret: must be a string, not a number');
+    expect(problem({ apiKey: 123456789 })).toBe('w.yaml: apiKey: must be a string, not a number');
+    expect(problem({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: 424242424242 }] })).not.toContain('424242424242');
+  });
+});
