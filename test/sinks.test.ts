@@ -385,7 +385,8 @@ describe('slack sink', () => {
 
   it.each([
     [400, 'invalid_payload', 'permanent'],
-    [403, 'invalid_token', 'permanent'],
+    [403, 'invalid_token', 'disable'],
+    [403, 'action_prohibited', 'disable'],
     [404, 'channel_not_found', 'disable'],
     [410, 'channel_is_archived', 'disable'],
   ] as const)('%i %s is not retried (%s)', async (status, body, kind) => {

@@ -111,9 +111,14 @@ export class SlackSink implements Sink {
     if (r.status === 404 || r.status === 410) {
       throw new DeliveryError(`${what}: the webhook's channel is gone or the webhook was disabled; create a new incoming webhook`, 'disable', r.status);
     }
-    const hint =
-      reason === 'invalid_payload' ? ' (the message was rejected)' : reason === 'invalid_token' ? ': the webhook URL is no longer valid' : '';
-    throw new DeliveryError(`${what}${hint}`, 'permanent', r.status);
+    // a 403 is about the webhook, not this message: a revoked URL (invalid_token), or a workspace
+    // that no longer lets it post (action_prohibited). Every later message would fail the same way,
+    // each dead-lettered in turn while /healthz said ok: disable the sink and say why instead.
+    if (r.status === 401 || r.status === 403) {
+      const fix = reason === 'action_prohibited' ? 'a workspace admin has restricted this webhook' : 'the webhook URL is no longer valid; create a new incoming webhook';
+      throw new DeliveryError(`${what}: ${fix}`, 'disable', r.status);
+    }
+    throw new DeliveryError(`${what}${reason === 'invalid_payload' ? ' (the message was rejected)' : ''}`, 'permanent', r.status);
   }
 
   close(): Promise<void> {
