@@ -164,6 +164,23 @@ describe('webhook sink', () => {
     expect(r.requests).toHaveLength(1);
   });
 
+  it.each([
+    [401, 'raw-secret-value', /HTTP 401 "bad signature": check the signing secret the receiver expects, and the URL$/],
+    [403, undefined, /HTTP 403 "bad signature": the receiver wants credentials: sign deliveries \(--webhook-secret\) or check the URL$/],
+  ] as const)('a receiver refusing our credentials (%i) disables the sink, saying what to check', async (status, secret, reason) => {
+    const r = await receiver();
+    r.script = [{ status, body: 'bad signature' }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, secret }));
+    q.push(ev(1));
+    q.push(ev(2));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 2);
+    expect(q.disabled).toBe(true);
+    expect(q.disabledReason).toMatch(reason);
+    expect(q.disabledReason).not.toContain('raw-secret-value');
+    // the second event is not sent to be refused in turn
+    expect(r.requests).toHaveLength(1);
+  });
+
   it('a receiver that echoes the URL in its error text: the token stays out of the error (library use, no daemon)', async () => {
     const r = new Receiver();
     await r.listen('/hook/tok-LIB-SECRET-7');

@@ -58,6 +58,12 @@ export class WebhookSink implements Sink {
     const what = `${this.#target.host} answered HTTP ${r.status}${r.text ? ` "${snippet(r.text)}"` : ''}`;
     if (r.status >= 300 && r.status < 400) throw redirectError(`${this.#target.host} answered HTTP ${r.status}`, r);
     if (r.status === 410) throw new DeliveryError(`${what}: the endpoint is gone`, 'disable', r.status);
+    // refused credentials are about the endpoint, not this event: a wrong signing secret or a
+    // revoked URL fails every later delivery too, each dead-lettered in turn while /healthz said ok
+    if (r.status === 401 || r.status === 403) {
+      const fix = this.#key ? 'check the signing secret the receiver expects, and the URL' : 'the receiver wants credentials: sign deliveries (--webhook-secret) or check the URL';
+      throw new DeliveryError(`${what}: ${fix}`, 'disable', r.status);
+    }
     if (r.status === 429 || r.status === 408 || r.status >= 500) throw new DeliveryError(what, 'retry', r.status, r.retryAfterMs);
     throw new DeliveryError(what, 'permanent', r.status);
   }
