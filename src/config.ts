@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_API_URL, normalizeApiKey } from './daily/client.js';
+import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
 import { parseDuration } from './util/duration.js';
+import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
@@ -22,6 +23,15 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
     return z.NEVER;
   }
   return ms;
+});
+
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const bytes = parseSize(v);
+  if (bytes === undefined || bytes < 1) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (use e.g. "64MiB", "100MB", or bytes)` });
+    return z.NEVER;
+  }
+  return bytes;
 });
 
 const httpUrl = z.string().refine(
@@ -69,6 +79,7 @@ export const fileSchema = z
     outboxCap: z.number().int().positive().optional(),
     drainTimeout: duration.optional(),
     requestTimeout: duration.optional(),
+    maxBody: size.optional(),
   })
   .strict();
 
@@ -258,6 +269,8 @@ export interface DaemonConfig {
   outboxCap: number;
   drainTimeoutMs: number;
   requestTimeoutMs: number;
+  /** The largest answer accepted from Daily. */
+  maxBodyBytes: number;
 }
 
 export const DEFAULTS = {
@@ -268,6 +281,7 @@ export const DEFAULTS = {
   outboxCap: 100_000,
   drainTimeoutMs: 10_000,
   requestTimeoutMs: 10_000,
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   logLevel: 'info' as const,
 };
 
@@ -343,5 +357,6 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     outboxCap: m.outboxCap ?? DEFAULTS.outboxCap,
     drainTimeoutMs: m.drainTimeout ?? DEFAULTS.drainTimeoutMs,
     requestTimeoutMs: m.requestTimeout ?? DEFAULTS.requestTimeoutMs,
+    maxBodyBytes: m.maxBody ?? DEFAULTS.maxBodyBytes,
   };
 }

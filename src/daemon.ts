@@ -195,6 +195,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     ignoreInitial: cfg.ignoreInitial,
     maxRps: cfg.maxRps,
     requestTimeoutMs: cfg.requestTimeoutMs,
+    maxBodyBytes: cfg.maxBodyBytes,
     logger: log,
     ...(cfg.limit !== undefined ? { limit: cfg.limit } : {}),
   };

@@ -103,6 +103,8 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['API key with a space inside', () => ['--room', 'a'], { DAILY_API_KEY: 'abc def-key' }, /^presence-watcher: DAILY_API_KEY: the Daily API key contains a space, a line break or a non-ASCII character inside it/],
     ['raw webhook secret ending in a line break', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x'], { PRESENCE_WEBHOOK_SECRET: 'raw-secret-value\n' }, /webhook secret starts or ends with whitespace/],
     ['--limit with --all-rooms', () => ['--all-rooms', '--limit', '5'], undefined, /--limit \(limit\) applies to --room only/],
+    ['bad --max-body', () => ['--room', 'a', '--max-body', '32 furlongs'], undefined, /^presence-watcher: --max-body "32 furlongs" is not a size: use e.g. 64MiB, 100MB or a number of bytes$/],
+    ['bad maxBody in a config file', () => ['--config', writeConfig('c8.yaml', 'rooms: [a]\nmaxBody: 0\n')], undefined, /c8\.yaml: maxBody: "0" is not a size/],
     ['zero request timeout', () => ['--room', 'a', '--request-timeout', '0'], undefined, /request timeout 0ms is too short: give the Daily API some time, e.g. 10s \(the default\)$/],
     ['zero sink timeout in config', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsinks:\n  - type: webhook\n    url: http://127.0.0.1:9/x\n    timeout: 0\n')], undefined, /sinks\[0\]\.timeout 0ms is too short: give the receiver some time/],
     ['seconds written as a bare number in a config file', () => ['--config', writeConfig('c7.yaml', 'rooms: [a]\nrequestTimeout: 10\n')], undefined, /request timeout 10ms is too short: .*; a bare number is milliseconds, write "10s" for seconds$/],
@@ -126,7 +128,7 @@ describe('CLI', () => {
   it('--help teaches every flag; --version prints the version', async () => {
     const h = await runCli(['--help']);
     expect(h.code).toBe(0);
-    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', 'simulate', 'demo', 'DAILY_API_KEY', 'Exit codes']) {
+    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', 'simulate', 'demo', 'DAILY_API_KEY', 'Exit codes']) {
       expect(h.stdout).toContain(flag);
     }
     const v = await runCli(['-V']);
@@ -162,6 +164,21 @@ describe('CLI', () => {
     expect(msg(signed).filter((m) => /unsigned|no webhook sink/.test(m))).toEqual([]);
     signed.kill('SIGTERM');
     await signed.exit;
+  });
+
+  it('--max-body caps what is accepted from Daily: an answer over it is a failed poll (no events) that says how to raise it', async () => {
+    for (let i = 0; i < 20; i++) sim.join('standup', { userName: `Person ${i}` });
+    const small = start(['--room', 'standup', ...FAST, '--max-body', '1KiB']);
+    await small.until(() => small.logs.some((l) => (l.err as { code?: string } | undefined)?.code === 'DAILY_RESPONSE_TOO_LARGE'));
+    const log = small.logs.find((l) => (l.err as { code?: string } | undefined)?.code === 'DAILY_RESPONSE_TOO_LARGE')!;
+    expect(log.msg).toBe('response from Daily for room "standup" exceeds 1024 bytes: if the domain is that large, raise the cap (--max-body, config maxBody, library maxBodyBytes)');
+    small.kill('SIGTERM');
+    expect((await small.exit).code).toBe(0);
+    expect(small.lines).toEqual([]);
+    const big = start(['--room', 'standup', ...FAST, '--max-body', '1 MiB']);
+    await big.until(() => big.lines.length >= 20);
+    big.kill('SIGTERM');
+    expect((await big.exit).code).toBe(0);
   });
 
   it('trims a line break around the API key (a key read from a secret file) instead of failing every request', async () => {

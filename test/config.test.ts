@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig, validateFileConfig } from '../src/config.js';
+import { formatSize, parseSize } from '../src/util/size.js';
 
 function problem(raw: unknown): string {
   try {
@@ -52,5 +53,25 @@ describe('config file type errors', () => {
     expect(problem({ webhookSecret: 987654321987 })).toBe('w.yaml: webhookSecret: must be a string, not a number');
     expect(problem({ apiKey: 123456789 })).toBe('w.yaml: apiKey: must be a string, not a number');
     expect(problem({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: 424242424242 }] })).not.toContain('424242424242');
+  });
+});
+
+describe('sizes', () => {
+  it('parse binary and decimal units, any case, or bytes', () => {
+    expect(parseSize('32MiB')).toBe(32 * 1024 * 1024);
+    expect(parseSize('100mb')).toBe(100_000_000);
+    expect(parseSize('1.5 GiB')).toBe(1.5 * 1024 ** 3);
+    expect(parseSize('512KiB')).toBe(524_288);
+    expect(parseSize(' 2048 ')).toBe(2048);
+    expect(parseSize(4096)).toBe(4096);
+    for (const bad of ['', 'MiB', '10 XB', '-5MB', '1e9', '5 MB extra', Number.NaN, -1]) expect(parseSize(bad)).toBeUndefined();
+    expect(formatSize(32 * 1024 * 1024)).toBe('33554432 bytes (32 MiB)');
+    expect(formatSize(1024)).toBe('1024 bytes');
+  });
+
+  it('maxBody in a config file reaches the daemon config; the default is 32 MiB', () => {
+    const resolve = (file: object) => resolveConfig(validateFileConfig(file, 'w.yaml', {}), {}, { DAILY_API_KEY: 'k' });
+    expect(resolve({ rooms: ['a'], maxBody: '64MiB' }).maxBodyBytes).toBe(64 * 1024 * 1024);
+    expect(resolve({ rooms: ['a'] }).maxBodyBytes).toBe(32 * 1024 * 1024);
   });
 });

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig } from '../config.js';
 import { parseDuration } from '../util/duration.js';
+import { parseSize } from '../util/size.js';
 
 export const HELP = `presence-watcher: real-time join/leave/update events for Daily video rooms
 
@@ -51,6 +52,8 @@ Operations:
   --config <file>          JSON or YAML config file; flags override it; "\${VAR}" reads env
   --api-url <url>          Daily API base (default https://api.daily.co/v1)
   --request-timeout <dur>  per-request deadline for Daily (default 10s)
+  --max-body <size>        largest answer accepted from Daily: "64MiB", "100MB" or bytes (default
+                           32MiB, ~140,000 people in GET /presence)
   --health <host:port>     serve GET /healthz and GET /metrics (Prometheus); a bare port binds
                            127.0.0.1
   --log-level <level>      trace|debug|info|warn|error|fatal|silent (default info); logs are JSON
@@ -132,6 +135,13 @@ function duration(flag: string, v: string | undefined): number | undefined {
   const ms = parseDuration(v);
   if (ms === undefined) throw new ConfigError(`${flag} "${v}" is not a duration: use e.g. 15s, 500ms, 2m or a number of milliseconds`);
   return ms;
+}
+
+function size(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const bytes = parseSize(v);
+  if (bytes === undefined || bytes < 1) throw new ConfigError(`${flag} "${v}" is not a size: use e.g. 64MiB, 100MB or a number of bytes`);
+  return bytes;
 }
 
 function number(flag: string, v: string | undefined, { integer = false, min = 0 } = {}): number | undefined {
@@ -219,6 +229,7 @@ export function parseCommand(argv: string[]): Command {
     'outbox-cap': { type: 'string' },
     'drain-timeout': { type: 'string' },
     'request-timeout': { type: 'string' },
+    'max-body': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'V' },
   });
@@ -263,6 +274,7 @@ export function parseCommand(argv: string[]): Command {
     outboxCap: number('--outbox-cap', s('outbox-cap'), { integer: true, min: 1 }),
     drainTimeout: duration('--drain-timeout', s('drain-timeout')),
     requestTimeout: duration('--request-timeout', s('request-timeout')),
+    maxBody: size('--max-body', s('max-body')),
   };
   return { kind: 'run', flags, configPath: s('config') };
 }

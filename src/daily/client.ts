@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { redirectOrigin } from '../util/url.js';
+import { formatSize } from '../util/size.js';
 import { networkFailure, originDispatcher, proxyConfigured } from '../util/http-agent.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
@@ -182,13 +183,13 @@ export class DailyClient implements PresenceClient {
   }
 
   async #readBody(
-    body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown },
+    body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown; on(event: 'error', listener: () => void): unknown },
     contentLength: string | string[] | undefined,
     target: string,
   ): Promise<string> {
     const declared = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
     if (Number.isFinite(declared) && declared > this.#maxBodyBytes) {
-      body.destroy();
+      discard(body);
       throw tooLarge(target, this.#maxBodyBytes);
     }
     const chunks: Buffer[] = [];
@@ -196,7 +197,7 @@ export class DailyClient implements PresenceClient {
     for await (const chunk of body) {
       size += chunk.length;
       if (size > this.#maxBodyBytes) {
-        body.destroy();
+        discard(body);
         throw tooLarge(target, this.#maxBodyBytes);
       }
       chunks.push(chunk);
@@ -205,11 +206,21 @@ export class DailyClient implements PresenceClient {
   }
 }
 
+/**
+ * Drop a response body unread. undici's body then emits 'error' (the request is aborted), which
+ * with no listener is an uncaught exception: it crashed the daemon at the first answer over the
+ * size cap whose body had arrived whole.
+ */
+function discard(body: { destroy(err?: Error): unknown; on(event: 'error', listener: () => void): unknown }): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 function tooLarge(target: string, max: number): DailyApiError {
   return new DailyApiError({
     target,
     code: 'DAILY_RESPONSE_TOO_LARGE',
-    message: `response from Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`} exceeds ${max} bytes (raise maxBodyBytes if this domain is that large)`,
+    message: `response from Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`} exceeds ${formatSize(max)}: if the domain is that large, raise the cap (--max-body, config maxBody, library maxBodyBytes)`,
   });
 }
 
