@@ -1,7 +1,24 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { StateError } from './store.js';
+
+/**
+ * write(2) until every byte is written. writeSync makes one call, and on a disk filling up that call
+ * can write part of the data and succeed: a compaction would then rename a cut-short log over the
+ * good one. The next call fails (ENOSPC) instead, and the caller keeps the old log.
+ */
+function writeAll(fd: number, text: string): void {
+  const data = Buffer.from(text);
+  let written = 0;
+  while (written < data.length) written += progress(writeSync(fd, data, written, data.length - written));
+}
+
+/** A write that wrote nothing would loop forever: fail it like the disk it is on. */
+function progress(n: number): number {
+  if (n > 0) return n;
+  throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+}
 
 /** Whether a value read back from the log has the shape of a PresenceEvent, as far as the outbox relies on. */
 function isEvent(e: unknown): e is PresenceEvent {
@@ -55,6 +72,8 @@ export class Outbox {
   #compactAt = 10_000;
   #syncScheduled = false;
   readonly #journalCap: number;
+  /** A failed append left part of its line in the log: the next one starts by ending that line. */
+  #torn = false;
   /** The journal past the covered state is in the log only (it outgrew #journalCap). */
   #spilled = false;
 
@@ -169,7 +188,12 @@ export class Outbox {
     const out: { seq: number; event: PresenceEvent }[] = [];
     for (const line of readFileSync(this.path, 'utf8').split('\n')) {
       if (!line.startsWith('{"op":"ev"')) continue;
-      const r = JSON.parse(line) as { seq: number; event: PresenceEvent };
+      let r: { seq: number; event: PresenceEvent };
+      try {
+        r = JSON.parse(line) as { seq: number; event: PresenceEvent };
+      } catch {
+        continue; // cut short by a full disk: the event is in the memory of the pending maps only
+      }
       if (r.seq > this.#covered) out.push({ seq: r.seq, event: r.event });
     }
     return out;
@@ -207,7 +231,17 @@ export class Outbox {
 
   #append(r: Record_): void {
     if (this.#closed) return;
-    writeSync(this.#fd, JSON.stringify(r) + '\n');
+    // a line cut short by a full disk, then the next record appended to it, would make one corrupt
+    // line in the middle of the log, which #load cannot tell from real damage
+    const line = Buffer.from(`${this.#torn ? '\n' : ''}${JSON.stringify(r)}\n`);
+    let written = 0;
+    try {
+      while (written < line.length) written += progress(writeSync(this.#fd, line, written, line.length - written));
+      this.#torn = false;
+    } catch (err) {
+      if (written > 0) this.#torn = true;
+      throw err;
+    }
     this.#records++;
     if (!this.#syncScheduled) {
       this.#syncScheduled = true;
@@ -238,8 +272,9 @@ export class Outbox {
       try {
         r = JSON.parse(line);
       } catch {
-        // a line cut short by a crash can only be the last one
-        if (i >= lines.length - 2) {
+        // a line cut short: by a crash (the last line), or by a full disk (anywhere: the append
+        // after it starts a new line). Only its own record is lost: the rest of the log is good
+        if (i >= lines.length - 2 || line.startsWith('{"op":')) {
           skipped++;
           return;
         }
@@ -249,7 +284,7 @@ export class Outbox {
         throw new StateError(`outbox ${this.path} is corrupt at line ${i + 1}: not an outbox record (move it away to start fresh; its events would be lost)`);
       }
     });
-    if (skipped) this.#log.warn({ outbox: this.path }, 'outbox ended with a partial line (a crash mid-write); ignored it');
+    if (skipped) this.#log.warn({ outbox: this.path, lines: skipped }, `outbox had ${skipped} line(s) cut short (a crash or a full disk mid-write); ignored them`);
     if (this.size) this.#log.info({ pending: this.size }, `${this.size} undelivered event(s) from the last run will be delivered again`);
   }
 
@@ -298,6 +333,11 @@ export class Outbox {
       this.#records = records;
     } catch (err) {
       closeSync(fd);
+      try {
+        unlinkSync(tmp); // on a full disk, what it holds is space the old log may need
+      } catch {
+        // renamed already, or never written: nothing to free
+      }
       throw err;
     }
     return fd;
@@ -315,7 +355,7 @@ export class Outbox {
       const sinks = [...this.#pending].filter(([, m]) => m.has(event.id)).map(([sink]) => sink);
       lines.push(JSON.stringify({ op: 'ev', seq, event, sinks }));
     }
-    writeSync(fd, lines.length ? lines.join('\n') + '\n' : '');
+    writeAll(fd, lines.length ? lines.join('\n') + '\n' : '');
     fsyncSync(fd);
     return lines.length;
   }
