@@ -169,15 +169,26 @@ async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }
   // the demo talks only to its own simulator on 127.0.0.1: a proxy set for the real world must not catch it
   ignoreProxyEnv();
   const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, initialParticipants: c.rooms * 2, seed: Date.now() % 100_000 });
+  let cfg: DaemonConfig;
+  try {
+    // checked before the simulator starts: a bad --interval is a usage error, not a crash after the banner
+    cfg = resolveConfig(
+      {},
+      { rooms: sim.roomNames, interval: c.intervalMs, maxRps: 50, apiUrl: 'http://127.0.0.1/v1', apiKey: sim.apiKey, logLevel: c.logLevel as FileConfig['logLevel'] },
+      {},
+    );
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      say(io, `demo: ${err.message}\nRun "presence-watcher demo --help" for usage.`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
   const url = await sim.listen(0);
+  cfg = { ...cfg, apiUrl: url };
   io.stderr.write(
     `presence-watcher demo: simulated domain at ${url} with rooms ${sim.roomNames.join(', ')}; ` +
       `events appear below as NDJSON, logs go to stderr. Ctrl-C to stop.\n`,
-  );
-  const cfg = resolveConfig(
-    {},
-    { rooms: sim.roomNames, interval: c.intervalMs, maxRps: 50, apiUrl: url, apiKey: sim.apiKey, logLevel: c.logLevel as FileConfig['logLevel'] },
-    {},
   );
   try {
     return await runDaemon(cfg, io, c.durationMs === undefined ? undefined : { stopAfterMs: c.durationMs });
