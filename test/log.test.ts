@@ -1,30 +1,21 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
 import { SinksDisabledError } from '../src/daemon.js';
-import { createLogger, SecretRegistry } from '../src/log.js';
+import { SecretRegistry } from '../src/log.js';
 import { DeliveryError } from '../src/sinks/sink.js';
 import { StateError } from '../src/state/store.js';
 import { networkFailure } from '../src/util/http-agent.js';
+import { capturingLogger } from './support/helpers.js';
 
+/** A logger, and the lines it wrote so far, parsed. */
 function capture(registry = new SecretRegistry()) {
-  const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({
-    level: 'info',
-    registry,
-    destination: new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-        cb();
-      },
-    }),
-  });
-  return { logger, lines };
+  const { logger, lines } = capturingLogger('info', registry);
+  return { logger, written: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 describe('logged errors', () => {
   it('an error from the outside world is logged with its code and message, no stack', () => {
-    const { logger, lines } = capture();
+    const { logger, written } = capture();
     const refused = new Error('connect ECONNREFUSED 127.0.0.1:9');
     const errors = [
       new DailyApiError({ code: 'DAILY_NETWORK_ERROR', target: 'standup', message: 'network error talking to Daily for room "standup": connect ECONNREFUSED 127.0.0.1:9', cause: refused }),
@@ -33,6 +24,7 @@ describe('logged errors', () => {
       new SinksDisabledError('every sink is disabled, nothing can be delivered (stdout: EPIPE)'),
     ];
     for (const err of errors) logger.warn({ err }, err.message);
+    const lines = written();
     expect(lines).toHaveLength(4);
     lines.forEach((line, i) => {
       const err = line.err as Record<string, unknown>;
@@ -45,10 +37,11 @@ describe('logged errors', () => {
   });
 
   it('any other error (a bug) keeps its stack', () => {
-    const { logger, lines } = capture();
+    const { logger, written } = capture();
     logger.error({ err: new TypeError('cannot read properties of undefined') }, 'poll loop crashed');
     const sys = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
     logger.error({ err: sys }, 'cannot write');
+    const lines = written();
     expect((lines[0]!.err as { stack: string }).stack).toMatch(/^TypeError: cannot read properties of undefined\n\s+at /);
     expect((lines[1]!.err as { stack: string }).stack).toMatch(/\n\s+at /);
   });
@@ -56,8 +49,9 @@ describe('logged errors', () => {
   it('secrets in an error are scrubbed like the rest of the line', () => {
     const registry = new SecretRegistry();
     registry.add('sk_live_abcdef123456');
-    const { logger, lines } = capture(registry);
+    const { logger, written } = capture(registry);
     logger.warn({ err: new DeliveryError('receiver said: bad token sk_live_abcdef123456', 'permanent', 400) }, 'failed');
+    const lines = written();
     expect(JSON.stringify(lines)).not.toContain('sk_live_abcdef123456');
     expect((lines[0]!.err as { message: string }).message).toBe('receiver said: bad token [REDACTED]');
   });

@@ -2,10 +2,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { eventId } from '../src/diff.js';
-import type { PresenceEvent } from '../src/events.js';
 import { Outbox } from '../src/state/outbox.js';
-import { quietLogger } from './support/helpers.js';
+import { joinOf, quietLogger } from './support/helpers.js';
 
 // A disk that fills up: write(2) writes what still fits and reports that much (a short write), and
 // the next call fails with ENOSPC, as on a real file system. Only this file sees the mock.
@@ -24,13 +22,7 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...fs, default: { ...fs, writeSync }, writeSync };
 });
 
-const ev = (n: number): PresenceEvent => ({
-  id: eventId('r', `p${n}`, 'join'),
-  type: 'join',
-  room: 'r',
-  at: '2026-01-01T00:00:00.000Z',
-  participant: { id: `p${n}`, userId: null, userName: `P${n}`, mtgSessionId: null, joinTime: null, duration: 0 },
-});
+const ev = joinOf;
 const tmp = () => mkdtempSync(join(tmpdir(), 'pw-outbox-full-'));
 
 afterEach(() => {

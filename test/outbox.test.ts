@@ -13,16 +13,10 @@ import { Outbox } from '../src/state/outbox.js';
 import { replay } from '../src/state/replay.js';
 import { StateError, type SavedState } from '../src/state/store.js';
 import { CliRun } from './support/cli.js';
-import { quietLogger, waitFor } from './support/helpers.js';
+import { joinOf, quietLogger, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
 
-const ev = (n: number): PresenceEvent => ({
-  id: eventId('r', `p${n}`, 'join'),
-  type: 'join',
-  room: 'r',
-  at: '2026-01-01T00:00:00.000Z',
-  participant: { id: `p${n}`, userId: null, userName: `P${n}`, mtgSessionId: null, joinTime: null, duration: 0 },
-});
+const ev = joinOf;
 const tmp = () => mkdtempSync(join(tmpdir(), 'pw-outbox-'));
 
 const leave = (n: number): PresenceEvent => ({ ...ev(n), id: eventId('r', `p${n}`, 'leave'), type: 'leave' });

@@ -1,11 +1,9 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
 import type { PresenceEvent } from '../src/events.js';
-import { createLogger } from '../src/log.js';
 import type { SimulatorFault } from '../src/simulator/simulator.js';
 import { PresenceWatcher } from '../src/watcher.js';
-import { polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
+import { capturingLogger, polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -236,16 +234,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
   });
 
   it('warns once when rooms × rate exceed the budget, pointing at allRooms', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: 'warn',
-      destination: new Writable({
-        write(chunk, _enc, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      }),
-    });
+    const { logger, lines } = capturingLogger('warn');
     const rooms = Array.from({ length: 40 }, (_, i) => `r${i}`);
     h = await startHarness({ rooms }, { rooms, intervalMs: 1000, maxRps: 5, logger });
     h.watcher.start();
@@ -255,16 +244,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
   });
 
   it("warns when maxRps is over Daily's own limit, only against Daily", async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: 'warn',
-      destination: new Writable({
-        write(chunk, _enc, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      }),
-    });
+    const { logger, lines } = capturingLogger('warn');
     const made = [
       new PresenceWatcher({ apiKey: 'k', rooms: ['a'], maxRps: 30, logger }),
       new PresenceWatcher({ apiKey: 'k', rooms: ['a'], maxRps: 20, logger }),

@@ -1,10 +1,39 @@
 import { DailySimulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { PresenceWatcher, type PresenceWatcherOptions } from '../../src/watcher.js';
 import type { PresenceEvent } from '../../src/events.js';
-import { createLogger } from '../../src/log.js';
+import { Writable } from 'node:stream';
+import { eventId } from '../../src/diff.js';
+import { createLogger, type SecretRegistry } from '../../src/log.js';
 
 /** A silent logger for tests that do not look at logs. */
 export const quietLogger = createLogger({ level: 'silent' });
+
+/** A logger whose lines (JSON text, as written) are kept in `lines`. */
+export function capturingLogger(level: 'info' | 'warn' = 'info', registry?: SecretRegistry) {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level,
+    ...(registry ? { registry } : {}),
+    destination: new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    }),
+  });
+  return { logger, lines };
+}
+
+/** Join number n in room "r": a plain event for queue and outbox tests. */
+export function joinOf(n: number): PresenceEvent {
+  return {
+    id: eventId('r', `p${n}`, 'join'),
+    type: 'join',
+    room: 'r',
+    at: '2026-01-01T00:00:00.000Z',
+    participant: { id: `p${n}`, userId: null, userName: `P${n}`, mtgSessionId: null, joinTime: null, duration: 0 },
+  };
+}
 
 /**
  * Wait until `check()` returns a truthy value, re-checking whenever `emitter` emits `event`.
