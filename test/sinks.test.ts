@@ -181,6 +181,20 @@ describe('webhook sink', () => {
     expect(r.requests).toHaveLength(1);
   });
 
+  it('a 2xx whose body never ends is a delivery, not a timeout to retry', async () => {
+    const r = await receiver();
+    r.script = [{ stream: 200 }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, timeoutMs: 1000 }));
+    const delivered: PresenceEvent[] = [];
+    q.on('delivered', (events) => delivered.push(...events));
+    q.push(ev(1));
+    q.push(ev(2));
+    await waitFor(q, 'delivered', () => delivered.length >= 2);
+    expect(delivered.map((e) => e.id)).toEqual([ev(1).id, ev(2).id]);
+    expect(r.requests.map((x) => x.status)).toEqual([200, 200]); // each sent once
+    expect(deadLetter.entries).toEqual([]);
+  });
+
   it('a receiver that echoes the URL in its error text: the token stays out of the error (library use, no daemon)', async () => {
     const r = new Receiver();
     await r.listen('/hook/tok-LIB-SECRET-7');

@@ -40,9 +40,13 @@ export class HttpTarget {
     const d = deadline(signal, this.#timeoutMs);
     try {
       const res = await this.#pool.request({ origin: this.#origin, path: this.#path, method: 'POST', headers, body, signal: d.signal });
+      // the status is the answer; the text only explains a failure. Read no more than that: a body
+      // that never ends (an endpoint streaming events) turned a delivered event into a timeout and
+      // a re-send, over and over. Leaving the loop early closes the connection.
       let text = '';
       for await (const chunk of res.body) {
-        if (text.length < 1024) text += String(chunk);
+        text += String(chunk);
+        if (text.length >= 1024) break;
       }
       return {
         status: res.statusCode,

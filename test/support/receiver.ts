@@ -14,6 +14,7 @@ export interface ReceivedRequest {
 export type Reply =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { drop: true } // destroy the connection without answering
+  | { stream: number } // answer this status, then send body chunks without ever ending the response
   | { delayMs: number; then: Reply };
 
 /**
@@ -55,6 +56,14 @@ export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => vo
         const answer = (r: Reply): void => {
           if ('delayMs' in r) {
             setTimeout(() => answer(r.then), r.delayMs).unref();
+            return;
+          }
+          if ('stream' in r) {
+            res.writeHead(r.stream, { 'content-type': 'text/event-stream' });
+            res.write(`data: ${'x'.repeat(2048)}\n\n`);
+            const t = setInterval(() => res.write(': still here\n\n'), 20);
+            res.on('close', () => clearInterval(t));
+            record(r.stream);
             return;
           }
           if ('drop' in r) {
