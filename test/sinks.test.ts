@@ -165,20 +165,32 @@ describe('webhook sink', () => {
   });
 
   it.each([
-    [401, 'raw-secret-value', /HTTP 401 "bad signature": check the signing secret the receiver expects, and the URL$/],
-    [403, undefined, /HTTP 403 "bad signature": the receiver wants credentials: sign deliveries \(--webhook-secret\) or check the URL$/],
-  ] as const)('a receiver refusing our credentials (%i) disables the sink, saying what to check', async (status, secret, reason) => {
+    [401, 'raw-secret-value', /HTTP 401 "bad signature" 3 times in a row: check the signing secret the receiver expects, and the URL$/],
+    [403, undefined, /HTTP 403 "bad signature" 3 times in a row: the receiver wants credentials: sign deliveries \(--webhook-secret\) or check the URL$/],
+  ] as const)('a receiver refusing our credentials (%i) three times in a row disables the sink, saying what to check', async (status, secret, reason) => {
     const r = await receiver();
-    r.script = [{ status, body: 'bad signature' }];
+    r.script = [1, 2, 3].map(() => ({ status, body: 'bad signature' }));
     const { q, deadLetter } = queue(new WebhookSink({ url: r.url, secret }));
-    q.push(ev(1));
-    q.push(ev(2));
-    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 2);
+    for (let i = 1; i <= 4; i++) q.push(ev(i));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 4);
     expect(q.disabled).toBe(true);
     expect(q.disabledReason).toMatch(reason);
     expect(q.disabledReason).not.toContain('raw-secret-value');
-    // the second event is not sent to be refused in turn
-    expect(r.requests).toHaveLength(1);
+    expect(deadLetter.entries[0]!.reason).toMatch(/the sink is disabled after 3 refusals in a row\)$/);
+    // the fourth event is not sent to be refused in turn
+    expect(r.requests).toHaveLength(3);
+  });
+
+  it('a refusal between successes dead-letters that event only', async () => {
+    const r = await receiver();
+    r.script = [{ status: 401, body: 'no' }, { status: 200 }, { status: 401, body: 'no' }, { status: 401, body: 'no' }, { status: 200 }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    for (let i = 1; i <= 5; i++) q.push(ev(i));
+    await waitFor(r, 'request', () => r.requests.length >= 5);
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 3);
+    expect(q.disabled).toBe(false);
+    expect(deadLetter.entries.map((x) => x.event.id)).toEqual([ev(1).id, ev(3).id, ev(4).id]);
+    expect(r.accepted.map((x) => JSON.parse(x.body).id)).toEqual([ev(2).id, ev(5).id]);
   });
 
   it('a 2xx whose body never ends is a delivery, not a timeout to retry', async () => {

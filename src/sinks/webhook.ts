@@ -4,6 +4,8 @@ import { secretKey, sign } from './signing.js';
 import { DeliveryError, type Sink } from './sink.js';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
+/** 401/403 answers in a row that disable a webhook sink (a single one dead-letters its event only). */
+export const WEBHOOK_REFUSALS_TO_DISABLE = 3;
 
 export interface WebhookSinkOptions {
   url: string;
@@ -28,6 +30,8 @@ export class WebhookSink implements Sink {
   readonly #key: Buffer | undefined;
   readonly #userAgent: string;
   readonly #now: () => number;
+  /** 401/403 answers in a row, with no success between. */
+  #refusals = 0;
 
   constructor(o: WebhookSinkOptions) {
     this.#target = new HttpTarget(o.url, o.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS);
@@ -54,15 +58,22 @@ export class WebhookSink implements Sink {
       headers['webhook-signature'] = sign(this.#key, event.id, ts, body);
     }
     const r = await this.#target.post(body, headers, signal);
-    if (r.status >= 200 && r.status < 300) return;
+    if (r.status >= 200 && r.status < 300) {
+      this.#refusals = 0;
+      return;
+    }
     const what = `${this.#target.host} answered HTTP ${r.status}${r.text ? ` "${snippet(r.text)}"` : ''}`;
     if (r.status >= 300 && r.status < 400) throw redirectError(`${this.#target.host} answered HTTP ${r.status}`, r);
     if (r.status === 410) throw new DeliveryError(`${what}: the endpoint is gone`, 'disable', r.status);
     // refused credentials are about the endpoint, not this event: a wrong signing secret or a
-    // revoked URL fails every later delivery too, each dead-lettered in turn while /healthz said ok
+    // revoked URL fails every later delivery too, each dead-lettered in turn while /healthz said ok.
+    // One refusal can also be a receiver's auth layer hiccuping, so only a run of them disables.
     if (r.status === 401 || r.status === 403) {
       const fix = this.#key ? 'check the signing secret the receiver expects, and the URL' : 'the receiver wants credentials: sign deliveries (--webhook-secret) or check the URL';
-      throw new DeliveryError(`${what}: ${fix}`, 'disable', r.status);
+      if (++this.#refusals >= WEBHOOK_REFUSALS_TO_DISABLE) {
+        throw new DeliveryError(`${what} ${this.#refusals} times in a row: ${fix}`, 'disable', r.status);
+      }
+      throw new DeliveryError(`${what}: ${fix} (the sink is disabled after ${WEBHOOK_REFUSALS_TO_DISABLE} refusals in a row)`, 'permanent', r.status);
     }
     if (r.status === 429 || r.status === 408 || r.status >= 500) throw new DeliveryError(what, 'retry', r.status, r.retryAfterMs);
     throw new DeliveryError(what, 'permanent', r.status);
