@@ -100,7 +100,7 @@ async function main() {
   const diffTimes = {};
   for (const n of sizes) {
     for (const churn of churns) {
-      const runs = n >= 100_000 ? (quick ? 5 : 9) : n >= 10_000 ? (quick ? 15 : 31) : quick ? 51 : 101;
+      const runs = n >= 100_000 ? (quick ? 5 : 9) : n >= 10_000 ? (quick ? 9 : 31) : quick ? 51 : 101;
       // five processes of each: the 100k pair decides a target and varies most between processes,
       // the 1k pair is the denominator of the growth target (and costs little)
       const processes = quick ? 1 : n === 10_000 ? 3 : 5;
@@ -203,7 +203,7 @@ async function main() {
     });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${server.address().port}/v1`;
-    const runs = n >= 100_000 ? (quick ? 5 : 11) : n >= 10_000 ? (quick ? 21 : 41) : quick ? 51 : 101;
+    const runs = n >= 100_000 ? (quick ? 5 : 11) : n >= 10_000 ? (quick ? 11 : 41) : quick ? 51 : 101;
     const [bare, ours, naive] = await measureRounds(quick ? 1 : 3, ['bare', 'watcher', 'naive'].map((what) => ['poll', base, runs, what]));
     const [tBare, tOurs, tNaive, events] = [bare.ms, ours.ms, naive.ms, ours.events];
     await new Promise((r) => server.close(r));
@@ -270,7 +270,7 @@ async function main() {
   // ------------------------------------------------ 4. event latency
   log('4. event latency');
   const latRooms = quick ? 200 : 1000;
-  const latSeconds = quick ? 6 : 20;
+  const latSeconds = quick ? 4 : 20;
   const intervalMs = 1000;
   const simProc = spawn(process.execPath, [fileURLToPath(new URL('./latency-sim.mjs', import.meta.url)), String(latRooms), '4'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const changes = new Map();
