@@ -169,6 +169,21 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
         box.covered(seq);
       },
     };
+    // events waiting for a sink the config no longer has (removed, or renamed: a sink's name is its
+    // place in the list and its host): nothing would ever deliver them, and they would count against
+    // --outbox-cap forever, until every new event went to the dead-letter. They go there now, once.
+    const configured = new Set(dispatcher.queues.map((q) => q.sink.name));
+    for (const name of outbox.pendingSinks()) {
+      if (configured.has(name)) continue;
+      const orphans = outbox.pending(name);
+      deadLetter.write(name, 'its sink is no longer configured (the sinks changed since the last run)', orphans);
+      try {
+        outbox.ack(name, orphans);
+      } catch (err) {
+        outboxFailed(err); // still in the outbox: dead-lettered again on the next start
+      }
+      log.warn({ sink: name, events: orphans.length }, `${orphans.length} undelivered event(s) for ${name}, which is no longer configured, went to the dead-letter`);
+    }
     for (const q of dispatcher.queues) {
       const name = q.sink.name;
       // an ack that cannot be written (disk full) only means a re-delivery, same ids, after a crash

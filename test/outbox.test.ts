@@ -237,6 +237,29 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     expect(() => readFileSync(deadLetter)).toThrow(); // nothing was dead-lettered
   });
 
+  it('events left for a sink that is no longer configured go to the dead-letter once, not clog the outbox', async () => {
+    const { r, dir, start } = await setup(['Orphan']);
+    const deadLetter = join(dir, 'dead.ndjson');
+    const first = start(['--sink', `webhook:${r.url}`, '--drain-timeout', '200ms']);
+    await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
+    first.kill('SIGTERM');
+    expect((await first.exit).code).toBe(0);
+    expect(first.stderr).toContain('stay in the outbox');
+    const sink = `webhook-1(${new URL(r.url).host})`;
+    // the webhook is gone from the config: only stdout now
+    const second = start(['--sink', 'stdout', '--dead-letter', deadLetter]);
+    await second.until(() => second.stderr.includes('no longer configured'));
+    second.kill('SIGTERM');
+    expect((await second.exit).code).toBe(0);
+    expect(second.logs.some((l) => l.msg === `1 undelivered event(s) for ${sink}, which is no longer configured, went to the dead-letter`)).toBe(true);
+    const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ sink, reason: 'its sink is no longer configured (the sinks changed since the last run)', event: { type: 'join', participant: { userName: 'Orphan' } } });
+    const box = new Outbox(join(dir, 'state.json.outbox.ndjson'), quietLogger);
+    expect(box.pendingSinks()).toEqual([]);
+    box.close();
+  });
+
   it('one daemon per state file: a second one exits 2; a stale lock from kill -9 is taken over', async () => {
     const { start } = await setup([]);
     const ready = (run: CliRun) => run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));

@@ -102,6 +102,11 @@ export class Outbox {
     return [...(this.#pending.get(sink)?.values() ?? [])];
   }
 
+  /** The sinks that events are waiting for. */
+  pendingSinks(): string[] {
+    return [...this.#pending].filter(([, m]) => m.size > 0).map(([sink]) => sink);
+  }
+
   get size(): number {
     let n = 0;
     for (const m of this.#pending.values()) n += m.size;
