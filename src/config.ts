@@ -185,9 +185,11 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
     const known = issue.path.length === 0 ? Object.keys(fileSchema.shape) : SINK_KEYS;
-    const hints = issue.keys.map((k) => closest(k, known)).filter((k): k is string => k !== undefined);
-    message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    if (hints.length > 0) message += ` (did you mean ${hints.map((k) => `"${k}"`).join(', ')}?)`;
+    const named = issue.keys.map((k) => {
+      const hint = closest(k, known);
+      return hint === undefined ? `"${k}"` : `"${k}" (did you mean "${hint}"?)`;
+    });
+    message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
   }
   if (issue.code === 'invalid_type' && issue.path.length > 0) {
     const got = valueAt(interpolated, issue.path);

@@ -17,8 +17,8 @@ describe('config file errors', () => {
     expect(problem({ room: ['a'] })).toBe('w.yaml: (top level): unknown setting "room" (did you mean "rooms"?)');
     // the flag's spelling
     expect(problem({ 'all-rooms': true })).toBe('w.yaml: (top level): unknown setting "all-rooms" (did you mean "allRooms"?)');
-    expect(problem({ rooms: ['a'], intervall: '15s', leave_grace: '30s' })).toBe(
-      'w.yaml: (top level): unknown settings "intervall", "leave_grace" (did you mean "interval", "leaveGrace"?)',
+    expect(problem({ rooms: ['a'], intervall: '15s', colour: 'blue', leave_grace: '30s' })).toBe(
+      'w.yaml: (top level): unknown settings "intervall" (did you mean "interval"?), "colour", "leave_grace" (did you mean "leaveGrace"?)',
     );
     expect(problem({ rooms: ['a'], sinks: [{ type: 'webhook', url: 'https://example.com/h', secert: 'x' }] })).toBe(
       'w.yaml: sinks[0]: unknown setting "secert" (did you mean "secret"?)',
