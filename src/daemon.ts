@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -76,6 +77,22 @@ function buildSink(s: SinkConfig, index: number, cfg: DaemonConfig, io: DaemonIO
   return new SlackSink({ url: s.url, ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}), name: `slack-${index + 1}(${host})`, userAgent: ua });
 }
 
+/**
+ * Each sink's key in the outbox: its kind, host and a digest of its URL (not the URL: it can hold a
+ * token, and the outbox is a file), so it stays the same when sinks are added, removed or reordered
+ * around it, and its waiting events find it after a restart. Display names (`webhook-2(host)`) are
+ * positions in the list; the outbox used them until 0.1.0, and a reordered list orphaned them.
+ */
+export function sinkKeys(sinks: readonly SinkConfig[]): string[] {
+  const seen = new Map<string, number>();
+  return sinks.map((s) => {
+    const base = s.type === 'stdout' ? 'stdout' : `${s.type}(${new URL(s.url).host})#${createHash('sha256').update(s.url).digest('base64url').slice(0, 8)}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}/${n}`;
+  });
+}
+
 /** Wire watcher → dispatcher → sink queues, metrics and health, and start polling. */
 export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daemon> {
   const log = io.logger;
@@ -103,8 +120,12 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   if (unsigned > 0) log.info(`${unsigned} webhook sink(s) deliver unsigned: set --webhook-secret so receivers can verify deliveries`);
   const metrics = new Metrics();
   const dispatcher = new Dispatcher();
+  const keys = sinkKeys(cfg.sinks);
+  /** Each queue's key in the outbox. */
+  const keyOf = new Map<DeliveryQueue, string>();
   cfg.sinks.forEach((s, i) => {
     const queue = new DeliveryQueue({ sink: buildSink(s, i, cfg, io), deadLetter, logger: log, cap: cfg.queueCap });
+    keyOf.set(queue, keys[i]!);
     metrics.observeQueue(queue);
     dispatcher.add(queue, { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}) });
   });
@@ -169,10 +190,20 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
         box.covered(seq);
       },
     };
-    // events waiting for a sink the config no longer has (removed, or renamed: a sink's name is its
-    // place in the list and its host): nothing would ever deliver them, and they would count against
-    // --outbox-cap forever, until every new event went to the dead-letter. They go there now, once.
-    const configured = new Set(dispatcher.queues.map((q) => q.sink.name));
+    // an outbox from before sink keys: a sink's events wait under its display name
+    const waiting = new Set(outbox.pendingSinks());
+    for (const q of dispatcher.queues) {
+      if (!waiting.has(q.sink.name) || keys.includes(q.sink.name)) continue;
+      try {
+        outbox.rename(q.sink.name, keyOf.get(q)!);
+      } catch (err) {
+        outboxFailed(err);
+      }
+    }
+    // events waiting for a sink the config no longer has (removed, or its URL changed): nothing
+    // would ever deliver them, and they would count against --outbox-cap forever, until every new
+    // event went to the dead-letter. They go there now, once.
+    const configured = new Set([...keys, ...dispatcher.queues.map((q) => q.sink.name)]);
     for (const name of outbox.pendingSinks()) {
       if (configured.has(name)) continue;
       const orphans = outbox.pending(name);
@@ -185,7 +216,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       log.warn({ sink: name, events: orphans.length }, `${orphans.length} undelivered event(s) for ${name}, which is no longer configured, went to the dead-letter`);
     }
     for (const q of dispatcher.queues) {
-      const name = q.sink.name;
+      const name = keyOf.get(q)!;
       // an ack that cannot be written (disk full) only means a re-delivery, same ids, after a crash
       const ack = (events: PresenceEvent[]) => {
         try {
@@ -244,7 +275,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       metrics.deliveries.inc({ sink: q.sink.name, outcome: 'dropped' });
       deadLetter.write(q.sink.name, `outbox full (cap ${cfg.outboxCap})`, [e]);
     }
-    const names = admitted.map((q) => q.sink.name);
+    const names = admitted.map((q) => keyOf.get(q)!);
     let fresh: readonly string[];
     try {
       fresh = outbox.record(e, names);
@@ -254,7 +285,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       outboxFailed(err);
       fresh = names;
     }
-    for (const q of admitted) if (fresh.includes(q.sink.name)) q.push(e); // not what is already waiting there
+    for (const q of admitted) if (fresh.includes(keyOf.get(q)!)) q.push(e); // not what is already waiting there
   });
   watcher.on('ready', () => log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes'));
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../src/config.js';
-import { startDaemon } from '../src/daemon.js';
+import { sinkKeys, startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/log.js';
 import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
@@ -134,6 +134,21 @@ describe('Outbox', () => {
     expect(new Outbox(file, quietLogger, 41).journal()).toHaveLength(1);
   });
 
+  it('rename moves what waits for one sink to another, in order, and it stays moved after a reopen', () => {
+    const file = join(tmp(), 'o.ndjson');
+    const o = new Outbox(file, quietLogger);
+    for (let i = 1; i <= 3; i++) o.record(ev(i), ['old']);
+    o.record(ev(2), ['new']); // already waiting there: kept once
+    o.rename('old', 'new');
+    expect(o.pendingSinks()).toEqual(['new']);
+    expect(o.pending('new').map((e) => e.participant.id)).toEqual(['p2', 'p1', 'p3']);
+    o.close();
+    const again = new Outbox(file, quietLogger);
+    expect(again.pendingSinks()).toEqual(['new']);
+    expect(again.pending('new').map((e) => e.participant.id)).toEqual(['p2', 'p1', 'p3']);
+    again.close();
+  });
+
   it('ignores a last line cut short by a crash; a corrupt line elsewhere is an error', () => {
     const dir = tmp();
     const file = join(dir, 'o.ndjson');
@@ -245,7 +260,8 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     first.kill('SIGTERM');
     expect((await first.exit).code).toBe(0);
     expect(first.stderr).toContain('stay in the outbox');
-    const sink = `webhook-1(${new URL(r.url).host})`;
+    const [sink] = sinkKeys([{ type: 'webhook', url: r.url }]);
+    expect(sink).toMatch(new RegExp(`^webhook\\(${new URL(r.url).host.replace(/\./g, '\\.')}\\)#[\\w-]{8}$`));
     // the webhook is gone from the config: only stdout now
     const second = start(['--sink', 'stdout', '--dead-letter', deadLetter]);
     await second.until(() => second.stderr.includes('no longer configured'));
@@ -255,6 +271,39 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ sink, reason: 'its sink is no longer configured (the sinks changed since the last run)', event: { type: 'join', participant: { userName: 'Orphan' } } });
+    const box = new Outbox(join(dir, 'state.json.outbox.ndjson'), quietLogger);
+    expect(box.pendingSinks()).toEqual([]);
+    box.close();
+  });
+
+  it('a sink keeps its waiting events when sinks are added or reordered around it', async () => {
+    const { r, dir, start } = await setup(['Kept']);
+    const deadLetter = join(dir, 'dead.ndjson');
+    const first = start(['--sink', `webhook:${r.url}`, '--drain-timeout', '200ms']);
+    await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
+    first.kill('SIGTERM');
+    expect((await first.exit).code).toBe(0);
+    r.fallback = { status: 200 };
+    // a stdout sink now comes first: the webhook is webhook-2 in the list, its key unchanged
+    const second = start(['--sink', 'stdout', '--sink', `webhook:${r.url}`, '--dead-letter', deadLetter]);
+    await waitFor(r, 'request', () => r.accepted.length >= 1, 15_000);
+    second.kill('SIGTERM');
+    expect((await second.exit).code).toBe(0);
+    expect(JSON.parse(r.accepted[0]!.body).participant.userName).toBe('Kept');
+    expect(second.stderr).not.toContain('no longer configured');
+    expect(() => readFileSync(deadLetter)).toThrow(); // nothing dead-lettered
+  });
+
+  it("an outbox from before sink keys: a sink's events waiting under its display name are delivered to it", async () => {
+    const { r, dir, start } = await setup([]);
+    r.fallback = { status: 200 };
+    const e = { ...joinOf(1), room: 'standup' };
+    writeFileSync(join(dir, 'state.json.outbox.ndjson'), JSON.stringify({ op: 'add', sink: `webhook-1(${new URL(r.url).host})`, event: e }) + '\n');
+    const run = start(['--sink', `webhook:${r.url}`]);
+    await waitFor(r, 'request', () => r.accepted.length >= 1, 15_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(JSON.parse(r.accepted[0]!.body).id).toBe(e.id);
     const box = new Outbox(join(dir, 'state.json.outbox.ndjson'), quietLogger);
     expect(box.pendingSinks()).toEqual([]);
     box.close();

@@ -153,6 +153,25 @@ export class Outbox {
     this.#maybeCompact();
   }
 
+  /**
+   * Move what waits for sink `from` to sink `to` (the same sink under a new key), keeping the order;
+   * an event already waiting for `to` stays once.
+   */
+  rename(from: string, to: string): void {
+    const m = this.#pending.get(from);
+    if (!m || from === to) return;
+    const target = this.#pendingFor(to);
+    for (const [id, event] of m) {
+      if (!target.has(id)) {
+        target.set(id, event);
+        this.#append({ op: 'add', sink: to, event });
+      }
+      m.delete(id);
+      this.#append({ op: 'ack', sink: from, id });
+    }
+    this.#maybeCompact();
+  }
+
   /** A state including every event up to `seq` is saved: the journal before it is no longer needed. */
   covered(seq: number): void {
     if (seq <= this.#covered) return;
