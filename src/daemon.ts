@@ -50,13 +50,14 @@ export interface Daemon {
   shutdown(): Promise<number>;
 }
 
-function buildSink(s: SinkConfig, index: number, cfg: DaemonConfig, io: DaemonIO): Sink {
+/** The sink for one configured entry; `index` is its place in the list (its display name). Throws ConfigError for a bad secret. */
+export function buildSink(s: SinkConfig, index: number, webhookSecret: string | undefined, io: DaemonIO): Sink {
   const ua = `daily-presence-watcher/${io.version}`;
   if (s.type === 'stdout') return new StdoutSink(io.stdout, index === 0 ? 'stdout' : `stdout-${index + 1}`);
   secrets.addUrl(s.url);
   const host = new URL(s.url).host;
   if (s.type === 'webhook') {
-    const secret = s.secret ?? cfg.webhookSecret;
+    const secret = s.secret ?? webhookSecret;
     if (secret !== undefined) {
       secrets.add(secret);
       secrets.add(secret.trim());
@@ -75,6 +76,18 @@ function buildSink(s: SinkConfig, index: number, cfg: DaemonConfig, io: DaemonIO
     });
   }
   return new SlackSink({ url: s.url, ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}), name: `slack-${index + 1}(${host})`, userAgent: ua });
+}
+
+/** The dead-letter file at `path`, checked writable now (ConfigError if not), or the log without one. */
+export function openDeadLetter(path: string | undefined, log: Logger): DeadLetter {
+  if (!path) return new LogDeadLetter(log);
+  const file = new FileDeadLetter(path, log);
+  try {
+    file.check();
+  } catch (err) {
+    throw new ConfigError(`--dead-letter ${path}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return file;
 }
 
 /**
@@ -102,16 +115,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     secrets.add(cfg.webhookSecret.trim());
   }
 
-  let deadLetter: DeadLetter = new LogDeadLetter(log);
-  if (cfg.deadLetterPath) {
-    const file = new FileDeadLetter(cfg.deadLetterPath, log);
-    try {
-      file.check();
-    } catch (err) {
-      throw new ConfigError(`--dead-letter ${cfg.deadLetterPath}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-    deadLetter = file;
-  }
+  const deadLetter = openDeadLetter(cfg.deadLetterPath, log);
   const webhooks = cfg.sinks.filter((s) => s.type === 'webhook');
   if (cfg.webhookSecret && webhooks.length === 0) {
     log.warn('a webhook signing secret is set (--webhook-secret, webhookSecret or PRESENCE_WEBHOOK_SECRET) but no webhook sink uses it');
@@ -124,7 +128,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   /** Each queue's key in the outbox. */
   const keyOf = new Map<DeliveryQueue, string>();
   cfg.sinks.forEach((s, i) => {
-    const queue = new DeliveryQueue({ sink: buildSink(s, i, cfg, io), deadLetter, logger: log, cap: cfg.queueCap });
+    const queue = new DeliveryQueue({ sink: buildSink(s, i, cfg.webhookSecret, io), deadLetter, logger: log, cap: cfg.queueCap });
     keyOf.set(queue, keys[i]!);
     metrics.observeQueue(queue);
     dispatcher.add(queue, { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}) });

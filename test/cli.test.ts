@@ -129,7 +129,7 @@ describe('CLI', () => {
   it('--help teaches every flag; --version prints the version', async () => {
     const h = await runCli(['--help']);
     expect(h.code).toBe(0);
-    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', 'simulate', 'demo', 'DAILY_API_KEY', 'Exit codes']) {
+    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
       expect(h.stdout).toContain(flag);
     }
     const v = await runCli(['-V']);

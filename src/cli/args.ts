@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig } from '../config.js';
 import { parseDuration } from '../util/duration.js';
+import type { ReplayCommand } from './replay.js';
 import { parseSize } from '../util/size.js';
 
 export const HELP = `presence-watcher: real-time join/leave/update events for Daily video rooms
@@ -10,6 +11,7 @@ Usage:
   presence-watcher --all-rooms [options]
   presence-watcher simulate [--port N] [--rooms N] [--churn R]
   presence-watcher demo
+  presence-watcher replay <dead-letter.ndjson> [--sink <spec> …]
 
 Polls Daily's presence API (GET /rooms/:name/presence, or GET /presence for the whole domain),
 diffs consecutive snapshots and writes one JSON event per line to stdout, or delivers them to
@@ -37,7 +39,8 @@ What to watch:
 Where events go:
   --sink <spec>            stdout | webhook:<url> | slack:<url>; repeatable (default stdout)
   --webhook-secret <s>     sign webhook deliveries (Standard Webhooks; whsec_<base64> or raw)
-  --dead-letter <file>     append undeliverable events to this NDJSON file (default: log them)
+  --dead-letter <file>     append undeliverable events to this NDJSON file (default: log them);
+                           "presence-watcher replay <file>" sends them again later
   --queue-cap <n>          events held per sink before the oldest go to the dead-letter (10000)
   --drain-timeout <dur>    on SIGINT/SIGTERM/SIGHUP, time to deliver what is queued (default 10s)
 
@@ -98,12 +101,34 @@ No account and no network needed. Stop it with Ctrl-C.
   --duration <dur>    stop by itself after this long (default: run until Ctrl-C)
 `;
 
+export const REPLAY_HELP = `presence-watcher replay: deliver dead-lettered events again
+
+Usage: presence-watcher replay <dead-letter.ndjson> [--sink <spec> …] [options]
+
+Reads a dead-letter file (--dead-letter of the daemon: one {at, sink, reason, event} per line) and
+delivers its events, each once and with its original id, to the sinks given: after fixing what made
+a receiver refuse them (a wrong secret, a gone URL). Receivers dedupe on the id (webhook-id), so a
+replay that repeats an event already delivered is harmless. Retries as the daemon does.
+
+  --sink <spec>            stdout | webhook:<url> | slack:<url>; repeatable (default: the sinks of
+                           --config, with their filters)
+  --webhook-secret <s>     sign webhook deliveries (or env PRESENCE_WEBHOOK_SECRET)
+  --config <file>          take the sinks and webhookSecret from the daemon's config file
+  --dead-letter <file>     where events that fail again go (default: logged)
+  --drain-timeout <dur>    how long to keep retrying before giving up (default 5m)
+  --log-level <level>      trace|debug|info|warn|error|fatal|silent (default warn)
+
+Exit codes: 0 when every event was delivered; 1 when some failed again (dead-lettered, counted on
+stderr); 2 on a usage error or a file that is not a dead-letter file.
+`;
+
 export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'run'; flags: FileConfig; configPath: string | undefined }
   | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; participants: number; seed: number }
-  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: string };
+  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: string }
+  | ({ kind: 'replay' } & ReplayCommand);
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
@@ -184,6 +209,35 @@ export function parseCommand(argv: string[]): Command {
       seed: number('--seed', values.seed as string | undefined, { integer: true }) ?? 1,
     };
   }
+  if (sub === 'replay') {
+    const { values, positionals } = parse(argv.slice(1), {
+      sink: { type: 'string', multiple: true },
+      'webhook-secret': { type: 'string' },
+      config: { type: 'string' },
+      'dead-letter': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) return { kind: 'help', text: REPLAY_HELP };
+    if (positionals.length !== 1) {
+      throw new ConfigError(positionals.length === 0 ? 'replay: give the dead-letter file to replay' : `replay: one file at a time (got ${positionals.length})`);
+    }
+    const logLevel = (values['log-level'] as string | undefined) ?? 'warn';
+    if (!(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) {
+      throw new ConfigError(`--log-level "${logLevel}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
+    }
+    return {
+      kind: 'replay',
+      file: positionals[0]!,
+      sinks: (values.sink as string[] | undefined)?.map(parseSinkSpec),
+      webhookSecret: values['webhook-secret'] as string | undefined,
+      configPath: values.config as string | undefined,
+      deadLetter: values['dead-letter'] as string | undefined,
+      drainTimeoutMs: duration('--drain-timeout', values['drain-timeout'] as string | undefined) ?? 5 * 60_000,
+      logLevel,
+    };
+  }
   if (sub === 'demo') {
     const { values, positionals } = parse(argv.slice(1), {
       interval: { type: 'string' },
@@ -236,7 +290,7 @@ export function parseCommand(argv: string[]): Command {
   if (v.help) return { kind: 'help', text: HELP };
   if (v.version) return { kind: 'version' };
   if (positionals.length) {
-    throw new ConfigError(`unknown command "${positionals[0]}" (commands: simulate, demo; to watch a room use --room ${positionals[0]})`);
+    throw new ConfigError(`unknown command "${positionals[0]}" (commands: simulate, demo, replay; to watch a room use --room ${positionals[0]})`);
   }
   const s = (k: string) => v[k] as string | undefined;
   const rooms = v.room as string[] | undefined;

@@ -6,6 +6,7 @@ import { DailyApiError } from '../daily/errors.js';
 import { createLogger, secrets, type Logger } from '../log.js';
 import { DailySimulator } from '../simulator/simulator.js';
 import { parseCommand } from './args.js';
+import { replay } from './replay.js';
 import { timerDelay } from '../util/sleep.js';
 import { ignoreProxyEnv } from '../util/http-agent.js';
 
@@ -87,6 +88,16 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       return simulate(command, io);
     case 'demo':
       return demo(command, io);
+    case 'replay':
+      try {
+        return await replay(command, { stdout: io.stdout, stderr: io.stderr, env: io.env, version: version() });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          say(io, `${err.message}\nRun "presence-watcher replay --help" for usage.`);
+          return EXIT_USAGE;
+        }
+        throw err;
+      }
     case 'run': {
       let cfg: DaemonConfig;
       try {

@@ -21,7 +21,7 @@ function progress(n: number): number {
 }
 
 /** Whether a value read back from the log has the shape of a PresenceEvent, as far as the outbox relies on. */
-function isEvent(e: unknown): e is PresenceEvent {
+export function isEvent(e: unknown): e is PresenceEvent {
   if (!e || typeof e !== 'object') return false;
   const r = e as Partial<PresenceEvent>;
   return typeof r.id === 'string' && typeof r.room === 'string' && (r.type === 'join' || r.type === 'leave' || r.type === 'update') && typeof r.participant?.id === 'string';

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfigFile, type FileConfig, type LOG_LEVEL_NAMES } from '../config.js';
+import { buildSink, openDeadLetter } from '../daemon.js';
+import { Dispatcher } from '../dispatcher.js';
+import type { PresenceEvent } from '../events.js';
+import { createLogger, secrets } from '../log.js';
+import { DeliveryQueue } from '../sinks/queue.js';
+import { isEvent } from '../state/outbox.js';
+import { formatDuration } from '../util/duration.js';
+import type { Writable } from 'node:stream';
+
+export interface ReplayCommand {
+  file: string;
+  sinks: FileConfig['sinks'];
+  webhookSecret: string | undefined;
+  configPath: string | undefined;
+  deadLetter: string | undefined;
+  drainTimeoutMs: number;
+  logLevel: string;
+}
+
+export interface ReplayIO {
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+  version: string;
+}
+
+/**
+ * The events of a dead-letter file, each once (an event dead-lettered for two sinks is two lines),
+ * in the file's order. A last line cut short (a crash mid-append) is skipped; any other line that is
+ * not a dead-letter record makes the file unusable (ConfigError naming the line).
+ */
+export function readDeadLetters(path: string): { events: PresenceEvent[]; skipped: number } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`);
+  }
+  const lines = text.split('\n');
+  const byId = new Map<string, PresenceEvent>();
+  let skipped = 0;
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      if (i >= lines.length - 2) {
+        skipped++;
+        return;
+      }
+      throw new ConfigError(`${path}: line ${i + 1} is not JSON: not a dead-letter file?`);
+    }
+    const event = (record as { event?: unknown } | null)?.event;
+    if (!isEvent(event)) throw new ConfigError(`${path}: line ${i + 1} has no event: not a dead-letter file?`);
+    if (!byId.has(event.id)) byId.set(event.id, event);
+  });
+  return { events: [...byId.values()], skipped };
+}
+
+/** `presence-watcher replay`: deliver a dead-letter file's events again. Resolves with the exit code. */
+export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
+  const file: FileConfig = c.configPath ? loadConfigFile(c.configPath, io.env) : {};
+  const sinks = c.sinks ?? file.sinks;
+  if (!sinks?.length) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
+  const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (io.env.PRESENCE_WEBHOOK_SECRET || undefined);
+  const { events, skipped } = readDeadLetters(c.file);
+
+  const log = createLogger({ level: c.logLevel as (typeof LOG_LEVEL_NAMES)[number] });
+  const deadLetter = openDeadLetter(c.deadLetter, log);
+  const dispatcher = new Dispatcher();
+  sinks.forEach((s, i) => {
+    const sink = buildSink(s, i, webhookSecret, { stdout: io.stdout, logger: log, version: io.version });
+    // room for the whole file: a replay must not drop its oldest events for want of space
+    dispatcher.add(new DeliveryQueue({ sink, deadLetter, logger: log, cap: Math.max(1, events.length) }), {
+      ...(s.events ? { events: s.events } : {}),
+      ...(s.rooms ? { rooms: s.rooms } : {}),
+    });
+  });
+  let delivered = 0;
+  let failed = 0;
+  for (const q of dispatcher.queues) {
+    q.on('delivered', (batch) => (delivered += batch.length));
+    q.on('abandoned', (batch) => (failed += batch.length));
+  }
+  let handed = 0;
+  for (const e of events) {
+    const routes = dispatcher.routesFor(e);
+    handed += routes.length;
+    for (const q of routes) q.push(e);
+  }
+  await dispatcher.drain(c.drainTimeoutMs);
+  for (const [q, rest] of await dispatcher.close()) {
+    if (!rest.length) continue;
+    failed += rest.length;
+    deadLetter.write(q.sink.name, `not delivered within --drain-timeout ${formatDuration(c.drainTimeoutMs)}`, rest);
+  }
+  const where = c.deadLetter ? `written to ${c.deadLetter}` : 'logged above';
+  const summary =
+    `replayed ${events.length} event(s) from ${c.file}${skipped ? ` (a last line cut short skipped)` : ''}: ` +
+    `${delivered} of ${handed} deliveries made` +
+    (failed ? `, ${failed} failed again (${where})` : '') +
+    (handed < events.length * sinks.length ? '; the sinks\' filters took the rest' : '');
+  io.stderr.write(`presence-watcher: ${secrets.scrub(summary)}\n`);
+  log.flush();
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,94 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PresenceEvent } from '../src/events.js';
+import { verify } from '../src/sinks/signing.js';
+import { runCli } from './support/cli.js';
+import { joinOf } from './support/helpers.js';
+import { Receiver } from './support/receiver.js';
+
+const SECRET = 'whsec_' + Buffer.from('replay-test-secret-0123456789').toString('base64');
+const receivers: Receiver[] = [];
+afterEach(async () => {
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+});
+async function receiver(path = '/hook') {
+  const r = new Receiver();
+  await r.listen(path);
+  receivers.push(r);
+  return r;
+}
+
+const leaveOf = (n: number): PresenceEvent => ({ ...joinOf(n), id: `${joinOf(n).id}-leave`, type: 'leave' });
+
+/** A dead-letter file as the daemon writes it: one {at, sink, reason, event} a line. */
+function deadLetterFile(events: PresenceEvent[], tail = ''): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-replay-'));
+  const file = join(dir, 'dead.ndjson');
+  const lines = events.map((event, i) => JSON.stringify({ at: '2026-01-01T00:00:00.000Z', sink: i % 2 ? 'webhook-1(x)' : 'slack-2(y)', reason: 'HTTP 500', event }));
+  writeFileSync(file, lines.join('\n') + '\n' + tail);
+  return { dir, file };
+}
+
+describe('presence-watcher replay', () => {
+  it('delivers each dead-lettered event once, in order, with its id, signed; a last line cut short is skipped', async () => {
+    const r = await receiver();
+    // joinOf(1) twice: dead-lettered for two sinks
+    const { file } = deadLetterFile([joinOf(1), joinOf(2), joinOf(1), leaveOf(1)], '{"at":"2026-01-01T00:00:00.000Z","si');
+    const run = await runCli(['replay', file, '--sink', `webhook:${r.url}`], { PRESENCE_WEBHOOK_SECRET: SECRET });
+    expect(run.code).toBe(0);
+    expect(r.requests.map((x) => JSON.parse(x.body).id)).toEqual([joinOf(1).id, joinOf(2).id, leaveOf(1).id]);
+    for (const req of r.requests) {
+      expect(req.headers['webhook-id']).toBe(JSON.parse(req.body).id);
+      expect(verify(SECRET, req.headers as Record<string, string>, req.body)).toBe(true);
+    }
+    expect(run.stderr).toContain(`presence-watcher: replayed 3 event(s) from ${file} (a last line cut short skipped): 3 of 3 deliveries made\n`);
+    expect(run.stdout).toBe('');
+  });
+
+  it("takes the sinks, their filters and the secret from the daemon's config file", async () => {
+    const r = await receiver();
+    const { dir, file } = deadLetterFile([joinOf(1), leaveOf(1), joinOf(2)]);
+    const cfg = join(dir, 'watcher.yaml');
+    writeFileSync(cfg, `rooms: [r]\nwebhookSecret: ${SECRET}\nsinks:\n  - type: webhook\n    url: ${r.url}\n    events: [join]\n`);
+    const run = await runCli(['replay', file, '--config', cfg]);
+    expect(run.code).toBe(0);
+    expect(r.requests.map((x) => JSON.parse(x.body).type)).toEqual(['join', 'join']);
+    expect(verify(SECRET, r.requests[0]!.headers as Record<string, string>, r.requests[0]!.body)).toBe(true);
+    expect(run.stderr).toContain("2 of 2 deliveries made; the sinks' filters took the rest");
+  });
+
+  it('what fails again goes to --dead-letter and exits 1, without the URL', async () => {
+    const r = await receiver('/hook/tok-REPLAY-SECRET-1');
+    r.fallback = { status: 410, body: 'gone' };
+    const { dir, file } = deadLetterFile([joinOf(1), joinOf(2)]);
+    const again = join(dir, 'again.ndjson');
+    const run = await runCli(['replay', file, '--sink', `webhook:${r.url}`, '--dead-letter', again, '--log-level', 'silent']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`0 of 2 deliveries made, 2 failed again (written to ${again})`);
+    const lines = readFileSync(again, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { sink: string; reason: string; event: PresenceEvent });
+    expect(lines.map((l) => l.event.id)).toEqual([joinOf(1).id, joinOf(2).id]);
+    expect(lines[0]!.reason).toMatch(/answered HTTP 410/);
+    // the file is itself a dead-letter file: it can be replayed in turn
+    expect(readFileSync(again, 'utf8') + run.stderr).not.toContain('REPLAY-SECRET');
+    r.fallback = { status: 200 };
+    const retry = await runCli(['replay', again, '--sink', `webhook:${r.url}`]);
+    expect(retry.code).toBe(0);
+    expect(r.accepted.map((x) => JSON.parse(x.body).id)).toEqual([joinOf(1).id, joinOf(2).id]);
+  });
+
+  it.each([
+    ['no file', () => ['replay', '--sink', 'stdout'], /^presence-watcher: replay: give the dead-letter file to replay$/],
+    ['no sink', (f: string) => ['replay', f], /^presence-watcher: replay: where to\? give --sink <spec>/],
+    ['a missing file', () => ['replay', '/nonexistent/dead.ndjson', '--sink', 'stdout'], /^presence-watcher: cannot read \/nonexistent\/dead\.ndjson: no such file$/],
+    ['a file that is not a dead-letter file', (f: string) => ['replay', f.replace(/dead\.ndjson$/, 'other.ndjson'), '--sink', 'stdout'], /other\.ndjson: line 1 has no event: not a dead-letter file\?$/],
+  ] as const)('usage error: %s (exit 2, one line)', async (_name, args, message) => {
+    const { dir, file } = deadLetterFile([joinOf(1)]);
+    writeFileSync(join(dir, 'other.ndjson'), '{"status":"ok"}\n{"status":"ok"}\n');
+    const run = await runCli(args(file));
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toMatch(message);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
