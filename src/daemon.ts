@@ -94,7 +94,7 @@ export function openDeadLetter(path: string | undefined, log: Logger): DeadLette
  * Each sink's key in the outbox: its kind, host and a digest of its URL (not the URL: it can hold a
  * token, and the outbox is a file), so it stays the same when sinks are added, removed or reordered
  * around it, and its waiting events find it after a restart. Display names (`webhook-2(host)`) are
- * positions in the list; the outbox used them until 0.1.0, and a reordered list orphaned them.
+ * positions in the list; the outbox used to key by them, and a reordered list orphaned its events.
  */
 export function sinkKeys(sinks: readonly SinkConfig[]): string[] {
   const seen = new Map<string, number>();
