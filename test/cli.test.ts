@@ -106,6 +106,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['bad --max-body', () => ['--room', 'a', '--max-body', '32 furlongs'], undefined, /^presence-watcher: --max-body "32 furlongs" is not a size: use e.g. 64MiB, 100MB or a number of bytes$/],
     ['bad maxBody in a config file', () => ['--config', writeConfig('c8.yaml', 'rooms: [a]\nmaxBody: 0\n')], undefined, /c8\.yaml: maxBody: "0" is not a size/],
     ['demo with an interval under the minimum', () => ['demo', '--interval', '5'], undefined, /^presence-watcher: demo: interval 5ms is too short: the minimum is 100ms/],
+    ['--once-timeout without --once', () => ['--room', 'a', '--once-timeout', '5s'], undefined, /^presence-watcher: --once-timeout applies to --once only$/],
     ['zero request timeout', () => ['--room', 'a', '--request-timeout', '0'], undefined, /request timeout 0ms is too short: give the Daily API some time, e.g. 10s \(the default\)$/],
     ['zero sink timeout in config', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsinks:\n  - type: webhook\n    url: http://127.0.0.1:9/x\n    timeout: 0\n')], undefined, /sinks\[0\]\.timeout 0ms is too short: give the receiver some time/],
     ['seconds written as a bare number in a config file', () => ['--config', writeConfig('c7.yaml', 'rooms: [a]\nrequestTimeout: 10\n')], undefined, /request timeout 10ms is too short: .*; a bare number is milliseconds, write "10s" for seconds$/],
@@ -129,7 +130,7 @@ describe('CLI', () => {
   it('--help teaches every flag; --version prints the version', async () => {
     const h = await runCli(['--help']);
     expect(h.code).toBe(0);
-    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
+    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', '--once', '--once-timeout', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
       expect(h.stdout).toContain(flag);
     }
     const v = await runCli(['-V']);
@@ -180,6 +181,38 @@ describe('CLI', () => {
     await big.until(() => big.lines.length >= 20);
     big.kill('SIGTERM');
     expect((await big.exit).code).toBe(0);
+  });
+
+  it('--once: one snapshot, its events delivered, exit 0; with --state the next run reports what changed since', async () => {
+    const ann = sim.join('standup', { userName: 'Ann' });
+    sim.join('standup', { userName: 'Bob' });
+    const state = join(dir, 'once.json');
+    const first = await runCli(['--room', 'standup', '--once', '--state', state], env());
+    expect(first.code).toBe(0);
+    const joins = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; initial?: boolean; participant: { userName: string } });
+    expect(joins.map((e) => [e.type, e.initial, e.participant.userName])).toEqual([
+      ['join', true, 'Ann'],
+      ['join', true, 'Bob'],
+    ]);
+    const quiet = await runCli(['--room', 'standup', '--once', '--state', state], env());
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toBe('');
+    sim.leave('standup', ann.id);
+    const next = await runCli(['--room', 'standup', '--once', '--state', state], env());
+    expect(next.code).toBe(0);
+    expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
+  });
+
+  it('--once exits 1 saying why when there is no complete snapshot in time, or an event is not delivered', async () => {
+    const down = await runCli(['--room', 'standup', '--once', '--once-timeout', '1s', '--log-level', 'silent'], env({ DAILY_API_URL: 'http://127.0.0.1:9/v1' }));
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^presence-watcher: --once: no complete snapshot within 1s \(last error: network error talking to Daily for room "standup": connect ECONNREFUSED 127\.0\.0\.1:9\)\n$/);
+    sim.join('standup', { userName: 'Cy' });
+    const r = await receiver();
+    r.fallback = { status: 400, body: 'no' };
+    const refused = await runCli(['--room', 'standup', '--once', '--sink', `webhook:${r.url}`, '--log-level', 'silent'], env());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('presence-watcher: --once: 1 event(s) not delivered (dead-lettered)\n');
   });
 
   it('trims a line break around the API key (a key read from a secret file) instead of failing every request', async () => {

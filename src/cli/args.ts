@@ -44,6 +44,12 @@ Where events go:
   --queue-cap <n>          events held per sink before the oldest go to the dead-letter (10000)
   --drain-timeout <dur>    on SIGINT/SIGTERM/SIGHUP, time to deliver what is queued (default 10s)
 
+One shot (cron, scripts, "who is in standup now?"):
+  --once                   take one snapshot of every target, deliver its events, save --state,
+                           exit: 0 when all was delivered, 1 otherwise. With --state, each run
+                           reports what changed since the last (joins, leaves, updates)
+  --once-timeout <dur>     give up (exit 1) without a complete snapshot after this long (default 30s)
+
 Durability:
   --state <file>           persist snapshots; on start, diff against them (no repeat joins,
                            leaves for people who left while stopped)
@@ -125,7 +131,7 @@ stderr); 2 on a usage error or a file that is not a dead-letter file.
 export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
-  | { kind: 'run'; flags: FileConfig; configPath: string | undefined }
+  | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number } | undefined }
   | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; participants: number; seed: number }
   | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: string }
   | ({ kind: 'replay' } & ReplayCommand);
@@ -284,6 +290,8 @@ export function parseCommand(argv: string[]): Command {
     'drain-timeout': { type: 'string' },
     'request-timeout': { type: 'string' },
     'max-body': { type: 'string' },
+    once: { type: 'boolean' },
+    'once-timeout': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'V' },
   });
@@ -330,5 +338,8 @@ export function parseCommand(argv: string[]): Command {
     requestTimeout: duration('--request-timeout', s('request-timeout')),
     maxBody: size('--max-body', s('max-body')),
   };
-  return { kind: 'run', flags, configPath: s('config') };
+  const onceTimeoutMs = duration('--once-timeout', s('once-timeout'));
+  if (onceTimeoutMs !== undefined && v.once !== true) throw new ConfigError('--once-timeout applies to --once only');
+  if (onceTimeoutMs !== undefined && onceTimeoutMs < 1) throw new ConfigError('--once-timeout 0ms: give the first snapshot some time, e.g. 30s (the default)');
+  return { kind: 'run', flags, configPath: s('config'), once: v.once === true ? { timeoutMs: onceTimeoutMs ?? 30_000 } : undefined };
 }

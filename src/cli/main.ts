@@ -8,6 +8,8 @@ import { DailySimulator } from '../simulator/simulator.js';
 import { parseCommand } from './args.js';
 import { replay } from './replay.js';
 import { timerDelay } from '../util/sleep.js';
+import { formatDuration } from '../util/duration.js';
+import type { PollInfo } from '../events.js';
 import { ignoreProxyEnv } from '../util/http-agent.js';
 
 export const EXIT_OK = 0;
@@ -110,12 +112,36 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         }
         throw err;
       }
-      return runDaemon(cfg, io);
+      return runDaemon(cfg, io, command.once ? { once: command.once } : undefined);
     }
   }
 }
 
-async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: number }): Promise<number> {
+/** --once: resolves when every target has its first snapshot, or with why not once `timeoutMs` has passed. */
+function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<string | undefined>; dispose(): void } {
+  let lastError: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const onPoll = (p: PollInfo) => {
+    if (!p.ok && p.error) lastError = p.error.message;
+  };
+  daemon.watcher.on('poll', onPoll);
+  const done = new Promise<string | undefined>((resolve) => {
+    daemon.watcher.once('ready', () => resolve(undefined));
+    timer = setTimeout(
+      () => resolve(`no complete snapshot within ${formatDuration(timeoutMs)}${lastError ? ` (last error: ${lastError})` : ''}`),
+      timerDelay(timeoutMs),
+    );
+  });
+  return {
+    done,
+    dispose: () => {
+      clearTimeout(timer);
+      daemon.watcher.off('poll', onPoll);
+    },
+  };
+}
+
+async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: number; once?: { timeoutMs: number } }): Promise<number> {
   const logger = createLogger({ level: cfg.logLevel });
   const signals = onSignals(io, logger);
   let daemon: Daemon;
@@ -133,12 +159,17 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
   const stopAfterMs = extra?.stopAfterMs;
   const timeout =
     stopAfterMs === undefined ? new Promise<never>(() => {}) : new Promise<string>((r) => (timer = setTimeout(() => r('duration'), timerDelay(stopAfterMs))));
+  const once = extra?.once ? firstSnapshot(daemon, extra.once.timeoutMs) : undefined;
+  let undelivered = 0;
+  if (once) for (const q of daemon.dispatcher.queues) q.on('abandoned', (events) => (undelivered += events.length));
   const outcome = await Promise.race([
     signals.received.then((s) => ({ kind: 'signal' as const, s })),
     timeout.then((s) => ({ kind: 'signal' as const, s })),
     daemon.fatal.then((e) => ({ kind: 'fatal' as const, e })),
+    ...(once ? [once.done.then((why) => ({ kind: 'once' as const, why }))] : []),
   ]);
   clearTimeout(timer);
+  once?.dispose();
   const left = await daemon.shutdown();
   signals.dispose();
   if (outcome.kind === 'fatal') {
@@ -151,6 +182,16 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
   if (left > 0) logger.warn({ left }, `${left} event(s) were not delivered before the drain deadline (kept in the outbox with --state, else dead-lettered)`);
   logger.info('stopped');
   logger.flush();
+  if (outcome.kind === 'once') {
+    if (outcome.why) {
+      say(io, `--once: ${outcome.why}`);
+      return EXIT_FATAL;
+    }
+    if (left + undelivered > 0) {
+      say(io, `--once: ${left + undelivered} event(s) not delivered (${left ? 'kept in the outbox with --state, else ' : ''}dead-lettered)`);
+      return EXIT_FATAL;
+    }
+  }
   return EXIT_OK;
 }
 
