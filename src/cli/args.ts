@@ -70,8 +70,9 @@ Operations:
   -h, --help               show this help
   -V, --version            print the version
 
-Exit codes: 0 after SIGINT/SIGTERM/SIGHUP and a clean drain; 1 on a fatal runtime error (API key
-rejected, every sink disabled); 2 on a usage or configuration error. A second signal exits at once.
+Exit codes: 0 after SIGINT/SIGTERM/SIGHUP and a clean drain (--once: all delivered); 1 on a fatal
+runtime error (API key rejected, every sink disabled; --once: no snapshot in time, an event not
+delivered); 2 on a usage or configuration error. A second signal exits at once.
 
 Examples:
   DAILY_API_KEY=… presence-watcher --room standup --room retro
