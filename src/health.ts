@@ -67,6 +67,8 @@ export class HealthServer {
       // a disabled sink never recovers by itself: its events go to the dead-letter until a restart
       const why = q.disabledReason;
       if (why !== undefined) reasons.push(`${q.sink.name}: ${why} (its events go to the dead-letter until a restart)`);
+      // not disabled, but every event lately went to the dead-letter all the same
+      else if (q.failing !== undefined) reasons.push(`${q.sink.name}: ${q.failing}`);
     }
     return { status: reasons.length ? 'unhealthy' : 'ok', reasons, targets, sinks };
   }

@@ -26,6 +26,12 @@ export class Metrics {
     labelNames: ['sink'],
     registers: [this.registry],
   });
+  readonly sinkFailing = new Gauge({
+    name: 'presence_watcher_sink_failing',
+    help: '1 while a sink\'s last 5 or more deliveries were all given up on (dead-lettered) with none delivered between, else 0.',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
   readonly participants = new Gauge({ name: 'presence_watcher_participants', help: 'Participants present in the watched rooms at the last poll.', registers: [this.registry] });
   readonly roomsWatched = new Gauge({ name: 'presence_watcher_rooms_watched', help: 'Rooms watched (room mode), or rooms with anyone present (all-rooms mode).', registers: [this.registry] });
   readonly lastSuccess = new Gauge({ name: 'presence_watcher_last_successful_poll_timestamp_seconds', help: 'Unix time of the last successful poll.', registers: [this.registry] });
@@ -65,7 +71,11 @@ export class Metrics {
     this.queueDepth.set({ sink }, 0);
     this.sinkDisabled.set({ sink }, 0);
     q.on('disabled', () => this.sinkDisabled.set({ sink }, 1));
-    q.on('outcome', (outcome, n) => this.deliveries.inc({ sink, outcome }, n));
+    this.sinkFailing.set({ sink }, 0);
+    q.on('outcome', (outcome, n) => {
+      this.deliveries.inc({ sink, outcome }, n);
+      this.sinkFailing.set({ sink }, q.failing === undefined ? 0 : 1);
+    });
     q.on('depth', (d) => this.queueDepth.set({ sink }, d));
   }
 }

@@ -56,10 +56,10 @@ function healthUrl(run: CliRun): Promise<string> {
   });
 }
 
-/** /healthz, re-fetched after each poll the daemon makes until it is not 200 (bounded). */
-async function healthAfterPolls(url: string): Promise<Response> {
+/** /healthz, re-fetched after each poll the daemon makes until it is not `status` (bounded). */
+async function healthAfterPolls(url: string, status = 200): Promise<Response> {
   let res = await fetch(`${url}/healthz`);
-  for (let polls = 0; res.status === 200 && polls < 500; polls++) {
+  for (let polls = 0; res.status === status && polls < 500; polls++) {
     await new Promise<void>((r) => sim.once('request', () => r()));
     res = await fetch(`${url}/healthz`);
   }
@@ -415,6 +415,30 @@ describe('CLI', () => {
     expect(res.status).toBe(503);
     const unhealthy = (await res.json()) as { reasons: string[] };
     expect(unhealthy.reasons[0]).toMatch(/room "standup": no successful poll for \d+s \(last error: Daily server error/);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+  });
+
+  it('a sink that refuses every event (a 400 each time, never disabled) makes /healthz 503 until one is delivered', async () => {
+    const picky = await receiver();
+    picky.fallback = { status: 400, body: 'unexpected payload' };
+    for (let i = 0; i < 5; i++) sim.join('standup', { userName: `P${i}` });
+    const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0', '--sink', `webhook:${picky.url}`]);
+    const url = await healthUrl(run);
+    await waitFor(picky, 'request', () => picky.requests.length >= 5, 10_000);
+    const host = new URL(picky.url).host;
+    const res = await healthAfterPolls(url);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { reasons: string[] }).reasons).toEqual([
+      `webhook-1(${host}): the last 5 deliveries all failed, the last with: permanent error: ${host} answered HTTP 400 "unexpected payload"`,
+    ]);
+    expect(await (await fetch(`${url}/metrics`)).text()).toContain(`presence_watcher_sink_failing{sink="webhook-1(${host})"} 1`);
+    // the receiver is fixed: the next delivery clears it
+    picky.fallback = { status: 200 };
+    sim.join('standup', { userName: 'Fixed' });
+    await waitFor(picky, 'request', () => picky.accepted.length >= 1, 10_000);
+    expect((await healthAfterPolls(url, 503)).status).toBe(200);
+    expect(await (await fetch(`${url}/metrics`)).text()).toContain(`presence_watcher_sink_failing{sink="webhook-1(${host})"} 0`);
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
   });

@@ -193,6 +193,23 @@ describe('webhook sink', () => {
     expect(r.accepted.map((x) => JSON.parse(x.body).id)).toEqual([ev(2).id, ev(5).id]);
   });
 
+  it('failing: set after 5 batches in a row given up on, cleared by a delivery', async () => {
+    const r = await receiver();
+    r.script = [1, 2, 3, 4].map(() => ({ status: 400, body: 'no' }));
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    for (let i = 1; i <= 4; i++) q.push(ev(i));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 4);
+    expect(q.failing).toBeUndefined(); // four is not yet a pattern
+    r.script = [{ status: 400, body: 'still no' }];
+    q.push(ev(5));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 5);
+    expect(q.failing).toMatch(/^the last 5 deliveries all failed, the last with: permanent error: .*HTTP 400 "still no"$/);
+    q.push(ev(6)); // the fallback answers 200
+    await waitFor(q, 'delivered', () => r.accepted.length >= 1);
+    expect(q.failing).toBeUndefined();
+    expect(q.disabled).toBe(false);
+  });
+
   it('a 2xx whose body never ends is a delivery, not a timeout to retry', async () => {
     const r = await receiver();
     r.script = [{ stream: 200 }];

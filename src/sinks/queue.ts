@@ -7,6 +7,8 @@ import { DeliveryError, type Sink } from './sink.js';
 
 export const DEFAULT_QUEUE_CAP = 10_000;
 export const DEFAULT_MAX_ATTEMPTS = 10;
+/** Batches given up on in a row, with no delivery between, that make a sink `failing`. */
+export const FAILING_AFTER = 5;
 
 export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped' | 'dead_lettered';
 
@@ -57,6 +59,9 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   #lastStart = -Infinity;
   #inFlight = 0;
   #droppedSinceLog = 0;
+  /** Batches given up on since the last delivery, and why the last one was. */
+  #failedInARow = 0;
+  #lastFailure = '';
   #idle: (() => void)[] = [];
 
   constructor(o: DeliveryQueueOptions) {
@@ -82,6 +87,15 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   /** Why the sink was disabled (`sink disabled: …`), or undefined while it is not. */
   get disabledReason(): string | undefined {
     return this.#disabled;
+  }
+
+  /**
+   * Set while the last FAILING_AFTER (5) or more batches were all given up on (a permanent error,
+   * or every attempt failed) with no delivery between: a receiver that refuses every event (a 400
+   * for our payload) without being disabled. Cleared by the next delivery.
+   */
+  get failing(): string | undefined {
+    return this.#failedInARow >= FAILING_AFTER ? `the last ${this.#failedInARow} deliveries all failed, the last with: ${this.#lastFailure}` : undefined;
   }
 
   push(event: PresenceEvent): void {
@@ -192,6 +206,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
           // only the delivery is in the try: a listener that throws must not make it a failure
           // (that re-sent the batch, then skipped as many events that were never sent)
           this.#remove(batch.length);
+          this.#failedInARow = 0;
           this.safeEmit('outcome', 'delivered', batch.length);
           this.safeEmit('delivered', batch);
           break;
@@ -211,6 +226,8 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
         if (e.failure === 'permanent' || attempt >= this.#maxAttempts) {
           const reason = e.failure === 'permanent' ? `permanent error: ${e.message}` : `gave up after ${attempt} attempts: ${e.message}`;
           this.#log.error({ status: e.status, events: batch.length }, reason);
+          this.#failedInARow++;
+          this.#lastFailure = reason;
           this.#remove(batch.length);
           this.safeEmit('outcome', 'failed', batch.length);
           this.#abandon(batch, reason);
