@@ -69,6 +69,8 @@ export class HealthServer {
       if (why !== undefined) reasons.push(`${q.sink.name}: ${why} (its events go to the dead-letter until a restart)`);
       // not disabled, but every event lately went to the dead-letter all the same
       else if (q.failing !== undefined) reasons.push(`${q.sink.name}: ${q.failing}`);
+      // full: each new event pushes the oldest waiting one to the dead-letter
+      if (why === undefined && q.depth >= q.cap) reasons.push(`${q.sink.name}: queue full (${q.cap} events): the sink cannot keep up or is down, and the oldest events go to the dead-letter`);
     }
     return { status: reasons.length ? 'unhealthy' : 'ok', reasons, targets, sinks };
   }

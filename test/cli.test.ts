@@ -443,6 +443,25 @@ describe('CLI', () => {
     expect((await run.exit).code).toBe(0);
   });
 
+  it('a full sink queue makes /healthz 503 while it is full', async () => {
+    const slow = await receiver();
+    slow.fallback = { delayMs: 1500, then: { status: 200 } };
+    for (let i = 0; i < 5; i++) sim.join('standup', { userName: `Q${i}` });
+    const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0', '--sink', `webhook:${slow.url}`, '--queue-cap', '2']);
+    const url = await healthUrl(run);
+    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const res = await healthAfterPolls(url);
+    expect(res.status).toBe(503);
+    const host = new URL(slow.url).host;
+    expect(((await res.json()) as { reasons: string[] }).reasons).toEqual([
+      `webhook-1(${host}): queue full (2 events): the sink cannot keep up or is down, and the oldest events go to the dead-letter`,
+    ]);
+    // it drains: healthy again
+    expect((await healthAfterPolls(url, 503)).status).toBe(200);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+  });
+
   it('a disabled sink makes /healthz 503 and sets its metric, while the other sinks go on', async () => {
     const gone = await receiver('/secret-path');
     // a receiver that echoes the path (and so the URL's token) in its error text

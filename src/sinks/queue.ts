@@ -76,6 +76,11 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     this.#random = o.random ?? Math.random;
   }
 
+  /** Events held at most; a push beyond moves the oldest waiting one to the dead-letter. */
+  get cap(): number {
+    return this.#cap;
+  }
+
   get depth(): number {
     return this.#queue.length - this.#head;
   }
