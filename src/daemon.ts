@@ -296,7 +296,10 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   let health: HealthServer | undefined;
   let healthUrl: string | undefined;
   if (cfg.health) {
-    health = new HealthServer({ watcher, metrics, queues: dispatcher.queues, ...cfg.health });
+    // a full outbox sends every new event to the dead-letter: as unhealthy as a full sink queue
+    const outboxFull = () =>
+      outbox && outbox.size >= cfg.outboxCap ? `outbox full (cap ${cfg.outboxCap}): new events go to the dead-letter until deliveries catch up` : undefined;
+    health = new HealthServer({ watcher, metrics, queues: dispatcher.queues, checks: [outboxFull], ...cfg.health });
     try {
       healthUrl = await health.listen();
     } catch (err) {

@@ -11,6 +11,8 @@ export interface HealthOptions {
   host: string;
   port: number;
   now?: () => number;
+  /** More conditions to report: each returns why the daemon is unhealthy, or undefined while it is not. */
+  checks?: (() => string | undefined)[];
 }
 
 export interface HealthReport {
@@ -21,9 +23,10 @@ export interface HealthReport {
 }
 
 /**
- * GET /healthz: 200 while the last poll of every target succeeded within 3 intervals and the last
- * state save (when there is a state file) succeeded, else 503 with the reasons. GET /metrics:
- * Prometheus text format.
+ * GET /healthz: 200 while the last poll of every target succeeded within 3 intervals, the last
+ * state save (when there is a state file) succeeded, every sink delivers (not disabled, not failing
+ * every batch, queue not full) and every extra check passes; else 503 with the reasons. GET
+ * /metrics: Prometheus text format.
  */
 export class HealthServer {
   readonly #o: HealthOptions;
@@ -71,6 +74,10 @@ export class HealthServer {
       else if (q.failing !== undefined) reasons.push(`${q.sink.name}: ${q.failing}`);
       // full: each new event pushes the oldest waiting one to the dead-letter
       if (why === undefined && q.depth >= q.cap) reasons.push(`${q.sink.name}: queue full (${q.cap} events): the sink cannot keep up or is down, and the oldest events go to the dead-letter`);
+    }
+    for (const check of this.#o.checks ?? []) {
+      const why = check();
+      if (why !== undefined) reasons.push(why);
     }
     return { status: reasons.length ? 'unhealthy' : 'ok', reasons, targets, sinks };
   }

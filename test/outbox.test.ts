@@ -337,6 +337,19 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     expect(lines[0].reason).toBe('outbox full (cap 1)');
   });
 
+  it('a full outbox makes /healthz 503 while it lasts', async () => {
+    const { r, start } = await setup(['A', 'B']);
+    const run = start(['--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--health', '127.0.0.1:0', '--drain-timeout', '200ms']);
+    const url = await run.until(() => run.logs.find((l) => typeof l.healthz === 'string')?.healthz as string | undefined);
+    await run.until(() => run.stderr.includes('outbox full'));
+    const res = await fetch(url);
+    expect(res.status).toBe(503);
+    const reasons = ((await res.json()) as { reasons: string[] }).reasons;
+    expect(reasons).toContain('outbox full (cap 1): new events go to the dead-letter until deliveries catch up');
+    run.kill('SIGTERM');
+    await run.exit;
+  });
+
   it('a kill between delivering a join and saving the state: the restart still sends the leave', async () => {
     // the files exactly as such a kill leaves them: the join journaled and delivered (acknowledged),
     // the state file still from before it; meanwhile the person left
