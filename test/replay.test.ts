@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../src/events.js';
 import { verify } from '../src/sinks/signing.js';
-import { runCli } from './support/cli.js';
-import { joinOf } from './support/helpers.js';
+import { CliRun, runCli } from './support/cli.js';
+import { joinOf, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
 
 const SECRET = 'whsec_' + Buffer.from('replay-test-secret-0123456789').toString('base64');
 const receivers: Receiver[] = [];
+const runs: CliRun[] = [];
 afterEach(async () => {
+  for (const run of runs.splice(0)) if (run.child.exitCode === null && run.child.signalCode === null) run.kill('SIGKILL');
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 async function receiver(path = '/hook') {
@@ -76,6 +78,20 @@ describe('presence-watcher replay', () => {
     const retry = await runCli(['replay', again, '--sink', `webhook:${r.url}`]);
     expect(retry.code).toBe(0);
     expect(r.accepted.map((x) => JSON.parse(x.body).id)).toEqual([joinOf(1).id, joinOf(2).id]);
+  });
+
+  it('SIGINT stops it, saying how far it got, and leaves the file as it was', async () => {
+    const r = await receiver();
+    r.fallback = { delayMs: 60_000, then: { status: 200 } }; // a receiver that hangs
+    const { file } = deadLetterFile([joinOf(1), joinOf(2)]);
+    const before = readFileSync(file, 'utf8');
+    const run = new CliRun(['replay', file, '--sink', `webhook:${r.url}`]);
+    runs.push(run);
+    await waitFor(r, 'arrival', () => r.arrivals >= 1);
+    run.kill('SIGINT');
+    expect(await run.exitCode()).toBe(130);
+    expect(run.stderr).toBe(`presence-watcher: replay interrupted (SIGINT): 0 of 2 deliveries made, 2 not (${file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`);
+    expect(readFileSync(file, 'utf8')).toBe(before);
   });
 
   it.each([

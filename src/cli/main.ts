@@ -90,16 +90,20 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       return simulate(command, io);
     case 'demo':
       return demo(command, io);
-    case 'replay':
+    case 'replay': {
+      const signals = onSignals(io, undefined);
       try {
-        return await replay(command, { stdout: io.stdout, stderr: io.stderr, env: io.env, version: version() });
+        return await replay(command, { stdout: io.stdout, stderr: io.stderr, env: io.env, version: version(), interrupted: signals.received });
       } catch (err) {
         if (err instanceof ConfigError) {
           say(io, `${err.message}\nRun "presence-watcher replay --help" for usage.`);
           return EXIT_USAGE;
         }
         throw err;
+      } finally {
+        signals.dispose();
       }
+    }
     case 'run': {
       let cfg: DaemonConfig;
       try {

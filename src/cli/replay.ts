@@ -24,7 +24,11 @@ export interface ReplayIO {
   stderr: Writable;
   env: NodeJS.ProcessEnv;
   version: string;
+  /** Resolves with the signal's name on SIGINT/SIGTERM/SIGHUP: stop, say how far it got. */
+  interrupted?: Promise<string>;
 }
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 /**
  * The events of a dead-letter file, each once (an event dead-lettered for two sinks is two lines),
@@ -92,7 +96,16 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
     handed += routes.length;
     for (const q of routes) q.push(e);
   }
-  await dispatcher.drain(c.drainTimeoutMs);
+  const stopped = await Promise.race([dispatcher.drain(c.drainTimeoutMs).then(() => undefined), io.interrupted ?? new Promise<never>(() => {})]);
+  if (stopped !== undefined) {
+    let unsent = 0;
+    for (const [, rest] of await dispatcher.close()) unsent += rest.length;
+    io.stderr.write(
+      `presence-watcher: replay interrupted (${stopped}): ${delivered} of ${handed} deliveries made, ${unsent} not (${c.file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
+    );
+    log.flush();
+    return SIGNAL_EXIT[stopped] ?? 1;
+  }
   for (const [q, rest] of await dispatcher.close()) {
     if (!rest.length) continue;
     failed += rest.length;

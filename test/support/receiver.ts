@@ -21,8 +21,10 @@ export type Reply =
  * A local HTTP receiver standing in for a webhook endpoint or a Slack incoming webhook: records every
  * request, and answers from a script of replies (then the default).
  */
-export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => void }> {
+export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => void; arrival: () => void }> {
   readonly requests: ReceivedRequest[] = [];
+  /** Requests whose body has arrived, answered or not yet (a delayed reply records its request only once it answers). */
+  arrivals = 0;
   script: Reply[] = [];
   /** Decides a reply per request when set; wins over the script. */
   decide: ((req: { body: string; n: number }) => Reply | undefined) | undefined;
@@ -47,6 +49,8 @@ export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => vo
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
+        this.arrivals++;
+        this.emit('arrival');
         let reply = this.decide?.({ body, n: this.requests.length }) ?? this.script.shift() ?? this.fallback;
         const record = (status: number | 'dropped') => {
           const r: ReceivedRequest = { at: Date.now(), path: req.url ?? '', headers: req.headers, body, status };
