@@ -126,7 +126,8 @@ replay that repeats an event already delivered is harmless. Retries as the daemo
   --log-level <level>      trace|debug|info|warn|error|fatal|silent (default warn)
 
 Exit codes: 0 when every event was delivered; 1 when some failed again (dead-lettered, counted on
-stderr); 2 on a usage error or a file that is not a dead-letter file.
+stderr); 2 on a usage error or a file that is not a dead-letter file; 130/143 when Ctrl-C or
+SIGTERM stopped it (it says how far it got; the file is never changed).
 `;
 
 export type Command =
