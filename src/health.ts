@@ -19,7 +19,8 @@ export interface HealthReport {
   status: 'ok' | 'unhealthy';
   reasons: string[];
   targets: Record<string, { lastSuccess: string | null; lastError: string | null }>;
-  sinks: Record<string, { depth: number; disabled: boolean }>;
+  /** Per sink: events held and the cap, whether it is disabled, and whether its last deliveries all failed. */
+  sinks: Record<string, { depth: number; cap: number; disabled: boolean; failing: boolean }>;
 }
 
 /**
@@ -66,7 +67,7 @@ export class HealthServer {
     if (saveError !== undefined) reasons.push(`cannot save state: ${saveError}`);
     const sinks: HealthReport['sinks'] = {};
     for (const q of this.#o.queues) {
-      sinks[q.sink.name] = { depth: q.depth, disabled: q.disabled };
+      sinks[q.sink.name] = { depth: q.depth, cap: q.cap, disabled: q.disabled, failing: q.failing !== undefined };
       // a disabled sink never recovers by itself: its events go to the dead-letter until a restart
       const why = q.disabledReason;
       if (why !== undefined) reasons.push(`${q.sink.name}: ${why} (its events go to the dead-letter until a restart)`);

@@ -433,6 +433,7 @@ describe('CLI', () => {
       `webhook-1(${host}): the last 5 deliveries all failed, the last with: permanent error: ${host} answered HTTP 400 "unexpected payload"`,
     ]);
     expect(await (await fetch(`${url}/metrics`)).text()).toContain(`presence_watcher_sink_failing{sink="webhook-1(${host})"} 1`);
+    expect(((await (await fetch(`${url}/healthz`)).json()) as { sinks: Record<string, { failing: boolean }> }).sinks[`webhook-1(${host})`]!.failing).toBe(true);
     // the receiver is fixed: the next delivery clears it
     picky.fallback = { status: 200 };
     sim.join('standup', { userName: 'Fixed' });
@@ -476,7 +477,10 @@ describe('CLI', () => {
     const h = (await res.json()) as { reasons: string[]; sinks: Record<string, { disabled: boolean }> };
     const host = new URL(gone.url).host;
     expect(h.reasons).toEqual([`webhook-1(${host}): sink disabled: ${host} answered HTTP 410 "gone: [REDACTED]": the endpoint is gone (its events go to the dead-letter until a restart)`]);
-    expect(h.sinks).toEqual({ [`webhook-1(${host})`]: { depth: 0, disabled: true }, 'stdout-2': { depth: 0, disabled: false } });
+    expect(h.sinks).toEqual({
+      [`webhook-1(${host})`]: { depth: 0, cap: 10000, disabled: true, failing: false },
+      'stdout-2': { depth: 0, cap: 10000, disabled: false, failing: false },
+    });
     const m = await (await fetch(`${url}/metrics`)).text();
     expect(m).toContain(`presence_watcher_sink_disabled{sink="webhook-1(${host})"} 1`);
     expect(m).toContain('presence_watcher_sink_disabled{sink="stdout-2"} 0');
