@@ -446,7 +446,7 @@ describe('CLI', () => {
 
   it('a full sink queue makes /healthz 503 while it is full', async () => {
     const slow = await receiver();
-    slow.fallback = { delayMs: 1500, then: { status: 200 } };
+    slow.fallback = { delayMs: 3000, then: { status: 200 } }; // long enough that the queue is still full when health is read
     for (let i = 0; i < 5; i++) sim.join('standup', { userName: `Q${i}` });
     const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0', '--sink', `webhook:${slow.url}`, '--queue-cap', '2']);
     const url = await healthUrl(run);
