@@ -15,6 +15,7 @@ export class ConfigError extends Error {
 
 export const EVENT_TYPES = ['join', 'leave', 'update'] as const;
 export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -262,7 +263,7 @@ export interface DaemonConfig {
   webhookSecret: string | undefined;
   statePath: string | undefined;
   leaveGraceMs: number;
-  logLevel: (typeof LOG_LEVEL_NAMES)[number];
+  logLevel: LogLevelName;
   health: { host: string; port: number } | undefined;
   maxRps: number;
   limit: number | undefined;

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig } from '../config.js';
+import { ConfigError, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
 import { parseDuration } from '../util/duration.js';
 import type { ReplayCommand } from './replay.js';
 import { parseSize } from '../util/size.js';
@@ -135,7 +135,7 @@ export type Command =
   | { kind: 'version' }
   | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number } | undefined }
   | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; participants: number; seed: number }
-  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: string }
+  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: LogLevelName }
   | ({ kind: 'replay' } & ReplayCommand);
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -168,6 +168,13 @@ function duration(flag: string, v: string | undefined): number | undefined {
   const ms = parseDuration(v);
   if (ms === undefined) throw new ConfigError(`${flag} "${v}" is not a duration: use e.g. 15s, 500ms, 2m or a number of milliseconds`);
   return ms;
+}
+
+/** `--log-level`'s value, checked; undefined when the flag is absent. */
+function logLevelFlag(v: string | undefined): LogLevelName | undefined {
+  if (v === undefined) return undefined;
+  if (!(LOG_LEVEL_NAMES as readonly string[]).includes(v)) throw new ConfigError(`--log-level "${v}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
+  return v as LogLevelName;
 }
 
 function size(flag: string, v: string | undefined): number | undefined {
@@ -231,10 +238,7 @@ export function parseCommand(argv: string[]): Command {
     if (positionals.length !== 1) {
       throw new ConfigError(positionals.length === 0 ? 'replay: give the dead-letter file to replay' : `replay: one file at a time (got ${positionals.length})`);
     }
-    const logLevel = (values['log-level'] as string | undefined) ?? 'warn';
-    if (!(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) {
-      throw new ConfigError(`--log-level "${logLevel}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
-    }
+    const logLevel = logLevelFlag(values['log-level'] as string | undefined) ?? 'warn';
     return {
       kind: 'replay',
       file: positionals[0]!,
@@ -257,10 +261,7 @@ export function parseCommand(argv: string[]): Command {
     });
     if (values.help) return { kind: 'help', text: DEMO_HELP };
     noPositionals(positionals, 'demo');
-    const logLevel = (values['log-level'] as string | undefined) ?? 'info';
-    if (!(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) {
-      throw new ConfigError(`--log-level "${logLevel}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
-    }
+    const logLevel = logLevelFlag(values['log-level'] as string | undefined) ?? 'info';
     return {
       kind: 'demo',
       intervalMs: duration('--interval', values.interval as string | undefined) ?? 1000,
@@ -305,10 +306,7 @@ export function parseCommand(argv: string[]): Command {
   const s = (k: string) => v[k] as string | undefined;
   const rooms = v.room as string[] | undefined;
   for (const r of rooms ?? []) if (r === '') throw new ConfigError('--room needs a room name');
-  const logLevel = s('log-level');
-  if (logLevel !== undefined && !(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) {
-    throw new ConfigError(`--log-level "${logLevel}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
-  }
+  const logLevel = logLevelFlag(s('log-level'));
   const apiUrl = s('api-url');
   if (apiUrl !== undefined) {
     let ok = false;
@@ -329,7 +327,7 @@ export function parseCommand(argv: string[]): Command {
     state: s('state'),
     leaveGrace: duration('--leave-grace', s('leave-grace')),
     apiUrl,
-    logLevel: logLevel as FileConfig['logLevel'],
+    logLevel,
     health: s('health'),
     maxRps: number('--max-rps', s('max-rps'), { min: 0.01 }),
     limit: number('--limit', s('limit'), { integer: true, min: 1 }),

@@ -46,10 +46,10 @@ const SIGNAL_EXIT: Record<StopSignal, number> = { SIGINT: 130, SIGTERM: 143, SIG
  * Resolve when a first SIGINT/SIGTERM/SIGHUP arrives; a second one exits at once. SIGHUP (the
  * terminal closed) stops as gently as SIGTERM: by default Node would die at once, queue and all.
  */
-function onSignals(io: CliIO, log: Logger | undefined): { received: Promise<string>; dispose(): void } {
+function onSignals(io: CliIO, log: Logger | undefined): { received: Promise<StopSignal>; dispose(): void } {
   let count = 0;
-  let resolve!: (s: string) => void;
-  const received = new Promise<string>((r) => (resolve = r));
+  let resolve!: (s: StopSignal) => void;
+  const received = new Promise<StopSignal>((r) => (resolve = r));
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
     const fn = () => {
       count++;
@@ -93,7 +93,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     case 'replay': {
       const signals = onSignals(io, undefined);
       try {
-        return await replay(command, { stdout: io.stdout, stderr: io.stderr, env: io.env, version: version(), interrupted: signals.received });
+        return await replay(command, { stdout: io.stdout, stderr: io.stderr, env: io.env, version: version(), interrupted: signals.received.then((signal) => ({ signal, exitCode: SIGNAL_EXIT[signal] })) });
       } catch (err) {
         if (err instanceof ConfigError) {
           say(io, `${err.message}\nRun "presence-watcher replay --help" for usage.`);
@@ -230,7 +230,7 @@ async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }
     // checked before the simulator starts: a bad --interval is a usage error, not a crash after the banner
     cfg = resolveConfig(
       {},
-      { rooms: sim.roomNames, interval: c.intervalMs, maxRps: 50, apiUrl: 'http://127.0.0.1/v1', apiKey: sim.apiKey, logLevel: c.logLevel as FileConfig['logLevel'] },
+      { rooms: sim.roomNames, interval: c.intervalMs, maxRps: 50, apiUrl: 'http://127.0.0.1/v1', apiKey: sim.apiKey, logLevel: c.logLevel },
       {},
     );
   } catch (err) {

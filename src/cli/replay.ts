@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfigFile, type FileConfig, type LOG_LEVEL_NAMES } from '../config.js';
+import { ConfigError, loadConfigFile, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
@@ -16,7 +16,7 @@ export interface ReplayCommand {
   configPath: string | undefined;
   deadLetter: string | undefined;
   drainTimeoutMs: number;
-  logLevel: string;
+  logLevel: LogLevelName;
 }
 
 export interface ReplayIO {
@@ -24,11 +24,9 @@ export interface ReplayIO {
   stderr: Writable;
   env: NodeJS.ProcessEnv;
   version: string;
-  /** Resolves with the signal's name on SIGINT/SIGTERM/SIGHUP: stop, say how far it got. */
-  interrupted?: Promise<string>;
+  /** Resolves on SIGINT/SIGTERM/SIGHUP with its name and exit code: stop, say how far it got. */
+  interrupted?: Promise<{ signal: string; exitCode: number }>;
 }
-
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 /**
  * The events of a dead-letter file, each once (an event dead-lettered for two sinks is two lines),
@@ -73,7 +71,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (io.env.PRESENCE_WEBHOOK_SECRET || undefined);
   const { events, skipped } = readDeadLetters(c.file);
 
-  const log = createLogger({ level: c.logLevel as (typeof LOG_LEVEL_NAMES)[number] });
+  const log = createLogger({ level: c.logLevel });
   const deadLetter = openDeadLetter(c.deadLetter, log);
   const dispatcher = new Dispatcher();
   sinks.forEach((s, i) => {
@@ -101,10 +99,10 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
     let unsent = 0;
     for (const [, rest] of await dispatcher.close()) unsent += rest.length;
     io.stderr.write(
-      `presence-watcher: replay interrupted (${stopped}): ${delivered} of ${handed} deliveries made, ${unsent} not (${c.file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
+      `presence-watcher: replay interrupted (${stopped.signal}): ${delivered} of ${handed} deliveries made, ${unsent} not (${c.file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
     );
     log.flush();
-    return SIGNAL_EXIT[stopped] ?? 1;
+    return stopped.exitCode;
   }
   for (const [q, rest] of await dispatcher.close()) {
     if (!rest.length) continue;
