@@ -38,13 +38,17 @@ describe('Outbox on a disk that fills up', () => {
     expect(() => o.record(ev(2), ['a'])).toThrow(/ENOSPC/);
     disk.free = Infinity; // space freed
     o.record(ev(3), ['a']);
+    disk.free = 0; // nothing of the next line fits
+    expect(() => o.record(ev(4), ['a'])).toThrow(/ENOSPC/);
+    disk.free = Infinity;
+    o.record(ev(5), ['a']);
     o.close();
     // the cut-short line is a line of its own, not glued to the next record
     const lines = readFileSync(file, 'utf8').split('\n');
     expect(lines.filter((l) => l.includes('"p3"'))).toHaveLength(1);
     expect(() => JSON.parse(lines.find((l) => l.includes('"p3"'))!)).not.toThrow();
     const again = new Outbox(file, quietLogger);
-    expect(again.pending('a').map((e) => e.participant.id)).toEqual(['p1', 'p3']);
+    expect(again.pending('a').map((e) => e.participant.id)).toEqual(['p1', 'p3', 'p5']);
     again.close();
   });
 

@@ -256,16 +256,12 @@ export class Outbox {
   #append(r: Record_): void {
     if (this.#closed) return;
     // a line cut short by a full disk, then the next record appended to it, would make one corrupt
-    // line in the middle of the log, which #load cannot tell from real damage
-    const line = Buffer.from(`${this.#torn ? '\n' : ''}${JSON.stringify(r)}\n`);
-    let written = 0;
-    try {
-      while (written < line.length) written += progress(writeSync(this.#fd, line, written, line.length - written));
-      this.#torn = false;
-    } catch (err) {
-      if (written > 0) this.#torn = true;
-      throw err;
-    }
+    // line in the middle of the log, which #load cannot tell from real damage. Until this write is
+    // whole, the next one starts a new line (an empty one, if nothing of this one got written)
+    const line = `${this.#torn ? '\n' : ''}${JSON.stringify(r)}\n`;
+    this.#torn = true;
+    writeAll(this.#fd, line);
+    this.#torn = false;
     this.#records++;
     if (!this.#syncScheduled) {
       this.#syncScheduled = true;
