@@ -446,7 +446,9 @@ describe('CLI', () => {
 
   it('a full sink queue makes /healthz 503 while it is full', async () => {
     const slow = await receiver();
-    slow.fallback = { delayMs: 3000, then: { status: 200 } }; // long enough that the queue is still full when health is read
+    let release!: () => void;
+    // every answer waits until the test releases it: the queue stays full until then
+    slow.fallback = { until: new Promise<void>((r) => (release = r)), then: { status: 200 } };
     for (let i = 0; i < 5; i++) sim.join('standup', { userName: `Q${i}` });
     const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0', '--sink', `webhook:${slow.url}`, '--queue-cap', '2']);
     const url = await healthUrl(run);
@@ -457,7 +459,8 @@ describe('CLI', () => {
     expect(((await res.json()) as { reasons: string[] }).reasons).toEqual([
       `webhook-1(${host}): queue full (2 events): the sink cannot keep up or is down, and the oldest events go to the dead-letter`,
     ]);
-    // it drains: healthy again
+    // the receiver answers again: the queue drains, healthy again
+    release();
     expect((await healthAfterPolls(url, 503)).status).toBe(200);
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);

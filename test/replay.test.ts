@@ -82,7 +82,7 @@ describe('presence-watcher replay', () => {
 
   it('SIGINT stops it, saying how far it got, and leaves the file as it was', async () => {
     const r = await receiver();
-    r.fallback = { delayMs: 60_000, then: { status: 200 } }; // a receiver that hangs
+    r.fallback = { until: new Promise(() => {}), then: { status: 200 } }; // a receiver that never answers
     const { file } = deadLetterFile([joinOf(1), joinOf(2)]);
     const before = readFileSync(file, 'utf8');
     const run = new CliRun(['replay', file, '--sink', `webhook:${r.url}`]);

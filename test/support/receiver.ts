@@ -15,7 +15,8 @@ export type Reply =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { drop: true } // destroy the connection without answering
   | { stream: number } // answer this status, then send body chunks without ever ending the response
-  | { delayMs: number; then: Reply };
+  | { delayMs: number; then: Reply }
+  | { until: Promise<unknown>; then: Reply }; // hold the answer until the test lets it go
 
 /**
  * A local HTTP receiver standing in for a webhook endpoint or a Slack incoming webhook: records every
@@ -60,6 +61,12 @@ export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => vo
         const answer = (r: Reply): void => {
           if ('delayMs' in r) {
             setTimeout(() => answer(r.then), r.delayMs).unref();
+            return;
+          }
+          if ('until' in r) {
+            void r.until.then(() => {
+              if (!res.destroyed) answer(r.then);
+            });
             return;
           }
           if ('stream' in r) {
