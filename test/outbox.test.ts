@@ -208,7 +208,15 @@ describe('at-least-once delivery across restarts (CLI)', () => {
       cleanup.push(() => void run.kill('SIGKILL'));
       return run;
     };
-    return { sim, r, dir, start };
+    /** A run whose webhook refuses everything, stopped before it could deliver: its events stay in the outbox. */
+    const leaveInOutbox = async () => {
+      const run = start(['--sink', `webhook:${r.url}`, '--drain-timeout', '200ms']);
+      await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
+      run.kill('SIGTERM');
+      expect((await run.exit).code).toBe(0);
+      expect(run.stderr).toContain('stay in the outbox');
+    };
+    return { sim, r, dir, start, leaveInOutbox };
   }
 
   it('events accepted but not delivered before kill -9 are delivered after restart, with the same ids', async () => {
@@ -253,13 +261,9 @@ describe('at-least-once delivery across restarts (CLI)', () => {
   });
 
   it('events left for a sink that is no longer configured go to the dead-letter once, not clog the outbox', async () => {
-    const { r, dir, start } = await setup(['Orphan']);
+    const { r, dir, start, leaveInOutbox } = await setup(['Orphan']);
     const deadLetter = join(dir, 'dead.ndjson');
-    const first = start(['--sink', `webhook:${r.url}`, '--drain-timeout', '200ms']);
-    await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
-    first.kill('SIGTERM');
-    expect((await first.exit).code).toBe(0);
-    expect(first.stderr).toContain('stay in the outbox');
+    await leaveInOutbox();
     const [sink] = sinkKeys([{ type: 'webhook', url: r.url }]);
     expect(sink).toMatch(new RegExp(`^webhook\\(${new URL(r.url).host.replace(/\./g, '\\.')}\\)#[\\w-]{8}$`));
     // the webhook is gone from the config: only stdout now
@@ -277,12 +281,9 @@ describe('at-least-once delivery across restarts (CLI)', () => {
   });
 
   it('a sink keeps its waiting events when sinks are added or reordered around it', async () => {
-    const { r, dir, start } = await setup(['Kept']);
+    const { r, dir, start, leaveInOutbox } = await setup(['Kept']);
     const deadLetter = join(dir, 'dead.ndjson');
-    const first = start(['--sink', `webhook:${r.url}`, '--drain-timeout', '200ms']);
-    await waitFor(r, 'request', () => r.requests.length >= 1, 15_000);
-    first.kill('SIGTERM');
-    expect((await first.exit).code).toBe(0);
+    await leaveInOutbox();
     r.fallback = { status: 200 };
     // a stdout sink now comes first: the webhook is webhook-2 in the list, its key unchanged
     const second = start(['--sink', 'stdout', '--sink', `webhook:${r.url}`, '--dead-letter', deadLetter]);
