@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { redirectOrigin } from '../util/url.js';
 import { formatSize } from '../util/size.js';
-import { networkFailure, originDispatcher, proxyConfigured } from '../util/http-agent.js';
+import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { DailyApiError, httpError, invalidResponse } from './errors.js';
@@ -82,7 +82,7 @@ export class DailyClient implements PresenceClient {
   readonly #pool: Dispatcher;
   readonly #basePath: string;
   readonly #origin: string;
-  readonly #viaProxy = proxyConfigured();
+  readonly #viaProxy = proxyNote();
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
@@ -174,7 +174,7 @@ export class DailyClient implements PresenceClient {
       throw new DailyApiError({
         target,
         code: 'DAILY_NETWORK_ERROR',
-        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}${this.#viaProxy ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : ''}: ${networkFailure(err)}`,
+        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}${this.#viaProxy}: ${networkFailure(err)}`,
         cause: err,
       });
     } finally {

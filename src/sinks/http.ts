@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { networkFailure, originDispatcher, proxyConfigured } from '../util/http-agent.js';
+import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.js';
 import { redirectOrigin } from '../util/url.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { secrets } from '../log.js';
@@ -21,7 +21,7 @@ export class HttpTarget {
   readonly #pool: Dispatcher;
   readonly #path: string;
   readonly #origin: string;
-  readonly #viaProxy = proxyConfigured();
+  readonly #viaProxy = proxyNote();
   readonly #timeoutMs: number;
 
   constructor(url: string, timeoutMs: number) {
@@ -58,8 +58,7 @@ export class HttpTarget {
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
-      const via = this.#viaProxy ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : '';
-      throw new DeliveryError(`network error posting to ${this.host}${via}: ${networkFailure(err)}`, 'retry');
+      throw new DeliveryError(`network error posting to ${this.host}${this.#viaProxy}: ${networkFailure(err)}`, 'retry');
     } finally {
       d.dispose();
     }

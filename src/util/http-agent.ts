@@ -8,6 +8,11 @@ export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   return PROXY_VARS.some((name) => Boolean(env[name]));
 }
 
+/** For a network error's message: ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' when one is set, else ''. */
+export function proxyNote(env: NodeJS.ProcessEnv = process.env): string {
+  return proxyConfigured(env) ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : '';
+}
+
 /** Forget the proxy variables for this process: for the demo, whose only traffic is to 127.0.0.1. */
 export function ignoreProxyEnv(): void {
   for (const name of PROXY_VARS) delete process.env[name];
