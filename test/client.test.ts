@@ -4,6 +4,8 @@ import { DailyClient, encodeRoomSegment } from '../src/daily/client.js';
 import { DailyApiError } from '../src/daily/errors.js';
 import { parseDomainEntries, parseRoomEntries } from '../src/daily/parse.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
+import { WebhookSink } from '../src/sinks/webhook.js';
+import { joinOf } from './support/helpers.js';
 
 let sim: DailySimulator;
 let client: DailyClient;
@@ -29,6 +31,23 @@ async function failure(p: Promise<unknown>): Promise<DailyApiError> {
 }
 
 describe('DailyClient against the simulator', () => {
+  it('a network error says when it went through the proxy in HTTP_PROXY, for Daily and for a webhook', async () => {
+    process.env.HTTP_PROXY = 'http://127.0.0.1:9'; // a proxy that refuses connections
+    const viaProxy = new DailyClient({ apiKey: sim.apiKey, apiUrl: sim.url, timeoutMs: 1000 });
+    const hook = new WebhookSink({ url: 'http://127.0.0.1:9/hook', timeoutMs: 1000 });
+    try {
+      const err = await failure(viaProxy.getRoomPresence('standup'));
+      expect(err.message).toMatch(/^network error talking to Daily for room "standup" \(through the proxy in HTTPS_PROXY\/HTTP_PROXY\): /);
+      await expect(hook.deliver([joinOf(1)], new AbortController().signal)).rejects.toThrow(
+        /^network error posting to 127\.0\.0\.1:9 \(through the proxy in HTTPS_PROXY\/HTTP_PROXY\): /,
+      );
+    } finally {
+      delete process.env.HTTP_PROXY;
+      await viaProxy.close();
+      await hook.close();
+    }
+  });
+
   it('a refused connection is a network error that names the cause once', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
