@@ -4,10 +4,12 @@
 //   PRESENCE_WEBHOOK_SECRET=whsec_… node examples/webhook-receiver.mjs [port]
 //   presence-watcher --all-rooms --sink webhook:http://127.0.0.1:<port>/presence
 //
+// Rotating the secret: give both, "whsec_new whsec_old", and a delivery signed with either passes.
+//
 // It needs nothing but Node; `verifyWebhook` from the library does the constant-time check. In
 // production keep the seen-ids set in your database with the event, in one transaction.
 import { createServer } from 'node:http';
-import { verifyWebhook, webhookSecretKey } from 'daily-presence-watcher';
+import { verifyWebhook, webhookSecretKeys } from 'daily-presence-watcher';
 
 const secret = process.env.PRESENCE_WEBHOOK_SECRET;
 if (!secret) {
@@ -15,7 +17,7 @@ if (!secret) {
   process.exit(2);
 }
 try {
-  webhookSecretKey(secret); // a malformed secret is a start-up error, not a throw per request
+  webhookSecretKeys(secret); // a malformed secret is a start-up error, not a throw per request
 } catch (err) {
   console.error(err.message);
   process.exit(2);

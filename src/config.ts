@@ -6,6 +6,7 @@ import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './dail
 import { parseDuration } from './util/duration.js';
 import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
+import { joinSecrets } from './sinks/signing.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -47,6 +48,20 @@ const httpUrl = z.string().refine(
   { message: 'must be an http(s) URL' },
 );
 
+/**
+ * A signing secret, or a list of whsec_ secrets (a rotation: every delivery signed with each), kept
+ * as the one string `secretKeys` reads: the list joined by spaces.
+ */
+const secretSetting = z.union([z.string().min(1, 'is empty'), z.array(z.string().min(1, 'is empty')).nonempty('is an empty list: give at least one secret')]).transform((v, ctx) => {
+  if (typeof v === 'string') return v;
+  try {
+    return joinSecrets(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
 const filter = {
   events: z.array(z.enum(EVENT_TYPES)).nonempty().optional(),
   rooms: z.array(z.string().min(1)).nonempty().optional(),
@@ -54,7 +69,7 @@ const filter = {
 
 const sinkSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stdout'), ...filter }).strict(),
-  z.object({ type: z.literal('webhook'), url: httpUrl, secret: z.string().min(1).optional(), timeout: duration.optional(), ...filter }).strict(),
+  z.object({ type: z.literal('webhook'), url: httpUrl, secret: secretSetting.optional(), timeout: duration.optional(), ...filter }).strict(),
   z.object({ type: z.literal('slack'), url: httpUrl, timeout: duration.optional(), ...filter }).strict(),
 ]);
 
@@ -68,7 +83,7 @@ export const fileSchema = z
     interval: duration.optional(),
     ignoreInitial: z.boolean().optional(),
     sinks: z.array(sinkSchema).optional(),
-    webhookSecret: z.string().min(1).optional(),
+    webhookSecret: secretSetting.optional(),
     state: z.string().min(1).optional(),
     leaveGrace: duration.optional(),
     logLevel: z.enum(LOG_LEVEL_NAMES).optional(),
@@ -202,7 +217,11 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     const got = valueAt(interpolated, issue.path);
     message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${got === undefined ? '' : `, not ${kindOf(got, true)}`}`;
   }
-  if (issue.code === 'invalid_union' && formatPath(issue.path).startsWith('sinks')) {
+  const field = String(issue.path[issue.path.length - 1]);
+  if (issue.code === 'invalid_union' && (field === 'secret' || field === 'webhookSecret')) {
+    const got = valueAt(interpolated, issue.path);
+    message = `must be a secret, or a list of whsec_ secrets (a rotation)${got === undefined ? '' : `, not ${kindOf(got, false)}`}`;
+  } else if (issue.code === 'invalid_union' && formatPath(issue.path).startsWith('sinks')) {
     message = 'type must be one of stdout, webhook, slack';
   }
   const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';

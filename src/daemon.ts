@@ -14,7 +14,7 @@ import type { PresenceEvent } from './events.js';
 import { SlackSink } from './sinks/slack.js';
 import { StdoutSink } from './sinks/stdout.js';
 import { WebhookSink } from './sinks/webhook.js';
-import { secretKey } from './sinks/signing.js';
+import { secretKeys } from './sinks/signing.js';
 import { PresenceWatcher, WatcherOptionsError } from './watcher.js';
 import { DailyApiError } from './daily/errors.js';
 import { formatDuration } from './util/duration.js';
@@ -50,6 +50,17 @@ export interface Daemon {
   shutdown(): Promise<number>;
 }
 
+/**
+ * Keep a secret setting out of logs: whole, trimmed, and each secret of a rotation on its own (a
+ * raw secret is never split: its words could be ordinary ones, redacted everywhere).
+ */
+function addSecret(secret: string): void {
+  const trimmed = secret.trim();
+  secrets.add(secret);
+  secrets.add(trimmed);
+  if (trimmed.startsWith('whsec_')) for (const part of trimmed.split(/\s+/)) secrets.add(part);
+}
+
 /** The sink for one configured entry; `index` is its place in the list (its display name). Throws ConfigError for a bad secret. */
 export function buildSink(s: SinkConfig, index: number, webhookSecret: string | undefined, io: DaemonIO): Sink {
   const ua = `daily-presence-watcher/${io.version}`;
@@ -59,10 +70,9 @@ export function buildSink(s: SinkConfig, index: number, webhookSecret: string | 
   if (s.type === 'webhook') {
     const secret = s.secret ?? webhookSecret;
     if (secret !== undefined) {
-      secrets.add(secret);
-      secrets.add(secret.trim());
+      addSecret(secret);
       try {
-        secretKey(secret);
+        secretKeys(secret);
       } catch (err) {
         throw new ConfigError(`sinks[${index}]: ${(err as Error).message}`);
       }
@@ -110,10 +120,7 @@ export function sinkKeys(sinks: readonly SinkConfig[]): string[] {
 export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daemon> {
   const log = io.logger;
   secrets.add(cfg.apiKey);
-  if (cfg.webhookSecret) {
-    secrets.add(cfg.webhookSecret);
-    secrets.add(cfg.webhookSecret.trim());
-  }
+  if (cfg.webhookSecret) addSecret(cfg.webhookSecret);
 
   const deadLetter = openDeadLetter(cfg.deadLetterPath, log);
   const webhooks = cfg.sinks.filter((s) => s.type === 'webhook');

@@ -114,6 +114,8 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['negative number after a flag', () => ['--room', 'a', '--limit', '-1'], undefined, /--limit is followed by "-1", which looks like an option: .*--limit=-1/],
     ['flag missing its value', () => ['--room', 'a', '--interval', '--ignore-initial'], undefined, /--interval needs a value, but is followed by the option "--ignore-initial"/],
     ['bad webhook secret', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x', '--webhook-secret', 'whsec_!!!'], undefined, /not base64/],
+    ['a raw secret in a rotation', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x', '--webhook-secret', SECRET, '--webhook-secret', 'raw-secret-value'], undefined, /^presence-watcher: --webhook-secret: secret 2 of 2 is not whsec_<base64>: only whsec_ secrets can be given together \(a rotation\)$/],
+    ['a bad secret in a rotation from the environment', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x'], { PRESENCE_WEBHOOK_SECRET: `${SECRET} whsec_!!` }, /^presence-watcher: sinks\[0\]: webhook secret: secret 2 of 2: the part after whsec_ is not base64$/],
   ];
   it.each(cases)('%s', async (_name, args, extraEnv, message) => {
     const r = await runCli(args(), { ...env(), ...(extraEnv ?? {}) });
@@ -122,6 +124,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     expect(first).toMatch(/^presence-watcher: /);
     expect(first).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).not.toContain('raw-secret-value');
     expect(r.stdout).toBe('');
   });
 });
@@ -291,6 +294,22 @@ describe('CLI', () => {
     expect(msg.text).toContain('Moishe joined standup');
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
+  });
+
+  it('a secret rotation: --webhook-secret twice signs every delivery with both, so receivers holding either accept it', async () => {
+    const r = await receiver();
+    const OLD = 'whsec_' + Buffer.from('cli-test-the-old-secret-0123456').toString('base64');
+    sim.join('standup', { userName: 'A' });
+    const run = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`, '--webhook-secret', SECRET, '--webhook-secret', OLD]);
+    await waitFor(r, 'request', () => r.accepted.length >= 1, 15_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    const got = r.accepted[0]!;
+    const headers = got.headers as Record<string, string>;
+    expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(verify(SECRET, headers, got.body)).toBe(true);
+    expect(verify(OLD, headers, got.body)).toBe(true);
+    expect(run.stderr).not.toContain(OLD.slice(6));
   });
 
   it('no secret reaches stderr, even at debug level and on errors', async () => {

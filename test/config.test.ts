@@ -50,9 +50,32 @@ describe('config file type errors', () => {
   });
 
   it('never show the value of a secret', () => {
-    expect(problem({ webhookSecret: 987654321987 })).toBe('w.yaml: webhookSecret: must be a string, not a number');
+    expect(problem({ webhookSecret: 987654321987 })).toBe('w.yaml: webhookSecret: must be a secret, or a list of whsec_ secrets (a rotation), not a number');
     expect(problem({ apiKey: 123456789 })).toBe('w.yaml: apiKey: must be a string, not a number');
     expect(problem({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: 424242424242 }] })).not.toContain('424242424242');
+  });
+});
+
+describe('signing secrets', () => {
+  const A = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+  const B = 'whsec_' + Buffer.from('the secret before the rotation!!').toString('base64');
+  it('a list of whsec_ secrets (a rotation) is accepted, for every sink or one', () => {
+    expect(validateFileConfig({ webhookSecret: [A, B] }, 'w.yaml', {}).webhookSecret).toBe(`${A} ${B}`);
+    const sinks = validateFileConfig({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: ['${NEW}', '${OLD}'] }] }, 'w.yaml', { NEW: A, OLD: B }).sinks!;
+    expect(sinks[0]).toMatchObject({ secret: `${A} ${B}` });
+    expect(validateFileConfig({ webhookSecret: 'raw with spaces' }, 'w.yaml', {}).webhookSecret).toBe('raw with spaces');
+  });
+
+  it('a list with a raw secret, an empty list or an empty secret is an error that names the field, never the value', () => {
+    expect(problem({ webhookSecret: [A, 'raw-secret-value'] })).toBe('w.yaml: webhookSecret: secret 2 of 2 is not whsec_<base64>: only whsec_ secrets can be given together (a rotation)');
+    expect(problem({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: ['raw-secret-value', A] }] })).toBe(
+      'w.yaml: sinks[0].secret: secret 1 of 2 is not whsec_<base64>: only whsec_ secrets can be given together (a rotation)',
+    );
+    expect(problem({ webhookSecret: [] })).toBe('w.yaml: webhookSecret: is an empty list: give at least one secret');
+    expect(problem({ webhookSecret: '' })).toBe('w.yaml: webhookSecret: is empty');
+    expect(problem({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: { a: 1 } }] })).toBe(
+      'w.yaml: sinks[0].secret: must be a secret, or a list of whsec_ secrets (a rotation), not a mapping',
+    );
   });
 });
 

@@ -35,7 +35,9 @@ describe('examples', () => {
 
   it('webhook-receiver verifies signatures and dedupes by webhook-id, fed by the CLI', async () => {
     const secret = 'whsec_' + Buffer.from('example-secret-bytes-0123456789').toString('base64');
-    const recv = spawnExample(example('webhook-receiver.mjs'), ['0'], { PRESENCE_WEBHOOK_SECRET: secret });
+    // mid-rotation: the receiver already holds the next secret too; the watcher still signs with the current one
+    const next = 'whsec_' + Buffer.from('the-next-secret-bytes-987654321').toString('base64');
+    const recv = spawnExample(example('webhook-receiver.mjs'), ['0'], { PRESENCE_WEBHOOK_SECRET: `${next} ${secret}` });
     const url = await recv.until(() => /listening on (\S+)/.exec(recv.stderr)?.[1]);
     const sim = new DailySimulator({ rooms: ['standup'] });
     await sim.listen();

@@ -9,7 +9,7 @@ import { Dispatcher } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
 import { DeliveryQueue } from '../src/sinks/queue.js';
-import { secretKey, sign, verify } from '../src/sinks/signing.js';
+import { joinSecrets, secretKey, secretKeys, sign, verify } from '../src/sinks/signing.js';
 import { describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
 import { StdoutSink } from '../src/sinks/stdout.js';
 import { WebhookSink } from '../src/sinks/webhook.js';
@@ -52,6 +52,7 @@ function queue(sink: ConstructorParameters<typeof DeliveryQueue>[0]['sink'], ext
 }
 
 const SECRET = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+const OLD_SECRET = 'whsec_' + Buffer.from('the secret before the rotation!!').toString('base64');
 
 describe('Standard Webhooks signing', () => {
   it('signs id.timestamp.body with the decoded whsec_ key, and verify() accepts it', () => {
@@ -87,7 +88,43 @@ describe('Standard Webhooks signing', () => {
     // a secret file's line break: dropped from the whsec_ form, refused in a raw secret (it would be part of the key)
     expect(secretKey(`${SECRET}\n`)).toEqual(secretKey(SECRET));
     expect(() => secretKey('plain-secret\n')).toThrow(/starts or ends with whitespace/);
-    expect(() => secretKey('whsec_not base64!')).toThrow(/not base64/);
+    expect(() => secretKey('whsec_not-base64!')).toThrow(/not base64/);
+  });
+
+  it('a rotation: several whsec_ secrets separated by spaces are several keys; a raw secret with spaces stays one', () => {
+    expect(secretKeys(`${SECRET} ${OLD_SECRET}`)).toEqual([secretKey(SECRET), secretKey(OLD_SECRET)]);
+    expect(secretKeys(` ${SECRET}\n\t${OLD_SECRET}\n`)).toEqual([secretKey(SECRET), secretKey(OLD_SECRET)]);
+    expect(secretKeys(`${SECRET} ${SECRET}`)).toEqual([secretKey(SECRET)]);
+    expect(secretKeys(SECRET)).toEqual([secretKey(SECRET)]);
+    // a raw secret may contain spaces: it is one key, as it always was
+    expect(secretKeys('correct horse battery')).toEqual([Buffer.from('correct horse battery')]);
+    expect(() => secretKeys(`${SECRET} plain-secret`)).toThrow(/secret 2 of 2 is not whsec_<base64>/);
+    expect(() => secretKeys(`${SECRET} whsec_!!`)).toThrow(/^webhook secret: secret 2 of 2: the part after whsec_ is not base64$/);
+    // the one-secret reader says what to use instead of "not base64"
+    expect(() => secretKey(`${SECRET} ${OLD_SECRET}`)).toThrow(/several secrets .*secretKeys/);
+    expect(joinSecrets([SECRET, ` ${OLD_SECRET}\n`])).toBe(`${SECRET} ${OLD_SECRET}`);
+    expect(joinSecrets(['raw with spaces'])).toBe('raw with spaces');
+    expect(() => joinSecrets([SECRET, 'raw'])).toThrow(/secret 2 of 2 is not whsec_/);
+  });
+
+  it('verify accepts a delivery signed with any of the secrets it is given, and only those', () => {
+    const body = '{"a":1}';
+    const at = { now: 1700000000_000 };
+    const signed = (...secrets: string[]) => ({
+      'webhook-id': 'msg_1',
+      'webhook-timestamp': '1700000000',
+      'webhook-signature': secrets.map((s) => sign(secretKey(s), 'msg_1', 1700000000, body)).join(' '),
+    });
+    const OTHER = 'whsec_' + Buffer.from('a third secret, never configured').toString('base64');
+    // the receiver mid-rotation holds both, as a list or as one setting
+    expect(verify([SECRET, OLD_SECRET], signed(OLD_SECRET), body, at)).toBe(true);
+    expect(verify(`${SECRET} ${OLD_SECRET}`, signed(SECRET), body, at)).toBe(true);
+    // a sender mid-rotation signs with both: a receiver with either accepts
+    expect(verify(OLD_SECRET, signed(SECRET, OLD_SECRET), body, at)).toBe(true);
+    expect(verify(SECRET, signed(SECRET, OLD_SECRET), body, at)).toBe(true);
+    expect(verify([SECRET, OLD_SECRET], signed(OTHER), body, at)).toBe(false);
+    expect(verify(OTHER, signed(SECRET, OLD_SECRET), body, at)).toBe(false);
+    expect(verify([], signed(SECRET), body, at)).toBe(false);
   });
 });
 
@@ -104,6 +141,20 @@ describe('webhook sink', () => {
     expect(got.headers['user-agent']).toBe('daily-presence-watcher/9.9.9');
     expect(got.headers['webhook-id']).toBe(e.id);
     expect(verify(SECRET, got.headers as Record<string, string>, got.body)).toBe(true);
+  });
+
+  it('with several secrets (a rotation), each delivery carries one signature per secret', async () => {
+    const r = await receiver();
+    const { q } = queue(new WebhookSink({ url: r.url, secret: `${SECRET} ${OLD_SECRET}` }));
+    q.push(ev(1));
+    await waitFor(r, 'request', () => r.requests.length >= 1);
+    const got = r.requests[0]!;
+    const headers = got.headers as Record<string, string>;
+    expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    // a receiver that has moved to the new secret, and one that has not yet
+    expect(verify(SECRET, headers, got.body)).toBe(true);
+    expect(verify(OLD_SECRET, headers, got.body)).toBe(true);
+    expect(verify('whsec_' + Buffer.from('neither of the two').toString('base64'), headers, got.body)).toBe(false);
   });
 
   it('without a secret, sends no signature headers', async () => {

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
+import { joinSecrets } from '../sinks/signing.js';
 import { parseDuration } from '../util/duration.js';
 import type { ReplayCommand } from './replay.js';
 import { parseSize } from '../util/size.js';
@@ -38,7 +39,10 @@ What to watch:
 
 Where events go:
   --sink <spec>            stdout | webhook:<url> | slack:<url>; repeatable (default stdout)
-  --webhook-secret <s>     sign webhook deliveries (Standard Webhooks; whsec_<base64> or raw)
+  --webhook-secret <s>     sign webhook deliveries (Standard Webhooks; whsec_<base64> or raw).
+                           Rotating? Repeat it (or put "whsec_new whsec_old" in the env var): each
+                           delivery carries a signature per secret, so receivers holding either
+                           accept it; drop the old one once every receiver has the new
   --dead-letter <file>     append undeliverable events to this NDJSON file (default: log them);
                            "presence-watcher replay <file>" sends them again later
   --queue-cap <n>          events held per sink before the oldest go to the dead-letter (10000)
@@ -119,7 +123,8 @@ replay that repeats an event already delivered is harmless. Retries as the daemo
 
   --sink <spec>            stdout | webhook:<url> | slack:<url>; repeatable (default: the sinks of
                            --config, with their filters)
-  --webhook-secret <s>     sign webhook deliveries (or env PRESENCE_WEBHOOK_SECRET)
+  --webhook-secret <s>     sign webhook deliveries (or env PRESENCE_WEBHOOK_SECRET); repeatable
+                           with whsec_ secrets, one signature each (a rotation)
   --config <file>          take the sinks and webhookSecret from the daemon's config file
   --dead-letter <file>     where events that fail again go (default: logged)
   --drain-timeout <dur>    how long to keep retrying before giving up (default 5m)
@@ -177,6 +182,17 @@ function logLevelFlag(v: string | undefined): LogLevelName | undefined {
   return v as LogLevelName;
 }
 
+/** `--webhook-secret`, repeatable for a rotation (whsec_ secrets only); the values never go in a message. */
+function secretFlag(v: string[] | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (v.some((s) => s === '')) throw new ConfigError('--webhook-secret needs a secret');
+  try {
+    return joinSecrets(v);
+  } catch (err) {
+    throw new ConfigError(`--webhook-secret: ${(err as Error).message}`);
+  }
+}
+
 function size(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const bytes = parseSize(v);
@@ -227,7 +243,7 @@ export function parseCommand(argv: string[]): Command {
   if (sub === 'replay') {
     const { values, positionals } = parse(argv.slice(1), {
       sink: { type: 'string', multiple: true },
-      'webhook-secret': { type: 'string' },
+      'webhook-secret': { type: 'string', multiple: true },
       config: { type: 'string' },
       'dead-letter': { type: 'string' },
       'drain-timeout': { type: 'string' },
@@ -243,7 +259,7 @@ export function parseCommand(argv: string[]): Command {
       kind: 'replay',
       file: positionals[0]!,
       sinks: (values.sink as string[] | undefined)?.map(parseSinkSpec),
-      webhookSecret: values['webhook-secret'] as string | undefined,
+      webhookSecret: secretFlag(values['webhook-secret'] as string[] | undefined),
       configPath: values.config as string | undefined,
       deadLetter: values['dead-letter'] as string | undefined,
       drainTimeoutMs: duration('--drain-timeout', values['drain-timeout'] as string | undefined) ?? 5 * 60_000,
@@ -277,7 +293,7 @@ export function parseCommand(argv: string[]): Command {
     'all-rooms': { type: 'boolean' },
     interval: { type: 'string' },
     sink: { type: 'string', multiple: true },
-    'webhook-secret': { type: 'string' },
+    'webhook-secret': { type: 'string', multiple: true },
     'ignore-initial': { type: 'boolean' },
     state: { type: 'string' },
     'leave-grace': { type: 'string' },
@@ -322,7 +338,7 @@ export function parseCommand(argv: string[]): Command {
     allRooms: v['all-rooms'] as boolean | undefined,
     interval: duration('--interval', s('interval')),
     sinks: (v.sink as string[] | undefined)?.map(parseSinkSpec),
-    webhookSecret: s('webhook-secret'),
+    webhookSecret: secretFlag(v['webhook-secret'] as string[] | undefined),
     ignoreInitial: v['ignore-initial'] as boolean | undefined,
     state: s('state'),
     leaveGrace: duration('--leave-grace', s('leave-grace')),

@@ -2,7 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Standard Webhooks signing. A secret is `whsec_<base64>` (the key is the decoded bytes) or any
- * other string (the key is its UTF-8 bytes).
+ * other string (the key is its UTF-8 bytes). One secret: use `secretKeys` where a setting may hold
+ * several (a rotation).
  */
 export function secretKey(secret: string): Buffer {
   // a secret read from a file often ends with a line break: harmless to drop from the whsec_ form
@@ -10,6 +11,7 @@ export function secretKey(secret: string): Buffer {
   const trimmed = secret.trim();
   if (trimmed.startsWith('whsec_')) {
     const b64 = trimmed.slice('whsec_'.length);
+    if (/\s/.test(b64)) throw new TypeError('webhook secret: this is several secrets separated by spaces (a rotation): read them with secretKeys (webhookSecretKeys)');
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new TypeError('webhook secret: the part after whsec_ is not base64');
     return Buffer.from(b64, 'base64');
   }
@@ -18,6 +20,45 @@ export function secretKey(secret: string): Buffer {
     throw new TypeError('webhook secret starts or ends with whitespace (a line break from a secret file?): remove it, or use the whsec_<base64> form');
   }
   return Buffer.from(secret, 'utf8');
+}
+
+/**
+ * The keys of a secret setting: one secret, or several `whsec_<base64>` secrets separated by
+ * whitespace, as during a rotation (`"whsec_new whsec_old"`): a delivery then carries one signature
+ * per key, and a receiver holding either secret accepts it. Only whsec_ secrets combine: a raw
+ * secret may itself contain spaces, so a setting that does not start with `whsec_` is one raw
+ * secret, as before. The same key twice counts once.
+ */
+export function secretKeys(secret: string): Buffer[] {
+  const trimmed = secret.trim();
+  if (!trimmed.startsWith('whsec_') || !/\s/.test(trimmed)) return [secretKey(secret)];
+  const parts = trimmed.split(/\s+/);
+  const keys: Buffer[] = [];
+  parts.forEach((part, i) => {
+    const which = `secret ${i + 1} of ${parts.length}`;
+    if (!part.startsWith('whsec_')) {
+      throw new TypeError(`webhook secret: ${which} is not whsec_<base64>; several secrets (a rotation) must each be whsec_<base64>, separated by spaces`);
+    }
+    let key: Buffer;
+    try {
+      key = secretKey(part);
+    } catch (err) {
+      throw new TypeError(`${(err as Error).message.replace(/^webhook secret/, `webhook secret: ${which}`)}`);
+    }
+    if (!keys.some((k) => k.equals(key))) keys.push(key);
+  });
+  return keys;
+}
+
+/**
+ * A list of secrets (a config list, a repeated flag) as the one setting `secretKeys` reads. Throws
+ * when a list of more than one holds a raw secret: joined by spaces it could not be told apart.
+ */
+export function joinSecrets(list: readonly string[]): string {
+  if (list.length === 1) return list[0]!;
+  const i = list.findIndex((s) => !s.trim().startsWith('whsec_'));
+  if (i >= 0) throw new TypeError(`secret ${i + 1} of ${list.length} is not whsec_<base64>: only whsec_ secrets can be given together (a rotation)`);
+  return list.map((s) => s.trim()).join(' ');
 }
 
 /** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` */
@@ -55,23 +96,25 @@ function header(headers: WebhookHeaders, name: string): string | undefined {
 
 /**
  * Verify a delivery as a receiver would: any of the space-separated `v1,` signatures may match
- * (key rotation), compared in constant time, with the timestamp inside the tolerance. `body` is the
+ * any of the secrets (key rotation: a list, or whsec_ secrets separated by spaces), compared in
+ * constant time, with the timestamp inside the tolerance. `body` is the
  * raw body exactly as received (a string, or the bytes: a Buffer from `express.raw()`), never a
  * re-serialised parse of it.
  */
-export function verify(secret: string, headers: WebhookHeaders, body: string | Uint8Array, opts: VerifyOptions = {}): boolean {
+export function verify(secret: string | readonly string[], headers: WebhookHeaders, body: string | Uint8Array, opts: VerifyOptions = {}): boolean {
   const id = header(headers, 'webhook-id');
   const ts = Number(header(headers, 'webhook-timestamp'));
   const sigs = header(headers, 'webhook-signature');
   if (!id || !Number.isInteger(ts) || !sigs) return false;
   const now = Math.floor((opts.now ?? Date.now()) / 1000);
   if (Math.abs(now - ts) > (opts.toleranceSec ?? 300)) return false;
-  const expected = createHmac('sha256', secretKey(secret)).update(`${id}.${ts}.`).update(body).digest();
+  const keys = (typeof secret === 'string' ? [secret] : secret).flatMap(secretKeys);
+  const expected = keys.map((key) => createHmac('sha256', key).update(`${id}.${ts}.`).update(body).digest());
   for (const s of sigs.split(' ')) {
     const [version, value] = s.split(',', 2);
     if (version !== 'v1' || !value) continue;
     const given = Buffer.from(value, 'base64');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return true;
+    for (const e of expected) if (given.length === e.length && timingSafeEqual(given, e)) return true;
   }
   return false;
 }

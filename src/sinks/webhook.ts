@@ -1,6 +1,6 @@
 import type { PresenceEvent } from '../events.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
-import { secretKey, sign } from './signing.js';
+import { secretKeys, sign } from './signing.js';
 import { DeliveryError, type Sink } from './sink.js';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
@@ -9,7 +9,10 @@ export const WEBHOOK_REFUSALS_TO_DISABLE = 3;
 
 export interface WebhookSinkOptions {
   url: string;
-  /** Standard Webhooks secret (`whsec_…` or raw); unsigned when absent. */
+  /**
+   * Standard Webhooks secret (`whsec_…` or raw), or several `whsec_…` separated by spaces (a
+   * rotation: one signature each); unsigned when absent.
+   */
   secret?: string;
   timeoutMs?: number;
   name?: string;
@@ -27,7 +30,7 @@ export class WebhookSink implements Sink {
   readonly maxBatch = 1;
   readonly minIntervalMs = 0;
   readonly #target: HttpTarget;
-  readonly #key: Buffer | undefined;
+  readonly #keys: Buffer[] | undefined;
   readonly #userAgent: string;
   readonly #now: () => number;
   /** 401/403 answers in a row, with no success between. */
@@ -36,7 +39,7 @@ export class WebhookSink implements Sink {
   constructor(o: WebhookSinkOptions) {
     this.#target = new HttpTarget(o.url, o.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS);
     this.name = o.name ?? `webhook(${this.#target.host})`;
-    this.#key = o.secret === undefined ? undefined : secretKey(o.secret);
+    this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
     this.#now = o.now ?? Date.now;
   }
@@ -51,11 +54,11 @@ export class WebhookSink implements Sink {
       'content-type': 'application/json',
       'user-agent': this.#userAgent,
     };
-    if (this.#key) {
+    if (this.#keys) {
       const ts = Math.floor(this.#now() / 1000);
       headers['webhook-id'] = event.id;
       headers['webhook-timestamp'] = String(ts);
-      headers['webhook-signature'] = sign(this.#key, event.id, ts, body);
+      headers['webhook-signature'] = this.#keys.map((key) => sign(key, event.id, ts, body)).join(' ');
     }
     const r = await this.#target.post(body, headers, signal);
     if (r.status >= 200 && r.status < 300) {
@@ -69,7 +72,7 @@ export class WebhookSink implements Sink {
     // revoked URL fails every later delivery too, each dead-lettered in turn while /healthz said ok.
     // One refusal can also be a receiver's auth layer hiccuping, so only a run of them disables.
     if (r.status === 401 || r.status === 403) {
-      const fix = this.#key ? 'check the signing secret the receiver expects, and the URL' : 'the receiver wants credentials: sign deliveries (--webhook-secret) or check the URL';
+      const fix = this.#keys ? 'check the signing secret the receiver expects, and the URL' : 'the receiver wants credentials: sign deliveries (--webhook-secret) or check the URL';
       if (++this.#refusals >= WEBHOOK_REFUSALS_TO_DISABLE) {
         throw new DeliveryError(`${what} ${this.#refusals} times in a row: ${fix}`, 'disable', r.status);
       }
