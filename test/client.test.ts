@@ -271,6 +271,48 @@ describe('DailyClient body limits', () => {
   });
 });
 
+describe('DailyClient and a body cut short', () => {
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const big = JSON.stringify({ total_count: 0, data: [], pad: 'x'.repeat(200_000) });
+      // the headers and half the body, then the connection drops (cut) or nothing more comes (stall)
+      res.writeHead(200, { 'content-length': Buffer.byteLength(big) });
+      res.write(big.slice(0, 100_000), () => {
+        if (req.url?.includes('cut')) setImmediate(() => req.socket.destroy());
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('a connection dropped mid-body is a network error, a body that stops coming a timeout; neither crashes', async () => {
+    const uncaught: unknown[] = [];
+    const record = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', record);
+    try {
+      const c = new DailyClient({ apiKey: 'k', apiUrl: url, timeoutMs: 300 });
+      const cut = await failure(c.getRoomPresence('cut'));
+      expect(cut.code).toBe('DAILY_NETWORK_ERROR');
+      expect(cut.retryable).toBe(true);
+      expect(cut.message).toMatch(/^network error talking to Daily for room "cut": /);
+      const stall = await failure(c.getRoomPresence('stall'));
+      expect(stall.code).toBe('DAILY_TIMEOUT');
+      expect(stall.message).toBe('no complete answer from Daily for room "stall" within 300 ms');
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      await c.close();
+    } finally {
+      process.off('uncaughtException', record);
+    }
+    expect(uncaught).toEqual([]);
+  });
+});
+
 describe('DailyClient and redirects', () => {
   let server: Server;
   let url: string;

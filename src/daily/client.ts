@@ -182,28 +182,47 @@ export class DailyClient implements PresenceClient {
     }
   }
 
-  async #readBody(
-    body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown; on(event: 'error', listener: () => void): unknown },
-    contentLength: string | string[] | undefined,
-    target: string,
-  ): Promise<string> {
+  /**
+   * The body as text, refusing more than the cap. Chunks are taken from 'data' events as undici
+   * pushes them: `for await` over the stream made Readable.read() concatenate whatever was
+   * buffered, and the whole body was then copied again to join the pieces (at 10,000 people, ~1 ms
+   * of a ~20 ms poll).
+   */
+  #readBody(body: ResponseBody, contentLength: string | string[] | undefined, target: string): Promise<string> {
     const declared = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
     if (Number.isFinite(declared) && declared > this.#maxBodyBytes) {
       discard(body);
-      throw tooLarge(target, this.#maxBodyBytes);
+      return Promise.reject(tooLarge(target, this.#maxBodyBytes));
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      size += chunk.length;
-      if (size > this.#maxBodyBytes) {
-        discard(body);
-        throw tooLarge(target, this.#maxBodyBytes);
-      }
-      chunks.push(chunk);
-    }
-    return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+    const max = this.#maxBodyBytes;
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > max) {
+          body.off('data', onData);
+          discard(body);
+          reject(tooLarge(target, max));
+          return;
+        }
+        chunks.push(chunk);
+      };
+      body.on('data', onData);
+      body.once('error', reject);
+      body.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8')));
+    });
   }
+}
+
+/** What the client reads of undici's response body. */
+interface ResponseBody {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: 'end', listener: () => void): unknown;
+  destroy(err?: Error): unknown;
 }
 
 /**
@@ -211,7 +230,7 @@ export class DailyClient implements PresenceClient {
  * with no listener is an uncaught exception: it crashed the daemon at the first answer over the
  * size cap whose body had arrived whole.
  */
-function discard(body: { destroy(err?: Error): unknown; on(event: 'error', listener: () => void): unknown }): void {
+function discard(body: Pick<ResponseBody, 'on' | 'destroy'>): void {
   body.on('error', () => {});
   body.destroy();
 }
