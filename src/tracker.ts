@@ -161,7 +161,21 @@ abstract class Tracker {
       const id = e.id;
       let s = order[expect];
       if (s === undefined || s.id !== id || s.room !== room) {
-        s = index.find(room, id);
+        // Not the expected person: most often the expected one left and this is the next one
+        // listed last time. A look a few places ahead (same room only) finds them in slots the
+        // walk is about to reach anyway, where the index costs a hash and ~4 cache misses (table
+        // cell, list entry, slot, stored id): ~475 ns a lookup in a 10,000-room domain.
+        s = undefined;
+        const stop = Math.min(expect + 1 + LOOK_AHEAD, order.length);
+        for (let k = expect + 1; k < stop; k++) {
+          const t = order[k]!;
+          if (t.room !== room) break;
+          if (t.id === id) {
+            s = t;
+            break;
+          }
+        }
+        s ??= index.find(room, id);
         if (s === undefined) {
           const p = toParticipant(e);
           const [joinId, leaveId] = joinAndLeaveIds(room, id);
@@ -248,6 +262,9 @@ abstract class Tracker {
     this.#order = next;
   }
 }
+
+/** How far past the expected place the walk looks for someone before asking the index. */
+const LOOK_AHEAD = 3;
 
 /** [from, to) pairs, flat, sorted by start with overlapping or touching ones joined, in place. */
 function sortAndMerge(pairs: number[]): void {
