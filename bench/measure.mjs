@@ -2,7 +2,7 @@
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
 //   node bench/measure.mjs room <n> <churn> <runs> parse|check|tracker|pure|naive (parse and tracker: also -cold)
 //   node bench/measure.mjs domain <rooms> <churn> <runs> parse|check|tracker|pure
-//   node bench/measure.mjs poll <url> <runs> bare|watcher|naive
+//   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain]
 import { request } from 'undici';
 import {
   DomainTracker,
@@ -17,7 +17,7 @@ import {
   parseRoomPresence,
 } from '../dist/index.js';
 import { domainBodies, median, roomBodies } from './data.mjs';
-import { naiveDiff, naivePoll } from './naive.mjs';
+import { naiveDiff, naiveDomainPoll, naivePoll } from './naive.mjs';
 
 // everything here talks to 127.0.0.1: an inherited proxy (honoured by the watcher) would skew the
 // figures or break the runs (the measuring processes inherit this environment)
@@ -140,7 +140,10 @@ if (kind === 'room') {
 } else if (kind === 'poll') {
   // every client polls the same way: one request after each 10 ms idle pause (a request made from
   // an idle loop after a timer costs more than one made back-to-back, so all get the same pause)
-  const [url, runs, what] = [args[0], Number(args[1]), args[2]];
+  const [url, runs, what, endpoint = 'room'] = [args[0], Number(args[1]), args[2], args[3]];
+  // one room (GET /rooms/bench/presence) or the whole domain (GET /presence, the watcher in all-rooms mode)
+  const domain = endpoint === 'domain';
+  const path = domain ? `${url}/presence` : `${url}/rooms/bench/presence`;
   const gapMs = 10;
   const pause = () => new Promise((r) => setTimeout(r, gapMs));
   const timed = async (fn) => {
@@ -154,16 +157,17 @@ if (kind === 'room') {
     return t;
   };
   if (what === 'bare') {
-    out({ samples: await timed(async () => JSON.parse(await (await request(`${url}/rooms/bench/presence`, { headers: { authorization: 'Bearer k' } })).body.text())) });
+    out({ samples: await timed(async () => JSON.parse(await (await request(path, { headers: { authorization: 'Bearer k' } })).body.text())) });
   } else if (what === 'naive') {
     let state = new Map();
-    out({ samples: await timed(async () => void (state = await naivePoll(`${url}/rooms/bench/presence`, 'k', state, 'bench', () => {}))) });
+    const poll = domain ? () => naiveDomainPoll(path, 'k', state, () => {}) : () => naivePoll(path, 'k', state, 'bench', () => {});
+    out({ samples: await timed(async () => void (state = await poll())) });
   } else if (what === 'watcher') {
     // a real PresenceWatcher; each poll's time is the durationMs of its own `poll` event
     const durations = [];
     const perPoll = [];
     let emitted = 0;
-    const watcher = new PresenceWatcher({ apiKey: 'k', apiUrl: url, rooms: ['bench'], intervalMs: gapMs, maxRps: 1000, maxPer5s: 5000, logger: createLogger({ level: 'silent' }) });
+    const watcher = new PresenceWatcher({ apiKey: 'k', apiUrl: url, ...(domain ? { allRooms: true } : { rooms: ['bench'] }), intervalMs: gapMs, maxRps: 1000, maxPer5s: 5000, logger: createLogger({ level: 'silent' }) });
     watcher.on('event', () => emitted++);
     await new Promise((resolve, reject) => {
       watcher.on('poll', (info) => {

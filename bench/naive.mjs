@@ -27,6 +27,20 @@ export async function naivePoll(url, apiKey, prev, room, emit) {
   return naiveDiff(prev, body.data, room, emit);
 }
 
+/** The same for GET /presence (every room in one body): a Map per room, each diffed as above; a room gone from the body has everyone leave. */
+export function naiveDomainDiff(prev, body, emit) {
+  const next = new Map();
+  for (const [room, list] of Object.entries(body)) next.set(room, naiveDiff(prev.get(room) ?? new Map(), list, room, emit));
+  for (const [room, old] of prev) if (!next.has(room)) for (const { p } of old.values()) emit({ type: 'leave', room, participant: p });
+  return next;
+}
+
+/** One GET /presence poll as a user writes it. */
+export async function naiveDomainPoll(url, apiKey, prev, emit) {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${apiKey}` } });
+  return naiveDomainDiff(prev, await res.json(), emit);
+}
+
 /** The whole script, for reading: what a user would run. */
 export function naiveWatch(url, apiKey, room, intervalMs, emit) {
   let prev = new Map();
