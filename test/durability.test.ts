@@ -206,6 +206,37 @@ describe('resume from state (watcher against the simulator)', () => {
 });
 
 describe('watchdog (fake timers)', () => {
+  it('moves on from a poll that ignores its abort signal, and drops its late answer', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    try {
+      const client = new FakeClient();
+      // the first call answers only after 10 s, abort or not (a custom client that ignores its signal)
+      client.script = [{ lateMs: 10_000, answer: [p('ghost')] }];
+      client.fallback = [p('x')];
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, watchdogMs: 3000, maxRps: 1000, backoffMinMs: 100, logger: quietLogger });
+      const errors: Error[] = [];
+      const events: PresenceEvent[] = [];
+      w.on('error', (e) => errors.push(e));
+      w.on('event', (e) => events.push(e));
+      w.start();
+      await clock.tickAsync(3500);
+      // the watchdog fired and the loop polled again without waiting for the deaf call
+      expect(errors[0]!.message).toMatch(/watchdog: no poll of room "a" completed within 3000 ms/);
+      expect(client.calls.length).toBeGreaterThanOrEqual(2);
+      expect(events.map((e) => `${e.type}:${e.participant.id}`)).toEqual(['join:x']);
+      // the deaf call's answer arrives long after: it is not applied (no join of ghost, no leave of x)
+      await clock.tickAsync(10_000);
+      expect(client.calls[0]!.settled).toBe(true);
+      expect(events.map((e) => `${e.type}:${e.participant.id}`)).toEqual(['join:x']);
+      expect(w.snapshot('a').map((x) => x.id)).toEqual(['x']);
+      const stopped = w.stop();
+      await clock.tickAsync(10);
+      await stopped;
+    } finally {
+      clock.uninstall();
+    }
+  });
+
   it('aborts a poll that does not complete within the watchdog time and polls again', async () => {
     const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     try {

@@ -69,11 +69,16 @@ export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
   }
 }
 
-/** One attempt, aborted with a retryable error if it has not completed within `watchdogMs`. */
+/**
+ * One attempt, aborted with a retryable error if it has not completed within `watchdogMs`. The
+ * loop stops waiting when the signal fires even if the poll ignores it (a custom client that never
+ * settles would otherwise hold the loop for good); a late answer is dropped by the poll itself,
+ * which checks the signal once the client answers.
+ */
 async function attemptWithWatchdog(o: TargetLoopOptions, parent: AbortSignal): Promise<void> {
   const d = deadline(parent, o.watchdogMs);
   try {
-    await o.poll(d.signal);
+    await untilAborted(o.poll(d.signal), d.signal);
   } catch (err) {
     if (d.expired && !parent.aborted) {
       throw new DailyApiError({
@@ -86,4 +91,23 @@ async function attemptWithWatchdog(o: TargetLoopOptions, parent: AbortSignal): P
   } finally {
     d.dispose();
   }
+}
+
+/** `p`, or a rejection with the signal's reason as soon as it aborts, whichever comes first. */
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

@@ -9,7 +9,11 @@ export interface FakeCall {
   settled: boolean;
 }
 
-type Answer = Participant[] | Error | 'hang';
+/**
+ * What a call answers: participants, an error, 'hang' (until aborted), or `{ lateMs, answer }`: the
+ * answer after that long whether aborted or not, as a client that ignores its signal would.
+ */
+type Answer = Participant[] | Error | 'hang' | { lateMs: number; answer: Participant[] };
 
 /**
  * An in-memory PresenceClient for scheduling tests under fake timers: records when each call
@@ -56,6 +60,14 @@ export class FakeClient implements PresenceClient {
           reject(signal.reason);
         });
       });
+    }
+    if (!Array.isArray(answer) && !(answer instanceof Error)) {
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          done();
+          resolve(answer.answer);
+        }, answer.lateMs),
+      );
     }
     done();
     return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
