@@ -23,7 +23,8 @@ USER node
 EXPOSE 9464
 # Healthy while every watched target polled successfully within 3 intervals, with --state the last
 # state save succeeded, and no sink is disabled or failing every delivery (GET /healthz).
-# Set PRESENCE_HEALTH= (empty) to turn the endpoint and this check off.
+# Set PRESENCE_HEALTH= (empty) to turn the endpoint and this check off. An orchestrator that
+# restarts unhealthy containers should probe GET /livez instead (a restart does not fix Daily).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "const a=process.env.PRESENCE_HEALTH;if(!a)process.exit(0);const p=a.split(':').pop();fetch('http://127.0.0.1:'+p+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/app/dist/cli.js"]

@@ -313,7 +313,10 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       await watcher.stop();
       throw new ConfigError(`--health ${cfg.health.host}:${cfg.health.port}: cannot listen: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    log.info({ healthz: `${healthUrl}/healthz`, metrics: `${healthUrl}/metrics` }, `health and metrics at ${healthUrl}/healthz and ${healthUrl}/metrics`);
+    log.info(
+      { healthz: `${healthUrl}/healthz`, livez: `${healthUrl}/livez`, metrics: `${healthUrl}/metrics` },
+      `health at ${healthUrl}/healthz (liveness: ${healthUrl}/livez), metrics at ${healthUrl}/metrics`,
+    );
   }
 
   const fatal = new Promise<Error>((resolve) => {

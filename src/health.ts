@@ -23,7 +23,16 @@ export interface HealthReport {
   sinks: Record<string, { depth: number; cap: number; disabled: boolean; failing: boolean }>;
 }
 
+/** /livez: the shortest time with no poll finishing at all (any target, success or failure) that counts as stuck. */
+export const LIVENESS_WINDOW_MIN_MS = 20 * 60_000;
+
+export type LivenessReport = { status: 'alive' } | { status: 'stuck'; reason: string };
+
 /**
+ * GET /livez: 200 while the watcher runs and polls keep finishing, successfully or not; for a
+ * liveness probe, which restarts the process: a restart fixes a stuck loop, not Daily or a receiver
+ * being down, which /healthz also reports.
+ *
  * GET /healthz: 200 while the last poll of every target succeeded within 3 intervals, the last
  * state save (when there is a state file) succeeded, every sink delivers (not disabled, not failing
  * every batch, queue not full) and every extra check passes; else 503 with the reasons. GET
@@ -35,13 +44,17 @@ export class HealthServer {
   readonly #lastOk = new Map<string, number>();
   readonly #lastError = new Map<string, string>();
   readonly #started: number;
+  /** When the last poll of any target finished, successfully or not. */
+  #lastPoll: number;
   #server: Server | undefined;
 
   constructor(o: HealthOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#started = this.#now();
+    this.#lastPoll = this.#started;
     o.watcher.on('poll', (p) => {
+      this.#lastPoll = this.#now();
       if (p.ok) {
         this.#lastOk.set(p.target, this.#now());
         this.#lastError.delete(p.target);
@@ -83,6 +96,19 @@ export class HealthServer {
     return { status: reasons.length ? 'unhealthy' : 'ok', reasons, targets, sinks };
   }
 
+  /**
+   * Whether the daemon is alive: the watcher runs, and some poll finished (any target, success or
+   * failure) within max(20 min, 5 intervals). Polls keep finishing while Daily is down (as
+   * failures), backoff and Retry-After included, so only a loop that no longer runs goes quiet.
+   */
+  liveness(): LivenessReport {
+    if (!this.#o.watcher.isRunning) return { status: 'stuck', reason: 'the watcher is not running' };
+    const window = Math.max(LIVENESS_WINDOW_MIN_MS, 5 * this.#o.watcher.intervalMs);
+    const quiet = this.#now() - this.#lastPoll;
+    if (quiet > window) return { status: 'stuck', reason: `no poll has finished, successfully or not, for ${Math.round(quiet / 1000)}s` };
+    return { status: 'alive' };
+  }
+
   async listen(): Promise<string> {
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -90,7 +116,11 @@ export class HealthServer {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
         return;
       }
-      if (path === '/healthz') {
+      if (path === '/livez') {
+        const r = this.liveness();
+        res.writeHead(r.status === 'alive' ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(r));
+      } else if (path === '/healthz') {
         const r = this.report();
         res.writeHead(r.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
         // scrubbed like a log line: a receiver's error text quoted in a reason may echo a URL's token
@@ -107,7 +137,7 @@ export class HealthServer {
           },
         );
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /healthz or /metrics\n');
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /healthz, /livez or /metrics\n');
       }
     });
     await new Promise<void>((resolve, reject) => {

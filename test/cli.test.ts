@@ -434,6 +434,10 @@ describe('CLI', () => {
     expect(res.status).toBe(503);
     const unhealthy = (await res.json()) as { reasons: string[] };
     expect(unhealthy.reasons[0]).toMatch(/room "standup": no successful poll for \d+s \(last error: Daily server error/);
+    // but the daemon is alive: a liveness probe must not restart it for Daily's outage
+    const live = await fetch(`${url}/livez`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: 'alive' });
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
   });

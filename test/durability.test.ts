@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
 import * as FakeTimers from '@sinonjs/fake-timers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
@@ -15,7 +16,7 @@ import { FakeClient } from './support/fake-client.js';
 import { polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 import { runCli } from './support/cli.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
-import { HealthServer } from '../src/health.js';
+import { HealthServer, LIVENESS_WINDOW_MIN_MS } from '../src/health.js';
 import { Metrics } from '../src/metrics.js';
 
 const at = '2026-01-01T00:00:00.000Z';
@@ -333,3 +334,52 @@ describe('state saving (fake timers)', () => {
   });
 });
 
+describe('liveness (/livez)', () => {
+  /** The little of a watcher that HealthServer reads, with polls emitted by hand. */
+  function stubWatcher(intervalMs: number) {
+    return Object.assign(new EventEmitter(), { isRunning: true, targets: ['a'], intervalMs, stateSaveError: undefined as string | undefined });
+  }
+
+  it('alive while polls keep finishing, failed ones included; stuck after 20 quiet minutes or once stopped', async () => {
+    let now = 1_000_000;
+    const w = stubWatcher(15_000);
+    const health = new HealthServer({ watcher: w as never, metrics: new Metrics(), queues: [], host: '127.0.0.1', port: 0, now: () => now });
+    const url = await health.listen();
+    try {
+      const livez = async () => {
+        const res = await fetch(`${url}/livez`);
+        return { code: res.status, body: await res.json() };
+      };
+      expect(await livez()).toEqual({ code: 200, body: { status: 'alive' } });
+      // Daily down for 19 minutes: every poll fails, /healthz says so, /livez stays 200 (a restart fixes nothing)
+      for (let t = 0; t < 19 * 60; t += 60) {
+        now += 60_000;
+        w.emit('poll', { target: 'a', ok: false, error: new Error('Daily server error'), participants: 0, rooms: 0, durationMs: 1, events: 0 });
+      }
+      expect(health.report().status).toBe('unhealthy');
+      expect(await livez()).toEqual({ code: 200, body: { status: 'alive' } });
+      // then nothing at all finishes: the loop is stuck
+      now += LIVENESS_WINDOW_MIN_MS - 1000;
+      expect((await livez()).code).toBe(200);
+      now += 2000;
+      expect(await livez()).toEqual({ code: 503, body: { status: 'stuck', reason: 'no poll has finished, successfully or not, for 1201s' } });
+      // one poll finishing makes it alive again
+      w.emit('poll', { target: 'a', ok: true, participants: 0, rooms: 0, durationMs: 1, events: 0 });
+      expect((await livez()).code).toBe(200);
+      w.isRunning = false;
+      expect(await livez()).toEqual({ code: 503, body: { status: 'stuck', reason: 'the watcher is not running' } });
+    } finally {
+      await health.close();
+    }
+  });
+
+  it('with a long interval, waits five intervals before calling it stuck', () => {
+    let now = 0;
+    const w = stubWatcher(60 * 60_000);
+    const health = new HealthServer({ watcher: w as never, metrics: new Metrics(), queues: [], host: '127.0.0.1', port: 0, now: () => now });
+    now = 4.9 * 60 * 60_000;
+    expect(health.liveness()).toEqual({ status: 'alive' });
+    now = 5.1 * 60 * 60_000;
+    expect(health.liveness().status).toBe('stuck');
+  });
+});

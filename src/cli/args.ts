@@ -67,8 +67,8 @@ Operations:
   --request-timeout <dur>  per-request deadline for Daily (default 10s)
   --max-body <size>        largest answer accepted from Daily: "64MiB", "100MB" or bytes (default
                            32MiB, ~140,000 people in GET /presence)
-  --health <host:port>     serve GET /healthz and GET /metrics (Prometheus); a bare port binds
-                           127.0.0.1
+  --health <host:port>     serve GET /healthz, GET /livez (for liveness probes) and GET /metrics
+                           (Prometheus); a bare port binds 127.0.0.1
   --log-level <level>      trace|debug|info|warn|error|fatal|silent (default info); logs are JSON
                            on stderr, secrets redacted
   -h, --help               show this help
