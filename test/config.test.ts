@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, resolveConfig, validateFileConfig } from '../src/config.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfigFile, resolveConfig, validateFileConfig } from '../src/config.js';
 import { formatSize, parseSize } from '../src/util/size.js';
 
 function problem(raw: unknown): string {
@@ -64,6 +67,17 @@ describe('signing secrets', () => {
     const sinks = validateFileConfig({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: ['${NEW}', '${OLD}'] }] }, 'w.yaml', { NEW: A, OLD: B }).sinks!;
     expect(sinks[0]).toMatchObject({ secret: `${A} ${B}` });
     expect(validateFileConfig({ webhookSecret: 'raw with spaces' }, 'w.yaml', {}).webhookSecret).toBe('raw with spaces');
+  });
+
+  it('the YAML forms the README shows load: a quoted flow list and a block list, with ${VAR}s', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-cfg-'));
+    const env = { NEW_SECRET: A, OLD_SECRET: B };
+    const flow = join(dir, 'flow.yaml');
+    writeFileSync(flow, 'webhookSecret: ["${NEW_SECRET}", "${OLD_SECRET}"]\n');
+    expect(loadConfigFile(flow, env).webhookSecret).toBe(`${A} ${B}`);
+    const block = join(dir, 'block.yaml');
+    writeFileSync(block, 'sinks:\n  - type: webhook\n    url: https://h.example/x\n    secret:\n      - ${NEW_SECRET}\n      - ${OLD_SECRET}\n');
+    expect(loadConfigFile(block, env).sinks![0]).toMatchObject({ secret: `${A} ${B}` });
   });
 
   it('a list with a raw secret, an empty list or an empty secret is an error that names the field, never the value', () => {
