@@ -68,7 +68,7 @@ const filter = {
 };
 
 const sinkSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('stdout'), ...filter }).strict(),
+  z.object({ type: z.literal('stdout'), format: z.enum(['json', 'text']).optional(), ...filter }).strict(),
   z.object({ type: z.literal('webhook'), url: httpUrl, secret: secretSetting.optional(), timeout: duration.optional(), ...filter }).strict(),
   z.object({ type: z.literal('slack'), url: httpUrl, timeout: duration.optional(), ...filter }).strict(),
 ]);
@@ -155,7 +155,7 @@ function kindOf(v: unknown, show: boolean): string {
   return `${kind} (${String(v)})`;
 }
 
-const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'events', 'rooms'];
+const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'format', 'events', 'rooms'];
 
 /**
  * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores
@@ -248,11 +248,13 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   return validateFileConfig(raw, path, env);
 }
 
-/** Parse a `--sink` spec: `stdout`, `webhook:<url>` or `slack:<url>`. */
+/** Parse a `--sink` spec: `stdout` (`stdout:json`), `stdout:text`, `webhook:<url>` or `slack:<url>`. */
 export function parseSinkSpec(spec: string): SinkConfig {
-  if (spec === 'stdout') return { type: 'stdout' };
+  if (spec === 'stdout' || spec === 'stdout:json') return { type: 'stdout' };
+  if (spec === 'stdout:text') return { type: 'stdout', format: 'text' };
+  if (spec.startsWith('stdout:')) throw new ConfigError(`--sink "${spec}": stdout's format is json (the default) or text`);
   const m = /^(webhook|slack):(.*)$/s.exec(spec);
-  if (!m) throw new ConfigError(`--sink "${spec.split(':')[0]}…": expected stdout, webhook:<url> or slack:<url>`);
+  if (!m) throw new ConfigError(`--sink "${spec.split(':')[0]}…": expected stdout, stdout:text, webhook:<url> or slack:<url>`);
   const type = m[1] as 'webhook' | 'slack';
   const url = m[2]!;
   if (!httpUrl.safeParse(url).success) throw new ConfigError(`--sink ${type}:…: the URL must be an http(s) URL`);

@@ -64,7 +64,7 @@ function addSecret(secret: string): void {
 /** The sink for one configured entry; `index` is its place in the list (its display name). Throws ConfigError for a bad secret. */
 export function buildSink(s: SinkConfig, index: number, webhookSecret: string | undefined, io: DaemonIO): Sink {
   const ua = `daily-presence-watcher/${io.version}`;
-  if (s.type === 'stdout') return new StdoutSink(io.stdout, index === 0 ? 'stdout' : `stdout-${index + 1}`);
+  if (s.type === 'stdout') return new StdoutSink(io.stdout, index === 0 ? 'stdout' : `stdout-${index + 1}`, s.format);
   secrets.addUrl(s.url);
   const host = new URL(s.url).host;
   if (s.type === 'webhook') {

@@ -39,7 +39,7 @@ export { DeliveryQueue } from './sinks/queue.js';
 export type { DeliveryQueueOptions, DeliveryOutcome } from './sinks/queue.js';
 export { DeliveryError } from './sinks/sink.js';
 export type { Sink, DeliveryFailure } from './sinks/sink.js';
-export { StdoutSink } from './sinks/stdout.js';
+export { StdoutSink, type StdoutFormat } from './sinks/stdout.js';
 export { WebhookSink } from './sinks/webhook.js';
 export type { WebhookSinkOptions } from './sinks/webhook.js';
 export { SlackSink, slackMessage, describeEvent } from './sinks/slack.js';

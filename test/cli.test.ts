@@ -77,7 +77,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['unknown flag', () => ['--room', 'a', '--bogus'], undefined, /Unknown option '--bogus'/],
     ['bad duration', () => ['--room', 'a', '--interval', '5 parsecs'], undefined, /--interval "5 parsecs" is not a duration/],
     ['bad leave grace', () => ['--room', 'a', '--leave-grace', 'soon'], undefined, /--leave-grace "soon" is not a duration/],
-    ['bad sink spec', () => ['--room', 'a', '--sink', 'carrier-pigeon'], undefined, /--sink "carrier-pigeon…": expected stdout, webhook:<url> or slack:<url>/],
+    ['bad sink spec', () => ['--room', 'a', '--sink', 'carrier-pigeon'], undefined, /--sink "carrier-pigeon…": expected stdout, stdout:text, webhook:<url> or slack:<url>/],
     ['sink with a bad URL', () => ['--room', 'a', '--sink', 'webhook:not a url'], undefined, /--sink webhook:…: the URL must be an http\(s\) URL/],
     ['no room and no --all-rooms', () => [], undefined, /nothing to watch: give --room <name> \(repeatable\) or --all-rooms/],
     ['both --room and --all-rooms', () => ['--room', 'a', '--all-rooms'], undefined, /either --room .* or --all-rooms/],
@@ -204,6 +204,17 @@ describe('CLI', () => {
     const next = await runCli(['--room', 'standup', '--once', '--state', state], env());
     expect(next.code).toBe(0);
     expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
+  });
+
+  it('--sink stdout:text prints a line a person reads per event: "who is in standup now?"', async () => {
+    sim.join('standup', { userName: 'Ann' });
+    sim.join('standup', { userName: 'Bob' });
+    const r = await runCli(['--room', 'standup', '--once', '--sink', 'stdout:text', '--log-level', 'silent'], env());
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z Ann joined standup \(already there when watching started\)$/);
+    expect(lines[1]).toMatch(/ Bob joined standup \(already there when watching started\)$/);
   });
 
   it('--once exits 1 saying why when there is no complete snapshot in time, or an event is not delivered', async () => {

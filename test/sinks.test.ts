@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
+import { parseSinkSpec } from '../src/config.js';
 import { Dispatcher } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
@@ -390,6 +391,33 @@ describe('stdout sink', () => {
     await q.drain(1000);
     expect(text.endsWith('\n')).toBe(true);
     expect(text.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual(events);
+  });
+
+  it('in text format, writes one line a person reads per event, with no control character from a name or a room', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c) => (text += c));
+    const { q } = queue(new StdoutSink(out, 'stdout', 'text'));
+    const initial = { ...ev(1, 'join', 'standup', 'Ada'), initial: true } as PresenceEvent;
+    // a name that would drive the terminal (ESC, CSI) or break the line
+    const hostile = ev(2, 'leave', 'design\nreview', '\u001b[2JEve\u009b31m\r\nroot');
+    for (const e of [initial, hostile, ev(3, 'update', 'standup', 'Bobby')]) q.push(e);
+    await q.drain(1000);
+    expect(text.split('\n')).toEqual([
+      '2026-01-01T00:00:00.000Z Ada joined standup (already there when watching started)',
+      '2026-01-01T00:00:00.000Z  [2JEve 31m root left design review',
+      '2026-01-01T00:00:00.000Z Old is now Bobby in standup',
+      '',
+    ]);
+  });
+});
+
+describe('--sink specs', () => {
+  it('stdout takes a format: json (the default) or text; anything else is an error that says so', () => {
+    expect(parseSinkSpec('stdout')).toEqual({ type: 'stdout' });
+    expect(parseSinkSpec('stdout:json')).toEqual({ type: 'stdout' });
+    expect(parseSinkSpec('stdout:text')).toEqual({ type: 'stdout', format: 'text' });
+    expect(() => parseSinkSpec('stdout:pretty')).toThrow('--sink "stdout:pretty": stdout\'s format is json (the default) or text');
   });
 });
 

@@ -38,7 +38,8 @@ What to watch:
   --limit <n>              room mode: ask Daily for at most n participants per room
 
 Where events go:
-  --sink <spec>            stdout | webhook:<url> | slack:<url>; repeatable (default stdout)
+  --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable (default
+                           stdout: NDJSON; stdout:text is a line a person reads, for --once)
   --webhook-secret <s>     sign webhook deliveries (Standard Webhooks; whsec_<base64> or raw).
                            Rotating? Repeat it (or put "whsec_new whsec_old" in the env var): each
                            delivery carries a signature per secret, so receivers holding either
@@ -121,8 +122,8 @@ delivers its events, each once and with its original id, to the sinks given: aft
 a receiver refuse them (a wrong secret, a gone URL). Receivers dedupe on the id (webhook-id), so a
 replay that repeats an event already delivered is harmless. Retries as the daemon does.
 
-  --sink <spec>            stdout | webhook:<url> | slack:<url>; repeatable (default: the sinks of
-                           --config, with their filters)
+  --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable
+                           (default: the sinks of --config, with their filters)
   --webhook-secret <s>     sign webhook deliveries (or env PRESENCE_WEBHOOK_SECRET); repeatable
                            with whsec_ secrets, one signature each (a rotation)
   --config <file>          take the sinks and webhookSecret from the daemon's config file

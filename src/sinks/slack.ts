@@ -1,12 +1,14 @@
 import type { PresenceEvent } from '../events.js';
+import { describeEvent } from './describe.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { DeliveryError, type Sink } from './sink.js';
+
+export { describeEvent } from './describe.js';
 
 /** Lines shown in one message; the rest are counted ("…and 12 more"). */
 export const SLACK_MAX_LINES = 30;
 /** Slack allows 3000 characters per section block; stay under it. */
 const SECTION_LIMIT = 2900;
-const LINE_LIMIT = 300;
 
 export interface SlackSinkOptions {
   url: string;
@@ -24,36 +26,6 @@ export interface SlackSinkOptions {
  */
 function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Line breaks and other control characters in a name would break the one-line-per-event layout. */
-function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ');
-}
-
-function who(e: PresenceEvent): string {
-  return (e.participant.userName && oneLine(e.participant.userName)) || `someone (${e.participant.id.slice(0, 8)})`;
-}
-
-/** One human line per event, e.g. "Moishe joined standup" (plain text: slackMessage escapes it). */
-export function describeEvent(e: PresenceEvent): string {
-  let line: string;
-  switch (e.type) {
-    case 'join':
-      line = `${who(e)} joined ${e.room}${e.initial ? ' (already there when watching started)' : ''}`;
-      break;
-    case 'leave':
-      line = `${who(e)} left ${e.room}`;
-      break;
-    case 'update': {
-      const rename = e.changes.userName;
-      line = rename
-        ? `${oneLine(rename.from || 'someone')} is now ${oneLine(rename.to || 'unnamed')} in ${e.room}`
-        : `${who(e)} changed ${Object.keys(e.changes).join(', ')} in ${e.room}`;
-      break;
-    }
-  }
-  return line.length > LINE_LIMIT ? `${line.slice(0, LINE_LIMIT - 1)}…` : line;
 }
 
 /** The Slack message for a burst of events: fallback `text` plus section blocks under the limits. */

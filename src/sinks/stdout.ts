@@ -1,23 +1,37 @@
 import type { Writable } from 'node:stream';
 import type { PresenceEvent } from '../events.js';
+import { describeEvent } from './describe.js';
 import { DeliveryError, type Sink } from './sink.js';
 
-/** One event per line as JSON (NDJSON), nothing else. Waits for the stream when it is full. */
+/** `json`: one event per line as JSON (NDJSON), for programs. `text`: one line a person reads. */
+export type StdoutFormat = 'json' | 'text';
+
+/** One event as a line of text: its time and what happened ("2026-11-26T09:00:00.000Z Moishe joined standup"). */
+export function textLine(e: PresenceEvent): string {
+  return `${e.at} ${describeEvent(e)}`;
+}
+
+/**
+ * One event per line, nothing else: JSON (NDJSON, the default) or a line of text. Waits for the
+ * stream when it is full.
+ */
 export class StdoutSink implements Sink {
   readonly kind = 'stdout';
   readonly name: string;
   readonly maxBatch = 1000;
   readonly minIntervalMs = 0;
   readonly #out: Writable;
+  readonly #line: (e: PresenceEvent) => string;
 
-  constructor(out: Writable = process.stdout, name = 'stdout') {
+  constructor(out: Writable = process.stdout, name = 'stdout', format: StdoutFormat = 'json') {
     this.#out = out;
     this.name = name;
+    this.#line = format === 'text' ? textLine : (e) => JSON.stringify(e);
   }
 
   deliver(events: PresenceEvent[], signal: AbortSignal): Promise<void> {
     let text = '';
-    for (const e of events) text += JSON.stringify(e) + '\n';
+    for (const e of events) text += this.#line(e) + '\n';
     return new Promise((resolve, reject) => {
       if (this.#out.destroyed || this.#out.writableEnded) {
         reject(new DeliveryError('stdout is closed', 'disable'));

@@ -1,0 +1,41 @@
+import type { PresenceEvent } from '../events.js';
+
+/** Longest line describeEvent returns; a longer one is cut with an ellipsis. */
+const LINE_LIMIT = 300;
+
+/**
+ * Line breaks and other control characters (ESC included: a name could otherwise drive the
+ * terminal showing it) as one space, to keep one line per event.
+ */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+}
+
+function who(e: PresenceEvent): string {
+  return (e.participant.userName && oneLine(e.participant.userName)) || `someone (${e.participant.id.slice(0, 8)})`;
+}
+
+/**
+ * One human line per event, e.g. "Moishe joined standup": Slack's messages and the stdout sink's
+ * text format. Plain text: Slack's message escapes it for Slack.
+ */
+export function describeEvent(e: PresenceEvent): string {
+  const room = oneLine(e.room);
+  let line: string;
+  switch (e.type) {
+    case 'join':
+      line = `${who(e)} joined ${room}${e.initial ? ' (already there when watching started)' : ''}`;
+      break;
+    case 'leave':
+      line = `${who(e)} left ${room}`;
+      break;
+    case 'update': {
+      const rename = e.changes.userName;
+      line = rename
+        ? `${oneLine(rename.from || 'someone')} is now ${oneLine(rename.to || 'unnamed')} in ${room}`
+        : `${who(e)} changed ${Object.keys(e.changes).join(', ')} in ${room}`;
+      break;
+    }
+  }
+  return line.length > LINE_LIMIT ? `${line.slice(0, LINE_LIMIT - 1)}…` : line;
+}
