@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfigFile, resolveConfig, validateFileConfig } from '../src/config.js';
@@ -67,6 +67,19 @@ describe('signing secrets', () => {
     const sinks = validateFileConfig({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: ['${NEW}', '${OLD}'] }] }, 'w.yaml', { NEW: A, OLD: B }).sinks!;
     expect(sinks[0]).toMatchObject({ secret: `${A} ${B}` });
     expect(validateFileConfig({ webhookSecret: 'raw with spaces' }, 'w.yaml', {}).webhookSecret).toBe('raw with spaces');
+  });
+
+  it("the README's config file example is a valid config", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const yaml = /### Config file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'pw-cfg-'));
+    const file = join(dir, 'readme.yaml');
+    writeFileSync(file, yaml!);
+    const env = { DAILY_API_KEY: 'k', PRESENCE_WEBHOOK_SECRET: A, SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x', OTHER_SECRET: B };
+    const cfg = resolveConfig(loadConfigFile(file, env), {}, env);
+    expect(cfg.sinks.map((x) => x.type)).toEqual(['slack', 'webhook', 'stdout']);
+    expect(cfg.webhookSecret).toBe(A);
   });
 
   it('the YAML forms the README shows load: a quoted flow list and a block list, with ${VAR}s', () => {
