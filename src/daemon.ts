@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, type DaemonConfig, type SinkConfig } from './config.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type SinkFilter } from './dispatcher.js';
 import { HealthServer } from './health.js';
 import { secrets, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -65,7 +65,6 @@ function addSecret(secret: string): void {
 export function buildSink(s: SinkConfig, index: number, webhookSecret: string | undefined, io: DaemonIO): Sink {
   const ua = `daily-presence-watcher/${io.version}`;
   if (s.type === 'stdout') return new StdoutSink(io.stdout, index === 0 ? 'stdout' : `stdout-${index + 1}`, s.format);
-  secrets.addUrl(s.url);
   const host = new URL(s.url).host;
   if (s.type === 'webhook') {
     const secret = s.secret ?? webhookSecret;
@@ -86,6 +85,11 @@ export function buildSink(s: SinkConfig, index: number, webhookSecret: string | 
     });
   }
   return new SlackSink({ url: s.url, ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}), name: `slack-${index + 1}(${host})`, userAgent: ua });
+}
+
+/** The events and rooms a configured sink takes (every one when unset). */
+export function sinkFilter(s: SinkConfig): SinkFilter {
+  return { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}) };
 }
 
 /** The dead-letter file at `path`, checked writable now (ConfigError if not), or the log without one. */
@@ -138,7 +142,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     const queue = new DeliveryQueue({ sink: buildSink(s, i, cfg.webhookSecret, io), deadLetter, logger: log, cap: cfg.queueCap });
     keyOf.set(queue, keys[i]!);
     metrics.observeQueue(queue);
-    dispatcher.add(queue, { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}) });
+    dispatcher.add(queue, sinkFilter(s));
   });
 
   let stateStore: FileStateStore | undefined;

@@ -56,7 +56,7 @@ export class HealthServer {
     o.watcher.on('poll', (p) => {
       this.#lastPoll = this.#now();
       if (p.ok) {
-        this.#lastOk.set(p.target, this.#now());
+        this.#lastOk.set(p.target, this.#lastPoll);
         this.#lastError.delete(p.target);
       } else if (p.error) this.#lastError.set(p.target, p.error.message);
     });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfigFile, type FileConfig, type LogLevelName } from '../config.js';
-import { buildSink, openDeadLetter } from '../daemon.js';
+import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
 import { createLogger, secrets } from '../log.js';
@@ -77,10 +77,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   sinks.forEach((s, i) => {
     const sink = buildSink(s, i, webhookSecret, { stdout: io.stdout, logger: log, version: io.version });
     // room for the whole file: a replay must not drop its oldest events for want of space
-    dispatcher.add(new DeliveryQueue({ sink, deadLetter, logger: log, cap: Math.max(1, events.length) }), {
-      ...(s.events ? { events: s.events } : {}),
-      ...(s.rooms ? { rooms: s.rooms } : {}),
-    });
+    dispatcher.add(new DeliveryQueue({ sink, deadLetter, logger: log, cap: Math.max(1, events.length) }), sinkFilter(s));
   });
   let delivered = 0;
   let failed = 0;
