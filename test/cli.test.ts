@@ -229,6 +229,15 @@ describe('CLI', () => {
     expect(refused.stderr).toBe('presence-watcher: --once: 1 event(s) not delivered (dead-lettered)\n');
   });
 
+  it('--once with a room Daily does not know: the other rooms\' events, then exit 1 at once naming the room (not after --once-timeout)', async () => {
+    sim.join('standup', { userName: 'Ann' });
+    const r = await runCli(['--room', 'standup', '--room', 'no-such-room', '--once', '--once-timeout', '60s', '--sink', 'stdout:text', '--log-level', 'silent'], env());
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/ Ann joined standup \(already there when watching started\)\n$/);
+    expect(r.stderr).toMatch(/^presence-watcher: --once: room "no-such-room" not found \(HTTP 404[^\n]*\): check the room name\n$/);
+    // the message is the 404's, not "no complete snapshot within 60s": it did not wait for the timeout
+  });
+
   it('trims a line break around the API key (a key read from a secret file) instead of failing every request', async () => {
     sim.join('standup', { userName: 'Ada' });
     const run = start(['--room', 'standup', ...FAST], env({ DAILY_API_KEY: `  ${sim.apiKey}\n` }));

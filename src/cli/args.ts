@@ -53,7 +53,8 @@ One shot (cron, scripts, "who is in standup now?"):
   --once                   take one snapshot of every target, deliver its events, save --state,
                            exit: 0 when all was delivered, 1 otherwise. With --state, each run
                            reports what changed since the last (joins, leaves, updates)
-  --once-timeout <dur>     give up (exit 1) without a complete snapshot after this long (default 30s)
+  --once-timeout <dur>     give up (exit 1) without a complete snapshot after this long (default 30s);
+                           a room Daily does not know fails at once, after the other rooms' events
 
 Durability:
   --state <file>           persist snapshots; on start, diff against them (no repeat joins,

@@ -121,15 +121,37 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** --once: resolves when every target has its first snapshot, or with why not once `timeoutMs` has passed. */
+/**
+ * --once: resolves when every target has its first snapshot, or with why not: at once when every
+ * target has either a snapshot or an error that polling again cannot fix (a room not found, access
+ * refused: Daily's answer would be the same until someone changes the room or the key), else once
+ * `timeoutMs` has passed.
+ */
 function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<string | undefined>; dispose(): void } {
   let lastError: string | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const targets = daemon.watcher.targets;
+  const answered = new Set<string>();
+  /** Targets whose last poll failed for good, with why. */
+  const refused = new Map<string, string>();
+  let settle: (why: string | undefined) => void = () => {};
   const onPoll = (p: PollInfo) => {
-    if (!p.ok && p.error) lastError = p.error.message;
+    if (p.ok) {
+      answered.add(p.target);
+      refused.delete(p.target);
+      return;
+    }
+    if (!p.error) return;
+    lastError = p.error.message;
+    if (p.error instanceof DailyApiError && !p.error.retryable) refused.set(p.target, p.error.message);
+    else refused.delete(p.target);
+    if (refused.size > 0 && targets.every((t) => answered.has(t) || refused.has(t))) {
+      settle([...refused.values()].join('; '));
+    }
   };
   daemon.watcher.on('poll', onPoll);
   const done = new Promise<string | undefined>((resolve) => {
+    settle = resolve;
     daemon.watcher.once('ready', () => resolve(undefined));
     timer = setTimeout(
       () => resolve(`no complete snapshot within ${formatDuration(timeoutMs)}${lastError ? ` (last error: ${lastError})` : ''}`),
