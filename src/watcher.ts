@@ -509,8 +509,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       const all = tracker.apply(presence, { at, initial: true });
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
-      for (const list of presence.values()) participants += list.length;
-      rooms = presence.size;
+      presence.forEach((list) => {
+        participants += list.length;
+        if (list.length > 0) rooms++;
+      });
     } else {
       const presence = await scheduleAbortable(this.#limiter, signal, () =>
         this.#client.getRoomEntries(target, { signal, ...(this.#limit ? { limit: this.#limit } : {}) }),

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DailyClient, encodeRoomSegment } from '../src/daily/client.js';
 import { DailyApiError } from '../src/daily/errors.js';
-import { parseDomainEntries, parseRoomEntries } from '../src/daily/parse.js';
+import { parseDomainEntries, parseRoomEntries, type ParticipantEntry } from '../src/daily/parse.js';
+import { DomainTracker } from '../src/tracker.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { WebhookSink } from '../src/sinks/webhook.js';
 import { joinOf } from './support/helpers.js';
@@ -204,6 +205,27 @@ describe('DailyClient against the simulator', () => {
     const domain = thrown(() => parseDomainEntries({ standup: [{ id: 'a' }], design: [{ id: 'b' }, 'not an object'] }));
     expect(domain.code).toBe('DAILY_INVALID_RESPONSE');
     expect(domain.message).toContain('"design"[1] is not an object');
+  });
+
+  it('a checked domain answer lists the occupied rooms in the answer\'s order, entries uncopied, as a Map would', () => {
+    const standup = [{ id: 'a', userName: 'Ann' }];
+    const design = [{ id: 'b' }, { id: 'c' }];
+    const body = { standup, empty: [], design, '2': [{ id: 'd' }] };
+    const checked = parseDomainEntries(body);
+    expect(checked.size).toBe(3);
+    const seen: [string, unknown][] = [];
+    checked.forEach((entries, room) => seen.push([room, entries]));
+    // integer-like keys first, as JSON.parse and Object.keys order them; the empty room skipped
+    expect(seen.map(([room]) => room)).toEqual(['2', 'standup', 'design']);
+    expect(seen[1]![1]).toBe(standup); // the parsed list itself, not a copy
+    expect([...checked]).toEqual(seen);
+    expect(parseDomainEntries({}).size).toBe(0);
+    // anything a DomainTracker accepts: a custom PresenceClient may answer with a Map
+    const tracker = new DomainTracker();
+    const fromView = tracker.apply(checked, { at: 'now' });
+    const fromMap = new DomainTracker().apply(new Map(seen as [string, ParticipantEntry[]][]), { at: 'now' });
+    expect(fromView.map((e) => `${e.type} ${e.room} ${e.participant.id}`)).toEqual(['join 2 d', 'join standup a', 'join design b', 'join design c']);
+    expect(fromMap).toEqual(fromView);
   });
 
   it('an aborted signal rejects with its reason, not a DailyApiError', async () => {

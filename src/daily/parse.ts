@@ -24,8 +24,17 @@ export interface RoomEntries {
   complete: boolean;
 }
 
-/** A checked GET /presence answer: room name → entries. Empty rooms are absent. */
-export type DomainEntries = Map<string, readonly ParticipantEntry[]>;
+/**
+ * A checked GET /presence answer: every room with anyone in it and its entries, in the answer's
+ * order. A `Map<string, readonly ParticipantEntry[]>` is one (a custom `PresenceClient` may answer
+ * with a Map); {@link parseDomainEntries} answers with a view over the parsed body instead.
+ */
+export interface DomainEntries {
+  /** Rooms with anyone present. */
+  readonly size: number;
+  /** Each room's entries (a room listed with nobody may be skipped), in the answer's order. */
+  forEach(fn: (entries: readonly ParticipantEntry[], room: string) => void): void;
+}
 
 /** A validated GET /rooms/:name/presence answer. */
 export interface RoomPresence {
@@ -101,19 +110,59 @@ export function parseRoomEntries(room: string, body: unknown): RoomEntries {
   return { room, totalCount, entries, complete: totalCount <= entries.length };
 }
 
+/**
+ * The checked GET /presence body, read in place. Not a Map on purpose: at 10,000 rooms a Map was
+ * ~1.15 MB allocated while the just-parsed body (~15 MB) was still live. That body nearly fills
+ * V8's young generation (16 MB on Node 20), so the Map's allocation set off a scavenge that copied
+ * the body, every poll; without it, at 1% churn, the scavenge comes between polls, when the body is
+ * garbage (~1 ms instead of ~12–25). BENCHMARKS.md's profile notes have the measurements.
+ */
+class CheckedDomainEntries implements DomainEntries, Iterable<[string, readonly ParticipantEntry[]]> {
+  /** The body's keys, in order, and each one's checked list, side by side. */
+  readonly #rooms: string[];
+  readonly #lists: (readonly ParticipantEntry[])[];
+  readonly size: number;
+
+  constructor(rooms: string[], lists: (readonly ParticipantEntry[])[], size: number) {
+    this.#rooms = rooms;
+    this.#lists = lists;
+    this.size = size;
+  }
+
+  forEach(fn: (entries: readonly ParticipantEntry[], room: string) => void): void {
+    const rooms = this.#rooms;
+    const lists = this.#lists;
+    for (let i = 0; i < rooms.length; i++) {
+      const list = lists[i]!;
+      if (list.length > 0) fn(list, rooms[i]!);
+    }
+  }
+
+  /** [room, entries] pairs, as a Map's iterator gives them. */
+  *[Symbol.iterator](): IterableIterator<[string, readonly ParticipantEntry[]]> {
+    for (let i = 0; i < this.#rooms.length; i++) {
+      const list = this.#lists[i]!;
+      if (list.length > 0) yield [this.#rooms[i]!, list];
+    }
+  }
+}
+
 /** Check the parsed body of GET /presence without copying its entries. Throws a retryable DailyApiError. */
-export function parseDomainEntries(body: unknown): DomainEntries {
+export function parseDomainEntries(body: unknown): DomainEntries & Iterable<[string, readonly ParticipantEntry[]]> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalidResponse('*', 'body is not a JSON object keyed by room name');
   }
-  const out: DomainEntries = new Map();
-  for (const room of Object.keys(body)) {
+  const rooms = Object.keys(body);
+  const lists: (readonly ParticipantEntry[])[] = new Array(rooms.length);
+  let size = 0;
+  for (let i = 0; i < rooms.length; i++) {
+    const room = rooms[i]!;
     const list = (body as Record<string, unknown>)[room];
     if (!Array.isArray(list)) throw invalidResponse('*', `room "${room}" is not an array of participants`);
-    if (list.length === 0) continue;
-    out.set(room, checkEntries(list, '*', room));
+    lists[i] = checkEntries(list, '*', room);
+    if (list.length > 0) size++;
   }
-  return out;
+  return new CheckedDomainEntries(rooms, lists, size);
 }
 
 /** A checked room answer with every entry copied into a typed participant. */
@@ -124,7 +173,9 @@ export function toRoomPresence({ room, totalCount, entries, complete }: RoomEntr
 /** A checked domain answer with every entry copied into a typed participant. */
 export function toDomainPresence(domain: DomainEntries): DomainPresence {
   const out: DomainPresence = new Map();
-  for (const [room, entries] of domain) out.set(room, entries.map(toParticipant));
+  domain.forEach((entries, room) => {
+    if (entries.length > 0) out.set(room, entries.map(toParticipant));
+  });
   return out;
 }
 
