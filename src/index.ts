@@ -21,6 +21,7 @@ export type { DailyClientOptions, PresenceClient, RoomPresenceOptions } from './
 export type { RoomPresence, DomainPresence, ParticipantEntry, RoomEntries, DomainEntries } from './daily/parse.js';
 export { parseRoomPresence, parseDomainPresence, parseRoomEntries, parseDomainEntries, toParticipant } from './daily/parse.js';
 export { RoomTracker, DomainTracker } from './tracker.js';
+export type { ApplyOptions } from './tracker.js';
 export { FileStateStore } from './state/file-store.js';
 export { StateError } from './state/store.js';
 export type { StateStore, SavedState } from './state/store.js';

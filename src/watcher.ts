@@ -506,7 +506,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       signal.throwIfAborted();
       const first = this.#domainState === undefined;
       const tracker = (this.#domainState ??= new DomainTracker());
-      const all = tracker.apply(presence, { at, initial: true });
+      const all = tracker.apply(presence, { at, initial: true, consume: this.#ownsClient });
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
       presence.forEach((list) => {
@@ -521,7 +521,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       let tracker = this.#roomState.get(target);
       const first = tracker === undefined;
       if (!tracker) this.#roomState.set(target, (tracker = new RoomTracker(target)));
-      const all = tracker.apply(presence.entries, presence.complete, { at, initial: true });
+      const all = tracker.apply(presence.entries, presence.complete, { at, initial: true, consume: this.#ownsClient });
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
       participants = presence.entries.length;

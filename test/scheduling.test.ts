@@ -169,6 +169,9 @@ describe('scheduling (fake timers)', () => {
     expect(events).toEqual(['join:p1']);
     expect(errors).toHaveLength(2);
     expect(polls.slice(0, 4)).toEqual([true, false, false, true]);
+    // a custom client's answers are its own: the watcher never clears them (it does its own
+    // DailyClient's, which nobody else sees), so the same list answered twice still holds Alice
+    expect(client.fallback).toEqual([alice]);
     await stop(w);
   });
 

@@ -50,14 +50,20 @@ describe('RoomTracker', () => {
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('gives exactly the events and state of diffRoom over random snapshots (seed %i)', (seed) => {
     const next = makeWorld(seed);
     const tracker = new RoomTracker('r');
+    // the same snapshots, each list given away (`consume`): the same events, and the list emptied
+    const consuming = new RoomTracker('r');
     let state: RoomState | undefined;
     let events = 0;
     for (let poll = 0; poll < 300; poll++) {
       const { entries, complete } = next();
       const opts = { at: `${at}#${poll}`, initial: true };
       const expected = diffRoom(state, { room: 'r', participants: entries.map(toParticipant), complete }, opts);
+      const given = [...entries];
       const got = tracker.apply(entries, complete, opts);
       expect(got).toEqual(expected.events);
+      expect(consuming.apply(given, complete, { ...opts, consume: true })).toEqual(got);
+      expect(given.every((e) => e === undefined)).toBe(true);
+      expect(given).toHaveLength(entries.length);
       state = expected.next;
       expect(tracker.participants()).toEqual([...state.values()]);
       expect(tracker.size).toBe(state.size);
@@ -125,6 +131,7 @@ describe('DomainTracker', () => {
     const rooms = ['a', 'b', 'c', 'd'].map((r, i) => [r, makeWorld(seed * 10 + i)] as const);
     const random = seededRandom(seed);
     const tracker = new DomainTracker();
+    const consuming = new DomainTracker();
     let state: DomainState | undefined;
     for (let poll = 0; poll < 200; poll++) {
       const snap = new Map<string, ParticipantEntry[]>();
@@ -135,7 +142,10 @@ describe('DomainTracker', () => {
       }
       const opts = { at: `${at}#${poll}`, initial: true };
       const expected = diffDomain(state, new Map([...snap].map(([r, es]) => [r, es.map(toParticipant)])), opts);
+      const given = new Map([...snap].map(([r, es]) => [r, [...es]]));
       const got = tracker.apply(snap, opts);
+      expect(consuming.apply(given, { ...opts, consume: true })).toEqual(got);
+      expect([...given.values()].every((es) => es.every((e) => e === undefined))).toBe(true);
       expect(got).toHaveLength(expected.events.length);
       expect(byRoom(got)).toEqual(byRoom(expected.events));
       // across rooms: every join and update first, then every leave
