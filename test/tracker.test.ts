@@ -64,6 +64,7 @@ describe('RoomTracker', () => {
       expect(consuming.apply(given, complete, { ...opts, consume: true })).toEqual(got);
       expect(given.every((e) => e === undefined)).toBe(true);
       expect(given).toHaveLength(entries.length);
+      expect(consuming.participants()).toEqual(tracker.participants());
       state = expected.next;
       expect(tracker.participants()).toEqual([...state.values()]);
       expect(tracker.size).toBe(state.size);
@@ -146,6 +147,7 @@ describe('DomainTracker', () => {
       const got = tracker.apply(snap, opts);
       expect(consuming.apply(given, { ...opts, consume: true })).toEqual(got);
       expect([...given.values()].every((es) => es.every((e) => e === undefined))).toBe(true);
+      expect(consuming.rooms()).toEqual(tracker.rooms());
       expect(got).toHaveLength(expected.events.length);
       expect(byRoom(got)).toEqual(byRoom(expected.events));
       // across rooms: every join and update first, then every leave
