@@ -143,7 +143,8 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<strin
     }
     if (!p.error) return;
     lastError = p.error.message;
-    if (p.error instanceof DailyApiError && !p.error.retryable) refused.set(p.target, p.error.message);
+    // (a fatal error, a rejected key, stops the daemon and is reported as such)
+    if (p.error instanceof DailyApiError && !p.error.retryable && !p.error.fatal) refused.set(p.target, p.error.message);
     else refused.delete(p.target);
     if (refused.size > 0 && targets.every((t) => answered.has(t) || refused.has(t))) {
       settle([...refused.values()].join('; '));
