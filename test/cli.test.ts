@@ -238,6 +238,12 @@ describe('CLI', () => {
     // the message is the 404's, not "no complete snapshot within 60s": it did not wait for the timeout
   });
 
+  it('--once with a rejected key: the fatal error, as without --once', async () => {
+    const r = await runCli(['--room', 'standup', '--once', '--log-level', 'silent'], env({ DAILY_API_KEY: 'wrong-key' }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('presence-watcher: Daily rejected the API key (HTTP 401 authentication-error): check DAILY_API_KEY. Exiting.\n');
+  });
+
   it('trims a line break around the API key (a key read from a secret file) instead of failing every request', async () => {
     sim.join('standup', { userName: 'Ada' });
     const run = start(['--room', 'standup', ...FAST], env({ DAILY_API_KEY: `  ${sim.apiKey}\n` }));
