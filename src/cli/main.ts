@@ -128,13 +128,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
  * `timeoutMs` has passed.
  */
 function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<string | undefined>; dispose(): void } {
-  let lastError: string | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let settle!: (why: string | undefined) => void;
+  const done = new Promise<string | undefined>((resolve) => (settle = resolve));
   const targets = daemon.watcher.targets;
   const answered = new Set<string>();
   /** Targets whose last poll failed for good, with why. */
   const refused = new Map<string, string>();
-  let settle: (why: string | undefined) => void = () => {};
+  let lastError: string | undefined;
+  const onReady = () => settle(undefined);
   const onPoll = (p: PollInfo) => {
     if (p.ok) {
       answered.add(p.target);
@@ -146,24 +147,20 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<strin
     // (a fatal error, a rejected key, stops the daemon and is reported as such)
     if (p.error instanceof DailyApiError && !p.error.retryable && !p.error.fatal) refused.set(p.target, p.error.message);
     else refused.delete(p.target);
-    if (refused.size > 0 && targets.every((t) => answered.has(t) || refused.has(t))) {
-      settle([...refused.values()].join('; '));
-    }
+    if (refused.size > 0 && targets.every((t) => answered.has(t) || refused.has(t))) settle([...refused.values()].join('; '));
   };
   daemon.watcher.on('poll', onPoll);
-  const done = new Promise<string | undefined>((resolve) => {
-    settle = resolve;
-    daemon.watcher.once('ready', () => resolve(undefined));
-    timer = setTimeout(
-      () => resolve(`no complete snapshot within ${formatDuration(timeoutMs)}${lastError ? ` (last error: ${lastError})` : ''}`),
-      timerDelay(timeoutMs),
-    );
-  });
+  daemon.watcher.once('ready', onReady);
+  const timer = setTimeout(
+    () => settle(`no complete snapshot within ${formatDuration(timeoutMs)}${lastError ? ` (last error: ${lastError})` : ''}`),
+    timerDelay(timeoutMs),
+  );
   return {
     done,
     dispose: () => {
       clearTimeout(timer);
       daemon.watcher.off('poll', onPoll);
+      daemon.watcher.off('ready', onReady);
     },
   };
 }

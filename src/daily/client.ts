@@ -82,7 +82,7 @@ export class DailyClient implements PresenceClient {
   readonly #pool: Dispatcher;
   readonly #basePath: string;
   readonly #origin: string;
-  readonly #viaProxy = proxyNote();
+  readonly #proxyNote = proxyNote();
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
@@ -174,7 +174,7 @@ export class DailyClient implements PresenceClient {
       throw new DailyApiError({
         target,
         code: 'DAILY_NETWORK_ERROR',
-        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}${this.#viaProxy}: ${networkFailure(err)}`,
+        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}${this.#proxyNote}: ${networkFailure(err)}`,
         cause: err,
       });
     } finally {

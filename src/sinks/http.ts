@@ -21,7 +21,7 @@ export class HttpTarget {
   readonly #pool: Dispatcher;
   readonly #path: string;
   readonly #origin: string;
-  readonly #viaProxy = proxyNote();
+  readonly #proxyNote = proxyNote();
   readonly #timeoutMs: number;
 
   constructor(url: string, timeoutMs: number) {
@@ -58,7 +58,7 @@ export class HttpTarget {
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
-      throw new DeliveryError(`network error posting to ${this.host}${this.#viaProxy}: ${networkFailure(err)}`, 'retry');
+      throw new DeliveryError(`network error posting to ${this.host}${this.#proxyNote}: ${networkFailure(err)}`, 'retry');
     } finally {
       d.dispose();
     }
