@@ -1,7 +1,7 @@
 // One measurement in a fresh process, so no contender's garbage or live state is billed to
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
-//   node bench/measure.mjs room <n> <churn> <runs> parse|check|tracker|pure|naive (parse and tracker: also -cold)
-//   node bench/measure.mjs domain <rooms> <churn> <runs> parse|check|tracker|pure
+//   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|pure|naive (parse and tracker: also -cold)
+//   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain]
 import { request } from 'undici';
 import {
@@ -50,12 +50,14 @@ function flushCaches() {
 /**
  * Samples of `fn(prepare(fresh parse))`: every run gets a freshly parsed body (as a real poll does:
  * no string hash cached from an earlier run), alternating between the two bodies so every run has
- * the churn in one direction or the other. Only `fn` is timed for `samples`; `prepare` (the entry
- * check, timed on its own as `check`) and the parse are not. `ratios` pairs each run with its own
- * parse: (prepare + fn) ÷ JSON.parse of that same body, just before, in the same process.
+ * the churn in one direction or the other. `samples` times `fn` alone and `prepared` times `prepare`
+ * (the entry check) alone, on the same bodies in the same runs, so the check needs no processes of
+ * its own; the parse is timed in neither. `ratios` pairs each run with its own parse:
+ * (prepare + fn) ÷ JSON.parse of that same body, just before, in the same process.
  */
 function onFresh(bodies, runs, prepare, fn) {
   const t = [];
+  const prepared = [];
   const ratios = [];
   let events = 0;
   for (let i = 0; i < runs + warm; i++) {
@@ -69,11 +71,12 @@ function onFresh(bodies, runs, prepare, fn) {
     const dt = performance.now() - s;
     if (i >= warm) {
       t.push(dt);
+      prepared.push(s - s1);
       ratios.push((s - s1 + dt) / (s1 - s0));
       events = Math.max(events, e ?? 0);
     }
   }
-  return { samples: t, ratios, events };
+  return { samples: t, prepared, ratios, events };
 }
 
 const asIs = (b) => b;
@@ -97,7 +100,6 @@ if (kind === 'room') {
   const { base, bodies } = roomBodies(n, churn);
   const at = '2026-01-01T00:00:00.000Z';
   if (what === 'parse') out(parseFloor(bodies, runs));
-  else if (what === 'check') out(onFresh(bodies, runs, asIs, (b) => void parseRoomEntries('bench', b)));
   else if (what === 'tracker') {
     const tracker = new RoomTracker('bench');
     tracker.apply(parseRoomEntries('bench', JSON.parse(bodies[0])).entries, true, { at });
@@ -124,7 +126,6 @@ if (kind === 'room') {
   const { bodies } = domainBodies(rooms, churn);
   const at = '2026-01-01T00:00:00.000Z';
   if (what === 'parse') out(parseFloor(bodies, runs));
-  else if (what === 'check') out(onFresh(bodies, runs, asIs, (b) => void parseDomainEntries(b)));
   else if (what === 'tracker') {
     const tracker = new DomainTracker();
     tracker.apply(parseDomainEntries(JSON.parse(bodies[0])), { at });
