@@ -1,7 +1,7 @@
 // One measurement in a fresh process, so no contender's garbage or live state is billed to
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
 //   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|pure|naive (parse and tracker: also -cold)
-//   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|pure
+//   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|text|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain]
 import { request } from 'undici';
 import {
@@ -13,6 +13,7 @@ import {
   diffRoom,
   parseDomainEntries,
   parseDomainPresence,
+  parseDomainText,
   parseRoomEntries,
   parseRoomPresence,
 } from '../dist/index.js';
@@ -130,6 +131,25 @@ if (kind === 'room') {
     const tracker = new DomainTracker();
     tracker.apply(parseDomainEntries(JSON.parse(bodies[0])), { at });
     out(onFresh(bodies, runs, parseDomainEntries, (snapshot) => tracker.apply(snapshot, { at }).length));
+  } else if (what === 'text') {
+    // the watcher's own path for GET /presence: the text read a room at a time (parseDomainText),
+    // each list parsed as the tracker reaches it, so there is no whole parsed body: the time covers
+    // the parsing too. Not paired with a JSON.parse in the same process (its 15 MB of garbage would
+    // be billed to this path), so no same-poll ratio
+    const tracker = new DomainTracker();
+    const opts = { at, consume: true };
+    tracker.apply(parseDomainText(bodies[0]), opts);
+    const t = [];
+    let events = 0;
+    for (let i = 0; i < runs + warm; i++) {
+      const s = performance.now();
+      const e = tracker.apply(parseDomainText(bodies[i % 2]), opts).length;
+      if (i >= warm) {
+        t.push(performance.now() - s);
+        events = Math.max(events, e);
+      }
+    }
+    out({ samples: t, events });
   } else if (what === 'pure') {
     let state = diffDomain(undefined, parseDomainPresence(JSON.parse(bodies[0])), { at }).next;
     out(onFresh(bodies, runs, asIs, (b) => {

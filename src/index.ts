@@ -19,7 +19,7 @@ export type { RoomState, DomainState, DiffOptions, DiffResult, DomainDiffResult 
 export { DailyClient, DEFAULT_API_URL, encodeRoomSegment } from './daily/client.js';
 export type { DailyClientOptions, PresenceClient, RoomPresenceOptions } from './daily/client.js';
 export type { RoomPresence, DomainPresence, ParticipantEntry, RoomEntries, DomainEntries } from './daily/parse.js';
-export { parseRoomPresence, parseDomainPresence, parseRoomEntries, parseDomainEntries, toParticipant } from './daily/parse.js';
+export { parseRoomPresence, parseDomainPresence, parseRoomEntries, parseDomainEntries, parseDomainText, toParticipant } from './daily/parse.js';
 export { RoomTracker, DomainTracker } from './tracker.js';
 export type { ApplyOptions } from './tracker.js';
 export { FileStateStore } from './state/file-store.js';

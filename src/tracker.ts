@@ -101,6 +101,15 @@ abstract class Tracker {
   #furthest = 0;
   /** Whether the walk ever went back (someone listed earlier than last time): the stretches may then overlap. */
   #wentBack = false;
+  /**
+   * What undo() needs: whether the tracker was primed before this snapshot, who joined in it, each
+   * changed slot's fields before (slot, userName, userId, mtgSessionId, joinTime, flat), and each
+   * listed slot's duration before, at its new position (NaN for null).
+   */
+  #wasPrimed = false;
+  readonly #joined: Slot[] = [];
+  readonly #changed: unknown[] = [];
+  #durations: Float64Array = new Float64Array(0);
 
   protected constructor(primed: boolean) {
     this.#primed = primed;
@@ -132,6 +141,7 @@ abstract class Tracker {
   protected begin(opts: ApplyOptions): void {
     this.#initial = !this.#primed && opts.initial === true;
     this.#consume = opts.consume === true;
+    this.#wasPrimed = this.#primed;
     this.#primed = true;
     this.#at = opts.at;
     this.#snapshots++;
@@ -141,6 +151,41 @@ abstract class Tracker {
     this.#skipped.length = 0;
     this.#furthest = 0;
     this.#wentBack = false;
+    this.#joined.length = 0;
+    this.#changed.length = 0;
+  }
+
+  /**
+   * Take back the snapshot begun last, before its end(): for a DomainEntries whose forEach threw
+   * part way (parsed room by room, it found a list that is not valid JSON, or a malformed entry).
+   * Everyone is as before it began, durations included; its events are the caller's to drop.
+   */
+  protected undo(): void {
+    const gen = this.#snapshots;
+    const durations = this.#durations;
+    for (const s of this.#joined) this.#index.delete(s);
+    const c = this.#changed;
+    for (let i = 0; i < c.length; i += 5) {
+      const s = c[i] as Slot;
+      s.userName = c[i + 1] as string | null;
+      s.userId = c[i + 2] as string | null;
+      s.mtgSessionId = c[i + 3] as string | null;
+      s.joinTime = c[i + 4] as string | null;
+    }
+    this.#joined.length = 0;
+    this.#changed.length = 0;
+    const order = this.#order;
+    for (let j = 0; j < order.length; j++) {
+      const s = order[j]!;
+      if (s.seen === gen) {
+        const d = durations[s.pos]!;
+        s.duration = Number.isNaN(d) ? null : d;
+      }
+      s.pos = j;
+    }
+    // the spare holds this snapshot's order so far, joined slots included: let them go
+    this.#spare.length = 0;
+    this.#primed = this.#wasPrimed;
   }
 
   /**
@@ -158,6 +203,7 @@ abstract class Tracker {
     let matched = this.#matched;
     let furthest = this.#furthest;
     const consume = this.#consume;
+    let durations = this.#durations;
 
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
@@ -185,6 +231,7 @@ abstract class Tracker {
           const [joinId, leaveId] = joinAndLeaveIds(room, id);
           const joined = slotOf(room, p, gen, n, leaveId);
           index.add(joined);
+          this.#joined.push(joined);
           next[n++] = joined;
           events.push(joinEvent(room, p, at, initial, joinId));
           continue;
@@ -200,6 +247,8 @@ abstract class Tracker {
       if (expect > furthest) furthest = expect;
       s.seen = gen;
       s.pos = n;
+      if (n >= durations.length) durations = this.#growDurations(n);
+      durations[n] = s.duration ?? NaN;
       next[n++] = s;
       matched++;
       s.duration = num(e.duration);
@@ -213,6 +262,7 @@ abstract class Tracker {
       }
       const p = toParticipant(e);
       const changes = changesOf(s, p)!;
+      this.#changed.push(s, s.userName, s.userId, s.mtgSessionId, s.joinTime);
       s.userName = p.userName;
       s.userId = p.userId;
       s.mtgSessionId = p.mtgSessionId;
@@ -223,6 +273,12 @@ abstract class Tracker {
     this.#expect = expect;
     this.#matched = matched;
     this.#furthest = furthest;
+  }
+
+  #growDurations(n: number): Float64Array {
+    const grown = new Float64Array(Math.max(64, 2 * n, this.#order.length + 1));
+    grown.set(this.#durations);
+    return (this.#durations = grown);
   }
 
   /**
@@ -259,6 +315,8 @@ abstract class Tracker {
       }
     }
     if (next.length !== n) next.length = n;
+    this.#joined.length = 0;
+    this.#changed.length = 0;
     // the old order becomes the spare; drop its references to people who left, or they would be
     // kept alive until the next snapshot overwrites them
     if (left) order.fill(undefined as unknown as Slot);
@@ -365,17 +423,27 @@ export class DomainTracker extends Tracker {
     return out;
   }
 
+  /**
+   * Apply one snapshot of the domain; returns its events. When the snapshot's forEach throws (one
+   * from DailyClient.getDomainEntriesDeferred parses each room as it is read), the snapshot is
+   * undone and the error thrown: the tracker is as before it, and no event is lost or invented.
+   */
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
     this.begin(opts);
     const watched = this.#watchedRooms;
-    // forEach, not for-of: for-of over a Map made an [room, entries] pair per room (~8% of the domain's diff)
-    if (watched === undefined) snapshot.forEach((entries, room) => this.walk(events, room, entries));
-    else {
-      const initial = opts.initial === true;
-      snapshot.forEach((entries, room) => this.walk(events, room, entries, initial && !watched.has(room)));
-      this.#watchedRooms = undefined;
+    try {
+      // forEach, not for-of: for-of over a Map made an [room, entries] pair per room (~8% of the domain's diff)
+      if (watched === undefined) snapshot.forEach((entries, room) => this.walk(events, room, entries));
+      else {
+        const initial = opts.initial === true;
+        snapshot.forEach((entries, room) => this.walk(events, room, entries, initial && !watched.has(room)));
+      }
+    } catch (err) {
+      this.undo();
+      throw err;
     }
+    this.#watchedRooms = undefined;
     this.end(events, true);
     return events;
   }

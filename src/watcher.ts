@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { DailyClient, DEFAULT_API_URL, normalizeApiKey, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
+import type { DomainEntries } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
@@ -130,6 +131,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #backoffMaxMs: number;
   readonly #client: PresenceClient;
   readonly #ownsClient: boolean;
+  /** The client when it is our own DailyClient: GET /presence is then read room by room (getDomainEntriesDeferred). */
+  readonly #daily: DailyClient | undefined;
   readonly #limiter: RequestLimiter;
   readonly #ownsLimiter: boolean;
   readonly #log: Logger;
@@ -204,6 +207,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (options.client) {
       this.#client = options.client;
       this.#ownsClient = false;
+      this.#daily = undefined;
     } else {
       if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
         throw new WatcherOptionsError('PresenceWatcher: apiKey is required (a Daily API key; the CLI reads DAILY_API_KEY)');
@@ -222,7 +226,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
           `maxRps ${this.#maxRps} is over Daily's limit of ${DAILY_MAX_RPS} requests/s a domain (shared with your other software): expect 429s, and each one holds every room's polls. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`,
         );
       }
-      this.#client = new DailyClient({
+      this.#client = this.#daily = new DailyClient({
         // enough keep-alive connections for the request budget (4 for the default 5/s)
         connections: Math.min(64, Math.max(4, Math.ceil(this.#maxRps / 20))),
         apiKey,
@@ -502,17 +506,28 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     let participants = 0;
     let rooms = 0;
     if (target === DOMAIN_TARGET) {
-      const presence = await scheduleAbortable(this.#limiter, signal, () => this.#client.getDomainEntries({ signal }));
+      const daily = this.#daily;
+      const presence = await scheduleAbortable(this.#limiter, signal, () =>
+        daily ? daily.getDomainEntriesDeferred({ signal }) : this.#client.getDomainEntries({ signal }),
+      );
       signal.throwIfAborted();
-      const first = this.#domainState === undefined;
       const tracker = (this.#domainState ??= new DomainTracker());
-      const all = tracker.apply(presence, { at, initial: true, consume: this.#ownsClient });
+      // unprimed until a snapshot is applied whole (one that throws part way is undone)
+      const first = !tracker.primed;
+      // counted as the tracker reads them: a second forEach would parse a deferred answer again. A
+      // deferred answer that turns out bad throws here, the tracker undone: a failed poll, as before
+      const counted: DomainEntries = {
+        size: presence.size,
+        forEach: (fn) =>
+          presence.forEach((list, room) => {
+            participants += list.length;
+            if (list.length > 0) rooms++;
+            fn(list, room);
+          }),
+      };
+      const all = tracker.apply(counted, { at, initial: true, consume: this.#ownsClient });
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
-      presence.forEach((list) => {
-        participants += list.length;
-        if (list.length > 0) rooms++;
-      });
     } else {
       const presence = await scheduleAbortable(this.#limiter, signal, () =>
         this.#client.getRoomEntries(target, { signal, ...(this.#limit ? { limit: this.#limit } : {}) }),

@@ -171,6 +171,8 @@ describe('DailyClient against the simulator', () => {
     [{ kind: 'malformed' }, 'DAILY_INVALID_RESPONSE'],
     [{ kind: 'truncated' }, 'DAILY_INVALID_RESPONSE'],
     [{ kind: 'wrong-schema' }, 'DAILY_INVALID_RESPONSE'],
+    [{ kind: 'bad-entry' }, 'DAILY_INVALID_RESPONSE'],
+    [{ kind: 'bad-list' }, 'DAILY_INVALID_RESPONSE'],
     [{ kind: 'reset' }, 'DAILY_NETWORK_ERROR'],
     [{ kind: 'hang' }, 'DAILY_TIMEOUT'],
     [{ kind: 'delay', ms: 2000 }, 'DAILY_TIMEOUT'],
@@ -188,6 +190,48 @@ describe('DailyClient against the simulator', () => {
     sim.inject({ fault: { kind: 'wrong-schema' }, on: 'domain' });
     const err = await failure(client.getDomainPresence());
     expect(err.code).toBe('DAILY_INVALID_RESPONSE');
+  });
+
+  it.each([
+    ['bad-entry', /^invalid response from Daily for GET \/presence: "name with spaces\/and\?query"\[1\] has no string "id"$/],
+    ['bad-list', /^invalid response from Daily for GET \/presence: body is not valid JSON \(\d+ bytes\)$/],
+  ] as const)('GET /presence read room by room (%s): the fault deep inside surfaces when its room is read, as getDomainEntries reports it up front', async (kind, message) => {
+    const spaced = 'name with spaces/and?query';
+    const people: [string, string][] = [
+      ['standup', sim.join('standup', { userName: 'Ann' }).id],
+      [spaced, sim.join(spaced, { userName: 'Bo' }).id],
+      [spaced, sim.join(spaced, { userName: 'Cy' }).id],
+    ];
+    try {
+      const whole = [...((await client.getDomainEntries()) as unknown as Iterable<[string, unknown]>)];
+      const deferred = await client.getDomainEntriesDeferred();
+      expect(deferred.size).toBe(2);
+      const read: [string, unknown][] = [];
+      deferred.forEach((list, room) => read.push([room, list]));
+      expect(read).toEqual(whole);
+
+      sim.inject({ fault: { kind }, on: 'domain' });
+      const broken = await client.getDomainEntriesDeferred(); // the shape is right: no error yet
+      const rooms: string[] = [];
+      const err = (() => {
+        try {
+          broken.forEach((_list, room) => rooms.push(room));
+        } catch (e) {
+          return e as DailyApiError;
+        }
+        throw new Error('did not throw');
+      })();
+      expect(err).toBeInstanceOf(DailyApiError);
+      expect(err).toMatchObject({ code: 'DAILY_INVALID_RESPONSE', retryable: true });
+      expect(err.message).toMatch(message);
+      expect(rooms).toEqual(['standup']); // the room before it was handed out
+
+      sim.inject({ fault: { kind }, on: 'domain' });
+      const upFront = await failure(client.getDomainEntries());
+      expect(upFront.message).toMatch(message);
+    } finally {
+      for (const [room, id] of people) sim.leave(room, id);
+    }
   });
 
   it('a malformed entry is named in the error: data[i] in a room, "room"[i] in the domain', () => {

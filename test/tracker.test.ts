@@ -4,7 +4,8 @@ import { diffDomain, diffRoom, type DomainState, type RoomState } from '../src/d
 import type { Participant, PresenceEvent } from '../src/events.js';
 import { seededRandom } from '../src/simulator/random.js';
 import { DomainTracker, RoomTracker } from '../src/tracker.js';
-import { toParticipant } from '../src/daily/parse.js';
+import { parseDomainText, toParticipant, type DomainEntries } from '../src/daily/parse.js';
+import { DailyApiError } from '../src/daily/errors.js';
 
 // The watcher runs on RoomTracker/DomainTracker; diffRoom/diffDomain are the pure reference. These
 // tests drive both with the same random snapshot sequences and require identical events (ids,
@@ -156,6 +157,66 @@ describe('DomainTracker', () => {
       state = expected.next;
       expect(tracker.rooms()).toEqual(new Map([...state].map(([r, s]) => [r, [...s.values()]])));
     }
+  });
+
+  // DailyClient.getDomainEntriesDeferred parses GET /presence a room at a time, so a list that is not
+  // JSON, or a malformed entry, surfaces part way through the walk: the tracker must undo what it did
+  it.each([21, 22, 23, 24])('a snapshot that throws part way is undone: events and state as if it never came (seed %i)', (seed) => {
+    const rooms = ['a', 'b', 'c', 'd'].map((r, i) => [r, makeWorld(seed * 10 + i)] as const);
+    const random = seededRandom(seed);
+    const snapshot = () => {
+      const snap = new Map<string, ParticipantEntry[]>();
+      for (const [room, world] of random() < 0.5 ? rooms : [...rooms].reverse()) {
+        const { entries } = world();
+        if (entries.length && random() > 0.1) snap.set(room, entries);
+      }
+      return snap;
+    };
+    const asText = (snap: Map<string, ParticipantEntry[]>) => JSON.stringify(Object.fromEntries(snap));
+    const plain = new DomainTracker(); // sees only the good snapshots, as Maps
+    const undoing = new DomainTracker(); // sees them as text read room by room, and broken ones between
+    const kinds = new Map<string, number>();
+    for (let poll = 0; poll < 150; poll++) {
+      const opts = { at: `${at}#${poll}`, initial: true };
+      if (random() < 0.4) {
+        // a broken snapshot: room k's list has a bad entry, is not JSON, or the source throws there
+        const broken = snapshot();
+        const names = [...broken.keys()];
+        if (names.length === 0) continue;
+        const k = Math.floor(random() * names.length);
+        const kind = ['entry', 'json', 'throw'][Math.floor(random() * 3)]!;
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        let source: DomainEntries;
+        if (kind === 'throw') {
+          source = {
+            size: broken.size,
+            forEach: (fn) => {
+              let i = 0;
+              broken.forEach((list, room) => {
+                if (i++ === k) throw new DailyApiError({ target: '*', code: 'DAILY_INVALID_RESPONSE', message: 'broken' });
+                fn(list, room);
+              });
+            },
+          };
+        } else {
+          const list = broken.get(names[k]!)!;
+          list.splice(Math.floor(random() * (list.length + 1)), 0, { id: 'BROKEN', userName: 'x' });
+          let text = asText(broken);
+          text = kind === 'entry' ? text.replace('"id":"BROKEN"', '"ID":"BROKEN"') : text.replace('"userName":"x"}', '"userName":"x",}');
+          source = parseDomainText(text);
+          expect(source.constructor.name).toBe('DeferredDomainEntries'); // the error comes from the walk, not up front
+        }
+        expect(() => undoing.apply(source, { ...opts, consume: true })).toThrow(DailyApiError);
+        expect(undoing.rooms()).toEqual(plain.rooms());
+        expect(undoing.primed).toBe(plain.primed);
+        continue;
+      }
+      const snap = snapshot();
+      const got = undoing.apply(parseDomainText(asText(snap)), { ...opts, consume: true });
+      expect(got).toEqual(plain.apply(snap, opts));
+      expect(undoing.rooms()).toEqual(plain.rooms());
+    }
+    expect([...kinds.values()].every((n) => n >= 5)).toBe(true);
   });
 
   it('a room first seen after the first snapshot has plain joins; a vanished room is all leaves', () => {

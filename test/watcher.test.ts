@@ -175,6 +175,37 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(h.errors).toHaveLength(4);
   });
 
+  // the watcher reads its own client's GET /presence a room at a time: a fault in the last room
+  // surfaces after the rooms before it were walked, and the tracker must take that walk back
+  it('allRooms: an answer found bad part way through changes nothing; its changes come once, from the next good answer', async () => {
+    h = await startHarness({ rooms: ['a', 'b', 'c'] }, { allRooms: true });
+    const ada = h.sim.join('a', { userName: 'Ada' });
+    const bo = h.sim.join('b', { userName: 'Bo' });
+    h.sim.join('c', { userName: 'Cy' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    const failed: (Error | undefined)[] = [];
+    h.watcher.on('poll', (p) => {
+      if (!p.ok) failed.push(p.error);
+    });
+    // the next two answers carry these changes in rooms a and b, and a fault in room c, listed last
+    h.sim.inject({ fault: { kind: 'bad-entry' }, on: 'domain' });
+    h.sim.inject({ fault: { kind: 'bad-list' }, on: 'domain' });
+    h.sim.leave('a', ada.id);
+    h.sim.join('a', { userName: 'Dee' });
+    h.sim.rename('b', bo.id, 'Bob');
+    await waitFor(h.sim, 'request', () => h!.sim.requests.filter((r) => r.fault).length >= 2);
+    await polls(h.watcher, 2);
+    expect(summary(h.events.slice(3)).sort()).toEqual(['join:a:Dee', 'leave:a:Ada', 'update:b:Bob']);
+    expect(failed.map((e) => (e as DailyApiError).code)).toEqual(['DAILY_INVALID_RESPONSE', 'DAILY_INVALID_RESPONSE']);
+    expect(failed.map((e) => e!.message)).toEqual([expect.stringContaining('"c"[0] has no string "id"'), expect.stringContaining('not valid JSON')]);
+    expect(h.watcher.snapshot()).toEqual({
+      a: [expect.objectContaining({ userName: 'Dee' })],
+      b: [expect.objectContaining({ userName: 'Bob' })],
+      c: [expect.objectContaining({ userName: 'Cy' })],
+    });
+  });
+
   it('listeners that throw or reject do not stop polling or other listeners', async () => {
     h = await startHarness({ rooms: ['a'] }, {});
     const seenByOthers: string[] = [];

@@ -4,9 +4,11 @@ import { formatSize } from '../util/size.js';
 import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
-import { DailyApiError, httpError, invalidResponse } from './errors.js';
+import { DailyApiError, httpError } from './errors.js';
 import {
+  notJson,
   parseDomainEntries,
+  parseDomainText,
   parseErrorBody,
   parseRoomEntries,
   toDomainPresence,
@@ -141,12 +143,33 @@ export class DailyClient implements PresenceClient {
     return parseDomainEntries(body);
   }
 
+  /**
+   * GET /presence with each room's list parsed only as it is read ({@link parseDomainText} says
+   * when and why): the answer's `forEach` may throw the DailyApiError that {@link getDomainEntries}
+   * would have thrown up front, after handing out some rooms. Its lists are fresh arrays nobody else
+   * holds. What the watcher uses with its own client; its DomainTracker undoes a snapshot that
+   * throws.
+   */
+  async getDomainEntriesDeferred(opts: { signal?: AbortSignal } = {}): Promise<DomainEntries> {
+    return parseDomainText(await this.#getText(`${this.#basePath}/presence`, '*', opts.signal));
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#pool.destroy().catch(() => undefined);
     return this.#closing;
   }
 
   async #getJson(path: string, target: string, signal: AbortSignal | undefined): Promise<unknown> {
+    const text = await this.#getText(path, target, signal);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw notJson(target, text);
+    }
+  }
+
+  /** A 2xx answer's body as text; any failure is a DailyApiError. */
+  async #getText(path: string, target: string, signal: AbortSignal | undefined): Promise<string> {
     signal?.throwIfAborted();
     const d = deadline(signal, this.#timeoutMs);
     try {
@@ -156,11 +179,7 @@ export class DailyClient implements PresenceClient {
         const location = redirectOrigin(res.statusCode, res.headers.location, this.#origin);
         throw httpError(target, res.statusCode, parseErrorBody(text), parseRetryAfter(res.headers['retry-after']), location);
       }
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        throw invalidResponse(target, `body is not valid JSON (${text.length} bytes)`);
-      }
+      return text;
     } catch (err) {
       if (err instanceof DailyApiError) throw err;
       if (signal?.aborted) throw signal.reason;

@@ -1,5 +1,5 @@
 import type { Participant } from '../events.js';
-import { invalidResponse } from './errors.js';
+import { invalidResponse, type DailyApiError } from './errors.js';
 
 /**
  * One participant as the API listed it, checked only as far as every later step relies on: an
@@ -163,6 +163,165 @@ export function parseDomainEntries(body: unknown): DomainEntries & Iterable<[str
     if (list.length > 0) size++;
   }
   return new CheckedDomainEntries(rooms, lists, size);
+}
+
+/** The error for an answer that is not JSON: its size, never its content (which may echo anything). */
+export function notJson(target: string, text: string): DailyApiError {
+  return invalidResponse(target, `body is not valid JSON (${text.length} bytes)`);
+}
+
+/**
+ * GET /presence from the answer's text, each room's list parsed only when it is read.
+ *
+ * Why: at 10,000 rooms the parsed body is ~15 MB, nearly all of Node 20's 16 MB young generation,
+ * and the diff has to allocate (slots, events) while it is live, so a scavenge landing in the diff
+ * copied it, then promoted it. Parsed a room at a time, only the room being walked is live: over
+ * 24 polls at 10% churn the watcher's GC time halved (BENCHMARKS.md's profile notes). The peak
+ * heap of a poll is lower by the whole parsed body too.
+ *
+ * This path is taken only when the text's shape settles exactly what JSON.parse would make of it:
+ * an object whose values are all arrays, with no other `[` or `]` anywhere (not even inside a
+ * string), no two keys alike and no key starting with a digit (JSON.parse would put integer-like
+ * keys first). Each room's list then lies between one `[` and the next `]`, every key parses alone,
+ * and the text is valid JSON exactly when every list parses alone. Anything else (whitespace
+ * between the tokens is fine) goes through JSON.parse and {@link parseDomainEntries}, with the same
+ * result and the same errors.
+ *
+ * So the answer's `forEach` (and iterator) can throw the retryable DailyApiError that JSON.parse or
+ * the entry check would have thrown up front: a list that is not valid JSON, or a malformed entry.
+ * A `DomainTracker` undoes a snapshot whose `forEach` throws; other callers should read it whole
+ * before acting on any of it, or use {@link parseDomainEntries}.
+ */
+export function parseDomainText(text: string): DomainEntries & Iterable<[string, readonly ParticipantEntry[]]> {
+  const split = splitDomainText(text);
+  if (split !== undefined) return split;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw notJson('*', text);
+  }
+  return parseDomainEntries(body);
+}
+
+/** JSON's whitespace: space, tab, line feed, carriage return. */
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** The lazily parsed answer, or undefined when the text is not of the shape {@link parseDomainText} describes. */
+function splitDomainText(text: string): DeferredDomainEntries | undefined {
+  // every `[`, each with the first `]` after it not taken yet. The scan below then requires exactly
+  // `"key":` before each `[` and `,` or the closing `}` after each `]`: a bracket anywhere else (a
+  // nested list, one inside a string, a stray one) puts some `[` or `]` where that cannot hold
+  const bounds: number[] = [];
+  let open = -1;
+  let close = -1;
+  for (;;) {
+    const a = text.indexOf('[', open + 1);
+    if (a < 0) break;
+    const b = text.indexOf(']', close + 1);
+    if (b < a) return undefined;
+    bounds.push(a, b);
+    open = a;
+    close = b;
+  }
+
+  let i = 0;
+  while (isSpace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i++) !== 0x7b /* { */) return undefined;
+  const rooms: string[] = [];
+  const seen = new Set<string>();
+  let size = 0;
+  for (let r = 0; r < bounds.length; r += 2) {
+    const a = bounds[r]!;
+    // `, "key" :` before this room's `[` (no comma before the first)
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (r > 0 && text.charCodeAt(i++) !== 0x2c /* , */) return undefined;
+    while (isSpace(text.charCodeAt(i))) i++;
+    let k = a - 1;
+    while (isSpace(text.charCodeAt(k))) k--;
+    if (text.charCodeAt(k--) !== 0x3a /* : */) return undefined;
+    while (isSpace(text.charCodeAt(k))) k--;
+    if (k <= i || text.charCodeAt(i) !== 0x22 /* " */ || text.charCodeAt(k) !== 0x22) return undefined;
+    const room = keyAt(text, i, k);
+    if (room === undefined || seen.has(room)) return undefined;
+    const first = room.charCodeAt(0);
+    if (first >= 0x30 && first <= 0x39) return undefined; // possibly integer-like: JSON.parse orders those first
+    seen.add(room);
+    rooms.push(room);
+    // an empty list: nothing but whitespace between its brackets (the room is skipped, as an empty one is)
+    let j = a + 1;
+    while (isSpace(text.charCodeAt(j))) j++;
+    if (j < bounds[r + 1]!) size++;
+    else bounds[r] = -1;
+    i = bounds[r + 1]! + 1;
+  }
+  while (isSpace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i++) !== 0x7d /* } */) return undefined;
+  while (isSpace(text.charCodeAt(i))) i++;
+  if (i !== text.length) return undefined;
+  return new DeferredDomainEntries(text, rooms, bounds, size);
+}
+
+/**
+ * The key whose quotes are at `from` and `to`, or undefined when that is not exactly one JSON
+ * string. A plain key (no escape) is read as it is; JSON.parse reads the others.
+ */
+function keyAt(text: string, from: number, to: number): string | undefined {
+  for (let j = from + 1; j < to; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x22 /* " */) return undefined; // it ended before `to`: not one string
+    if (c === 0x5c /* \ */ || c < 0x20) {
+      try {
+        const key: unknown = JSON.parse(text.slice(from, to + 1));
+        return typeof key === 'string' ? key : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return text.slice(from + 1, to);
+}
+
+/** What {@link splitDomainText} found: each room's list is parsed and checked when it is read. */
+class DeferredDomainEntries implements DomainEntries, Iterable<[string, readonly ParticipantEntry[]]> {
+  readonly #text: string;
+  readonly #rooms: string[];
+  /** Each room's `[` and `]` positions, side by side; the `[` is -1 for an empty list. */
+  readonly #bounds: number[];
+  readonly size: number;
+
+  constructor(text: string, rooms: string[], bounds: number[], size: number) {
+    this.#text = text;
+    this.#rooms = rooms;
+    this.#bounds = bounds;
+    this.size = size;
+  }
+
+  forEach(fn: (entries: readonly ParticipantEntry[], room: string) => void): void {
+    const rooms = this.#rooms;
+    for (let r = 0; r < rooms.length; r++) {
+      if (this.#bounds[2 * r]! >= 0) fn(this.#list(r), rooms[r]!);
+    }
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, readonly ParticipantEntry[]]> {
+    for (let r = 0; r < this.#rooms.length; r++) {
+      if (this.#bounds[2 * r]! >= 0) yield [this.#rooms[r]!, this.#list(r)];
+    }
+  }
+
+  /** Room r's list, parsed now: a fresh array each time, which nobody else holds. */
+  #list(r: number): readonly ParticipantEntry[] {
+    let list: unknown;
+    try {
+      list = JSON.parse(this.#text.slice(this.#bounds[2 * r]!, this.#bounds[2 * r + 1]! + 1));
+    } catch {
+      throw notJson('*', this.#text);
+    }
+    return checkEntries(list as unknown[], '*', this.#rooms[r]);
+  }
 }
 
 /** A checked room answer with every entry copied into a typed participant. */

@@ -10,6 +10,8 @@ export type SimulatorFault =
   | { kind: 'malformed' } // 200 whose body is not JSON
   | { kind: 'truncated' } // 200 whose JSON stops halfway
   | { kind: 'wrong-schema' } // 200, JSON, not the documented shape
+  | { kind: 'bad-entry' } // 200, the right shape, but the last participant listed has no id (an empty answer gets one such)
+  | { kind: 'bad-list' } // 200, the right shape, but the last list is not valid JSON (a stray comma)
   | { kind: 'partial' } // a subset of participants, with the full total_count (room endpoint only)
   | { kind: 'delay'; ms: number } // the right answer, late
   | { kind: 'hang' } // never answer
@@ -321,6 +323,32 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
         case 'wrong-schema':
           send(200, target === '*' ? [{ room: 'x' }] : { total_count: 1, data: [{ name: 'no id here' }] }, {}, 'wrong-schema');
           return;
+        case 'bad-entry': {
+          // deep in the answer, so a reader that parses GET /presence room by room meets it last
+          const bad = { userName: 'no id here' };
+          if (target === '*') {
+            const body = this.#body(target, query) as Record<string, unknown[]>;
+            const last = Object.values(body).at(-1);
+            if (last !== undefined) last[last.length - 1] = bad;
+            else body['no-id-room'] = [bad];
+            send(200, body, {}, 'bad-entry');
+          } else {
+            const body = this.#body(target, query) as { total_count: number; data: unknown[] };
+            if (body.data.length > 0) body.data[body.data.length - 1] = bad;
+            else {
+              body.data.push(bad);
+              body.total_count++;
+            }
+            send(200, body, {}, 'bad-entry');
+          }
+          return;
+        }
+        case 'bad-list': {
+          const text = JSON.stringify(this.#body(target, query));
+          const at = text.lastIndexOf('}]');
+          send(200, at < 0 ? `${text},` : `${text.slice(0, at)}},]${text.slice(at + 2)}`, {}, 'bad-list');
+          return;
+        }
         case 'partial': {
           if (target === '*') break; // GET /presence has no total_count: a partial answer cannot be told apart
           const body = this.#body(target, query);

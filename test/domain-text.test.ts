@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { DailyApiError } from '../src/daily/errors.js';
+import { notJson, parseDomainEntries, parseDomainText, type ParticipantEntry } from '../src/daily/parse.js';
+import { seededRandom } from '../src/simulator/random.js';
+
+// parseDomainText reads GET /presence a room at a time when the text's shape allows it, and through
+// JSON.parse + parseDomainEntries otherwise. Either way it must agree with JSON.parse +
+// parseDomainEntries: the same rooms in the same order, the same lists, the same size, and an error
+// wherever that path has one (with the same message, but where a text has two faults: then the room
+// by room reading may name a malformed entry before the list that is not JSON).
+
+type Outcome = { rooms: [string, unknown[]][]; size: number } | { code: string; message: string };
+
+function outcome(read: () => Iterable<[string, readonly ParticipantEntry[]]> & { size: number }): Outcome {
+  try {
+    const answer = read();
+    return { rooms: [...answer].map(([room, list]) => [room, [...list]]), size: answer.size };
+  } catch (err) {
+    if (!(err instanceof DailyApiError)) throw err;
+    return { code: err.code, message: err.message };
+  }
+}
+
+const classic = (text: string) =>
+  outcome(() => {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw notJson('*', text);
+    }
+    return parseDomainEntries(body);
+  });
+
+/** Whether the text is read room by room (an answer JSON.parse rejects up front is not). */
+function deferredPath(text: string): boolean {
+  try {
+    return parseDomainText(text).constructor.name === 'DeferredDomainEntries';
+  } catch {
+    return false;
+  }
+}
+
+function expectSame(text: string): 'deferred' | 'classic' {
+  const want = classic(text);
+  const got = outcome(() => parseDomainText(text));
+  if ('rooms' in want || !want.message.includes('not valid JSON')) expect(got, text).toEqual(want);
+  else expect(got, text).toMatchObject({ code: want.code });
+  return deferredPath(text) ? 'deferred' : 'classic';
+}
+
+const random = seededRandom(20261126);
+const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+// names and strings that could fool a reader that looks for brackets, quotes and commas
+const rooms = ['standup', 'a', 'x y', 'q"uote', 'back\\slash', '[br]', 'co],"mma', ']', '__proto__', '7', '12', '-1', 'café', 'line\nbreak', '', 'tab\t', 'x\u2028y'];
+const strings = ['Ann', '],"', '[', '}]', '\\"', '"],"room":[', 'a,b', '', 'é', '{"id":"x"}', '\u0000'];
+
+function entry(): unknown {
+  const r = random();
+  if (r < 0.04) return pick([null, 5, 'str', [1], true]);
+  const e: Record<string, unknown> = {};
+  if (random() > 0.05) e.id = random() < 0.05 ? pick(['', 7, null]) : `p-${Math.floor(random() * 6)}`;
+  if (random() < 0.7) e.userName = random() < 0.85 ? `name-${Math.floor(random() * 9)}` : pick(strings);
+  if (random() < 0.3) e.userId = random() < 0.5 ? null : random() < 0.85 ? 'u-1' : pick(strings);
+  if (random() < 0.05) e.tags = [pick(strings)]; // a nested array: Daily sends none, but it must still read right
+  if (random() < 0.05) e.extra = { nested: pick(strings) };
+  e.duration = Math.floor(random() * 100);
+  return e;
+}
+
+/** A GET /presence text, written by hand so keys can repeat and the spacing can vary. */
+function domainText(): string {
+  const n = Math.floor(random() * 6);
+  const space = pick(['', ' ', '\n  ', '\t']);
+  const pairs: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const room = random() < 0.6 ? pick(['standup', 'design', 'a', 'b-2', 'retro']) : pick(rooms);
+    const list = Array.from({ length: Math.floor(random() * 4) }, entry);
+    const value = random() < 0.03 ? JSON.stringify(pick([{}, 'x', 3, null])) : JSON.stringify(list, null, space.includes('\n') ? 1 : undefined);
+    pairs.push(`${JSON.stringify(room)}${space}:${space}${value}`);
+  }
+  return `${pick(['', ' ', '\n'])}{${space}${pairs.join(`${space},${space}`)}${space}}${pick(['', '\n'])}`;
+}
+
+function mutate(text: string): string {
+  const i = Math.floor(random() * (text.length + 1));
+  const r = random();
+  if (r < 0.3) return text.slice(0, i);
+  const chars = ['"', '{', '}', '[', ']', ',', ':', '\\', 'x', ' ', '\n', '\u0001', ',]', '"x":[]'];
+  if (r < 0.55) return text.slice(0, i) + pick(chars) + text.slice(i);
+  if (r < 0.8) return text.slice(0, i) + pick(chars) + text.slice(i + 1); // one character replaced
+  return text.slice(0, i) + text.slice(i + 1 + Math.floor(random() * 5));
+}
+
+describe('parseDomainText', () => {
+  it('agrees with JSON.parse + parseDomainEntries on random answers, awkward names, spacing and repeated keys', () => {
+    const paths = { deferred: 0, classic: 0 };
+    let deferredErrors = 0;
+    for (let i = 0; i < 4000; i++) {
+      const text = domainText();
+      paths[expectSame(text)]++;
+      if (deferredPath(text) && 'code' in outcome(() => parseDomainText(text))) deferredErrors++;
+    }
+    // both paths were really taken, and the room by room one met bad entries
+    expect(paths.deferred).toBeGreaterThan(1000);
+    expect(paths.classic).toBeGreaterThan(500);
+    expect(deferredErrors).toBeGreaterThan(150);
+  });
+
+  it('agrees with it on mutated text (cut short, a character added or removed)', () => {
+    const paths = { deferred: 0, classic: 0 };
+    for (let i = 0; i < 4000; i++) paths[expectSame(mutate(domainText()))]++;
+    expect(paths.deferred).toBeGreaterThan(300);
+  });
+
+  it('reads a plain answer room by room, compact or spaced out', () => {
+    const body = { standup: [{ id: 'a', userName: 'Ann' }], empty: [], design: [{ id: 'b' }, { id: 'c' }] };
+    for (const text of [JSON.stringify(body), JSON.stringify(body, null, 2), '{"standup": [{"id": "a", "userName": "Ann"}], "empty": [ ], "design": [{"id": "b"}, {"id": "c"}]}']) {
+      expect(deferredPath(text)).toBe(true);
+      const answer = parseDomainText(text);
+      expect(answer.size).toBe(2);
+      expect([...answer]).toEqual([
+        ['standup', [{ id: 'a', userName: 'Ann' }]],
+        ['design', [{ id: 'b' }, { id: 'c' }]],
+      ]);
+    }
+    expect(parseDomainText('{}').size).toBe(0);
+  });
+
+  it('leaves to JSON.parse what its shape cannot settle, with the same result', () => {
+    const cases = [
+      '{"a":[{"id":"1","userName":"x],\\"y"}]}', // a bracket inside a string
+      '{"a":[{"id":"1","tags":["t"]}]}', // a nested array
+      '{"a":[{"id":"1"}],"a":[{"id":"2"}]}', // a repeated key: the last list counts, in the first place
+      '{"b":[{"id":"1"}],"2":[{"id":"2"}]}', // an integer-like key: JSON.parse lists it first
+      '{"a":[{"id":"1"}],"b":{"c":[]}}', // a value that is not a list
+    ];
+    for (const text of cases) {
+      expect(deferredPath(text), text).toBe(false);
+      expectSame(text);
+    }
+    expect([...parseDomainText(cases[2]!)]).toEqual([['a', [{ id: '2' }]]]);
+    expect([...parseDomainText(cases[3]!)].map(([room]) => room)).toEqual(['2', 'b']);
+  });
+
+  it('an answer that is not JSON fails up front; one bad deep inside fails when its room is read, naming it', () => {
+    expect(() => parseDomainText('<html>502</html>')).toThrow(/body is not valid JSON \(16 bytes\)/);
+    expect(() => parseDomainText('{"a":[{"id":"1"}]')).toThrow(/not valid JSON/);
+    const badEntry = parseDomainText('{"a":[{"id":"1"}],"b":[{"id":"2"},{"name":"no id"}]}');
+    const read: string[] = [];
+    expect(() => badEntry.forEach((_list, room) => read.push(room))).toThrow(/"b"\[1\] has no string "id"/);
+    expect(read).toEqual(['a']);
+    const badList = parseDomainText('{"a":[{"id":"1"}],"b":[{"id":"2"},]}');
+    expect(() => badList.forEach(() => {})).toThrow(/invalid response from Daily for GET \/presence: body is not valid JSON/);
+  });
+});
