@@ -1,7 +1,7 @@
 // One measurement in a fresh process, so no contender's garbage or live state is billed to
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
 //   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|pure|naive (parse and tracker: also -cold)
-//   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|text|pure
+//   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|whole|text|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain]
 import { request } from 'undici';
 import {
@@ -131,19 +131,21 @@ if (kind === 'room') {
     const tracker = new DomainTracker();
     tracker.apply(parseDomainEntries(JSON.parse(bodies[0])), { at });
     out(onFresh(bodies, runs, parseDomainEntries, (snapshot) => tracker.apply(snapshot, { at }).length));
-  } else if (what === 'text') {
-    // the watcher's own path for GET /presence: the text read a room at a time (parseDomainText),
-    // each list parsed as the tracker reaches it, so there is no whole parsed body: the time covers
-    // the parsing too. Not paired with a JSON.parse in the same process (its 15 MB of garbage would
-    // be billed to this path), so no same-poll ratio
+  } else if (what === 'whole' || what === 'text') {
+    // the text to events in one timing, parsing included: `text` is the watcher's own path for
+    // GET /presence (parseDomainText: read a room at a time, each list parsed as the tracker reaches
+    // it, so there is never a whole parsed body), `whole` the path of an answer parsed whole
+    // (JSON.parse, parseDomainEntries, the diff). Timed together, so the garbage collection either
+    // one brings on lands in its own figure, wherever it falls
+    const read = what === 'text' ? parseDomainText : (text) => parseDomainEntries(JSON.parse(text));
     const tracker = new DomainTracker();
     const opts = { at, consume: true };
-    tracker.apply(parseDomainText(bodies[0]), opts);
+    tracker.apply(read(bodies[0]), opts);
     const t = [];
     let events = 0;
     for (let i = 0; i < runs + warm; i++) {
       const s = performance.now();
-      const e = tracker.apply(parseDomainText(bodies[i % 2]), opts).length;
+      const e = tracker.apply(read(bodies[i % 2]), opts).length;
       if (i >= warm) {
         t.push(performance.now() - s);
         events = Math.max(events, e);
