@@ -41,9 +41,12 @@ function deferredPath(text: string): boolean {
   }
 }
 
+/** Room names kept across the texts of a test, as DailyClient keeps them across answers. */
+let names = new Map<string, string>();
+
 function expectSame(text: string): 'deferred' | 'classic' {
   const want = classic(text);
-  const got = outcome(() => parseDomainText(text));
+  const got = outcome(() => parseDomainText(text, names));
   if ('rooms' in want || !want.message.includes('not valid JSON')) expect(got, text).toEqual(want);
   else expect(got, text).toMatchObject({ code: want.code });
   return deferredPath(text) ? 'deferred' : 'classic';
@@ -111,6 +114,21 @@ describe('parseDomainText', () => {
     const paths = { deferred: 0, classic: 0 };
     for (let i = 0; i < 4000; i++) paths[expectSame(mutate(domainText()))]++;
     expect(paths.deferred).toBeGreaterThan(300);
+  });
+
+  it('keeps the room names it is given to at most about twice the rooms of the answer', () => {
+    names = new Map();
+    const answer = (from: number, n: number) =>
+      JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`room-${from + i}`, [{ id: `p${i}` }]])));
+    expectSame(answer(0, 600));
+    expect(names.size).toBe(600);
+    expectSame(answer(0, 600)); // the same rooms: nothing new
+    expect(names.size).toBe(600);
+    for (let k = 1; k <= 10; k++) {
+      expectSame(answer(k * 600, 600)); // every answer new rooms
+      expect(names.size).toBeLessThanOrEqual(2 * 600 + 1000 + 600);
+    }
+    expect([...names.keys()]).toEqual(expect.arrayContaining([`room-${10 * 600}`, `room-${10 * 600 + 599}`]));
   });
 
   it('reads a plain answer room by room, compact or spaced out', () => {

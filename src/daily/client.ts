@@ -88,6 +88,8 @@ export class DailyClient implements PresenceClient {
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
+  /** GET /presence's room names from one answer to the next (parseDomainText's `names`). */
+  readonly #roomNames = new Map<string, string>();
   #closing: Promise<void> | undefined;
 
   constructor(options: DailyClientOptions) {
@@ -151,7 +153,7 @@ export class DailyClient implements PresenceClient {
    * throws.
    */
   async getDomainEntriesDeferred(opts: { signal?: AbortSignal } = {}): Promise<DomainEntries> {
-    return parseDomainText(await this.#getText(`${this.#basePath}/presence`, '*', opts.signal));
+    return parseDomainText(await this.#getText(`${this.#basePath}/presence`, '*', opts.signal), this.#roomNames);
   }
 
   close(): Promise<void> {
