@@ -1,7 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
 import { notJson, parseDomainEntries, parseDomainText, type ParticipantEntry } from '../src/daily/parse.js';
 import { seededRandom } from '../src/simulator/random.js';
+import { NodeRun } from './support/cli.js';
 
 // parseDomainText reads GET /presence a room at a time when the text's shape allows it, and through
 // JSON.parse + parseDomainEntries otherwise. Either way it must agree with JSON.parse +
@@ -171,4 +173,15 @@ describe('parseDomainText', () => {
     const badList = parseDomainText('{"a":[{"id":"1"}],"b":[{"id":"2"},]}');
     expect(() => badList.forEach(() => {})).toThrow(/invalid response from Daily for GET \/presence: body is not valid JSON/);
   });
+
+  it('a room name read from the text does not keep the whole answer alive (in a process of its own, with --expose-gc)', async () => {
+    const script = fileURLToPath(new URL('./soak/domain-text-memory.mjs', import.meta.url));
+    const run = new NodeRun(script, [], {}, ['--expose-gc']);
+    expect(await run.exitCode(60_000)).toBe(0);
+    expect(run.stderr).toBe('');
+    const r = JSON.parse(run.stdout) as { textBytes: number; keptRoomByRoom: number; keptWhole: number };
+    // 40 answers of ~0.2 MB each: had each new room's name kept its answer, ~8 MB more would stay
+    expect(r.textBytes).toBeGreaterThan(7_000_000);
+    expect(r.keptRoomByRoom).toBeLessThan(r.keptWhole + r.textBytes / 10);
+  }, 90_000);
 });

@@ -196,7 +196,7 @@ export function notJson(target: string, text: string): DailyApiError {
  * about twice the rooms of the last answer). With it, a room's name is the very string the tracker
  * already holds, so the walk's check that a person is in the expected room compares two pointers
  * instead of reading two strings (JSON.parse's keys are like that already). In the GET /presence
- * poll at 10% churn, ~5% faster over 16 alternating rounds (BENCHMARKS.md's profile notes).
+ * poll at 10% churn, ~6% faster at the median over 22 alternating rounds (BENCHMARKS.md's profile notes).
  */
 export function parseDomainText(text: string, names?: Map<string, string>): DomainEntries & Iterable<[string, readonly ParticipantEntry[]]> {
   const split = splitDomainText(text, names);
@@ -258,11 +258,13 @@ function splitDomainText(text: string, names: Map<string, string> | undefined): 
     const first = key.charCodeAt(0);
     if (first >= 0x30 && first <= 0x39) return undefined; // possibly integer-like: JSON.parse orders those first
     seen.add(key);
-    let room = key;
-    if (names !== undefined) {
-      const known = names.get(key);
-      if (known === undefined) names.set(key, key);
-      else room = known;
+    // `key` may be a view into the text (V8's slice of 13 characters or more), which would keep the
+    // whole answer alive for as long as the tracker keeps the name: a room new to `names` gets a
+    // string of its own
+    let room = names?.get(key);
+    if (room === undefined) {
+      room = JSON.parse(text.slice(i, k + 1)) as string;
+      names?.set(room, room);
     }
     rooms.push(room);
     // an empty list: nothing but whitespace between its brackets (the room is skipped, as an empty one is)
@@ -281,7 +283,8 @@ function splitDomainText(text: string, names: Map<string, string> | undefined): 
 
 /**
  * The key whose quotes are at `from` and `to`, or undefined when that is not exactly one JSON
- * string. A plain key (no escape) is read as it is; JSON.parse reads the others.
+ * string. A plain key (no escape) is read as it is, as a slice of the text: fit for looking up,
+ * not for keeping. JSON.parse reads the others.
  */
 function keyAt(text: string, from: number, to: number): string | undefined {
   for (let j = from + 1; j < to; j++) {
