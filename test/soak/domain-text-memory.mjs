@@ -5,15 +5,10 @@
 // Prints one JSON line: the text bytes read, and the heap kept each way.
 //   node --expose-gc test/soak/domain-text-memory.mjs
 import { DomainTracker, parseDomainEntries, parseDomainText } from '../../dist/index.js';
+import { heapAfterGc, requireGc } from './heap.mjs';
 
-if (typeof globalThis.gc !== 'function') {
-  console.error('run with node --expose-gc');
-  process.exit(2);
-}
-const heap = () => {
-  for (let i = 0; i < 3; i++) globalThis.gc();
-  return process.memoryUsage().heapUsed;
-};
+requireGc();
+const heap = heapAfterGc;
 
 /** Heap kept after 40 polls read by `read`, and the text bytes read. */
 function run(read) {

@@ -4,17 +4,12 @@
 //   npm run soak                                          (the long form)
 // Prints one JSON line of figures; exits by itself (proof that no handle is left).
 import { DailySimulator, PresenceWatcher, createLogger } from '../../dist/index.js';
+import { heapAfterGc, requireGc } from './heap.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 const totalPolls = arg('--polls', 3000);
-if (typeof globalThis.gc !== 'function') {
-  console.error('run with node --expose-gc');
-  process.exit(2);
-}
-const heap = () => {
-  for (let i = 0; i < 3; i++) globalThis.gc();
-  return process.memoryUsage().heapUsed;
-};
+requireGc();
+const heap = heapAfterGc;
 
 const sim = new DailySimulator({ rooms: 5, churn: 200, initialParticipants: 20, seed: 7 });
 sim.maxRequestLog = 100;
