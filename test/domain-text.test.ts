@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
-import { notJson, parseDomainEntries, parseDomainText, type ParticipantEntry } from '../src/daily/parse.js';
+import { parseDomainEntries, parseDomainText, parseJson, type ParticipantEntry } from '../src/daily/parse.js';
 import { seededRandom } from '../src/simulator/random.js';
 import { NodeRun } from './support/cli.js';
 
@@ -23,16 +23,8 @@ function outcome(read: () => Iterable<[string, readonly ParticipantEntry[]]> & {
   }
 }
 
-const classic = (text: string) =>
-  outcome(() => {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw notJson('*', text);
-    }
-    return parseDomainEntries(body);
-  });
+/** What the client's getDomainEntries does with the same text: JSON.parse whole, then the check. */
+const classic = (text: string) => outcome(() => parseDomainEntries(parseJson('*', text)));
 
 /** Whether the text is read room by room (an answer JSON.parse rejects up front is not). */
 function deferredPath(text: string): boolean {

@@ -6,10 +6,10 @@ import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { DailyApiError, httpError } from './errors.js';
 import {
-  notJson,
   parseDomainEntries,
   parseDomainText,
   parseErrorBody,
+  parseJson,
   parseRoomEntries,
   toDomainPresence,
   toRoomPresence,
@@ -162,12 +162,7 @@ export class DailyClient implements PresenceClient {
   }
 
   async #getJson(path: string, target: string, signal: AbortSignal | undefined): Promise<unknown> {
-    const text = await this.#getText(path, target, signal);
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw notJson(target, text);
-    }
+    return parseJson(target, await this.#getText(path, target, signal));
   }
 
   /** A 2xx answer's body as text; any failure is a DailyApiError. */

@@ -166,8 +166,17 @@ export function parseDomainEntries(body: unknown): DomainEntries & Iterable<[str
 }
 
 /** The error for an answer that is not JSON: its size, never its content (which may echo anything). */
-export function notJson(target: string, text: string): DailyApiError {
+function notJson(target: string, text: string): DailyApiError {
   return invalidResponse(target, `body is not valid JSON (${text.length} bytes)`);
+}
+
+/** An answer's text parsed whole; a retryable DailyApiError naming `target` when it is not JSON. */
+export function parseJson(target: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw notJson(target, text);
+  }
 }
 
 /**
@@ -199,15 +208,7 @@ export function notJson(target: string, text: string): DailyApiError {
  * poll at 10% churn, ~6% faster at the median over 22 alternating rounds (BENCHMARKS.md's profile notes).
  */
 export function parseDomainText(text: string, names?: Map<string, string>): DomainEntries & Iterable<[string, readonly ParticipantEntry[]]> {
-  const split = splitDomainText(text, names);
-  if (split !== undefined) return split;
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw notJson('*', text);
-  }
-  return parseDomainEntries(body);
+  return splitDomainText(text, names) ?? parseDomainEntries(parseJson('*', text));
 }
 
 /** JSON's whitespace: space, tab, line feed, carriage return. */
