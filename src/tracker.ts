@@ -107,12 +107,15 @@ abstract class Tracker {
    * listed slot's duration before, at its new position (NaN for null).
    */
   #wasPrimed = false;
+  /** Whether the walk keeps what undo() needs: only a DomainTracker's snapshot can throw part way. */
+  readonly #undoable: boolean;
   readonly #joined: Slot[] = [];
   readonly #changed: unknown[] = [];
   #durations: Float64Array = new Float64Array(0);
 
-  protected constructor(primed: boolean) {
+  protected constructor(primed: boolean, undoable: boolean) {
     this.#primed = primed;
+    this.#undoable = undoable;
   }
 
   /** Add a person from a saved state (a repeated id in the same room counts once). */
@@ -158,7 +161,8 @@ abstract class Tracker {
   /**
    * Take back the snapshot begun last, before its end(): for a DomainEntries whose forEach threw
    * part way (parsed room by room, it found a list that is not valid JSON, or a malformed entry).
-   * Everyone is as before it began, durations included; its events are the caller's to drop.
+   * Everyone is as before it began, durations included; its events are the caller's to drop. Only
+   * for a tracker made `undoable` (the walk keeps what this needs only then).
    */
   protected undo(): void {
     const gen = this.#snapshots;
@@ -203,6 +207,7 @@ abstract class Tracker {
     let matched = this.#matched;
     let furthest = this.#furthest;
     const consume = this.#consume;
+    const undoable = this.#undoable;
     let durations = this.#durations;
 
     for (let i = 0; i < entries.length; i++) {
@@ -231,7 +236,7 @@ abstract class Tracker {
           const [joinId, leaveId] = joinAndLeaveIds(room, id);
           const joined = slotOf(room, p, gen, n, leaveId);
           index.add(joined);
-          this.#joined.push(joined);
+          if (undoable) this.#joined.push(joined);
           next[n++] = joined;
           events.push(joinEvent(room, p, at, initial, joinId));
           continue;
@@ -247,8 +252,10 @@ abstract class Tracker {
       if (expect > furthest) furthest = expect;
       s.seen = gen;
       s.pos = n;
-      if (n >= durations.length) durations = this.#growDurations(n);
-      durations[n] = s.duration ?? NaN;
+      if (undoable) {
+        if (n >= durations.length) durations = this.#growDurations(n);
+        durations[n] = s.duration ?? NaN;
+      }
       next[n++] = s;
       matched++;
       s.duration = num(e.duration);
@@ -262,7 +269,7 @@ abstract class Tracker {
       }
       const p = toParticipant(e);
       const changes = changesOf(s, p)!;
-      this.#changed.push(s, s.userName, s.userId, s.mtgSessionId, s.joinTime);
+      if (undoable) this.#changed.push(s, s.userName, s.userId, s.mtgSessionId, s.joinTime);
       s.userName = p.userName;
       s.userId = p.userId;
       s.mtgSessionId = p.mtgSessionId;
@@ -364,7 +371,7 @@ export class RoomTracker extends Tracker {
 
   /** `saved`: the state to resume from. Without it the room has never been seen: the first snapshot's joins may be marked `initial`. */
   constructor(room: string, saved?: Iterable<Participant>) {
-    super(saved !== undefined);
+    super(saved !== undefined, false);
     this.room = room;
     for (const p of saved ?? []) this.restore(room, p);
   }
@@ -407,7 +414,7 @@ export class DomainTracker extends Tracker {
    * already there, not arriving: those joins are marked initial when the snapshot asks for it.
    */
   constructor(saved?: Iterable<[string, Iterable<Participant>]>, onlyRooms?: Iterable<string>) {
-    super(saved !== undefined);
+    super(saved !== undefined, true);
     for (const [room, list] of saved ?? []) for (const p of list) this.restore(room, p);
     if (saved !== undefined && onlyRooms !== undefined) this.#watchedRooms = new Set(onlyRooms);
   }
