@@ -1,4 +1,4 @@
-import { num, str, toParticipant, type DomainEntries, type ParticipantEntry } from './daily/parse.js';
+import { num, str, toParticipant, type DomainEntries, type ParticipantEntry, type RoomText } from './daily/parse.js';
 import { changesOf, eventId, joinAndLeaveIds, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey, SlotTable } from './util/slot-table.js';
@@ -107,15 +107,17 @@ abstract class Tracker {
    * listed slot's duration before, at its new position (NaN for null).
    */
   #wasPrimed = false;
-  /** Whether the walk keeps what undo() needs: only a DomainTracker's snapshot can throw part way. */
-  readonly #undoable: boolean;
+  /**
+   * Whether this snapshot's walk keeps what undo() needs: only one that can fail part way does (a
+   * DomainTracker's, and a RoomTracker's read from the text a piece at a time).
+   */
+  #undoable = false;
   readonly #joined: Slot[] = [];
   readonly #changed: unknown[] = [];
   #durations: Float64Array = new Float64Array(0);
 
-  protected constructor(primed: boolean, undoable: boolean) {
+  protected constructor(primed: boolean) {
     this.#primed = primed;
-    this.#undoable = undoable;
   }
 
   /** Add a person from a saved state (a repeated id in the same room counts once). */
@@ -141,7 +143,8 @@ abstract class Tracker {
     return this.#order;
   }
 
-  protected begin(opts: ApplyOptions): void {
+  protected begin(opts: ApplyOptions, undoable: boolean): void {
+    this.#undoable = undoable;
     this.#initial = !this.#primed && opts.initial === true;
     this.#consume = opts.consume === true;
     this.#wasPrimed = this.#primed;
@@ -162,7 +165,7 @@ abstract class Tracker {
    * Take back the snapshot begun last, before its end(): for a DomainEntries whose forEach threw
    * part way (parsed room by room, it found a list that is not valid JSON, or a malformed entry).
    * Everyone is as before it began, durations included; its events are the caller's to drop. Only
-   * for a tracker made `undoable` (the walk keeps what this needs only then).
+   * for a snapshot begun `undoable` (the walk keeps what this needs only then).
    */
   protected undo(): void {
     const gen = this.#snapshots;
@@ -345,6 +348,17 @@ export interface ApplyOptions extends DiffOptions {
   consume?: boolean;
 }
 
+/** What {@link RoomTracker.applyText} read and made of one answer. */
+export interface RoomTextApplied {
+  events: PresenceEvent[];
+  /** Entries in the answer. */
+  count: number;
+  /** Daily's `total_count` (the entries' number when absent). */
+  totalCount: number;
+  /** Whether the answer listed everyone (`totalCount <= count`): only then can anyone have left. */
+  complete: boolean;
+}
+
 /** How far past the expected place the walk looks for someone before asking the index. */
 const LOOK_AHEAD = 3;
 
@@ -371,7 +385,7 @@ export class RoomTracker extends Tracker {
 
   /** `saved`: the state to resume from. Without it the room has never been seen: the first snapshot's joins may be marked `initial`. */
   constructor(room: string, saved?: Iterable<Participant>) {
-    super(saved !== undefined, false);
+    super(saved !== undefined);
     this.room = room;
     for (const p of saved ?? []) this.restore(room, p);
   }
@@ -388,10 +402,36 @@ export class RoomTracker extends Tracker {
    */
   apply(entries: readonly ParticipantEntry[], complete: boolean, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
-    this.begin(opts);
+    this.begin(opts, false);
     this.walk(events, this.room, entries);
     this.end(events, complete);
     return events;
+  }
+
+  /**
+   * Apply one snapshot read from the answer's text ({@link parseRoomText}): walked a piece at a
+   * time as each is parsed, so the whole parsed answer never exists. When the pieces cannot settle
+   * the answer, what they did is undone and the answer is read whole: its events, or its error
+   * (thrown with the tracker as before it). Same events as `apply` of the answer parsed whole.
+   */
+  applyText(answer: RoomText, opts: ApplyOptions): RoomTextApplied {
+    if (!answer.piecewise) return this.#applyWhole(answer, opts);
+    const events: PresenceEvent[] = [];
+    // the pieces are fresh arrays, garbage once walked: nothing to give away
+    this.begin(opts.consume ? { ...opts, consume: false } : opts, true);
+    const read = answer.pieces((entries) => this.walk(events, this.room, entries));
+    if (read !== undefined) {
+      const complete = read.totalCount <= read.count;
+      this.end(events, complete);
+      return { events, count: read.count, totalCount: read.totalCount, complete };
+    }
+    this.undo();
+    return this.#applyWhole(answer, opts);
+  }
+
+  #applyWhole(answer: RoomText, opts: ApplyOptions): RoomTextApplied {
+    const whole = answer.whole();
+    return { events: this.apply(whole.entries, whole.complete, opts), count: whole.entries.length, totalCount: whole.totalCount, complete: whole.complete };
   }
 }
 
@@ -414,7 +454,7 @@ export class DomainTracker extends Tracker {
    * already there, not arriving: those joins are marked initial when the snapshot asks for it.
    */
   constructor(saved?: Iterable<[string, Iterable<Participant>]>, onlyRooms?: Iterable<string>) {
-    super(saved !== undefined, true);
+    super(saved !== undefined);
     for (const [room, list] of saved ?? []) for (const p of list) this.restore(room, p);
     if (saved !== undefined && onlyRooms !== undefined) this.#watchedRooms = new Set(onlyRooms);
   }
@@ -437,7 +477,7 @@ export class DomainTracker extends Tracker {
    */
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
-    this.begin(opts);
+    this.begin(opts, true);
     const watched = this.#watchedRooms;
     try {
       // forEach, not for-of: for-of over a Map made an [room, entries] pair per room (~8% of the domain's diff)

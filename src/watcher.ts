@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { DailyClient, DEFAULT_API_URL, normalizeApiKey, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
-import type { DomainEntries } from './daily/parse.js';
+import type { DomainEntries, RoomEntries, RoomText } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
@@ -529,22 +529,29 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
     } else {
-      const presence = await scheduleAbortable(this.#limiter, signal, () =>
-        this.#client.getRoomEntries(target, { signal, ...(this.#limit ? { limit: this.#limit } : {}) }),
-      );
+      const daily = this.#daily;
+      const query = { signal, ...(this.#limit ? { limit: this.#limit } : {}) };
+      const presence = await scheduleAbortable<RoomText | RoomEntries>(this.#limiter, signal, () => (daily ? daily.getRoomText(target, query) : this.#client.getRoomEntries(target, query)));
       signal.throwIfAborted();
       let tracker = this.#roomState.get(target);
-      const first = tracker === undefined;
       if (!tracker) this.#roomState.set(target, (tracker = new RoomTracker(target)));
-      const all = tracker.apply(presence.entries, presence.complete, { at, initial: true, consume: this.#ownsClient });
+      // unprimed until a snapshot is applied (an answer read from its text that turns out bad throws
+      // in applyText, the tracker as before it: a failed poll, as before)
+      const first = !tracker.primed;
+      const opts = { at, initial: true, consume: this.#ownsClient };
+      const applied =
+        'pieces' in presence
+          ? tracker.applyText(presence, opts)
+          : { events: tracker.apply(presence.entries, presence.complete, opts), count: presence.entries.length, totalCount: presence.totalCount, complete: presence.complete };
+      const all = applied.events;
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
-      participants = presence.entries.length;
+      participants = applied.count;
       rooms = participants > 0 ? 1 : 0;
-      if (!presence.complete) {
+      if (!applied.complete) {
         this.#log.warn(
-          { room: target, totalCount: presence.totalCount, returned: participants },
-          `Daily returned ${participants} of ${presence.totalCount} participants in room "${target}": leaves cannot be detected for the rest (raise limit)`,
+          { room: target, totalCount: applied.totalCount, returned: participants },
+          `Daily returned ${participants} of ${applied.totalCount} participants in room "${target}": leaves cannot be detected for the rest (raise limit)`,
         );
       }
     }

@@ -186,6 +186,45 @@ describe('DailyClient against the simulator', () => {
     await expect(client.getRoomPresence('standup')).resolves.toMatchObject({ room: 'standup' });
   });
 
+  it('getRoomText: a failed request rejects at once; a bad answer throws when read whole, as getRoomEntries reports it', async () => {
+    const ids = ['Ann', 'Bo', 'Cy'].map((userName) => sim.join('standup', { userName }).id);
+    try {
+      const good = await client.getRoomText('standup', { limit: 2 });
+      expect(good.room).toBe('standup');
+      expect(good.piecewise).toBe(false); // too small to be worth reading in pieces
+      const want = await client.getRoomEntries('standup', { limit: 2 });
+      expect(good.whole()).toEqual(want);
+      expect(want).toMatchObject({ totalCount: 3, complete: false });
+      expect(want.entries).toHaveLength(2);
+
+      for (const fault of [{ kind: 'status', status: 503 }, { kind: 'reset' }, { kind: 'hang' }] as const) {
+        sim.inject(fault);
+        const viaText = await failure(client.getRoomText('standup'));
+        sim.inject(fault);
+        const whole = await failure(client.getRoomEntries('standup'));
+        expect(viaText.code).toBe(whole.code);
+      }
+      for (const kind of ['malformed', 'truncated', 'wrong-schema', 'bad-entry', 'bad-list'] as const) {
+        sim.inject({ kind });
+        const answer = await client.getRoomText('standup');
+        const viaText = (() => {
+          try {
+            answer.whole();
+          } catch (e) {
+            return e as DailyApiError;
+          }
+          throw new Error(`${kind}: did not throw`);
+        })();
+        sim.inject({ kind });
+        const whole = await failure(client.getRoomEntries('standup'));
+        expect(viaText, kind).toBeInstanceOf(DailyApiError);
+        expect({ code: viaText.code, message: viaText.message }, kind).toEqual({ code: whole.code, message: whole.message });
+      }
+    } finally {
+      for (const id of ids) sim.leave('standup', id);
+    }
+  });
+
   it('wrong schema from GET /presence is an invalid response', async () => {
     sim.inject({ fault: { kind: 'wrong-schema' }, on: 'domain' });
     const err = await failure(client.getDomainPresence());

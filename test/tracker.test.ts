@@ -4,7 +4,7 @@ import { diffDomain, diffRoom, type DomainState, type RoomState } from '../src/d
 import type { Participant, PresenceEvent } from '../src/events.js';
 import { seededRandom } from '../src/simulator/random.js';
 import { DomainTracker, RoomTracker } from '../src/tracker.js';
-import { parseDomainText, toParticipant, type DomainEntries } from '../src/daily/parse.js';
+import { parseDomainText, parseJson, parseRoomEntries, parseRoomText, toParticipant, type DomainEntries, type RoomText } from '../src/daily/parse.js';
 import { DailyApiError } from '../src/daily/errors.js';
 
 // The watcher runs on RoomTracker/DomainTracker; diffRoom/diffDomain are the pure reference. These
@@ -111,6 +111,71 @@ describe('RoomTracker', () => {
     tracker.apply([{ id: 'a', userName: 'A3', duration: 8 }], true, { at });
     expect(leave).toEqual(frozen);
     expect(Object.keys(leave!.participant)).toEqual(['id', 'userId', 'userName', 'mtgSessionId', 'joinTime', 'duration']);
+  });
+
+  // DailyClient.getRoomText reads a large room's answer a piece of the list at a time: a piece that
+  // is not JSON, or a malformed entry, surfaces after earlier pieces were walked. The tracker must
+  // then undo them and read the answer whole: its events, or its error with the tracker as before
+  it.each([31, 32, 33, 34])('applyText gives the events and state of apply on the answer parsed whole, broken answers included (seed %i)', (seed) => {
+    const next = makeWorld(seed);
+    const random = seededRandom(seed);
+    const plain = new RoomTracker('r'); // each answer parsed whole
+    const piecewise = new RoomTracker('r'); // the same answers read a piece at a time
+    const undone = new Map<string, number>();
+    for (let poll = 0; poll < 200; poll++) {
+      const { entries, complete } = next();
+      const list: unknown[] = [...entries];
+      const where = Math.floor(random() * (list.length + 1));
+      // a malformed entry; a piece that is not JSON; a valid answer with another member after the
+      // list (the last piece then fails: read whole, it is fine); a `},{` in a name (cut there, mended)
+      const kind = random() < 0.6 ? 'good' : (['entry', 'json', 'other', 'name'] as const)[Math.floor(random() * 4)]!;
+      if (kind === 'entry') list.splice(where, 0, { ID: 'no id' });
+      if (kind === 'json') list.splice(where, 0, { id: 'BROKEN' });
+      if (kind === 'name' && where < list.length) list[where] = { ...(list[where] as object), userName: 'a},{"id":"x"},{b' };
+      let text = JSON.stringify({ total_count: complete ? list.length : list.length + 3, data: list });
+      if (kind === 'json') text = text.replace('"id":"BROKEN"}', '"id":"BROKEN",}');
+      if (kind === 'other') text = `${text.slice(0, -1)},"other":[1]}`;
+      const opts = { at: `${at}#${poll}`, initial: true };
+
+      let want: PresenceEvent[] | Error;
+      let wantComplete = false;
+      try {
+        const r = parseRoomEntries('r', parseJson('r', text));
+        wantComplete = r.complete;
+        want = plain.apply(r.entries, r.complete, opts);
+      } catch (err) {
+        want = err as Error;
+      }
+      const answer = parseRoomText('r', text, { minChars: 0, pieceChars: [1, 40, 300][poll % 3]! });
+      let walked = 0;
+      let declined = false;
+      const counted: RoomText = {
+        room: 'r',
+        piecewise: answer.piecewise,
+        pieces: (fn) => {
+          const read = answer.pieces((l) => (walked++, fn(l)));
+          declined = read === undefined;
+          return read;
+        },
+        whole: () => answer.whole(),
+      };
+      if (want instanceof Error) {
+        expect(() => piecewise.applyText(counted, { ...opts, consume: true })).toThrow(want.message);
+      } else {
+        const got = piecewise.applyText(counted, { ...opts, consume: true });
+        expect(got.events).toEqual(want);
+        expect(got.complete).toBe(wantComplete);
+        expect(got.count).toBe(list.length);
+      }
+      expect(piecewise.participants()).toEqual(plain.participants());
+      expect(piecewise.primed).toBe(plain.primed);
+      if (declined && walked > 0) undone.set(kind, (undone.get(kind) ?? 0) + 1);
+    }
+    // snapshots were undone after pieces had been walked, for each way an answer can fail part way
+    expect(undone.get('entry')).toBeGreaterThanOrEqual(3);
+    expect(undone.get('json')).toBeGreaterThanOrEqual(3);
+    expect(undone.get('other')).toBeGreaterThanOrEqual(3);
+    expect(undone.has('name')).toBe(false); // a cut inside a name is mended, never undone
   });
 
   it('a leave carries the last-seen duration', () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
 import type { PresenceEvent } from '../src/events.js';
+import { PIECEWISE_MIN_CHARS } from '../src/daily/parse.js';
 import type { SimulatorFault } from '../src/simulator/simulator.js';
 import { PresenceWatcher } from '../src/watcher.js';
 import { capturingLogger, polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
@@ -205,6 +206,41 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       c: [expect.objectContaining({ userName: 'Cy' })],
     });
   });
+
+  // the watcher reads its own client's answer for a room this large a piece of the list at a time:
+  // a fault in the last entry surfaces after the pieces before it were walked, and the tracker must
+  // take that walk back
+  it('a room large enough to be read in pieces: a bad answer changes nothing; its changes come once, from the next good answer', async () => {
+    const people = 66_000;
+    h = await startHarness({ rooms: ['big'], initialParticipants: people }, { intervalMs: 10 });
+    const res = await fetch(`${h.sim.url}/rooms/big/presence`, { headers: { authorization: `Bearer ${h.sim.apiKey}` } });
+    expect((await res.text()).length).toBeGreaterThan(PIECEWISE_MIN_CHARS);
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady, 30_000);
+    expect(h.events).toHaveLength(people);
+    const failed: (Error | undefined)[] = [];
+    h.watcher.on('poll', (p) => {
+      if (!p.ok) failed.push(p.error);
+    });
+    // the next two answers carry these changes early, midway and late in the list, and a fault at its end
+    const listed = h.sim.presence('big');
+    h.sim.inject({ fault: { kind: 'bad-entry' }, on: 'big' });
+    h.sim.inject({ fault: { kind: 'bad-list' }, on: 'big' });
+    h.sim.leave('big', listed[1]!.id);
+    h.sim.rename('big', listed[people / 2]!.id, 'Renamed');
+    h.sim.join('big', { userName: 'Newcomer' });
+    h.sim.join('big', { userName: 'Last' }); // the bad-entry answer puts its entry without an id in Last's place
+    await waitFor(h.sim, 'request', () => h!.sim.requests.filter((r) => r.fault).length >= 2, 30_000);
+    await polls(h.watcher, 2, 'big', 30_000);
+    expect(summary(h.events.slice(people)).sort()).toEqual(
+      [`leave:big:${listed[1]!.userName}`, 'update:big:Renamed', 'join:big:Newcomer', 'join:big:Last'].sort(),
+    );
+    expect(failed.map((e) => (e as DailyApiError).code)).toEqual(['DAILY_INVALID_RESPONSE', 'DAILY_INVALID_RESPONSE']);
+    expect(failed.map((e) => e!.message)).toEqual([expect.stringContaining(`data[${people}] has no string "id"`), expect.stringContaining('not valid JSON')]);
+    const now = h.watcher.snapshot('big');
+    expect(now).toHaveLength(people + 1);
+    expect(now.filter((p) => p.userName === 'Renamed')).toHaveLength(1);
+  }, 90_000);
 
   it('listeners that throw or reject do not stop polling or other listeners', async () => {
     h = await startHarness({ rooms: ['a'] }, {});

@@ -11,12 +11,14 @@ import {
   parseErrorBody,
   parseJson,
   parseRoomEntries,
+  parseRoomText,
   toDomainPresence,
   toRoomPresence,
   type DomainEntries,
   type DomainPresence,
   type RoomEntries,
   type RoomPresence,
+  type RoomText,
 } from './parse.js';
 
 export const DEFAULT_API_URL = 'https://api.daily.co/v1';
@@ -131,13 +133,26 @@ export class DailyClient implements PresenceClient {
   }
 
   async getRoomEntries(room: string, opts: RoomPresenceOptions = {}): Promise<RoomEntries> {
+    return parseRoomEntries(room, await this.#getJson(this.#roomPath(room, opts), room, opts.signal));
+  }
+
+  /**
+   * GET /rooms/:name/presence as its text, to be read a piece at a time ({@link parseRoomText} says
+   * how and why): a `RoomTracker` applies it with `applyText`. Network and HTTP failures throw here;
+   * an answer that is not JSON or not a valid presence list throws only when read whole. What the
+   * watcher uses with its own client.
+   */
+  async getRoomText(room: string, opts: RoomPresenceOptions = {}): Promise<RoomText> {
+    return parseRoomText(room, await this.#getText(this.#roomPath(room, opts), room, opts.signal));
+  }
+
+  #roomPath(room: string, opts: RoomPresenceOptions): string {
     const query = new URLSearchParams();
     if (opts.limit !== undefined) query.set('limit', String(opts.limit));
     if (opts.userId !== undefined) query.set('userId', opts.userId);
     if (opts.userName !== undefined) query.set('userName', opts.userName);
     const qs = query.size ? `?${query.toString()}` : '';
-    const body = await this.#getJson(`${this.#basePath}/rooms/${encodeRoomSegment(room)}/presence${qs}`, room, opts.signal);
-    return parseRoomEntries(room, body);
+    return `${this.#basePath}/rooms/${encodeRoomSegment(room)}/presence${qs}`;
   }
 
   async getDomainEntries(opts: { signal?: AbortSignal } = {}): Promise<DomainEntries> {

@@ -343,6 +343,151 @@ class DeferredDomainEntries implements DomainEntries, Iterable<[string, readonly
   }
 }
 
+/**
+ * GET /rooms/:name/presence as {@link parseRoomText} reads it: the list a piece at a time, or the
+ * answer parsed whole when the pieces do not settle it.
+ */
+export interface RoomText {
+  readonly room: string;
+  /**
+   * Whether `pieces` will try: the text is of the plain shape, and large enough for reading it a
+   * piece at a time to pay (at least {@link PIECEWISE_MIN_CHARS}). When not, read it with `whole()`.
+   */
+  readonly piecewise: boolean;
+  /**
+   * Hand the list's entries to `fn` a piece at a time, in order, each piece parsed and checked just
+   * before; then the answer's `total_count` (the entries' number when absent) and how many entries
+   * there were. Undefined when the pieces cannot settle the answer: a piece that is not JSON or holds
+   * a malformed entry (or the answer is not `piecewise`). The answer may still be valid then, or the
+   * error may lie elsewhere: read it with `whole()`, and take back whatever was done with the pieces
+   * handed out so far.
+   */
+  pieces(fn: (entries: readonly ParticipantEntry[]) => void): { totalCount: number; count: number } | undefined;
+  /** The answer parsed whole, as `parseRoomEntries(room, JSON.parse(text))`, with its errors. */
+  whole(): RoomEntries;
+}
+
+/**
+ * GET /rooms/:name/presence from the answer's text, its list parsed a piece at a time as it is
+ * read (`pieces`), so the whole parsed answer never exists.
+ *
+ * Why: at 100,000 people the parsed answer (~30 MB) is larger than Node 20's young generation, so
+ * even JSON.parse alone pays scavenges that copy what it has parsed so far, and the diff's
+ * allocations while it is live bring on more. Read a piece at a time, each piece is garbage once
+ * walked. BENCHMARKS.md's profile notes have the measurements.
+ *
+ * Only a large answer is read so ({@link PIECEWISE_MIN_CHARS}): below that it did not pay.
+ *
+ * The plain shape: `{"total_count": N, "data": [ … ]}` (either order, `total_count` optional, a
+ * non-negative integer written plainly, whitespace between the tokens allowed), nothing else at the
+ * top level. The head must hold no `[`, so the list opens at the text's first `[`, and the tail no
+ * `]`, so it closes at the last. The list is cut after a `}` followed by `,{`, about every
+ * {@link PIECE_CHARS} characters. Such a cut may fall inside a string (a user name can hold `},{`):
+ * the piece then does not parse, and it is tried again running on to a later cut. When every piece
+ * parses on its own, JSON.parse of the whole text gives exactly these entries in this order: each
+ * piece is a complete run of values, and JSON is read left to right, so a piece reads the same
+ * within the whole list as alone (and a list that closes before the last `]` would leave a piece
+ * that does not parse). So `pieces` never reports an answer wrongly; anything it cannot settle, it
+ * leaves to `whole()`, whose result or error is the one JSON.parse and parseRoomEntries give.
+ */
+export function parseRoomText(room: string, text: string, sizes: RoomTextSizes = {}): RoomText {
+  return new PiecewiseRoomText(room, text, sizes.minChars ?? PIECEWISE_MIN_CHARS, sizes.pieceChars ?? PIECE_CHARS);
+}
+
+/** {@link parseRoomText}'s sizes, in characters of the text (the defaults are what measured best). */
+export interface RoomTextSizes {
+  /** The smallest text read a piece at a time. Default {@link PIECEWISE_MIN_CHARS}. */
+  minChars?: number;
+  /** About how much of the list goes into one piece. Default {@link PIECE_CHARS}. */
+  pieceChars?: number;
+}
+
+/** About how many characters of the list go into one piece (~200 entries as Daily writes them). */
+export const PIECE_CHARS = 48 * 1024;
+
+/**
+ * The smallest answer read a piece at a time: ~50,000 people as Daily writes them. Below it the
+ * parsed answer fits Node 20's young generation with room to spare, and the pieces' own cost (each
+ * one copied to parse, and what undo needs kept) made the diff ~5–10% slower at 10,000 and 40,000
+ * people; from 60,000 up they made it faster, ~20% at 100,000 (BENCHMARKS.md's profile notes).
+ */
+export const PIECEWISE_MIN_CHARS = 12 * 1024 * 1024;
+
+const WS = '[ \\t\\n\\r]*';
+const COUNT = `"total_count"${WS}:${WS}(0|[1-9][0-9]{0,14})`;
+/** The head of a plain room answer, up to the list's `[`: `{`, maybe `total_count` and a comma, then `"data":`. */
+const ROOM_HEAD = new RegExp(`${WS}\\{${WS}(?:${COUNT}${WS},${WS})?"data"${WS}:${WS}\\[`, 'y');
+/** The tail from the list's `]`: maybe a comma and `total_count`, then `}` and the end of the text. */
+const ROOM_TAIL = new RegExp(`\\]${WS}(?:,${WS}${COUNT}${WS})?\\}${WS}$`, 'y');
+
+class PiecewiseRoomText implements RoomText {
+  readonly room: string;
+  readonly piecewise: boolean = false;
+  readonly #text: string;
+  /** The list's content: from just after its `[` to its `]`; `from` is -1 when the text is not of the plain shape. */
+  readonly #from: number = -1;
+  readonly #to: number = -1;
+  readonly #totalCount: number | undefined;
+  readonly #pieceChars: number;
+
+  constructor(room: string, text: string, minChars: number, pieceChars: number) {
+    this.room = room;
+    this.#text = text;
+    this.#pieceChars = Math.max(1, pieceChars);
+    if (text.length < minChars) return;
+    ROOM_HEAD.lastIndex = 0;
+    const head = ROOM_HEAD.exec(text);
+    if (head === null) return;
+    const to = text.lastIndexOf(']');
+    if (to < ROOM_HEAD.lastIndex) return;
+    ROOM_TAIL.lastIndex = to;
+    const tail = ROOM_TAIL.exec(text);
+    if (tail === null) return;
+    // given twice, JSON.parse would keep the second: left to it
+    if (head[1] !== undefined && tail[1] !== undefined) return;
+    const count = head[1] ?? tail[1];
+    this.#totalCount = count === undefined ? undefined : Number(count);
+    this.#from = ROOM_HEAD.lastIndex;
+    this.#to = to;
+    this.piecewise = true;
+  }
+
+  pieces(fn: (entries: readonly ParticipantEntry[]) => void): { totalCount: number; count: number } | undefined {
+    const text = this.#text;
+    const end = this.#to;
+    let pos = this.#from;
+    if (pos < 0) return undefined;
+    let count = 0;
+    while (pos < end) {
+      let cut = end;
+      let list: unknown[] | undefined;
+      for (let from = pos + this.#pieceChars; list === undefined; from = cut + this.#pieceChars) {
+        const b = from < end ? text.indexOf('},{', from) : -1;
+        cut = b >= 0 && b < end ? b + 1 : end;
+        try {
+          list = JSON.parse('[' + text.slice(pos, cut) + ']') as unknown[];
+        } catch {
+          // a cut inside a string, or not JSON: run on to a later cut, or leave it to whole()
+          if (cut === end) return undefined;
+        }
+      }
+      try {
+        checkEntries(list, this.room);
+      } catch {
+        return undefined;
+      }
+      if (list.length > 0) fn(list as ParticipantEntry[]);
+      count += list.length;
+      pos = cut + 1; // past the comma
+    }
+    return { totalCount: this.#totalCount ?? count, count };
+  }
+
+  whole(): RoomEntries {
+    return parseRoomEntries(this.room, parseJson(this.room, this.#text));
+  }
+}
+
 /** A checked room answer with every entry copied into a typed participant. */
 export function toRoomPresence({ room, totalCount, entries, complete }: RoomEntries): RoomPresence {
   return { room, totalCount, participants: entries.map(toParticipant), complete };
