@@ -1,6 +1,6 @@
 // One measurement in a fresh process, so no contender's garbage or live state is billed to
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
-//   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|pure|naive (parse and tracker: also -cold)
+//   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|whole|text|pure|naive (parse and tracker: also -cold)
 //   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|whole|text|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain]
 import { request } from 'undici';
@@ -16,6 +16,7 @@ import {
   parseDomainText,
   parseRoomEntries,
   parseRoomPresence,
+  parseRoomText,
 } from '../dist/index.js';
 import { domainBodies, median, roomBodies } from './data.mjs';
 import { naiveDiff, naiveDomainPoll, naivePoll } from './naive.mjs';
@@ -82,6 +83,26 @@ function onFresh(bodies, runs, prepare, fn) {
 
 const asIs = (b) => b;
 
+/**
+ * Samples of `apply(body)`, from the answer's text to the events in one timing, parsing included:
+ * any garbage collection the parse brings on lands in the figure, wherever it falls. The first
+ * body primes the tracker, untimed.
+ */
+function textToEvents(bodies, runs, apply) {
+  apply(bodies[0]);
+  const t = [];
+  let events = 0;
+  for (let i = 0; i < runs + warm; i++) {
+    const s = performance.now();
+    const e = apply(bodies[i % 2]);
+    if (i >= warm) {
+      t.push(performance.now() - s);
+      events = Math.max(events, e);
+    }
+  }
+  return { samples: t, events };
+}
+
 function parseFloor(bodies, runs) {
   const t = [];
   for (let i = 0; i < runs + warm; i++) {
@@ -105,6 +126,20 @@ if (kind === 'room') {
     const tracker = new RoomTracker('bench');
     tracker.apply(parseRoomEntries('bench', JSON.parse(bodies[0])).entries, true, { at });
     out(onFresh(bodies, runs, (b) => parseRoomEntries('bench', b).entries, (entries) => tracker.apply(entries, true, { at }).length));
+  } else if (what === 'whole' || what === 'text') {
+    // the text to the events: `text` is the watcher's own path (parseRoomText: a large answer read
+    // a piece of its list at a time, so there is never a whole parsed answer), `whole` the answer
+    // parsed whole (JSON.parse, parseRoomEntries, the diff), as the watcher did before
+    const tracker = new RoomTracker('bench');
+    const opts = { at, consume: true };
+    const apply =
+      what === 'text'
+        ? (text) => tracker.applyText(parseRoomText('bench', text), opts).events.length
+        : (text) => {
+            const r = parseRoomEntries('bench', JSON.parse(text));
+            return tracker.apply(r.entries, r.complete, opts).length;
+          };
+    out(textToEvents(bodies, runs, apply));
   } else if (what === 'pure') {
     let state = diffRoom(undefined, { room: 'bench', participants: parseRoomPresence('bench', JSON.parse(bodies[0])).participants, complete: true }, { at }).next;
     // the typed copies are part of this path's cost: parseRoomPresence is timed with the diff
@@ -140,18 +175,7 @@ if (kind === 'room') {
     const read = what === 'text' ? parseDomainText : (text) => parseDomainEntries(JSON.parse(text));
     const tracker = new DomainTracker();
     const opts = { at, consume: true };
-    tracker.apply(read(bodies[0]), opts);
-    const t = [];
-    let events = 0;
-    for (let i = 0; i < runs + warm; i++) {
-      const s = performance.now();
-      const e = tracker.apply(read(bodies[i % 2]), opts).length;
-      if (i >= warm) {
-        t.push(performance.now() - s);
-        events = Math.max(events, e);
-      }
-    }
-    out({ samples: t, events });
+    out(textToEvents(bodies, runs, (text) => tracker.apply(read(text), opts).length));
   } else if (what === 'pure') {
     let state = diffDomain(undefined, parseDomainPresence(JSON.parse(bodies[0])), { at }).next;
     out(onFresh(bodies, runs, asIs, (b) => {
