@@ -419,7 +419,14 @@ export class RoomTracker extends Tracker {
     const events: PresenceEvent[] = [];
     // the pieces are fresh arrays, garbage once walked: nothing to give away
     this.begin(opts.consume ? { ...opts, consume: false } : opts, true);
-    const read = answer.pieces((entries) => this.walk(events, this.room, entries));
+    let read: ReturnType<RoomText['pieces']>;
+    try {
+      read = answer.pieces((entries) => this.walk(events, this.room, entries));
+    } catch (err) {
+      // parseRoomText's never throws; another RoomText's may
+      this.undo();
+      throw err;
+    }
     if (read !== undefined) {
       const complete = read.totalCount <= read.count;
       this.end(events, complete);

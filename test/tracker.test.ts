@@ -178,6 +178,28 @@ describe('RoomTracker', () => {
     expect(undone.has('name')).toBe(false); // a cut inside a name is mended, never undone
   });
 
+  it('applyText: a RoomText whose pieces() throws part way leaves the tracker as before it', () => {
+    const tracker = new RoomTracker('r');
+    tracker.apply([{ id: 'a', userName: 'A', duration: 1 }, { id: 'b', duration: 1 }], true, { at });
+    const before = tracker.participants();
+    const broken: RoomText = {
+      room: 'r',
+      piecewise: true,
+      pieces: (fn) => {
+        fn([{ id: 'a', userName: 'A2', duration: 2 }, { id: 'c', duration: 2 }]);
+        throw new Error('source broke');
+      },
+      whole: () => {
+        throw new Error('not reached');
+      },
+    };
+    expect(() => tracker.applyText(broken, { at })).toThrow('source broke');
+    expect(tracker.participants()).toEqual(before);
+    // and the next snapshot sees the same changes as new: c joins, a is renamed, b leaves
+    const next = tracker.apply([{ id: 'a', userName: 'A2', duration: 3 }, { id: 'c', duration: 3 }], true, { at });
+    expect(next.map((e) => `${e.type}:${e.participant.id}`)).toEqual(['update:a', 'join:c', 'leave:b']);
+  });
+
   it('a leave carries the last-seen duration', () => {
     const tracker = new RoomTracker('r');
     tracker.apply([{ id: 'a', duration: 1 }], true, { at });
