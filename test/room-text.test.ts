@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
 import { parseJson, parseRoomEntries, parseRoomText, PIECEWISE_MIN_CHARS, type ParticipantEntry, type RoomEntries } from '../src/daily/parse.js';
 import { seededRandom } from '../src/simulator/random.js';
@@ -132,6 +132,21 @@ describe('parseRoomText', () => {
       expect(read).toEqual({ totalCount: 3, count: 3 });
       expect(got.flat()).toEqual(people);
       expect(got.length).toBeGreaterThan(1);
+    }
+  });
+
+  it('a list that is not JSON costs a few tries, not one per cut: each try is at least twice as long as the last', () => {
+    const list = Array.from({ length: 20_000 }, (_, i) => ({ id: `p-${i}`, userName: `Participant ${i}` }));
+    const text = JSON.stringify({ total_count: list.length, data: list }).replace('"p-3"', '"p-3",,'); // broken in the first piece
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const answer = parseRoomText('r', text, { minChars: 0, pieceChars: 100 });
+      expect(answer.pieces(() => {})).toBeUndefined();
+      // ~650,000 characters in pieces of ~100: one try per cut would be ~15,000 parses
+      expect(parse.mock.calls.length).toBeGreaterThan(5);
+      expect(parse.mock.calls.length).toBeLessThan(20);
+    } finally {
+      parse.mockRestore();
     }
   });
 

@@ -383,7 +383,8 @@ export interface RoomText {
  * top level. The head must hold no `[`, so the list opens at the text's first `[`, and the tail no
  * `]`, so it closes at the last. The list is cut after a `}` followed by `,{`, about every
  * {@link PIECE_CHARS} characters. Such a cut may fall inside a string (a user name can hold `},{`):
- * the piece then does not parse, and it is tried again running on to a later cut. When every piece
+ * the piece then does not parse, and it is tried again running on to a later cut, at least twice as
+ * long each time (so a list that is not JSON costs a few tries, not one per cut). When every piece
  * parses on its own, JSON.parse of the whole text gives exactly these entries in this order: each
  * piece is a complete run of values, and JSON is read left to right, so a piece reads the same
  * within the whole list as alone (and a list that closes before the last `]` would leave a piece
@@ -461,7 +462,10 @@ class PiecewiseRoomText implements RoomText {
     while (pos < end) {
       let cut = end;
       let list: unknown[] | undefined;
-      for (let from = pos + this.#pieceChars; list === undefined; from = cut + this.#pieceChars) {
+      // a piece that fails is tried again at least twice as long: a cut inside a string is mended
+      // by the first retry, and text that is not JSON costs a few retries (each parse copies its
+      // piece), not one per cut to the end of the list
+      for (let from = pos + this.#pieceChars; list === undefined; from = cut + Math.max(this.#pieceChars, cut - pos)) {
         const b = from < end ? text.indexOf('},{', from) : -1;
         cut = b >= 0 && b < end ? b + 1 : end;
         try {
