@@ -125,13 +125,17 @@ describe('parseRoomText', () => {
 
   it('a cut inside a user name is mended by running on to a later cut, or to the end of the list', () => {
     const people = [{ id: 'a', userName: 'x},{y' }, { id: 'b', userName: 'Bo' }, { id: 'c', userName: '},{"id":"d"},{' }];
-    const text = JSON.stringify({ total_count: 3, data: people });
-    for (const pieceChars of [1, 5, 30]) {
-      const got: unknown[][] = [];
-      const read = parseRoomText('r', text, { minChars: 0, pieceChars }).pieces((list) => got.push([...list]));
-      expect(read).toEqual({ totalCount: 3, count: 3 });
-      expect(got.flat()).toEqual(people);
-      expect(got.length).toBeGreaterThan(1);
+    const body = { total_count: 3, data: people };
+    // compact, one entry a line, and `}, {` as the API's documentation prints it
+    const texts = [JSON.stringify(body), JSON.stringify(body, null, 2), JSON.stringify(body).replaceAll('},{"id"', '}, {"id"')];
+    for (const text of texts) {
+      for (const pieceChars of [1, 5, 30]) {
+        const got: unknown[][] = [];
+        const read = parseRoomText('r', text, { minChars: 0, pieceChars }).pieces((list) => got.push([...list]));
+        expect(read, text).toEqual({ totalCount: 3, count: 3 });
+        expect(got.flat()).toEqual(people);
+        expect(got.length, text).toBeGreaterThan(1);
+      }
     }
   });
 

@@ -381,7 +381,8 @@ export interface RoomText {
  * The plain shape: `{"total_count": N, "data": [ … ]}` (either order, `total_count` optional, a
  * non-negative integer written plainly, whitespace between the tokens allowed), nothing else at the
  * top level. The head must hold no `[`, so the list opens at the text's first `[`, and the tail no
- * `]`, so it closes at the last. The list is cut after a `}` followed by `,{`, about every
+ * `]`, so it closes at the last. The list is cut at the comma of a `},{` (or `}, {`, or with a line
+ * break between), about every
  * {@link PIECE_CHARS} characters. Such a cut may fall inside a string (a user name can hold `},{`):
  * the piece then does not parse, and it is tried again running on to a later cut, at least twice as
  * long each time (so a list that is not JSON costs a few tries, not one per cut). When every piece
@@ -466,8 +467,7 @@ class PiecewiseRoomText implements RoomText {
       // by the first retry, and text that is not JSON costs a few retries (each parse copies its
       // piece), not one per cut to the end of the list
       for (let from = pos + this.#pieceChars; list === undefined; from = cut + Math.max(this.#pieceChars, cut - pos)) {
-        const b = from < end ? text.indexOf('},{', from) : -1;
-        cut = b >= 0 && b < end ? b + 1 : end;
+        cut = from < end ? cutAfter(text, from, end) : end;
         try {
           list = JSON.parse('[' + text.slice(pos, cut) + ']') as unknown[];
         } catch {
@@ -490,6 +490,20 @@ class PiecewiseRoomText implements RoomText {
   whole(): RoomEntries {
     return parseRoomEntries(this.room, parseJson(this.room, this.#text));
   }
+}
+
+/**
+ * Where to cut the list at or after `from`: the index of the comma in the first `}`, `,`, maybe
+ * whitespace, `{` (compact, or spaced out as `}, {` or one entry a line), or `end` when there is none
+ * before it.
+ */
+function cutAfter(text: string, from: number, end: number): number {
+  for (let b = text.indexOf('},', from); b >= 0 && b < end; b = text.indexOf('},', b + 2)) {
+    let j = b + 2;
+    while (isSpace(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) === 0x7b /* { */) return b + 1;
+  }
+  return end;
 }
 
 /** A checked room answer with every entry copied into a typed participant. */
