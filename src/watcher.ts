@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { DailyClient, DEFAULT_API_URL, normalizeApiKey, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
-import type { DomainEntries, RoomEntries, RoomText } from './daily/parse.js';
+import { wholeRoomText, type DomainEntries } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
@@ -130,8 +130,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #backoffMinMs: number;
   readonly #backoffMaxMs: number;
   readonly #client: PresenceClient;
-  readonly #ownsClient: boolean;
-  /** The client when it is our own DailyClient: GET /presence is then read room by room (getDomainEntriesDeferred). */
+  /**
+   * The client when the watcher created it (it closes it, and its answers are the watcher's to give
+   * away): GET /presence is then read room by room, and a large room's answer a piece at a time.
+   */
   readonly #daily: DailyClient | undefined;
   readonly #limiter: RequestLimiter;
   readonly #ownsLimiter: boolean;
@@ -206,7 +208,6 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
     if (options.client) {
       this.#client = options.client;
-      this.#ownsClient = false;
       this.#daily = undefined;
     } else {
       if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
@@ -234,7 +235,6 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         timeoutMs: options.requestTimeoutMs,
         maxBodyBytes: options.maxBodyBytes,
       });
-      this.#ownsClient = true;
     }
     if (options.limiter) {
       this.#limiter = options.limiter;
@@ -415,7 +415,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       await this.#save();
     }
     if (this.#ownsLimiter && this.#limiter instanceof RateLimiter) this.#limiter.stop();
-    if (this.#ownsClient) await this.#client.close();
+    await this.#daily?.close();
     for (const push of this.#iterators) push(null);
     this.#iterators.clear();
     this.safeEmit('stop', reason);
@@ -525,24 +525,22 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
             fn(list, room);
           }),
       };
-      const all = tracker.apply(counted, { at, initial: true, consume: this.#ownsClient });
+      const all = tracker.apply(counted, { at, initial: true, consume: daily !== undefined });
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
     } else {
       const daily = this.#daily;
       const query = { signal, ...(this.#limit ? { limit: this.#limit } : {}) };
-      const presence = await scheduleAbortable<RoomText | RoomEntries>(this.#limiter, signal, () => (daily ? daily.getRoomText(target, query) : this.#client.getRoomEntries(target, query)));
+      const answer = await scheduleAbortable(this.#limiter, signal, async () =>
+        daily ? daily.getRoomText(target, query) : wholeRoomText(await this.#client.getRoomEntries(target, query)),
+      );
       signal.throwIfAborted();
       let tracker = this.#roomState.get(target);
       if (!tracker) this.#roomState.set(target, (tracker = new RoomTracker(target)));
       // unprimed until a snapshot is applied (an answer read from its text that turns out bad throws
       // in applyText, the tracker as before it: a failed poll, as before)
       const first = !tracker.primed;
-      const opts = { at, initial: true, consume: this.#ownsClient };
-      const applied =
-        'pieces' in presence
-          ? tracker.applyText(presence, opts)
-          : { events: tracker.apply(presence.entries, presence.complete, opts), count: presence.entries.length, totalCount: presence.totalCount, complete: presence.complete };
+      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined });
       const all = applied.events;
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;

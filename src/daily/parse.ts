@@ -367,6 +367,11 @@ export interface RoomText {
   whole(): RoomEntries;
 }
 
+/** A checked room answer as a RoomText that is only ever read whole (what a custom `PresenceClient` answers). */
+export function wholeRoomText(answer: RoomEntries): RoomText {
+  return { room: answer.room, piecewise: false, pieces: () => undefined, whole: () => answer };
+}
+
 /**
  * GET /rooms/:name/presence from the answer's text, its list parsed a piece at a time as it is
  * read (`pieces`), so the whole parsed answer never exists.
