@@ -18,7 +18,7 @@ export { diffRoom, diffDomain, applyEvents, eventId } from './diff.js';
 export type { RoomState, DomainState, DiffOptions, DiffResult, DomainDiffResult } from './diff.js';
 export { DailyClient, DEFAULT_API_URL, encodeRoomSegment } from './daily/client.js';
 export type { DailyClientOptions, PresenceClient, RoomPresenceOptions } from './daily/client.js';
-export type { RoomPresence, DomainPresence, ParticipantEntry, RoomEntries, DomainEntries, RoomText, RoomTextSizes } from './daily/parse.js';
+export type { RoomPresence, DomainPresence, ParticipantEntry, RoomEntries, DomainEntries, DomainLists, RoomText, RoomTextSizes } from './daily/parse.js';
 export { parseRoomPresence, parseDomainPresence, parseRoomEntries, parseDomainEntries, parseDomainText, parseRoomText, toParticipant } from './daily/parse.js';
 export { RoomTracker, DomainTracker } from './tracker.js';
 export type { ApplyOptions, RoomTextApplied } from './tracker.js';

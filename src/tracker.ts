@@ -1,4 +1,4 @@
-import { num, str, toParticipant, type DomainEntries, type ParticipantEntry, type RoomText } from './daily/parse.js';
+import { durationSpots, hasLists, num, sameButDurations, str, toParticipant, type DomainEntries, type ParticipantEntry, type RoomText } from './daily/parse.js';
 import { changesOf, eventId, joinAndLeaveIds, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey, SlotTable } from './util/slot-table.js';
@@ -285,6 +285,51 @@ abstract class Tracker {
     this.#furthest = furthest;
   }
 
+  /** How many people this snapshot has listed so far (where the next one walked goes in the new order). */
+  protected get listedSoFar(): number {
+    return this.#n;
+  }
+
+  /**
+   * A room listed exactly as when its people were last walked but for durations: the `count`
+   * people at `from` in the last snapshot's order, in that order, get `durations` and are listed
+   * again, as walk() does for an entry found in place that changed nothing but its duration (no
+   * event). False, having done nothing, when those places do not hold `count` people of `room`
+   * not yet listed in this snapshot: the caller then walks the room's entries instead.
+   */
+  protected same(room: string, from: number, count: number, durations: readonly number[]): boolean {
+    const order = this.#order;
+    const gen = this.#snapshots;
+    if (from + count > order.length) return false;
+    for (let k = from; k < from + count; k++) {
+      const s = order[k]!;
+      if (s.room !== room || s.seen === gen) return false;
+    }
+    const next = this.#spare;
+    let n = this.#n;
+    let durationsBefore = this.#durations;
+    if (from !== this.#expect) {
+      if (from > this.#expect) this.#skipped.push(this.#expect, from);
+      else this.#wentBack = true;
+    }
+    for (let k = 0; k < count; k++) {
+      const s = order[from + k]!;
+      s.seen = gen;
+      s.pos = n;
+      if (this.#undoable) {
+        if (n >= durationsBefore.length) durationsBefore = this.#growDurations(n);
+        durationsBefore[n] = s.duration ?? NaN;
+      }
+      next[n++] = s;
+      s.duration = durations[k]!;
+    }
+    this.#n = n;
+    this.#matched += count;
+    this.#expect = from + count;
+    if (this.#expect > this.#furthest) this.#furthest = this.#expect;
+    return true;
+  }
+
   #growDurations(n: number): Float64Array {
     const grown = new Float64Array(Math.max(64, 2 * n, this.#order.length + 1));
     grown.set(this.#durations);
@@ -454,6 +499,21 @@ export class RoomTracker extends Tracker {
 export class DomainTracker extends Tracker {
   /** Until the first snapshot: the only rooms the saved state had watched, when it watched rooms one by one. */
   #watchedRooms: ReadonlySet<string> | undefined;
+  /**
+   * Each room's list as the last snapshot applied read it, when its text can be compared with the
+   * next answer's. Only those: a room that snapshot did not list, or listed in a way that cannot be
+   * compared, has none (a memo from before would compare with a list the room no longer has). The
+   * lists are slices of the last answer's text, which they keep alive until the next poll: one
+   * answer's size.
+   */
+  readonly #memos = new Map<string, ListMemo>();
+  #memoGen = 0;
+  /** The memos the snapshot being applied makes, flat: [memo or room, list, spots, count, from] each. */
+  readonly #staged: unknown[] = [];
+  /** Durations and where they are written, read by sameButDurations, reused from room to room. */
+  readonly #durationsRead: number[] = [];
+  readonly #spotsRead: number[] = [];
+  #listed = { participants: 0, rooms: 0 };
 
   /**
    * `saved`: room → people, the state to resume from. `onlyRooms`: the saved state watched just
@@ -481,17 +541,63 @@ export class DomainTracker extends Tracker {
    * Apply one snapshot of the domain; returns its events. When the snapshot's forEach throws (one
    * from DailyClient.getDomainEntriesDeferred parses each room as it is read), the snapshot is
    * undone and the error thrown: the tracker is as before it, and no event is lost or invented.
+   *
+   * A snapshot that gives its lists as text ({@link DomainLists}, as parseDomainText's does) is
+   * read room by room from the text, and a room whose list is the same as the last time it was
+   * walked, but for durations, is not parsed at all: its people just take the new durations
+   * (which is all a walk of its entries would have done). Same events and state either way.
    */
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
-    this.begin(opts, true);
+    const lists = hasLists(snapshot);
+    this.#staged.length = 0; // what a snapshot that threw part way staged is void
+    // a list read from text is a fresh array, garbage once walked: nothing to give away (and the
+    // entries are read again after the walk, for durationSpots)
+    this.begin(lists && opts.consume ? { ...opts, consume: false } : opts, true);
     const watched = this.#watchedRooms;
+    const initial = opts.initial === true;
+    let participants = 0;
+    let rooms = 0;
     try {
-      // forEach, not for-of: for-of over a Map made an [room, entries] pair per room (~8% of the domain's diff)
-      if (watched === undefined) snapshot.forEach((entries, room) => this.walk(events, room, entries));
-      else {
-        const initial = opts.initial === true;
-        snapshot.forEach((entries, room) => this.walk(events, room, entries, initial && !watched.has(room)));
+      if (lists) {
+        const memos = this.#memos;
+        const staged = this.#staged;
+        const durations = this.#durationsRead;
+        const spotsRead = this.#spotsRead;
+        snapshot.forEachList((list, room) => {
+          const from = this.listedSoFar;
+          const memo = memos.get(room);
+          if (memo !== undefined) {
+            const count = memo.count;
+            // most lists that changed changed their length by more than durations do between two
+            // polls (a digit or two each): not worth comparing
+            const grown = list.length - memo.list.length;
+            // where the last list's durations are: found the first time it is compared
+            const spots = grown > 2 * count || grown < -2 * count ? null : (memo.spots ??= durationSpots(memo.list, count) ?? null);
+            if (spots !== null && sameButDurations(memo.list, spots, list, durations, spotsRead) && this.same(room, memo.from, count, durations)) {
+              staged.push(memo, list, spotsRead.slice(0, count), count, from);
+              participants += count;
+              rooms++;
+              return;
+            }
+          }
+          const entries = snapshot.readList(list, room);
+          participants += entries.length;
+          if (entries.length > 0) rooms++;
+          this.walk(events, room, entries, watched === undefined ? undefined : initial && !watched.has(room));
+          // only a room whose every entry is one person here, each with a number for its duration,
+          // can be read next time as durations alone
+          if (this.listedSoFar - from === entries.length && durationsAreNumbers(entries)) {
+            staged.push(memo ?? room, list, undefined, entries.length, from);
+          }
+        });
+      } else {
+        // forEach, not for-of: for-of over a Map made an [room, entries] pair per room (~8% of the domain's diff)
+        snapshot.forEach((entries, room) => {
+          participants += entries.length;
+          if (entries.length > 0) rooms++;
+          this.walk(events, room, entries, watched === undefined ? undefined : initial && !watched.has(room));
+        });
       }
     } catch (err) {
       this.undo();
@@ -499,6 +605,57 @@ export class DomainTracker extends Tracker {
     }
     this.#watchedRooms = undefined;
     this.end(events, true);
+    this.#commitMemos();
+    this.#listed = { participants, rooms };
     return events;
   }
+
+  /** The staged memos become the ones that count; all others go (and with them the old answers they keep). */
+  #commitMemos(): void {
+    const memos = this.#memos;
+    const staged = this.#staged;
+    const gen = ++this.#memoGen;
+    for (let i = 0; i < staged.length; i += 5) {
+      const at = staged[i] as ListMemo | string;
+      const list = staged[i + 1] as string;
+      const spots = staged[i + 2] as number[] | undefined;
+      const count = staged[i + 3] as number;
+      const from = staged[i + 4] as number;
+      if (typeof at === 'string') memos.set(at, { list, spots, count, from, gen });
+      else {
+        at.list = list;
+        at.spots = spots;
+        at.count = count;
+        at.from = from;
+        at.gen = gen;
+      }
+    }
+    if (memos.size > staged.length / 5) {
+      for (const [room, memo] of memos) if (memo.gen !== gen) memos.delete(room);
+    }
+    staged.length = 0;
+  }
+
+  /** What the last snapshot applied listed: entries (an id listed twice counts twice) and rooms with anyone. */
+  get listed(): { participants: number; rooms: number } {
+    return this.#listed;
+  }
+}
+
+/**
+ * A room's list as last read: its text, where each entry's duration is written in it (found when
+ * first needed; null when the text does not say beyond doubt), how many entries it has (each one
+ * person), where those people start in the tracker's order, and the snapshot it is from.
+ */
+interface ListMemo {
+  list: string;
+  spots: number[] | null | undefined;
+  count: number;
+  from: number;
+  gen: number;
+}
+
+function durationsAreNumbers(entries: readonly ParticipantEntry[]): boolean {
+  for (let k = 0; k < entries.length; k++) if (typeof entries[k]!.duration !== 'number') return false;
+  return true;
 }

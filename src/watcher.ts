@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { DailyClient, DEFAULT_API_URL, normalizeApiKey, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
-import { wholeRoomText, type DomainEntries } from './daily/parse.js';
+import { wholeRoomText } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
@@ -514,18 +514,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       const tracker = (this.#domainState ??= new DomainTracker());
       // unprimed until a snapshot is applied whole (one that throws part way is undone)
       const first = !tracker.primed;
-      // counted as the tracker reads them: a second forEach would parse a deferred answer again. A
-      // deferred answer that turns out bad throws here, the tracker undone: a failed poll, as before
-      const counted: DomainEntries = {
-        size: presence.size,
-        forEach: (fn) =>
-          presence.forEach((list, room) => {
-            participants += list.length;
-            if (list.length > 0) rooms++;
-            fn(list, room);
-          }),
-      };
-      const all = tracker.apply(counted, { at, initial: true, consume: daily !== undefined });
+      // a deferred answer that turns out bad throws here, the tracker undone: a failed poll, as before
+      const all = tracker.apply(presence, { at, initial: true, consume: daily !== undefined });
+      ({ participants, rooms } = tracker.listed);
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
     } else {

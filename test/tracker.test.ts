@@ -306,6 +306,141 @@ describe('DomainTracker', () => {
     expect([...kinds.values()].every((n) => n >= 5)).toBe(true);
   });
 
+  // A room whose list reads as last time but for durations is not parsed (sameButDurations): its
+  // people just take the new durations. Driven against a tracker given the same answers as Maps,
+  // with the things that must stop that shortcut: a list that changed, an id listed twice or a
+  // duration that is not a number (the room is then walked, and its next list must not be compared
+  // with one from before), rooms listed in another order, an answer that fails part way (undone),
+  // and an answer from a client that gives no text.
+  it.each([41, 42, 43, 44])('a room listed as last time but for durations is not parsed, and ends as a walk would (seed %i)', (seed) => {
+    const random = seededRandom(seed);
+    const int = (n: number) => Math.floor(random() * n);
+    const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
+    const roomNames = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    let seq = 0;
+    type Person = { room: string; id: string; userName: string; duration?: unknown; extra?: unknown };
+    const person = (room: string): Person => {
+      const p: Person = { room, id: `${room}-${seq++}`, userName: `n-${int(5)}`, duration: int(2000) };
+      // now and then someone with no duration, or with another "duration" nested in a field of theirs
+      const v = random();
+      if (v < 0.02) delete p.duration;
+      else if (v < 0.04) p.extra = { duration: int(2000) };
+      return p;
+    };
+    const tick = (p: Person): Person => (typeof p.duration === 'number' ? { ...p, duration: p.duration + (random() < 0.97 ? 15 : 100_000) } : p);
+    const world = new Map<string, Person[]>(roomNames.map((r) => [r, Array.from({ length: 1 + int(4) }, () => person(r))]));
+    let order = [...roomNames];
+    const evolve = () => {
+      if (random() < 0.1) order = [...order].sort(() => random() - 0.5);
+      for (const r of roomNames) {
+        let list = world.get(r)!.map(tick);
+        const x = random();
+        if (x < 0.04) list.push(person(r));
+        else if (x < 0.08 && list.length) list.splice(int(list.length), 1);
+        else if (x < 0.11 && list.length) {
+          const k = int(list.length);
+          list[k] = { ...list[k]!, userName: pick(['n-1', 'n-2', 'back\\slash', '"duration":1', 'n-3']) };
+        } else if (x < 0.13 && list.length > 1) {
+          const k = int(list.length - 1);
+          [list[k], list[k + 1]] = [list[k + 1]!, list[k]!];
+        } else if (x < 0.145) list = [];
+        else if (x < 0.155 && list.length) list.push({ ...list[0]!, userName: 'listed twice' }); // until it leaves
+        else if (x < 0.3 && !list.length) list = [person(r)];
+        world.set(r, list);
+      }
+    };
+    /**
+     * What Daily lists: the world, now and then with something in one room for this answer only: an
+     * id twice or a duration that is not a number, and as often someone renamed as well (the room
+     * is back as before at the next answer, but for durations: it must not be compared with then).
+     */
+    const answer = () => {
+      const body: Record<string, Person[]> = {};
+      for (const r of order) {
+        let list = world.get(r)!;
+        const y = random();
+        if (y < 0.06 && list.length) {
+          list = y < 0.03 ? [...list, { ...list[0]!, userName: 'twice' }] : list.map((p, i) => (i === 0 ? { ...p, duration: pick(['15', null, 1.5]) } : p));
+          if (random() < 0.5) list = list.map((p, i) => (i === list.length - 1 ? { ...p, userName: 'for one answer' } : p));
+        }
+        if (list.length || random() < 0.1) body[r] = list;
+      }
+      return body;
+    };
+    const spaced = seed % 2 === 0; // Daily writes its answers one way: compact, or spaced out
+    const write = (body: Record<string, Person[]>) => JSON.stringify(body, null, spaced ? 1 : undefined);
+    const asMap = (text: string) => new Map(Object.entries(JSON.parse(text) as Record<string, ParticipantEntry[]>));
+
+    const plain = new DomainTracker(); // every good answer, as a Map
+    const texts = new DomainTracker(); // the same answers read from their text, and the broken ones between
+    let listedRooms = 0;
+    let parsedRooms = 0;
+    let failed = 0;
+    let fastAfterFailure = 0;
+    let lastFailed = false;
+    for (let poll = 0; poll < 200; poll++) {
+      evolve();
+      const opts = { at: `${at}#${poll}`, initial: true };
+      const body = answer();
+      if (random() < 0.12 && Object.keys(body).length) {
+        // a broken answer: one room's list has a bad entry or is not JSON; the world moves on
+        const rooms = Object.keys(body);
+        const k = int(rooms.length);
+        body[rooms[k]!] = [...body[rooms[k]!]!, { room: rooms[k]!, id: 'BROKEN', userName: 'x', duration: 1 }];
+        const text = write(body).replace(/"id": ?"BROKEN"/, random() < 0.5 ? '"ID":"BROKEN"' : '"id":"BROKEN",,');
+        expect(() => texts.apply(parseDomainText(text), opts)).toThrow(DailyApiError);
+        expect(texts.rooms()).toEqual(plain.rooms());
+        failed++;
+        lastFailed = true;
+        continue;
+      }
+      const text = write(body);
+      const want = plain.apply(asMap(text), opts);
+      let got: PresenceEvent[];
+      if (random() < 0.05) got = texts.apply(asMap(text), opts); // a client that gives no text
+      else {
+        const snapshot = parseDomainText(text);
+        expect(snapshot.constructor.name).toBe('DeferredDomainEntries');
+        const read = (snapshot as unknown as { readList: (list: string, room: string) => readonly ParticipantEntry[] }).readList.bind(snapshot);
+        let parsedNow = 0;
+        Object.assign(snapshot, { readList: (list: string, room: string) => (parsedNow++, read(list, room)) });
+        got = texts.apply(snapshot, opts);
+        const listed = [...asMap(text).values()].filter((l) => l.length > 0).length;
+        listedRooms += listed;
+        parsedRooms += parsedNow;
+        if (lastFailed && parsedNow < listed) fastAfterFailure++;
+      }
+      lastFailed = false;
+      expect(got).toEqual(want);
+      expect(texts.rooms()).toEqual(plain.rooms()); // durations included
+      expect(texts.listed).toEqual(plain.listed);
+    }
+    // the shortcut was taken for most rooms, and right after failed answers too
+    expect(parsedRooms).toBeLessThan(listedRooms * 0.6);
+    expect(failed).toBeGreaterThan(10);
+    expect(fastAfterFailure).toBeGreaterThan(5);
+  });
+
+  it('durations are read from the text only where every entry has exactly one: not from a nested one, not for someone with none', () => {
+    const tracker = new DomainTracker();
+    const text = (own: number) => `{"x":[{"id":"a","extra":{"duration":5},"duration":${own}},{"id":"b"}],"y":[{"id":"c","duration":1}]}`;
+    tracker.apply(parseDomainText(text(6)), { at });
+    expect(tracker.apply(parseDomainText(text(21)), { at })).toEqual([]);
+    expect(tracker.rooms().get('x')!.map((p) => p.duration)).toEqual([21, null]);
+  });
+
+  it('a room that listed someone twice is walked again, not read as durations: nobody of the next room is taken for them', () => {
+    const tracker = new DomainTracker();
+    const text = (d: number) => `{"x":[{"id":"a","duration":${d}},{"id":"a","duration":${d}},{"id":"b","duration":${d}}],"y":[{"id":"c","duration":${d}}],"z":[{"id":"e","duration":${d}}]}`;
+    tracker.apply(parseDomainText(text(1)), { at });
+    expect(tracker.apply(parseDomainText(text(16)), { at })).toEqual([]);
+    expect([...tracker.rooms()].map(([room, people]) => [room, people.map((p) => [p.id, p.duration])])).toEqual([
+      ['x', [['a', 16], ['b', 16]]],
+      ['y', [['c', 16]]],
+      ['z', [['e', 16]]],
+    ]);
+  });
+
   it('a room first seen after the first snapshot has plain joins; a vanished room is all leaves', () => {
     const tracker = new DomainTracker();
     const first = tracker.apply(new Map([['a', [{ id: '1' }]]]), { at, initial: true });

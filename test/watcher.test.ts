@@ -162,6 +162,30 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(h.sim.requests.every((r) => r.target === '*')).toBe(true);
   });
 
+  // the DomainTracker reads a room listed as before but for durations without parsing it
+  it('allRooms: quiet polls give no events, yet everyone takes the new durations and each poll counts everyone', async () => {
+    let clock = 1_800_000_000_000;
+    h = await startHarness({ rooms: ['a', 'b', 'c'], now: () => clock }, { allRooms: true });
+    h.sim.join('a', { userName: 'Ada' });
+    h.sim.join('a', { userName: 'Al' });
+    h.sim.join('b', { userName: 'Bo' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    const infos: { participants: number; rooms: number; events: number }[] = [];
+    h.watcher.on('poll', (p) => infos.push(p));
+    const daily = (room: string) => h!.sim.presence(room);
+    for (const step of [15_000, 15_000, 1_000_000]) {
+      clock += step;
+      await polls(h.watcher, 2);
+      expect(h.watcher.snapshot('a')).toEqual(daily('a'));
+      expect(h.watcher.snapshot('b')).toEqual(daily('b'));
+    }
+    expect(h.watcher.snapshot('a')[0]!.duration).toBe(1_030);
+    expect(infos.length).toBeGreaterThanOrEqual(6);
+    expect(infos.every((p) => p.participants === 3 && p.rooms === 2 && p.events === 0)).toBe(true);
+    expect(h.events).toHaveLength(3);
+  });
+
   it('allRooms: a failed GET /presence never empties the domain', async () => {
     h = await startHarness({ rooms: ['a'] }, { allRooms: true, requestTimeoutMs: 300 });
     h.sim.join('a', { userName: 'X' });

@@ -304,7 +304,7 @@ function keyAt(text: string, from: number, to: number): string | undefined {
 }
 
 /** What {@link splitDomainText} found: each room's list is parsed and checked when it is read. */
-class DeferredDomainEntries implements DomainEntries, Iterable<[string, readonly ParticipantEntry[]]> {
+class DeferredDomainEntries implements DomainLists, Iterable<[string, readonly ParticipantEntry[]]> {
   readonly #text: string;
   readonly #rooms: string[];
   /** Each room's `[` and `]` positions, side by side; the `[` is -1 for an empty list. */
@@ -331,16 +331,108 @@ class DeferredDomainEntries implements DomainEntries, Iterable<[string, readonly
     }
   }
 
-  /** Room r's list, parsed now: a fresh array each time, which nobody else holds. */
-  #list(r: number): readonly ParticipantEntry[] {
-    let list: unknown;
+  forEachList(fn: (list: string, room: string) => void): void {
+    const rooms = this.#rooms;
+    const bounds = this.#bounds;
+    for (let r = 0; r < rooms.length; r++) {
+      if (bounds[2 * r]! >= 0) fn(this.#text.slice(bounds[2 * r]!, bounds[2 * r + 1]! + 1), rooms[r]!);
+    }
+  }
+
+  readList(list: string, room: string): readonly ParticipantEntry[] {
+    let parsed: unknown;
     try {
-      list = JSON.parse(this.#text.slice(this.#bounds[2 * r]!, this.#bounds[2 * r + 1]! + 1));
+      parsed = JSON.parse(list);
     } catch {
       throw notJson('*', this.#text);
     }
-    return checkEntries(list as unknown[], '*', this.#rooms[r]);
+    return checkEntries(parsed as unknown[], '*', room);
   }
+
+  /** Room r's list, parsed now: a fresh array each time, which nobody else holds. */
+  #list(r: number): readonly ParticipantEntry[] {
+    return this.readList(this.#text.slice(this.#bounds[2 * r]!, this.#bounds[2 * r + 1]! + 1), this.#rooms[r]!);
+  }
+}
+
+/**
+ * A GET /presence answer that also gives each room's list as text ({@link parseDomainText}'s, when
+ * the answer has the shape it reads room by room). A DomainTracker uses the text to skip parsing
+ * a room whose list is the same as at the last poll but for durations ({@link sameButDurations}).
+ */
+export interface DomainLists extends DomainEntries {
+  /** Each room with anyone in it: its list's text, from `[` to `]`, in the answer's order. */
+  forEachList(fn: (list: string, room: string) => void): void;
+  /** One of those lists parsed and checked: a retryable DailyApiError naming the answer when it is not JSON or an entry is malformed. */
+  readList(list: string, room: string): readonly ParticipantEntry[];
+}
+
+/** Whether an answer gives its lists as text. */
+export function hasLists(answer: DomainEntries): answer is DomainLists {
+  return typeof (answer as Partial<DomainLists>).forEachList === 'function';
+}
+
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/**
+ * Where each entry's duration is written in a list's text, when the text says so beyond doubt;
+ * else undefined. The list parsed to `count` entries, each with a number for its duration (the
+ * caller checked). The positions are where each entry's duration digits start, entry by entry,
+ * for {@link sameButDurations}.
+ *
+ * Beyond doubt means: no backslash anywhere (so every `"` is a real string delimiter and every
+ * key is written as it reads), and exactly `count` `"duration"` strings, each followed by a colon
+ * and a whole number (digits only: no sign, fraction or exponent). Why that is enough: a
+ * `"duration"` followed by a colon is a key; an entry with a number for its duration has at least
+ * one such key inside it; there are as many keys as entries, so each entry holds exactly one (none
+ * nested deeper, none repeated), and the k-th in the text is the k-th entry's own.
+ */
+export function durationSpots(list: string, count: number): number[] | undefined {
+  if (list.indexOf('\\') >= 0) return undefined;
+  const spots: number[] = [];
+  for (let p = list.indexOf('duration"'); p >= 0; p = list.indexOf('duration"', p + 9)) {
+    if (list.charCodeAt(p - 1) !== 0x22 /* " */) continue; // the end of a longer string
+    let i = p + 9;
+    while (isSpace(list.charCodeAt(i))) i++;
+    if (list.charCodeAt(i++) !== 0x3a /* : */) return undefined; // a value, not a key
+    while (isSpace(list.charCodeAt(i))) i++;
+    let j = i;
+    for (let c = list.charCodeAt(j); c >= DIGIT_0 && c <= DIGIT_9; c = list.charCodeAt(++j));
+    const after = list.charCodeAt(j);
+    if (j === i || after === 0x2e /* . */ || after === 0x65 /* e */ || after === 0x45 /* E */) return undefined;
+    if (spots.push(i) > count) return undefined;
+  }
+  return spots.length === count ? spots : undefined;
+}
+
+/**
+ * Whether `next` is `list` with nothing changed but the whole numbers at `spots` (from
+ * {@link durationSpots} of `list`). When it is, JSON.parse of `next` gives exactly `list`'s entries
+ * with those durations: `durations` gets them, entry by entry, and `nextSpots` where they are
+ * written in `next` (`next`'s own spots). Each new number must be written as JSON writes it: no
+ * leading zero, and at most 15 digits (so it reads exactly). Compares a stretch at a time (one
+ * string comparison between two durations), never parsing anything.
+ */
+export function sameButDurations(list: string, spots: readonly number[], next: string, durations: number[], nextSpots: number[]): boolean {
+  let p = 0; // in list
+  let q = 0; // in next
+  for (let k = 0; k < spots.length; k++) {
+    const spot = spots[k]!;
+    const len = spot - p;
+    if (next.slice(q, q + len) !== list.slice(p, spot)) return false;
+    q += len;
+    const start = q;
+    let value = 0;
+    for (let c = next.charCodeAt(q); c >= DIGIT_0 && c <= DIGIT_9; c = next.charCodeAt(++q)) value = value * 10 + (c - DIGIT_0);
+    const digits = q - start;
+    if (digits === 0 || digits > 15 || (digits > 1 && next.charCodeAt(start) === DIGIT_0)) return false;
+    durations[k] = value;
+    nextSpots[k] = start;
+    p = spot;
+    for (let c = list.charCodeAt(p); c >= DIGIT_0 && c <= DIGIT_9; c = list.charCodeAt(++p));
+  }
+  return next.length - q === list.length - p && next.slice(q) === list.slice(p);
 }
 
 /**

@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import { durationSpots, sameButDurations } from '../src/daily/parse.js';
+import { seededRandom } from '../src/simulator/random.js';
+
+// A DomainTracker skips parsing a room whose list is the same as last time but for durations
+// (src/tracker.ts). Whether it is rests on two functions of the text alone: durationSpots (where
+// each entry's own duration is written, when the text says so beyond doubt) and sameButDurations
+// (whether a new text is the old one with only those numbers changed). The rule tested here, on
+// lists full of things that look like durations and are not: whenever sameButDurations says yes,
+// JSON.parse of the new text is exactly the old entries with the durations it read.
+
+const random = seededRandom(20261126);
+const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+const int = (n: number) => Math.floor(random() * n);
+
+// strings that hold what the functions look for: the key, its quote, digits, braces, escapes
+const strings = ['Ann', 'duration', '"duration":5', 'duration":7', 'x"duration":1}', '{"duration":2}', '\\"duration\\":3', '12', 'a}b', '{', 'é', '\u0000', 'dur\u0061tion'];
+
+function entry(): Record<string, unknown> {
+  const e: Record<string, unknown> = { id: `p-${int(9)}` };
+  if (random() < 0.7) e.userName = random() < 0.85 ? `name-${int(50)}` : pick(strings);
+  if (random() < 0.1) e.duration = pick([null, '15', 1.5, -3, 1e21, true]);
+  else if (random() > 0.05) e.duration = pick([0, 7, 42, 999, 1000, 123456]) + int(3);
+  if (random() < 0.1) e.extra = random() < 0.5 ? { duration: int(9) } : [{ duration: int(9) }, 'x'];
+  if (random() < 0.1) e[pick(['durationx', 'xduration', 'Duration'])] = int(9);
+  // fields in any order
+  return Object.fromEntries(Object.entries(e).sort(() => random() - 0.5));
+}
+
+/** A list's text: as JSON.stringify writes it, spaced out, or with a key written otherwise. */
+function listText(): string {
+  const list = Array.from({ length: 1 + int(5) }, entry);
+  let text = JSON.stringify(list, null, pick([undefined, undefined, undefined, 1, '\t']));
+  const r = random();
+  // the same key, escaped: it reads as "duration" but is not written so
+  if (r < 0.05) text = text.replace('"duration"', '"\\u0064uration"');
+  // an entry's duration given twice (JSON.parse keeps the last)
+  else if (r < 0.1) text = text.replace(/"duration":(\d+)(?![\d.eE])/, (_m, d: string) => `"duration":${int(9)},"duration":${d}`);
+  // a number written another way: with a fraction or an exponent
+  else if (r < 0.14) text = text.replace(/"duration":(\d+)(?![\d.eE])/, (_m, d: string) => `"duration":${d}${pick(['.0', 'e0', 'E1', '.5'])}`);
+  else if (r < 0.17) text = text.replace(/"duration":(\d+)(?![\d.eE])/, '"duration" : $1');
+  return text;
+}
+
+/** Every digit run in `text` that follows a colon (and spaces), as [start, end] pairs. */
+function numbersAfterColons(text: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const m of text.matchAll(/:\s*(\d+)/g)) {
+    const start = m.index + m[0].length - m[1]!.length;
+    out.push([start, start + m[1]!.length]);
+  }
+  return out;
+}
+
+function replaceRuns(text: string, runs: [number, number][], value: () => string): string {
+  let out = '';
+  let at = 0;
+  for (const [from, to] of runs) {
+    out += text.slice(at, from) + value();
+    at = to;
+  }
+  return out + text.slice(at);
+}
+
+/** A next text: the durations ticked, or something else changed too, or instead. */
+function nextText(list: string, spots: number[] | undefined): { next: string; kind: string } {
+  const tick = () => String(int(3) === 0 ? int(10) : 1000 + int(200000));
+  const ownRuns = (spots ?? []).map((s): [number, number] => {
+    let e = s;
+    while (/\d/.test(list[e] ?? '')) e++;
+    return [s, e];
+  });
+  const r = random();
+  if (r < 0.45 && spots) return { next: replaceRuns(list, ownRuns, tick), kind: 'ticked' };
+  if (r < 0.5 && spots) return { next: list, kind: 'unchanged' };
+  // the durations ticked, and one of them written as JSON never writes a number (or not a number)
+  if (r < 0.58 && spots && spots.length) {
+    const k = int(spots.length);
+    let i = 0;
+    const odd = pick(['007', '0' + tick(), '-5', '1.5', '2e3', '12345678901234567', '', 'x', '1 ']);
+    return { next: replaceRuns(list, ownRuns, () => (i++ === k ? odd : tick())), kind: 'odd number' };
+  }
+  // every number after a colon changed: a nested duration, a number-valued field, a name's digits
+  if (r < 0.7) return { next: replaceRuns(list, numbersAfterColons(list), tick), kind: 'other numbers' };
+  // one character changed, added or removed anywhere
+  const i = int(list.length);
+  const c = pick(['1', '"', ' ', 'x', '}', ',', '\\']);
+  const m = int(3);
+  const changed = m === 0 ? list.slice(0, i) + c + list.slice(i + 1) : m === 1 ? list.slice(0, i) + c + list.slice(i) : list.slice(0, i) + list.slice(i + 1);
+  return { next: spots && random() < 0.5 ? replaceRuns(changed, ownRuns.filter(([, e]) => e < i), tick) : changed, kind: 'a character' };
+}
+
+function parsed(text: string): Record<string, unknown>[] | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? (v as Record<string, unknown>[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('durationSpots and sameButDurations', () => {
+  it('say "the same but for durations" only when JSON.parse agrees, on 20,000 lists full of look-alikes', () => {
+    const seen = new Map<string, number>();
+    const count = (k: string) => seen.set(k, (seen.get(k) ?? 0) + 1);
+    for (let round = 0; round < 20_000; round++) {
+      const list = listText();
+      const entries = parsed(list);
+      if (!entries) throw new Error(`not JSON: ${list}`);
+      // the tracker asks only about lists whose every entry has a number for its duration
+      if (!entries.every((e) => typeof e.duration === 'number')) {
+        count('not all numbers');
+        continue;
+      }
+      const spots = durationSpots(list, entries.length);
+      count(spots ? 'spots' : 'no spots');
+      if (spots) {
+        expect(spots.length).toBe(entries.length);
+        // each spot holds that entry's own duration
+        spots.forEach((s, k) => expect(Number(/^\d+/.exec(list.slice(s))![0])).toBe(entries[k]!.duration));
+      }
+      const { next, kind } = nextText(list, spots);
+      const durations: number[] = [];
+      const nextSpots: number[] = [];
+      const same = spots !== undefined && sameButDurations(list, spots, next, durations, nextSpots);
+      count(`${kind}: ${same ? 'same' : 'not'}`);
+      const reparsed = parsed(next);
+      if (same) {
+        // exactly the old entries, with the durations read
+        expect(reparsed, next).toEqual(entries.map((e, k) => ({ ...e, duration: durations[k] })));
+        expect(durations.length).toBe(entries.length);
+        // and where they are written: next's own spots, ready for the poll after
+        expect(nextSpots.slice(0, entries.length)).toEqual(durationSpots(next, entries.length));
+      } else if (kind === 'ticked' || kind === 'unchanged') {
+        throw new Error(`a list with only its durations ticked was not recognised: ${list} → ${next}`);
+      }
+    }
+    const at = (k: string) => seen.get(k) ?? 0;
+    // every way was taken, often
+    expect(at('spots')).toBeGreaterThan(6_000);
+    expect(at('no spots')).toBeGreaterThan(5_000);
+    expect(at('ticked: same')).toBeGreaterThan(2_500);
+    expect(at('unchanged: same')).toBeGreaterThan(250);
+    expect(at('odd number: not')).toBeGreaterThan(400);
+    expect(at('other numbers: not')).toBeGreaterThan(3_000);
+    expect(at('a character: not')).toBeGreaterThan(3_000);
+    // changing every number after a colon is the same but for durations when the durations are the only ones
+    expect(at('other numbers: same')).toBeGreaterThan(300);
+  });
+
+  it('find the spots in compact and spaced-out lists, and refuse what could mislead them', () => {
+    expect(durationSpots('[{"id":"a","duration":12},{"id":"b","duration":3}]', 2)).toEqual([22, 47]);
+    expect(durationSpots('[{"id":"a", "duration" : 12}]', 1)).toEqual([25]);
+    // a backslash anywhere: a quote could be escaped, a key written otherwise
+    expect(durationSpots('[{"id":"a\\"","duration":1}]', 1)).toBeUndefined();
+    // more "duration" keys than entries: one is nested or repeated
+    expect(durationSpots('[{"id":"a","x":{"duration":1},"duration":2}]', 1)).toBeUndefined();
+    expect(durationSpots('[{"id":"a","duration":1,"duration":2}]', 1)).toBeUndefined();
+    // fewer: the key is written some other way
+    expect(durationSpots('[{"id":"a","duration":1},{"id":"b","Duration":2}]', 2)).toBeUndefined();
+    // "duration" as a value, and numbers JSON.parse reads as more than their digits
+    expect(durationSpots('[{"id":"duration","duration":1}]', 1)).toBeUndefined();
+    expect(durationSpots('[{"id":"a","tags":["duration",5],"duration":1}]', 1)).toBeUndefined();
+    expect(durationSpots('[{"id":"a","duration":1.5}]', 1)).toBeUndefined();
+    expect(durationSpots('[{"id":"a","duration":1e3}]', 1)).toBeUndefined();
+    // a longer key or value that ends in duration is not one
+    expect(durationSpots('[{"id":"a","myduration":5,"duration":1}]', 1)).toEqual([37]);
+  });
+
+  it('compare a stretch at a time: a changed character anywhere, or a number JSON would not write, is not the same', () => {
+    const list = '[{"id":"a","userName":"Ann","duration":12},{"id":"b","duration":3}]';
+    const spots = durationSpots(list, 2)!;
+    const check = (next: string) => {
+      const durations: number[] = [];
+      return sameButDurations(list, spots, next, durations, []) ? durations.slice(0, 2) : false;
+    };
+    expect(check(list)).toEqual([12, 3]);
+    expect(check(list.replace(':12}', ':1234}').replace(':3}', ':0}'))).toEqual([1234, 0]);
+    expect(check(list.replace('Ann', 'Anne'))).toBe(false);
+    expect(check(list.replace('"b"', '"c"'))).toBe(false);
+    expect(check(list.replace(':3}', ':03}'))).toBe(false);
+    expect(check(list.replace(':3}', ':-3}'))).toBe(false);
+    expect(check(list.replace(':3}', ':}'))).toBe(false);
+    expect(check(`${list} `)).toBe(false);
+    expect(check(list.slice(0, -1))).toBe(false);
+  });
+});
