@@ -503,13 +503,16 @@ export class DomainTracker extends Tracker {
    * Each room's list as the last snapshot applied read it, when its text can be compared with the
    * next answer's. Only those: a room that snapshot did not list, or listed in a way that cannot be
    * compared, has none (a memo from before would compare with a list the room no longer has). The
-   * lists are slices of the last answer's text, which they keep alive until the next poll: one
-   * answer's size.
+   * memos say where each list is in that answer's text, which the tracker keeps until the next
+   * answer is applied: one answer's size.
    */
   readonly #memos = new Map<string, ListMemo>();
+  #text = '';
   #memoGen = 0;
-  /** The memos the snapshot being applied makes, flat: [memo or room, list, spots, count, from] each. */
+  /** The memos the snapshot being applied makes, flat: [memo or room, at, end, count, from, spots at] each. */
   readonly #staged: unknown[] = [];
+  /** The spots found by sameButDurations for the staged memos, one after another. */
+  readonly #stagedSpots: number[] = [];
   /** Durations and where they are written, read by sameButDurations, reused from room to room. */
   readonly #durationsRead: number[] = [];
   readonly #spotsRead: number[] = [];
@@ -550,7 +553,9 @@ export class DomainTracker extends Tracker {
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
     const lists = hasLists(snapshot);
-    this.#staged.length = 0; // what a snapshot that threw part way staged is void
+    // what a snapshot that threw part way staged is void
+    this.#staged.length = 0;
+    this.#stagedSpots.length = 0;
     // a list read from text is a fresh array, garbage once walked: nothing to give away (and the
     // entries are read again after the walk, for durationSpots)
     this.begin(lists && opts.consume ? { ...opts, consume: false } : opts, true);
@@ -562,33 +567,39 @@ export class DomainTracker extends Tracker {
       if (lists) {
         const memos = this.#memos;
         const staged = this.#staged;
+        const stagedSpots = this.#stagedSpots;
         const durations = this.#durationsRead;
         const spotsRead = this.#spotsRead;
-        snapshot.forEachList((list, room) => {
+        const last = this.#text;
+        const memoGen = this.#memoGen;
+        const text = snapshot.text;
+        snapshot.forEachList((at, end, room) => {
           const from = this.listedSoFar;
           const memo = memos.get(room);
-          if (memo !== undefined) {
+          // (the sweep leaves no memo from before; this check holds whatever the sweep does)
+          if (memo !== undefined && memo.gen === memoGen) {
             const count = memo.count;
             // most lists that changed changed their length by more than durations do between two
             // polls (a digit or two each): not worth comparing
-            const grown = list.length - memo.list.length;
+            const grown = end - at - (memo.end - memo.at);
             // where the last list's durations are: found the first time it is compared
-            const spots = grown > 2 * count || grown < -2 * count ? null : (memo.spots ??= durationSpots(memo.list, count) ?? null);
-            if (spots !== null && sameButDurations(memo.list, spots, list, durations, spotsRead) && this.same(room, memo.from, count, durations)) {
-              staged.push(memo, list, spotsRead.slice(0, count), count, from);
+            const spots = grown > 2 * count || grown < -2 * count ? null : (memo.spots ??= durationSpots(last, memo.at, memo.end, count) ?? null);
+            if (spots !== null && sameButDurations(last, memo.at, memo.end, spots, text, at, end, durations, spotsRead) && this.same(room, memo.from, count, durations)) {
+              staged.push(memo, at, end, count, from, stagedSpots.length);
+              for (let k = 0; k < count; k++) stagedSpots.push(spotsRead[k]!);
               participants += count;
               rooms++;
               return;
             }
           }
-          const entries = snapshot.readList(list, room);
+          const entries = snapshot.readList(at, end, room);
           participants += entries.length;
           if (entries.length > 0) rooms++;
           this.walk(events, room, entries, watched === undefined ? undefined : initial && !watched.has(room));
           // only a room whose every entry is one person here, each with a number for its duration,
           // can be read next time as durations alone
           if (this.listedSoFar - from === entries.length && durationsAreNumbers(entries)) {
-            staged.push(memo ?? room, list, undefined, entries.length, from);
+            staged.push(memo ?? room, at, end, entries.length, from, -1);
           }
         });
       } else {
@@ -605,35 +616,46 @@ export class DomainTracker extends Tracker {
     }
     this.#watchedRooms = undefined;
     this.end(events, true);
-    this.#commitMemos();
+    this.#commitMemos(lists ? snapshot.text : '');
     this.#listed = { participants, rooms };
     return events;
   }
 
-  /** The staged memos become the ones that count; all others go (and with them the old answers they keep). */
-  #commitMemos(): void {
+  /**
+   * The staged memos become the ones that count, on `text` (the answer just applied; '' for one
+   * that gave no text); all others go.
+   */
+  #commitMemos(text: string): void {
     const memos = this.#memos;
     const staged = this.#staged;
+    const stagedSpots = this.#stagedSpots;
     const gen = ++this.#memoGen;
-    for (let i = 0; i < staged.length; i += 5) {
-      const at = staged[i] as ListMemo | string;
-      const list = staged[i + 1] as string;
-      const spots = staged[i + 2] as number[] | undefined;
+    for (let i = 0; i < staged.length; i += 6) {
+      const memo = staged[i] as ListMemo | string;
+      const at = staged[i + 1] as number;
+      const end = staged[i + 2] as number;
       const count = staged[i + 3] as number;
       const from = staged[i + 4] as number;
-      if (typeof at === 'string') memos.set(at, { list, spots, count, from, gen });
-      else {
-        at.list = list;
-        at.spots = spots;
-        at.count = count;
-        at.from = from;
-        at.gen = gen;
+      const spotsAt = staged[i + 5] as number;
+      if (typeof memo === 'string') {
+        memos.set(memo, { at, end, count, from, gen, spots: spotsAt < 0 ? undefined : stagedSpots.slice(spotsAt, spotsAt + count) });
+        continue;
       }
+      memo.at = at;
+      memo.end = end;
+      memo.from = from;
+      memo.gen = gen;
+      if (spotsAt < 0) memo.spots = undefined;
+      // read as durations alone: the same number of spots, written over the old ones
+      else for (let k = 0; k < count; k++) memo.spots![k] = stagedSpots[spotsAt + k]!;
+      memo.count = count;
     }
-    if (memos.size > staged.length / 5) {
+    if (memos.size > staged.length / 6) {
       for (const [room, memo] of memos) if (memo.gen !== gen) memos.delete(room);
     }
     staged.length = 0;
+    stagedSpots.length = 0;
+    this.#text = memos.size > 0 ? text : '';
   }
 
   /** What the last snapshot applied listed: entries (an id listed twice counts twice) and rooms with anyone. */
@@ -643,12 +665,14 @@ export class DomainTracker extends Tracker {
 }
 
 /**
- * A room's list as last read: its text, where each entry's duration is written in it (found when
- * first needed; null when the text does not say beyond doubt), how many entries it has (each one
- * person), where those people start in the tracker's order, and the snapshot it is from.
+ * A room's list as last read: where it is in the last answer's text, where each entry's duration
+ * is written in it (found when first needed; null when the text does not say beyond doubt), how
+ * many entries it has (each one person), where those people start in the tracker's order, and the
+ * snapshot it is from.
  */
 interface ListMemo {
-  list: string;
+  at: number;
+  end: number;
   spots: number[] | null | undefined;
   count: number;
   from: number;

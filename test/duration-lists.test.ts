@@ -90,6 +90,13 @@ function nextText(list: string, spots: number[] | undefined): { next: string; ki
   return { next: spots && random() < 0.5 ? replaceRuns(changed, ownRuns.filter(([, e]) => e < i), tick) : changed, kind: 'a character' };
 }
 
+/** `list` inside a text with other things before and after it (numbers, lists, durations), and where it starts. */
+function inAnswer(list: string): [string, number] {
+  const before = pick(['', '{"r":', '{"a":[{"id":"z","duration":4}],"r":', '[1,2'.repeat(int(3))]);
+  const after = pick(['', '}', ',"b":[{"id":"y","duration":9}]}', '0123', ']']);
+  return [before + list + after, before.length];
+}
+
 function parsed(text: string): Record<string, unknown>[] | undefined {
   try {
     const v: unknown = JSON.parse(text);
@@ -98,6 +105,9 @@ function parsed(text: string): Record<string, unknown>[] | undefined {
     return undefined;
   }
 }
+
+/** durationSpots of a list that is the whole text. */
+const spotsOf = (list: string, count: number) => durationSpots(list, 0, list.length, count);
 
 describe('durationSpots and sameButDurations', () => {
   it('say "the same but for durations" only when JSON.parse agrees, on 20,000 lists full of look-alikes', () => {
@@ -112,17 +122,20 @@ describe('durationSpots and sameButDurations', () => {
         count('not all numbers');
         continue;
       }
-      const spots = durationSpots(list, entries.length);
+      // each list inside an answer's text, as the tracker finds it, with things before and after
+      const [text, at] = inAnswer(list);
+      const spots = durationSpots(text, at, at + list.length, entries.length);
       count(spots ? 'spots' : 'no spots');
       if (spots) {
         expect(spots.length).toBe(entries.length);
         // each spot holds that entry's own duration
-        spots.forEach((s, k) => expect(Number(/^\d+/.exec(list.slice(s))![0])).toBe(entries[k]!.duration));
+        spots.forEach((s, k) => expect(Number(/^\d+/.exec(text.slice(s))![0])).toBe(entries[k]!.duration));
       }
-      const { next, kind } = nextText(list, spots);
+      const { next, kind } = nextText(list, spots?.map((s) => s - at));
+      const [nextAnswer, nextAt] = inAnswer(next);
       const durations: number[] = [];
       const nextSpots: number[] = [];
-      const same = spots !== undefined && sameButDurations(list, spots, next, durations, nextSpots);
+      const same = spots !== undefined && sameButDurations(text, at, at + list.length, spots, nextAnswer, nextAt, nextAt + next.length, durations, nextSpots);
       count(`${kind}: ${same ? 'same' : 'not'}`);
       const reparsed = parsed(next);
       if (same) {
@@ -130,7 +143,7 @@ describe('durationSpots and sameButDurations', () => {
         expect(reparsed, next).toEqual(entries.map((e, k) => ({ ...e, duration: durations[k] })));
         expect(durations.length).toBe(entries.length);
         // and where they are written: next's own spots, ready for the poll after
-        expect(nextSpots.slice(0, entries.length)).toEqual(durationSpots(next, entries.length));
+        expect(nextSpots.slice(0, entries.length)).toEqual(durationSpots(nextAnswer, nextAt, nextAt + next.length, entries.length));
       } else if (kind === 'ticked' || kind === 'unchanged') {
         throw new Error(`a list with only its durations ticked was not recognised: ${list} → ${next}`);
       }
@@ -149,30 +162,31 @@ describe('durationSpots and sameButDurations', () => {
   });
 
   it('find the spots in compact and spaced-out lists, and refuse what could mislead them', () => {
-    expect(durationSpots('[{"id":"a","duration":12},{"id":"b","duration":3}]', 2)).toEqual([22, 47]);
-    expect(durationSpots('[{"id":"a", "duration" : 12}]', 1)).toEqual([25]);
+    expect(spotsOf('[{"id":"a","duration":12},{"id":"b","duration":3}]', 2)).toEqual([22, 47]);
+    expect(spotsOf('[{"id":"a", "duration" : 12}]', 1)).toEqual([25]);
     // a backslash anywhere: a quote could be escaped, a key written otherwise
-    expect(durationSpots('[{"id":"a\\"","duration":1}]', 1)).toBeUndefined();
+    expect(spotsOf('[{"id":"a\\"","duration":1}]', 1)).toBeUndefined();
     // more "duration" keys than entries: one is nested or repeated
-    expect(durationSpots('[{"id":"a","x":{"duration":1},"duration":2}]', 1)).toBeUndefined();
-    expect(durationSpots('[{"id":"a","duration":1,"duration":2}]', 1)).toBeUndefined();
+    expect(spotsOf('[{"id":"a","x":{"duration":1},"duration":2}]', 1)).toBeUndefined();
+    expect(spotsOf('[{"id":"a","duration":1,"duration":2}]', 1)).toBeUndefined();
     // fewer: the key is written some other way
-    expect(durationSpots('[{"id":"a","duration":1},{"id":"b","Duration":2}]', 2)).toBeUndefined();
+    expect(spotsOf('[{"id":"a","duration":1},{"id":"b","Duration":2}]', 2)).toBeUndefined();
     // "duration" as a value, and numbers JSON.parse reads as more than their digits
-    expect(durationSpots('[{"id":"duration","duration":1}]', 1)).toBeUndefined();
-    expect(durationSpots('[{"id":"a","tags":["duration",5],"duration":1}]', 1)).toBeUndefined();
-    expect(durationSpots('[{"id":"a","duration":1.5}]', 1)).toBeUndefined();
-    expect(durationSpots('[{"id":"a","duration":1e3}]', 1)).toBeUndefined();
+    expect(spotsOf('[{"id":"duration","duration":1}]', 1)).toBeUndefined();
+    expect(spotsOf('[{"id":"a","tags":["duration",5],"duration":1}]', 1)).toBeUndefined();
+    expect(spotsOf('[{"id":"a","duration":1.5}]', 1)).toBeUndefined();
+    expect(spotsOf('[{"id":"a","duration":1e3}]', 1)).toBeUndefined();
     // a longer key or value that ends in duration is not one
-    expect(durationSpots('[{"id":"a","myduration":5,"duration":1}]', 1)).toEqual([37]);
+    expect(spotsOf('[{"id":"a","myduration":5,"duration":1}]', 1)).toEqual([37]);
   });
 
   it('compare a stretch at a time: a changed character anywhere, or a number JSON would not write, is not the same', () => {
     const list = '[{"id":"a","userName":"Ann","duration":12},{"id":"b","duration":3}]';
-    const spots = durationSpots(list, 2)!;
+    const spots = spotsOf(list, 2)!;
     const check = (next: string) => {
       const durations: number[] = [];
-      return sameButDurations(list, spots, next, durations, []) ? durations.slice(0, 2) : false;
+      // the next list inside a longer text: what follows it must not count
+      return sameButDurations(list, 0, list.length, spots, `${next},"b":[]}`, 0, next.length, durations, []) ? durations.slice(0, 2) : false;
     };
     expect(check(list)).toEqual([12, 3]);
     expect(check(list.replace(':12}', ':1234}').replace(':3}', ':0}'))).toEqual([1234, 0]);

@@ -4,7 +4,7 @@ import { diffDomain, diffRoom, type DomainState, type RoomState } from '../src/d
 import type { Participant, PresenceEvent } from '../src/events.js';
 import { seededRandom } from '../src/simulator/random.js';
 import { DomainTracker, RoomTracker } from '../src/tracker.js';
-import { parseDomainText, parseJson, parseRoomEntries, parseRoomText, toParticipant, type DomainEntries, type RoomText } from '../src/daily/parse.js';
+import { parseDomainText, parseJson, parseRoomEntries, parseRoomText, toParticipant, type DomainEntries, type DomainLists, type RoomText } from '../src/daily/parse.js';
 import { DailyApiError } from '../src/daily/errors.js';
 
 // The watcher runs on RoomTracker/DomainTracker; diffRoom/diffDomain are the pure reference. These
@@ -401,9 +401,9 @@ describe('DomainTracker', () => {
       else {
         const snapshot = parseDomainText(text);
         expect(snapshot.constructor.name).toBe('DeferredDomainEntries');
-        const read = (snapshot as unknown as { readList: (list: string, room: string) => readonly ParticipantEntry[] }).readList.bind(snapshot);
+        const read = (snapshot as unknown as DomainLists).readList.bind(snapshot);
         let parsedNow = 0;
-        Object.assign(snapshot, { readList: (list: string, room: string) => (parsedNow++, read(list, room)) });
+        Object.assign(snapshot, { readList: (at: number, end: number, room: string) => (parsedNow++, read(at, end, room)) });
         got = texts.apply(snapshot, opts);
         const listed = [...asMap(text).values()].filter((l) => l.length > 0).length;
         listedRooms += listed;

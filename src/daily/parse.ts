@@ -331,18 +331,22 @@ class DeferredDomainEntries implements DomainLists, Iterable<[string, readonly P
     }
   }
 
-  forEachList(fn: (list: string, room: string) => void): void {
+  get text(): string {
+    return this.#text;
+  }
+
+  forEachList(fn: (at: number, end: number, room: string) => void): void {
     const rooms = this.#rooms;
     const bounds = this.#bounds;
     for (let r = 0; r < rooms.length; r++) {
-      if (bounds[2 * r]! >= 0) fn(this.#text.slice(bounds[2 * r]!, bounds[2 * r + 1]! + 1), rooms[r]!);
+      if (bounds[2 * r]! >= 0) fn(bounds[2 * r]!, bounds[2 * r + 1]! + 1, rooms[r]!);
     }
   }
 
-  readList(list: string, room: string): readonly ParticipantEntry[] {
+  readList(at: number, end: number, room: string): readonly ParticipantEntry[] {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(list);
+      parsed = JSON.parse(this.#text.slice(at, end));
     } catch {
       throw notJson('*', this.#text);
     }
@@ -351,7 +355,7 @@ class DeferredDomainEntries implements DomainLists, Iterable<[string, readonly P
 
   /** Room r's list, parsed now: a fresh array each time, which nobody else holds. */
   #list(r: number): readonly ParticipantEntry[] {
-    return this.readList(this.#text.slice(this.#bounds[2 * r]!, this.#bounds[2 * r + 1]! + 1), this.#rooms[r]!);
+    return this.readList(this.#bounds[2 * r]!, this.#bounds[2 * r + 1]! + 1, this.#rooms[r]!);
   }
 }
 
@@ -361,10 +365,12 @@ class DeferredDomainEntries implements DomainLists, Iterable<[string, readonly P
  * a room whose list is the same as at the last poll but for durations ({@link sameButDurations}).
  */
 export interface DomainLists extends DomainEntries {
-  /** Each room with anyone in it: its list's text, from `[` to `]`, in the answer's order. */
-  forEachList(fn: (list: string, room: string) => void): void;
+  /** The answer's text. */
+  readonly text: string;
+  /** Each room with anyone in it: where its list is in `text` (from its `[` to just past its `]`), in the answer's order. */
+  forEachList(fn: (at: number, end: number, room: string) => void): void;
   /** One of those lists parsed and checked: a retryable DailyApiError naming the answer when it is not JSON or an entry is malformed. */
-  readList(list: string, room: string): readonly ParticipantEntry[];
+  readList(at: number, end: number, room: string): readonly ParticipantEntry[];
 }
 
 /** Whether an answer gives its lists as text. */
@@ -376,10 +382,10 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
 /**
- * Where each entry's duration is written in a list's text, when the text says so beyond doubt;
- * else undefined. The list parsed to `count` entries, each with a number for its duration (the
- * caller checked). The positions are where each entry's duration digits start, entry by entry,
- * for {@link sameButDurations}.
+ * Where each entry's duration is written in a list (`text` from `at` to `end`), when the text says
+ * so beyond doubt; else undefined. The list parsed to `count` entries, each with a number for its
+ * duration (the caller checked). The positions, in `text`, are where each entry's duration digits
+ * start, entry by entry, for {@link sameButDurations}.
  *
  * Beyond doubt means: no backslash anywhere (so every `"` is a real string delimiter and every
  * key is written as it reads), and exactly `count` `"duration"` strings, each followed by a colon
@@ -388,7 +394,8 @@ const DIGIT_9 = 0x39;
  * one such key inside it; there are as many keys as entries, so each entry holds exactly one (none
  * nested deeper, none repeated), and the k-th in the text is the k-th entry's own.
  */
-export function durationSpots(list: string, count: number): number[] | undefined {
+export function durationSpots(text: string, at: number, end: number, count: number): number[] | undefined {
+  const list = text.slice(at, end);
   if (list.indexOf('\\') >= 0) return undefined;
   const spots: number[] = [];
   for (let p = list.indexOf('duration"'); p >= 0; p = list.indexOf('duration"', p + 9)) {
@@ -401,38 +408,49 @@ export function durationSpots(list: string, count: number): number[] | undefined
     for (let c = list.charCodeAt(j); c >= DIGIT_0 && c <= DIGIT_9; c = list.charCodeAt(++j));
     const after = list.charCodeAt(j);
     if (j === i || after === 0x2e /* . */ || after === 0x65 /* e */ || after === 0x45 /* E */) return undefined;
-    if (spots.push(i) > count) return undefined;
+    if (spots.push(at + i) > count) return undefined;
   }
   return spots.length === count ? spots : undefined;
 }
 
 /**
- * Whether `next` is `list` with nothing changed but the whole numbers at `spots` (from
- * {@link durationSpots} of `list`). When it is, JSON.parse of `next` gives exactly `list`'s entries
- * with those durations: `durations` gets them, entry by entry, and `nextSpots` where they are
- * written in `next` (`next`'s own spots). Each new number must be written as JSON writes it: no
- * leading zero, and at most 15 digits (so it reads exactly). Compares a stretch at a time (one
- * string comparison between two durations), never parsing anything.
+ * Whether the list in `next` (from `nextAt` to `nextEnd`) is the one in `text` (from `at` to `end`)
+ * with nothing changed but the whole numbers at `spots` (from {@link durationSpots}). When it is,
+ * JSON.parse of the new list gives exactly the old one's entries with those durations: `durations`
+ * gets them, entry by entry, and `nextSpots` where they are written in `next` (its own spots).
+ * Each new number must be written as JSON writes it: no leading zero, and at most 15 digits (so it
+ * reads exactly). Compares a stretch at a time (one string comparison from one duration to the
+ * next), never parsing anything.
  */
-export function sameButDurations(list: string, spots: readonly number[], next: string, durations: number[], nextSpots: number[]): boolean {
-  let p = 0; // in list
-  let q = 0; // in next
+export function sameButDurations(
+  text: string,
+  at: number,
+  end: number,
+  spots: readonly number[],
+  next: string,
+  nextAt: number,
+  nextEnd: number,
+  durations: number[],
+  nextSpots: number[],
+): boolean {
+  let p = at;
+  let q = nextAt;
   for (let k = 0; k < spots.length; k++) {
     const spot = spots[k]!;
     const len = spot - p;
-    if (next.slice(q, q + len) !== list.slice(p, spot)) return false;
+    if (next.slice(q, q + len) !== text.slice(p, spot)) return false;
     q += len;
     const start = q;
     let value = 0;
-    for (let c = next.charCodeAt(q); c >= DIGIT_0 && c <= DIGIT_9; c = next.charCodeAt(++q)) value = value * 10 + (c - DIGIT_0);
+    for (let c = next.charCodeAt(q); c >= DIGIT_0 && c <= DIGIT_9 && q < nextEnd; c = next.charCodeAt(++q)) value = value * 10 + (c - DIGIT_0);
     const digits = q - start;
     if (digits === 0 || digits > 15 || (digits > 1 && next.charCodeAt(start) === DIGIT_0)) return false;
     durations[k] = value;
     nextSpots[k] = start;
     p = spot;
-    for (let c = list.charCodeAt(p); c >= DIGIT_0 && c <= DIGIT_9; c = list.charCodeAt(++p));
+    for (let c = text.charCodeAt(p); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(++p));
   }
-  return next.length - q === list.length - p && next.slice(q) === list.slice(p);
+  return nextEnd - q === end - p && next.slice(q, nextEnd) === text.slice(p, end);
 }
 
 /**

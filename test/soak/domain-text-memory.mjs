@@ -34,7 +34,7 @@ function run(read) {
     const answer = read(text);
     if (typeof answer.readList === 'function') {
       const readList = answer.readList.bind(answer);
-      answer.readList = (list, room) => (parsed++, readList(list, room));
+      answer.readList = (at, end, room) => (parsed++, readList(at, end, room));
     }
     listed += answer.size;
     tracker.apply(answer, { at: 'now', consume: true });
