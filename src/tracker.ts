@@ -509,9 +509,13 @@ export class DomainTracker extends Tracker {
   readonly #memos = new Map<string, ListMemo>();
   #text = '';
   #memoGen = 0;
-  /** The memos the snapshot being applied makes, flat: [memo or room, at, end, count, from, spots at] each. */
+  /**
+   * The memos the snapshot being applied makes, flat: [memo or room, at, end, count, from, spots
+   * at] each, and the spots sameButDurations found for them, one after another. Written from the
+   * start by each snapshot, never shortened (emptying an array frees its store, and ~60,000
+   * pushes a poll then grew it again).
+   */
   readonly #staged: unknown[] = [];
-  /** The spots found by sameButDurations for the staged memos, one after another. */
   readonly #stagedSpots: number[] = [];
   /** Durations and where they are written, read by sameButDurations, reused from room to room. */
   readonly #durationsRead: number[] = [];
@@ -553,9 +557,6 @@ export class DomainTracker extends Tracker {
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
     const lists = hasLists(snapshot);
-    // what a snapshot that threw part way staged is void
-    this.#staged.length = 0;
-    this.#stagedSpots.length = 0;
     // a list read from text is a fresh array, garbage once walked: nothing to give away (and the
     // entries are read again after the walk, for durationSpots)
     this.begin(lists && opts.consume ? { ...opts, consume: false } : opts, true);
@@ -563,6 +564,9 @@ export class DomainTracker extends Tracker {
     const initial = opts.initial === true;
     let participants = 0;
     let rooms = 0;
+    // what this snapshot stages (a snapshot that threw part way staged nothing that counts)
+    let staging = 0;
+    let spotsStaged = 0;
     try {
       if (lists) {
         const memos = this.#memos;
@@ -585,8 +589,13 @@ export class DomainTracker extends Tracker {
             // where the last list's durations are: found the first time it is compared
             const spots = grown > 2 * count || grown < -2 * count ? null : (memo.spots ??= durationSpots(last, memo.at, memo.end, count) ?? null);
             if (spots !== null && sameButDurations(last, memo.at, memo.end, spots, text, at, end, durations, spotsRead) && this.same(room, memo.from, count, durations)) {
-              staged.push(memo, at, end, count, from, stagedSpots.length);
-              for (let k = 0; k < count; k++) stagedSpots.push(spotsRead[k]!);
+              staged[staging++] = memo;
+              staged[staging++] = at;
+              staged[staging++] = end;
+              staged[staging++] = count;
+              staged[staging++] = from;
+              staged[staging++] = spotsStaged;
+              for (let k = 0; k < count; k++) stagedSpots[spotsStaged++] = spotsRead[k]!;
               participants += count;
               rooms++;
               return;
@@ -599,7 +608,12 @@ export class DomainTracker extends Tracker {
           // only a room whose every entry is one person here, each with a number for its duration,
           // can be read next time as durations alone
           if (this.listedSoFar - from === entries.length && durationsAreNumbers(entries)) {
-            staged.push(memo ?? room, at, end, entries.length, from, -1);
+            staged[staging++] = memo ?? room;
+            staged[staging++] = at;
+            staged[staging++] = end;
+            staged[staging++] = entries.length;
+            staged[staging++] = from;
+            staged[staging++] = -1;
           }
         });
       } else {
@@ -616,7 +630,7 @@ export class DomainTracker extends Tracker {
     }
     this.#watchedRooms = undefined;
     this.end(events, true);
-    this.#commitMemos(lists ? snapshot.text : '');
+    this.#commitMemos(lists ? snapshot.text : '', staging);
     this.#listed = { participants, rooms };
     return events;
   }
@@ -625,12 +639,12 @@ export class DomainTracker extends Tracker {
    * The staged memos become the ones that count, on `text` (the answer just applied; '' for one
    * that gave no text); all others go.
    */
-  #commitMemos(text: string): void {
+  #commitMemos(text: string, staging: number): void {
     const memos = this.#memos;
     const staged = this.#staged;
     const stagedSpots = this.#stagedSpots;
     const gen = ++this.#memoGen;
-    for (let i = 0; i < staged.length; i += 6) {
+    for (let i = 0; i < staging; i += 6) {
       const memo = staged[i] as ListMemo | string;
       const at = staged[i + 1] as number;
       const end = staged[i + 2] as number;
@@ -650,11 +664,9 @@ export class DomainTracker extends Tracker {
       else for (let k = 0; k < count; k++) memo.spots![k] = stagedSpots[spotsAt + k]!;
       memo.count = count;
     }
-    if (memos.size > staged.length / 6) {
+    if (memos.size > staging / 6) {
       for (const [room, memo] of memos) if (memo.gen !== gen) memos.delete(room);
     }
-    staged.length = 0;
-    stagedSpots.length = 0;
     this.#text = memos.size > 0 ? text : '';
   }
 
