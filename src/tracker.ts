@@ -507,6 +507,14 @@ export class DomainTracker extends Tracker {
    * answer is applied: one answer's size.
    */
   readonly #memos = new Map<string, ListMemo>();
+  /**
+   * The same memos in the order of that answer (the first `#memoCount`; any after are stale): the
+   * next answer most likely lists the rooms in the same order, so a room's memo is most often the
+   * one after the last found, and the Map is asked only when it is not (~2 ms a poll at 10,000
+   * rooms, a lookup's cache misses each).
+   */
+  readonly #memoOrder: ListMemo[] = [];
+  #memoCount = 0;
   #text = '';
   #memoGen = 0;
   /**
@@ -576,12 +584,17 @@ export class DomainTracker extends Tracker {
         const spotsRead = this.#spotsRead;
         const last = this.#text;
         const memoGen = this.#memoGen;
+        const memoOrder = this.#memoOrder;
+        const memoCount = this.#memoCount;
+        let cursor = 0;
         const text = snapshot.text;
         snapshot.forEachList((at, end, room) => {
           const from = this.listedSoFar;
-          const memo = memos.get(room);
+          let memo = cursor < memoCount ? memoOrder[cursor] : undefined;
+          if (memo === undefined || memo.room !== room) memo = memos.get(room);
           // (the sweep leaves no memo from before; this check holds whatever the sweep does)
           if (memo !== undefined && memo.gen === memoGen) {
+            cursor = memo.index + 1;
             const count = memo.count;
             // most lists that changed changed their length by more than durations do between two
             // polls (a digit or two each): not worth comparing
@@ -641,33 +654,37 @@ export class DomainTracker extends Tracker {
    */
   #commitMemos(text: string, staging: number): void {
     const memos = this.#memos;
+    const memoOrder = this.#memoOrder;
     const staged = this.#staged;
     const stagedSpots = this.#stagedSpots;
     const gen = ++this.#memoGen;
+    let count = 0;
     for (let i = 0; i < staging; i += 6) {
-      const memo = staged[i] as ListMemo | string;
-      const at = staged[i + 1] as number;
-      const end = staged[i + 2] as number;
-      const count = staged[i + 3] as number;
-      const from = staged[i + 4] as number;
+      const at = staged[i] as ListMemo | string;
       const spotsAt = staged[i + 5] as number;
-      if (typeof memo === 'string') {
-        memos.set(memo, { at, end, count, from, gen, spots: spotsAt < 0 ? undefined : stagedSpots.slice(spotsAt, spotsAt + count) });
-        continue;
-      }
-      memo.at = at;
-      memo.end = end;
-      memo.from = from;
+      let memo: ListMemo;
+      if (typeof at === 'string') {
+        memo = { room: at, at: 0, end: 0, spots: undefined, count: 0, from: 0, gen, index: 0 };
+        memos.set(at, memo);
+      } else memo = at;
+      memo.at = staged[i + 1] as number;
+      memo.end = staged[i + 2] as number;
+      const n = staged[i + 3] as number;
+      memo.from = staged[i + 4] as number;
       memo.gen = gen;
       if (spotsAt < 0) memo.spots = undefined;
       // read as durations alone: the same number of spots, written over the old ones
-      else for (let k = 0; k < count; k++) memo.spots![k] = stagedSpots[spotsAt + k]!;
-      memo.count = count;
+      else if (memo.spots != null && memo.spots.length === n) for (let k = 0; k < n; k++) memo.spots[k] = stagedSpots[spotsAt + k]!;
+      else memo.spots = stagedSpots.slice(spotsAt, spotsAt + n);
+      memo.count = n;
+      memo.index = count;
+      memoOrder[count++] = memo;
     }
-    if (memos.size > staging / 6) {
+    this.#memoCount = count;
+    if (memos.size > count) {
       for (const [room, memo] of memos) if (memo.gen !== gen) memos.delete(room);
     }
-    this.#text = memos.size > 0 ? text : '';
+    this.#text = count > 0 ? text : '';
   }
 
   /** What the last snapshot applied listed: entries (an id listed twice counts twice) and rooms with anyone. */
@@ -677,18 +694,21 @@ export class DomainTracker extends Tracker {
 }
 
 /**
- * A room's list as last read: where it is in the last answer's text, where each entry's duration
+ * A room's list as last read: the room, where its list is in the last answer's text, where each entry's duration
  * is written in it (found when first needed; null when the text does not say beyond doubt), how
  * many entries it has (each one person), where those people start in the tracker's order, and the
  * snapshot it is from.
  */
 interface ListMemo {
+  room: string;
   at: number;
   end: number;
   spots: number[] | null | undefined;
   count: number;
   from: number;
   gen: number;
+  /** Its place in `#memoOrder`. */
+  index: number;
 }
 
 function durationsAreNumbers(entries: readonly ParticipantEntry[]): boolean {
