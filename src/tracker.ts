@@ -1,4 +1,4 @@
-import { durationSpots, hasLists, num, sameButDurations, str, toParticipant, type DomainEntries, type ParticipantEntry, type RoomText } from './daily/parse.js';
+import { durationSpots, entryEnds, hasLists, num, readEntries, sameButDurations, splitAgainst, str, toParticipant, type DomainEntries, type ParticipantEntry, type RoomText } from './daily/parse.js';
 import { changesOf, eventId, joinAndLeaveIds, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey, SlotTable } from './util/slot-table.js';
@@ -290,14 +290,8 @@ abstract class Tracker {
     return this.#n;
   }
 
-  /**
-   * A room listed exactly as when its people were last walked but for durations: the `count`
-   * people at `from` in the last snapshot's order, in that order, get `durations` and are listed
-   * again, as walk() does for an entry found in place that changed nothing but its duration (no
-   * event). False, having done nothing, when those places do not hold `count` people of `room`
-   * not yet listed in this snapshot: the caller then walks the room's entries instead.
-   */
-  protected same(room: string, from: number, count: number, durations: readonly number[]): boolean {
+  /** Whether the `count` people at `from` in the last snapshot's order are of `room` and not yet listed in this snapshot. */
+  protected holds(room: string, from: number, count: number): boolean {
     const order = this.#order;
     const gen = this.#snapshots;
     if (from + count > order.length) return false;
@@ -305,6 +299,27 @@ abstract class Tracker {
       const s = order[k]!;
       if (s.room !== room || s.seen === gen) return false;
     }
+    return true;
+  }
+
+  /** Whether one of `entries` has the id of one of the `count` people at `from` in the last snapshot's order. */
+  protected anyOf(entries: readonly ParticipantEntry[], from: number, count: number): boolean {
+    const order = this.#order;
+    for (const e of entries) for (let k = from; k < from + count; k++) if (order[k]!.id === e.id) return true;
+    return false;
+  }
+
+  /**
+   * A room listed exactly as when its people were last walked but for durations: the `count`
+   * people at `from` in the last snapshot's order, in that order, get `durations` and are listed
+   * again, as walk() does for an entry found in place that changed nothing but its duration (no
+   * event). False, having done nothing, when those places do not hold `count` people of `room`
+   * not yet listed in this snapshot: the caller then walks the room's entries instead.
+   */
+  protected same(room: string, from: number, count: number, durations: readonly number[], offset = 0): boolean {
+    if (!this.holds(room, from, count)) return false;
+    const order = this.#order;
+    const gen = this.#snapshots;
     const next = this.#spare;
     let n = this.#n;
     let durationsBefore = this.#durations;
@@ -321,7 +336,7 @@ abstract class Tracker {
         durationsBefore[n] = s.duration ?? NaN;
       }
       next[n++] = s;
-      s.duration = durations[k]!;
+      s.duration = durations[offset + k]!;
     }
     this.#n = n;
     this.#matched += count;
@@ -596,12 +611,13 @@ export class DomainTracker extends Tracker {
           if (memo !== undefined && memo.gen === memoGen) {
             cursor = memo.index + 1;
             const count = memo.count;
-            // most lists that changed changed their length by more than durations do between two
-            // polls (a digit or two each): not worth comparing
-            const grown = end - at - (memo.end - memo.at);
             // where the last list's durations are: found the first time it is compared
-            const spots = grown > 2 * count || grown < -2 * count ? null : (memo.spots ??= durationSpots(last, memo.at, memo.end, count) ?? null);
-            if (spots !== null && sameButDurations(last, memo.at, memo.end, spots, text, at, end, durations, spotsRead) && this.same(room, memo.from, count, durations)) {
+            const spots = (memo.spots ??= durationSpots(last, memo.at, memo.end, count) ?? null);
+            // most lists that changed changed their length by more than durations do between two
+            // polls (a digit or two each): not worth comparing whole
+            const grown = end - at - (memo.end - memo.at);
+            const close = grown <= 2 * count && grown >= -2 * count;
+            if (spots !== null && close && sameButDurations(last, memo.at, memo.end, spots, text, at, end, durations, spotsRead) && this.same(room, memo.from, count, durations)) {
               staged[staging++] = memo;
               staged[staging++] = at;
               staged[staging++] = end;
@@ -612,6 +628,38 @@ export class DomainTracker extends Tracker {
               participants += count;
               rooms++;
               return;
+            }
+            // the list changed: take what it kept of the last one at its start and its end as
+            // durations alone, and parse and walk only what is between
+            const ends = spots === null ? null : (memo.ends ??= entryEnds(last, spots) ?? null);
+            const split = ends === null ? undefined : splitAgainst(last, memo.at, memo.end, spots!, ends, text, at, end, durations);
+            if (split !== undefined && split.head + split.tail > 0) {
+              const middle = split.middle === '' ? [] : readEntries(split.middle, room);
+              const tailFrom = memo.from + count - split.tail;
+              if (
+                middle !== undefined &&
+                this.holds(room, memo.from, split.head) &&
+                this.holds(room, tailFrom, split.tail) &&
+                // an id listed twice: the walk would take the first, here the tail's could come first
+                !this.anyOf(middle, memo.from, split.head) &&
+                !this.anyOf(middle, tailFrom, split.tail)
+              ) {
+                if (split.head > 0) this.same(room, memo.from, split.head, durations);
+                this.walk(events, room, middle, watched === undefined ? undefined : initial && !watched.has(room));
+                if (split.tail > 0) this.same(room, tailFrom, split.tail, durations, count - split.tail);
+                const listed = split.head + middle.length + split.tail;
+                participants += listed;
+                rooms++;
+                if (this.listedSoFar - from === listed && durationsAreNumbers(middle)) {
+                  staged[staging++] = memo;
+                  staged[staging++] = at;
+                  staged[staging++] = end;
+                  staged[staging++] = listed;
+                  staged[staging++] = from;
+                  staged[staging++] = -1;
+                }
+                return;
+              }
             }
           }
           const entries = snapshot.readList(at, end, room);
@@ -664,7 +712,7 @@ export class DomainTracker extends Tracker {
       const spotsAt = staged[i + 5] as number;
       let memo: ListMemo;
       if (typeof at === 'string') {
-        memo = { room: at, at: 0, end: 0, spots: undefined, count: 0, from: 0, gen, index: 0 };
+        memo = { room: at, at: 0, end: 0, spots: undefined, ends: undefined, count: 0, from: 0, gen, index: 0 };
         memos.set(at, memo);
       } else memo = at;
       memo.at = staged[i + 1] as number;
@@ -672,6 +720,7 @@ export class DomainTracker extends Tracker {
       const n = staged[i + 3] as number;
       memo.from = staged[i + 4] as number;
       memo.gen = gen;
+      memo.ends = undefined;
       if (spotsAt < 0) memo.spots = undefined;
       // read as durations alone: the same number of spots, written over the old ones
       else if (memo.spots != null && memo.spots.length === n) for (let k = 0; k < n; k++) memo.spots[k] = stagedSpots[spotsAt + k]!;
@@ -704,6 +753,8 @@ interface ListMemo {
   at: number;
   end: number;
   spots: number[] | null | undefined;
+  /** Where each entry's closing brace is, when every entry's duration is its last member (found when first needed; null when not). */
+  ends: number[] | null | undefined;
   count: number;
   from: number;
   gen: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationSpots, sameButDurations } from '../src/daily/parse.js';
+import { durationSpots, entryEnds, sameButDurations, splitAgainst } from '../src/daily/parse.js';
 import { seededRandom } from '../src/simulator/random.js';
 
 // A DomainTracker skips parsing a room whose list is the same as last time but for durations
@@ -197,5 +197,159 @@ describe('durationSpots and sameButDurations', () => {
     expect(check(list.replace(':3}', ':}'))).toBe(false);
     expect(check(`${list} `)).toBe(false);
     expect(check(list.slice(0, -1))).toBe(false);
+  });
+});
+
+describe('splitAgainst', () => {
+  /** A new list made of the old one's entries: some dropped, some new ones put in, one changed, durations ticked, spacing as the old. */
+  function reshuffled(entries: Record<string, unknown>[], space: string | number | undefined): { list: string; kind: string } {
+    const next: Record<string, unknown>[] = [];
+    let changed = false;
+    for (const e of entries) {
+      const r = random();
+      if (r < 0.15) {
+        changed = true;
+        continue; // left
+      }
+      if (r < 0.22) {
+        changed = true;
+        next.push({ ...e, userName: pick(['Ann', 'x"duration":5', '}', '{']), duration: int(99) }); // changed
+      } else next.push({ ...e, duration: (e.duration as number) + pick([0, 15, 1000]) });
+      if (random() < 0.12) {
+        changed = true;
+        next.push(entry()); // someone new, after them
+      }
+    }
+    if (random() < 0.15) {
+      changed = true;
+      next.unshift(entry());
+    }
+    const list = JSON.stringify(next, null, space);
+    // now and then a text JSON.parse refuses: a comma too many or too few, a bracket gone
+    const r = random();
+    if (r < 0.04) return { list: list.replace(/},/, '},,'), kind: 'not JSON' };
+    if (r < 0.08) return { list: list.replace(/},/, '}'), kind: 'not JSON' };
+    if (r < 0.1) return { list: list.replace(/,(\s*)\{/, ',$1'), kind: 'not JSON' };
+    if (r < 0.12) return { list: list.replace(/\]$/, ',]'), kind: 'not JSON' };
+    return { list, kind: changed ? 'changed' : 'ticked' };
+  }
+
+  /** What a reader of `next` against `old` makes of it: the entries it would use, or undefined when it would parse the whole list. */
+  function readAgainst(old: string, next: string): { head: number; tail: number; list: unknown[] } | undefined {
+    const entries = JSON.parse(old) as Record<string, unknown>[];
+    const spots = durationSpots(old, 0, old.length, entries.length)!;
+    const ends = entryEnds(old, spots)!;
+    const durations: number[] = [];
+    // the next list inside more text: what follows it must not count
+    const split = splitAgainst(old, 0, old.length, spots, ends, `${next},"x":[1]}`, 0, next.length, durations);
+    if (!split) return undefined;
+    const middle = split.middle === '' ? [] : parsed(split.middle);
+    if (!middle) return undefined;
+    const n = entries.length;
+    const list = [
+      ...entries.slice(0, split.head).map((e, k) => ({ ...e, duration: durations[k] })),
+      ...middle,
+      ...entries.slice(n - split.tail).map((e, k) => ({ ...e, duration: durations[n - split.tail + k] })),
+    ];
+    return { head: split.head, tail: split.tail, list };
+  }
+
+  it('takes what it can from the head and the tail, and nothing from a list JSON.parse refuses', () => {
+    const a = '{"id":"a","duration":10}';
+    const b = '{"id":"b","duration":20}';
+    const c = '{"id":"c","duration":30}';
+    const x = '{"id":"x","duration":5}';
+    const old = `[${a},${b},${c}]`;
+    const tick = (e: string) => e.replace(/(\d+)}$/, (_m, d: string) => `${Number(d) + 15}}`);
+    const cases: [string, number, number][] = [
+      [`[${tick(a)},${tick(b)},${tick(c)}]`, 2, 1], // all of it, the last one as the tail
+      [`[${tick(a)},${tick(c)}]`, 1, 1], // b left: nothing between
+      [`[${tick(a)},${x},${tick(c)}]`, 1, 1], // b left, x came: x is parsed
+      [`[${x},${tick(a)},${tick(b)},${tick(c)}]`, 0, 3],
+      [`[${tick(a)},${tick(b)},${tick(c)},${x}]`, 3, 0],
+      [`[${tick(b)},${tick(c)}]`, 0, 2],
+      [`[ ${tick(a)} , ${x} , ${tick(c)} ]`, 1, 1],
+    ];
+    for (const [next, head, tail] of cases) {
+      const got = readAgainst(old, next);
+      expect(got, next).toMatchObject({ head, tail });
+      expect(got!.list, next).toEqual(JSON.parse(next));
+    }
+    // not JSON: a comma missing or one too many, a number JSON would not write, a bracket gone
+    for (const next of [
+      `[${tick(a)}${tick(b)},${tick(c)}]`,
+      `[${tick(a)},,${tick(c)}]`,
+      `[${tick(a)},${tick(b)},]`,
+      `[${tick(a)},${tick(b)},${tick(c)},]`,
+      `[${a.replace(':10}', ':010}')},${b},${c}]`,
+      `[${a},${b},${c.replace(':30}', ':030}')}]`,
+      `[${a},${b},${c}`,
+      `[${a},${b},${c}}]`,
+      `[${x}:${tick(c)}]`,
+      `[${x}]${tick(c)}]`,
+    ]) {
+      expect(() => JSON.parse(next), next).toThrow();
+      expect(readAgainst(old, next), next).toBeUndefined();
+    }
+  });
+
+  it('reads a new list as old entries at its head and tail and a middle to parse, only when JSON.parse agrees (10,000 lists)', () => {
+    const seen = new Map<string, number>();
+    const count = (k: string) => seen.set(k, (seen.get(k) ?? 0) + 1);
+    let covered = 0;
+    for (let round = 0; round < 10_000; round++) {
+      const space = pick([undefined, undefined, undefined, 1, '\t']);
+      const entries = Array.from({ length: 1 + int(6) }, () => ({ ...entry(), duration: 1000 + int(9000) })).map((e) => {
+        // duration last, as Daily writes it (else nothing to split on)
+        const { duration, ...rest } = e;
+        return random() < 0.9 ? { ...rest, duration } : { duration, ...rest };
+      });
+      const old = JSON.stringify(entries, null, space);
+      const [text, at] = inAnswer(old);
+      const spots = durationSpots(text, at, at + old.length, entries.length);
+      if (!spots) {
+        count('no spots');
+        continue;
+      }
+      const ends = entryEnds(text, spots);
+      count(ends ? 'ends' : 'no ends');
+      if (!ends) continue;
+      for (const e of ends) expect(text[e]).toBe('}');
+      const { list, kind } = reshuffled(entries, space);
+      const [nextText, nextAt] = inAnswer(list);
+      const durations: number[] = [];
+      const split = splitAgainst(text, at, at + old.length, spots, ends, nextText, nextAt, nextAt + list.length, durations);
+      const truth = parsed(list);
+      if (!split) {
+        count(`${kind}: no split`);
+        continue;
+      }
+      const middle = split.middle === '' ? [] : parsed(split.middle);
+      if (middle === undefined) {
+        // the caller parses the whole list then: whatever it is, nothing was taken from the split
+        count(`${kind}: middle not JSON`);
+        continue;
+      }
+      // a split whose middle parses is the list JSON.parse reads
+      expect(truth, `${old}\n→ ${list}`).toBeDefined();
+      const n = entries.length;
+      expect(split.head + split.tail).toBeLessThanOrEqual(n);
+      const want = [
+        ...entries.slice(0, split.head).map((e, k) => ({ ...e, duration: durations[k] })),
+        ...middle,
+        ...entries.slice(n - split.tail).map((e, k) => ({ ...e, duration: durations[n - split.tail + k] })),
+      ];
+      expect(want, `${old}\n→ ${list}`).toEqual(truth);
+      covered += split.head + split.tail;
+      count(`${kind}: split, middle ${middle.length === 0 ? 'empty' : 'parsed'}`);
+    }
+    const at = (k: string) => seen.get(k) ?? 0;
+    expect(at('ends')).toBeGreaterThan(3_000);
+    expect(at('no ends')).toBeGreaterThan(1_000);
+    expect(at('changed: split, middle parsed')).toBeGreaterThan(1_500);
+    expect(at('changed: split, middle empty')).toBeGreaterThan(200);
+    expect(at('ticked: split, middle empty')).toBeGreaterThan(1_000);
+    expect(at('not JSON: no split') + at('not JSON: middle not JSON')).toBeGreaterThan(250);
+    expect(covered).toBeGreaterThan(5_000);
   });
 });

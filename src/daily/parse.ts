@@ -453,6 +453,149 @@ export function sameButDurations(
   return nextEnd - q === end - p && next.slice(q, nextEnd) === text.slice(p, end);
 }
 
+/** A list's text parsed and checked as a room's entries; undefined when it is not JSON or an entry is malformed. */
+export function readEntries(list: string, room: string): readonly ParticipantEntry[] | undefined {
+  try {
+    const parsed: unknown = JSON.parse(list);
+    return Array.isArray(parsed) ? checkEntries(parsed, '*', room) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where each entry of a list ends (its closing brace), when every entry's duration is its last
+ * member, as Daily writes them; else undefined. `spots` from {@link durationSpots}: the k-th is the
+ * k-th entry's own duration key, so a `}` right after its number closes that entry.
+ */
+export function entryEnds(text: string, spots: readonly number[]): number[] | undefined {
+  const ends: number[] = [];
+  for (let k = 0; k < spots.length; k++) {
+    let i = spots[k]!;
+    for (let c = text.charCodeAt(i); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(++i));
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 0x7d /* } */) return undefined;
+    ends.push(i);
+  }
+  return ends;
+}
+
+/** What {@link splitAgainst} found: how many of the old entries lead and end the new list as they were but for durations, and what is between them. */
+export interface ListSplit {
+  /** Old entries 0 to head - 1 begin the new list, in order. */
+  head: number;
+  /** Old entries count - tail to count - 1 end it, in order. */
+  tail: number;
+  /** The new entries between them, as the text of a list (`[...]`), or '' for none. */
+  middle: string;
+}
+
+/**
+ * A list (`next` from `nextAt` to `nextEnd`) read against the last one (`text` from `at` to `end`,
+ * whose entries end at `ends` and have their durations at `spots`): how many old entries begin it
+ * and end it unchanged but for durations, and the text of what lies between, to be parsed on its
+ * own. `durations` gets the new durations of the head's entries at their indexes, and the tail's
+ * at theirs (old entry k's at k). Undefined when the list does not read that way.
+ *
+ * Exact for the same reason as {@link sameButDurations}: each old entry's text from its `{` to its
+ * `}` is one complete JSON object, so the same text with another whole number for its duration is
+ * that object with that duration, wherever it stands as a value. The head is `[` and whole
+ * entries each followed by a comma, the tail whole entries each after a comma and then `]`, so
+ * JSON.parse of the new list is the head's entries, the middle's and the tail's, in that order,
+ * whenever the middle's text parses as a list of its own.
+ */
+export function splitAgainst(
+  text: string,
+  at: number,
+  end: number,
+  spots: readonly number[],
+  ends: readonly number[],
+  next: string,
+  nextAt: number,
+  nextEnd: number,
+  durations: number[],
+): ListSplit | undefined {
+  const n = spots.length;
+  // the start of each old entry: the first non-space after `[`, or after the comma after the last one
+  const startOf = (k: number): number => {
+    let i = k === 0 ? at + 1 : text.indexOf(',', ends[k - 1]!) + 1;
+    while (isSpace(text.charCodeAt(i))) i++;
+    return i;
+  };
+  let q = nextAt + 1; // past `[`
+  while (isSpace(next.charCodeAt(q))) q++;
+  // the head: old entries in order from the start, each followed by a comma
+  let head = 0;
+  for (; head < n; head++) {
+    const start = startOf(head);
+    const spot = spots[head]!;
+    const len = spot - start;
+    if (q + len > nextEnd || next.slice(q, q + len) !== text.slice(start, spot)) break;
+    let r = q + len;
+    let value = 0;
+    for (let c = next.charCodeAt(r); c >= DIGIT_0 && c <= DIGIT_9 && r < nextEnd; c = next.charCodeAt(++r)) value = value * 10 + (c - DIGIT_0);
+    const digits = r - q - len;
+    if (digits === 0 || digits > 15 || (digits > 1 && next.charCodeAt(q + len) === DIGIT_0)) break;
+    let p = spot;
+    for (let c = text.charCodeAt(p); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(++p));
+    const rest = ends[head]! + 1 - p;
+    if (r + rest > nextEnd || next.slice(r, r + rest) !== text.slice(p, p + rest)) break;
+    r += rest;
+    while (isSpace(next.charCodeAt(r))) r++;
+    if (next.charCodeAt(r) !== 0x2c /* , */) break; // the head's entries are all followed by a comma
+    durations[head] = value;
+    q = r + 1;
+    while (isSpace(next.charCodeAt(q))) q++;
+  }
+  // the tail: old entries in order back from the end, each after a comma, before the middle
+  let e = nextEnd - 1; // at `]`
+  if (next.charCodeAt(e) !== 0x5d /* ] */) return undefined;
+  e--;
+  while (isSpace(next.charCodeAt(e))) e--;
+  let u = e + 1; // where the tail begins: at the comma before it
+  let tail = 0;
+  /** Whether the tail begins right where the head ends (nothing between them). */
+  let meets = false;
+  for (let k = n - 1; k >= head; k--) {
+    const start = startOf(k);
+    const spot = spots[k]!;
+    let p = spot;
+    for (let c = text.charCodeAt(p); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(++p));
+    const rest = ends[k]! + 1 - p;
+    let v = u; // past this entry's `}`: before the comma found last (and any space before it)
+    while (v > q && isSpace(next.charCodeAt(v - 1))) v--;
+    const r = v - rest;
+    if (r < q || next.slice(r, v) !== text.slice(p, p + rest)) break;
+    let d = r;
+    while (d > q && next.charCodeAt(d - 1) >= DIGIT_0 && next.charCodeAt(d - 1) <= DIGIT_9) d--;
+    const digits = r - d;
+    if (digits === 0 || digits > 15 || (digits > 1 && next.charCodeAt(d) === DIGIT_0)) break;
+    const len = spot - start;
+    if (d - len < q || next.slice(d - len, d) !== text.slice(start, spot)) break;
+    // before it: a comma (or the head's end, when nothing is between)
+    let b = d - len - 1;
+    while (b >= q && isSpace(next.charCodeAt(b))) b--;
+    if (b >= q && next.charCodeAt(b) !== 0x2c /* , */) break;
+    let value = 0;
+    for (let i = d; i < r; i++) value = value * 10 + (next.charCodeAt(i) - DIGIT_0);
+    durations[k] = value;
+    tail++;
+    if (b < q) {
+      meets = true;
+      break;
+    }
+    u = b;
+  }
+  if (meets) return { head, tail, middle: '' };
+  // between the head and the tail: up to the tail's comma (or the list's end), and something
+  // there (`[A,]` and `[A,,C]` are not JSON)
+  const middleEnd = tail > 0 ? u : e + 1;
+  let m = q;
+  while (m < middleEnd && isSpace(next.charCodeAt(m))) m++;
+  if (m === middleEnd) return undefined;
+  return { head, tail, middle: `[${next.slice(q, middleEnd)}]` };
+}
+
 /**
  * GET /rooms/:name/presence as {@link parseRoomText} reads it: the list a piece at a time, or the
  * answer parsed whole when the pieces do not settle it.
