@@ -381,6 +381,25 @@ export function hasLists(answer: DomainEntries): answer is DomainLists {
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
+/** Where the run of digits at `i` ends (`i` itself when there is none). */
+function digitsEnd(s: string, i: number): number {
+  for (let c = s.charCodeAt(i); c >= DIGIT_0 && c <= DIGIT_9; c = s.charCodeAt(++i));
+  return i;
+}
+
+/** Whether the digits from `from` to `to` are a whole number as JSON writes it, that reads exactly: 1–15 digits, no leading zero. */
+function isWhole(s: string, from: number, to: number): boolean {
+  const digits = to - from;
+  return digits > 0 && digits <= 15 && (digits === 1 || s.charCodeAt(from) !== DIGIT_0);
+}
+
+/** The value of the digits from `from` to `to`. */
+function wholeValue(s: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) value = value * 10 + (s.charCodeAt(i) - DIGIT_0);
+  return value;
+}
+
 /**
  * Where each entry's duration is written in a list (`text` from `at` to `end`), when the text says
  * so beyond doubt; else undefined. The list parsed to `count` entries, each with a number for its
@@ -404,8 +423,7 @@ export function durationSpots(text: string, at: number, end: number, count: numb
     while (isSpace(list.charCodeAt(i))) i++;
     if (list.charCodeAt(i++) !== 0x3a /* : */) return undefined; // a value, not a key
     while (isSpace(list.charCodeAt(i))) i++;
-    let j = i;
-    for (let c = list.charCodeAt(j); c >= DIGIT_0 && c <= DIGIT_9; c = list.charCodeAt(++j));
+    const j = digitsEnd(list, i);
     const after = list.charCodeAt(j);
     if (j === i || after === 0x2e /* . */ || after === 0x65 /* e */ || after === 0x45 /* E */) return undefined;
     if (spots.push(at + i) > count) return undefined;
@@ -439,16 +457,12 @@ export function sameButDurations(
     const spot = spots[k]!;
     const len = spot - p;
     if (next.slice(q, q + len) !== text.slice(p, spot)) return false;
-    q += len;
-    const start = q;
-    let value = 0;
-    for (let c = next.charCodeAt(q); c >= DIGIT_0 && c <= DIGIT_9 && q < nextEnd; c = next.charCodeAt(++q)) value = value * 10 + (c - DIGIT_0);
-    const digits = q - start;
-    if (digits === 0 || digits > 15 || (digits > 1 && next.charCodeAt(start) === DIGIT_0)) return false;
-    durations[k] = value;
+    const start = q + len;
+    q = Math.min(digitsEnd(next, start), nextEnd);
+    if (!isWhole(next, start, q)) return false;
+    durations[k] = wholeValue(next, start, q);
     nextSpots[k] = start;
-    p = spot;
-    for (let c = text.charCodeAt(p); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(++p));
+    p = digitsEnd(text, spot);
   }
   return nextEnd - q === end - p && next.slice(q, nextEnd) === text.slice(p, end);
 }
@@ -471,8 +485,7 @@ export function readEntries(list: string, room: string): readonly ParticipantEnt
 export function entryEnds(text: string, spots: readonly number[]): number[] | undefined {
   const ends: number[] = [];
   for (let k = 0; k < spots.length; k++) {
-    let i = spots[k]!;
-    for (let c = text.charCodeAt(i); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(++i));
+    let i = digitsEnd(text, spots[k]!);
     while (isSpace(text.charCodeAt(i))) i++;
     if (text.charCodeAt(i) !== 0x7d /* } */) return undefined;
     ends.push(i);
@@ -531,14 +544,12 @@ export function splitAgainst(
     const spot = spots[head]!;
     const len = spot - start;
     if (q + len > nextEnd || next.slice(q, q + len) !== text.slice(start, spot)) break;
-    let r = q + len;
-    let value = 0;
-    for (let c = next.charCodeAt(r); c >= DIGIT_0 && c <= DIGIT_9 && r < nextEnd; c = next.charCodeAt(++r)) value = value * 10 + (c - DIGIT_0);
-    const digits = r - q - len;
-    if (digits === 0 || digits > 15 || (digits > 1 && next.charCodeAt(q + len) === DIGIT_0)) break;
-    let p = spot;
-    for (let c = text.charCodeAt(p); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(++p));
+    const digitsAt = q + len;
+    let r = Math.min(digitsEnd(next, digitsAt), nextEnd);
+    if (!isWhole(next, digitsAt, r)) break;
+    const p = digitsEnd(text, spot);
     const rest = ends[head]! + 1 - p;
+    const value = wholeValue(next, digitsAt, r);
     if (r + rest > nextEnd || next.slice(r, r + rest) !== text.slice(p, p + rest)) break;
     r += rest;
     while (isSpace(next.charCodeAt(r))) r++;
@@ -559,8 +570,7 @@ export function splitAgainst(
   for (let k = n - 1; k >= head; k--) {
     const start = startOf(k);
     const spot = spots[k]!;
-    let p = spot;
-    for (let c = text.charCodeAt(p); c >= DIGIT_0 && c <= DIGIT_9; c = text.charCodeAt(++p));
+    const p = digitsEnd(text, spot);
     const rest = ends[k]! + 1 - p;
     let v = u; // past this entry's `}`: before the comma found last (and any space before it)
     while (v > q && isSpace(next.charCodeAt(v - 1))) v--;
@@ -568,17 +578,14 @@ export function splitAgainst(
     if (r < q || next.slice(r, v) !== text.slice(p, p + rest)) break;
     let d = r;
     while (d > q && next.charCodeAt(d - 1) >= DIGIT_0 && next.charCodeAt(d - 1) <= DIGIT_9) d--;
-    const digits = r - d;
-    if (digits === 0 || digits > 15 || (digits > 1 && next.charCodeAt(d) === DIGIT_0)) break;
+    if (!isWhole(next, d, r)) break;
     const len = spot - start;
     if (d - len < q || next.slice(d - len, d) !== text.slice(start, spot)) break;
     // before it: a comma (or the head's end, when nothing is between)
     let b = d - len - 1;
     while (b >= q && isSpace(next.charCodeAt(b))) b--;
     if (b >= q && next.charCodeAt(b) !== 0x2c /* , */) break;
-    let value = 0;
-    for (let i = d; i < r; i++) value = value * 10 + (next.charCodeAt(i) - DIGIT_0);
-    durations[k] = value;
+    durations[k] = wholeValue(next, d, r);
     tail++;
     if (b < q) {
       meets = true;
