@@ -540,6 +540,8 @@ export class DomainTracker extends Tracker {
    */
   readonly #staged: unknown[] = [];
   readonly #stagedSpots: number[] = [];
+  #staging = 0;
+  #spotsStaged = 0;
   /** Durations and where they are written, read by sameButDurations, reused from room to room. */
   readonly #durationsRead: number[] = [];
   readonly #spotsRead: number[] = [];
@@ -573,9 +575,11 @@ export class DomainTracker extends Tracker {
    * undone and the error thrown: the tracker is as before it, and no event is lost or invented.
    *
    * A snapshot that gives its lists as text ({@link DomainLists}, as parseDomainText's does) is
-   * read room by room from the text, and a room whose list is the same as the last time it was
-   * walked, but for durations, is not parsed at all: its people just take the new durations
-   * (which is all a walk of its entries would have done). Same events and state either way.
+   * read room by room from the text, and against the last answer's: a room whose list is the same
+   * but for durations is not parsed at all (its people just take the new durations, which is all
+   * a walk of its entries would have done), and of one that changed, only what lies between the
+   * last list's entries it begins and ends with is parsed and walked. Same events and state either
+   * way.
    */
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
@@ -587,102 +591,48 @@ export class DomainTracker extends Tracker {
     const initial = opts.initial === true;
     let participants = 0;
     let rooms = 0;
-    // what this snapshot stages (a snapshot that threw part way staged nothing that counts)
-    let staging = 0;
-    let spotsStaged = 0;
+    // the first snapshot after a state saved in room mode: rooms it did not watch get initial joins
+    const initialOf = (room: string) => (watched === undefined ? undefined : initial && !watched.has(room));
+    // what a snapshot that threw part way staged is void
+    this.#staging = 0;
+    this.#spotsStaged = 0;
     try {
       if (lists) {
         const memos = this.#memos;
-        const staged = this.#staged;
-        const stagedSpots = this.#stagedSpots;
-        const durations = this.#durationsRead;
-        const spotsRead = this.#spotsRead;
-        const last = this.#text;
         const memoGen = this.#memoGen;
         const memoOrder = this.#memoOrder;
         const memoCount = this.#memoCount;
-        let cursor = 0;
         const text = snapshot.text;
+        let cursor = 0;
         snapshot.forEachList((at, end, room) => {
           const from = this.listedSoFar;
           let memo = cursor < memoCount ? memoOrder[cursor] : undefined;
           if (memo === undefined || memo.room !== room) memo = memos.get(room);
           // (the sweep leaves no memo from before; this check holds whatever the sweep does)
-          if (memo !== undefined && memo.gen === memoGen) {
+          if (memo !== undefined && memo.gen !== memoGen) memo = undefined;
+          if (memo !== undefined) {
             cursor = memo.index + 1;
-            const count = memo.count;
-            // where the last list's durations are: found the first time it is compared
-            const spots = (memo.spots ??= durationSpots(last, memo.at, memo.end, count) ?? null);
-            // most lists that changed changed their length by more than durations do between two
-            // polls (a digit or two each): not worth comparing whole
-            const grown = end - at - (memo.end - memo.at);
-            const close = grown <= 2 * count && grown >= -2 * count;
-            if (spots !== null && close && sameButDurations(last, memo.at, memo.end, spots, text, at, end, durations, spotsRead) && this.same(room, memo.from, count, durations)) {
-              staged[staging++] = memo;
-              staged[staging++] = at;
-              staged[staging++] = end;
-              staged[staging++] = count;
-              staged[staging++] = from;
-              staged[staging++] = spotsStaged;
-              for (let k = 0; k < count; k++) stagedSpots[spotsStaged++] = spotsRead[k]!;
-              participants += count;
+            const listed = this.#readAgainst(events, memo, room, text, at, end, from, initialOf(room));
+            if (listed !== undefined) {
+              participants += listed;
               rooms++;
               return;
-            }
-            // the list changed: take what it kept of the last one at its start and its end as
-            // durations alone, and parse and walk only what is between
-            const ends = spots === null ? null : (memo.ends ??= entryEnds(last, spots) ?? null);
-            const split = ends === null ? undefined : splitAgainst(last, memo.at, memo.end, spots!, ends, text, at, end, durations);
-            if (split !== undefined && split.head + split.tail > 0) {
-              const middle = split.middle === '' ? [] : readEntries(split.middle, room);
-              const tailFrom = memo.from + count - split.tail;
-              if (
-                middle !== undefined &&
-                this.holds(room, memo.from, split.head) &&
-                this.holds(room, tailFrom, split.tail) &&
-                // an id listed twice: the walk would take the first, here the tail's could come first
-                !this.anyOf(middle, memo.from, split.head) &&
-                !this.anyOf(middle, tailFrom, split.tail)
-              ) {
-                if (split.head > 0) this.same(room, memo.from, split.head, durations);
-                this.walk(events, room, middle, watched === undefined ? undefined : initial && !watched.has(room));
-                if (split.tail > 0) this.same(room, tailFrom, split.tail, durations, count - split.tail);
-                const listed = split.head + middle.length + split.tail;
-                participants += listed;
-                rooms++;
-                if (this.listedSoFar - from === listed && durationsAreNumbers(middle)) {
-                  staged[staging++] = memo;
-                  staged[staging++] = at;
-                  staged[staging++] = end;
-                  staged[staging++] = listed;
-                  staged[staging++] = from;
-                  staged[staging++] = -1;
-                }
-                return;
-              }
             }
           }
           const entries = snapshot.readList(at, end, room);
           participants += entries.length;
           if (entries.length > 0) rooms++;
-          this.walk(events, room, entries, watched === undefined ? undefined : initial && !watched.has(room));
+          this.walk(events, room, entries, initialOf(room));
           // only a room whose every entry is one person here, each with a number for its duration,
           // can be read next time as durations alone
-          if (this.listedSoFar - from === entries.length && durationsAreNumbers(entries)) {
-            staged[staging++] = memo ?? room;
-            staged[staging++] = at;
-            staged[staging++] = end;
-            staged[staging++] = entries.length;
-            staged[staging++] = from;
-            staged[staging++] = -1;
-          }
+          if (this.listedSoFar - from === entries.length && durationsAreNumbers(entries)) this.#stage(memo ?? room, at, end, entries.length, from);
         });
       } else {
         // forEach, not for-of: for-of over a Map made an [room, entries] pair per room (~8% of the domain's diff)
         snapshot.forEach((entries, room) => {
           participants += entries.length;
           if (entries.length > 0) rooms++;
-          this.walk(events, room, entries, watched === undefined ? undefined : initial && !watched.has(room));
+          this.walk(events, room, entries, initialOf(room));
         });
       }
     } catch (err) {
@@ -691,16 +641,79 @@ export class DomainTracker extends Tracker {
     }
     this.#watchedRooms = undefined;
     this.end(events, true);
-    this.#commitMemos(lists ? snapshot.text : '', staging);
+    this.#commitMemos(lists ? snapshot.text : '');
     this.#listed = { participants, rooms };
     return events;
+  }
+
+  /**
+   * A room's list read against its memo (the last list it had): as durations alone when nothing
+   * else changed, else as the last list's entries at its start and end with only what is between
+   * parsed and walked. How many entries it listed, or undefined when it reads neither way (the
+   * caller then parses it whole; nothing was done).
+   */
+  #readAgainst(events: PresenceEvent[], memo: ListMemo, room: string, text: string, at: number, end: number, from: number, initial: boolean | undefined): number | undefined {
+    const last = this.#text;
+    const count = memo.count;
+    const durations = this.#durationsRead;
+    // where the last list's durations are: found the first time it is compared
+    const spots = (memo.spots ??= durationSpots(last, memo.at, memo.end, count) ?? null);
+    if (spots === null) return undefined;
+    // most lists that changed changed their length by more than durations do between two polls
+    // (a digit or two each): not worth comparing whole
+    const grown = end - at - (memo.end - memo.at);
+    if (grown <= 2 * count && grown >= -2 * count && sameButDurations(last, memo.at, memo.end, spots, text, at, end, durations, this.#spotsRead) && this.same(room, memo.from, count, durations)) {
+      this.#stage(memo, at, end, count, from, this.#spotsRead);
+      return count;
+    }
+    // the list changed: take what it kept of the last one at its start and its end as durations
+    // alone, and parse and walk only what is between
+    const ends = (memo.ends ??= entryEnds(last, spots) ?? null);
+    const split = ends === null ? undefined : splitAgainst(last, memo.at, memo.end, spots, ends, text, at, end, durations);
+    if (split === undefined || split.head + split.tail === 0) return undefined;
+    const middle = split.middle === '' ? [] : readEntries(split.middle, room);
+    const tailFrom = memo.from + count - split.tail;
+    if (
+      middle === undefined ||
+      !this.holds(room, memo.from, split.head) ||
+      !this.holds(room, tailFrom, split.tail) ||
+      // an id listed twice: the walk would take the first, here the tail's could come first
+      this.anyOf(middle, memo.from, split.head) ||
+      this.anyOf(middle, tailFrom, split.tail)
+    ) {
+      return undefined;
+    }
+    if (split.head > 0) this.same(room, memo.from, split.head, durations);
+    this.walk(events, room, middle, initial);
+    if (split.tail > 0) this.same(room, tailFrom, split.tail, durations, count - split.tail);
+    const listed = split.head + middle.length + split.tail;
+    if (this.listedSoFar - from === listed && durationsAreNumbers(middle)) this.#stage(memo, at, end, listed, from);
+    return listed;
+  }
+
+  /** Stage a memo for the snapshot being applied: its spots when they are known (read as durations alone), else found when first needed. */
+  #stage(memo: ListMemo | string, at: number, end: number, count: number, from: number, spots?: readonly number[]): void {
+    const staged = this.#staged;
+    let i = this.#staging;
+    staged[i++] = memo;
+    staged[i++] = at;
+    staged[i++] = end;
+    staged[i++] = count;
+    staged[i++] = from;
+    if (spots === undefined) staged[i++] = -1;
+    else {
+      staged[i++] = this.#spotsStaged;
+      for (let k = 0; k < count; k++) this.#stagedSpots[this.#spotsStaged++] = spots[k]!;
+    }
+    this.#staging = i;
   }
 
   /**
    * The staged memos become the ones that count, on `text` (the answer just applied; '' for one
    * that gave no text); all others go.
    */
-  #commitMemos(text: string, staging: number): void {
+  #commitMemos(text: string): void {
+    const staging = this.#staging;
     const memos = this.#memos;
     const memoOrder = this.#memoOrder;
     const staged = this.#staged;
@@ -743,10 +756,10 @@ export class DomainTracker extends Tracker {
 }
 
 /**
- * A room's list as last read: the room, where its list is in the last answer's text, where each entry's duration
- * is written in it (found when first needed; null when the text does not say beyond doubt), how
- * many entries it has (each one person), where those people start in the tracker's order, and the
- * snapshot it is from.
+ * A room's list as last read: the room, where its list is in the last answer's text, where each
+ * entry's duration is written in it (found when first needed; null when the text does not say
+ * beyond doubt), how many entries it has (each one person), where those people start in the
+ * tracker's order, and the snapshot it is from.
  */
 interface ListMemo {
   room: string;
