@@ -201,6 +201,16 @@ describe('durationSpots and sameButDurations', () => {
 });
 
 describe('splitAgainst', () => {
+  /** The list a split stands for: the old head's entries and the old tail's, with the durations read, around the middle's. */
+  function joined(entries: Record<string, unknown>[], split: { head: number; tail: number }, middle: unknown[], durations: number[]): unknown[] {
+    const n = entries.length;
+    return [
+      ...entries.slice(0, split.head).map((e, k) => ({ ...e, duration: durations[k] })),
+      ...middle,
+      ...entries.slice(n - split.tail).map((e, k) => ({ ...e, duration: durations[n - split.tail + k] })),
+    ];
+  }
+
   /** A new list made of the old one's entries: some dropped, some new ones put in, one changed, durations ticked, spacing as the old. */
   function reshuffled(entries: Record<string, unknown>[], space: string | number | undefined): { list: string; kind: string } {
     const next: Record<string, unknown>[] = [];
@@ -245,13 +255,7 @@ describe('splitAgainst', () => {
     if (!split) return undefined;
     const middle = split.middle === '' ? [] : parsed(split.middle);
     if (!middle) return undefined;
-    const n = entries.length;
-    const list = [
-      ...entries.slice(0, split.head).map((e, k) => ({ ...e, duration: durations[k] })),
-      ...middle,
-      ...entries.slice(n - split.tail).map((e, k) => ({ ...e, duration: durations[n - split.tail + k] })),
-    ];
-    return { head: split.head, tail: split.tail, list };
+    return { head: split.head, tail: split.tail, list: joined(entries, split, middle, durations) };
   }
 
   it('takes what it can from the head and the tail, and nothing from a list JSON.parse refuses', () => {
@@ -332,14 +336,8 @@ describe('splitAgainst', () => {
       }
       // a split whose middle parses is the list JSON.parse reads
       expect(truth, `${old}\n→ ${list}`).toBeDefined();
-      const n = entries.length;
-      expect(split.head + split.tail).toBeLessThanOrEqual(n);
-      const want = [
-        ...entries.slice(0, split.head).map((e, k) => ({ ...e, duration: durations[k] })),
-        ...middle,
-        ...entries.slice(n - split.tail).map((e, k) => ({ ...e, duration: durations[n - split.tail + k] })),
-      ];
-      expect(want, `${old}\n→ ${list}`).toEqual(truth);
+      expect(split.head + split.tail).toBeLessThanOrEqual(entries.length);
+      expect(joined(entries, split, middle, durations), `${old}\n→ ${list}`).toEqual(truth);
       covered += split.head + split.tail;
       count(`${kind}: split, middle ${middle.length === 0 ? 'empty' : 'parsed'}`);
     }
