@@ -545,6 +545,10 @@ export class DomainTracker extends Tracker {
   /** Durations and where they are written, read by sameButDurations, reused from room to room. */
   readonly #durationsRead: number[] = [];
   readonly #spotsRead: number[] = [];
+  /** A split's kept entries (old indexes) and where their durations are in the new answer, and all of its list's spots; reused from room to room. */
+  readonly #kept: number[] = [];
+  readonly #keptSpots: number[] = [];
+  readonly #splitSpots: number[] = [];
   #listed = { participants: 0, rooms: 0 };
 
   /**
@@ -667,28 +671,66 @@ export class DomainTracker extends Tracker {
       return count;
     }
     // the list changed: take what it kept of the last one at its start and its end as durations
-    // alone, and parse and walk only what is between
+    // alone (some of its people may have gone from between), and parse and walk only what is between
     const ends = (memo.ends ??= entryEnds(last, spots) ?? null);
-    const split = ends === null ? undefined : splitAgainst(last, memo.at, memo.end, spots, ends, text, at, end, durations);
+    const kept = this.#kept;
+    const keptSpots = this.#keptSpots;
+    const split = ends === null ? undefined : splitAgainst(last, memo.at, memo.end, spots, ends, text, at, end, durations, kept, keptSpots);
     if (split === undefined || split.head + split.tail === 0) return undefined;
+    const { head, tail } = split;
     const middle = split.middle === '' ? [] : readEntries(split.middle, room);
-    const tailFrom = memo.from + count - split.tail;
     if (
       middle === undefined ||
-      !this.holds(room, memo.from, split.head) ||
-      !this.holds(room, tailFrom, split.tail) ||
-      // an id listed twice: the walk would take the first, here the tail's could come first
-      this.anyOf(middle, memo.from, split.head) ||
-      this.anyOf(middle, tailFrom, split.tail)
+      !this.#keptHold(room, memo.from, 0, head, middle) ||
+      !this.#keptHold(room, memo.from, head, head + tail, middle)
     ) {
       return undefined;
     }
-    if (split.head > 0) this.same(room, memo.from, split.head, durations);
+    this.#sameKept(room, memo.from, 0, head, durations);
     this.walk(events, room, middle, initial);
-    if (split.tail > 0) this.same(room, tailFrom, split.tail, durations, count - split.tail);
-    const listed = split.head + middle.length + split.tail;
-    if (this.listedSoFar - from === listed && durationsAreNumbers(middle)) this.#stage(memo, at, end, listed, from);
+    this.#sameKept(room, memo.from, head, head + tail, durations);
+    const listed = head + middle.length + tail;
+    if (this.listedSoFar - from === listed && durationsAreNumbers(middle)) {
+      // where the new list's durations are, for the next answer: the kept entries' were read, the middle's are found now
+      const middleSpots = middle.length === 0 ? [] : durationSpots(text, split.middleAt, split.middleEnd, middle.length);
+      if (middleSpots === undefined) this.#stage(memo, at, end, listed, from);
+      else {
+        const all = this.#splitSpots;
+        let i = 0;
+        for (let k = 0; k < head; k++) all[i++] = keptSpots[k]!;
+        for (let k = 0; k < middleSpots.length; k++) all[i++] = middleSpots[k]!;
+        for (let k = head; k < head + tail; k++) all[i++] = keptSpots[k]!;
+        this.#stage(memo, at, end, listed, from, all);
+      }
+    }
     return listed;
+  }
+
+  /**
+   * Whether the kept entries `kept[from]` to `kept[to - 1]` of a split (old indexes, increasing),
+   * in runs of consecutive places in the last snapshot's order from `base`, still hold people of
+   * `room` not yet listed, none of them with the id of one of `middle`: an id listed twice would
+   * be walked first in the middle, where the walk takes the first listed.
+   */
+  #keptHold(room: string, base: number, from: number, to: number, middle: readonly ParticipantEntry[]): boolean {
+    const kept = this.#kept;
+    for (let i = from; i < to; ) {
+      const j = runEnd(kept, i, to);
+      const at = base + kept[i]!;
+      if (!this.holds(room, at, j - i) || (middle.length > 0 && this.anyOf(middle, at, j - i))) return false;
+      i = j;
+    }
+    return true;
+  }
+
+  /** Those kept entries, run by run, listed again with the durations read (old entry k's at k). */
+  #sameKept(room: string, base: number, from: number, to: number, durations: readonly number[]): void {
+    const kept = this.#kept;
+    for (let i = from; i < to; ) {
+      const j = runEnd(kept, i, to);
+      this.same(room, base + kept[i]!, j - i, durations, kept[i]!);
+      i = j;
+    }
   }
 
   /** Stage a memo for the snapshot being applied: its spots when they are known (read as durations alone), else found when first needed. */
@@ -773,6 +815,13 @@ interface ListMemo {
   gen: number;
   /** Its place in `#memoOrder`. */
   index: number;
+}
+
+/** Where the run of consecutive indexes in `kept` that begins at `i` ends (at most `to`). */
+function runEnd(kept: readonly number[], i: number, to: number): number {
+  let j = i + 1;
+  while (j < to && kept[j] === kept[j - 1]! + 1) j++;
+  return j;
 }
 
 function durationsAreNumbers(entries: readonly ParticipantEntry[]): boolean {

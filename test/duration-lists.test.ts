@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationSpots, entryEnds, sameButDurations, splitAgainst } from '../src/daily/parse.js';
+import { durationSpots, entryEnds, sameButDurations, splitAgainst, type ListSplit } from '../src/daily/parse.js';
 import { seededRandom } from '../src/simulator/random.js';
 
 // A DomainTracker skips parsing a room whose list is the same as last time but for durations
@@ -201,14 +201,25 @@ describe('durationSpots and sameButDurations', () => {
 });
 
 describe('splitAgainst', () => {
-  /** The list a split stands for: the old head's entries and the old tail's, with the durations read, around the middle's. */
-  function joined(entries: Record<string, unknown>[], split: { head: number; tail: number }, middle: unknown[], durations: number[]): unknown[] {
-    const n = entries.length;
-    return [
-      ...entries.slice(0, split.head).map((e, k) => ({ ...e, duration: durations[k] })),
-      ...middle,
-      ...entries.slice(n - split.tail).map((e, k) => ({ ...e, duration: durations[n - split.tail + k] })),
-    ];
+  /** The list a split stands for: the old entries it kept at the head and at the tail, with the durations read, around the middle's. */
+  function joined(entries: Record<string, unknown>[], split: ListSplit, kept: number[], middle: unknown[], durations: number[]): unknown[] {
+    const old = (k: number) => ({ ...entries[k], duration: durations[k] });
+    return [...kept.slice(0, split.head).map(old), ...middle, ...kept.slice(split.head, split.head + split.tail).map(old)];
+  }
+
+  /** What the tracker stages as the new list's spots: the kept entries' as read, the middle's found in its text. */
+  function newSpots(next: string, split: ListSplit, keptSpots: number[], middleCount: number): number[] | undefined {
+    const middle = middleCount === 0 ? [] : durationSpots(next, split.middleAt, split.middleEnd, middleCount);
+    return middle && [...keptSpots.slice(0, split.head), ...middle, ...keptSpots.slice(split.head, split.head + split.tail)];
+  }
+
+  /** The kept indexes increase, within the old list. */
+  function expectKept(kept: number[], split: ListSplit, n: number): void {
+    const used = kept.slice(0, split.head + split.tail);
+    for (let i = 0; i < used.length; i++) {
+      expect(used[i]).toBeGreaterThanOrEqual(i === 0 ? 0 : used[i - 1]! + 1);
+      expect(used[i]).toBeLessThan(n);
+    }
   }
 
   /** A new list made of the old one's entries: some dropped, some new ones put in, one changed, durations ticked, spacing as the old. */
@@ -234,6 +245,12 @@ describe('splitAgainst', () => {
       changed = true;
       next.unshift(entry());
     }
+    if (next.length > 1 && random() < 0.1) {
+      // someone moved
+      changed = true;
+      const [moved] = next.splice(int(next.length), 1);
+      next.splice(int(next.length + 1), 0, moved!);
+    }
     const list = JSON.stringify(next, null, space);
     // now and then a text JSON.parse refuses: a comma too many or too few, a bracket gone
     const r = random();
@@ -245,17 +262,22 @@ describe('splitAgainst', () => {
   }
 
   /** What a reader of `next` against `old` makes of it: the entries it would use, or undefined when it would parse the whole list. */
-  function readAgainst(old: string, next: string): { head: number; tail: number; list: unknown[] } | undefined {
+  function readAgainst(old: string, next: string): { head: number; tail: number; kept: number[]; list: unknown[] } | undefined {
     const entries = JSON.parse(old) as Record<string, unknown>[];
     const spots = durationSpots(old, 0, old.length, entries.length)!;
     const ends = entryEnds(old, spots)!;
     const durations: number[] = [];
+    const kept: number[] = [];
+    const keptSpots: number[] = [];
     // the next list inside more text: what follows it must not count
-    const split = splitAgainst(old, 0, old.length, spots, ends, `${next},"x":[1]}`, 0, next.length, durations);
+    const text = `${next},"x":[1]}`;
+    const split = splitAgainst(old, 0, old.length, spots, ends, text, 0, next.length, durations, kept, keptSpots);
     if (!split) return undefined;
     const middle = split.middle === '' ? [] : parsed(split.middle);
     if (!middle) return undefined;
-    return { head: split.head, tail: split.tail, list: joined(entries, split, middle, durations) };
+    expectKept(kept, split, entries.length);
+    expect(newSpots(text, split, keptSpots, middle.length)).toEqual(durationSpots(next, 0, next.length, JSON.parse(next).length));
+    return { head: split.head, tail: split.tail, kept: kept.slice(0, split.head + split.tail), list: joined(entries, split, kept, middle, durations) };
   }
 
   it('takes what it can from the head and the tail, and nothing from a list JSON.parse refuses', () => {
@@ -265,18 +287,28 @@ describe('splitAgainst', () => {
     const x = '{"id":"x","duration":5}';
     const old = `[${a},${b},${c}]`;
     const tick = (e: string) => e.replace(/(\d+)}$/, (_m, d: string) => `${Number(d) + 15}}`);
-    const cases: [string, number, number][] = [
-      [`[${tick(a)},${tick(b)},${tick(c)}]`, 2, 1], // all of it, the last one as the tail
-      [`[${tick(a)},${tick(c)}]`, 1, 1], // b left: nothing between
-      [`[${tick(a)},${x},${tick(c)}]`, 1, 1], // b left, x came: x is parsed
-      [`[${x},${tick(a)},${tick(b)},${tick(c)}]`, 0, 3],
-      [`[${tick(a)},${tick(b)},${tick(c)},${x}]`, 3, 0],
-      [`[${tick(b)},${tick(c)}]`, 0, 2],
-      [`[ ${tick(a)} , ${x} , ${tick(c)} ]`, 1, 1],
+    const cases: [string, number, number, number[]][] = [
+      [`[${tick(a)},${tick(b)},${tick(c)}]`, 2, 1, [0, 1, 2]], // all of it, the last one as the tail
+      [`[${tick(a)},${tick(c)}]`, 1, 1, [0, 2]], // b left: nothing between
+      [`[${tick(a)},${x},${tick(c)}]`, 1, 1, [0, 2]], // b left, x came: x is parsed
+      [`[${x},${tick(a)},${tick(b)},${tick(c)}]`, 0, 3, [0, 1, 2]],
+      [`[${tick(a)},${tick(b)},${tick(c)},${x}]`, 3, 0, [0, 1, 2]],
+      [`[${tick(b)},${tick(c)}]`, 1, 1, [1, 2]], // a left
+      [`[ ${tick(a)} , ${x} , ${tick(c)} ]`, 1, 1, [0, 2]],
+      // someone left from between, someone joined at the end: only the newcomer is parsed
+      [`[${tick(a)},${tick(c)},${x}]`, 2, 0, [0, 2]],
+      [`[${tick(b)},${x}]`, 1, 0, [1]],
+      // the last one left, someone joined before the end
+      [`[${tick(a)},${x},${tick(b)}]`, 1, 1, [0, 1]],
+      // moved: c first, then a and b (found by the walk, in the middle)
+      [`[${tick(c)},${tick(a)},${tick(b)}]`, 1, 0, [2]],
+      // a changed: the middle
+      [`[${a.replace('"a"', '"a2"')},${tick(b)},${tick(c)}]`, 0, 2, [1, 2]],
+      [`[${x}]`, 0, 0, []],
     ];
-    for (const [next, head, tail] of cases) {
+    for (const [next, head, tail, kept] of cases) {
       const got = readAgainst(old, next);
-      expect(got, next).toMatchObject({ head, tail });
+      expect(got, next).toMatchObject({ head, tail, kept });
       expect(got!.list, next).toEqual(JSON.parse(next));
     }
     // not JSON: a comma missing or one too many, a number JSON would not write, a bracket gone
@@ -322,7 +354,9 @@ describe('splitAgainst', () => {
       const { list, kind } = reshuffled(entries, space);
       const [nextText, nextAt] = inAnswer(list);
       const durations: number[] = [];
-      const split = splitAgainst(text, at, at + old.length, spots, ends, nextText, nextAt, nextAt + list.length, durations);
+      const kept: number[] = [];
+      const keptSpots: number[] = [];
+      const split = splitAgainst(text, at, at + old.length, spots, ends, nextText, nextAt, nextAt + list.length, durations, kept, keptSpots);
       const truth = parsed(list);
       if (!split) {
         count(`${kind}: no split`);
@@ -337,8 +371,12 @@ describe('splitAgainst', () => {
       // a split whose middle parses is the list JSON.parse reads
       expect(truth, `${old}\n→ ${list}`).toBeDefined();
       expect(split.head + split.tail).toBeLessThanOrEqual(entries.length);
-      expect(joined(entries, split, middle, durations), `${old}\n→ ${list}`).toEqual(truth);
+      expectKept(kept, split, entries.length);
+      expect(joined(entries, split, kept, middle, durations), `${old}\n→ ${list}`).toEqual(truth);
+      // the spots staged for the next answer are the new list's own, whenever it has them
+      expect(newSpots(nextText, split, keptSpots, middle.length)).toEqual(durationSpots(nextText, nextAt, nextAt + list.length, truth!.length));
       covered += split.head + split.tail;
+      if (kept.slice(0, split.head + split.tail).some((k, i) => k !== (i === 0 ? 0 : kept[i - 1]! + 1))) count('kept past a gap');
       count(`${kind}: split, middle ${middle.length === 0 ? 'empty' : 'parsed'}`);
     }
     const at = (k: string) => seen.get(k) ?? 0;
@@ -348,6 +386,7 @@ describe('splitAgainst', () => {
     expect(at('changed: split, middle empty')).toBeGreaterThan(200);
     expect(at('ticked: split, middle empty')).toBeGreaterThan(1_000);
     expect(at('not JSON: no split') + at('not JSON: middle not JSON')).toBeGreaterThan(250);
+    expect(at('kept past a gap')).toBeGreaterThan(500);
     expect(covered).toBeGreaterThan(5_000);
   });
 });

@@ -493,29 +493,79 @@ export function entryEnds(text: string, spots: readonly number[]): number[] | un
   return ends;
 }
 
-/** What {@link splitAgainst} found: how many of the old entries lead and end the new list as they were but for durations, and what is between them. */
+/**
+ * What {@link splitAgainst} found: which old entries begin and end the new list as they were but
+ * for durations, and what is between them. The old entries it kept are in the caller's `kept`, by
+ * index: `kept[0]` to `kept[head - 1]` begin the new list in that order, `kept[head]` to
+ * `kept[head + tail - 1]` end it in that order; the indexes increase throughout. Old entries not
+ * kept left, or are in the middle (moved or changed).
+ */
 export interface ListSplit {
-  /** Old entries 0 to head - 1 begin the new list, in order. */
   head: number;
-  /** Old entries count - tail to count - 1 end it, in order. */
   tail: number;
   /** The new entries between them, as the text of a list (`[...]`), or '' for none. */
   middle: string;
+  /** Where the middle's entries are in the new text (from the first to just past the last); equal when there is none. */
+  middleAt: number;
+  middleEnd: number;
+}
+
+/** What the last {@link oldEntryAt} or {@link oldEntryBefore} that matched read: the new duration and where it is written. */
+let matchedValue = 0;
+let matchedSpot = 0;
+
+/**
+ * Whether old entry (`text` from `start` to its `}` at `close`, its duration's digits at `spot`) is
+ * written in `next` at `q`, unchanged but for a whole number for its duration, within `limit`:
+ * where it ends there (just past its `}`), or -1.
+ */
+function oldEntryAt(text: string, start: number, spot: number, close: number, next: string, q: number, limit: number): number {
+  const len = spot - start;
+  if (q + len > limit || next.slice(q, q + len) !== text.slice(start, spot)) return -1;
+  const digitsAt = q + len;
+  const r = Math.min(digitsEnd(next, digitsAt), limit);
+  if (!isWhole(next, digitsAt, r)) return -1;
+  const p = digitsEnd(text, spot);
+  const rest = close + 1 - p;
+  if (r + rest > limit || next.slice(r, r + rest) !== text.slice(p, close + 1)) return -1;
+  matchedValue = wholeValue(next, digitsAt, r);
+  matchedSpot = digitsAt;
+  return r + rest;
+}
+
+/** The same as {@link oldEntryAt}, backwards: whether that old entry ends in `next` just before `v`, beginning at or after `floor`: where it begins there, or -1. */
+function oldEntryBefore(text: string, start: number, spot: number, close: number, next: string, v: number, floor: number): number {
+  const p = digitsEnd(text, spot);
+  const rest = close + 1 - p;
+  const r = v - rest;
+  if (r < floor || next.slice(r, v) !== text.slice(p, close + 1)) return -1;
+  let d = r;
+  while (d > floor && next.charCodeAt(d - 1) >= DIGIT_0 && next.charCodeAt(d - 1) <= DIGIT_9) d--;
+  if (!isWhole(next, d, r)) return -1;
+  const len = spot - start;
+  if (d - len < floor || next.slice(d - len, d) !== text.slice(start, spot)) return -1;
+  matchedValue = wholeValue(next, d, r);
+  matchedSpot = d;
+  return d - len;
 }
 
 /**
  * A list (`next` from `nextAt` to `nextEnd`) read against the last one (`text` from `at` to `end`,
- * whose entries end at `ends` and have their durations at `spots`): how many old entries begin it
- * and end it unchanged but for durations, and the text of what lies between, to be parsed on its
- * own. `durations` gets the new durations of the head's entries at their indexes, and the tail's
- * at theirs (old entry k's at k). Undefined when the list does not read that way.
+ * whose entries end at `ends` and have their durations at `spots`): which old entries begin it and
+ * end it unchanged but for durations, and the text of what lies between, to be parsed on its own.
+ * Old entries may be missing between the kept ones (people who left from the middle of a list, the
+ * most common change after someone joining at its end). `kept` gets the kept entries' indexes (see
+ * {@link ListSplit}), `keptSpots` where each one's duration is written in `next` (at the same
+ * index), and `durations` the new durations, at the old indexes (old entry k's at k). Undefined
+ * when the list does not read that way.
  *
  * Exact for the same reason as {@link sameButDurations}: each old entry's text from its `{` to its
  * `}` is one complete JSON object, so the same text with another whole number for its duration is
  * that object with that duration, wherever it stands as a value. The head is `[` and whole
  * entries each followed by a comma, the tail whole entries each after a comma and then `]`, so
  * JSON.parse of the new list is the head's entries, the middle's and the tail's, in that order,
- * whenever the middle's text parses as a list of its own.
+ * whenever the middle's text parses as a list of its own. Which old entry a place holds is settled
+ * by its text alone: the first old entry (after the last kept) written there is the one.
  */
 export function splitAgainst(
   text: string,
@@ -527,6 +577,8 @@ export function splitAgainst(
   nextAt: number,
   nextEnd: number,
   durations: number[],
+  kept: number[],
+  keptSpots: number[],
 ): ListSplit | undefined {
   const n = spots.length;
   // the start of each old entry: the first non-space after `[`, or after the comma after the last one
@@ -539,22 +591,22 @@ export function splitAgainst(
   while (isSpace(next.charCodeAt(q))) q++;
   // the head: old entries in order from the start, each followed by a comma
   let head = 0;
-  for (; head < n; head++) {
-    const start = startOf(head);
-    const spot = spots[head]!;
-    const len = spot - start;
-    if (q + len > nextEnd || next.slice(q, q + len) !== text.slice(start, spot)) break;
-    const digitsAt = q + len;
-    let r = Math.min(digitsEnd(next, digitsAt), nextEnd);
-    if (!isWhole(next, digitsAt, r)) break;
-    const p = digitsEnd(text, spot);
-    const rest = ends[head]! + 1 - p;
-    const value = wholeValue(next, digitsAt, r);
-    if (r + rest > nextEnd || next.slice(r, r + rest) !== text.slice(p, p + rest)) break;
-    r += rest;
+  let k = 0; // the first old entry not yet passed
+  while (k < n) {
+    let r = -1;
+    let found = k;
+    for (; found < n; found++) {
+      r = oldEntryAt(text, startOf(found), spots[found]!, ends[found]!, next, q, nextEnd);
+      if (r >= 0) break;
+    }
+    if (r < 0) break;
     while (isSpace(next.charCodeAt(r))) r++;
     if (next.charCodeAt(r) !== 0x2c /* , */) break; // the head's entries are all followed by a comma
-    durations[head] = value;
+    durations[found] = matchedValue;
+    kept[head] = found;
+    keptSpots[head] = matchedSpot;
+    head++;
+    k = found + 1;
     q = r + 1;
     while (isSpace(next.charCodeAt(q))) q++;
   }
@@ -567,40 +619,48 @@ export function splitAgainst(
   let tail = 0;
   /** Whether the tail begins right where the head ends (nothing between them). */
   let meets = false;
-  for (let k = n - 1; k >= head; k--) {
-    const start = startOf(k);
-    const spot = spots[k]!;
-    const p = digitsEnd(text, spot);
-    const rest = ends[k]! + 1 - p;
+  for (let last = n - 1; last >= k; ) {
     let v = u; // past this entry's `}`: before the comma found last (and any space before it)
     while (v > q && isSpace(next.charCodeAt(v - 1))) v--;
-    const r = v - rest;
-    if (r < q || next.slice(r, v) !== text.slice(p, p + rest)) break;
-    let d = r;
-    while (d > q && next.charCodeAt(d - 1) >= DIGIT_0 && next.charCodeAt(d - 1) <= DIGIT_9) d--;
-    if (!isWhole(next, d, r)) break;
-    const len = spot - start;
-    if (d - len < q || next.slice(d - len, d) !== text.slice(start, spot)) break;
+    let s = -1;
+    let found = last;
+    for (; found >= k; found--) {
+      s = oldEntryBefore(text, startOf(found), spots[found]!, ends[found]!, next, v, q);
+      if (s >= 0) break;
+    }
+    if (s < 0) break;
     // before it: a comma (or the head's end, when nothing is between)
-    let b = d - len - 1;
+    let b = s - 1;
     while (b >= q && isSpace(next.charCodeAt(b))) b--;
     if (b >= q && next.charCodeAt(b) !== 0x2c /* , */) break;
-    durations[k] = wholeValue(next, d, r);
+    durations[found] = matchedValue;
+    kept[head + tail] = found;
+    keptSpots[head + tail] = matchedSpot;
     tail++;
+    last = found - 1;
     if (b < q) {
       meets = true;
       break;
     }
     u = b;
   }
-  if (meets) return { head, tail, middle: '' };
+  // found back from the end: put the tail in the list's order
+  for (let i = head, j = head + tail - 1; i < j; i++, j--) {
+    const ki = kept[i]!;
+    const si = keptSpots[i]!;
+    kept[i] = kept[j]!;
+    keptSpots[i] = keptSpots[j]!;
+    kept[j] = ki;
+    keptSpots[j] = si;
+  }
+  if (meets) return { head, tail, middle: '', middleAt: q, middleEnd: q };
   // between the head and the tail: up to the tail's comma (or the list's end), and something
   // there (`[A,]` and `[A,,C]` are not JSON)
   const middleEnd = tail > 0 ? u : e + 1;
   let m = q;
   while (m < middleEnd && isSpace(next.charCodeAt(m))) m++;
   if (m === middleEnd) return undefined;
-  return { head, tail, middle: `[${next.slice(q, middleEnd)}]` };
+  return { head, tail, middle: `[${next.slice(q, middleEnd)}]`, middleAt: q, middleEnd };
 }
 
 /**
