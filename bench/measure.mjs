@@ -2,7 +2,7 @@
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
 //   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|whole|text|pure|naive (parse and tracker: also -cold)
 //   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|whole|text|pure
-//   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain]
+//   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain] [warm-up polls]
 import { request } from 'undici';
 import {
   DomainTracker,
@@ -187,7 +187,9 @@ if (kind === 'room') {
 } else if (kind === 'poll') {
   // every client polls the same way: one request after each 10 ms idle pause (a request made from
   // an idle loop after a timer costs more than one made back-to-back, so all get the same pause)
-  const [url, runs, what, endpoint = 'room'] = [args[0], Number(args[1]), args[2], args[3]];
+  // `warm`: polls not timed first (3 unless given): the watcher's code runs unoptimized for its
+  // first ~10 polls at 1,000 people (8–22 ms against ~4 settled), which a daemon pays once
+  const [url, runs, what, endpoint = 'room', warmPolls = 3] = [args[0], Number(args[1]), args[2], args[3], Number(args[4] ?? 3)];
   // one room (GET /rooms/bench/presence) or the whole domain (GET /presence, the watcher in all-rooms mode)
   const domain = endpoint === 'domain';
   const path = domain ? `${url}/presence` : `${url}/rooms/bench/presence`;
@@ -195,11 +197,11 @@ if (kind === 'room') {
   const pause = () => new Promise((r) => setTimeout(r, gapMs));
   const timed = async (fn) => {
     const t = [];
-    for (let i = 0; i < runs + 3; i++) {
+    for (let i = 0; i < runs + warmPolls; i++) {
       await pause();
       const s = performance.now();
       await fn();
-      if (i >= 3) t.push(performance.now() - s);
+      if (i >= warmPolls) t.push(performance.now() - s);
     }
     return t;
   };
@@ -221,13 +223,13 @@ if (kind === 'room') {
         if (!info.ok) reject(info.error);
         durations.push(info.durationMs);
         perPoll.push(info.events);
-        if (durations.length >= runs + 3) resolve();
+        if (durations.length >= runs + warmPolls) resolve();
       });
       watcher.start();
     });
     await watcher.stop();
     if (emitted !== perPoll.reduce((a, b) => a + b, 0)) throw new Error('bench: the listener missed events');
-    out({ samples: durations.slice(3), events: median(perPoll.slice(3)) });
+    out({ samples: durations.slice(warmPolls), events: median(perPoll.slice(warmPolls)) });
   } else throw new Error(`unknown: ${what}`);
 } else {
   throw new Error(`unknown measurement: ${kind}`);

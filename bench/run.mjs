@@ -253,7 +253,10 @@ async function main() {
     const base = `http://127.0.0.1:${server.address().port}/v1`;
     const size = domain ? c.rooms * 5 : c.n;
     const runs = size >= 100_000 ? (quick ? 5 : 7) : size >= 50_000 ? 11 : size >= 10_000 ? (quick ? 11 : 21) : 51;
-    const args = (what) => ['poll', base, runs, what, domain ? 'domain' : 'room'];
+    // polls not timed, for every client alike: ~20,000 participants' worth, at least 3 (at 1,000
+    // the watcher's first ~10 polls run unoptimized code, 2–5× its settled time)
+    const warmPolls = Math.max(3, Math.ceil(20_000 / size));
+    const args = (what) => ['poll', base, runs, what, domain ? 'domain' : 'room', warmPolls];
     const [bare, ours] = await measureRounds(quick ? 1 : 3, [args('bare'), args('watcher')]);
     // the naive script is for comparison (2–4× the floor): one process
     const [naive] = await measureRounds(1, [args('naive')]);
@@ -272,7 +275,7 @@ async function main() {
   results.sections.push({
     title: '2. Whole poll (request, parse, validate, diff, emit) vs a bare undici request + JSON.parse (floor)',
     text: [
-      'A real `PresenceWatcher` polling a local server that alternates a snapshot and its churned version (the same churn as in section 1; precomputed bodies, so the server side costs every client the same; the server runs in the benchmark\'s process and each client in its own). For GET /presence the watcher runs in all-rooms mode and the naive script diffs room by room. Each poll\'s time is the `durationMs` of its own `poll` event: rate limiter, request, body, JSON.parse, check, diff and emitting every event to a listener (on GET /presence the watcher reads its own client\'s answer a room at a time instead of parsing it whole, and a room\'s answer of 12 MiB or more (here the 100,000 rows) a piece of its list at a time: section 1). The watcher polls every 10 ms; the floor and the naive script are timed the same way, one request after each 10 ms pause, their processes alternating with the watcher\'s in rounds (the naive script, which only compares, in one process; a request made from an idle loop after a timer measured ~0.5 ms slower at 1,000 participants than one made back-to-back, for every client alike).',
+      'A real `PresenceWatcher` polling a local server that alternates a snapshot and its churned version (the same churn as in section 1; precomputed bodies, so the server side costs every client the same; the server runs in the benchmark\'s process and each client in its own). For GET /presence the watcher runs in all-rooms mode and the naive script diffs room by room. Each poll\'s time is the `durationMs` of its own `poll` event: rate limiter, request, body, JSON.parse, check, diff and emitting every event to a listener (on GET /presence the watcher reads its own client\'s answer a room at a time instead of parsing it whole, and a room\'s answer of 12 MiB or more (here the 100,000 rows) a piece of its list at a time: section 1). The watcher polls every 10 ms; the floor and the naive script are timed the same way, one request after each 10 ms pause, after the same untimed polls (~20,000 participants\' worth, at least three: at 1,000 people the watcher\'s first ~10 polls run unoptimized code), their processes alternating with the watcher\'s in rounds (the naive script, which only compares, in one process; a request made from an idle loop after a timer measured ~0.5 ms slower at 1,000 participants than one made back-to-back, for every client alike).',
       '',
       '| participants | churn | events per poll | bare request + parse ms (floor) | watcher poll ms | ours ÷ floor | naive fetch poll ms | ours ÷ naive |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
