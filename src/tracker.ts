@@ -582,8 +582,8 @@ export class DomainTracker extends Tracker {
    * read room by room from the text, and against the last answer's: a room whose list is the same
    * but for durations is not parsed at all (its people just take the new durations, which is all
    * a walk of its entries would have done), and of one that changed, only what lies between the
-   * last list's entries it begins and ends with is parsed and walked. Same events and state either
-   * way.
+   * last list's entries it begins and ends with (some of them may be gone from between) is parsed
+   * and walked. Same events and state either way.
    */
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
@@ -652,8 +652,8 @@ export class DomainTracker extends Tracker {
 
   /**
    * A room's list read against its memo (the last list it had): as durations alone when nothing
-   * else changed, else as the last list's entries at its start and end with only what is between
-   * parsed and walked. How many entries it listed, or undefined when it reads neither way (the
+   * else changed, else as the last list's entries at its start and end (not necessarily all of
+   * them) with only what is between parsed and walked. How many entries it listed, or undefined when it reads neither way (the
    * caller then parses it whole; nothing was done).
    */
   #readAgainst(events: PresenceEvent[], memo: ListMemo, room: string, text: string, at: number, end: number, from: number, initial: boolean | undefined): number | undefined {
