@@ -811,7 +811,10 @@ export class DomainTracker extends Tracker {
     }
     this.#memoCount = count;
     if (memos.size > count) {
-      for (const [room, memo] of memos) if (memo.gen !== gen) memos.delete(room);
+      // forEach, not for-of: no [room, memo] pair per memo (deleting the current entry is safe in both)
+      memos.forEach((memo, room) => {
+        if (memo.gen !== gen) memos.delete(room);
+      });
     }
     this.#text = count > 0 ? text : '';
   }
