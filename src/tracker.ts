@@ -551,9 +551,16 @@ export class DomainTracker extends Tracker {
   /** Durations and where they are written, read by sameButDurations, reused from room to room. */
   readonly #durationsRead: number[] = [];
   readonly #spotsRead: number[] = [];
-  /** A split's kept entries (old indexes) and where their durations are in the new answer, and all of its list's spots; reused from room to room. */
+  /**
+   * A split, reused from room to room: its plan (old entries' indexes and -1 for stretches, in the
+   * list's order), the kept entries' spots in the new answer, the stretches' bounds and parsed
+   * entries, the kept indexes alone, and all of the new list's spots.
+   */
+  readonly #plan: number[] = [];
+  readonly #planSpots: number[] = [];
+  readonly #middleBounds: number[] = [];
+  readonly #middleLists: (readonly ParticipantEntry[])[] = [];
   readonly #kept: number[] = [];
-  readonly #keptSpots: number[] = [];
   readonly #splitSpots: number[] = [];
   #listed = { participants: 0, rooms: 0 };
 
@@ -587,9 +594,9 @@ export class DomainTracker extends Tracker {
    * A snapshot that gives its lists as text ({@link DomainLists}, as parseDomainText's does) is
    * read room by room from the text, and against the last answer's: a room whose list is the same
    * but for durations is not parsed at all (its people just take the new durations, which is all
-   * a walk of its entries would have done), and of one that changed, only what lies between the
-   * last list's entries it begins and ends with (some of them may be gone from between) is parsed
-   * and walked. Same events and state either way.
+   * a walk of its entries would have done), and of one that changed, only the stretches between
+   * the last list's entries it still holds unchanged but for durations are parsed and walked.
+   * Same events and state either way.
    */
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
     const events: PresenceEvent[] = [];
@@ -658,8 +665,8 @@ export class DomainTracker extends Tracker {
 
   /**
    * A room's list read against its memo (the last list it had): as durations alone when nothing
-   * else changed, else as the last list's entries at its start and end (not necessarily all of
-   * them) with only what is between parsed and walked. How many entries it listed, or undefined
+   * else changed, else as the last list's entries it still holds and the stretches between them,
+   * only those parsed and walked ({@link splitAgainst}). How many entries it listed, or undefined
    * when it reads neither way (the caller then parses it whole; nothing was done).
    */
   #readAgainst(events: PresenceEvent[], memo: ListMemo, room: string, text: string, at: number, end: number, from: number, initial: boolean | undefined): number | undefined {
@@ -676,47 +683,82 @@ export class DomainTracker extends Tracker {
       this.#stage(memo, at, end, count, from, this.#spotsRead);
       return count;
     }
-    // the list changed: take what it kept of the last one at its start and its end as durations
-    // alone (some of its people may have gone from between), and parse and walk only what is between
+    // the list changed: read it as the old entries it kept unchanged but for durations (people
+    // may have gone from between them, or come or changed between them) and the stretches of
+    // other entries between those, and parse and walk only the stretches
     const ends = (memo.ends ??= entryEnds(last, spots) ?? null);
+    const plan = this.#plan;
+    const planSpots = this.#planSpots;
+    const bounds = this.#middleBounds;
+    const split = ends === null ? undefined : splitAgainst(last, memo.at, memo.end, spots, ends, text, at, end, durations, plan, planSpots, bounds);
+    if (split === undefined || split.kept === 0) return undefined;
+    const items = split.items;
+    // each stretch parsed, and the kept entries' old indexes in order (increasing)
+    const middles = this.#middleLists;
     const kept = this.#kept;
-    const keptSpots = this.#keptSpots;
-    const split = ends === null ? undefined : splitAgainst(last, memo.at, memo.end, spots, ends, text, at, end, durations, kept, keptSpots);
-    if (split === undefined || split.head + split.tail === 0) return undefined;
-    const { head, tail } = split;
-    const middle = split.middle === '' ? [] : readEntries(split.middle, room);
-    if (middle === undefined || !this.#keptHold(room, memo.from, 0, head) || !this.#keptHold(room, memo.from, head, head + tail) || this.#middleHasKept(room, memo.from, middle, head + tail)) {
-      return undefined;
-    }
-    this.#sameKept(room, memo.from, 0, head, durations);
-    this.walk(events, room, middle, initial);
-    this.#sameKept(room, memo.from, head, head + tail, durations);
-    const listed = head + middle.length + tail;
-    if (this.listedSoFar - from === listed && durationsAreNumbers(middle)) {
-      // where the new list's durations are, for the next answer: the kept entries' were read, the middle's are found now
-      const middleSpots = middle.length === 0 ? [] : durationSpots(text, split.middleAt, split.middleEnd, middle.length);
-      if (middleSpots === undefined) this.#stage(memo, at, end, listed, from);
+    let inMiddles = 0;
+    let numbers = true;
+    for (let i = 0, m = 0, c = 0; i < items; i++) {
+      if (plan[i]! >= 0) kept[c++] = plan[i]!;
       else {
-        const all = this.#splitSpots;
-        let i = 0;
-        for (let k = 0; k < head; k++) all[i++] = keptSpots[k]!;
-        for (let k = 0; k < middleSpots.length; k++) all[i++] = middleSpots[k]!;
-        for (let k = head; k < head + tail; k++) all[i++] = keptSpots[k]!;
-        this.#stage(memo, at, end, listed, from, all);
+        const list = readEntries(`[${text.slice(bounds[2 * m]!, bounds[2 * m + 1]!)}]`, room);
+        if (list === undefined) return undefined;
+        middles[m++] = list;
+        inMiddles += list.length;
+        numbers &&= durationsAreNumbers(list);
       }
     }
+    if (!this.#keptHold(room, memo.from, split.kept) || this.#middlesHaveKept(room, memo.from, split.middles, split.kept, inMiddles)) return undefined;
+    // in the list's order: each run of consecutive old entries listed again, each stretch walked
+    for (let i = 0, m = 0; i < items; ) {
+      const k = plan[i]!;
+      if (k < 0) {
+        this.walk(events, room, middles[m++]!, initial);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < items && plan[j] === plan[j - 1]! + 1) j++;
+      this.same(room, memo.from + k, j - i, durations, k);
+      i = j;
+    }
+    const listed = split.kept + inMiddles;
+    if (this.listedSoFar - from === listed && numbers) this.#stageSplit(memo, text, at, end, listed, from, items);
     return listed;
   }
 
   /**
-   * Whether the kept entries `kept[from]` to `kept[to - 1]` of a split (old indexes, increasing),
-   * in runs of consecutive places in the last snapshot's order from `base`, still hold people of
-   * `room` not yet listed.
+   * Stage the memo of a list read as a split, with where its durations are for the next answer:
+   * the kept entries' were read, each stretch's are found now (none when one of them does not say
+   * beyond doubt: then they are looked for when first needed).
    */
-  #keptHold(room: string, base: number, from: number, to: number): boolean {
+  #stageSplit(memo: ListMemo, text: string, at: number, end: number, listed: number, from: number, items: number): void {
+    const plan = this.#plan;
+    const planSpots = this.#planSpots;
+    const bounds = this.#middleBounds;
+    const all = this.#splitSpots;
+    let p = 0;
+    for (let i = 0, m = 0; i < items; i++) {
+      if (plan[i]! >= 0) {
+        all[p++] = planSpots[i]!;
+        continue;
+      }
+      const found = durationSpots(text, bounds[2 * m]!, bounds[2 * m + 1]!, this.#middleLists[m]!.length);
+      m++;
+      if (found === undefined) {
+        this.#stage(memo, at, end, listed, from);
+        return;
+      }
+      for (let k = 0; k < found.length; k++) all[p++] = found[k]!;
+    }
+    this.#stage(memo, at, end, listed, from, all);
+  }
+
+  /** Whether the split's `count` kept entries (`#kept`, old indexes, increasing), in runs of consecutive places in the last snapshot's order from `base`, still hold people of `room` not yet listed. */
+  #keptHold(room: string, base: number, count: number): boolean {
     const kept = this.#kept;
-    for (let i = from; i < to; ) {
-      const j = runEnd(kept, i, to);
+    for (let i = 0; i < count; ) {
+      const j = runEnd(kept, i, count);
       if (!this.holds(room, base + kept[i]!, j - i)) return false;
       i = j;
     }
@@ -724,38 +766,33 @@ export class DomainTracker extends Tracker {
   }
 
   /**
-   * Whether one of `middle` has the id of one of the split's `count` kept people (their old
-   * places from `base`): an id listed twice, which the walk takes where it is first listed, and
-   * the tail's would then be taken after the middle's. Compared id by id when there are few pairs,
-   * else each middle entry is looked up in the index and its place looked for among the kept
-   * (comparing every pair was ~1.5 s a poll for one room of 50,000 people with 10% churn).
+   * Whether an entry of the split's stretches has the id of one of its `count` kept people (their
+   * old places from `base`): an id listed twice, which the walk takes where it is first listed, so
+   * a kept person listed after the stretch would be taken after the stretch's. Compared id by id
+   * when there are few pairs, else each stretch entry is looked up in the index and its place
+   * looked for among the kept (comparing every pair was ~1.5 s a poll for one room of 50,000
+   * people with 10% churn).
    */
-  #middleHasKept(room: string, base: number, middle: readonly ParticipantEntry[], count: number): boolean {
-    if (middle.length === 0 || count === 0) return false;
+  #middlesHaveKept(room: string, base: number, middleCount: number, count: number, inMiddles: number): boolean {
+    if (inMiddles === 0) return false;
     const kept = this.#kept;
-    if (middle.length * count <= 64) {
-      for (let i = 0; i < count; ) {
-        const j = runEnd(kept, i, count);
-        if (this.anyOf(middle, base + kept[i]!, j - i)) return true;
-        i = j;
+    const middles = this.#middleLists;
+    for (let m = 0; m < middleCount; m++) {
+      const middle = middles[m]!;
+      if (inMiddles * count <= 64) {
+        for (let i = 0; i < count; ) {
+          const j = runEnd(kept, i, count);
+          if (this.anyOf(middle, base + kept[i]!, j - i)) return true;
+          i = j;
+        }
+      } else {
+        for (let e = 0; e < middle.length; e++) {
+          const k = this.placeOf(room, middle[e]!.id) - base;
+          if (k >= 0 && isKept(kept, count, k)) return true;
+        }
       }
-      return false;
-    }
-    for (let m = 0; m < middle.length; m++) {
-      const k = this.placeOf(room, middle[m]!.id) - base;
-      if (k >= 0 && isKept(kept, count, k)) return true;
     }
     return false;
-  }
-
-  /** Those kept entries, run by run, listed again with the durations read (old entry k's at k). */
-  #sameKept(room: string, base: number, from: number, to: number, durations: readonly number[]): void {
-    const kept = this.#kept;
-    for (let i = from; i < to; ) {
-      const j = runEnd(kept, i, to);
-      this.same(room, base + kept[i]!, j - i, durations, kept[i]!);
-      i = j;
-    }
   }
 
   /** Stage a memo for the snapshot being applied: its spots when they are known (read as durations alone, or from a split), else found when first needed. */

@@ -201,25 +201,42 @@ describe('durationSpots and sameButDurations', () => {
 });
 
 describe('splitAgainst', () => {
-  /** The list a split stands for: the old entries it kept at the head and at the tail, with the durations read, around the middle's. */
-  function joined(entries: Record<string, unknown>[], split: ListSplit, kept: number[], middle: unknown[], durations: number[]): unknown[] {
-    const old = (k: number) => ({ ...entries[k], duration: durations[k] });
-    return [...kept.slice(0, split.head).map(old), ...middle, ...kept.slice(split.head, split.head + split.tail).map(old)];
-  }
-
-  /** What the tracker stages as the new list's spots: the kept entries' as read, the middle's found in its text. */
-  function newSpots(next: string, split: ListSplit, keptSpots: number[], middleCount: number): number[] | undefined {
-    const middle = middleCount === 0 ? [] : durationSpots(next, split.middleAt, split.middleEnd, middleCount);
-    return middle && [...keptSpots.slice(0, split.head), ...middle, ...keptSpots.slice(split.head, split.head + split.tail)];
-  }
-
-  /** The kept indexes increase, within the old list. */
-  function expectKept(kept: number[], split: ListSplit, n: number): void {
-    const used = kept.slice(0, split.head + split.tail);
-    for (let i = 0; i < used.length; i++) {
-      expect(used[i]).toBeGreaterThanOrEqual(i === 0 ? 0 : used[i - 1]! + 1);
-      expect(used[i]).toBeLessThan(n);
+  /**
+   * What the tracker makes of a split of `next` against the old `entries`: the list it stands for
+   * (the kept entries with the durations read, each stretch parsed alone, in the plan's order), or
+   * undefined when a stretch does not parse; and the spots it stages for the next answer (the kept
+   * entries' as read, each stretch's found in its own text). Checks the plan's shape on the way.
+   */
+  function standsFor(entries: Record<string, unknown>[], next: string, split: ListSplit, plan: number[], planSpots: number[], middles: number[], durations: number[]) {
+    const used = plan.slice(0, split.items);
+    const keptIndexes = used.filter((k) => k >= 0);
+    expect(keptIndexes).toHaveLength(split.kept);
+    expect(used.filter((k) => k === -1)).toHaveLength(split.middles);
+    for (let i = 0; i < keptIndexes.length; i++) {
+      expect(keptIndexes[i]).toBeGreaterThanOrEqual(i === 0 ? 0 : keptIndexes[i - 1]! + 1);
+      expect(keptIndexes[i]).toBeLessThan(entries.length);
     }
+    // no two stretches side by side: a kept entry between any two
+    for (let i = 1; i < used.length; i++) expect(used[i] === -1 && used[i - 1] === -1).toBe(false);
+    const list: unknown[] = [];
+    let spots: number[] | undefined = [];
+    let m = 0;
+    for (let i = 0; i < used.length; i++) {
+      const k = used[i]!;
+      if (k >= 0) {
+        list.push({ ...entries[k], duration: durations[k] });
+        spots?.push(planSpots[i]!);
+        continue;
+      }
+      const [from, to] = [middles[2 * m]!, middles[2 * m + 1]!];
+      m++;
+      const stretch = parsed(`[${next.slice(from, to)}]`);
+      if (!stretch) return undefined;
+      list.push(...stretch);
+      const found = durationSpots(next, from, to, stretch.length);
+      spots = found && spots ? [...spots, ...found] : undefined;
+    }
+    return { plan: used, list, spots };
   }
 
   /** A new list made of the old one's entries: some dropped, some new ones put in, one changed, durations ticked, spacing as the old. */
@@ -261,54 +278,59 @@ describe('splitAgainst', () => {
     return { list, kind: changed ? 'changed' : 'ticked' };
   }
 
-  /** What a reader of `next` against `old` makes of it: the entries it would use, or undefined when it would parse the whole list. */
-  function readAgainst(old: string, next: string): { head: number; tail: number; kept: number[]; list: unknown[] } | undefined {
+  /** What a reader of `next` against `old` makes of it: its plan and the entries it would use, or undefined when it would parse the whole list. */
+  function readAgainst(old: string, next: string): { plan: number[]; list: unknown[] } | undefined {
     const entries = JSON.parse(old) as Record<string, unknown>[];
     const spots = durationSpots(old, 0, old.length, entries.length)!;
     const ends = entryEnds(old, spots)!;
-    const durations: number[] = [];
-    const kept: number[] = [];
-    const keptSpots: number[] = [];
+    const [durations, plan, planSpots, middles] = [[], [], [], []] as [number[], number[], number[], number[]];
     // the next list inside more text: what follows it must not count
     const text = `${next},"x":[1]}`;
-    const split = splitAgainst(old, 0, old.length, spots, ends, text, 0, next.length, durations, kept, keptSpots);
+    const split = splitAgainst(old, 0, old.length, spots, ends, text, 0, next.length, durations, plan, planSpots, middles);
     if (!split) return undefined;
-    const middle = split.middle === '' ? [] : parsed(split.middle);
-    if (!middle) return undefined;
-    expectKept(kept, split, entries.length);
-    expect(newSpots(text, split, keptSpots, middle.length)).toEqual(durationSpots(next, 0, next.length, JSON.parse(next).length));
-    return { head: split.head, tail: split.tail, kept: kept.slice(0, split.head + split.tail), list: joined(entries, split, kept, middle, durations) };
+    const read = standsFor(entries, text, split, plan, planSpots, middles, durations);
+    if (!read) return undefined;
+    expect(read.spots).toEqual(durationSpots(next, 0, next.length, JSON.parse(next).length));
+    return { plan: read.plan, list: read.list };
   }
 
-  it('takes what it can from the head and the tail, and nothing from a list JSON.parse refuses', () => {
+  it('keeps what it can of the old entries, parses the rest in stretches, and takes nothing from a list JSON.parse refuses', () => {
     const a = '{"id":"a","duration":10}';
     const b = '{"id":"b","duration":20}';
     const c = '{"id":"c","duration":30}';
     const x = '{"id":"x","duration":5}';
     const old = `[${a},${b},${c}]`;
     const tick = (e: string) => e.replace(/(\d+)}$/, (_m, d: string) => `${Number(d) + 15}}`);
-    const cases: [string, number, number, number[]][] = [
-      [`[${tick(a)},${tick(b)},${tick(c)}]`, 2, 1, [0, 1, 2]], // all of it, the last one as the tail
-      [`[${tick(a)},${tick(c)}]`, 1, 1, [0, 2]], // b left: nothing between
-      [`[${tick(a)},${x},${tick(c)}]`, 1, 1, [0, 2]], // b left, x came: x is parsed
-      [`[${x},${tick(a)},${tick(b)},${tick(c)}]`, 0, 3, [0, 1, 2]],
-      [`[${tick(a)},${tick(b)},${tick(c)},${x}]`, 3, 0, [0, 1, 2]],
-      [`[${tick(b)},${tick(c)}]`, 1, 1, [1, 2]], // a left
-      [`[ ${tick(a)} , ${x} , ${tick(c)} ]`, 1, 1, [0, 2]],
+    const y = '{"id":"y","duration":7}';
+    // a newcomer whose name holds what looks like the end of an entry and the start of b's
+    const z = `{"id":"z","userName":"},{\\"id\\":\\"b\\",","duration":1}`;
+    // the plan: old entries kept (their index) and stretches parsed (-1), in the list's order
+    const cases: [string, number[]][] = [
+      [`[${tick(a)},${tick(b)},${tick(c)}]`, [0, 1, 2]],
+      [`[${tick(a)},${tick(c)}]`, [0, 2]], // b left
+      [`[${tick(a)},${x},${tick(c)}]`, [0, -1, 2]], // b left, x came: x is parsed
+      [`[${x},${tick(a)},${tick(b)},${tick(c)}]`, [-1, 0, 1, 2]],
+      [`[${tick(a)},${tick(b)},${tick(c)},${x}]`, [0, 1, 2, -1]],
+      [`[${tick(b)},${tick(c)}]`, [1, 2]], // a left
+      [`[ ${tick(a)} , ${x} , ${tick(c)} ]`, [0, -1, 2]],
       // someone left from between, someone joined at the end: only the newcomer is parsed
-      [`[${tick(a)},${tick(c)},${x}]`, 2, 0, [0, 2]],
-      [`[${tick(b)},${x}]`, 1, 0, [1]],
-      // the last one left, someone joined before the end
-      [`[${tick(a)},${x},${tick(b)}]`, 1, 1, [0, 1]],
-      // moved: c first, then a and b (found by the walk, in the middle)
-      [`[${tick(c)},${tick(a)},${tick(b)}]`, 1, 0, [2]],
-      // a changed: the middle
-      [`[${a.replace('"a"', '"a2"')},${tick(b)},${tick(c)}]`, 0, 2, [1, 2]],
-      [`[${x}]`, 0, 0, []],
+      [`[${tick(a)},${tick(c)},${x}]`, [0, 2, -1]],
+      [`[${tick(b)},${x}]`, [1, -1]],
+      [`[${tick(a)},${x},${tick(b)}]`, [0, -1, 1]], // c left, x joined before the end
+      // moved: c first (found by the walk, in a stretch), then a and b
+      [`[${tick(c)},${tick(a)},${tick(b)}]`, [-1, 0, 1]],
+      // a changed: a stretch
+      [`[${a.replace('"a"', '"a2"')},${tick(b)},${tick(c)}]`, [-1, 1, 2]],
+      [`[${x}]`, [-1]],
+      // people joined at several places: each parsed alone
+      [`[${x},${tick(a)},${y},${tick(b)},${tick(c)}]`, [-1, 0, -1, 1, 2]],
+      [`[${tick(a)},${x},${tick(b)},${y},${tick(c)}]`, [0, -1, 1, -1, 2]],
+      [`[${tick(a)},${x},${y},${tick(c)}]`, [0, -1, 2]],
+      [`[${tick(a)},${z},${tick(b)},${tick(c)}]`, [0, -1, 1, 2]],
     ];
-    for (const [next, head, tail, kept] of cases) {
+    for (const [next, plan] of cases) {
       const got = readAgainst(old, next);
-      expect(got, next).toMatchObject({ head, tail, kept });
+      expect(got?.plan, next).toEqual(plan);
       expect(got!.list, next).toEqual(JSON.parse(next));
     }
     // not JSON: a comma missing or one too many, a number JSON would not write, a bracket gone
@@ -323,13 +345,18 @@ describe('splitAgainst', () => {
       `[${a},${b},${c}}]`,
       `[${x}:${tick(c)}]`,
       `[${x}]${tick(c)}]`,
+      `[${tick(a)}]${tick(b)}]`,
+      `[${tick(a)},${x}]${tick(c)}]`,
+      `[,${tick(b)},${tick(c)}]`,
+      `[${tick(a)},${tick(b)},,${tick(c)}]`,
+      `[${tick(a)},${x},,${tick(c)}]`,
     ]) {
       expect(() => JSON.parse(next), next).toThrow();
       expect(readAgainst(old, next), next).toBeUndefined();
     }
   });
 
-  it('reads a new list as old entries at its head and tail and a middle to parse, only when JSON.parse agrees (10,000 lists)', () => {
+  it('reads a new list as old entries kept and stretches to parse, only when JSON.parse agrees (10,000 lists)', () => {
     const seen = new Map<string, number>();
     const count = (k: string) => seen.set(k, (seen.get(k) ?? 0) + 1);
     let covered = 0;
@@ -353,40 +380,44 @@ describe('splitAgainst', () => {
       for (const e of ends) expect(text[e]).toBe('}');
       const { list, kind } = reshuffled(entries, space);
       const [nextText, nextAt] = inAnswer(list);
-      const durations: number[] = [];
-      const kept: number[] = [];
-      const keptSpots: number[] = [];
-      const split = splitAgainst(text, at, at + old.length, spots, ends, nextText, nextAt, nextAt + list.length, durations, kept, keptSpots);
+      const [durations, plan, planSpots, middles] = [[], [], [], []] as [number[], number[], number[], number[]];
+      const split = splitAgainst(text, at, at + old.length, spots, ends, nextText, nextAt, nextAt + list.length, durations, plan, planSpots, middles);
       const truth = parsed(list);
       if (!split) {
         count(`${kind}: no split`);
         continue;
       }
-      const middle = split.middle === '' ? [] : parsed(split.middle);
-      if (middle === undefined) {
+      const read = standsFor(entries, nextText, split, plan, planSpots, middles, durations);
+      if (read === undefined) {
         // the caller parses the whole list then: whatever it is, nothing was taken from the split
-        count(`${kind}: middle not JSON`);
+        count(`${kind}: a stretch not JSON`);
         continue;
       }
-      // a split whose middle parses is the list JSON.parse reads
+      // a split whose stretches all parse is the list JSON.parse reads
       expect(truth, `${old}\n→ ${list}`).toBeDefined();
-      expect(split.head + split.tail).toBeLessThanOrEqual(entries.length);
-      expectKept(kept, split, entries.length);
-      expect(joined(entries, split, kept, middle, durations), `${old}\n→ ${list}`).toEqual(truth);
-      // the spots staged for the next answer are the new list's own, whenever it has them
-      expect(newSpots(nextText, split, keptSpots, middle.length)).toEqual(durationSpots(nextText, nextAt, nextAt + list.length, truth!.length));
-      covered += split.head + split.tail;
-      if (kept.slice(0, split.head + split.tail).some((k, i) => k !== (i === 0 ? 0 : kept[i - 1]! + 1))) count('kept past a gap');
-      count(`${kind}: split, middle ${middle.length === 0 ? 'empty' : 'parsed'}`);
+      expect(read.list, `${old}\n→ ${list}`).toEqual(truth);
+      // the spots staged for the next answer (only for a list whose every duration is a number,
+      // as the tracker stages them) are the new list's own, whenever it has them
+      if (truth!.every((e) => typeof e.duration === 'number')) {
+        expect(read.spots, `${old}\n→ ${list}`).toEqual(durationSpots(nextText, nextAt, nextAt + list.length, truth!.length));
+        count('spots compared');
+      }
+      covered += split.kept;
+      const keptIndexes = read.plan.filter((k) => k >= 0);
+      if (keptIndexes.some((k, i) => k !== (i === 0 ? 0 : keptIndexes[i - 1]! + 1))) count('kept past a gap');
+      if (split.middles > 1) count('several stretches');
+      count(`${kind}: split, ${split.middles === 0 ? 'nothing' : 'stretches'} parsed`);
     }
     const at = (k: string) => seen.get(k) ?? 0;
     expect(at('ends')).toBeGreaterThan(3_000);
     expect(at('no ends')).toBeGreaterThan(1_000);
-    expect(at('changed: split, middle parsed')).toBeGreaterThan(1_500);
-    expect(at('changed: split, middle empty')).toBeGreaterThan(200);
-    expect(at('ticked: split, middle empty')).toBeGreaterThan(1_000);
-    expect(at('not JSON: no split') + at('not JSON: middle not JSON')).toBeGreaterThan(250);
+    expect(at('changed: split, stretches parsed')).toBeGreaterThan(1_500);
+    expect(at('changed: split, nothing parsed')).toBeGreaterThan(200);
+    expect(at('ticked: split, nothing parsed')).toBeGreaterThan(1_000);
+    expect(at('not JSON: no split') + at('not JSON: a stretch not JSON')).toBeGreaterThan(250);
     expect(at('kept past a gap')).toBeGreaterThan(500);
+    expect(at('several stretches')).toBeGreaterThan(250);
+    expect(at('spots compared')).toBeGreaterThan(1_500);
     expect(covered).toBeGreaterThan(5_000);
   });
 });

@@ -493,23 +493,6 @@ export function entryEnds(text: string, spots: readonly number[]): number[] | un
   return ends;
 }
 
-/**
- * What {@link splitAgainst} found: which old entries begin and end the new list as they were but
- * for durations, and what is between them. The old entries it kept are in the caller's `kept`, by
- * index: `kept[0]` to `kept[head - 1]` begin the new list in that order, `kept[head]` to
- * `kept[head + tail - 1]` end it in that order; the indexes increase throughout. Old entries not
- * kept left, or are in the middle (moved or changed).
- */
-export interface ListSplit {
-  head: number;
-  tail: number;
-  /** The new entries between them, as the text of a list (`[...]`), or '' for none. */
-  middle: string;
-  /** Where the middle's entries are in the new text (from the first to just past the last); equal when there is none. */
-  middleAt: number;
-  middleEnd: number;
-}
-
 /** What the last {@link oldEntryAt} or {@link oldEntryBefore} that matched read: the new duration and where it is written. */
 let matchedValue = 0;
 let matchedSpot = 0;
@@ -550,22 +533,54 @@ function oldEntryBefore(text: string, start: number, spot: number, close: number
 }
 
 /**
+ * What {@link splitAgainst} found: the new list as a sequence of items, in its order, each one an
+ * old entry kept as it was but for its duration, or a stretch of other entries (a middle) to be
+ * parsed on its own. The items are in the caller's `plan`: an old entry's index (≥ 0), or -1 for
+ * a middle; the old indexes increase along the plan. `planSpots` holds, at a kept entry's place in
+ * the plan, where its duration is written in the new text; `middles` each middle's text, as
+ * [from, to) pairs in the new text, in order. Old entries not kept left, or are in a middle
+ * (moved or changed).
+ */
+export interface ListSplit {
+  /** Items in the plan. */
+  items: number;
+  /** How many of them are kept old entries. */
+  kept: number;
+  /** How many are middles. */
+  middles: number;
+}
+
+/**
+ * How many `}` past the start of a stretch are tried as its end, and how many of the old entries
+ * after the last one kept are tried after each (and at each place once a stretch was found): a
+ * few, so that a list with many stretches costs no more than a few comparisons a place.
+ */
+const RESYNC_ENDS = 8;
+const RESYNC_ENTRIES = 4;
+
+/**
  * A list (`next` from `nextAt` to `nextEnd`) read against the last one (`text` from `at` to `end`,
- * whose entries end at `ends` and have their durations at `spots`): which old entries begin it and
- * end it unchanged but for durations, and the text of what lies between, to be parsed on its own.
- * Old entries may be missing between the kept ones (people who left from the middle of a list, the
- * most common change after someone joining at its end). `kept` gets the kept entries' indexes (see
- * {@link ListSplit}), `keptSpots` where each one's duration is written in `next` (at the same
- * index), and `durations` the new durations, at the old indexes (old entry k's at k). Undefined
- * when the list does not read that way.
+ * whose entries end at `ends` and have their durations at `spots`): which old entries it holds
+ * unchanged but for durations, and the text of what lies between them, each stretch to be parsed
+ * on its own ({@link ListSplit}). `durations` gets the kept entries' new durations, at the old
+ * indexes (old entry k's at k). Undefined when the list does not read that way.
+ *
+ * Read from the end first: old entries each after a comma, then `]`, as far back as they go (at
+ * each place, the last old entry before the one taken after it that is written there). Then from
+ * the start up to there, with the old entries before those: at each place, the first old entry
+ * after the last one taken that is written there is the one (old entries may be missing between:
+ * people who left). Where none is, a stretch begins, which runs to the first of its next few `}`
+ * followed by a comma and one of the next few old entries (people who joined or changed between
+ * others), else to where the part read from the end begins. So the commonest changes cost one
+ * stretch or none: someone gone from between, someone new at the end or between two of the kept.
+ * A stretch is tried only where old entries are left to find.
  *
  * Exact for the same reason as {@link sameButDurations}: each old entry's text from its `{` to its
  * `}` is one complete JSON object, so the same text with another whole number for its duration is
- * that object with that duration, wherever it stands as a value. The head is `[` and whole
- * entries each followed by a comma, the tail whole entries each after a comma and then `]`, so
- * JSON.parse of the new list is the head's entries, the middle's and the tail's, in that order,
- * whenever the middle's text parses as a list of its own. Which old entry a place holds is settled
- * by its text alone: the first old entry (after the last kept) written there is the one.
+ * that object with that duration, wherever it stands as a value. The new list is `[`, its items
+ * joined by commas, and `]`, each kept entry such an object, so JSON.parse of it is the items'
+ * values in order whenever each stretch parses as a list of its own (a stretch cut inside a
+ * string does not: its quotes do not pair up).
  */
 export function splitAgainst(
   text: string,
@@ -577,8 +592,9 @@ export function splitAgainst(
   nextAt: number,
   nextEnd: number,
   durations: number[],
-  kept: number[],
-  keptSpots: number[],
+  plan: number[],
+  planSpots: number[],
+  middles: number[],
 ): ListSplit | undefined {
   const n = spots.length;
   // the start of each old entry: the first non-space after `[`, or after the comma after the last one
@@ -587,80 +603,150 @@ export function splitAgainst(
     while (isSpace(text.charCodeAt(i))) i++;
     return i;
   };
-  let q = nextAt + 1; // past `[`
-  while (isSpace(next.charCodeAt(q))) q++;
-  // the head: old entries in order from the start, each followed by a comma
-  let head = 0;
-  let k = 0; // the first old entry not yet passed
-  while (k < n) {
-    let r = -1;
-    let found = k;
-    for (; found < n; found++) {
-      r = oldEntryAt(text, startOf(found), spots[found]!, ends[found]!, next, q, nextEnd);
-      if (r >= 0) break;
-    }
-    if (r < 0) break;
-    while (isSpace(next.charCodeAt(r))) r++;
-    if (next.charCodeAt(r) !== 0x2c /* , */) break; // the head's entries are all followed by a comma
-    durations[found] = matchedValue;
-    kept[head] = found;
-    keptSpots[head] = matchedSpot;
-    head++;
-    k = found + 1;
-    q = r + 1;
-    while (isSpace(next.charCodeAt(q))) q++;
-  }
-  // the tail: old entries in order back from the end, each after a comma, before the middle
-  let e = nextEnd - 1; // at `]`
-  if (next.charCodeAt(e) !== 0x5d /* ] */) return undefined;
-  e--;
+  const last = nextEnd - 1; // at `]`
+  if (next.charCodeAt(last) !== 0x5d /* ] */) return undefined;
+  let first = nextAt + 1; // past `[`
+  while (isSpace(next.charCodeAt(first))) first++;
+
+  // From the end first: old entries each after a comma, then `]`. Kept in `plan` (and
+  // `planSpots`) from `back` on for now, back to front: past anything read from the start (at
+  // most the other old entries and a stretch around each)
+  const back = 2 * n + 2;
+  let e = last - 1;
   while (isSpace(next.charCodeAt(e))) e--;
-  let u = e + 1; // where the tail begins: at the comma before it
+  let u = e + 1; // where the part read from the end begins: at the comma before it (or past the last entry)
   let tail = 0;
-  /** Whether the tail begins right where the head ends (nothing between them). */
-  let meets = false;
-  for (let last = n - 1; last >= k; ) {
+  let low = n; // the lowest old index read from the end
+  /** Whether what was read from the end reaches back to the list's start (nothing before it). */
+  let whole = false;
+  for (let lastOld = n - 1; lastOld >= 0; ) {
     let v = u; // past this entry's `}`: before the comma found last (and any space before it)
-    while (v > q && isSpace(next.charCodeAt(v - 1))) v--;
+    while (v > first && isSpace(next.charCodeAt(v - 1))) v--;
     let s = -1;
-    let found = last;
-    for (; found >= k; found--) {
-      s = oldEntryBefore(text, startOf(found), spots[found]!, ends[found]!, next, v, q);
+    let found = lastOld;
+    for (; found >= 0; found--) {
+      s = oldEntryBefore(text, startOf(found), spots[found]!, ends[found]!, next, v, first);
       if (s >= 0) break;
     }
     if (s < 0) break;
-    // before it: a comma (or the head's end, when nothing is between)
+    // before it: a comma, or the list's start
     let b = s - 1;
-    while (b >= q && isSpace(next.charCodeAt(b))) b--;
-    if (b >= q && next.charCodeAt(b) !== 0x2c /* , */) break;
+    while (b >= first && isSpace(next.charCodeAt(b))) b--;
+    if (b >= first && next.charCodeAt(b) !== 0x2c /* , */) break;
     durations[found] = matchedValue;
-    kept[head + tail] = found;
-    keptSpots[head + tail] = matchedSpot;
+    plan[back + tail] = found;
+    planSpots[back + tail] = matchedSpot;
     tail++;
-    last = found - 1;
-    if (b < q) {
-      meets = true;
+    low = found;
+    lastOld = found - 1;
+    if (b < first) {
+      whole = true;
       break;
     }
     u = b;
   }
-  // found back from the end: put the tail in the list's order
-  for (let i = head, j = head + tail - 1; i < j; i++, j--) {
-    const ki = kept[i]!;
-    const si = keptSpots[i]!;
-    kept[i] = kept[j]!;
-    keptSpots[i] = keptSpots[j]!;
-    kept[j] = ki;
-    keptSpots[j] = si;
+  // the part before it ends at its comma, or at `]` when nothing was read from the end
+  const stop = tail > 0 ? u : last;
+
+  // Then from the start, up to there, with the old entries before those: at each place, the first
+  // old entry written there is the one; where none is, a stretch begins, which runs to the first of
+  // its next few `}` followed by a comma and an old entry (or to `stop`)
+  let items = 0;
+  let kept = 0;
+  let middleCount = 0;
+  let middleAt = -1; // where the stretch being read began (-1: none)
+  let comma = -1; // the last comma before q
+  let q = first;
+  let k = 0; // the first old entry not yet passed
+  /** Whether the last thing read from the start is an old entry that ends right at `stop`. */
+  let atStop = false;
+  if (!whole) {
+    while (q < stop) {
+      let r = -1;
+      let found = k;
+      // every old entry left is tried until the first stretch (people who left, however many);
+      // after it a few, or a list with many stretches would cost its length each time
+      const until = middleCount === 0 && middleAt < 0 ? low : Math.min(low, k + RESYNC_ENTRIES);
+      for (; found < until; found++) {
+        r = oldEntryAt(text, startOf(found), spots[found]!, ends[found]!, next, q, stop);
+        if (r >= 0) break;
+      }
+      if (r >= 0) {
+        while (isSpace(next.charCodeAt(r))) r++;
+        if (r === stop || next.charCodeAt(r) === 0x2c /* , */) {
+          if (middleAt >= 0) {
+            if (!stretch(next, middleAt, comma, middles, middleCount)) return undefined;
+            plan[items++] = -1;
+            middleCount++;
+            middleAt = -1;
+          }
+          durations[found] = matchedValue;
+          plan[items] = found;
+          planSpots[items++] = matchedSpot;
+          kept++;
+          k = found + 1;
+          if (r === stop) {
+            q = stop;
+            atStop = true;
+            break;
+          }
+          comma = r;
+          q = r + 1;
+          while (isSpace(next.charCodeAt(q))) q++;
+          continue;
+        }
+      }
+      // no old entry here: a stretch begins (or goes on)
+      if (middleAt < 0) middleAt = q;
+      // with no old entry left to find before `stop`, it runs to there
+      if (k >= low) break;
+      let b = q;
+      let resumed = false;
+      for (let t = 0; t < RESYNC_ENDS && !resumed; t++) {
+        b = next.indexOf('}', b + 1);
+        if (b < 0 || b >= stop) break;
+        let c = b + 1;
+        while (isSpace(next.charCodeAt(c))) c++;
+        if (c >= stop || next.charCodeAt(c) !== 0x2c /* , */) continue;
+        let s = c + 1;
+        while (isSpace(next.charCodeAt(s))) s++;
+        for (let j = k; j < low && j < k + RESYNC_ENTRIES; j++) {
+          if (oldEntryAt(text, startOf(j), spots[j]!, ends[j]!, next, s, stop) >= 0) {
+            // the stretch ends at that comma; the loop takes the old entry there
+            comma = c;
+            q = s;
+            resumed = true;
+            break;
+          }
+        }
+      }
+      if (!resumed) break;
+    }
+    // what is left before `stop` is the last stretch; with none, the last old entry read must end
+    // right there (`[A,]`, `[A,,B]` and `[,B]` are not JSON)
+    if (middleAt < 0 && q < stop) middleAt = q;
+    if (middleAt >= 0) {
+      if (!stretch(next, middleAt, stop === last ? e + 1 : stop, middles, middleCount)) return undefined;
+      plan[items++] = -1;
+      middleCount++;
+    } else if (!atStop) return undefined;
   }
-  if (meets) return { head, tail, middle: '', middleAt: q, middleEnd: q };
-  // between the head and the tail: up to the tail's comma (or the list's end), and something
-  // there (`[A,]` and `[A,,C]` are not JSON)
-  const middleEnd = tail > 0 ? u : e + 1;
-  let m = q;
-  while (m < middleEnd && isSpace(next.charCodeAt(m))) m++;
-  if (m === middleEnd) return undefined;
-  return { head, tail, middle: `[${next.slice(q, middleEnd)}]`, middleAt: q, middleEnd };
+  // then what was read from the end, in the list's order
+  for (let i = back + tail - 1; i >= back; i--) {
+    plan[items] = plan[i]!;
+    planSpots[items++] = planSpots[i]!;
+  }
+  return { items, kept: kept + tail, middles: middleCount };
+}
+
+/** Record a stretch of other entries (`next` from `from` to `to`) as middle number `m`, when there is something in it (`[A,,B]` is not JSON). */
+function stretch(next: string, from: number, to: number, middles: number[], m: number): boolean {
+  let i = from;
+  while (i < to && isSpace(next.charCodeAt(i))) i++;
+  if (i >= to) return false;
+  middles[2 * m] = from;
+  middles[2 * m + 1] = to;
+  return true;
 }
 
 /**
