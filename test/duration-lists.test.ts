@@ -356,16 +356,21 @@ describe('splitAgainst', () => {
     }
   });
 
-  it('reads a new list as old entries kept and stretches to parse, only when JSON.parse agrees (10,000 lists)', () => {
+  /**
+   * `rounds` old lists of `length()` entries each, duration last (as Daily writes them, else
+   * nothing to split on), each read against a reshuffled new one: whenever every stretch of the
+   * split parses, the list it stands for is JSON.parse's, and the spots it stages are the new
+   * list's own. What happened, counted by kind.
+   */
+  function fuzzSplits(rounds: number, length: () => number, make: () => Record<string, unknown> = entry, durationFirst = 0.1): { at: (k: string) => number; covered: number } {
     const seen = new Map<string, number>();
     const count = (k: string) => seen.set(k, (seen.get(k) ?? 0) + 1);
     let covered = 0;
-    for (let round = 0; round < 10_000; round++) {
+    for (let round = 0; round < rounds; round++) {
       const space = pick([undefined, undefined, undefined, 1, '\t']);
-      const entries = Array.from({ length: 1 + int(6) }, () => ({ ...entry(), duration: 1000 + int(9000) })).map((e) => {
-        // duration last, as Daily writes it (else nothing to split on)
+      const entries = Array.from({ length: length() }, () => ({ ...make(), duration: 1000 + int(9000) })).map((e) => {
         const { duration, ...rest } = e;
-        return random() < 0.9 ? { ...rest, duration } : { duration, ...rest };
+        return random() < durationFirst ? { duration, ...rest } : { ...rest, duration };
       });
       const old = JSON.stringify(entries, null, space);
       const [text, at] = inAnswer(old);
@@ -408,7 +413,11 @@ describe('splitAgainst', () => {
       if (split.middles > 1) count('several stretches');
       count(`${kind}: split, ${split.middles === 0 ? 'nothing' : 'stretches'} parsed`);
     }
-    const at = (k: string) => seen.get(k) ?? 0;
+    return { at: (k: string) => seen.get(k) ?? 0, covered };
+  }
+
+  it('reads a new list as old entries kept and stretches to parse, only when JSON.parse agrees (10,000 lists)', () => {
+    const { at, covered } = fuzzSplits(10_000, () => 1 + int(6));
     expect(at('ends')).toBeGreaterThan(3_000);
     expect(at('no ends')).toBeGreaterThan(1_000);
     expect(at('changed: split, stretches parsed')).toBeGreaterThan(1_500);
@@ -419,5 +428,20 @@ describe('splitAgainst', () => {
     expect(at('several stretches')).toBeGreaterThan(250);
     expect(at('spots compared')).toBeGreaterThan(1_500);
     expect(covered).toBeGreaterThan(5_000);
+  });
+
+  // long lists, where a stretch's end is looked for among its next few `}` and the old entries
+  // after the last kept: several stretches in most, and the search windows run out in some. The
+  // old entries are plain (else few long lists would say where their durations are), with names
+  // that hold braces and commas; the new ones are as above
+  it('reads long lists the same way: many stretches, each ending where JSON.parse agrees (1,500 lists of 10–40)', () => {
+    let seq = 0;
+    const plain = () => ({ id: `q-${seq++}`, userName: pick(['Ann', 'Bo', '},{', 'a}b', '{', '}, {', 'x},']) });
+    const { at, covered } = fuzzSplits(1_500, () => 10 + int(31), plain, 0.002);
+    expect(at('changed: split, stretches parsed')).toBeGreaterThan(900);
+    expect(at('several stretches')).toBeGreaterThan(800);
+    expect(at('spots compared')).toBeGreaterThan(700);
+    expect(at('not JSON: no split') + at('not JSON: a stretch not JSON')).toBeGreaterThan(80);
+    expect(covered).toBeGreaterThan(15_000);
   });
 });
