@@ -551,6 +551,14 @@ export interface ListSplit {
 }
 
 /**
+ * What {@link splitAgainst} read from the end of a list, back to front, before it goes in the
+ * plan: written from the start each time (an array written far past its end turns into a slow
+ * dictionary, as one written at twice a large room's length would).
+ */
+const tailKept: number[] = [];
+const tailSpots: number[] = [];
+
+/**
  * How many `}` past the start of a stretch are tried as its end, and how many of the old entries
  * after the last one kept are tried after each (and at each place once a stretch was found): a
  * few, so that a list with many stretches costs no more than a few comparisons a place.
@@ -608,10 +616,7 @@ export function splitAgainst(
   let first = nextAt + 1; // past `[`
   while (isSpace(next.charCodeAt(first))) first++;
 
-  // From the end first: old entries each after a comma, then `]`. Kept in `plan` (and
-  // `planSpots`) from `back` on for now, back to front: past anything read from the start (at
-  // most the other old entries and a stretch around each)
-  const back = 2 * n + 2;
+  // From the end first: old entries each after a comma, then `]`, kept back to front for now
   let e = last - 1;
   while (isSpace(next.charCodeAt(e))) e--;
   let u = e + 1; // where the part read from the end begins: at the comma before it (or past the last entry)
@@ -634,8 +639,8 @@ export function splitAgainst(
     while (b >= first && isSpace(next.charCodeAt(b))) b--;
     if (b >= first && next.charCodeAt(b) !== 0x2c /* , */) break;
     durations[found] = matchedValue;
-    plan[back + tail] = found;
-    planSpots[back + tail] = matchedSpot;
+    tailKept[tail] = found;
+    tailSpots[tail] = matchedSpot;
     tail++;
     low = found;
     lastOld = found - 1;
@@ -732,9 +737,9 @@ export function splitAgainst(
     } else if (!atStop) return undefined;
   }
   // then what was read from the end, in the list's order
-  for (let i = back + tail - 1; i >= back; i--) {
-    plan[items] = plan[i]!;
-    planSpots[items++] = planSpots[i]!;
+  for (let i = tail - 1; i >= 0; i--) {
+    plan[items] = tailKept[i]!;
+    planSpots[items++] = tailSpots[i]!;
   }
   return { items, kept: kept + tail, middles: middleCount };
 }
