@@ -702,13 +702,13 @@ export class DomainTracker extends Tracker {
       if (plan[i]! >= 0) kept[c++] = plan[i]!;
       else {
         const list = readEntries(`[${text.slice(bounds[2 * m]!, bounds[2 * m + 1]!)}]`, room);
-        if (list === undefined) return undefined;
+        if (list === undefined) return this.#dropMiddles(m);
         middles[m++] = list;
         inMiddles += list.length;
         numbers &&= durationsAreNumbers(list);
       }
     }
-    if (!this.#keptHold(room, memo.from, split.kept) || this.#middlesHaveKept(room, memo.from, split.middles, split.kept, inMiddles)) return undefined;
+    if (!this.#keptHold(room, memo.from, split.kept) || this.#middlesHaveKept(room, memo.from, split.middles, split.kept, inMiddles)) return this.#dropMiddles(split.middles);
     // in the list's order: each run of consecutive old entries listed again, each stretch walked
     for (let i = 0, m = 0; i < items; ) {
       const k = plan[i]!;
@@ -724,7 +724,19 @@ export class DomainTracker extends Tracker {
     }
     const listed = split.kept + inMiddles;
     if (this.listedSoFar - from === listed && numbers) this.#stageSplit(memo, text, at, end, listed, from, items);
+    this.#dropMiddles(split.middles);
     return listed;
+  }
+
+  /**
+   * Let go of the first `count` stretches' parsed entries: the array that holds them lives as long
+   * as the tracker, so they would stay alive (and be promoted by the next scavenges) until a later
+   * split overwrote them. Undefined, for the callers that give up on the split.
+   */
+  #dropMiddles(count: number): undefined {
+    const middles = this.#middleLists;
+    for (let m = 0; m < count; m++) middles[m] = NO_ENTRIES;
+    return undefined;
   }
 
   /**
@@ -881,6 +893,8 @@ interface ListMemo {
   /** Its place in `#memoOrder`. */
   index: number;
 }
+
+const NO_ENTRIES: readonly ParticipantEntry[] = Object.freeze([]);
 
 /** Whether old index `k` is one of `kept[0]` to `kept[count - 1]` (increasing). */
 function isKept(kept: readonly number[], count: number, k: number): boolean {
