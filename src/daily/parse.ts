@@ -502,9 +502,20 @@ let matchedSpot = 0;
  * written in `next` at `q`, unchanged but for a whole number for its duration, within `limit`:
  * where it ends there (just past its `}`), or -1.
  */
+/**
+ * Whether two stretches of `len` characters (`text` at `a`, `next` at `b`) differ at their 13th
+ * character (or their last): in an entry written id first that is inside the id, so most old
+ * entries tried at a place that is not theirs are turned away by two character reads, where the
+ * full comparison makes two substrings first.
+ */
+function differsAt(text: string, a: number, next: string, b: number, len: number): boolean {
+  const i = len > 12 ? 12 : len - 1;
+  return i >= 0 && text.charCodeAt(a + i) !== next.charCodeAt(b + i);
+}
+
 function oldEntryAt(text: string, start: number, spot: number, close: number, next: string, q: number, limit: number): number {
   const len = spot - start;
-  if (q + len > limit || next.slice(q, q + len) !== text.slice(start, spot)) return -1;
+  if (q + len > limit || differsAt(text, start, next, q, len) || next.slice(q, q + len) !== text.slice(start, spot)) return -1;
   const digitsAt = q + len;
   const r = Math.min(digitsEnd(next, digitsAt), limit);
   if (!isWhole(next, digitsAt, r)) return -1;
@@ -526,7 +537,7 @@ function oldEntryBefore(text: string, start: number, spot: number, close: number
   while (d > floor && next.charCodeAt(d - 1) >= DIGIT_0 && next.charCodeAt(d - 1) <= DIGIT_9) d--;
   if (!isWhole(next, d, r)) return -1;
   const len = spot - start;
-  if (d - len < floor || next.slice(d - len, d) !== text.slice(start, spot)) return -1;
+  if (d - len < floor || differsAt(text, start, next, d - len, len) || next.slice(d - len, d) !== text.slice(start, spot)) return -1;
   matchedValue = wholeValue(next, d, r);
   matchedSpot = d;
   return d - len;
