@@ -851,7 +851,7 @@ export class DomainTracker extends Tracker {
       memo.gen = gen;
       memo.ends = undefined;
       if (spotsAt < 0) memo.spots = undefined;
-      // read as durations alone: the same number of spots, written over the old ones
+      // spots found (read as durations alone, or from a split): written over the old ones when as many
       else if (memo.spots != null && memo.spots.length === n) for (let k = 0; k < n; k++) memo.spots[k] = stagedSpots[spotsAt + k]!;
       else memo.spots = stagedSpots.slice(spotsAt, spotsAt + n);
       memo.count = n;

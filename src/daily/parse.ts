@@ -498,11 +498,6 @@ let matchedValue = 0;
 let matchedSpot = 0;
 
 /**
- * Whether old entry (`text` from `start` to its `}` at `close`, its duration's digits at `spot`) is
- * written in `next` at `q`, unchanged but for a whole number for its duration, within `limit`:
- * where it ends there (just past its `}`), or -1.
- */
-/**
  * Whether two stretches of `len` characters (`text` at `a`, `next` at `b`) differ at their 13th
  * character (or their last): in an entry written id first that is inside the id, so most old
  * entries tried at a place that is not theirs are turned away by two character reads, where the
@@ -513,6 +508,11 @@ function differsAt(text: string, a: number, next: string, b: number, len: number
   return i >= 0 && text.charCodeAt(a + i) !== next.charCodeAt(b + i);
 }
 
+/**
+ * Whether old entry (`text` from `start` to its `}` at `close`, its duration's digits at `spot`) is
+ * written in `next` at `q`, unchanged but for a whole number for its duration, within `limit`:
+ * where it ends there (just past its `}`), or -1.
+ */
 function oldEntryAt(text: string, start: number, spot: number, close: number, next: string, q: number, limit: number): number {
   const len = spot - start;
   if (q + len > limit || differsAt(text, start, next, q, len) || next.slice(q, q + len) !== text.slice(start, spot)) return -1;

@@ -1,8 +1,8 @@
 // How much of GET /presence's text outlives its poll when it is read room by room (parseDomainText):
-// only the last answer may (the DomainTracker keeps each room's list as a slice of it, to compare
-// with the next). A room name taken from the text must not keep its answer alive (V8's String#slice
-// makes a view into the text for 13 characters or more), nor may a list kept for a room that the
-// next answer lists the same but for durations. One new room a poll, named in that poll's answer,
+// only the last answer may (the DomainTracker keeps it, and where each room's list is in it, to
+// compare the next answer's rooms with). A room name taken from the text must not keep its answer
+// alive (V8's String#slice makes a view into the text for 13 characters or more), nor may what the
+// tracker keeps of a room that the next answer lists the same but for durations. One new room a poll, named in that poll's answer,
 // its host's duration ticking from then on, and a tracker that keeps everyone; the same answers
 // parsed whole give the state's own size. Prints one JSON line: the text bytes read, the last
 // answer's, the heap kept each way, and how many room lists were parsed of those listed.
