@@ -1,6 +1,6 @@
 // One measurement in a fresh process, so no contender's garbage or live state is billed to
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
-//   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|whole|text|pure|naive (parse and tracker: also -cold)
+//   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|whole|text|pure|naive|least (parse and tracker: also -cold)
 //   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|whole|text|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain] [warm-up polls]
 import { request } from 'undici';
@@ -147,6 +147,32 @@ if (kind === 'room') {
       const r = diffRoom(state, { room: 'bench', participants: parseRoomPresence('bench', b).participants, complete: true }, { at });
       state = r.next;
       return r.events.length;
+    }));
+  } else if (what === 'least') {
+    // The least any diff of these bodies must do, for scale (no target): each person listed in
+    // both snapshots has their id and four fields compared with what was kept of them, and their
+    // duration written. Who is who is worked out before timing (no lookup, no order kept), joins
+    // and leaves are only counted there, and no event is made. The kept records are plain objects
+    // made in list order, as the tracker makes its slots.
+    const kept = new Map();
+    const keep = (e) => ({ id: e.id, userName: e.userName, userId: e.userId, mtgSessionId: e.mtgSessionId, joinTime: e.joinTime, duration: e.duration });
+    for (const e of JSON.parse(bodies[0]).data) kept.set(e.id, keep(e));
+    // per body, the kept record of each entry (undefined for someone who joined in it)
+    const recs = bodies.map((b) => JSON.parse(b).data.map((e) => kept.get(e.id)));
+    for (const e of JSON.parse(bodies[1]).data) if (!kept.has(e.id)) kept.set(e.id, keep(e));
+    let call = 0;
+    out(onFresh(bodies, runs, asIs, (b) => {
+      const list = b.data;
+      const r = recs[call++ % 2];
+      let changed = 0;
+      for (let j = 0; j < list.length; j++) {
+        const k = r[j];
+        if (k === undefined) continue;
+        const e = list[j];
+        if (e.id !== k.id || e.userName !== k.userName || e.userId !== k.userId || e.mtgSessionId !== k.mtgSessionId || e.joinTime !== k.joinTime) changed++;
+        k.duration = e.duration;
+      }
+      return changed;
     }));
   } else if (what === 'naive') {
     let state = naiveDiff(new Map(), base, 'bench', () => {});
