@@ -264,7 +264,10 @@ async function main() {
     // the watcher's first ~10 polls run unoptimized code, 2–5× its settled time)
     const warmPolls = Math.max(3, Math.ceil(20_000 / size));
     const args = (what) => ['poll', base, runs, what, domain ? 'domain' : 'room', warmPolls];
-    const [bare, ours] = await measureRounds(quick ? 1 : 3, [args('bare'), args('watcher')]);
+    // five rounds where a process's median moves most from one process to the next (GET /presence
+    // and 100,000 people: the same build's watcher read 69-112 ms over sixteen processes at 10,000
+    // rooms × 5), three elsewhere
+    const [bare, ours] = await measureRounds(quick ? 1 : domain || size >= 100_000 ? 5 : 3, [args('bare'), args('watcher')]);
     // the naive script is for comparison (2–4× the floor): one process
     const [naive] = await measureRounds(1, [args('naive')]);
     const [tBare, tOurs, tNaive, events] = [bare.ms, ours.ms, naive.ms, ours.events];
@@ -282,7 +285,7 @@ async function main() {
   results.sections.push({
     title: '2. Whole poll (request, parse, validate, diff, emit) vs a bare undici request + JSON.parse (floor)',
     text: [
-      'A real `PresenceWatcher` polling a local server that alternates a snapshot and its churned version (the same churn as in section 1; precomputed bodies, so the server side costs every client the same; the server runs in the benchmark\'s process and each client in its own). For GET /presence the watcher runs in all-rooms mode and the naive script diffs room by room. Each poll\'s time is the `durationMs` of its own `poll` event: rate limiter, request, body, JSON.parse, check, diff and emitting every event to a listener (on GET /presence the watcher reads its own client\'s answer a room at a time instead of parsing it whole, and a room\'s answer of 12 MiB or more (here the 100,000 rows) a piece of its list at a time: section 1). The watcher polls every 10 ms; the floor and the naive script are timed the same way, one request after each 10 ms pause, after the same untimed polls (~20,000 participants\' worth, at least three: at 1,000 people the watcher\'s first ~10 polls run unoptimized code), their processes alternating with the watcher\'s in rounds (the naive script, which only compares, in one process; a request made from an idle loop after a timer measured ~0.5 ms slower at 1,000 participants than one made back-to-back, for every client alike).',
+      'A real `PresenceWatcher` polling a local server that alternates a snapshot and its churned version (the same churn as in section 1; precomputed bodies, so the server side costs every client the same; the server runs in the benchmark\'s process and each client in its own). For GET /presence the watcher runs in all-rooms mode and the naive script diffs room by room. Each poll\'s time is the `durationMs` of its own `poll` event: rate limiter, request, body, JSON.parse, check, diff and emitting every event to a listener (on GET /presence the watcher reads its own client\'s answer a room at a time instead of parsing it whole, and a room\'s answer of 12 MiB or more (here the 100,000 rows) a piece of its list at a time: section 1). The watcher polls every 10 ms; the floor and the naive script are timed the same way, one request after each 10 ms pause, after the same untimed polls (~20,000 participants\' worth, at least three: at 1,000 people the watcher\'s first ~10 polls run unoptimized code), their processes alternating with the watcher\'s in rounds (three; five for GET /presence and 100,000 people, where one process\'s median differs most from the next one\'s; the naive script, which only compares, in one process; a request made from an idle loop after a timer measured ~0.5 ms slower at 1,000 participants than one made back-to-back, for every client alike).',
       '',
       '| participants | churn | events per poll | bare request + parse ms (floor) | watcher poll ms | ours ÷ floor | naive fetch poll ms | ours ÷ naive |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
