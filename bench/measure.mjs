@@ -159,10 +159,12 @@ if (kind === 'room') {
     // made in list order, as the tracker makes its slots.
     const kept = new Map();
     const keep = (e) => ({ id: e.id, userName: e.userName, userId: e.userId, mtgSessionId: e.mtgSessionId, joinTime: e.joinTime, duration: e.duration });
-    for (const e of JSON.parse(bodies[0]).data) kept.set(e.id, keep(e));
-    // per body, the kept record of each entry (undefined for someone who joined in it)
-    const recs = bodies.map((b) => JSON.parse(b).data.map((e) => kept.get(e.id)));
-    for (const e of JSON.parse(bodies[1]).data) if (!kept.has(e.id)) kept.set(e.id, keep(e));
+    const lists = bodies.map((b) => JSON.parse(b).data);
+    for (const e of lists[0]) kept.set(e.id, keep(e));
+    // per body, the kept record of each entry listed in the other body too (undefined for someone
+    // who joins when the runs alternate to this body)
+    const ids = lists.map((list) => new Set(list.map((e) => e.id)));
+    const recs = lists.map((list, b) => list.map((e) => (ids[1 - b].has(e.id) ? kept.get(e.id) : undefined)));
     let call = 0;
     out(onFresh(bodies, runs, asIs, (b) => {
       const list = b.data;
