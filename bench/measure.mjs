@@ -3,7 +3,7 @@
 //   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|whole|text|pure|naive|least (parse and tracker: also -cold)
 //   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|whole|text|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain] [warm-up polls]
-//   node bench/measure.mjs heap room <n> data|tracker|naive   (needs --expose-gc)
+//   node bench/measure.mjs heap room <n> data|tracker|naive   (heap: needs --expose-gc)
 //   node bench/measure.mjs heap domain <rooms> data|tracker
 import { getHeapSnapshot } from 'node:v8';
 import { request } from 'undici';
@@ -155,7 +155,7 @@ if (kind === 'room') {
     // The least any diff of these bodies must do, for scale (no target): each person listed in
     // both snapshots has their id and four fields compared with what was kept of them, and their
     // duration written. Who is who is worked out before timing (no lookup, no order kept), joins
-    // and leaves are only counted there, and no event is made. The kept records are plain objects
+    // and leaves cost nothing, and no event is made. The kept records are plain objects
     // made in list order, as the tracker makes its slots.
     const kept = new Map();
     const keep = (e) => ({ id: e.id, userName: e.userName, userId: e.userId, mtgSessionId: e.mtgSessionId, joinTime: e.joinTime, duration: e.duration });
@@ -323,6 +323,7 @@ if (kind === 'room') {
     const h0 = settle();
     const kept = build();
     const bytes = settle() - h0;
+    // `kept` is read after the second settle, so it is surely alive through it
     return kept === undefined ? NaN : bytes;
   };
   out({ bytes: measure() / people_, people: people_, textBytes: textBytes / people_ });

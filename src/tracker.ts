@@ -717,8 +717,7 @@ export class DomainTracker extends Tracker {
         i++;
         continue;
       }
-      let j = i + 1;
-      while (j < items && plan[j] === plan[j - 1]! + 1) j++;
+      const j = runEnd(plan, i, items);
       this.same(room, memo.from + k, j - i, durations, k);
       i = j;
     }
@@ -908,10 +907,10 @@ function isKept(kept: readonly number[], count: number, k: number): boolean {
   return lo < count && kept[lo] === k;
 }
 
-/** Where the run of consecutive indexes in `kept` that begins at `i` ends (at most `to`). */
-function runEnd(kept: readonly number[], i: number, to: number): number {
+/** Where the run of consecutive indexes in `list` that begins at `i` ends (at most `to`; a -1, a split's stretch, ends a run). */
+function runEnd(list: readonly number[], i: number, to: number): number {
   let j = i + 1;
-  while (j < to && kept[j] === kept[j - 1]! + 1) j++;
+  while (j < to && list[j] === list[j - 1]! + 1) j++;
   return j;
 }
 
