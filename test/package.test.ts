@@ -17,6 +17,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   types: string;
   exports: Record<string, Record<string, string>>;
   bin: Record<string, string>;
+  dependencies: Record<string, string>;
 };
 
 let packed: string[] = [];
@@ -54,19 +55,38 @@ describe('the published package', () => {
     expect(readFileSync(join(root, rel(pkg.bin['presence-watcher']!)), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 
-  it('every relative import in the shipped JavaScript and declarations points at a shipped file', () => {
+  it('every import in the shipped JavaScript and declarations is a shipped file, a Node builtin or a dependency', () => {
     const shipped = new Set(packed);
+    // an install from the registry has the dependencies and not the devDependencies
+    const deps = new Set(Object.keys(pkg.dependencies));
     const missing: string[] = [];
+    const seen = new Set<string>();
     for (const f of packed.filter((p) => /\.(js|d\.ts)$/.test(p))) {
       const text = readFileSync(join(installed, f), 'utf8');
-      for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]/g)) {
-        let target = posix.join(posix.dirname(f), m[1]!);
+      // statements only (a comment may well say "from 'data' events"); dynamic and type-position import("…") too
+      const specs = [
+        ...text.matchAll(/^(?:import|export)\b[^'"\n]*?\bfrom\s*['"]([^'"\n]+)['"]/gm),
+        ...text.matchAll(/^import\s*['"]([^'"\n]+)['"]/gm),
+        ...text.matchAll(/^\}\s*from\s*['"]([^'"\n]+)['"]/gm),
+        ...text.matchAll(/\bimport\(\s*['"]([^'"\n]+)['"]\s*\)/g),
+      ].map((m) => m[1]!);
+      for (const spec of specs) {
+        seen.add(spec);
+        if (!spec.startsWith('.')) {
+          const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+          if (!spec.startsWith('node:') && !deps.has(name)) missing.push(`${f} → ${spec} (not in dependencies)`);
+          continue;
+        }
+        let target = posix.join(posix.dirname(f), spec);
         // a declaration imports './x.js' and TypeScript reads './x.d.ts'
         if (f.endsWith('.d.ts') && target.endsWith('.js')) target = `${target.slice(0, -3)}.d.ts`;
-        if (!shipped.has(target)) missing.push(`${f} → ${m[1]}`);
+        if (!shipped.has(target)) missing.push(`${f} → ${spec}`);
       }
     }
     expect(missing).toEqual([]);
+    // the scan itself finds what is there: the HTTP client, and a module's sibling
+    expect(seen).toContain('undici');
+    expect(seen).toContain('./watcher.js');
   });
 
   it('type-checks a strict TypeScript consumer that imports it by name', { timeout: 60_000 }, () => {
