@@ -23,8 +23,9 @@ export class LeaveGrace {
   }
 
   /**
-   * Filter one successful poll's events. `covers(room)` says which rooms this poll observed (one room
-   * in room mode, all of them for GET /presence): only their pending leaves can expire.
+   * Filter one successful poll's events. `now` is in ms on a monotonic clock (performance.now(), not
+   * the wall clock, which can step by hours). `covers(room)` says which rooms this poll observed (one
+   * room in room mode, all of them for GET /presence): only their pending leaves can expire.
    */
   process(events: readonly PresenceEvent[], now: number, covers: (room: string) => boolean): PresenceEvent[] {
     if (this.graceMs <= 0) return events as PresenceEvent[];

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { secrets } from './log.js';
 import type { Metrics } from './metrics.js';
+import { monotonicNow } from './util/clock.js';
 import type { PresenceWatcher } from './watcher.js';
 import type { DeliveryQueue } from './sinks/queue.js';
 
@@ -10,6 +11,7 @@ export interface HealthOptions {
   queues: DeliveryQueue[];
   host: string;
   port: number;
+  /** Clock the ages are measured on, ms. Default monotonic (performance.now()): a wall clock stepped by NTP or a resumed VM must not make a poll look an hour old, or a stale one fresh. */
   now?: () => number;
   /** More conditions to report: each returns why the daemon is unhealthy, or undefined while it is not. */
   checks?: (() => string | undefined)[];
@@ -41,7 +43,8 @@ export type LivenessReport = { status: 'alive' } | { status: 'stuck'; reason: st
 export class HealthServer {
   readonly #o: HealthOptions;
   readonly #now: () => number;
-  readonly #lastOk = new Map<string, number>();
+  /** Per target: when its last poll succeeded, on `now`'s clock and as wall time for the report. */
+  readonly #lastOk = new Map<string, { at: number; wall: number }>();
   readonly #lastError = new Map<string, string>();
   readonly #started: number;
   /** When the last poll of any target finished, successfully or not. */
@@ -50,13 +53,13 @@ export class HealthServer {
 
   constructor(o: HealthOptions) {
     this.#o = o;
-    this.#now = o.now ?? Date.now;
+    this.#now = o.now ?? monotonicNow;
     this.#started = this.#now();
     this.#lastPoll = this.#started;
     o.watcher.on('poll', (p) => {
       this.#lastPoll = this.#now();
       if (p.ok) {
-        this.#lastOk.set(p.target, this.#lastPoll);
+        this.#lastOk.set(p.target, { at: this.#lastPoll, wall: Date.now() });
         this.#lastError.delete(p.target);
       } else if (p.error) this.#lastError.set(p.target, p.error.message);
     });
@@ -71,8 +74,8 @@ export class HealthServer {
     for (const t of this.#o.watcher.targets) {
       const ok = this.#lastOk.get(t);
       const err = this.#lastError.get(t) ?? null;
-      targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok).toISOString(), lastError: err };
-      const since = now - (ok ?? this.#started);
+      targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok.wall).toISOString(), lastError: err };
+      const since = now - (ok?.at ?? this.#started);
       if (ok === undefined) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll yet${err ? ` (last error: ${err})` : ''}`);
       else if (since > limit) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll for ${Math.round(since / 1000)}s${err ? ` (last error: ${err})` : ''}`);
     }

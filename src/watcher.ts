@@ -7,6 +7,7 @@ import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
 import { createLimiter, DAILY_MAX_RPS, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
 import { runTargetLoop } from './poll/loop.js';
+import { monotonicNow } from './util/clock.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
 import type { SavedState, StateStore } from './state/store.js';
@@ -55,7 +56,11 @@ interface CommonOptions {
   logger?: Logger;
   /** Replace the HTTP client (tests, or a custom transport). */
   client?: PresenceClient;
-  /** Clock for event timestamps. Default Date.now. */
+  /**
+   * Wall clock for event timestamps and the saved state's `savedAt`. Default Date.now. Waits (the
+   * rate limit, leave grace, retrying a failed save) are timed on a monotonic clock instead, so a
+   * wall clock stepped by NTP or a restored VM neither holds them nor cuts them short.
+   */
   now?: () => number;
   /**
    * Report a leave only once the participant has been absent this long, ms (default 0). A person
@@ -158,7 +163,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #watchdogMs: number;
   /** The message of the last save, when it failed (cleared by one that succeeds). */
   #saveError: string | undefined;
-  /** While saves fail: when to try again without a change (one interval after the last failure). */
+  /** While saves fail: when to try again without a change (one interval after the last failure; monotonic clock). */
   #saveRetryAt = 0;
   #saving: Promise<void> | undefined;
   #saveAgain = false;
@@ -360,7 +365,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         const message = err instanceof Error ? err.message : String(err);
         if (this.#saveError === undefined) this.#log.error({ err }, `cannot save state: ${message}`);
         this.#saveError = message;
-        this.#saveRetryAt = this.#now() + this.#intervalMs;
+        this.#saveRetryAt = monotonicNow() + this.#intervalMs;
         this.safeEmit('error', err instanceof Error ? err : new Error(String(err)));
       },
     );
@@ -545,12 +550,12 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       }
     }
     this.#seen.add(target);
-    events = this.#grace.process(events, this.#now(), target === DOMAIN_TARGET ? () => true : (room) => room === target);
+    events = this.#grace.process(events, monotonicNow(), target === DOMAIN_TARGET ? () => true : (room) => room === target);
     // events reach the sinks (and the daemon's outbox) before the state that implies them is saved
     for (const e of events) this.#emitEvent(e);
     // events after grace: an expired pending leave changes the saved state too. A save that failed
     // is tried again once an interval has passed, changed or not: in a quiet room nothing else would
-    if (changed || events.length > 0 || (this.#saveError !== undefined && this.#now() >= this.#saveRetryAt)) this.#requestSave();
+    if (changed || events.length > 0 || (this.#saveError !== undefined && monotonicNow() >= this.#saveRetryAt)) this.#requestSave();
     this.safeEmit('poll', {
       target,
       ok: true,

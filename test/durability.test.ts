@@ -208,7 +208,7 @@ describe('resume from state (watcher against the simulator)', () => {
 
 describe('watchdog (fake timers)', () => {
   it('moves on from a poll that ignores its abort signal, and drops its late answer', async () => {
-    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     try {
       const client = new FakeClient();
       // the first call answers only after 10 s, abort or not (a custom client that ignores its signal)
@@ -239,7 +239,7 @@ describe('watchdog (fake timers)', () => {
   });
 
   it('aborts a poll that does not complete within the watchdog time and polls again', async () => {
-    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     try {
       const client = new FakeClient();
       client.script = ['hang'];
@@ -267,7 +267,7 @@ describe('watchdog (fake timers)', () => {
 
 describe('state saving (fake timers)', () => {
   it('a failing save makes /healthz unhealthy and sets the metric; it is tried again each interval, changed or not, until it succeeds', async () => {
-    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     try {
       let failWith: string | undefined = 'EACCES: permission denied, open \'/state/presence.json.tmp\'';
       const saved: string[][] = [];
@@ -310,7 +310,7 @@ describe('state saving (fake timers)', () => {
 
 
   it('saves when the baseline changed, not on every poll', async () => {
-    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     try {
       const saved: string[][] = [];
       const store = { load: async () => undefined, save: async (st: { rooms: Record<string, Participant[]> }) => void saved.push((st.rooms.a ?? []).map((x) => x.id)) };
@@ -370,6 +370,26 @@ describe('liveness (/livez)', () => {
       expect(await livez()).toEqual({ code: 503, body: { status: 'stuck', reason: 'the watcher is not running' } });
     } finally {
       await health.close();
+    }
+  });
+
+  it('measures ages on the monotonic clock: a wall clock stepped an hour either way neither stales a fresh poll nor freshens a stale one', () => {
+    const clock = FakeTimers.install({ toFake: ['Date', 'performance'], now: 1_700_000_000_000 });
+    try {
+      const w = stubWatcher(15_000);
+      const health = new HealthServer({ watcher: w as never, metrics: new Metrics(), queues: [], host: '127.0.0.1', port: 0 });
+      w.emit('poll', { target: 'a', ok: true, participants: 0, rooms: 0, durationMs: 1, events: 0 });
+      // a VM resumed, or NTP corrected a slow clock: the wall clock jumps an hour ahead
+      clock.setSystemTime(Date.now() + 3_600_000);
+      clock.tick(1000);
+      expect(health.report()).toMatchObject({ status: 'ok', targets: { a: { lastSuccess: new Date(1_700_000_000_000).toISOString() } } });
+      expect(health.liveness()).toEqual({ status: 'alive' });
+      // and back two hours, while 50 s pass with no successful poll (3 intervals are 45 s)
+      clock.setSystemTime(Date.now() - 7_200_000);
+      clock.tick(49_000);
+      expect(health.report().reasons).toEqual(['room "a": no successful poll for 50s']);
+    } finally {
+      clock.uninstall();
     }
   });
 

@@ -5,7 +5,7 @@ import { RateLimiter, scheduleAbortable } from '../src/poll/limiter.js';
 
 let clock: ReturnType<typeof FakeTimers.install>;
 beforeEach(() => {
-  clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: 0 });
+  clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'], now: 0 });
 });
 afterEach(() => clock.uninstall());
 
@@ -17,6 +17,28 @@ async function startsOver(limiter: RateLimiter, jobs: number, ms: number): Promi
 }
 
 describe('RateLimiter (fake timers)', () => {
+  it('counts its windows on the monotonic clock: the wall clock stepped back an hour (NTP, a VM restored) holds nobody', async () => {
+    const l = new RateLimiter({ maxRps: 1, maxPer5s: 5 });
+    const starts: number[] = [];
+    const take = () => void l.acquire().then(() => starts.push(performance.now()));
+    take();
+    take();
+    await clock.tickAsync(1000);
+    expect(starts).toEqual([0, 1000]);
+    clock.setSystemTime(Date.now() - 3_600_000);
+    take();
+    await clock.tickAsync(1000);
+    expect(starts).toEqual([0, 1000, 2000]);
+    // and a Retry-After pause lasts what it says, whatever the wall clock does meanwhile
+    l.pauseFor(3000);
+    take();
+    clock.setSystemTime(Date.now() + 3_600_000);
+    await clock.tickAsync(2900);
+    expect(starts).toHaveLength(3);
+    await clock.tickAsync(200);
+    expect(starts).toEqual([0, 1000, 2000, 5000]);
+  });
+
   it('admits at most maxRps starts in any second, immediately while under budget', async () => {
     const starts = await startsOver(new RateLimiter({ maxRps: 5, maxPer5s: 100 }), 12, 2500);
     expect(starts).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000, 2000]);

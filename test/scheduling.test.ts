@@ -3,6 +3,7 @@ import * as FakeTimers from '@sinonjs/fake-timers';
 type InstalledClock = ReturnType<typeof FakeTimers.install>;
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
+import type { Participant, PresenceEvent } from '../src/events.js';
 import { PresenceWatcher } from '../src/watcher.js';
 import { FakeClient } from './support/fake-client.js';
 import { quietLogger } from './support/helpers.js';
@@ -11,7 +12,7 @@ let clock: InstalledClock;
 
 beforeEach(() => {
   clock = FakeTimers.install({
-    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
     now: 1_700_000_000_000,
   });
 });
@@ -243,5 +244,45 @@ describe('scheduling (fake timers)', () => {
     const before = client.calls.length;
     await clock.tickAsync(10_000);
     expect(client.calls.length).toBe(before);
+  });
+
+  describe('the wall clock stepping (NTP, a VM restored or resumed): timing runs on the monotonic clock', () => {
+    const person = (id: string): Participant => ({ id, userId: null, userName: id, mtgSessionId: null, joinTime: null, duration: 0 });
+    const seen = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.id}`);
+
+    it('stepped back an hour: polling goes on at its interval, and a pending leave comes after its grace', async () => {
+      const client = new FakeClient();
+      client.fallback = [person('x'), person('y')];
+      const w = make(client, { maxRps: 1, leaveGraceMs: 3000 }).start();
+      const events: PresenceEvent[] = [];
+      w.on('event', (e) => events.push(e));
+      await clock.tickAsync(1500);
+      client.fallback = [person('x')];
+      await clock.tickAsync(1000); // y is missing: its leave waits out the grace
+      expect(seen(events)).toEqual(['join:x', 'join:y']);
+      const before = client.calls.length;
+      clock.setSystemTime(Date.now() - 3_600_000);
+      await clock.tickAsync(4000);
+      expect(client.calls.length - before).toBeGreaterThanOrEqual(3);
+      expect(seen(events)).toEqual(['join:x', 'join:y', 'leave:y']);
+      await stop(w);
+    });
+
+    it('jumped forward an hour: a short absence is still no leave (the grace is not cut short)', async () => {
+      const client = new FakeClient();
+      client.fallback = [person('x'), person('y')];
+      const w = make(client, { leaveGraceMs: 10_000 }).start();
+      const events: PresenceEvent[] = [];
+      w.on('event', (e) => events.push(e));
+      await clock.tickAsync(1500);
+      client.fallback = [person('x')];
+      await clock.tickAsync(1000);
+      clock.setSystemTime(Date.now() + 3_600_000);
+      await clock.tickAsync(2000); // two more polls without y, 3 s into a 10 s grace
+      client.fallback = [person('x'), person('y')];
+      await clock.tickAsync(2000);
+      expect(seen(events)).toEqual(['join:x', 'join:y']);
+      await stop(w);
+    });
   });
 });

@@ -1,4 +1,5 @@
 import type Bottleneck from 'bottleneck';
+import { monotonicNow } from '../util/clock.js';
 import { timerDelay } from '../util/sleep.js';
 
 export const DEFAULT_MAX_RPS = 5;
@@ -48,10 +49,10 @@ export class RateLimiter {
   #qHead = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped: Error | undefined;
-  /** No start before this time: Daily answered 429 (the budget is shared with other software). */
+  /** No start before this time (on the limiter's clock): Daily answered 429 (the budget is shared with other software). */
   #pausedUntil = 0;
 
-  constructor(opts: LimiterOptions = {}, now: () => number = Date.now) {
+  constructor(opts: LimiterOptions = {}, now: () => number = monotonicNow) {
     this.maxRps = opts.maxRps ?? DEFAULT_MAX_RPS;
     this.maxPer5s = opts.maxPer5s ?? Math.max(1, Math.floor(this.maxRps * 5));
     if (!(this.maxRps > 0) || !(this.maxPer5s >= 1)) throw new TypeError('RateLimiter: maxRps and maxPer5s must be positive');
