@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -18,6 +18,9 @@ import { runCli } from './support/cli.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { HealthServer, LIVENESS_WINDOW_MIN_MS } from '../src/health.js';
 import { Metrics } from '../src/metrics.js';
+import { FileDeadLetter } from '../src/sinks/dead-letter.js';
+import { StateLock } from '../src/state/lock.js';
+import { Outbox } from '../src/state/outbox.js';
 
 const at = '2026-01-01T00:00:00.000Z';
 const p = (id: string, userName = id): Participant => ({ id, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 0 });
@@ -330,6 +333,28 @@ describe('state saving (fake timers)', () => {
       expect(saved.at(-1)).toEqual(['x', 'y']); // and once more at stop
     } finally {
       clock.uninstall();
+    }
+  });
+});
+
+describe('files on disk', () => {
+  it('every file that holds people\'s names and ids is readable by its owner only: state, lock, outbox, dead-letter', async () => {
+    const before = process.umask(0o022); // the usual umask, under which a file is created world-readable
+    try {
+      const dir = tmp();
+      const ev: PresenceEvent = { id: 'evt_1', type: 'join', room: 'r', at, participant: p('a', 'Ada Lovelace') };
+      await new FileStateStore(join(dir, 'state.json')).save({ version: 1, savedAt: at, mode: 'rooms', rooms: { r: [p('a')] } });
+      const lock = new StateLock(join(dir, 'state.json'));
+      lock.acquire();
+      const outbox = new Outbox(join(dir, 'state.json.outbox.ndjson'), quietLogger);
+      outbox.record(ev, ['stdout']);
+      new FileDeadLetter(join(dir, 'dead.ndjson'), quietLogger).write('webhook-1(x)', 'HTTP 400', [ev]);
+      const modes = Object.fromEntries(readdirSync(dir).map((f) => [f, (statSync(join(dir, f)).mode & 0o777).toString(8)]));
+      expect(modes).toEqual({ 'state.json': '600', 'state.json.lock': '600', 'state.json.outbox.ndjson': '600', 'dead.ndjson': '600' });
+      outbox.close();
+      lock.release();
+    } finally {
+      process.umask(before);
     }
   });
 });

@@ -40,7 +40,9 @@ export class FileDeadLetter implements DeadLetter {
     const why = secrets.scrub(reason);
     const text = events.map((event) => JSON.stringify({ at, sink, reason: why, event }) + '\n').join('');
     try {
-      appendFileSync(this.path, text);
+      // its owner's alone, as the state and the outbox are: the events carry people's names and ids
+      // (the mode applies when the append creates the file)
+      appendFileSync(this.path, text, { mode: 0o600 });
       this.log.warn({ sink, reason, count: events.length, file: this.path }, `${events.length} event(s) written to the dead-letter file`);
     } catch (err) {
       // the file is unusable: the log is the last place the events can go
