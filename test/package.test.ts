@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -32,6 +32,9 @@ beforeAll(() => {
   // from the project's node_modules, as they would from the user's
   mkdirSync(join(root, '.tmp'), { recursive: true });
   work = mkdtempSync(join(root, '.tmp', 'consumer-'));
+  // a project of its own: without this package.json the nearest one is the checkout's, and both
+  // Node and TypeScript would resolve the package's name to the checkout itself (self-reference)
+  writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'presence-consumer', private: true, type: 'module' }));
   installed = join(work, 'node_modules', pkg.name);
   for (const f of packed) {
     mkdirSync(dirname(join(installed, f)), { recursive: true });
@@ -124,6 +127,17 @@ describe('the published package', () => {
     const errors = out.split('\n').filter((l) => /error TS\d+/.test(l));
     expect(errors.filter((l) => !l.startsWith('bad.mts(')), out).toEqual([]);
     expect(errors.map((l) => /^bad\.mts\((\d+),/.exec(l)?.[1])).toEqual(['2', '3']);
+  });
+
+  it('resolves by name to the installed copy, from ES modules and from CommonJS (require of an ES module, Node ≥ 20.19)', () => {
+    const run = (file: string, code: string) => {
+      writeFileSync(join(work, file), code);
+      return execFileSync(process.execPath, [join(work, file)], { cwd: work, encoding: 'utf8', env: { PATH: process.env.PATH } }).trim();
+    };
+    const esm = run('resolve.mjs', "import { PresenceWatcher } from 'daily-presence-watcher';\nconsole.log(typeof PresenceWatcher, import.meta.resolve('daily-presence-watcher'));");
+    expect(esm).toBe(`function ${pathToFileURL(join(installed, 'dist', 'index.js')).href}`);
+    const cjs = run('bot.cjs', "const { PresenceWatcher, RoomTracker } = require('daily-presence-watcher');\nconsole.log(typeof PresenceWatcher, typeof RoomTracker, require.resolve('daily-presence-watcher'));");
+    expect(cjs).toBe(`function function ${join(installed, 'dist', 'index.js')}`);
   });
 
   it('the installed bin runs from the package alone', () => {
