@@ -120,6 +120,21 @@ export function sinkKeys(sinks: readonly SinkConfig[]): string[] {
   });
 }
 
+/** Whether a URL's host is this machine (localhost, 127.0.0.0/8, ::1): plain http there never crosses a network. */
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname.toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
+}
+
+/**
+ * The display names of the sinks that post over plain http to another machine: the events (people's
+ * names and ids) and a webhook's signature would cross the network unencrypted, and a Slack URL's
+ * token with them.
+ */
+export function plainHttpSinks(sinks: readonly SinkConfig[]): string[] {
+  return sinks.flatMap((s, i) => (s.type !== 'stdout' && new URL(s.url).protocol === 'http:' && !isLoopback(s.url) ? [`${s.type}-${i + 1}(${new URL(s.url).host})`] : []));
+}
+
 /** Wire watcher → dispatcher → sink queues, metrics and health, and start polling. */
 export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daemon> {
   const log = io.logger;
@@ -133,6 +148,8 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   }
   const unsigned = webhooks.filter((s) => (s.secret ?? cfg.webhookSecret) === undefined).length;
   if (unsigned > 0) log.info(`${unsigned} webhook sink(s) deliver unsigned: set --webhook-secret so receivers can verify deliveries`);
+  const plain = plainHttpSinks(cfg.sinks);
+  if (plain.length > 0) log.info(`${plain.join(', ')} post${plain.length === 1 ? 's' : ''} over plain http to another machine: events, with people's names, cross the network unencrypted; use https unless that network is yours alone`);
   const metrics = new Metrics();
   const dispatcher = new Dispatcher();
   const keys = sinkKeys(cfg.sinks);

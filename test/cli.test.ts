@@ -166,9 +166,16 @@ describe('CLI', () => {
     await unsigned.exit;
     const signed = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`, '--webhook-secret', 'raw-secret-value']);
     await signed.until(() => msg(signed).some((m) => m.startsWith('watching')));
-    expect(msg(signed).filter((m) => /unsigned|no webhook sink/.test(m))).toEqual([]);
+    expect(msg(signed).filter((m) => /unsigned|no webhook sink|plain http/.test(m))).toEqual([]);
     signed.kill('SIGTERM');
     await signed.exit;
+    // plain http to another machine: said once, naming the sink (not its URL, which may hold a token)
+    const remote = start(['--room', 'standup', ...FAST, '--sink', 'webhook:http://hooks.example.invalid/in/tok-123', '--webhook-secret', 'raw-secret-value']);
+    await remote.until(() => msg(remote).some((m) => m.startsWith('watching')));
+    expect(msg(remote)).toContain("webhook-1(hooks.example.invalid) posts over plain http to another machine: events, with people's names, cross the network unencrypted; use https unless that network is yours alone");
+    expect(remote.stderr).not.toContain('tok-123');
+    remote.kill('SIGTERM');
+    await remote.exit;
   });
 
   it('--max-body caps what is accepted from Daily: an answer over it is a failed poll (no events) that says how to raise it', async () => {

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
 import { parseSinkSpec } from '../src/config.js';
+import { plainHttpSinks } from '../src/daemon.js';
 import { Dispatcher } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
@@ -418,6 +419,22 @@ describe('--sink specs', () => {
     expect(parseSinkSpec('stdout:json')).toEqual({ type: 'stdout' });
     expect(parseSinkSpec('stdout:text')).toEqual({ type: 'stdout', format: 'text' });
     expect(() => parseSinkSpec('stdout:pretty')).toThrow('--sink "stdout:pretty": stdout\'s format is json (the default) or text');
+  });
+});
+
+describe('plain http', () => {
+  it('names the sinks that post over http to another machine, by position and host (loopback and https are fine)', () => {
+    const sinks = [
+      { type: 'stdout' as const },
+      { type: 'webhook' as const, url: 'http://127.0.0.1:8080/in' },
+      { type: 'webhook' as const, url: 'http://localhost/in' },
+      { type: 'webhook' as const, url: 'http://[::1]:9000/in' },
+      { type: 'webhook' as const, url: 'https://hooks.example/in' },
+      { type: 'webhook' as const, url: 'http://receiver:8080/in' },
+      { type: 'slack' as const, url: 'http://hooks.slack.example/services/T/B/tok' },
+      { type: 'webhook' as const, url: 'http://127.0.0.1.example.net/in' },
+    ];
+    expect(plainHttpSinks(sinks)).toEqual(['webhook-6(receiver:8080)', 'slack-7(hooks.slack.example)', 'webhook-8(127.0.0.1.example.net)']);
   });
 });
 
