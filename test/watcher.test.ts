@@ -361,10 +361,17 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ apiKey: 'k', rooms: ['a'], maxRps: 0 }, /maxRps/],
       [{ apiKey: 'k', allRooms: true, limit: 10 }, /limit applies to rooms only/],
       [{ apiKey: 'key with spaces', rooms: ['a'] }, /apiKey: the Daily API key contains a space/],
+      // plain JavaScript has no type check: a misspelt option is an error, not a silent default
+      [{ apiKey: 'k', rooms: ['a'], intervalMS: 5000 }, /^PresenceWatcher: unknown option "intervalMS" \(did you mean intervalMs\?\)$/],
+      [{ apiKey: 'k', rooms: ['a'], leaveGrace: 30_000 }, /unknown option "leaveGrace" \(did you mean leaveGraceMs\?\)/],
+      [{ apiKey: 'k', room: ['a'] }, /unknown option "room" \(did you mean rooms\?\)/],
+      [{ apiKey: 'k', rooms: ['a'], onJoin: () => {} }, /^PresenceWatcher: unknown option "onJoin"$/],
     ];
     for (const [opts, msg] of bad) {
       expect(() => new PresenceWatcher(opts as never)).toThrow(msg);
     }
+    // an option explicitly undefined is the same as absent, whatever its name (a spread of a partial config)
+    expect(() => new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger, extra: undefined } as never)).not.toThrow();
     const w = new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger });
     expect(w.targets).toEqual(['a']);
     expect(w.intervalMs).toBe(15_000);
