@@ -8,6 +8,7 @@ import { defaultLibraryLogger, secrets, type Logger } from './log.js';
 import { createLimiter, DAILY_MAX_RPS, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
 import { runTargetLoop } from './poll/loop.js';
 import { monotonicNow } from './util/clock.js';
+import { unknownOption } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
 import type { SavedState, StateStore } from './state/store.js';
@@ -100,38 +101,15 @@ const OPTION_NAMES = [
   'apiKey', 'apiUrl', 'intervalMs', 'ignoreInitial', 'limit', 'maxRps', 'maxPer5s', 'limiter', 'requestTimeoutMs', 'maxBodyBytes',
   'backoffMinMs', 'backoffMaxMs', 'logger', 'client', 'now', 'leaveGraceMs', 'stateStore', 'initialState', 'watchdogMs', 'rooms', 'allRooms',
 ] as const;
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set(OPTION_NAMES);
 // the list and the options' types must name the same keys: a new option added to one only fails to compile
 type OptionName = keyof CommonOptions | 'rooms' | 'allRooms';
 const optionNamesMatch: [Exclude<OptionName, (typeof OPTION_NAMES)[number]>, Exclude<(typeof OPTION_NAMES)[number], OptionName>] extends [never, never] ? true : never = true;
 void optionNamesMatch;
 
-/** Edits (insert, delete, replace) from a to b, for "did you mean". */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
-/**
- * An option PresenceWatcher does not know is a mistake (plain JavaScript has no type check to catch
- * `intervalMS` or `leaveGrace`), and ignoring it would run the watcher with a default the caller
- * meant to change.
- */
+/** Reject an option PresenceWatcher does not know (src/util/options.ts says why). */
 function checkOptionNames(o: Record<string, unknown>): void {
-  for (const key of Object.keys(o)) {
-    if (KNOWN_OPTIONS.has(key) || o[key] === undefined) continue;
-    const k = key.toLowerCase();
-    const near =
-      OPTION_NAMES.find((n) => n.toLowerCase() === k) ??
-      (k.length >= 3 ? OPTION_NAMES.find((n) => n.toLowerCase().startsWith(k) || k.startsWith(n.toLowerCase())) : undefined) ??
-      (k.length >= 5 ? OPTION_NAMES.find((n) => editDistance(n.toLowerCase(), k) <= 2) : undefined);
-    throw new WatcherOptionsError(`PresenceWatcher: unknown option ${JSON.stringify(key)}${near ? ` (did you mean ${near}?)` : ''}`);
-  }
+  const unknown = unknownOption(o, OPTION_NAMES);
+  if (unknown !== undefined) throw new WatcherOptionsError(`PresenceWatcher: ${unknown}`);
 }
 
 function optNumber(

@@ -324,6 +324,8 @@ describe('DailyClient against the simulator', () => {
     expect(() => new DailyClient({ apiKey: 'k', apiUrl: 'not a url' })).toThrow(/apiUrl/);
     expect(() => new DailyClient({ apiKey: 'k', apiUrl: 'ftp://x' })).toThrow(/http or https/);
     expect(() => new DailyClient({ apiKey: 'k', timeoutMs: -1 })).toThrow(/timeoutMs/);
+    expect(() => new DailyClient({ apiKey: 'k', timeout: 5000 } as never)).toThrow(/^DailyClient: unknown option "timeout" \(did you mean timeoutMs\?\)$/);
+    expect(() => new DailyClient({ apiKey: 'k', baseUrl: 'http://x' } as never)).toThrow(/^DailyClient: unknown option "baseUrl"$/);
   });
 });
 

@@ -4,6 +4,7 @@ import { formatSize } from '../util/size.js';
 import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
+import { unknownOption } from '../util/options.js';
 import { DailyApiError, httpError } from './errors.js';
 import {
   parseDomainEntries,
@@ -37,6 +38,11 @@ export interface DailyClientOptions {
   connections?: number;
   userAgent?: string;
 }
+
+const CLIENT_OPTION_NAMES = ['apiKey', 'apiUrl', 'timeoutMs', 'maxBodyBytes', 'connections', 'userAgent'] as const;
+// the list and DailyClientOptions must name the same keys (a new option added to one only fails to compile)
+const clientNamesMatch: [Exclude<keyof DailyClientOptions, (typeof CLIENT_OPTION_NAMES)[number]>, Exclude<(typeof CLIENT_OPTION_NAMES)[number], keyof DailyClientOptions>] extends [never, never] ? true : never = true;
+void clientNamesMatch;
 
 export interface RoomPresenceOptions {
   limit?: number;
@@ -95,6 +101,8 @@ export class DailyClient implements PresenceClient {
   #closing: Promise<void> | undefined;
 
   constructor(options: DailyClientOptions) {
+    const unknown = options && typeof options === 'object' ? unknownOption(options as unknown as Record<string, unknown>, CLIENT_OPTION_NAMES) : undefined;
+    if (unknown !== undefined) throw new TypeError(`DailyClient: ${unknown}`);
     let apiKey: string;
     try {
       apiKey = normalizeApiKey(options.apiKey);

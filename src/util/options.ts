@@ -1,0 +1,29 @@
+/** Edits (insert, delete, replace) from a to b, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The first key of `options` that is not in `names` (a key set to undefined counts as absent), as a
+ * message: `unknown option "intervalMS" (did you mean intervalMs?)`; undefined when every key is
+ * known. Plain JavaScript callers have no type check, and an ignored misspelling would leave the
+ * default the caller meant to change.
+ */
+export function unknownOption(options: Record<string, unknown>, names: readonly string[]): string | undefined {
+  for (const key of Object.keys(options)) {
+    if (names.includes(key) || options[key] === undefined) continue;
+    const k = key.toLowerCase();
+    const near =
+      names.find((n) => n.toLowerCase() === k) ??
+      (k.length >= 3 ? names.find((n) => n.toLowerCase().startsWith(k) || k.startsWith(n.toLowerCase())) : undefined) ??
+      (k.length >= 5 ? names.find((n) => editDistance(n.toLowerCase(), k) <= 2) : undefined);
+    return `unknown option ${JSON.stringify(key)}${near ? ` (did you mean ${near}?)` : ''}`;
+  }
+  return undefined;
+}
