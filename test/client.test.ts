@@ -447,3 +447,22 @@ describe('DailyClient and redirects', () => {
     );
   });
 });
+
+describe('DailySimulator random churn', () => {
+  it('keeps the number of people present around max(initialParticipants, 2 a room) over a long run, instead of drifting', () => {
+    for (const [rooms, initialParticipants, target] of [[5, 20, 20], [3, 0, 6]] as const) {
+      const sim = new DailySimulator({ rooms, initialParticipants, seed: 7 });
+      const present = () => sim.roomNames.reduce((n, r) => n + sim.presence(r).length, 0);
+      const seen: number[] = [];
+      for (let i = 0; i < 20_000; i++) {
+        sim.randomChange();
+        if (i % 100 === 99) seen.push(present());
+      }
+      // with joins at 45% and leaves at 40% whatever the count, 20,000 changes added ~1,000 people
+      const mean = seen.reduce((a, b) => a + b, 0) / seen.length;
+      expect(mean).toBeGreaterThan(target * 0.5);
+      expect(mean).toBeLessThan(target * 1.5 + 2);
+      expect(Math.max(...seen)).toBeLessThan(target * 3 + 10);
+    }
+  });
+});

@@ -94,7 +94,8 @@ Usage: presence-watcher simulate [--port N] [--host H] [--rooms N] [--churn R] [
   --host <h>          address to bind (default 127.0.0.1)
   --rooms <n>         number of rooms (default 5)
   --churn <rate>      random joins/leaves/renames per second (default 1)
-  --participants <n>  people present at start (default 6)
+  --participants <n>  people present at start (default 6); churn keeps about that many present,
+                      and at least 2 a room
   --seed <n>          random seed, for reproducible runs (default 1)
 
 Serves GET /v1/rooms/:name/presence and GET /v1/presence with Bearer auth. Prints the URL and key

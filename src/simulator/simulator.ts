@@ -46,7 +46,11 @@ export interface SimulatorOptions {
   apiKey?: string;
   /** Room names to create, or a count (named standup, design-review, …). Default 3. */
   rooms?: string[] | number;
-  /** Random joins, leaves and renames per second across all rooms. Default 0 (scripted only). */
+  /**
+   * Random joins, leaves and renames per second across all rooms. Default 0 (scripted only). The
+   * number of people present drifts back towards max(initialParticipants, 2 a room), so a long run
+   * neither empties nor fills up.
+   */
   churn?: number;
   /** People placed in rooms at start. Default 0. */
   initialParticipants?: number;
@@ -77,6 +81,8 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #churn: number;
+  /** How many people random churn keeps present, give or take. */
+  readonly #population: number;
   readonly #defaultLimit: number | undefined;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
@@ -99,6 +105,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
         : rooms;
     for (const name of names) this.createRoom(name);
     for (let i = 0; i < (opts.initialParticipants ?? 0); i++) this.#randomJoin();
+    this.#population = Math.max(opts.initialParticipants ?? 0, 2 * names.length);
   }
 
   /** Base URL to give the watcher as apiUrl (ends in /v1). Available after listen(). */
@@ -222,7 +229,12 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
   randomChange(): void {
     const r = this.#random();
     const occupied = [...this.#rooms].filter(([, m]) => m.size > 0);
-    if (r < 0.45 || occupied.length === 0) this.#randomJoin();
+    // joins outnumber leaves below the population and the other way round above it: with a fixed
+    // split the people present drifted (+5% of all changes), which a long soak read as a leak
+    let present = 0;
+    for (const [, m] of occupied) present += m.size;
+    const join = present < this.#population ? 0.55 : present > this.#population ? 0.3 : 0.45;
+    if (r < join || occupied.length === 0) this.#randomJoin();
     else if (r < 0.85) {
       const [room, members] = occupied[Math.floor(this.#random() * occupied.length)]!;
       const ids = [...members.keys()];
