@@ -281,7 +281,7 @@ if (kind === 'room') {
     globalThis.gc();
     return process.memoryUsage().heapUsed;
   };
-  let people_ = 0;
+  let participants = 0;
   let textBytes = 0;
   let build;
   if (where === 'room') {
@@ -290,7 +290,7 @@ if (kind === 'room') {
       return roomBody(Array.from({ length: sizeArg }, () => person('bench')));
     })();
     JSON.parse(body);
-    people_ = sizeArg;
+    participants = sizeArg;
     build = {
       data: () => parseRoomPresence('bench', JSON.parse(body)).participants,
       tracker: () => {
@@ -305,7 +305,7 @@ if (kind === 'room') {
     // durations alone: measured after two answers, each a string of its own (as a poll's is)
     const { bodies } = domainBodies(sizeArg, 0.01);
     for (const b of bodies) JSON.parse(b);
-    people_ = (() => [...parseDomainPresence(JSON.parse(bodies[1])).values()].reduce((n, list) => n + list.length, 0))();
+    participants = (() => [...parseDomainPresence(JSON.parse(bodies[1])).values()].reduce((n, list) => n + list.length, 0))();
     textBytes = bodies[1].length;
     build = {
       data: () => parseDomainPresence(JSON.parse(bodies[1])),
@@ -326,7 +326,7 @@ if (kind === 'room') {
     // `kept` is read after the second settle, so it is surely alive through it
     return kept === undefined ? NaN : bytes;
   };
-  out({ bytes: measure() / people_, people: people_, textBytes: textBytes / people_ });
+  out({ bytes: measure() / participants, people: participants, textBytes: textBytes / participants });
 } else {
   throw new Error(`unknown measurement: ${kind}`);
 }

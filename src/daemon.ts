@@ -120,19 +120,16 @@ export function sinkKeys(sinks: readonly SinkConfig[]): string[] {
   });
 }
 
-/** Whether a URL's host is this machine (localhost, 127.0.0.0/8, ::1): plain http there never crosses a network. */
-function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname.toLowerCase();
-  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
-}
-
 /**
- * The display names of the sinks that post over plain http to another machine: the events (people's
- * names and ids) and a webhook's signature would cross the network unencrypted, and a Slack URL's
- * token with them.
+ * Whether a sink URL posts over plain http to another machine (not localhost, 127.0.0.0/8 or ::1):
+ * the events (people's names and ids) and a webhook's signature would cross the network
+ * unencrypted, and a Slack URL's token with them.
  */
-export function plainHttpSinks(sinks: readonly SinkConfig[]): string[] {
-  return sinks.flatMap((s, i) => (s.type !== 'stdout' && new URL(s.url).protocol === 'http:' && !isLoopback(s.url) ? [`${s.type}-${i + 1}(${new URL(s.url).host})`] : []));
+export function crossesNetworkInClear(url: string): boolean {
+  const u = new URL(url);
+  const host = u.hostname.toLowerCase();
+  const loopback = host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
+  return u.protocol === 'http:' && !loopback;
 }
 
 /** Wire watcher → dispatcher → sink queues, metrics and health, and start polling. */
@@ -148,19 +145,21 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   }
   const unsigned = webhooks.filter((s) => (s.secret ?? cfg.webhookSecret) === undefined).length;
   if (unsigned > 0) log.info(`${unsigned} webhook sink(s) deliver unsigned: set --webhook-secret so receivers can verify deliveries`);
-  const plain = plainHttpSinks(cfg.sinks);
-  if (plain.length > 0) log.info(`${plain.join(', ')} post${plain.length === 1 ? 's' : ''} over plain http to another machine: events, with people's names, cross the network unencrypted; use https unless that network is yours alone`);
   const metrics = new Metrics();
   const dispatcher = new Dispatcher();
   const keys = sinkKeys(cfg.sinks);
   /** Each queue's key in the outbox. */
   const keyOf = new Map<DeliveryQueue, string>();
+  const plain: string[] = [];
   cfg.sinks.forEach((s, i) => {
-    const queue = new DeliveryQueue({ sink: buildSink(s, i, cfg.webhookSecret, io), deadLetter, logger: log, cap: cfg.queueCap });
+    const sink = buildSink(s, i, cfg.webhookSecret, io);
+    if (s.type !== 'stdout' && crossesNetworkInClear(s.url)) plain.push(sink.name);
+    const queue = new DeliveryQueue({ sink, deadLetter, logger: log, cap: cfg.queueCap });
     keyOf.set(queue, keys[i]!);
     metrics.observeQueue(queue);
     dispatcher.add(queue, sinkFilter(s));
   });
+  if (plain.length > 0) log.info(`${plain.join(', ')} post${plain.length === 1 ? 's' : ''} over plain http to another machine: events, with people's names, cross the network unencrypted; use https unless that network is yours alone`);
 
   let stateStore: FileStateStore | undefined;
   let initialState: SavedState | undefined;

@@ -8,7 +8,7 @@ import { defaultLibraryLogger, secrets, type Logger } from './log.js';
 import { createLimiter, DAILY_MAX_RPS, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
 import { runTargetLoop } from './poll/loop.js';
 import { monotonicNow } from './util/clock.js';
-import { unknownOption } from './util/options.js';
+import { unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
 import type { SavedState, StateStore } from './state/store.js';
@@ -101,9 +101,7 @@ const OPTION_NAMES = [
   'apiKey', 'apiUrl', 'intervalMs', 'ignoreInitial', 'limit', 'maxRps', 'maxPer5s', 'limiter', 'requestTimeoutMs', 'maxBodyBytes',
   'backoffMinMs', 'backoffMaxMs', 'logger', 'client', 'now', 'leaveGraceMs', 'stateStore', 'initialState', 'watchdogMs', 'rooms', 'allRooms',
 ] as const;
-// the list and the options' types must name the same keys: a new option added to one only fails to compile
-type OptionName = keyof CommonOptions | 'rooms' | 'allRooms';
-const optionNamesMatch: [Exclude<OptionName, (typeof OPTION_NAMES)[number]>, Exclude<(typeof OPTION_NAMES)[number], OptionName>] extends [never, never] ? true : never = true;
+const optionNamesMatch: SameKeys<keyof CommonOptions | 'rooms' | 'allRooms', (typeof OPTION_NAMES)[number]> = true;
 void optionNamesMatch;
 
 /** Reject an option PresenceWatcher does not know (src/util/options.ts says why). */

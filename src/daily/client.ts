@@ -4,7 +4,7 @@ import { formatSize } from '../util/size.js';
 import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.js';
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
-import { unknownOption } from '../util/options.js';
+import { unknownOption, type SameKeys } from '../util/options.js';
 import { DailyApiError, httpError } from './errors.js';
 import {
   parseDomainEntries,
@@ -40,8 +40,7 @@ export interface DailyClientOptions {
 }
 
 const CLIENT_OPTION_NAMES = ['apiKey', 'apiUrl', 'timeoutMs', 'maxBodyBytes', 'connections', 'userAgent'] as const;
-// the list and DailyClientOptions must name the same keys (a new option added to one only fails to compile)
-const clientNamesMatch: [Exclude<keyof DailyClientOptions, (typeof CLIENT_OPTION_NAMES)[number]>, Exclude<(typeof CLIENT_OPTION_NAMES)[number], keyof DailyClientOptions>] extends [never, never] ? true : never = true;
+const clientNamesMatch: SameKeys<keyof DailyClientOptions, (typeof CLIENT_OPTION_NAMES)[number]> = true;
 void clientNamesMatch;
 
 export interface RoomPresenceOptions {

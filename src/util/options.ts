@@ -27,3 +27,9 @@ export function unknownOption(options: Record<string, unknown>, names: readonly 
   }
   return undefined;
 }
+
+/**
+ * `true` when A and B are the same set of keys, else `never`: `const check: SameKeys<keyof Options,
+ * (typeof NAMES)[number]> = true` fails to compile once an option is added to one and not the other.
+ */
+export type SameKeys<A extends string, B extends string> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : never;
