@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
+import { roomFilter } from './dispatcher.js';
 import { parseDuration } from './util/duration.js';
 import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
@@ -243,7 +244,9 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     raw = ext === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0];
-    throw new ConfigError(`config file ${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${msg}`);
+    // YAML reads a plain value starting with * as an alias: most likely a room pattern left unquoted
+    const alias = ext !== '.json' && /^Unresolved alias/.test(msg ?? '') ? ' (a value that starts with * must be quoted in YAML, e.g. rooms: ["*-retro"])' : '';
+    throw new ConfigError(`config file ${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${msg}${alias}`);
   }
   return validateFileConfig(raw, path, env);
 }
@@ -317,6 +320,23 @@ function tooShort(what: string, ms: number, advice: string): string {
   return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? `; a bare number is milliseconds, write "${ms}s" for seconds` : ''}`;
 }
 
+/**
+ * In room mode, every entry of a sink's `rooms` filter must name (or, with `*`, match) a watched room:
+ * one that does not is a typo or a room left out of `rooms`, and that sink would wait in vain.
+ */
+function checkSinkRooms(sink: SinkConfig, index: number, watched: readonly string[]): void {
+  for (const entry of sink.rooms ?? []) {
+    if (watched.some(roomFilter([entry]))) continue;
+    const shown = watched.length > 6 ? `${watched.slice(0, 6).join(', ')} and ${watched.length - 6} more` : watched.join(', ');
+    const hint = entry.includes('*') ? undefined : closest(entry, watched);
+    throw new ConfigError(
+      `sinks[${index}].rooms: ${entry.includes('*') ? `"${entry}" matches none of the watched rooms` : `"${entry}" is not a watched room`}` +
+        `${hint === undefined ? '' : ` (did you mean "${hint}"?)`}, so this sink would never get its events; watching ${shown}` +
+        ' (--room, or rooms in the config file)',
+    );
+  }
+}
+
 /** Merge file settings with flag settings (flags win) and the environment, and check the whole. */
 export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.ProcessEnv): DaemonConfig {
   const m: FileConfig = { ...file };
@@ -353,6 +373,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
       throw new ConfigError(tooShort(`sinks[${i}].timeout`, s.timeout, 'give the receiver some time, e.g. 15s (the default)'));
     }
   });
+  if (!allRooms) m.sinks?.forEach((s, i) => checkSinkRooms(s, i, rooms));
   const intervalMs = m.interval ?? DEFAULTS.intervalMs;
   if (intervalMs < 100) throw new ConfigError(tooShort('interval', intervalMs, "the minimum is 100ms (Daily's data lags up to 15s anyway)"));
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);

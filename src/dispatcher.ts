@@ -4,14 +4,52 @@ import type { DeliveryQueue } from './sinks/queue.js';
 export interface SinkFilter {
   /** Only these event types. Default: all. */
   events?: PresenceEventType[];
-  /** Only events in these rooms. Default: all. */
+  /**
+   * Only events in these rooms. Default: all. A `*` in an entry matches any run of characters
+   * (none included), so `interview-*` takes every room whose name starts with `interview-`; every
+   * other character stands for itself.
+   */
   rooms?: string[];
+}
+
+/**
+ * Whether a room is one a `rooms` filter names: by name, or by a pattern with `*` (useful when
+ * watching every room of a domain, whose room names nobody lists ahead of time).
+ */
+export function roomFilter(entries: readonly string[]): (room: string) => boolean {
+  const names = new Set<string>();
+  const patterns: string[][] = [];
+  for (const e of entries) {
+    if (e.includes('*')) patterns.push(e.split('*'));
+    else names.add(e);
+  }
+  if (patterns.length === 0) return (room) => names.has(room);
+  return (room) => names.has(room) || patterns.some((parts) => matchesParts(room, parts));
+}
+
+/**
+ * Whether `name` is `parts` joined by runs of any characters. Each literal part is taken at its
+ * first place after the last: a later place never leaves more room for the rest, so this is linear
+ * in the name however many stars there are (a regular expression with several `.*` can backtrack).
+ */
+function matchesParts(name: string, parts: readonly string[]): boolean {
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  if (name.length < first.length + last.length || !name.startsWith(first) || !name.endsWith(last)) return false;
+  let at = first.length;
+  const end = name.length - last.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const found = name.indexOf(parts[i]!, at);
+    if (found < 0 || found + parts[i]!.length > end) return false;
+    at = found + parts[i]!.length;
+  }
+  return true;
 }
 
 interface Route {
   queue: DeliveryQueue;
   types: Set<string> | undefined;
-  rooms: Set<string> | undefined;
+  rooms: ((room: string) => boolean) | undefined;
 }
 
 /**
@@ -25,7 +63,7 @@ export class Dispatcher {
     this.#routes.push({
       queue,
       types: filter.events?.length ? new Set(filter.events) : undefined,
-      rooms: filter.rooms?.length ? new Set(filter.rooms) : undefined,
+      rooms: filter.rooms?.length ? roomFilter(filter.rooms) : undefined,
     });
   }
 
@@ -36,7 +74,7 @@ export class Dispatcher {
   /** The queues (sinks) whose filter takes this event. */
   routesFor(event: PresenceEvent): DeliveryQueue[] {
     return this.#routes
-      .filter((r) => (!r.types || r.types.has(event.type)) && (!r.rooms || r.rooms.has(event.room)))
+      .filter((r) => (!r.types || r.types.has(event.type)) && (!r.rooms || r.rooms(event.room)))
       .map((r) => r.queue);
   }
 

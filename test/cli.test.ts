@@ -109,6 +109,8 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['--once-timeout without --once', () => ['--room', 'a', '--once-timeout', '5s'], undefined, /^presence-watcher: --once-timeout applies to --once only$/],
     ['zero request timeout', () => ['--room', 'a', '--request-timeout', '0'], undefined, /request timeout 0ms is too short: give the Daily API some time, e.g. 10s \(the default\)$/],
     ['zero sink timeout in config', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsinks:\n  - type: webhook\n    url: http://127.0.0.1:9/x\n    timeout: 0\n')], undefined, /sinks\[0\]\.timeout 0ms is too short: give the receiver some time/],
+    ['sink filter naming a room not watched', () => ['--config', writeConfig('c9.yaml', 'rooms: [standup, retro]\nsinks:\n  - type: stdout\n    rooms: [standpu]\n')], undefined, /^presence-watcher: sinks\[0\]\.rooms: "standpu" is not a watched room \(did you mean "standup"\?\), so this sink would never get its events; watching standup, retro/],
+    ['room pattern starting with * left unquoted in YAML', () => ['--config', writeConfig('c10.yaml', 'allRooms: true\nsinks:\n  - type: stdout\n    rooms: [*-retro]\n')], undefined, /c10\.yaml is not valid YAML: Unresolved alias .*: -retro \(a value that starts with \* must be quoted in YAML, e\.g\. rooms: \["\*-retro"\]\)$/],
     ['seconds written as a bare number in a config file', () => ['--config', writeConfig('c7.yaml', 'rooms: [a]\nrequestTimeout: 10\n')], undefined, /request timeout 10ms is too short: .*; a bare number is milliseconds, write "10s" for seconds$/],
     ['interval as a bare number of seconds', () => ['--room', 'a', '--interval', '15'], undefined, /^presence-watcher: interval 15ms is too short: the minimum is 100ms .*write "15s" for seconds$/],
     ['negative number after a flag', () => ['--room', 'a', '--limit', '-1'], undefined, /--limit is followed by "-1", which looks like an option: .*--limit=-1/],
@@ -401,7 +403,7 @@ describe('CLI', () => {
     expect(lines[0].reason).toMatch(/shutdown deadline/);
   });
 
-  it('config file: YAML, ${ENV} secrets, per-sink filters, flags override', async () => {
+  it('config file: YAML, ${ENV} secrets, per-sink filters (a room pattern), flags override', async () => {
     const slack = await receiver('/slack');
     const hook = await receiver('/hook');
     const cfg = writeConfig(
@@ -415,7 +417,7 @@ describe('CLI', () => {
         '  - type: slack',
         '    url: ${SLACK_URL}',
         '    events: [join]',
-        '    rooms: [standup]',
+        '    rooms: ["stand*"]',
         '  - type: webhook',
         `    url: ${hook.url}`,
         '',

@@ -125,3 +125,32 @@ describe('sizes', () => {
     expect(resolve({ rooms: ['a'] }).maxBodyBytes).toBe(32 * 1024 * 1024);
   });
 });
+
+describe('sink room filters against the watched rooms', () => {
+  const env = { DAILY_API_KEY: 'k' };
+  const withSink = (rooms: string[], filter: string[], allRooms = false) =>
+    () => resolveConfig(allRooms ? { allRooms: true, sinks: [{ type: 'stdout', rooms: filter }] } : { rooms, sinks: [{ type: 'stdout' }, { type: 'slack', url: 'https://hooks.slack.com/x', rooms: filter }] }, {}, env);
+  it('a name or pattern that matches a watched room is accepted', () => {
+    expect(withSink(['standup', 'interview-ann'], ['standup', 'interview-*'])).not.toThrow();
+  });
+  it('a name that is not watched is an error naming the sink, the entry and the rooms watched', () => {
+    expect(withSink(['standup', 'retro'], ['standup', 'Retro'])).toThrow(
+      'sinks[1].rooms: "Retro" is not a watched room (did you mean "retro"?), so this sink would never get its events; watching standup, retro (--room, or rooms in the config file)',
+    );
+    expect(withSink(['standup'], ['planning'])).toThrow(/^sinks\[1\]\.rooms: "planning" is not a watched room, so this sink/);
+  });
+  it('a pattern that matches no watched room is an error too; a long list of rooms is cut short', () => {
+    const rooms = Array.from({ length: 9 }, (_, i) => `room-${i}`);
+    expect(withSink(rooms, ['sales-*'])).toThrow(
+      'sinks[1].rooms: "sales-*" matches none of the watched rooms, so this sink would never get its events; watching room-0, room-1, room-2, room-3, room-4, room-5 and 3 more (--room, or rooms in the config file)',
+    );
+  });
+  it('rooms given by flag are the ones watched (flags override the file)', () => {
+    const file = { rooms: ['standup'], sinks: [{ type: 'stdout' as const, rooms: ['standup'] }] };
+    expect(() => resolveConfig(file, {}, env)).not.toThrow();
+    expect(() => resolveConfig(file, { rooms: ['retro'] }, env)).toThrow(/"standup" is not a watched room/);
+  });
+  it('with every room of the domain watched, any filter is taken as given', () => {
+    expect(withSink([], ['a-room-that-may-appear-later', 'sales-*'], true)).not.toThrow();
+  });
+});

@@ -7,7 +7,7 @@ import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
 import { parseSinkSpec } from '../src/config.js';
 import { crossesNetworkInClear } from '../src/daemon.js';
-import { Dispatcher } from '../src/dispatcher.js';
+import { Dispatcher, roomFilter } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
 import { DeliveryQueue } from '../src/sinks/queue.js';
@@ -378,6 +378,37 @@ describe('dispatcher filters', () => {
     expect(d.routesFor(ev(1, 'join', 'standup'))).toEqual([joinsInStandup, everything]);
     expect(d.routesFor(ev(1, 'leave', 'standup'))).toEqual([everything]);
     expect(d.routesFor(ev(1, 'join', 'retro'))).toEqual([everything]);
+  });
+
+  it('a room entry with * takes every room it matches, beside names', () => {
+    const d = new Dispatcher();
+    const interviews = queue(new StdoutSink(new PassThrough(), 'a')).q;
+    d.add(interviews, { rooms: ['interview-*', 'standup'] });
+    const taken = (room: string) => d.routesFor(ev(1, 'join', room)).length === 1;
+    expect(['interview-', 'interview-ann', 'interview-*', 'standup'].filter(taken)).toEqual(['interview-', 'interview-ann', 'interview-*', 'standup']);
+    expect(['interview', 'my-interview-ann', 'Interview-ann', 'standup-2', 'stand'].filter(taken)).toEqual([]);
+  });
+});
+
+describe('roomFilter', () => {
+  const matches = (entry: string, rooms: string[]) => rooms.filter(roomFilter([entry]));
+  it('* matches any run of characters, none included, anywhere in the entry', () => {
+    expect(matches('*', ['', 'a', 'any room'])).toEqual(['', 'a', 'any room']);
+    expect(matches('*-retro', ['team-retro', '-retro', 'retro', 'team-retro-2'])).toEqual(['team-retro', '-retro']);
+    expect(matches('a*b*c', ['abc', 'aXbYc', 'abbc', 'ab', 'acb', 'aXbYcZ', 'abcbc'])).toEqual(['abc', 'aXbYc', 'abbc', 'abcbc']);
+    // the prefix and suffix may not overlap: "ab*ba" needs at least "abba"
+    expect(matches('ab*ba', ['aba', 'abba', 'abXba'])).toEqual(['abba', 'abXba']);
+    expect(matches('a**b', ['ab', 'aXb', 'ba'])).toEqual(['ab', 'aXb']);
+  });
+  it('every other character stands for itself, regular-expression ones too', () => {
+    expect(matches('q3.review (v2)*', ['q3.review (v2)', 'q3.review (v2) final', 'q3Xreview (v2)', 'q3.review v2'])).toEqual(['q3.review (v2)', 'q3.review (v2) final']);
+    expect(matches('[a]+?*', ['[a]+?', '[a]+?x', 'a', 'aa'])).toEqual(['[a]+?', '[a]+?x']);
+    expect(matches('standup', ['standup', 'Standup', 'standup-2'])).toEqual(['standup']);
+  });
+  it('stays fast on a pattern of many stars against a long name that does not match', () => {
+    // a regular expression built as a.*a.*a.*…b backtracks for minutes on this; the matcher walks it once
+    const pattern = `${'a*'.repeat(30)}b`;
+    expect(matches(pattern, ['a'.repeat(5000), `${'a'.repeat(40)}b`])).toEqual([`${'a'.repeat(40)}b`]);
   });
 });
 
