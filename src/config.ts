@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
-import { roomFilter } from './dispatcher.js';
+import { nameFilter } from './dispatcher.js';
 import { parseDuration } from './util/duration.js';
 import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
@@ -66,6 +66,8 @@ const secretSetting = z.union([z.string().min(1, 'is empty'), z.array(z.string()
 const filter = {
   events: z.array(z.enum(EVENT_TYPES)).nonempty().optional(),
   rooms: z.array(z.string().min(1)).nonempty().optional(),
+  // may be empty: a sink's [] overrides the top-level list, to hear about everyone
+  ignoreUsers: z.array(z.string().min(1)).optional(),
 };
 
 const sinkSchema = z.discriminatedUnion('type', [
@@ -83,6 +85,7 @@ export const fileSchema = z
     allRooms: z.boolean().optional(),
     interval: duration.optional(),
     ignoreInitial: z.boolean().optional(),
+    ignoreUsers: z.array(z.string().min(1)).optional(),
     sinks: z.array(sinkSchema).optional(),
     webhookSecret: secretSetting.optional(),
     state: z.string().min(1).optional(),
@@ -156,7 +159,7 @@ function kindOf(v: unknown, show: boolean): string {
   return `${kind} (${String(v)})`;
 }
 
-const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'format', 'events', 'rooms'];
+const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'format', 'events', 'rooms', 'ignoreUsers'];
 
 /**
  * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores
@@ -326,7 +329,7 @@ function tooShort(what: string, ms: number, advice: string): string {
  */
 function checkSinkRooms(sink: SinkConfig, index: number, watched: readonly string[]): void {
   for (const entry of sink.rooms ?? []) {
-    if (watched.some(roomFilter([entry]))) continue;
+    if (watched.some(nameFilter([entry]))) continue;
     const shown = watched.length > 6 ? `${watched.slice(0, 6).join(', ')} and ${watched.length - 6} more` : watched.join(', ');
     const hint = entry.includes('*') ? undefined : closest(entry, watched);
     throw new ConfigError(
@@ -335,6 +338,11 @@ function checkSinkRooms(sink: SinkConfig, index: number, watched: readonly strin
         ' (--room, or rooms in the config file)',
     );
   }
+}
+
+/** The sinks, each with the top-level `ignoreUsers` unless it has a list of its own (which wins, even empty). */
+export function withIgnoreUsers(sinks: readonly SinkConfig[], ignoreUsers: readonly string[] | undefined): SinkConfig[] {
+  return sinks.map((s) => (s.ignoreUsers !== undefined || !ignoreUsers?.length ? s : { ...s, ignoreUsers: [...ignoreUsers] }));
 }
 
 /** Merge file settings with flag settings (flags win) and the environment, and check the whole. */
@@ -378,7 +386,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   if (intervalMs < 100) throw new ConfigError(tooShort('interval', intervalMs, "the minimum is 100ms (Daily's data lags up to 15s anyway)"));
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);
   const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec);
-  const sinks = m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }];
+  const sinks = withIgnoreUsers(m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }], m.ignoreUsers);
   const webhookSecret = m.webhookSecret ?? (env.PRESENCE_WEBHOOK_SECRET || undefined);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
   if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);

@@ -87,9 +87,9 @@ export function buildSink(s: SinkConfig, index: number, webhookSecret: string | 
   return new SlackSink({ url: s.url, ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}), name: `slack-${index + 1}(${host})`, userAgent: ua });
 }
 
-/** The events and rooms a configured sink takes (every one when unset). */
+/** The events, rooms and people a configured sink takes (every one when unset). */
 export function sinkFilter(s: SinkConfig): SinkFilter {
-  return { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}) };
+  return { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}), ...(s.ignoreUsers?.length ? { ignoreUsers: s.ignoreUsers } : {}) };
 }
 
 /** The dead-letter file at `path`, checked writable now (ConfigError if not), or the log without one. */

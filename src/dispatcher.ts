@@ -1,4 +1,4 @@
-import type { PresenceEvent, PresenceEventType } from './events.js';
+import type { Participant, PresenceEvent, PresenceEventType } from './events.js';
 import type { DeliveryQueue } from './sinks/queue.js';
 
 export interface SinkFilter {
@@ -10,21 +10,26 @@ export interface SinkFilter {
    * other character stands for itself.
    */
   rooms?: string[];
+  /**
+   * Not the events of people whose `userName` or `userId` is one of these (names, or patterns with
+   * `*` as in `rooms`): a bot of your own, a recorder, an AI agent in every call. Case counts.
+   */
+  ignoreUsers?: string[];
 }
 
 /**
- * Whether a room is one a `rooms` filter names: by name, or by a pattern with `*` (useful when
- * watching every room of a domain, whose room names nobody lists ahead of time).
+ * Whether a name is one a filter lists: as it is, or by a pattern with `*` (useful when watching
+ * every room of a domain, whose room names nobody lists ahead of time).
  */
-export function roomFilter(entries: readonly string[]): (room: string) => boolean {
+export function nameFilter(entries: readonly string[]): (name: string) => boolean {
   const names = new Set<string>();
   const patterns: string[][] = [];
   for (const e of entries) {
     if (e.includes('*')) patterns.push(e.split('*'));
     else names.add(e);
   }
-  if (patterns.length === 0) return (room) => names.has(room);
-  return (room) => names.has(room) || patterns.some((parts) => matchesParts(room, parts));
+  if (patterns.length === 0) return (name) => names.has(name);
+  return (name) => names.has(name) || patterns.some((parts) => matchesParts(name, parts));
 }
 
 /**
@@ -50,6 +55,12 @@ interface Route {
   queue: DeliveryQueue;
   types: Set<string> | undefined;
   rooms: ((room: string) => boolean) | undefined;
+  ignored: ((p: Participant) => boolean) | undefined;
+}
+
+function userFilter(entries: readonly string[]): (p: Participant) => boolean {
+  const listed = nameFilter(entries);
+  return (p) => (p.userName !== null && listed(p.userName)) || (p.userId !== null && listed(p.userId));
 }
 
 /**
@@ -63,7 +74,8 @@ export class Dispatcher {
     this.#routes.push({
       queue,
       types: filter.events?.length ? new Set(filter.events) : undefined,
-      rooms: filter.rooms?.length ? roomFilter(filter.rooms) : undefined,
+      rooms: filter.rooms?.length ? nameFilter(filter.rooms) : undefined,
+      ignored: filter.ignoreUsers?.length ? userFilter(filter.ignoreUsers) : undefined,
     });
   }
 
@@ -74,7 +86,7 @@ export class Dispatcher {
   /** The queues (sinks) whose filter takes this event. */
   routesFor(event: PresenceEvent): DeliveryQueue[] {
     return this.#routes
-      .filter((r) => (!r.types || r.types.has(event.type)) && (!r.rooms || r.rooms(event.room)))
+      .filter((r) => (!r.types || r.types.has(event.type)) && (!r.rooms || r.rooms(event.room)) && (!r.ignored || !r.ignored(event.participant)))
       .map((r) => r.queue);
   }
 

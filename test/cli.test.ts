@@ -90,6 +90,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['unknown setting', () => ['--config', writeConfig('c3.yaml', 'rooms: [a]\ncolour: blue\n')], undefined, /c3\.yaml: .*unknown setting "colour"/],
     ['bad duration in config', () => ['--config', writeConfig('c4.json', '{"rooms":["a"],"interval":"fast"}')], undefined, /c4\.json: interval: "fast" is not a duration/],
     ['env var missing in config', () => ['--config', writeConfig('c5.yaml', 'rooms: [a]\napiKey: ${NOT_SET_ANYWHERE}\n')], undefined, /c5\.yaml: apiKey: environment variable NOT_SET_ANYWHERE is not set/],
+    ['empty --ignore-user', () => ['--room', 'a', '--ignore-user', ''], undefined, /^presence-watcher: --ignore-user needs a user name, a user id or a pattern such as "\*Bot"$/],
     ['bad log level', () => ['--room', 'a', '--log-level', 'loud'], undefined, /--log-level "loud" must be one of/],
     ['bad health address', () => ['--room', 'a', '--health', 'localhost:http'], undefined, /--health "localhost:http": expected host:port/],
     ['bad max-rps', () => ['--room', 'a', '--max-rps', 'lots'], undefined, /--max-rps "lots" must be a number/],
@@ -438,6 +439,20 @@ describe('CLI', () => {
     expect(slackText).not.toContain('Rex');
     expect(slackText).not.toContain('left');
     expect(hook.accepted.map((x) => JSON.parse(x.body).type).sort()).toEqual(['join', 'join', 'leave']);
+  });
+
+  it('--ignore-user: no events about the people it names or matches, by userName or userId', async () => {
+    sim.join('standup', { userName: 'Pipecat Bot' });
+    sim.join('standup', { userName: 'Ann' });
+    sim.join('standup', { userName: 'Zed', userId: 'svc-recorder' });
+    const run = start(['--room', 'standup', ...FAST, '--ignore-user', '*Bot', '--ignore-user', 'svc-recorder']);
+    await run.until(() => run.lines.length >= 1);
+    sim.join('standup', { userName: 'Bob' });
+    sim.join('standup', { userName: 'Helper Bot' });
+    await run.until(() => run.lines.length >= 2);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(run.lines.map((l) => JSON.parse(l).participant.userName)).toEqual(['Ann', 'Bob']);
   });
 
   it('--health serves /healthz and Prometheus /metrics', async () => {

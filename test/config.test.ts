@@ -154,3 +154,28 @@ describe('sink room filters against the watched rooms', () => {
     expect(withSink([], ['a-room-that-may-appear-later', 'sales-*'], true)).not.toThrow();
   });
 });
+
+describe('ignoreUsers', () => {
+  const env = { DAILY_API_KEY: 'k' };
+  const slack = { type: 'slack' as const, url: 'https://hooks.slack.com/x' };
+  const lists = (file: Parameters<typeof resolveConfig>[0], flags: Parameters<typeof resolveConfig>[1] = {}) =>
+    resolveConfig({ rooms: ['a'], ...file }, flags, env).sinks.map((s) => s.ignoreUsers);
+  it('the top-level list goes to every sink without a list of its own; a sink\'s own wins, an empty one too', () => {
+    expect(lists({ ignoreUsers: ['*Bot'], sinks: [slack, { ...slack, ignoreUsers: ['recorder'] }, { ...slack, ignoreUsers: [] }, { type: 'stdout' }] })).toEqual([
+      ['*Bot'],
+      ['recorder'],
+      [],
+      ['*Bot'],
+    ]);
+    expect(lists({ ignoreUsers: ['*Bot'] })).toEqual([['*Bot']]); // the default stdout sink too
+    expect(lists({})).toEqual([undefined]);
+  });
+  it('--ignore-user replaces the file\'s top-level list', () => {
+    expect(lists({ ignoreUsers: ['*Bot'], sinks: [slack] }, { ignoreUsers: ['Zed'] })).toEqual([['Zed']]);
+  });
+  it('is checked like any setting', () => {
+    expect(problem({ rooms: ['a'], ignoreUsers: 'Bot' })).toBe('w.yaml: ignoreUsers: must be a list (in YAML: [a, b], or one "- item" a line), not the text "Bot"');
+    expect(problem({ rooms: ['a'], sinks: [{ type: 'stdout', ignoreUser: ['Bot'] }] })).toBe('w.yaml: sinks[0]: unknown setting "ignoreUser" (did you mean "ignoreUsers"?)');
+    expect(problem({ rooms: ['a'], ignoreUsers: [''] })).toMatch(/^w\.yaml: ignoreUsers\[0\]: /);
+  });
+});

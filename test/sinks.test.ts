@@ -7,7 +7,7 @@ import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
 import { parseSinkSpec } from '../src/config.js';
 import { crossesNetworkInClear } from '../src/daemon.js';
-import { Dispatcher, roomFilter } from '../src/dispatcher.js';
+import { Dispatcher, nameFilter } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
 import { DeliveryQueue } from '../src/sinks/queue.js';
@@ -388,10 +388,29 @@ describe('dispatcher filters', () => {
     expect(['interview-', 'interview-ann', 'interview-*', 'standup'].filter(taken)).toEqual(['interview-', 'interview-ann', 'interview-*', 'standup']);
     expect(['interview', 'my-interview-ann', 'Interview-ann', 'standup-2', 'stand'].filter(taken)).toEqual([]);
   });
+
+  it('ignoreUsers drops the events of people whose userName or userId it lists or matches', () => {
+    const d = new Dispatcher();
+    const humans = queue(new StdoutSink(new PassThrough(), 'a')).q;
+    const everything = queue(new StdoutSink(new PassThrough(), 'b')).q;
+    d.add(humans, { ignoreUsers: ['*Bot', 'recorder', 'svc-7'] });
+    d.add(everything);
+    const as = (userName: string | null, userId: string | null = null, type: PresenceEvent['type'] = 'join') => {
+      const e = ev(1, type);
+      return { ...e, participant: { ...e.participant, userName, userId } } as PresenceEvent;
+    };
+    const to = (e: PresenceEvent) => d.routesFor(e).map((q) => (q === humans ? 'humans' : 'everything'));
+    for (const e of [as('Pipecat Bot'), as('Bot'), as('recorder'), as('Ann', 'svc-7'), as(null, 'svc-7'), as('Pipecat Bot', null, 'leave'), as('Pipecat Bot', null, 'update')]) {
+      expect(to(e)).toEqual(['everything']);
+    }
+    for (const e of [as('Ann'), as('Bot Ann'), as('Recorder'), as('recorder 2'), as(null, null), as(null, 'svc-70')]) {
+      expect(to(e)).toEqual(['humans', 'everything']);
+    }
+  });
 });
 
-describe('roomFilter', () => {
-  const matches = (entry: string, rooms: string[]) => rooms.filter(roomFilter([entry]));
+describe('nameFilter', () => {
+  const matches = (entry: string, rooms: string[]) => rooms.filter(nameFilter([entry]));
   it('* matches any run of characters, none included, anywhere in the entry', () => {
     expect(matches('*', ['', 'a', 'any room'])).toEqual(['', 'a', 'any room']);
     expect(matches('*-retro', ['team-retro', '-retro', 'retro', 'team-retro-2'])).toEqual(['team-retro', '-retro']);

@@ -40,6 +40,9 @@ What to watch:
 Where events go:
   --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable (default
                            stdout: NDJSON; stdout:text is a line a person reads, for --once)
+  --ignore-user <name>     no events about a person whose userName or userId is this (your own bot,
+                           a recorder); * matches any characters ("*Bot"); repeatable. In a config
+                           file: ignoreUsers, for every sink, or per sink (overrides)
   --webhook-secret <s>     sign webhook deliveries (Standard Webhooks; whsec_<base64> or raw).
                            Rotating? Repeat it (or put "whsec_new whsec_old" in the env var): each
                            delivery carries a signature per secret, so receivers holding either
@@ -196,6 +199,12 @@ function secretFlag(v: string[] | undefined): string | undefined {
   }
 }
 
+/** `--ignore-user`, repeatable: names, ids or patterns. */
+function userList(v: string[] | undefined): string[] | undefined {
+  if (v?.some((u) => u === '')) throw new ConfigError('--ignore-user needs a user name, a user id or a pattern such as "*Bot"');
+  return v;
+}
+
 function size(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const bytes = parseSize(v);
@@ -298,6 +307,7 @@ export function parseCommand(argv: string[]): Command {
     sink: { type: 'string', multiple: true },
     'webhook-secret': { type: 'string', multiple: true },
     'ignore-initial': { type: 'boolean' },
+    'ignore-user': { type: 'string', multiple: true },
     state: { type: 'string' },
     'leave-grace': { type: 'string' },
     'api-url': { type: 'string' },
@@ -343,6 +353,7 @@ export function parseCommand(argv: string[]): Command {
     sinks: (v.sink as string[] | undefined)?.map(parseSinkSpec),
     webhookSecret: secretFlag(v['webhook-secret'] as string[] | undefined),
     ignoreInitial: v['ignore-initial'] as boolean | undefined,
+    ignoreUsers: userList(v['ignore-user'] as string[] | undefined),
     state: s('state'),
     leaveGrace: duration('--leave-grace', s('leave-grace')),
     apiUrl,
