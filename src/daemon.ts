@@ -92,6 +92,16 @@ export function sinkFilter(s: SinkConfig): SinkFilter {
   return { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}), ...(s.ignoreUsers?.length ? { ignoreUsers: s.ignoreUsers } : {}) };
 }
 
+/** The start line's account of which sinks filter what (absent when none does): "why no alert?" starts there. */
+function filtersLogged(sinks: readonly SinkConfig[], queues: readonly DeliveryQueue[]): { filters?: Record<string, SinkFilter> } {
+  const filters: Record<string, SinkFilter> = {};
+  sinks.forEach((s, i) => {
+    const f = sinkFilter(s);
+    if (Object.keys(f).length > 0) filters[queues[i]!.sink.name] = f;
+  });
+  return Object.keys(filters).length > 0 ? { filters } : {};
+}
+
 /** The dead-letter file at `path`, checked writable now (ConfigError if not), or the log without one. */
 export function openDeadLetter(path: string | undefined, log: Logger): DeadLetter {
   if (!path) return new LogDeadLetter(log);
@@ -360,6 +370,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       rooms: cfg.allRooms ? undefined : cfg.rooms,
       interval: formatDuration(cfg.intervalMs),
       sinks: dispatcher.queues.map((q) => q.sink.name),
+      ...filtersLogged(cfg.sinks, dispatcher.queues),
       maxRps: cfg.maxRps,
     },
     `watching ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`} every ${formatDuration(cfg.intervalMs)}`,

@@ -434,6 +434,9 @@ describe('CLI', () => {
     await waitFor(slack, 'request', () => slack.accepted.length >= 1, 10_000);
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
+    // the start line says which sink filters what, so "why no alert?" has an answer in the log
+    const startLine = run.logs.find((l) => String(l.msg).startsWith('watching 2 room(s)'));
+    expect(startLine?.filters).toEqual({ [`slack-1(${new URL(slack.url).host})`]: { events: ['join'], rooms: ['stand*'] } });
     const slackText = slack.accepted.map((x) => JSON.parse(x.body).text).join('\n');
     expect(slackText).toContain('Ann joined standup');
     expect(slackText).not.toContain('Rex');
