@@ -34,8 +34,9 @@ export function nameFilter(entries: readonly string[]): (name: string) => boolea
 
 /**
  * Whether `name` is `parts` joined by runs of any characters. Each literal part is taken at its
- * first place after the last: a later place never leaves more room for the rest, so this is linear
- * in the name however many stars there are (a regular expression with several `.*` can backtrack).
+ * first place after the last: a later place never leaves more room for the rest, so nothing is
+ * tried twice however many stars there are (a regular expression with several `.*` can backtrack
+ * through every way of splitting the name).
  */
 function matchesParts(name: string, parts: readonly string[]): boolean {
   const first = parts[0]!;
