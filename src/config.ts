@@ -354,6 +354,9 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const rooms = [...new Set(m.rooms ?? [])];
   if (allRooms && rooms.length > 0) throw new ConfigError('give either --room (rooms) or --all-rooms (allRooms), not both');
   if (allRooms && m.limit !== undefined) throw new ConfigError('--limit (limit) applies to --room only: GET /presence, which --all-rooms polls, takes no parameters');
+  if (rooms.includes('*')) {
+    throw new ConfigError('--room "*" (rooms) is not a room name: to watch every room of the domain use --all-rooms (allRooms: true), with a sink rooms filter such as ["team-*"] to route some of them');
+  }
   if (!allRooms && rooms.length === 0) {
     throw new ConfigError('nothing to watch: give --room <name> (repeatable) or --all-rooms');
   }

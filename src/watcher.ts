@@ -209,6 +209,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         if (typeof r !== 'string' || r === '') {
           throw new WatcherOptionsError(`PresenceWatcher: every room must be a non-empty string, got ${JSON.stringify(r)}`);
         }
+        // "*" names GET /presence in errors, health and metrics; and nobody means a room by it
+        if (r === DOMAIN_TARGET) throw new WatcherOptionsError('PresenceWatcher: "*" is not a room name: to watch every room of the domain, set allRooms: true');
       }
       this.#rooms = [...new Set(rooms)];
     }

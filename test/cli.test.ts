@@ -80,6 +80,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['bad sink spec', () => ['--room', 'a', '--sink', 'carrier-pigeon'], undefined, /--sink "carrier-pigeon…": expected stdout, stdout:text, webhook:<url> or slack:<url>/],
     ['sink with a bad URL', () => ['--room', 'a', '--sink', 'webhook:not a url'], undefined, /--sink webhook:…: the URL must be an http\(s\) URL/],
     ['no room and no --all-rooms', () => [], undefined, /nothing to watch: give --room <name> \(repeatable\) or --all-rooms/],
+    ['--room "*" meant as every room', () => ['--room', '*'], undefined, /^presence-watcher: --room "\*" \(rooms\) is not a room name: to watch every room of the domain use --all-rooms \(allRooms: true\)/],
     ['both --room and --all-rooms', () => ['--room', 'a', '--all-rooms'], undefined, /either --room .* or --all-rooms/],
     ['missing DAILY_API_KEY', () => ['--room', 'a'], { DAILY_API_KEY: '' }, /DAILY_API_KEY is not set/],
     ['unreadable config', () => ['--config', join(dir, 'missing.yaml')], undefined, /cannot read config file .*missing\.yaml: no such file/],

@@ -135,6 +135,10 @@ describe('DailyClient against the simulator', () => {
     const err = await failure(client.getRoomPresence('nope'));
     expect(err).toMatchObject({ code: 'DAILY_NOT_FOUND', status: 404, type: 'not-found', retryable: false, fatal: false, target: 'nope' });
     expect(err.message).toContain('room "nope" not found');
+    expect(err.message).not.toContain('wildcard');
+    // a room pattern given where a name is polled: the 404 says what to do instead
+    const pattern = await failure(client.getRoomPresence('team-*'));
+    expect(pattern.message).toMatch(/^room "team-\*" not found \(HTTP 404[^)]*\): check the room name\. Rooms are polled by name \("\*" is not a wildcard there\): to watch every room that matches, use --all-rooms \(allRooms\) with a sink rooms filter$/);
   });
 
   it('401 is fatal and says the key was rejected, without the key', async () => {

@@ -353,6 +353,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ apiKey: 'k' }, /rooms must be a non-empty array/],
       [{ apiKey: 'k', rooms: [] }, /rooms must be a non-empty array/],
       [{ apiKey: 'k', rooms: [''] }, /every room must be a non-empty string/],
+      [{ apiKey: 'k', rooms: ['a', '*'] }, /^PresenceWatcher: "\*" is not a room name: to watch every room of the domain, set allRooms: true$/],
       [{ apiKey: 'k', rooms: ['a'], allRooms: true }, /either rooms or allRooms/],
       [{ rooms: ['a'] }, /apiKey is required/],
       [{ apiKey: 'k', rooms: ['a'], intervalMs: 'fast' }, /intervalMs must be a number/],

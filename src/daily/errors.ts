@@ -118,7 +118,7 @@ export function httpError(
       message:
         target === '*'
           ? `GET /presence was not found (HTTP 404${detail}): check --api-url`
-          : `room "${target}" not found (HTTP 404${detail}): check the room name`,
+          : `room "${target}" not found (HTTP 404${detail}): check the room name${target.includes('*') ? '. Rooms are polled by name ("*" is not a wildcard there): to watch every room that matches, use --all-rooms (allRooms) with a sink rooms filter' : ''}`,
     });
   }
   if (status === 429) {
