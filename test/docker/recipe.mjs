@@ -126,9 +126,13 @@ function copy(s, args) {
   }
 }
 
-/** The stage's env with the node running this on PATH (the image has its node there). */
-function envOf(s, extra = {}) {
-  return { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR ?? '/tmp', ...s.env, ...extra };
+/**
+ * The stage's env with the node running this on PATH (the image has its node there). The image's
+ * commands get nothing else of this machine's; a RUN gets all of it, as a builder's network setup
+ * (a proxy, NODE_EXTRA_CA_CERTS) is what lets `npm ci` reach the registry.
+ */
+function envOf(s, extra = {}, host = {}) {
+  return { ...host, PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR ?? '/tmp', ...s.env, ...extra };
 }
 
 function run(s, command) {
@@ -138,8 +142,8 @@ function run(s, command) {
     say(`  not emulated (touches ${outside.join(', ')} outside the stage, as root): RUN ${command}`);
     return;
   }
-  const r = spawnSync('sh', ['-c', command], { cwd: s.cwd, env: envOf(s), stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`RUN ${command}: exit ${r.status ?? r.signal}`);
+  const r = spawnSync('sh', ['-c', command], { cwd: s.cwd, env: envOf(s, {}, process.env), stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`RUN ${command}: ${r.error?.code === 'ETIMEDOUT' ? 'still running after 10 min' : `exit ${r.status ?? r.signal}`}`);
 }
 
 function build(dockerfile) {
