@@ -86,6 +86,7 @@ export const fileSchema = z
     interval: duration.optional(),
     ignoreInitial: z.boolean().optional(),
     ignoreUsers: z.array(z.string().min(1)).optional(),
+    events: z.array(z.enum(EVENT_TYPES)).nonempty().optional(),
     sinks: z.array(sinkSchema).optional(),
     webhookSecret: secretSetting.optional(),
     state: z.string().min(1).optional(),
@@ -340,9 +341,17 @@ function checkSinkRooms(sink: SinkConfig, index: number, watched: readonly strin
   }
 }
 
-/** The sinks, each with the top-level `ignoreUsers` unless it has a list of its own (which wins, even empty). */
-export function withIgnoreUsers(sinks: readonly SinkConfig[], ignoreUsers: readonly string[] | undefined): SinkConfig[] {
-  return sinks.map((s) => (s.ignoreUsers !== undefined || !ignoreUsers?.length ? s : { ...s, ignoreUsers: [...ignoreUsers] }));
+/**
+ * The sinks, each with the top-level `events` and `ignoreUsers` where it has no setting of its own
+ * (a sink's own wins; its `ignoreUsers: []` hears about everyone).
+ */
+export function withSinkDefaults(sinks: readonly SinkConfig[], defaults: Pick<FileConfig, 'events' | 'ignoreUsers'>): SinkConfig[] {
+  const { events, ignoreUsers } = defaults;
+  return sinks.map((s) => ({
+    ...s,
+    ...(s.events === undefined && events ? { events: [...events] as typeof events } : {}),
+    ...(s.ignoreUsers === undefined && ignoreUsers?.length ? { ignoreUsers: [...ignoreUsers] } : {}),
+  }));
 }
 
 /** Merge file settings with flag settings (flags win) and the environment, and check the whole. */
@@ -389,7 +398,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   if (intervalMs < 100) throw new ConfigError(tooShort('interval', intervalMs, "the minimum is 100ms (Daily's data lags up to 15s anyway)"));
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);
   const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec);
-  const sinks = withIgnoreUsers(m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }], m.ignoreUsers);
+  const sinks = withSinkDefaults(m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }], m);
   const webhookSecret = m.webhookSecret ?? (env.PRESENCE_WEBHOOK_SECRET || undefined);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
   if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);

@@ -445,18 +445,26 @@ describe('CLI', () => {
     expect(hook.accepted.map((x) => JSON.parse(x.body).type).sort()).toEqual(['join', 'join', 'leave']);
   });
 
-  it('--ignore-user: no events about the people it names or matches, by userName or userId', async () => {
+  it('--ignore-user: no events about the people it names or matches, by userName or userId; --events: only those types', async () => {
     sim.join('standup', { userName: 'Pipecat Bot' });
-    sim.join('standup', { userName: 'Ann' });
+    const ann = sim.join('standup', { userName: 'Ann' });
     sim.join('standup', { userName: 'Zed', userId: 'svc-recorder' });
-    const run = start(['--room', 'standup', ...FAST, '--ignore-user', '*Bot', '--ignore-user', 'svc-recorder']);
+    const run = start(['--room', 'standup', ...FAST, '--ignore-user', '*Bot', '--ignore-user', 'svc-recorder', '--events', 'join']);
     await run.until(() => run.lines.length >= 1);
-    sim.join('standup', { userName: 'Bob' });
+    const bob = sim.join('standup', { userName: 'Bob' });
     sim.join('standup', { userName: 'Helper Bot' });
     await run.until(() => run.lines.length >= 2);
+    sim.leave('standup', ann.id);
+    sim.rename('standup', bob.id, 'Robert');
+    // two more requests: the first saw the leave and the rename, and a room's polls never overlap
+    const served = sim.requests.length;
+    await waitFor(sim, 'request', () => sim.requests.length >= served + 2, 10_000);
+    // a join after them: once it is out, they were handled (a sink keeps order)
+    sim.join('standup', { userName: 'Cy' });
+    await run.until(() => run.lines.length >= 3);
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
-    expect(run.lines.map((l) => JSON.parse(l).participant.userName)).toEqual(['Ann', 'Bob']);
+    expect(run.lines.map((l) => `${JSON.parse(l).type} ${JSON.parse(l).participant.userName}`)).toEqual(['join Ann', 'join Bob', 'join Cy']);
   });
 
   it('--health serves /healthz and Prometheus /metrics', async () => {

@@ -179,3 +179,22 @@ describe('ignoreUsers', () => {
     expect(problem({ rooms: ['a'], ignoreUsers: [''] })).toMatch(/^w\.yaml: ignoreUsers\[0\]: /);
   });
 });
+
+describe('top-level events', () => {
+  const env = { DAILY_API_KEY: 'k' };
+  const slack = { type: 'slack' as const, url: 'https://hooks.slack.com/x' };
+  const events = (file: Parameters<typeof resolveConfig>[0], flags: Parameters<typeof resolveConfig>[1] = {}) =>
+    resolveConfig({ rooms: ['a'], ...file }, flags, env).sinks.map((s) => s.events);
+  it('go to every sink without events of its own, the default stdout sink included; a sink\'s own win', () => {
+    expect(events({ events: ['join'], sinks: [slack, { ...slack, events: ['leave', 'update'] }] })).toEqual([['join'], ['leave', 'update']]);
+    expect(events({ events: ['join'] })).toEqual([['join']]);
+    expect(events({})).toEqual([undefined]);
+  });
+  it('--events replaces the file\'s list, and reaches the sinks given by --sink', () => {
+    expect(events({ events: ['join'] }, { events: ['leave'], sinks: [slack] })).toEqual([['leave']]);
+  });
+  it('is checked like any setting', () => {
+    expect(problem({ rooms: ['a'], events: ['joins'] })).toBe('w.yaml: events[0]: must be one of "join", "leave", "update", not the text "joins"');
+    expect(problem({ rooms: ['a'], events: [] })).toMatch(/^w\.yaml: events: /);
+  });
+});

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
+import { ConfigError, EVENT_TYPES, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
 import { joinSecrets } from '../sinks/signing.js';
 import { parseDuration } from '../util/duration.js';
 import type { ReplayCommand } from './replay.js';
@@ -40,6 +40,8 @@ What to watch:
 Where events go:
   --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable (default
                            stdout: NDJSON; stdout:text is a line a person reads, for --once)
+  --events <types>         deliver only these: join, leave, update, comma-separated ("--events join"
+                           to alert on arrivals only); every sink, unless its config lists its own
   --ignore-user <name>     no events about a person whose userName or userId is this (your own bot,
                            a recorder); * matches any characters ("*Bot"); repeatable. In a config
                            file: ignoreUsers, for every sink, or per sink (overrides)
@@ -85,7 +87,7 @@ delivered); 2 on a usage or configuration error. A second signal exits at once.
 
 Examples:
   DAILY_API_KEY=… presence-watcher --room standup --room retro
-  DAILY_API_KEY=… presence-watcher --all-rooms --sink slack:https://hooks.slack.com/services/…
+  DAILY_API_KEY=… presence-watcher --all-rooms --events join --sink slack:https://hooks.slack.com/services/…
   presence-watcher demo          # simulated domain, no account or network needed
 `;
 
@@ -199,6 +201,15 @@ function secretFlag(v: string[] | undefined): string | undefined {
   }
 }
 
+/** `--events join,leave` (or repeated): the event types the sinks get. */
+function eventTypes(v: string[] | undefined): FileConfig['events'] {
+  if (v === undefined) return undefined;
+  const types = v.flatMap((x) => x.split(',')).map((x) => x.trim());
+  const wrong = types.find((t) => !(EVENT_TYPES as readonly string[]).includes(t));
+  if (wrong !== undefined) throw new ConfigError(`--events "${wrong}": expected ${EVENT_TYPES.join(', ')} (comma-separated, e.g. --events join,leave)`);
+  return [...new Set(types)] as NonNullable<FileConfig['events']>;
+}
+
 /** `--ignore-user`, repeatable: names, ids or patterns. */
 function userList(v: string[] | undefined): string[] | undefined {
   if (v?.some((u) => u === '')) throw new ConfigError('--ignore-user needs a user name, a user id or a pattern such as "*Bot"');
@@ -308,6 +319,7 @@ export function parseCommand(argv: string[]): Command {
     'webhook-secret': { type: 'string', multiple: true },
     'ignore-initial': { type: 'boolean' },
     'ignore-user': { type: 'string', multiple: true },
+    events: { type: 'string', multiple: true },
     state: { type: 'string' },
     'leave-grace': { type: 'string' },
     'api-url': { type: 'string' },
@@ -354,6 +366,7 @@ export function parseCommand(argv: string[]): Command {
     webhookSecret: secretFlag(v['webhook-secret'] as string[] | undefined),
     ignoreInitial: v['ignore-initial'] as boolean | undefined,
     ignoreUsers: userList(v['ignore-user'] as string[] | undefined),
+    events: eventTypes(v.events as string[] | undefined),
     state: s('state'),
     leaveGrace: duration('--leave-grace', s('leave-grace')),
     apiUrl,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfigFile, withIgnoreUsers, type FileConfig, type LogLevelName } from '../config.js';
+import { ConfigError, loadConfigFile, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
@@ -66,7 +66,7 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
 /** `presence-watcher replay`: deliver a dead-letter file's events again. Resolves with the exit code. */
 export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const file: FileConfig = c.configPath ? loadConfigFile(c.configPath, io.env) : {};
-  const sinks = withIgnoreUsers(c.sinks ?? file.sinks ?? [], file.ignoreUsers);
+  const sinks = withSinkDefaults(c.sinks ?? file.sinks ?? [], file);
   if (!sinks?.length) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
   const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (io.env.PRESENCE_WEBHOOK_SECRET || undefined);
   const { events, skipped } = readDeadLetters(c.file);
