@@ -11,7 +11,8 @@
 //   2. the image's own simulator and a daemon started from ENTRYPOINT, with PRESENCE_HEALTH on a
 //      free loopback port: the HEALTHCHECK command passes once the daemon polls, fails once the
 //      simulator is gone, and passes with PRESENCE_HEALTH empty (the check turned off);
-//   3. the daemon stops with exit 0 on SIGTERM (docker stop).
+//   3. the daemon stops with exit 0 on SIGTERM (docker stop), its --state saved on the /data volume;
+//   4. `demo` (the README's `docker run --rm presence-watcher demo`) prints events and exits 0.
 // Not emulated, and said so: a RUN that touches an absolute path outside the stage's WORKDIR (it
 // needs root: the /data volume's ownership) and USER (this runs as the CI user). An instruction it
 // does not know fails the run, so a new one in the Dockerfile gets emulated here too.
@@ -200,9 +201,9 @@ function build(dockerfile) {
   return stage;
 }
 
-/** An exec-form command of the image, its absolute paths taken inside the stage's filesystem. */
+/** An exec-form command of the image, its absolute paths (those under a directory the stage has) taken inside the stage's filesystem. */
 function imageCommand(s, argv) {
-  const mapped = argv.map((a) => (a.startsWith('/') && existsSync(join(s.root, a)) ? join(s.root, a) : a));
+  const mapped = argv.map((a) => (a.startsWith('/') && existsSync(join(s.root, a.split('/')[1])) ? join(s.root, a) : a));
   return { file: mapped[0] === 'node' ? process.execPath : mapped[0], args: mapped.slice(1) };
 }
 
@@ -251,6 +252,13 @@ async function check(image) {
   if (plain.status === 0) say(`ENTRYPOINT + CMD (${[...image.entrypoint, ...image.cmd].join(' ')}): exit 0`);
   else fail(`ENTRYPOINT + CMD exited ${plain.status}: ${plain.stderr.trim().split('\n')[0]}`);
 
+  // the README's `docker run --rm presence-watcher demo`
+  const demo = imageCommand(image, [...image.entrypoint, 'demo', '--duration', '3s']);
+  const shown = spawnSync(demo.file, demo.args, { cwd: image.cwd, env: envOf(image), encoding: 'utf8', timeout: 30_000 });
+  const events = shown.stdout.split('\n').filter((l) => l.startsWith('{"id":"evt_')).length;
+  if (shown.status === 0 && events > 0) say(`ENTRYPOINT demo --duration 3s: exit 0, ${events} events`);
+  else fail(`ENTRYPOINT demo exited ${shown.status ?? shown.error?.code} with ${events} events: ${shown.stderr.trim().split('\n').pop()}`);
+
   if (!image.healthcheck) return fail('no HEALTHCHECK');
   const sim = start(image, [...image.entrypoint, 'simulate', '--port', '0']);
   let api;
@@ -258,7 +266,10 @@ async function check(image) {
   if (!api) return;
   const health = `127.0.0.1:${await freePort()}`;
   const env = { DAILY_API_URL: api[1], DAILY_API_KEY: api[2], PRESENCE_HEALTH: health };
-  const daemon = start(image, [...image.entrypoint, '--all-rooms', '--interval', '1s'], env);
+  // the README's durable run: state and dead-letter on a volume at /data (here a directory of the
+  // stage's, as a mounted volume would be; its ownership, the skipped RUN's job, is not checked)
+  mkdirSync(join(image.root, 'data'), { recursive: true });
+  const daemon = start(image, [...image.entrypoint, '--all-rooms', '--interval', '1s', '--state', '/data/state.json', '--dead-letter', '/data/dead.ndjson'], env);
   if (await until('HEALTHCHECK to pass with the daemon polling', () => healthcheck(image, env) === 0, 30_000)) say(`HEALTHCHECK passes against a polling daemon (PRESENCE_HEALTH=${health})`);
   sim.child.kill('SIGTERM');
   if (await until('HEALTHCHECK to fail once the Daily API is gone', () => healthcheck(image, env) === 1, 30_000)) say('HEALTHCHECK fails once the daemon cannot poll');
@@ -267,6 +278,13 @@ async function check(image) {
   daemon.child.kill('SIGTERM');
   const { code, signal } = await daemon.exit;
   if (code === 0) say('the daemon exits 0 on SIGTERM (docker stop)');
+  let saved;
+  try {
+    saved = JSON.parse(readFileSync(join(image.root, 'data/state.json'), 'utf8'));
+  } catch (err) {
+    fail(`no state saved at /data/state.json (${err.code ?? err.message})`);
+  }
+  if (saved) say(`--state /data/state.json saved (${Object.keys(saved.rooms ?? {}).length} rooms)`);
   else fail(`the daemon exited ${code ?? signal} on SIGTERM: ${daemon.err().trim().split('\n').slice(-2).join(' | ')}`);
   if (daemon.out().trim() === '') fail('the daemon printed no event from the simulator');
 }
