@@ -341,6 +341,14 @@ function checkSinkRooms(sink: SinkConfig, index: number, watched: readonly strin
   }
 }
 
+/** An ignore list entry of stars alone matches every named person: the sink would hear about nobody but the nameless. */
+function checkIgnoreUsers(list: readonly string[] | undefined, where: string): void {
+  const all = list?.find((u) => /^\*+$/.test(u));
+  if (all !== undefined) {
+    throw new ConfigError(`${where}: "${all}" matches every person with a name or user id, so nothing about them would be delivered: list the people to ignore (e.g. "*Bot"), or remove the sink`);
+  }
+}
+
 /**
  * The sinks, each with the top-level `events` and `ignoreUsers` where it has no setting of its own
  * (a sink's own wins; its `ignoreUsers: []` hears about everyone).
@@ -394,6 +402,8 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     }
   });
   if (!allRooms) m.sinks?.forEach((s, i) => checkSinkRooms(s, i, rooms));
+  checkIgnoreUsers(m.ignoreUsers, '--ignore-user (ignoreUsers)');
+  m.sinks?.forEach((s, i) => checkIgnoreUsers(s.ignoreUsers, `sinks[${i}].ignoreUsers`));
   const intervalMs = m.interval ?? DEFAULTS.intervalMs;
   if (intervalMs < 100) throw new ConfigError(tooShort('interval', intervalMs, "the minimum is 100ms (Daily's data lags up to 15s anyway)"));
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);

@@ -173,6 +173,12 @@ describe('ignoreUsers', () => {
   it('--ignore-user replaces the file\'s top-level list', () => {
     expect(lists({ ignoreUsers: ['*Bot'], sinks: [slack] }, { ignoreUsers: ['Zed'] })).toEqual([['Zed']]);
   });
+  it('an entry of stars alone (everyone with a name) is an error, wherever it is given', () => {
+    expect(() => lists({ ignoreUsers: ['Bot', '*'] })).toThrow(/^--ignore-user \(ignoreUsers\): "\*" matches every person with a name or user id, so nothing about them would be delivered/);
+    expect(() => lists({}, { ignoreUsers: ['**'] })).toThrow(/^--ignore-user \(ignoreUsers\): "\*\*" matches every person/);
+    expect(() => lists({ sinks: [slack, { ...slack, ignoreUsers: ['*'] }] })).toThrow(/^sinks\[1\]\.ignoreUsers: "\*" matches every person/);
+    expect(() => lists({ ignoreUsers: ['*Bot', 'a*b'] })).not.toThrow();
+  });
   it('is checked like any setting', () => {
     expect(problem({ rooms: ['a'], ignoreUsers: 'Bot' })).toBe('w.yaml: ignoreUsers: must be a list (in YAML: [a, b], or one "- item" a line), not the text "Bot"');
     expect(problem({ rooms: ['a'], sinks: [{ type: 'stdout', ignoreUser: ['Bot'] }] })).toBe('w.yaml: sinks[0]: unknown setting "ignoreUser" (did you mean "ignoreUsers"?)');
