@@ -12,7 +12,8 @@
 //      free loopback port: the HEALTHCHECK command passes once the daemon polls, fails once the
 //      simulator is gone, and passes with PRESENCE_HEALTH empty (the check turned off);
 //   3. the daemon stops with exit 0 on SIGTERM (docker stop), its --state saved on the /data volume;
-//   4. `demo` (the README's `docker run --rm presence-watcher demo`) prints events and exits 0.
+//   4. `demo` (the README's `docker run --rm presence-watcher demo`) prints events and exits 0;
+//   5. its node_modules holds the dependencies and none of the dev dependencies.
 // Not emulated, and said so: a RUN that touches an absolute path outside the stage's WORKDIR (it
 // needs root: the /data volume's ownership) and USER (this runs as the CI user). An instruction it
 // does not know fails the run, so a new one in the Dockerfile gets emulated here too.
@@ -251,6 +252,14 @@ async function check(image) {
   });
   if (plain.status === 0) say(`ENTRYPOINT + CMD (${[...image.entrypoint, ...image.cmd].join(' ')}): exit 0`);
   else fail(`ENTRYPOINT + CMD exited ${plain.status}: ${plain.stderr.trim().split('\n')[0]}`);
+
+  // only production dependencies ship (the build stage prunes the rest)
+  const pkg = JSON.parse(readFileSync(join(context, 'package.json'), 'utf8'));
+  const devShipped = Object.keys(pkg.devDependencies ?? {}).filter((d) => existsSync(join(image.cwd, 'node_modules', d)));
+  const depsMissing = Object.keys(pkg.dependencies ?? {}).filter((d) => !existsSync(join(image.cwd, 'node_modules', d)));
+  if (devShipped.length > 0) fail(`dev dependencies in the image: ${devShipped.join(', ')}`);
+  else if (depsMissing.length > 0) fail(`dependencies missing from the image: ${depsMissing.join(', ')}`);
+  else say(`node_modules: the ${Object.keys(pkg.dependencies ?? {}).length} dependencies, none of the ${Object.keys(pkg.devDependencies ?? {}).length} dev dependencies`);
 
   // the README's `docker run --rm presence-watcher demo`
   const demo = imageCommand(image, [...image.entrypoint, 'demo', '--duration', '3s']);
