@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
 import { nameFilter } from './dispatcher.js';
 import { parseDuration } from './util/duration.js';
+import { editDistance } from './util/options.js';
 import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
 import { joinSecrets } from './sinks/signing.js';
@@ -177,17 +178,6 @@ function closest(key: string, known: readonly string[]): string | undefined {
     if (d < bestDistance) [best, bestDistance] = [k, d];
   }
   return best;
-}
-
-/** Levenshtein distance (keys are short: the plain two-row table is plenty). */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    prev = row;
-  }
-  return prev[b.length]!;
 }
 
 /** Validate a parsed config object; errors name the field path and what is wrong. */

@@ -92,16 +92,6 @@ export function sinkFilter(s: SinkConfig): SinkFilter {
   return { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}), ...(s.ignoreUsers?.length ? { ignoreUsers: s.ignoreUsers } : {}) };
 }
 
-/** The start line's account of which sinks filter what (absent when none does): "why no alert?" starts there. */
-function filtersLogged(sinks: readonly SinkConfig[], queues: readonly DeliveryQueue[]): { filters?: Record<string, SinkFilter> } {
-  const filters: Record<string, SinkFilter> = {};
-  sinks.forEach((s, i) => {
-    const f = sinkFilter(s);
-    if (Object.keys(f).length > 0) filters[queues[i]!.sink.name] = f;
-  });
-  return Object.keys(filters).length > 0 ? { filters } : {};
-}
-
 /** The dead-letter file at `path`, checked writable now (ConfigError if not), or the log without one. */
 export function openDeadLetter(path: string | undefined, log: Logger): DeadLetter {
   if (!path) return new LogDeadLetter(log);
@@ -161,13 +151,17 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   /** Each queue's key in the outbox. */
   const keyOf = new Map<DeliveryQueue, string>();
   const plain: string[] = [];
+  /** Which sinks filter what, for the start line: "why no alert?" starts there. */
+  const filters: Record<string, SinkFilter> = {};
   cfg.sinks.forEach((s, i) => {
     const sink = buildSink(s, i, cfg.webhookSecret, io);
     if (s.type !== 'stdout' && crossesNetworkInClear(s.url)) plain.push(sink.name);
     const queue = new DeliveryQueue({ sink, deadLetter, logger: log, cap: cfg.queueCap });
     keyOf.set(queue, keys[i]!);
     metrics.observeQueue(queue);
-    dispatcher.add(queue, sinkFilter(s));
+    const filter = sinkFilter(s);
+    if (Object.keys(filter).length > 0) filters[sink.name] = filter;
+    dispatcher.add(queue, filter);
   });
   if (plain.length > 0) log.info(`${plain.join(', ')} post${plain.length === 1 ? 's' : ''} over plain http to another machine: events, with people's names, cross the network unencrypted; use https unless that network is yours alone`);
 
@@ -370,7 +364,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       rooms: cfg.allRooms ? undefined : cfg.rooms,
       interval: formatDuration(cfg.intervalMs),
       sinks: dispatcher.queues.map((q) => q.sink.name),
-      ...filtersLogged(cfg.sinks, dispatcher.queues),
+      ...(Object.keys(filters).length > 0 ? { filters } : {}),
       maxRps: cfg.maxRps,
     },
     `watching ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`} every ${formatDuration(cfg.intervalMs)}`,

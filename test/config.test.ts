@@ -155,11 +155,13 @@ describe('sink room filters against the watched rooms', () => {
   });
 });
 
+/** The sinks resolveConfig makes of a file (watching room a) and flags. */
+const resolvedSinks = (file: Parameters<typeof resolveConfig>[0], flags: Parameters<typeof resolveConfig>[1] = {}) =>
+  resolveConfig({ rooms: ['a'], ...file }, flags, { DAILY_API_KEY: 'k' }).sinks;
+const slack = { type: 'slack' as const, url: 'https://hooks.slack.com/x' };
+
 describe('ignoreUsers', () => {
-  const env = { DAILY_API_KEY: 'k' };
-  const slack = { type: 'slack' as const, url: 'https://hooks.slack.com/x' };
-  const lists = (file: Parameters<typeof resolveConfig>[0], flags: Parameters<typeof resolveConfig>[1] = {}) =>
-    resolveConfig({ rooms: ['a'], ...file }, flags, env).sinks.map((s) => s.ignoreUsers);
+  const lists = (...a: Parameters<typeof resolvedSinks>) => resolvedSinks(...a).map((s) => s.ignoreUsers);
   it('the top-level list goes to every sink without a list of its own; a sink\'s own wins, an empty one too', () => {
     expect(lists({ ignoreUsers: ['*Bot'], sinks: [slack, { ...slack, ignoreUsers: ['recorder'] }, { ...slack, ignoreUsers: [] }, { type: 'stdout' }] })).toEqual([
       ['*Bot'],
@@ -187,10 +189,7 @@ describe('ignoreUsers', () => {
 });
 
 describe('top-level events', () => {
-  const env = { DAILY_API_KEY: 'k' };
-  const slack = { type: 'slack' as const, url: 'https://hooks.slack.com/x' };
-  const events = (file: Parameters<typeof resolveConfig>[0], flags: Parameters<typeof resolveConfig>[1] = {}) =>
-    resolveConfig({ rooms: ['a'], ...file }, flags, env).sinks.map((s) => s.events);
+  const events = (...a: Parameters<typeof resolvedSinks>) => resolvedSinks(...a).map((s) => s.events);
   it('go to every sink without events of its own, the default stdout sink included; a sink\'s own win', () => {
     expect(events({ events: ['join'], sinks: [slack, { ...slack, events: ['leave', 'update'] }] })).toEqual([['join'], ['leave', 'update']]);
     expect(events({ events: ['join'] })).toEqual([['join']]);

@@ -67,7 +67,7 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
 export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const file: FileConfig = c.configPath ? loadConfigFile(c.configPath, io.env) : {};
   const sinks = withSinkDefaults(c.sinks ?? file.sinks ?? [], file);
-  if (!sinks?.length) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
+  if (sinks.length === 0) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
   const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (io.env.PRESENCE_WEBHOOK_SECRET || undefined);
   const { events, skipped } = readDeadLetters(c.file);
 

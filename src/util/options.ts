@@ -1,5 +1,5 @@
-/** Edits (insert, delete, replace) from a to b, for "did you mean". */
-function editDistance(a: string, b: string): number {
+/** Edits (insert, delete, replace) from a to b, for "did you mean" (names are short: the plain two-row table is plenty). */
+export function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
