@@ -19,7 +19,8 @@ import { DailySimulator } from '../src/simulator/simulator.js';
 import { HealthServer, LIVENESS_WINDOW_MIN_MS } from '../src/health.js';
 import { Metrics } from '../src/metrics.js';
 import { FileDeadLetter } from '../src/sinks/dead-letter.js';
-import { StateLock } from '../src/state/lock.js';
+import { StateLock, formatOwner, parseOwner, startTime } from '../src/state/lock.js';
+import { spawn } from 'node:child_process';
 import { Outbox } from '../src/state/outbox.js';
 
 const at = '2026-01-01T00:00:00.000Z';
@@ -356,6 +357,74 @@ describe('files on disk', () => {
     } finally {
       process.umask(before);
     }
+  });
+});
+
+describe('the state lock', () => {
+  const linux = startTime(process.pid) !== undefined;
+  /** A live process that is not a presence-watcher, as a reused pid would be. */
+  async function otherProcess() {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+    return child;
+  }
+
+  it('names its owner by pid, boot and start time, and reads a lock of the pid alone (written before them)', () => {
+    const dir = tmp();
+    const lock = new StateLock(join(dir, 'state.json'));
+    lock.acquire();
+    const owner = lock.owner();
+    expect(owner).toMatchObject({ pid: process.pid });
+    if (linux) expect(owner).toEqual({ pid: process.pid, boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), start: startTime(process.pid) });
+    lock.release();
+    expect(lock.owner()).toBe('gone');
+    expect(parseOwner('4242\n')).toEqual({ pid: 4242 });
+    expect(parseOwner('')).toBeUndefined();
+    expect(parseOwner(formatOwner({ pid: 7, boot: 'b', start: '99' }))).toEqual({ pid: 7, boot: 'b', start: '99' });
+  });
+
+  it('refuses a lock whose owner runs, and takes over one whose pid now belongs to another process (another boot, or a reused pid)', async () => {
+    const child = await otherProcess();
+    try {
+      const pid = child.pid!;
+      const state = join(tmp(), 'state.json');
+      const lock = new StateLock(state);
+      // the owner as it would have written the lock itself: it runs, so the lock holds
+      const own = { pid, ...(linux ? { boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), start: startTime(pid)! } : {}) };
+      writeFileSync(lock.path, formatOwner(own));
+      expect(() => lock.acquire()).toThrow(new RegExp(`in use by another presence-watcher \\(pid ${pid}, .*if no daemon runs with this state file, remove the lock`));
+      // a lock of the pid alone: nothing tells it from a reused pid, so it holds too
+      writeFileSync(lock.path, `${pid}\n`);
+      expect(() => lock.acquire()).toThrow(StateError);
+      if (!linux) return;
+      // the same pid, started at another time: the pid was reused after its owner died
+      writeFileSync(lock.path, formatOwner({ ...own, start: String(Number(own.start) + 1) }));
+      lock.acquire();
+      expect(lock.owner()).toMatchObject({ pid: process.pid });
+      lock.release();
+      // written in an earlier boot: stale whatever runs under that pid now
+      writeFileSync(lock.path, formatOwner({ ...own, boot: 'an-earlier-boot' }));
+      lock.acquire();
+      expect(lock.owner()).toMatchObject({ pid: process.pid });
+      lock.release();
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('takes over an empty lock (a kill between creating it and writing it) and one of a dead process', async () => {
+    const child = await otherProcess();
+    const pid = child.pid!;
+    child.kill();
+    await new Promise((resolve) => child.once('exit', resolve));
+    const lock = new StateLock(join(tmp(), 'state.json'));
+    writeFileSync(lock.path, '');
+    lock.acquire();
+    lock.release();
+    writeFileSync(lock.path, `${pid}\n`);
+    lock.acquire();
+    expect(lock.owner()).toMatchObject({ pid: process.pid });
+    lock.release();
   });
 });
 
