@@ -93,7 +93,8 @@ export const fileSchema = z
     state: z.string().min(1).optional(),
     leaveGrace: duration.optional(),
     logLevel: z.enum(LOG_LEVEL_NAMES).optional(),
-    health: z.string().min(1).optional(),
+    // a bare port reads as a number in YAML and JSON alike: take it as the flag's `--health 9464`
+    health: z.union([z.string().min(1), z.number().int().min(0).max(65535).transform(String)]).optional(),
     maxRps: z.number().positive().optional(),
     limit: z.number().int().positive().optional(),
     deadLetter: z.string().min(1).optional(),
@@ -207,6 +208,8 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     // a secret's value never goes in a message, only what kind of value it was
     const secret = SECRET_FIELDS.has(String(issue.path[issue.path.length - 1]));
     message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${kindOf(got, !secret)}`}`;
+    // `rooms: [2024]`: a name of digits reads as a number (and 0800 as 800); quoting keeps it as written
+    if (!secret && issue.expected === 'string' && typeof got === 'number') message += ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
   }
   if (issue.code === 'invalid_value' && issue.path.length > 0) {
     const got = valueAt(interpolated, issue.path);
@@ -216,6 +219,9 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   if (issue.code === 'invalid_union' && (field === 'secret' || field === 'webhookSecret')) {
     const got = valueAt(interpolated, issue.path);
     message = `must be a secret, or a list of whsec_ secrets (a rotation)${got === undefined ? '' : `, not ${kindOf(got, false)}`}`;
+  } else if (issue.code === 'invalid_union' && field === 'health') {
+    const got = valueAt(interpolated, issue.path);
+    message = `must be host:port, :port or a port number (e.g. 127.0.0.1:9464 or 9464)${got === undefined ? '' : `, not ${kindOf(got, true)}`}`;
   } else if (issue.code === 'invalid_union' && formatPath(issue.path).startsWith('sinks')) {
     message = 'type must be one of stdout, webhook, slack';
   }

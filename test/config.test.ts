@@ -52,6 +52,21 @@ describe('config file type errors', () => {
     expect(problem({ logLevel: 'verbose' })).toBe('w.yaml: logLevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "silent", not the text "verbose"');
   });
 
+  it('a name of digits that YAML read as a number: says to quote it', () => {
+    const hint = ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
+    expect(problem({ rooms: [2024] })).toBe(`w.yaml: rooms[0]: must be a string, not a number (2024)${hint}`);
+    expect(problem({ ignoreUsers: ['bot', 4711] })).toBe(`w.yaml: ignoreUsers[1]: must be a string, not a number (4711)${hint}`);
+    expect(problem({ sinks: [{ type: 'stdout', rooms: [800] }] })).toBe(`w.yaml: sinks[0].rooms[0]: must be a string, not a number (800)${hint}`);
+  });
+
+  it('health takes a bare port as a number (YAML reads "health: 9464" so), as the flag takes "--health 9464"', () => {
+    const health = (file: object) => resolveConfig(validateFileConfig({ rooms: ['a'], ...file }, 'w.yaml', {}), {}, { DAILY_API_KEY: 'k' }).health;
+    expect(health({ health: 9464 })).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(health({ health: '0.0.0.0:9464' })).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(problem({ health: 70000 })).toBe('w.yaml: health: must be host:port, :port or a port number (e.g. 127.0.0.1:9464 or 9464), not a number (70000)');
+    expect(problem({ health: [9464] })).toBe('w.yaml: health: must be host:port, :port or a port number (e.g. 127.0.0.1:9464 or 9464), not a list');
+  });
+
   it('never show the value of a secret', () => {
     expect(problem({ webhookSecret: 987654321987 })).toBe('w.yaml: webhookSecret: must be a secret, or a list of whsec_ secrets (a rotation), not a number');
     expect(problem({ apiKey: 123456789 })).toBe('w.yaml: apiKey: must be a string, not a number');
