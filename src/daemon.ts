@@ -61,6 +61,12 @@ function addSecret(secret: string): void {
   if (trimmed.startsWith('whsec_')) for (const part of trimmed.split(/\s+/)) secrets.add(part);
 }
 
+/** Keep a config's API key and signing secret out of every log line and message (the sinks' own secrets: `buildSink`). */
+export function keepSecret(cfg: DaemonConfig): void {
+  secrets.add(cfg.apiKey);
+  if (cfg.webhookSecret) addSecret(cfg.webhookSecret);
+}
+
 /** The sink for one configured entry; `index` is its place in the list (its display name). Throws ConfigError for a bad secret. */
 export function buildSink(s: SinkConfig, index: number, webhookSecret: string | undefined, io: DaemonIO): Sink {
   const ua = `daily-presence-watcher/${io.version}`;
@@ -92,12 +98,12 @@ export function sinkFilter(s: SinkConfig): SinkFilter {
   return { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}), ...(s.ignoreUsers?.length ? { ignoreUsers: s.ignoreUsers } : {}) };
 }
 
-/** The dead-letter file at `path`, checked writable now (ConfigError if not), or the log without one. */
-export function openDeadLetter(path: string | undefined, log: Logger): DeadLetter {
+/** The dead-letter file at `path`, checked writable now (ConfigError if not; `create: false` makes no directory), or the log without one. */
+export function openDeadLetter(path: string | undefined, log: Logger, { create = true } = {}): DeadLetter {
   if (!path) return new LogDeadLetter(log);
   const file = new FileDeadLetter(path, log);
   try {
-    file.check();
+    file.check({ create });
   } catch (err) {
     throw new ConfigError(`--dead-letter ${path}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
@@ -132,38 +138,88 @@ export function crossesNetworkInClear(url: string): boolean {
   return u.protocol === 'http:' && !loopback;
 }
 
+export interface PreparedSink {
+  sink: Sink;
+  /** The events, rooms and people it takes. */
+  filter: SinkFilter;
+  /** Its key in the outbox (`sinkKeys`). */
+  key: string;
+}
+
+/** Something worth saying at start about a config the daemon runs all the same. */
+export interface StartNote {
+  level: 'info' | 'warn';
+  message: string;
+}
+
+/**
+ * The configured sinks, built (a bad secret is a ConfigError), with their filters and outbox keys,
+ * and what is worth saying about them at start: the daemon logs the notes, `--check-config` prints them.
+ */
+export function prepareSinks(cfg: DaemonConfig, io: DaemonIO): { sinks: PreparedSink[]; notes: StartNote[] } {
+  const notes: StartNote[] = [];
+  const webhooks = cfg.sinks.filter((s) => s.type === 'webhook');
+  if (cfg.webhookSecret && webhooks.length === 0) {
+    notes.push({ level: 'warn', message: 'a webhook signing secret is set (--webhook-secret, webhookSecret or PRESENCE_WEBHOOK_SECRET) but no webhook sink uses it' });
+  }
+  const unsigned = webhooks.filter((s) => (s.secret ?? cfg.webhookSecret) === undefined).length;
+  if (unsigned > 0) notes.push({ level: 'info', message: `${unsigned} webhook sink(s) deliver unsigned: set --webhook-secret so receivers can verify deliveries` });
+  const keys = sinkKeys(cfg.sinks);
+  const plain: string[] = [];
+  const sinks = cfg.sinks.map((s, i) => {
+    const sink = buildSink(s, i, cfg.webhookSecret, io);
+    if (s.type !== 'stdout' && crossesNetworkInClear(s.url)) plain.push(sink.name);
+    return { sink, filter: sinkFilter(s), key: keys[i]! };
+  });
+  if (plain.length > 0) {
+    notes.push({
+      level: 'info',
+      message: `${plain.join(', ')} post${plain.length === 1 ? 's' : ''} over plain http to another machine: events, with people's names, cross the network unencrypted; use https unless that network is yours alone`,
+    });
+  }
+  return { sinks, notes };
+}
+
+/** The watcher's options for a config (its targets apart). */
+export function watcherOptions(cfg: DaemonConfig, log: Logger, durable: { stateStore?: StateStore | undefined; initialState?: SavedState | undefined } = {}) {
+  return {
+    leaveGraceMs: cfg.leaveGraceMs,
+    ...(durable.stateStore ? { stateStore: durable.stateStore } : {}),
+    ...(durable.initialState ? { initialState: durable.initialState } : {}),
+    apiKey: cfg.apiKey,
+    apiUrl: cfg.apiUrl,
+    intervalMs: cfg.intervalMs,
+    ignoreInitial: cfg.ignoreInitial,
+    maxRps: cfg.maxRps,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    maxBodyBytes: cfg.maxBodyBytes,
+    logger: log,
+    ...(cfg.limit !== undefined ? { limit: cfg.limit } : {}),
+  };
+}
+
 /** Wire watcher → dispatcher → sink queues, metrics and health, and start polling. */
 export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daemon> {
   const log = io.logger;
-  secrets.add(cfg.apiKey);
-  if (cfg.webhookSecret) addSecret(cfg.webhookSecret);
+  keepSecret(cfg);
 
   const deadLetter = openDeadLetter(cfg.deadLetterPath, log);
-  const webhooks = cfg.sinks.filter((s) => s.type === 'webhook');
-  if (cfg.webhookSecret && webhooks.length === 0) {
-    log.warn('a webhook signing secret is set (--webhook-secret, webhookSecret or PRESENCE_WEBHOOK_SECRET) but no webhook sink uses it');
-  }
-  const unsigned = webhooks.filter((s) => (s.secret ?? cfg.webhookSecret) === undefined).length;
-  if (unsigned > 0) log.info(`${unsigned} webhook sink(s) deliver unsigned: set --webhook-secret so receivers can verify deliveries`);
+  const prepared = prepareSinks(cfg, io);
+  for (const note of prepared.notes) log[note.level](note.message);
   const metrics = new Metrics();
   const dispatcher = new Dispatcher();
-  const keys = sinkKeys(cfg.sinks);
+  const keys = prepared.sinks.map((s) => s.key);
   /** Each queue's key in the outbox. */
   const keyOf = new Map<DeliveryQueue, string>();
-  const plain: string[] = [];
   /** Which sinks filter what, for the start line: "why no alert?" starts there. */
   const filters: Record<string, SinkFilter> = {};
-  cfg.sinks.forEach((s, i) => {
-    const sink = buildSink(s, i, cfg.webhookSecret, io);
-    if (s.type !== 'stdout' && crossesNetworkInClear(s.url)) plain.push(sink.name);
+  for (const { sink, filter, key } of prepared.sinks) {
     const queue = new DeliveryQueue({ sink, deadLetter, logger: log, cap: cfg.queueCap });
-    keyOf.set(queue, keys[i]!);
+    keyOf.set(queue, key);
     metrics.observeQueue(queue);
-    const filter = sinkFilter(s);
     if (Object.keys(filter).length > 0) filters[sink.name] = filter;
     dispatcher.add(queue, filter);
-  });
-  if (plain.length > 0) log.info(`${plain.join(', ')} post${plain.length === 1 ? 's' : ''} over plain http to another machine: events, with people's names, cross the network unencrypted; use https unless that network is yours alone`);
+  }
 
   let stateStore: FileStateStore | undefined;
   let initialState: SavedState | undefined;
@@ -266,20 +322,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
     }
   }
 
-  const common = {
-    leaveGraceMs: cfg.leaveGraceMs,
-    ...(watcherStore ? { stateStore: watcherStore } : {}),
-    ...(initialState ? { initialState } : {}),
-    apiKey: cfg.apiKey,
-    apiUrl: cfg.apiUrl,
-    intervalMs: cfg.intervalMs,
-    ignoreInitial: cfg.ignoreInitial,
-    maxRps: cfg.maxRps,
-    requestTimeoutMs: cfg.requestTimeoutMs,
-    maxBodyBytes: cfg.maxBodyBytes,
-    logger: log,
-    ...(cfg.limit !== undefined ? { limit: cfg.limit } : {}),
-  };
+  const common = watcherOptions(cfg, log, { stateStore: watcherStore, initialState });
   let watcher: PresenceWatcher;
   try {
     watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });

@@ -26,6 +26,19 @@ function isDaily(apiUrl: unknown): boolean {
     return false;
   }
 }
+
+/** Why `maxRps` is too high for Daily (over its limit a domain), or undefined. */
+export function overDailyLimit(maxRps: number, apiUrl: string): string | undefined {
+  if (!(maxRps > DAILY_MAX_RPS && isDaily(apiUrl))) return undefined;
+  return `maxRps ${maxRps} is over Daily's limit of ${DAILY_MAX_RPS} requests/s a domain (shared with your other software): expect 429s, and each one holds every room's polls. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
+}
+
+/** Why polling `rooms` rooms every `intervalMs` cannot keep to the interval within `maxRps`, or undefined. */
+export function overBudget(rooms: number, intervalMs: number, maxRps: number): string | undefined {
+  if (!(rooms * (1000 / intervalMs) > maxRps)) return undefined;
+  return `watching ${rooms} rooms every ${intervalMs} ms needs ${(rooms / (intervalMs / 1000)).toFixed(1)} requests/s, over the budget of ${maxRps}/s: polls will be spaced out by the rate limiter. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
+}
+
 export const DOMAIN_TARGET = '*';
 
 interface CommonOptions {
@@ -244,12 +257,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       }
       secrets.add(apiKey);
       const apiUrl = options.apiUrl ?? DEFAULT_API_URL;
-      if (this.#maxRps > DAILY_MAX_RPS && isDaily(apiUrl)) {
-        this.#log.warn(
-          { maxRps: this.#maxRps },
-          `maxRps ${this.#maxRps} is over Daily's limit of ${DAILY_MAX_RPS} requests/s a domain (shared with your other software): expect 429s, and each one holds every room's polls. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`,
-        );
-      }
+      const overDaily = overDailyLimit(this.#maxRps, apiUrl);
+      if (overDaily) this.#log.warn({ maxRps: this.#maxRps }, overDaily);
       this.#client = this.#daily = new DailyClient({
         // enough keep-alive connections for the request budget (4 for the default 5/s)
         connections: Math.min(64, Math.max(4, Math.ceil(this.#maxRps / 20))),
@@ -393,12 +402,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const signal = this.#abort.signal;
     const targets = this.targets;
     const step = Math.min(this.#intervalMs / targets.length, 1000 / this.#maxRps);
-    if (this.#rooms && this.#rooms.length * (1000 / this.#intervalMs) > this.#maxRps) {
-      this.#log.warn(
-        { rooms: this.#rooms.length, intervalMs: this.#intervalMs, maxRps: this.#maxRps },
-        `watching ${this.#rooms.length} rooms every ${this.#intervalMs} ms needs ${(this.#rooms.length / (this.#intervalMs / 1000)).toFixed(1)} requests/s, over the budget of ${this.#maxRps}/s: polls will be spaced out by the rate limiter. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`,
-      );
-    }
+    const over = this.#rooms ? overBudget(this.#rooms.length, this.#intervalMs, this.#maxRps) : undefined;
+    if (over) this.#log.warn({ rooms: this.#rooms!.length, intervalMs: this.#intervalMs, maxRps: this.#maxRps }, over);
     targets.forEach((target, i) => {
       const loop = runTargetLoop({
         target,

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,8 @@ import { CLI, CliRun, NodeRun, runCli } from './support/cli.js';
 import { Receiver } from './support/receiver.js';
 import { ConnectProxy } from './support/proxy.js';
 import { waitFor } from './support/helpers.js';
+import { sinkKeys } from '../src/daemon.js';
+import { eventId } from '../src/diff.js';
 
 const SECRET = 'whsec_' + Buffer.from('cli-test-secret-0123456789abcdef').toString('base64');
 let sim: DailySimulator;
@@ -102,6 +104,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['dead-letter path that is a directory', () => ['--room', 'a', '--dead-letter', dir], undefined, /--dead-letter .*: cannot write it \(EISDIR\)/],
     ['proxy variable that is not a URL', () => ['--room', 'a'], { HTTPS_PROXY: 'proxy.corp:3128' }, /HTTPS_PROXY is set but is not an http\(s\) URL: write it as http:\/\/host:port/],
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
+    ['"check" as a command', () => ['check', '--config', 'w.yaml'], undefined, /^presence-watcher: unknown command "check": to check a config, add --check-config to the daemon's own flags/],
     ['API key with a space inside', () => ['--room', 'a'], { DAILY_API_KEY: 'abc def-key' }, /^presence-watcher: DAILY_API_KEY: the Daily API key contains a space, a line break or a non-ASCII character inside it/],
     ['raw webhook secret ending in a line break', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x'], { PRESENCE_WEBHOOK_SECRET: 'raw-secret-value\n' }, /webhook secret starts or ends with whitespace/],
     ['--limit with --all-rooms', () => ['--all-rooms', '--limit', '5'], undefined, /--limit \(limit\) applies to --room only/],
@@ -137,7 +140,7 @@ describe('CLI', () => {
   it('--help teaches every flag; --version prints the version', async () => {
     const h = await runCli(['--help']);
     expect(h.code).toBe(0);
-    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', '--once', '--once-timeout', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
+    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', '--once', '--once-timeout', '--check-config', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
       expect(h.stdout).toContain(flag);
     }
     const v = await runCli(['-V']);
@@ -658,5 +661,88 @@ describe('CLI', () => {
     const events = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(events.filter((e) => e.initial).length).toBeGreaterThan(0);
     expect(events.filter((e) => !e.initial).length).toBeGreaterThan(0);
+  });
+});
+
+describe('--check-config', () => {
+  const SLACK = 'https://hooks.slack.com/services/T0001/B0001/tokenPart123456';
+
+  it('prints what the daemon would run (targets, each sink with its filters, files) and exits 0, creating and sending nothing, secrets kept out', async () => {
+    const cfg = writeConfig(
+      'w.yaml',
+      [
+        'rooms: [standup, retro]',
+        'health: 9464', // a bare port, unquoted: YAML reads it as a number
+        `state: ${join(dir, 'data', 'state.json')}`,
+        `deadLetter: ${join(dir, 'dl', 'dead.ndjson')}`,
+        'ignoreUsers: ["*Bot"]',
+        'sinks:',
+        '  - {type: slack, url: "${SLACK_URL}", events: [join], rooms: ["stand*"]}',
+        '  - {type: webhook, url: "http://203.0.113.9/hook", secret: "${HOOK_SECRET}", ignoreUsers: []}',
+      ].join('\n'),
+    );
+    const r = await runCli(['--config', cfg, '--check-config'], env({ SLACK_URL: SLACK, HOOK_SECRET: SECRET }));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^config OK \(.*w\.yaml, the flags and the environment\): the daemon would start with\n/);
+    expect(r.stdout).toContain('watch        2 room(s) (standup, retro) every 15s: 0.13 requests/s of a 5/s budget');
+    expect(r.stdout).toContain('slack-1(hooks.slack.com): events join; rooms stand*; ignoring *Bot');
+    expect(r.stdout).toContain('webhook-2(203.0.113.9): signed with 1 secret; every event');
+    expect(r.stdout).toContain(`state        ${join(dir, 'data', 'state.json')}: none yet (a first start: everyone present gets an initial join)`);
+    expect(r.stdout).toContain('health       127.0.0.1:9464');
+    expect(r.stdout).toMatch(/notes:\n  - webhook-2\(203\.0\.113\.9\) posts over plain http to another machine/);
+    expect(r.stdout).toContain('Not checked');
+    for (const secret of [SLACK, 'tokenPart123456', SECRET, sim.apiKey]) expect(r.stdout).not.toContain(secret);
+    // nothing made, nothing asked
+    expect(readdirSync(dir)).toEqual(['w.yaml']);
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it('a config the daemon would refuse: exit 2 with the very line the daemon gives', async () => {
+    writeFileSync(join(dir, 'state.json'), '{"version": 1, "mode": "rooms", "rooms": ');
+    const cases = [
+      ['--room', 'standup', '--sink', 'webhook:https://h.example/x', '--webhook-secret', 'whsec_!!notbase64'],
+      ['--room', 'standup', '--state', join(dir, 'state.json')],
+      ['--room', 'standup', '--dead-letter', dir], // a directory
+      ['--all-rooms', '--limit', '5'],
+      ['--room', 'standup', '--state', '/etc/hostname/sub/state.json'], // its directory cannot be made
+      ['--room', 'standup', '--dead-letter', '/etc/hostname/sub/dead.ndjson'],
+    ];
+    for (const args of cases) {
+      const check = await runCli([...args, '--check-config'], env());
+      const daemon = await runCli([...args, ...FAST], env());
+      expect(daemon.code, args.join(' ')).toBe(2);
+      expect(check.code, args.join(' ')).toBe(2);
+      expect(check.stdout).toBe('');
+      expect(check.stderr.split('\n')[0]).toBe(daemon.stderr.split('\n')[0]);
+    }
+  });
+
+  it('reads the state, outbox and lock as the daemon would find them: events orphaned by a changed sink URL, rooms the state never saw, a daemon holding the lock', async () => {
+    const state = join(dir, 'state.json');
+    const person = { id: 'p1', userId: null, userName: 'Ann', mtgSessionId: null, joinTime: null, duration: 1 };
+    writeFileSync(state, JSON.stringify({ version: 1, savedAt: '2026-11-26T09:00:00.000Z', mode: 'rooms', rooms: { standup: [person] }, journalSeq: 1 }));
+    const old = 'https://old.example/hook';
+    const [oldKey] = sinkKeys([{ type: 'webhook', url: old }]);
+    const join_ = { id: eventId('standup', 'p1', 'join'), type: 'join', room: 'standup', at: '2026-11-26T09:00:00.000Z', participant: person };
+    writeFileSync(`${state}.outbox.ndjson`, JSON.stringify({ op: 'ev', seq: 1, event: join_, sinks: [oldKey] }) + '\n');
+    const args = ['--room', 'standup', '--room', 'retro', '--state', state, '--sink', 'webhook:https://new.example/hook', '--webhook-secret', SECRET];
+    const r = await runCli([...args, '--check-config'], env());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`state        ${state}: saved 2026-11-26T09:00:00.000Z, 1 room(s), 1 people`);
+    expect(r.stdout).toContain('outbox       1 undelivered event(s) from the last run, sent again at start');
+    expect(r.stdout).toContain(`1 undelivered event(s) wait for ${oldKey}, which this config no longer has (removed, or its URL changed): the daemon moves them to the dead-letter at start`);
+    expect(r.stdout).toContain('the state has never seen retro: its people get initial joins on the first poll (--ignore-initial drops them)');
+    expect(r.stdout).not.toContain('in use by a running presence-watcher');
+    // the files are as they were: the check neither compacts the outbox nor takes the lock
+    expect(readdirSync(dir).sort()).toEqual(['state.json', 'state.json.outbox.ndjson']);
+
+    const daemon = start([...args.slice(0, 6), '--sink', 'stdout', ...FAST]);
+    await daemon.until(() => daemon.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const busy = await runCli(['--room', 'standup', '--state', state, '--sink', 'stdout', '--check-config'], env());
+    expect(busy.code).toBe(0);
+    expect(busy.stdout).toContain(`the state file is in use by a running presence-watcher (pid ${daemon.child.pid}): a daemon started with it now would exit 2 until that one stops`);
+    daemon.kill('SIGTERM');
+    expect((await daemon.exit).code).toBe(0);
   });
 });

@@ -70,6 +70,10 @@ Durability:
 
 Operations:
   --config <file>          JSON or YAML config file; flags override it; "\${VAR}" reads env
+  --check-config           check the config as the daemon would at start (flags, file, environment,
+                           sinks and secrets, state file, outbox, dead-letter), print what it would
+                           run and exit: 0 when it would start, 2 naming the problem. Changes and
+                           sends nothing: for a deploy pipeline, before the restart
   --api-url <url>          Daily API base (default https://api.daily.co/v1)
   --request-timeout <dur>  per-request deadline for Daily (default 10s)
   --max-body <size>        largest answer accepted from Daily: "64MiB", "100MB" or bytes (default
@@ -146,7 +150,7 @@ SIGTERM stopped it (it says how far it got; the file is never changed).
 export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
-  | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number } | undefined }
+  | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number } | undefined; check: boolean }
   | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; participants: number; seed: number }
   | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: LogLevelName }
   | ({ kind: 'replay' } & ReplayCommand);
@@ -336,13 +340,18 @@ export function parseCommand(argv: string[]): Command {
     'max-body': { type: 'string' },
     once: { type: 'boolean' },
     'once-timeout': { type: 'string' },
+    'check-config': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'V' },
   });
   if (v.help) return { kind: 'help', text: HELP };
   if (v.version) return { kind: 'version' };
   if (positionals.length) {
-    throw new ConfigError(`unknown command "${positionals[0]}" (commands: simulate, demo, replay; to watch a room use --room ${positionals[0]})`);
+    const word = positionals[0]!;
+    if (['check', 'validate', 'check-config', 'test'].includes(word)) {
+      throw new ConfigError(`unknown command "${word}": to check a config, add --check-config to the daemon's own flags (e.g. --config watcher.yaml --check-config)`);
+    }
+    throw new ConfigError(`unknown command "${word}" (commands: simulate, demo, replay; to watch a room use --room ${word})`);
   }
   const s = (k: string) => v[k] as string | undefined;
   const rooms = v.room as string[] | undefined;
@@ -384,5 +393,5 @@ export function parseCommand(argv: string[]): Command {
   const onceTimeoutMs = duration('--once-timeout', s('once-timeout'));
   if (onceTimeoutMs !== undefined && v.once !== true) throw new ConfigError('--once-timeout applies to --once only');
   if (onceTimeoutMs !== undefined && onceTimeoutMs < 1) throw new ConfigError('--once-timeout 0ms: give the first snapshot some time, e.g. 30s (the default)');
-  return { kind: 'run', flags, configPath: s('config'), once: v.once === true ? { timeoutMs: onceTimeoutMs ?? 30_000 } : undefined };
+  return { kind: 'run', flags, configPath: s('config'), once: v.once === true ? { timeoutMs: onceTimeoutMs ?? 30_000 } : undefined, check: v['check-config'] === true };
 }

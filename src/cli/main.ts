@@ -7,6 +7,7 @@ import { createLogger, secrets, type Logger } from '../log.js';
 import { DailySimulator } from '../simulator/simulator.js';
 import { parseCommand } from './args.js';
 import { replay } from './replay.js';
+import { checkConfig, NOT_CHECKED } from './check.js';
 import { timerDelay } from '../util/sleep.js';
 import { formatDuration } from '../util/duration.js';
 import type { PollInfo } from '../events.js';
@@ -116,6 +117,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         }
         throw err;
       }
+      if (command.check) return runCheck(cfg, command.configPath, io);
       return runDaemon(cfg, io, command.once ? { once: command.once } : undefined);
     }
   }
@@ -216,6 +218,28 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
       return EXIT_FATAL;
     }
   }
+  return EXIT_OK;
+}
+
+/** --check-config: what the daemon would run, or why it would not start (exit 2). */
+async function runCheck(cfg: DaemonConfig, configPath: string | undefined, io: CliIO): Promise<number> {
+  // what the parts it reuses would log (a maxRps over Daily's limit) is in the report's notes
+  const logger = createLogger({ level: 'silent' });
+  let report;
+  try {
+    report = await checkConfig(cfg, { stdout: io.stdout, logger, version: version() });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      say(io, err.message);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  const from = configPath ? `${configPath}, the flags and the environment` : 'the flags and the environment';
+  const out = [`config OK (${from}): the daemon would start with`, ...report.lines.map((l) => `  ${l}`)];
+  if (report.notes.length > 0) out.push('notes:', ...report.notes.map((n) => `  - ${n}`));
+  out.push(NOT_CHECKED);
+  io.stdout.write(secrets.scrub(out.join('\n')) + '\n');
   return EXIT_OK;
 }
 

@@ -1,4 +1,4 @@
-import { accessSync, appendFileSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
 import { secrets, type Logger } from '../log.js';
@@ -17,16 +17,19 @@ export class FileDeadLetter implements DeadLetter {
   /**
    * Make sure the file can be written (creating its directory, not the file: it appears only once
    * something is undeliverable), so a bad path is a start-up error rather than a surprise at the
-   * first undeliverable event. Throws with an errno code.
+   * first undeliverable event. With `create: false` nothing is created: a missing directory passes
+   * when the nearest one that exists is writable. Throws with an errno code.
    */
-  check(): void {
-    const dir = dirname(this.path);
-    mkdirSync(dir, { recursive: true });
+  check({ create = true } = {}): void {
+    let dir = dirname(this.path);
+    if (create) mkdirSync(dir, { recursive: true });
+    else dir = nearestExisting(dir);
     let isDir = false;
     try {
       isDir = statSync(this.path).isDirectory();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
       accessSync(dir, constants.W_OK);
       return;
     }
@@ -49,6 +52,13 @@ export class FileDeadLetter implements DeadLetter {
       this.log.error({ sink, reason, err, events }, `could not write the dead-letter file ${this.path}; events logged instead`);
     }
   }
+}
+
+/** `dir`, or the nearest of its parents that exists. */
+export function nearestExisting(dir: string): string {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  return d;
 }
 
 export class LogDeadLetter implements DeadLetter {

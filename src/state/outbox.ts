@@ -34,6 +34,81 @@ type Record_ =
   | { op: 'add'; sink: string; event: PresenceEvent }
   | { op: 'ack'; sink: string; id: string };
 
+/** What an outbox log holds, read without changing it. */
+export interface OutboxLog {
+  /** Events waiting per sink key, oldest first. */
+  pending: Map<string, Map<string, PresenceEvent>>;
+  /** Events journaled past `covered`, oldest first. */
+  journal: { seq: number; event: PresenceEvent }[];
+  /** The last sequence number (at least `covered`). */
+  seq: number;
+  /** Lines cut short by a crash or a full disk, skipped. */
+  cutShort: number;
+}
+
+/**
+ * Read an outbox log as the daemon does on start, changing nothing: undefined when there is none;
+ * StateError when it cannot be read or is corrupt. `covered`: the state file's `journalSeq`.
+ */
+export function readOutboxLog(path: string, covered = 0): OutboxLog | undefined {
+  if (!existsSync(path)) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new StateError(`cannot read outbox ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const log: OutboxLog = { pending: new Map(), journal: [], seq: covered, cutShort: 0 };
+  const pendingFor = (sink: string) => {
+    let m = log.pending.get(sink);
+    if (!m) log.pending.set(sink, (m = new Map()));
+    return m;
+  };
+  /** One record; false when it is not a well-formed record. */
+  const apply = (r: unknown): boolean => {
+    if (!r || typeof r !== 'object') return false;
+    const rec = r as Record<string, unknown>;
+    if (rec.op === 'ev') {
+      const { seq, event, sinks } = rec;
+      if (!Number.isSafeInteger(seq) || !isEvent(event) || !Array.isArray(sinks) || !sinks.every((x) => typeof x === 'string')) return false;
+      if ((seq as number) > log.seq) log.seq = seq as number;
+      if ((seq as number) > covered) log.journal.push({ seq: seq as number, event });
+      for (const sink of sinks as string[]) pendingFor(sink).set(event.id, event);
+      return true;
+    }
+    if (typeof rec.sink !== 'string') return false;
+    if (rec.op === 'add' && isEvent(rec.event)) {
+      pendingFor(rec.sink).set(rec.event.id, rec.event);
+      return true;
+    }
+    if (rec.op === 'ack' && typeof rec.id === 'string') {
+      pendingFor(rec.sink).delete(rec.id);
+      return true;
+    }
+    return false;
+  };
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (!line) return;
+    let r: unknown;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      // a line cut short: by a crash (the last line), or by a full disk (anywhere: the append
+      // after it starts a new line). Only its own record is lost: the rest of the log is good
+      if (i >= lines.length - 2 || line.startsWith('{"op":')) {
+        log.cutShort++;
+        return;
+      }
+      throw new StateError(`outbox ${path} is corrupt at line ${i + 1} (move it away to start fresh; its events would be lost)`);
+    }
+    if (!apply(r)) {
+      throw new StateError(`outbox ${path} is corrupt at line ${i + 1}: not an outbox record (move it away to start fresh; its events would be lost)`);
+    }
+  });
+  return log;
+}
+
 /**
  * The durable outbox and state journal, one append-only NDJSON log beside the state file.
  *
@@ -277,59 +352,13 @@ export class Outbox {
   }
 
   #load(): void {
-    if (!existsSync(this.path)) return;
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (err) {
-      throw new StateError(`cannot read outbox ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    const lines = text.split('\n');
-    let skipped = 0;
-    lines.forEach((line, i) => {
-      if (!line) return;
-      let r: unknown;
-      try {
-        r = JSON.parse(line);
-      } catch {
-        // a line cut short: by a crash (the last line), or by a full disk (anywhere: the append
-        // after it starts a new line). Only its own record is lost: the rest of the log is good
-        if (i >= lines.length - 2 || line.startsWith('{"op":')) {
-          skipped++;
-          return;
-        }
-        throw new StateError(`outbox ${this.path} is corrupt at line ${i + 1} (move it away to start fresh; its events would be lost)`);
-      }
-      if (!this.#apply(r)) {
-        throw new StateError(`outbox ${this.path} is corrupt at line ${i + 1}: not an outbox record (move it away to start fresh; its events would be lost)`);
-      }
-    });
-    if (skipped) this.#log.warn({ outbox: this.path, lines: skipped }, `outbox had ${skipped} line(s) cut short (a crash or a full disk mid-write); ignored them`);
+    const read = readOutboxLog(this.path, this.#covered);
+    if (!read) return;
+    for (const [sink, events] of read.pending) this.#pending.set(sink, events);
+    this.#journal = read.journal;
+    this.#seq = read.seq;
+    if (read.cutShort) this.#log.warn({ outbox: this.path, lines: read.cutShort }, `outbox had ${read.cutShort} line(s) cut short (a crash or a full disk mid-write); ignored them`);
     if (this.size) this.#log.info({ pending: this.size }, `${this.size} undelivered event(s) from the last run will be delivered again`);
-  }
-
-  /** One record read back from the log; false when it is not a well-formed record. */
-  #apply(r: unknown): boolean {
-    if (!r || typeof r !== 'object') return false;
-    const rec = r as Record<string, unknown>;
-    if (rec.op === 'ev') {
-      const { seq, event, sinks } = rec;
-      if (!Number.isSafeInteger(seq) || !isEvent(event) || !Array.isArray(sinks) || !sinks.every((x) => typeof x === 'string')) return false;
-      if ((seq as number) > this.#seq) this.#seq = seq as number;
-      if ((seq as number) > this.#covered) this.#journal.push({ seq: seq as number, event });
-      for (const sink of sinks as string[]) this.#pendingFor(sink).set(event.id, event);
-      return true;
-    }
-    if (typeof rec.sink !== 'string') return false;
-    if (rec.op === 'add' && isEvent(rec.event)) {
-      this.#pendingFor(rec.sink).set(rec.event.id, rec.event);
-      return true;
-    }
-    if (rec.op === 'ack' && typeof rec.id === 'string') {
-      this.#pendingFor(rec.sink).delete(rec.id);
-      return true;
-    }
-    return false;
   }
 
   #pendingFor(sink: string): Map<string, PresenceEvent> {

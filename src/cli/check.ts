@@ -1,0 +1,170 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConfigError, type DaemonConfig } from '../config.js';
+import { keepSecret, openDeadLetter, prepareSinks, watcherOptions, type DaemonIO } from '../daemon.js';
+import type { SinkFilter } from '../dispatcher.js';
+import { nearestExisting } from '../sinks/dead-letter.js';
+import { FileStateStore } from '../state/file-store.js';
+import { isRunning, StateLock } from '../state/lock.js';
+import { readOutboxLog } from '../state/outbox.js';
+import { StateError, type SavedState } from '../state/store.js';
+import { formatDuration } from '../util/duration.js';
+import { overBudget, overDailyLimit, PresenceWatcher, WatcherOptionsError } from '../watcher.js';
+
+/** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
+export interface CheckReport {
+  lines: string[];
+  notes: string[];
+}
+
+const NOT_CHECKED =
+  'Not checked (they need the network or the running system): whether Daily accepts the API key (`--once` tries it), whether the receivers accept deliveries, whether the health port is free.';
+
+/**
+ * Everything the daemon would check at start, without starting it: the resolved config, the sinks
+ * and their secrets, the watcher's options, the dead-letter file, the state file and outbox as they
+ * are on disk. Changes nothing: no directory or file is created, the lock is not taken, the health
+ * port is not bound, nothing is sent. A ConfigError for what would stop the daemon (exit 2).
+ */
+export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<CheckReport> {
+  const lines: string[] = [];
+  const notes: string[] = [];
+  keepSecret(cfg);
+  const { sinks, notes: sinkNotes } = prepareSinks(cfg, io);
+  notes.push(...sinkNotes.map((n) => n.message));
+
+  // the watcher's own checks of its options (those the config's checks should already have caught)
+  const options = watcherOptions(cfg, io.logger);
+  try {
+    const watcher = cfg.allRooms ? new PresenceWatcher({ ...options, allRooms: true }) : new PresenceWatcher({ ...options, rooms: cfg.rooms });
+    await watcher.stop();
+  } catch (err) {
+    if (err instanceof WatcherOptionsError) throw new ConfigError(err.message.replace(/^PresenceWatcher: /, ''));
+    throw err;
+  }
+  const overDaily = overDailyLimit(cfg.maxRps, cfg.apiUrl);
+  if (overDaily) notes.push(overDaily);
+  if (cfg.allRooms) {
+    lines.push(`watch        every room of the domain (GET /presence) every ${formatDuration(cfg.intervalMs)}: one request per interval`);
+  } else {
+    const rps = cfg.rooms.length / (cfg.intervalMs / 1000);
+    lines.push(
+      `watch        ${cfg.rooms.length} room(s) (${cfg.rooms.join(', ')}) every ${formatDuration(cfg.intervalMs)}: ${round(rps)} requests/s of a ${cfg.maxRps}/s budget`,
+    );
+    const over = overBudget(cfg.rooms.length, cfg.intervalMs, cfg.maxRps);
+    if (over) notes.push(over);
+  }
+  lines.push(`api          ${new URL(cfg.apiUrl).origin}`);
+
+  sinks.forEach(({ sink, filter }, i) => {
+    const s = cfg.sinks[i]!;
+    const what: string[] = [];
+    if (s.type === 'stdout') what.push(s.format === 'text' ? 'lines of text' : 'NDJSON');
+    if (s.type === 'webhook') {
+      const secret = s.secret ?? cfg.webhookSecret;
+      const count = secret === undefined ? 0 : secret.trim().startsWith('whsec_') ? secret.trim().split(/\s+/).length : 1;
+      what.push(count === 0 ? 'unsigned' : `signed with ${count} secret${count === 1 ? '' : 's'}`);
+    }
+    what.push(...describeFilter(filter));
+    lines.push(`${i === 0 ? 'sinks        ' : '             '}${sink.name}: ${what.join('; ')}`);
+  });
+
+  openDeadLetter(cfg.deadLetterPath, io.logger, { create: false });
+  lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
+
+  if (cfg.statePath) {
+    lines.push(...(await checkState(cfg, sinks.map((s) => s.key), sinks.map((s) => s.sink.name), notes)));
+  } else {
+    lines.push('state        none: a restart sends joins for everyone present again, and no leave for who left meanwhile');
+  }
+  lines.push(`health       ${cfg.health ? `${cfg.health.host}:${cfg.health.port} (/healthz, /livez, /metrics)` : 'off'}`);
+  return { lines, notes };
+}
+
+/** The state file, its outbox and its lock as the daemon would find them; a ConfigError when it would refuse them. */
+async function checkState(cfg: DaemonConfig, keys: string[], names: string[], notes: string[]): Promise<string[]> {
+  const path = cfg.statePath!;
+  const lines: string[] = [];
+  const fail = (err: unknown): never => {
+    if (err instanceof StateError) throw new ConfigError(err.message);
+    throw err;
+  };
+  // the daemon creates the directory and then its lock there: say what it would say if it could not
+  const parent = dirname(path);
+  const dir = nearestExisting(parent);
+  const code = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  if (dir !== parent) {
+    try {
+      if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      accessSync(dir, constants.W_OK);
+    } catch (err) {
+      throw new ConfigError(`--state ${path}: cannot create its directory (${code(err)})`);
+    }
+  } else {
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch (err) {
+      throw new ConfigError(`cannot create lock ${path}.lock: ${code(err)}`);
+    }
+  }
+  let state: SavedState | undefined;
+  try {
+    state = await new FileStateStore(path).load();
+  } catch (err) {
+    fail(err);
+  }
+  if (!state) {
+    lines.push(`state        ${path}: none yet (a first start${cfg.ignoreInitial ? '' : ': everyone present gets an initial join'})`);
+  } else {
+    const people = Object.values(state.rooms).reduce((n, list) => n + list.length, 0);
+    lines.push(`state        ${path}: saved ${state.savedAt}, ${Object.keys(state.rooms).length} room(s), ${people} people`);
+    const fresh = cfg.allRooms ? (state.mode === 'rooms' ? ['every room but those the state watched'] : []) : state.mode === 'domain' ? [] : cfg.rooms.filter((r) => !(r in state!.rooms));
+    if (fresh.length > 0) {
+      notes.push(
+        `the state has never seen ${fresh.join(', ')}: ${fresh.length === 1 && !cfg.allRooms ? 'its' : 'their'} people get initial joins on the first poll${cfg.ignoreInitial ? ' (dropped: --ignore-initial)' : ' (--ignore-initial drops them)'}`,
+      );
+    }
+  }
+  let outbox;
+  try {
+    outbox = readOutboxLog(`${path}.outbox.ndjson`, state?.journalSeq ?? 0);
+  } catch (err) {
+    fail(err);
+  }
+  if (outbox) {
+    const waiting = [...outbox.pending].filter(([, events]) => events.size > 0);
+    const total = waiting.reduce((n, [, events]) => n + events.size, 0);
+    lines.push(`outbox       ${total} undelivered event(s) from the last run${total > 0 ? ', sent again at start' : ''}${outbox.journal.length > 0 ? `; ${outbox.journal.length} journaled past the state, replayed onto it` : ''}`);
+    const configured = new Set([...keys, ...names]);
+    for (const [sink, events] of waiting) {
+      if (configured.has(sink)) continue;
+      notes.push(`${events.size} undelivered event(s) wait for ${sink}, which this config no longer has (removed, or its URL changed): the daemon moves them to the dead-letter at start`);
+    }
+    if (outbox.cutShort > 0) notes.push(`the outbox has ${outbox.cutShort} line(s) cut short (a crash or a full disk mid-write): the daemon ignores them`);
+  }
+  let owner;
+  try {
+    owner = new StateLock(path).owner();
+  } catch (err) {
+    fail(err);
+  }
+  if (owner !== undefined && owner !== 'gone' && owner.pid !== process.pid && isRunning(owner)) {
+    notes.push(`the state file is in use by a running presence-watcher (pid ${owner.pid}): a daemon started with it now would exit 2 until that one stops`);
+  }
+  return lines;
+}
+
+function describeFilter(f: SinkFilter): string[] {
+  const out: string[] = [];
+  if (f.events) out.push(`events ${f.events.join(', ')}`);
+  if (f.rooms) out.push(`rooms ${f.rooms.join(', ')}`);
+  if (f.ignoreUsers) out.push(`ignoring ${f.ignoreUsers.join(', ')}`);
+  if (out.length === 0) out.push('every event');
+  return out;
+}
+
+function round(n: number): string {
+  return n >= 10 ? n.toFixed(0) : n >= 1 ? n.toFixed(1) : n.toFixed(2);
+}
+
+export { NOT_CHECKED };
