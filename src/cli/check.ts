@@ -54,7 +54,8 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
     const over = overBudget(cfg.rooms.length, cfg.intervalMs, cfg.maxRps);
     if (over) notes.push(over);
   }
-  lines.push(`api          ${new URL(cfg.apiUrl).origin}`);
+  const api = new URL(cfg.apiUrl); // without a user:password@ or query it may carry
+  lines.push(`api          ${api.origin}${api.pathname}`);
 
   sinks.forEach(({ sink, filter }, i) => {
     const s = cfg.sinks[i]!;
