@@ -72,6 +72,11 @@ export interface PollInfo {
   durationMs: number;
   /** Events produced by this poll. */
   events: number;
+  /**
+   * Set on a room's successful poll when Daily listed fewer participants than its `total_count`
+   * (a partial snapshot: joins and updates, but no leaves, for the people it left out).
+   */
+  partial?: true;
   error?: Error;
 }
 

@@ -20,7 +20,8 @@ export interface HealthOptions {
 export interface HealthReport {
   status: 'ok' | 'unhealthy';
   reasons: string[];
-  targets: Record<string, { lastSuccess: string | null; lastError: string | null }>;
+  /** Per target; `partial`: its last snapshot listed fewer people than Daily's total_count (no leaves for the rest). */
+  targets: Record<string, { lastSuccess: string | null; lastError: string | null; partial: boolean }>;
   /** Per sink: events held and the cap, whether it is disabled, and whether its last deliveries all failed. */
   sinks: Record<string, { depth: number; cap: number; disabled: boolean; failing: boolean }>;
 }
@@ -46,6 +47,7 @@ export class HealthServer {
   /** Per target: when its last poll succeeded, on `now`'s clock and as wall time for the report. */
   readonly #lastOk = new Map<string, { at: number; wall: number }>();
   readonly #lastError = new Map<string, string>();
+  readonly #partial = new Set<string>();
   readonly #started: number;
   /** When the last poll of any target finished, successfully or not. */
   #lastPoll: number;
@@ -61,6 +63,8 @@ export class HealthServer {
       if (p.ok) {
         this.#lastOk.set(p.target, { at: this.#lastPoll, wall: Date.now() });
         this.#lastError.delete(p.target);
+        if (p.partial) this.#partial.add(p.target);
+        else this.#partial.delete(p.target);
       } else if (p.error) this.#lastError.set(p.target, p.error.message);
     });
   }
@@ -74,7 +78,7 @@ export class HealthServer {
     for (const t of this.#o.watcher.targets) {
       const ok = this.#lastOk.get(t);
       const err = this.#lastError.get(t) ?? null;
-      targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok.wall).toISOString(), lastError: err };
+      targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok.wall).toISOString(), lastError: err, partial: this.#partial.has(t) };
       const since = now - (ok?.at ?? this.#started);
       if (ok === undefined) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll yet${err ? ` (last error: ${err})` : ''}`);
       else if (since > limit) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll for ${Math.round(since / 1000)}s${err ? ` (last error: ${err})` : ''}`);

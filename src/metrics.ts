@@ -34,6 +34,11 @@ export class Metrics {
   });
   readonly participants = new Gauge({ name: 'presence_watcher_participants', help: 'Participants present in the watched rooms at the last poll.', registers: [this.registry] });
   readonly roomsWatched = new Gauge({ name: 'presence_watcher_rooms_watched', help: 'Rooms watched (room mode), or rooms with anyone present (all-rooms mode).', registers: [this.registry] });
+  readonly partialRooms = new Gauge({
+    name: 'presence_watcher_partial_rooms',
+    help: 'Rooms whose last snapshot listed fewer participants than Daily\'s total_count: no leaves are detected for the people left out.',
+    registers: [this.registry],
+  });
   readonly lastSuccess = new Gauge({ name: 'presence_watcher_last_successful_poll_timestamp_seconds', help: 'Unix time of the last successful poll.', registers: [this.registry] });
 
   constructor() {
@@ -42,6 +47,8 @@ export class Metrics {
 
   observeWatcher(w: PresenceWatcher, allRooms: boolean): void {
     const perTarget = new Map<string, number>();
+    const partial = new Set<string>();
+    this.partialRooms.set(0);
     let total = 0;
     if (!allRooms) this.roomsWatched.set(w.targets.length);
     w.on('poll', (p) => {
@@ -54,6 +61,9 @@ export class Metrics {
       perTarget.set(p.target, p.participants);
       this.participants.set(total);
       if (allRooms) this.roomsWatched.set(p.rooms);
+      if (p.partial) partial.add(p.target);
+      else partial.delete(p.target);
+      this.partialRooms.set(partial.size);
     });
     w.on('event', (e) => this.events.inc({ type: e.type }));
     new Gauge({

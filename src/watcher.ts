@@ -14,6 +14,8 @@ import { LeaveGrace } from './grace.js';
 import type { SavedState, StateStore } from './state/store.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
+/** A room's partial snapshots are logged when they start and then at most this often. */
+const PARTIAL_WARN_EVERY_MS = 60 * 60_000;
 /** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
 const RATE_LIMIT_PAUSE_MS = 1000;
 
@@ -188,6 +190,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #grace: LeaveGrace;
   readonly #store: StateStore | undefined;
   #initialState: SavedState | undefined;
+  /** Rooms whose last snapshot was partial, and when that was last logged (monotonic ms). */
+  readonly #partialWarnedAt = new Map<string, number>();
   readonly #watchdogMs: number;
   /** The message of the last save, when it failed (cleared by one that succeeds). */
   #saveError: string | undefined;
@@ -533,6 +537,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     let changed: boolean;
     let participants = 0;
     let rooms = 0;
+    let partial = false;
     if (target === DOMAIN_TARGET) {
       const daily = this.#daily;
       const presence = await scheduleAbortable(this.#limiter, signal, () =>
@@ -565,12 +570,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
       participants = applied.count;
       rooms = participants > 0 ? 1 : 0;
-      if (!applied.complete) {
-        this.#log.warn(
-          { room: target, totalCount: applied.totalCount, returned: participants },
-          `Daily returned ${participants} of ${applied.totalCount} participants in room "${target}": leaves cannot be detected for the rest (raise limit)`,
-        );
-      }
+      partial = !applied.complete;
+      this.#notePartial(target, partial, participants, applied.totalCount);
     }
     this.#seen.add(target);
     events = this.#grace.process(events, monotonicNow(), target === DOMAIN_TARGET ? () => true : (room) => room === target);
@@ -586,11 +587,33 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       rooms,
       durationMs: performance.now() - started,
       events: events.length,
+      ...(partial ? { partial: true as const } : {}),
     } satisfies PollInfo);
     if (!this.#ready && this.#seen.size === (this.#rooms?.length ?? 1)) {
       this.#ready = true;
       this.safeEmit('ready');
     }
+  }
+
+  /**
+   * A room whose answer lists fewer people than Daily's total_count: said when it starts, again at
+   * most once an hour while it lasts (a warning every poll would bury the log), and when it ends.
+   */
+  #notePartial(room: string, partial: boolean, listed: number, total: number): void {
+    const since = this.#partialWarnedAt.get(room);
+    if (!partial) {
+      if (since === undefined) return;
+      this.#partialWarnedAt.delete(room);
+      this.#log.info({ room, returned: listed }, `Daily lists everyone in room "${room}" again: leaves are detected again`);
+      return;
+    }
+    const now = monotonicNow();
+    if (since !== undefined && now - since < PARTIAL_WARN_EVERY_MS) return;
+    this.#partialWarnedAt.set(room, now);
+    this.#log.warn(
+      { room, totalCount: total, returned: listed },
+      `Daily returned ${listed} of ${total} participants in room "${room}": leaves cannot be detected for the rest until it lists everyone (${this.#limit ? 'raise limit (--limit)' : 'Daily caps the list'}); said again hourly while it lasts`,
+    );
   }
 
   #emitEvent(e: PresenceEvent): void {

@@ -13,7 +13,7 @@ import { FileStateStore } from '../src/index.js';
 import { StateError } from '../src/state/store.js';
 import { PresenceWatcher } from '../src/watcher.js';
 import { FakeClient } from './support/fake-client.js';
-import { polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
+import { capturingLogger, polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 import { runCli } from './support/cli.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { HealthServer, LIVENESS_WINDOW_MIN_MS } from '../src/health.js';
@@ -263,6 +263,55 @@ describe('watchdog (fake timers)', () => {
       const p1 = w.stop();
       await clock.tickAsync(10);
       await p1;
+    } finally {
+      clock.uninstall();
+    }
+  });
+});
+
+describe('partial snapshots (fake timers)', () => {
+  it('a room Daily lists only in part: said when it starts, hourly while it lasts, and when it ends; shown in /healthz, the metric and the poll event; no leave for who is left out', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    try {
+      const client = new FakeClient();
+      client.fallback = [p('x'), p('y')];
+      client.totalCount = 3;
+      const { logger, lines } = capturingLogger('info');
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, maxRps: 1000, logger });
+      const metrics = new Metrics();
+      metrics.observeWatcher(w, false);
+      const health = new HealthServer({ watcher: w, metrics, queues: [], host: '127.0.0.1', port: 0 });
+      const gauge = async () => (await metrics.registry.metrics()).match(/^presence_watcher_partial_rooms (\d+)$/m)?.[1];
+      const polled: (true | undefined)[] = [];
+      w.on('poll', (info) => polled.push(info.partial));
+      const leaves: string[] = [];
+      w.on('leave', (e) => leaves.push(e.participant.id));
+      const said = (text: string) => lines.filter((l) => l.includes(text)).length;
+      const partialLine = 'Daily returned 2 of 3 participants in room \\"a\\"';
+      w.start();
+      await clock.tickAsync(10_500);
+      expect(polled.length).toBeGreaterThanOrEqual(10);
+      expect(polled.every((x) => x === true)).toBe(true);
+      expect(said(partialLine)).toBe(1); // not once a poll
+      expect(health.report().targets.a).toMatchObject({ partial: true });
+      expect(health.report().status).toBe('ok'); // the watcher works; Daily leaves people out
+      expect(await gauge()).toBe('1');
+      // y is no longer listed, but the list is partial: y may be among those left out
+      client.fallback = [p('x')];
+      await clock.tickAsync(60 * 60_000);
+      expect(leaves).toEqual([]);
+      expect(said('Daily returned 1 of 3 participants in room \\"a\\"')).toBe(1); // an hour on, once more
+      // listed in full again: said, and y's leave now comes
+      client.totalCount = undefined;
+      await clock.tickAsync(1000);
+      expect(said('Daily lists everyone in room \\"a\\" again')).toBe(1);
+      expect(leaves).toEqual(['y']);
+      expect(polled.at(-1)).toBeUndefined();
+      expect(health.report().targets.a).toMatchObject({ partial: false });
+      expect(await gauge()).toBe('0');
+      const stopped = w.stop();
+      await clock.tickAsync(10);
+      await stopped;
     } finally {
       clock.uninstall();
     }

@@ -25,16 +25,16 @@ export class FakeClient implements PresenceClient {
   maxInFlight = 0;
   script: Answer[] = [];
   fallback: Answer = [];
+  /** Daily's total_count for room answers; when above the participants listed, the answer is partial. Default: the number listed. */
+  totalCount: number | undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   getRoomEntries(room: string, opts: RoomPresenceOptions = {}): Promise<RoomEntries> {
-    return this.#answer(room, opts.signal).then((entries) => ({
-      room,
-      entries,
-      totalCount: entries.length,
-      complete: true,
-    }));
+    return this.#answer(room, opts.signal).then((entries) => {
+      const totalCount = Math.max(this.totalCount ?? 0, entries.length);
+      return { room, entries, totalCount, complete: totalCount <= entries.length };
+    });
   }
 
   getDomainEntries(opts: { signal?: AbortSignal } = {}): Promise<DomainEntries> {
