@@ -708,6 +708,8 @@ describe('--check-config', () => {
       ['--all-rooms', '--limit', '5'],
       ['--room', 'standup', '--state', '/etc/hostname/sub/state.json'], // its directory cannot be made
       ['--room', 'standup', '--dead-letter', '/etc/hostname/sub/dead.ndjson'],
+      // two problems: the one the daemon meets first
+      ['--room', 'standup', '--dead-letter', dir, '--sink', 'webhook:https://h.example/x', '--webhook-secret', 'whsec_!!notbase64'],
     ];
     for (const args of cases) {
       const check = await runCli([...args, '--check-config'], env());

@@ -29,10 +29,14 @@ const NOT_CHECKED =
 export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<CheckReport> {
   const lines: string[] = [];
   const notes: string[] = [];
+  // in the daemon's order, so that of several problems the one reported is the one it would report
   keepSecret(cfg);
+  openDeadLetter(cfg.deadLetterPath, io.logger, { create: false });
   const { sinks, notes: sinkNotes } = prepareSinks(cfg, io);
   notes.push(...sinkNotes.map((n) => n.message));
-
+  const stateLines = cfg.statePath
+    ? await checkState(cfg, sinks.map((s) => s.key), sinks.map((s) => s.sink.name), notes)
+    : ['state        none: a restart sends joins for everyone present again, and no leave for who left meanwhile'];
   // the watcher's own checks of its options (those the config's checks should already have caught)
   const options = watcherOptions(cfg, io.logger);
   try {
@@ -44,6 +48,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   }
   const overDaily = overDailyLimit(cfg.maxRps, cfg.apiUrl);
   if (overDaily) notes.push(overDaily);
+
   if (cfg.allRooms) {
     lines.push(`watch        every room of the domain (GET /presence) every ${formatDuration(cfg.intervalMs)}: one request per interval`);
   } else {
@@ -56,7 +61,6 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   }
   const api = new URL(cfg.apiUrl); // without a user:password@ or query it may carry
   lines.push(`api          ${api.origin}${api.pathname}`);
-
   sinks.forEach(({ sink, filter }, i) => {
     const s = cfg.sinks[i]!;
     const what: string[] = [];
@@ -69,15 +73,8 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
     what.push(...describeFilter(filter));
     lines.push(`${i === 0 ? 'sinks        ' : '             '}${sink.name}: ${what.join('; ')}`);
   });
-
-  openDeadLetter(cfg.deadLetterPath, io.logger, { create: false });
   lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
-
-  if (cfg.statePath) {
-    lines.push(...(await checkState(cfg, sinks.map((s) => s.key), sinks.map((s) => s.sink.name), notes)));
-  } else {
-    lines.push('state        none: a restart sends joins for everyone present again, and no leave for who left meanwhile');
-  }
+  lines.push(...stateLines);
   lines.push(`health       ${cfg.health ? `${cfg.health.host}:${cfg.health.port} (/healthz, /livez, /metrics)` : 'off'}`);
   return { lines, notes };
 }
