@@ -115,24 +115,50 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-/** Replace `${NAME}` with the environment variable; a missing one is an error naming the field. */
-export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[] = []): unknown {
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const WHOLE_ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
+
+/**
+ * Replace `${NAME}` with the environment variable, or `${NAME:-default}` with the default when the
+ * variable is unset or empty; a missing one without a default is an error naming the field.
+ * `fromEnv` collects the values that were one reference whole (`maxRps: ${MAX_RPS}`), keyed by
+ * their path, with the variable's name: the environment has only text, so those may be read as the
+ * number or boolean the field wants.
+ */
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[] = [], fromEnv?: Map<string, string>): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const whole = WHOLE_ENV_REF.exec(value);
+    if (whole && fromEnv) fromEnv.set(JSON.stringify(path), whole[1]!);
+    return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
       const v = env[name];
       if (v === undefined || v === '') {
+        if (fallback !== undefined) return fallback;
         throw new ConfigError(`${formatPath(path)}: environment variable ${name} is not set`);
       }
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, [...path, i]));
+  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, [...path, i], fromEnv));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolateEnv(v, env, [...path, k]);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolateEnv(v, env, [...path, k], fromEnv);
     return out;
   }
   return value;
+}
+
+/** Text from the environment as the number or boolean a field wants, or undefined when it is not one. */
+function fromText(text: string, expected: string): number | boolean | undefined {
+  const t = text.trim();
+  if (expected === 'number') return /^-?\d+(\.\d+)?$/.test(t) ? Number(t) : undefined;
+  if (expected === 'boolean') return t === 'true' ? true : t === 'false' ? false : undefined;
+  return undefined;
+}
+
+function setAt(root: unknown, path: readonly PropertyKey[], value: unknown): void {
+  let v = root as Record<PropertyKey, unknown>;
+  for (const k of path.slice(0, -1)) v = v[k] as Record<PropertyKey, unknown>;
+  v[path[path.length - 1]!] = value;
 }
 
 const EXPECTED: Record<string, string> = {
@@ -186,12 +212,23 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   if (raw === null || raw === undefined) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: the top level must be a mapping of settings`);
   let interpolated: unknown;
+  const fromEnv = new Map<string, string>();
   try {
-    interpolated = interpolateEnv(raw, env);
+    interpolated = interpolateEnv(raw, env, [], fromEnv);
   } catch (err) {
     throw new ConfigError(`${source}: ${(err as Error).message}`);
   }
-  const r = fileSchema.safeParse(interpolated);
+  let r = fileSchema.safeParse(interpolated);
+  // `maxRps: ${MAX_RPS}`: the environment's text read as the number (or boolean) the field wants,
+  // one field at a time as the schema names them (a value written as text in the file stays an error)
+  for (let tries = 0; !r.success && tries < fromEnv.size; tries++) {
+    const wrong = r.error.issues.find((i) => i.code === 'invalid_type' && fromEnv.has(JSON.stringify(i.path)) && typeof valueAt(interpolated, i.path) === 'string');
+    if (!wrong || wrong.code !== 'invalid_type') break;
+    const read = fromText(valueAt(interpolated, wrong.path) as string, wrong.expected);
+    if (read === undefined) break;
+    setAt(interpolated, wrong.path, read);
+    r = fileSchema.safeParse(interpolated);
+  }
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   let message = issue.message;
@@ -207,7 +244,8 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     const got = valueAt(interpolated, issue.path);
     // a secret's value never goes in a message, only what kind of value it was
     const secret = SECRET_FIELDS.has(String(issue.path[issue.path.length - 1]));
-    message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${kindOf(got, !secret)}`}`;
+    const variable = fromEnv.get(JSON.stringify(issue.path));
+    message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${kindOf(got, !secret)}`}${variable ? ` (from environment variable ${variable})` : ''}`;
     // `rooms: [2024]`: a name of digits reads as a number (and 0800 as 800); quoting keeps it as written
     if (!secret && issue.expected === 'string' && typeof got === 'number') message += ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
   }

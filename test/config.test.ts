@@ -74,6 +74,45 @@ describe('config file type errors', () => {
   });
 });
 
+describe('${VAR} in a config file', () => {
+  const load = (text: string, env: Record<string, string>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-env-'));
+    const file = join(dir, 'w.yaml');
+    writeFileSync(file, text);
+    return loadConfigFile(file, env);
+  };
+
+  it('a number or boolean field set whole from the environment takes its text as that number or boolean', () => {
+    const text = 'rooms: ["${ROOM}"]\nmaxRps: ${MAX_RPS}\nqueueCap: ${CAP}\nallRooms: ${ALL}\nignoreInitial: ${QUIET}\nhealth: ${PORT}\n';
+    expect(load(text, { ROOM: '2024', MAX_RPS: '2.5', CAP: '500', ALL: 'false', QUIET: 'true', PORT: '9464' })).toEqual({
+      rooms: ['2024'], // a string field keeps the text, digits and all
+      maxRps: 2.5,
+      queueCap: 500,
+      allRooms: false,
+      ignoreInitial: true,
+      health: '9464',
+    });
+  });
+
+  it('what the text cannot be is an error naming the field, the variable and the value; the same text written in the file stays an error', () => {
+    expect(() => load('maxRps: ${MAX_RPS}\n', { MAX_RPS: 'lots' })).toThrow(/^.*w\.yaml: maxRps: must be a number, not the text "lots" \(from environment variable MAX_RPS\)$/);
+    expect(() => load('queueCap: ${CAP}\n', { CAP: '2.5' })).toThrow(/queueCap: .*\(from environment variable CAP\)$/);
+    expect(() => load('allRooms: ${ALL}\n', { ALL: 'yes' })).toThrow(/allRooms: must be true or false, not the text "yes" \(from environment variable ALL\)$/);
+    expect(() => load('maxRps: "5"\n', {})).toThrow(/maxRps: must be a number, not the text "5"$/);
+    // part of a value is text whatever the field: "${N}0" is not read as a number
+    expect(() => load('maxRps: "${N}0"\n', { N: '1' })).toThrow(/maxRps: must be a number, not the text "10"$/);
+  });
+
+  it('${VAR:-default} takes the default when the variable is unset or empty', () => {
+    expect(load('interval: ${INTERVAL:-15s}\nmaxRps: ${MAX_RPS:-5}\nrooms: ["team-${TEAM:-a}"]\n', { INTERVAL: '2m', MAX_RPS: '' })).toEqual({
+      interval: 120_000,
+      maxRps: 5,
+      rooms: ['team-a'],
+    });
+    expect(() => load('apiKey: ${NO_SUCH_KEY}\n', {})).toThrow(/apiKey: environment variable NO_SUCH_KEY is not set$/);
+  });
+});
+
 describe('signing secrets', () => {
   const A = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
   const B = 'whsec_' + Buffer.from('the secret before the rotation!!').toString('base64');
