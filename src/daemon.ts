@@ -171,6 +171,22 @@ export function prepareSinks(cfg: DaemonConfig, io: DaemonIO): { sinks: Prepared
     if (s.type !== 'stdout' && crossesNetworkInClear(s.url)) plain.push(sink.name);
     return { sink, filter: sinkFilter(s), key: keys[i]! };
   });
+  // the same destination twice (a sink repeated in the config and on the command line): each event arrives twice
+  const byTarget = new Map<string, string[]>();
+  cfg.sinks.forEach((s, i) => {
+    const target = s.type === 'stdout' ? 'stdout' : s.url;
+    byTarget.set(target, [...(byTarget.get(target) ?? []), sinks[i]!.sink.name]);
+  });
+  for (const [target, names] of byTarget) {
+    if (names.length < 2) continue;
+    notes.push({
+      level: 'warn',
+      message:
+        names.length === 2
+          ? `${names.join(' and ')} both ${target === 'stdout' ? 'write to stdout' : 'post to the same URL'}: an event both take arrives twice`
+          : `${names.join(', ')} all ${target === 'stdout' ? 'write to stdout' : 'post to the same URL'}: an event they all take arrives ${names.length} times`,
+    });
+  }
   if (plain.length > 0) {
     notes.push({
       level: 'info',

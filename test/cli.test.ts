@@ -699,6 +699,20 @@ describe('--check-config', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
+  it('notes a destination given twice (each event would arrive twice), as the daemon logs it', async () => {
+    const args = ['--room', 'standup', '--sink', 'stdout', '--sink', 'stdout:text', '--sink', 'webhook:https://h.example/x', '--sink', 'webhook:https://h.example/x', '--sink', 'webhook:https://h.example/y', '--webhook-secret', SECRET];
+    const r = await runCli([...args, '--check-config'], env());
+    expect(r.code).toBe(0);
+    const twice = ['stdout and stdout-2 both write to stdout: an event both take arrives twice', 'webhook-3(h.example) and webhook-4(h.example) both post to the same URL: an event both take arrives twice'];
+    for (const note of twice) expect(r.stdout).toContain(`  - ${note}\n`);
+    expect(r.stdout).not.toMatch(/webhook-5.*same URL/);
+    const daemon = start([...args, ...FAST, '--drain-timeout', '100ms']);
+    await daemon.until(() => daemon.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    daemon.kill('SIGTERM');
+    await daemon.exit;
+    expect(daemon.logs.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(expect.arrayContaining(twice));
+  });
+
   it('a config the daemon would refuse: exit 2 with the very line the daemon gives', async () => {
     writeFileSync(join(dir, 'state.json'), '{"version": 1, "mode": "rooms", "rooms": ');
     const cases = [
