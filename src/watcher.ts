@@ -14,6 +14,8 @@ import { LeaveGrace } from './grace.js';
 import type { SavedState, StateStore } from './state/store.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
+/** The same failed poll of a target is logged at warn level at most this often (debug between). */
+const REPEAT_FAILURE_EVERY_MS = 10 * 60_000;
 /** A room's partial snapshots are logged when they start and then at most this often. */
 const PARTIAL_WARN_EVERY_MS = 60 * 60_000;
 /** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
@@ -190,6 +192,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #grace: LeaveGrace;
   readonly #store: StateStore | undefined;
   #initialState: SavedState | undefined;
+  /** Targets whose polls are failing: the failure last logged at warn, when (monotonic ms), how many failures, how many unsaid, since when (ISO). */
+  readonly #failing = new Map<string, { key: string; saidAt: number; failures: number; unsaid: number; since: string }>();
   /** Rooms whose last snapshot was partial, and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   readonly #watchdogMs: number;
@@ -580,6 +584,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     // events after grace: an expired pending leave changes the saved state too. A save that failed
     // is tried again once an interval has passed, changed or not: in a quiet room nothing else would
     if (changed || events.length > 0 || (this.#saveError !== undefined && monotonicNow() >= this.#saveRetryAt)) this.#requestSave();
+    this.#logRecovery(target);
     this.safeEmit('poll', {
       target,
       ok: true,
@@ -627,9 +632,44 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // the limit is Daily's, per domain: every target waits, not only the one that was refused
       this.#limiter.pauseFor(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
     }
-    const level = error instanceof DailyApiError && error.fatal ? 'error' : 'warn';
-    this.#log[level]({ target, attempt, err: error }, error.message);
-    if (!(error instanceof DailyApiError && error.fatal)) this.safeEmit('error', error);
+    const fatal = error instanceof DailyApiError && error.fatal;
+    if (fatal) this.#log.error({ target, attempt, err: error }, error.message);
+    else this.#logFailure(target, error, attempt);
+    if (!fatal) this.safeEmit('error', error);
+  }
+
+  /**
+   * A failed poll at warn level, unless it is the same failure as the one last said for this target
+   * within REPEAT_FAILURE_EVERY_MS: then at debug, counted, and the next warning says how many. A
+   * room name Daily does not know fails every interval until someone fixes it; a warning each time
+   * (240 an hour at 15 s) buries everything else, while `/healthz`, the metrics and the `error`
+   * event still see every one.
+   */
+  #logFailure(target: string, error: Error, attempt: number): void {
+    const now = monotonicNow();
+    const key = error instanceof DailyApiError ? `${error.code}|${error.status ?? ''}|${error.message}` : `${error.name}|${error.message}`;
+    const last = this.#failing.get(target);
+    if (last && last.key === key && now - last.saidAt < REPEAT_FAILURE_EVERY_MS) {
+      last.failures++;
+      last.unsaid++;
+      this.#log.debug({ target, attempt, err: error }, error.message);
+      return;
+    }
+    const unsaid = last?.key === key ? last.unsaid : 0;
+    this.#failing.set(target, { key, saidAt: now, failures: (last?.failures ?? 0) + 1, unsaid: 0, since: last?.since ?? new Date(this.#now()).toISOString() });
+    this.#log.warn(
+      { target, attempt, err: error, ...(unsaid > 0 ? { repeated: unsaid } : {}) },
+      unsaid > 0 ? `${error.message} (again; ${unsaid} more like it since it was last logged)` : error.message,
+    );
+  }
+
+  /** A target polls again after failing: say so once, with how long and how often it failed. */
+  #logRecovery(target: string): void {
+    const last = this.#failing.get(target);
+    if (!last) return;
+    this.#failing.delete(target);
+    const what = target === DOMAIN_TARGET ? 'GET /presence' : `room "${target}"`;
+    this.#log.info({ target, failures: last.failures, since: last.since }, `${what} polled successfully again, after ${last.failures} failed attempt(s) since ${last.since}`);
   }
 
   #onFatal(error: DailyApiError): void {

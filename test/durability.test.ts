@@ -269,6 +269,53 @@ describe('watchdog (fake timers)', () => {
   });
 });
 
+describe('failed polls in the log (fake timers)', () => {
+  it('the same failure is logged when it starts and then every 10 minutes (with how many went unsaid), a new failure at once, and the recovery once; every one is still an error event', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    try {
+      const notFound = new DailyApiError({ code: 'DAILY_NOT_FOUND', message: 'room "a" not found (HTTP 404): check the room name', target: 'a', status: 404 });
+      const client = new FakeClient();
+      client.fallback = notFound;
+      const { logger, lines } = capturingLogger('info');
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, maxRps: 1000, backoffMinMs: 100, backoffMaxMs: 100, logger });
+      const errors: Error[] = [];
+      w.on('error', (e) => errors.push(e));
+      const warnings = () => lines.map((l) => JSON.parse(l) as { level: number; msg: string; repeated?: number }).filter((l) => l.level === 40);
+      w.start();
+      await clock.tickAsync(30_500);
+      expect(errors.length).toBeGreaterThanOrEqual(30);
+      expect(warnings().map((l) => l.msg)).toEqual([notFound.message]);
+      await clock.tickAsync(10 * 60_000);
+      const again = warnings();
+      expect(again).toHaveLength(2);
+      expect(again[1]!.msg).toMatch(/^room "a" not found \(HTTP 404\): check the room name \(again; \d+ more like it since it was last logged\)$/);
+      expect(again[1]!.repeated).toBeGreaterThanOrEqual(590);
+      // another failure is said at once
+      client.fallback = new DailyApiError({ code: 'DAILY_SERVER_ERROR', message: 'Daily answered HTTP 503', target: 'a', status: 503 });
+      await clock.tickAsync(1000);
+      expect(warnings().at(-1)!.msg).toBe('Daily answered HTTP 503');
+      const failures = errors.length;
+      // polls work again: said once, with the count
+      client.fallback = [p('x')];
+      await clock.tickAsync(3000);
+      const back = lines.filter((l) => l.includes('polled successfully again'));
+      expect(back).toHaveLength(1);
+      expect(JSON.parse(back[0]!)).toMatchObject({ level: 30, target: 'a', failures, msg: expect.stringMatching(new RegExp(`^room "a" polled successfully again, after ${failures} failed attempt\\(s\\) since 1970-01-01T00:00:00\\.000Z$`)) }); // the first failure's time (the fake clock starts at 0)
+      // and a failure after that is said at once, even the first one again
+      const said = warnings().length;
+      client.fallback = notFound;
+      await clock.tickAsync(1000);
+      expect(warnings()).toHaveLength(said + 1);
+      expect(warnings().at(-1)!.msg).toBe(notFound.message);
+      const stopped = w.stop();
+      await clock.tickAsync(10);
+      await stopped;
+    } finally {
+      clock.uninstall();
+    }
+  });
+});
+
 describe('partial snapshots (fake timers)', () => {
   it('a room Daily lists only in part: said when it starts, hourly while it lasts, and when it ends; shown in /healthz, the metric and the poll event; no leave for who is left out', async () => {
     const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
