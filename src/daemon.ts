@@ -216,6 +216,19 @@ export function watcherOptions(cfg: DaemonConfig, log: Logger, durable: { stateS
 
 /** Wire watcher → dispatcher → sink queues, metrics and health, and start polling. */
 export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daemon> {
+  const held: { lock?: StateLock; outbox?: Outbox } = {};
+  try {
+    return await start(cfg, io, held);
+  } catch (err) {
+    // refused at start (a corrupt state file, a busy health port): the next start must not find
+    // our lock, or wait on its heartbeat
+    held.outbox?.close();
+    held.lock?.release();
+    throw err;
+  }
+}
+
+async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; outbox?: Outbox }): Promise<Daemon> {
   const log = io.logger;
   keepSecret(cfg);
 
@@ -246,8 +259,14 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
       await mkdir(dirname(cfg.statePath), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
         throw new StateError(`--state ${cfg.statePath}: cannot create its directory (${err.code ?? err.message})`);
       });
-      lock = new StateLock(cfg.statePath);
-      lock.acquire();
+      lock = held.lock = new StateLock(cfg.statePath);
+      await lock.acquire({
+        onWait: (owner, waitMs) =>
+          log.warn(
+            { lock: lock!.path, pid: owner.pid },
+            `the state file's lock names pid ${owner.pid} of another pid namespace (another container?), which this process cannot see: waiting up to ${formatDuration(waitMs)} for its heartbeat to show whether it still runs`,
+          ),
+      });
       initialState = await stateStore.load();
     } catch (err) {
       if (err instanceof StateError) throw new ConfigError(err.message);
@@ -270,7 +289,7 @@ export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daem
   let watcherStore: StateStore | undefined;
   if (cfg.statePath) {
     try {
-      outbox = new Outbox(`${cfg.statePath}.outbox.ndjson`, log, initialState?.journalSeq ?? 0);
+      outbox = held.outbox = new Outbox(`${cfg.statePath}.outbox.ndjson`, log, initialState?.journalSeq ?? 0);
     } catch (err) {
       if (err instanceof StateError) throw new ConfigError(err.message);
       throw err;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -19,7 +19,7 @@ import { DailySimulator } from '../src/simulator/simulator.js';
 import { HealthServer, LIVENESS_WINDOW_MIN_MS } from '../src/health.js';
 import { Metrics } from '../src/metrics.js';
 import { FileDeadLetter } from '../src/sinks/dead-letter.js';
-import { StateLock, formatOwner, parseOwner, startTime } from '../src/state/lock.js';
+import { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, StateLock, formatOwner, parseOwner, startTime } from '../src/state/lock.js';
 import { spawn } from 'node:child_process';
 import { Outbox } from '../src/state/outbox.js';
 
@@ -442,7 +442,7 @@ describe('files on disk', () => {
       const ev: PresenceEvent = { id: 'evt_1', type: 'join', room: 'r', at, participant: p('a', 'Ada Lovelace') };
       await new FileStateStore(join(dir, 'state.json')).save({ version: 1, savedAt: at, mode: 'rooms', rooms: { r: [p('a')] } });
       const lock = new StateLock(join(dir, 'state.json'));
-      lock.acquire();
+      await lock.acquire();
       const outbox = new Outbox(join(dir, 'state.json.outbox.ndjson'), quietLogger);
       outbox.record(ev, ['stdout']);
       new FileDeadLetter(join(dir, 'dead.ndjson'), quietLogger).write('webhook-1(x)', 'HTTP 400', [ev]);
@@ -458,6 +458,7 @@ describe('files on disk', () => {
 
 describe('the state lock', () => {
   const linux = startTime(process.pid) !== undefined;
+  const ours = linux ? { boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), pidns: readlinkSync('/proc/self/ns/pid') } : {};
   /** A live process that is not a presence-watcher, as a reused pid would be. */
   async function otherProcess() {
     const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
@@ -465,18 +466,19 @@ describe('the state lock', () => {
     return child;
   }
 
-  it('names its owner by pid, boot and start time, and reads a lock of the pid alone (written before them)', () => {
+  it('names its owner by pid, boot, start time and pid namespace, and reads a lock of the pid alone (written before them)', async () => {
     const dir = tmp();
     const lock = new StateLock(join(dir, 'state.json'));
-    lock.acquire();
+    await lock.acquire();
     const owner = lock.owner();
     expect(owner).toMatchObject({ pid: process.pid });
-    if (linux) expect(owner).toEqual({ pid: process.pid, boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), start: startTime(process.pid) });
+    if (linux) expect(owner).toEqual({ pid: process.pid, ...ours, start: startTime(process.pid) });
+    expect(lock.heldByAnother()).toBeUndefined(); // ourselves
     lock.release();
     expect(lock.owner()).toBe('gone');
     expect(parseOwner('4242\n')).toEqual({ pid: 4242 });
     expect(parseOwner('')).toBeUndefined();
-    expect(parseOwner(formatOwner({ pid: 7, boot: 'b', start: '99' }))).toEqual({ pid: 7, boot: 'b', start: '99' });
+    expect(parseOwner(formatOwner({ pid: 7, boot: 'b', start: '99', pidns: 'pid:[1]' }))).toEqual({ pid: 7, boot: 'b', start: '99', pidns: 'pid:[1]' });
   });
 
   it('refuses a lock whose owner runs, and takes over one whose pid now belongs to another process (another boot, or a reused pid)', async () => {
@@ -486,21 +488,23 @@ describe('the state lock', () => {
       const state = join(tmp(), 'state.json');
       const lock = new StateLock(state);
       // the owner as it would have written the lock itself: it runs, so the lock holds
-      const own = { pid, ...(linux ? { boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), start: startTime(pid)! } : {}) };
+      const own = { pid, ...ours, ...(linux ? { start: startTime(pid)! } : {}) };
       writeFileSync(lock.path, formatOwner(own));
-      expect(() => lock.acquire()).toThrow(new RegExp(`in use by another presence-watcher \\(pid ${pid}, .*if no daemon runs with this state file, remove the lock`));
+      await expect(lock.acquire()).rejects.toThrow(new RegExp(`in use by another presence-watcher \\(pid ${pid}, lock .*if no daemon runs with this state file, remove the lock`));
+      expect(lock.heldByAnother()).toEqual(own);
       // a lock of the pid alone: nothing tells it from a reused pid, so it holds too
       writeFileSync(lock.path, `${pid}\n`);
-      expect(() => lock.acquire()).toThrow(StateError);
+      await expect(lock.acquire()).rejects.toThrow(StateError);
       if (!linux) return;
       // the same pid, started at another time: the pid was reused after its owner died
       writeFileSync(lock.path, formatOwner({ ...own, start: String(Number(own.start) + 1) }));
-      lock.acquire();
+      expect(lock.heldByAnother()).toBeUndefined();
+      await lock.acquire();
       expect(lock.owner()).toMatchObject({ pid: process.pid });
       lock.release();
       // written in an earlier boot: stale whatever runs under that pid now
       writeFileSync(lock.path, formatOwner({ ...own, boot: 'an-earlier-boot' }));
-      lock.acquire();
+      await lock.acquire();
       expect(lock.owner()).toMatchObject({ pid: process.pid });
       lock.release();
     } finally {
@@ -515,12 +519,71 @@ describe('the state lock', () => {
     await new Promise((resolve) => child.once('exit', resolve));
     const lock = new StateLock(join(tmp(), 'state.json'));
     writeFileSync(lock.path, '');
-    lock.acquire();
+    await lock.acquire();
     lock.release();
-    writeFileSync(lock.path, `${pid}\n`);
-    lock.acquire();
+    writeFileSync(lock.path, formatOwner({ pid, ...ours }));
+    await lock.acquire();
     expect(lock.owner()).toMatchObject({ pid: process.pid });
     lock.release();
+  });
+
+  describe.runIf(linux)('a lock from another pid namespace (another container on the same volume), by its heartbeat (fake timers)', () => {
+    /** pid 1 of a namespace that is not ours, as the other container would write it. */
+    const foreign = () => ({ ...ours, pid: 1, start: '12345', pidns: 'pid:[1]' });
+    const install = () => FakeTimers.install({ now: Date.now(), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+
+    it('holds while its holder touches it: acquire waits, saying so, and refuses once it sees a touch', async () => {
+      const clock = install();
+      try {
+        const lock = new StateLock(join(tmp(), 'state.json'));
+        writeFileSync(lock.path, formatOwner(foreign()));
+        // the other container's heartbeat
+        const beat = setInterval(() => utimesSync(lock.path, new Date(), new Date()), LOCK_HEARTBEAT_MS);
+        const waits: number[] = [];
+        const taking = lock.acquire({ onWait: (_owner, ms) => waits.push(ms) });
+        const outcome = taking.then(() => 'acquired', (err: Error) => err.message);
+        expect(lock.heldByAnother()).toMatchObject({ pid: 1, pidns: 'pid:[1]' });
+        await clock.tickAsync(LOCK_HEARTBEAT_MS + 1000);
+        expect(await outcome).toMatch(/^state file is in use by another presence-watcher \(pid 1 in another pid namespace, e\.g\. another container, lock .*\)/);
+        expect(waits).toHaveLength(1);
+        expect(waits[0]).toBeGreaterThan(LOCK_STALE_MS - 1000);
+        clearInterval(beat);
+      } finally {
+        clock.uninstall();
+      }
+    });
+
+    it('taken over once untouched for LOCK_STALE_MS (its container is gone), and at once when removed meanwhile', async () => {
+      const clock = install();
+      try {
+        const lock = new StateLock(join(tmp(), 'state.json'));
+        writeFileSync(lock.path, formatOwner(foreign()));
+        let done = false;
+        const taking = lock.acquire().then(() => (done = true));
+        await clock.tickAsync(LOCK_STALE_MS - 2000);
+        expect(done).toBe(false);
+        await clock.tickAsync(3000);
+        await taking;
+        expect(lock.owner()).toMatchObject({ pid: process.pid });
+        // ours now beats: the file is touched every LOCK_HEARTBEAT_MS
+        const before = statSync(lock.path).mtimeMs;
+        await clock.tickAsync(LOCK_HEARTBEAT_MS);
+        expect(statSync(lock.path).mtimeMs).toBeGreaterThanOrEqual(before + LOCK_HEARTBEAT_MS - 1);
+        lock.release();
+        // another one, removed by its holder while we wait: no need to wait out the rest
+        writeFileSync(lock.path, formatOwner(foreign()));
+        let second = false;
+        const again = lock.acquire().then(() => (second = true));
+        await clock.tickAsync(1000);
+        unlinkSync(lock.path);
+        await clock.tickAsync(1000);
+        await again;
+        expect(second).toBe(true);
+        lock.release();
+      } finally {
+        clock.uninstall();
+      }
+    });
   });
 });
 

@@ -5,7 +5,7 @@ import { keepSecret, openDeadLetter, prepareSinks, watcherOptions, type DaemonIO
 import type { SinkFilter } from '../dispatcher.js';
 import { nearestExisting } from '../sinks/dead-letter.js';
 import { FileStateStore } from '../state/file-store.js';
-import { isRunning, StateLock } from '../state/lock.js';
+import { StateLock } from '../state/lock.js';
 import { readOutboxLog } from '../state/outbox.js';
 import { StateError, type SavedState } from '../state/store.js';
 import { formatDuration } from '../util/duration.js';
@@ -142,11 +142,11 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
   }
   let owner;
   try {
-    owner = new StateLock(path).owner();
+    owner = new StateLock(path).heldByAnother();
   } catch (err) {
     fail(err);
   }
-  if (owner !== undefined && owner !== 'gone' && owner.pid !== process.pid && isRunning(owner)) {
+  if (owner !== undefined) {
     notes.push(`the state file is in use by a running presence-watcher (pid ${owner.pid}): a daemon started with it now would exit 2 until that one stops`);
   }
   return lines;

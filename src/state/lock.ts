@@ -1,38 +1,56 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { StateError } from './store.js';
 
-/** Who holds a lock: a pid, and where the system tells them, the boot and the process's start time. */
+/** Who holds a lock: a pid, and where the system tells them, the boot, the process's start time and its pid namespace. */
 export interface LockOwner {
   pid: number;
   /** Linux's boot id: a lock from an earlier boot is stale whatever its pid. */
   boot?: string;
   /** The process's start time in clock ticks since boot (Linux): a reused pid has another. */
   start?: string;
+  /** The pid namespace the pid belongs to (Linux, `pid:[…]`): a pid means nothing in another one. */
+  pidns?: string;
+}
+
+/** A held lock's file is touched this often, so that a holder no pid can vouch for shows it lives. */
+export const LOCK_HEARTBEAT_MS = 10_000;
+/** A lock not touched for this long has no living holder. */
+export const LOCK_STALE_MS = 3 * LOCK_HEARTBEAT_MS;
+
+export interface AcquireOptions {
+  /** Called once when the lock is held by a process this one cannot see (another container) and acquire waits to learn whether it lives. */
+  onWait?: (owner: LockOwner, waitMs: number) => void;
 }
 
 /**
  * One daemon per state file: two writing the same state and outbox would lose events. The lock is
  * a file naming its owner; a lock whose owner is gone (kill -9, a power cut) is taken over.
  *
- * A pid alone cannot tell: after a reboot, or in a new container, the pid of a daemon killed
- * without releasing its lock can belong to another process, and a daemon under a supervisor that
- * restarts it would then refuse to start on every try. So the lock also records the boot and the
- * process's start time where the system tells them (Linux's /proc), and a lock whose pid is alive
- * but whose boot or start time differ is stale too.
+ * A pid alone cannot tell. After a reboot, the pid of a daemon killed without releasing its lock
+ * can belong to another process; so the lock records the boot and the process's start time too.
+ * And in containers a pid is only meaningful inside its own pid namespace: two replicas sharing a
+ * volume (or the old and new pod of a rolling update) are both pid 1, each in a namespace of its
+ * own, and neither can see whether the other lives. So the holder also touches the lock file every
+ * LOCK_HEARTBEAT_MS, and a lock written from another pid namespace is taken over only once it has
+ * not been touched for LOCK_STALE_MS: acquire waits that long (a container restarted after a crash
+ * starts up to ~30 s later), and refuses as soon as it sees the lock touched.
  */
 export class StateLock {
   readonly path: string;
   #held = false;
+  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(statePath: string) {
     this.path = `${statePath}.lock`;
   }
 
-  acquire(): void {
+  async acquire(opts: AcquireOptions = {}): Promise<void> {
+    const me = self();
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        writeFileSync(this.path, formatOwner(self()), { flag: 'wx', mode: 0o600 });
+        writeFileSync(this.path, formatOwner(me), { flag: 'wx', mode: 0o600 });
         this.#held = true;
+        this.#beat();
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -41,10 +59,12 @@ export class StateLock {
       }
       const owner = this.owner();
       if (owner === 'gone') continue; // released between our attempt and the read: try again
-      if (owner !== undefined && owner.pid !== process.pid && isRunning(owner)) {
-        throw new StateError(
-          `state file is in use by another presence-watcher (pid ${owner.pid}, lock ${this.path}); give each daemon its own --state (if no daemon runs with this state file, remove the lock)`,
-        );
+      if (owner !== undefined && sameNamespace(owner, me)) {
+        if (owner.pid !== process.pid && isRunning(owner)) throw this.#inUse(owner);
+      } else if (owner !== undefined) {
+        // written from a pid namespace we cannot see into: only the heartbeat can tell
+        const gone = await this.#waitForStale(owner, opts);
+        if (gone === 'released') continue;
       }
       try {
         unlinkSync(this.path); // stale: its owner is gone
@@ -73,7 +93,22 @@ export class StateLock {
     return parseOwner(text);
   }
 
+  /**
+   * Whether the lock's owner is, as far as this process can tell, a running process other than
+   * this one: by its pid where it shares our pid namespace, else by its heartbeat.
+   */
+  heldByAnother(): LockOwner | undefined {
+    const owner = this.owner();
+    if (owner === 'gone' || owner === undefined) return undefined;
+    const me = self();
+    if (sameNamespace(owner, me)) return owner.pid !== process.pid && isRunning(owner) ? owner : undefined;
+    const age = this.#age();
+    return age !== undefined && age < LOCK_STALE_MS ? owner : undefined;
+  }
+
   release(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
     if (!this.#held) return;
     this.#held = false;
     try {
@@ -82,11 +117,71 @@ export class StateLock {
       // already gone
     }
   }
+
+  #inUse(owner: LockOwner): StateError {
+    return new StateError(
+      `state file is in use by another presence-watcher (pid ${owner.pid}${owner.pidns && owner.pidns !== self().pidns ? ' in another pid namespace, e.g. another container' : ''}, lock ${this.path}); give each daemon its own --state (if no daemon runs with this state file, remove the lock)`,
+    );
+  }
+
+  /** Touch the lock now and then: the sign of life for a process that cannot see our pid. */
+  #beat(): void {
+    this.#heartbeat = setInterval(() => {
+      const now = new Date();
+      try {
+        utimesSync(this.path, now, now);
+      } catch {
+        // gone or unwritable: the next start sees an old lock, which is what it is
+      }
+    }, LOCK_HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  /** How long since the lock was last touched, ms (undefined when it is gone). */
+  #age(): number | undefined {
+    try {
+      return Date.now() - statSync(this.path).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Wait until a lock from another pid namespace has gone LOCK_STALE_MS untouched ('stale'), or is
+   * removed ('released'); throw as soon as it is touched (its holder lives).
+   */
+  async #waitForStale(owner: LockOwner, opts: AcquireOptions): Promise<'stale' | 'released'> {
+    let mtime = this.#mtime();
+    if (mtime === undefined) return 'released';
+    let waited = false;
+    for (;;) {
+      const age = Date.now() - mtime;
+      if (age >= LOCK_STALE_MS) return 'stale';
+      if (!waited) {
+        opts.onWait?.(owner, LOCK_STALE_MS - age);
+        waited = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, LOCK_STALE_MS - age)));
+      const now = this.#mtime();
+      if (now === undefined) return 'released';
+      if (now !== mtime) throw this.#inUse(owner); // touched: its holder lives
+      mtime = now;
+    }
+  }
+
+  #mtime(): number | undefined {
+    try {
+      return statSync(this.path).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
 }
 
-/** The lock's text: the pid on the first line (all that locks written before boot and start had), then `boot=` and `start=` lines. */
+/** The lock's text: the pid on the first line (all that locks written before the rest had), then `key=value` lines. */
 export function formatOwner(o: LockOwner): string {
-  return [String(o.pid), ...(o.boot ? [`boot=${o.boot}`] : []), ...(o.start ? [`start=${o.start}`] : [])].join('\n') + '\n';
+  const extra = (['boot', 'start', 'pidns'] as const).filter((k) => o[k]).map((k) => `${k}=${o[k]}`);
+  return [String(o.pid), ...extra].join('\n') + '\n';
 }
 
 export function parseOwner(text: string): LockOwner | undefined {
@@ -99,8 +194,7 @@ export function parseOwner(text: string): LockOwner | undefined {
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     if (eq < 0 || !value) continue;
-    if (key === 'boot') owner.boot = value;
-    else if (key === 'start') owner.start = value;
+    if (key === 'boot' || key === 'start' || key === 'pidns') owner[key] = value;
   }
   return owner;
 }
@@ -109,12 +203,23 @@ export function parseOwner(text: string): LockOwner | undefined {
 function self(): LockOwner {
   const boot = bootId();
   const start = startTime(process.pid);
-  return { pid: process.pid, ...(boot ? { boot } : {}), ...(start ? { start } : {}) };
+  const pidns = pidNamespace();
+  return { pid: process.pid, ...(boot ? { boot } : {}), ...(start ? { start } : {}), ...(pidns ? { pidns } : {}) };
+}
+
+/**
+ * Whether the owner's pid can be judged from here: it names the same pid namespace, or the
+ * namespace is unknown on either side (a lock written before locks named it, a system without
+ * /proc), where the pid is all there is to go by.
+ */
+function sameNamespace(owner: LockOwner, me: LockOwner): boolean {
+  return owner.pidns === undefined || me.pidns === undefined || owner.pidns === me.pidns;
 }
 
 /**
  * Whether the process a lock names still runs: its pid is alive and, where the lock and the
- * system both tell them, it is of this boot and started when the lock's owner did.
+ * system both tell them, it is of this boot and started when the lock's owner did. Meaningful only
+ * in the owner's pid namespace.
  */
 export function isRunning(owner: LockOwner): boolean {
   if (!alive(owner.pid)) return false;
@@ -141,6 +246,14 @@ function alive(pid: number): boolean {
 function bootId(): string | undefined {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid') || undefined;
   } catch {
     return undefined;
   }
