@@ -19,7 +19,7 @@ import { DailySimulator } from '../src/simulator/simulator.js';
 import { HealthServer, LIVENESS_WINDOW_MIN_MS } from '../src/health.js';
 import { Metrics } from '../src/metrics.js';
 import { FileDeadLetter } from '../src/sinks/dead-letter.js';
-import { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, StateLock, formatOwner, parseOwner, startTime } from '../src/state/lock.js';
+import { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LOCK_WATCH_MS, StateLock, formatOwner, parseOwner, startTime } from '../src/state/lock.js';
 import { spawn } from 'node:child_process';
 import { Outbox } from '../src/state/outbox.js';
 
@@ -569,6 +569,17 @@ describe('the state lock', () => {
         const before = statSync(lock.path).mtimeMs;
         await clock.tickAsync(LOCK_HEARTBEAT_MS);
         expect(statSync(lock.path).mtimeMs).toBeGreaterThanOrEqual(before + LOCK_HEARTBEAT_MS - 1);
+        lock.release();
+        // one whose time says an hour old (its holder's clock may be behind ours): still watched for
+        // a heartbeat and a half before it is taken
+        writeFileSync(lock.path, formatOwner(foreign()));
+        utimesSync(lock.path, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+        let old = false;
+        const older = lock.acquire().then(() => (old = true));
+        await clock.tickAsync(LOCK_WATCH_MS - 1000);
+        expect(old).toBe(false);
+        await clock.tickAsync(2000);
+        await older;
         lock.release();
         // another one, removed by its holder while we wait: no need to wait out the rest
         writeFileSync(lock.path, formatOwner(foreign()));

@@ -16,6 +16,12 @@ export interface LockOwner {
 export const LOCK_HEARTBEAT_MS = 10_000;
 /** A lock not touched for this long has no living holder. */
 export const LOCK_STALE_MS = 3 * LOCK_HEARTBEAT_MS;
+/**
+ * However old a foreign lock's time says it is, it is watched this long (on our clock) before it is
+ * taken over: the time was set by the holder's clock, which may be ahead of or behind ours (a volume
+ * shared between machines), and a live holder touches it within a heartbeat and a half.
+ */
+export const LOCK_WATCH_MS = LOCK_HEARTBEAT_MS + LOCK_HEARTBEAT_MS / 2;
 
 export interface AcquireOptions {
   /** Called once when the lock is held by a process this one cannot see (another container) and acquire waits to learn whether it lives. */
@@ -32,8 +38,8 @@ export interface AcquireOptions {
  * volume (or the old and new pod of a rolling update) are both pid 1, each in a namespace of its
  * own, and neither can see whether the other lives. So the holder also touches the lock file every
  * LOCK_HEARTBEAT_MS, and a lock written from another pid namespace is taken over only once it has
- * not been touched for LOCK_STALE_MS: acquire waits that long (a container restarted after a crash
- * starts up to ~30 s later), and refuses as soon as it sees the lock touched.
+ * not been touched for LOCK_STALE_MS and acquire has watched it for LOCK_WATCH_MS (a container
+ * restarted after a crash starts 15–30 s later); acquire refuses as soon as it sees it touched.
  */
 export class StateLock {
   readonly path: string;
@@ -153,19 +159,21 @@ export class StateLock {
   async #waitForStale(owner: LockOwner, opts: AcquireOptions): Promise<'stale' | 'released'> {
     let mtime = this.#mtime();
     if (mtime === undefined) return 'released';
+    const since = Date.now();
     let waited = false;
     for (;;) {
-      const age = Date.now() - mtime;
-      if (age >= LOCK_STALE_MS) return 'stale';
+      const now = Date.now();
+      const left = Math.max(LOCK_STALE_MS - (now - mtime), LOCK_WATCH_MS - (now - since));
+      if (left <= 0) return 'stale';
       if (!waited) {
-        opts.onWait?.(owner, LOCK_STALE_MS - age);
+        opts.onWait?.(owner, left);
         waited = true;
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, LOCK_STALE_MS - age)));
-      const now = this.#mtime();
-      if (now === undefined) return 'released';
-      if (now !== mtime) throw this.#inUse(owner); // touched: its holder lives
-      mtime = now;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, left)));
+      const touched = this.#mtime();
+      if (touched === undefined) return 'released';
+      if (touched !== mtime) throw this.#inUse(owner); // touched: its holder lives
+      mtime = touched;
     }
   }
 
