@@ -1,9 +1,14 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse, parseAllDocuments } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfigFile, resolveConfig } from '../src/config.js';
+import { DEFAULTS, loadConfigFile, resolveConfig } from '../src/config.js';
+import { parseDuration } from '../src/util/duration.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { signWebhook, webhookSecretKey } from '../src/index.js';
-import { CliRun, NodeRun } from './support/cli.js';
+import { CliRun, NodeRun, runCli } from './support/cli.js';
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
 
@@ -75,5 +80,64 @@ describe('examples', () => {
       { type: 'stdout' },
     ]);
     expect(cfg.ignoreInitial).toBe(true);
+  });
+});
+
+describe('deployment examples (examples/deploy): what they run passes --check-config, and they fit the image', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const deploy = (name: string) => example(`deploy/${name}`);
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+  /** The image's PRESENCE_HEALTH, as its ENV sets it. */
+  const imageHealth = /PRESENCE_HEALTH=(\S+)/.exec(dockerfile)![1]!;
+  const healthPort = Number(imageHealth.split(':').pop());
+  const env = { DAILY_API_KEY: 'k', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/secretpart', PRESENCE_HEALTH: imageHealth };
+
+  /**
+   * Run the container's arguments with --check-config, as the image would run them: the config
+   * mounted at `configAt` is examples/deploy/watcher.yaml, and /data a directory of our own.
+   */
+  async function checkAsDeployed(args: string[], configAt: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-deploy-'));
+    const config = join(dir, 'watcher.yaml');
+    writeFileSync(config, readFileSync(deploy('watcher.yaml'), 'utf8').replaceAll('/data/', `${dir}/data/`));
+    const r = await runCli([...args.map((a) => (a === configAt ? config : a)), '--check-config'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('watch        every room of the domain (GET /presence) every 15s');
+    expect(r.stdout).toContain('slack-1(hooks.slack.com): events join; ignoring *Bot');
+    expect(r.stdout).toContain(`state        ${dir}/data/state.json: none yet`);
+    expect(r.stdout).toContain(`health       ${imageHealth}`);
+    expect(r.stdout).not.toContain('secretpart');
+    return r;
+  }
+
+  it('docker-compose.yaml: builds the repository\'s image, mounts the config and a volume on /data, publishes the health port, outlasts the drain at stop', async () => {
+    const compose = parse(readFileSync(deploy('docker-compose.yaml'), 'utf8')) as {
+      services: Record<string, { build: string; command: string[]; volumes: string[]; ports: string[]; stop_grace_period: string }>;
+    };
+    const svc = compose.services['presence-watcher']!;
+    expect(existsSync(join(dirname(deploy('docker-compose.yaml')), svc.build, 'Dockerfile'))).toBe(true);
+    expect(svc.volumes).toContain('./watcher.yaml:/config/watcher.yaml:ro');
+    expect(svc.volumes.some((v) => v.endsWith(':/data'))).toBe(true);
+    expect(svc.ports.some((p) => p.endsWith(`:${healthPort}`))).toBe(true);
+    expect(parseDuration(svc.stop_grace_period)!).toBeGreaterThan(DEFAULTS.drainTimeoutMs);
+    await checkAsDeployed(svc.command, '/config/watcher.yaml');
+  });
+
+  it('kubernetes.yaml: one replica, Recreate (one daemon per state file), probes on /livez and /healthz at the image\'s port, the config and a volume mounted', async () => {
+    const docs = parseAllDocuments(readFileSync(deploy('kubernetes.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; spec: any });
+    const deployment = docs.find((d) => d.kind === 'Deployment')!;
+    expect(docs.find((d) => d.kind === 'PersistentVolumeClaim')).toBeDefined();
+    expect(deployment.spec.replicas).toBe(1);
+    expect(deployment.spec.strategy.type).toBe('Recreate');
+    const pod = deployment.spec.template.spec;
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(DEFAULTS.drainTimeoutMs);
+    const c = pod.containers[0];
+    expect(c.ports[0].containerPort).toBe(healthPort);
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/livez', port: c.ports[0].name });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: c.ports[0].name });
+    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath).sort()).toEqual(['/config', '/data']);
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    await checkAsDeployed(c.args, '/config/watcher.yaml');
   });
 });
