@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { LOG_FORMATS, type LogFormat } from './log.js';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -93,6 +94,7 @@ export const fileSchema = z
     state: z.string().min(1).optional(),
     leaveGrace: duration.optional(),
     logLevel: z.enum(LOG_LEVEL_NAMES).optional(),
+    logFormat: z.enum(LOG_FORMATS).optional(),
     // a bare port reads as a number in YAML and JSON alike: take it as the flag's `--health 9464`
     health: z.union([z.string().min(1), z.number().int().min(0).max(65535).transform(String)]).optional(),
     maxRps: z.number().positive().optional(),
@@ -326,6 +328,8 @@ export interface DaemonConfig {
   statePath: string | undefined;
   leaveGraceMs: number;
   logLevel: LogLevelName;
+  /** Undefined: text on a terminal, JSON otherwise (`defaultLogFormat`). */
+  logFormat: LogFormat | undefined;
   health: { host: string; port: number } | undefined;
   maxRps: number;
   limit: number | undefined;
@@ -458,6 +462,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     statePath: m.state,
     leaveGraceMs: m.leaveGrace ?? 0,
     logLevel: m.logLevel ?? DEFAULTS.logLevel,
+    logFormat: m.logFormat,
     health,
     maxRps: m.maxRps ?? DEFAULTS.maxRps,
     limit: m.limit,

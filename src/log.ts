@@ -45,11 +45,67 @@ export class SecretRegistry {
 /** The process-wide registry that every logger made by createLogger scrubs with. */
 export const secrets = new SecretRegistry();
 
+/** `json`: one JSON object a line (pino's), for log collectors. `text`: a line a person reads. */
+export type LogFormat = 'json' | 'text';
+export const LOG_FORMATS = ['json', 'text'] as const;
+
 export interface CreateLoggerOptions {
   level?: LevelWithSilent;
   /** Defaults to stderr: stdout belongs to the stdout sink. */
   destination?: DestinationStream;
   registry?: SecretRegistry;
+  /** Default `json`. With `text`, each line is written as `textLine` makes it, to `destination`. */
+  format?: LogFormat;
+}
+
+/** `text` where stderr is a terminal (a person is reading), else `json` (a collector is). */
+export function defaultLogFormat(stderr: { isTTY?: boolean } = process.stderr): LogFormat {
+  return stderr.isTTY ? 'text' : 'json';
+}
+
+const LEVEL_LABEL: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+/** What every line has, or what the text line shows in its own place. */
+const NOT_EXTRA = new Set(['level', 'time', 'pid', 'name', 'msg', 'hostname', 'err']);
+
+/**
+ * One log line (pino's JSON, already scrubbed) as a line a person reads: the time, the level, the
+ * message, then the other fields as key=value; an error's code, or its stack where it has one (a
+ * bug here). Anything that is not a JSON object is passed through as it is.
+ */
+export function textLine(json: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  if (!o || typeof o !== 'object') return json;
+  const t = new Date(typeof o.time === 'number' ? o.time : Date.now());
+  const two = (n: number) => String(n).padStart(2, '0');
+  const time = `${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}.${String(t.getMilliseconds()).padStart(3, '0')}`;
+  const level = (LEVEL_LABEL[o.level as number] ?? String(o.level)).padEnd(5);
+  const extras = Object.entries(o)
+    .filter(([k, v]) => !NOT_EXTRA.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const err = o.err as { code?: unknown; type?: unknown; message?: unknown; stack?: unknown } | undefined;
+  if (err && typeof err === 'object') {
+    if (typeof err.code === 'string') extras.push(`err=${err.code}`);
+    else if (typeof err.type === 'string') extras.push(`err=${err.type}`);
+  }
+  let line = `${time} ${level} ${typeof o.msg === 'string' ? o.msg : ''}${extras.length > 0 ? `  ${extras.join(' ')}` : ''}`;
+  if (err && typeof err.stack === 'string') line += `\n${err.stack.replace(/^/gm, '    ')}`;
+  return `${line}\n`;
+}
+
+/** A destination that writes each line as `textLine` makes it. */
+function textDestination(to: DestinationStream): DestinationStream {
+  const d = to as DestinationStream & { flushSync?: () => void; flush?: (cb?: (err?: Error) => void) => void; end?: () => void };
+  return Object.assign(Object.create(null) as object, {
+    write: (line: string) => d.write(textLine(line)),
+    ...(d.flushSync ? { flushSync: () => d.flushSync!() } : {}),
+    ...(d.flush ? { flush: (cb?: (err?: Error) => void) => d.flush!(cb) } : {}),
+    ...(d.end ? { end: () => d.end!() } : {}),
+  }) as DestinationStream;
 }
 
 export function createLogger(opts: CreateLoggerOptions = {}): Logger {
@@ -77,7 +133,7 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
       hooks: { streamWrite: (s: string) => registry.scrub(s) },
       serializers: { err: serializeError },
     },
-    opts.destination ?? pino.destination({ fd: 2, sync: true }),
+    opts.format === 'text' ? textDestination(opts.destination ?? pino.destination({ fd: 2, sync: true })) : (opts.destination ?? pino.destination({ fd: 2, sync: true })),
   );
 }
 

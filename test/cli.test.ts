@@ -95,6 +95,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['env var missing in config', () => ['--config', writeConfig('c5.yaml', 'rooms: [a]\napiKey: ${NOT_SET_ANYWHERE}\n')], undefined, /c5\.yaml: apiKey: environment variable NOT_SET_ANYWHERE is not set/],
     ['empty --ignore-user', () => ['--room', 'a', '--ignore-user', ''], undefined, /^presence-watcher: --ignore-user needs a user name, a user id or a pattern such as "\*Bot"$/],
     ['bad log level', () => ['--room', 'a', '--log-level', 'loud'], undefined, /--log-level "loud" must be one of/],
+    ['bad log format', () => ['--room', 'a', '--log-format', 'xml'], undefined, /^presence-watcher: --log-format "xml" must be one of json, text$/m],
     ['bad health address', () => ['--room', 'a', '--health', 'localhost:http'], undefined, /--health "localhost:http": expected host:port/],
     ['bad max-rps', () => ['--room', 'a', '--max-rps', 'lots'], undefined, /--max-rps "lots" must be a number/],
     ['bad api url', () => ['--room', 'a', '--api-url', 'ftp://x'], undefined, /--api-url "ftp:\/\/x" is not an http\(s\) URL/],
@@ -140,12 +141,28 @@ describe('CLI', () => {
   it('--help teaches every flag; --version prints the version', async () => {
     const h = await runCli(['--help']);
     expect(h.code).toBe(0);
-    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', '--once', '--once-timeout', '--check-config', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
+    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', '--once', '--once-timeout', '--check-config', '--log-format', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
       expect(h.stdout).toContain(flag);
     }
     const v = await runCli(['-V']);
     expect(v.code).toBe(0);
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('--log-format text (the default on a terminal) writes log lines a person reads; logFormat in a config file too', async () => {
+    const run = start(['--room', 'standup', ...FAST, '--log-format', 'text']);
+    await run.until(() => run.stderr.includes('first snapshot taken'));
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  watching 1 room\(s\) every 100ms  mode=rooms rooms=\["standup"\]/);
+    expect(lines.every((l) => /^\d\d:\d\d:\d\d\.\d{3} (INFO |WARN |ERROR|DEBUG)/.test(l))).toBe(true);
+    expect(run.logs).toEqual([]); // no JSON among them
+    const file = start(['--config', writeConfig('text.yaml', 'rooms: [standup]\nlogFormat: text\n'), ...FAST]);
+    await file.until(() => file.stderr.includes('first snapshot taken'));
+    file.kill('SIGTERM');
+    await file.exit;
+    expect(file.stderr).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  watching/);
   });
 
   it('a rejected API key exits 1 saying so', async () => {

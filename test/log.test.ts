@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
 import { SinksDisabledError } from '../src/daemon.js';
-import { SecretRegistry } from '../src/log.js';
+import { createLogger, defaultLogFormat, SecretRegistry } from '../src/log.js';
 import { DeliveryError } from '../src/sinks/sink.js';
 import { StateError } from '../src/state/store.js';
 import { networkFailure } from '../src/util/http-agent.js';
@@ -66,5 +66,48 @@ describe('networkFailure', () => {
     expect(networkFailure(new Error('socket hang up'))).toBe('socket hang up');
     expect(networkFailure(new Error(''))).toBe('unknown error');
     expect(networkFailure('weird')).toBe('weird');
+  });
+});
+
+describe('--log-format text', () => {
+  /** A text logger and what it wrote. */
+  function textLogger(registry = new SecretRegistry()) {
+    const written: string[] = [];
+    const logger = createLogger({ level: 'info', registry, format: 'text', destination: { write: (s: string) => void written.push(s) } });
+    return { logger, written };
+  }
+
+  it('a line a person reads: time, level, message, then the other fields as key=value', () => {
+    const { logger, written } = textLogger();
+    logger.info({ rooms: ['standup', 'retro'], interval: '15s', targets: 2 }, 'watching 2 room(s) every 15s');
+    expect(written).toEqual([expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} INFO  watching 2 room\(s\) every 15s  rooms=\["standup","retro"\] interval=15s targets=2\n$/)]);
+  });
+
+  it('an outside failure shows its code; a bug its stack, indented under the line', () => {
+    const { logger, written } = textLogger();
+    const failed = new DailyApiError({ code: 'DAILY_NOT_FOUND', target: 'a', message: 'room "a" not found (HTTP 404)' });
+    logger.warn({ target: 'a', err: failed }, failed.message);
+    expect(written[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  room "a" not found \(HTTP 404\)  target=a err=DAILY_NOT_FOUND\n$/);
+    const bug = new TypeError('cannot read properties of undefined');
+    logger.error({ err: bug }, 'listener failed');
+    const lines = written[1]!.split('\n');
+    expect(lines[0]).toMatch(/ERROR listener failed  err=TypeError$/);
+    expect(lines[1]).toBe('    TypeError: cannot read properties of undefined');
+    expect(lines[2]).toMatch(/^    +at /);
+  });
+
+  it('secrets are scrubbed before the line is made', () => {
+    const registry = new SecretRegistry();
+    registry.add('sk_live_verysecretkey');
+    const { logger, written } = textLogger(registry);
+    logger.warn({ header: 'Bearer sk_live_verysecretkey' }, 'rejected sk_live_verysecretkey');
+    expect(written[0]).not.toContain('sk_live_verysecretkey');
+    expect(written[0]).toContain('WARN  rejected [REDACTED]  header=Bearer [REDACTED]');
+  });
+
+  it('the default: text on a terminal, JSON otherwise (a pipe, a container log, a file)', () => {
+    expect(defaultLogFormat({ isTTY: true })).toBe('text');
+    expect(defaultLogFormat({ isTTY: false })).toBe('json');
+    expect(defaultLogFormat({})).toBe('json');
   });
 });

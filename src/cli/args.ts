@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, EVENT_TYPES, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
+import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { joinSecrets } from '../sinks/signing.js';
 import { parseDuration } from '../util/duration.js';
 import type { ReplayCommand } from './replay.js';
@@ -80,8 +81,10 @@ Operations:
                            32MiB, ~140,000 people in GET /presence)
   --health <host:port>     serve GET /healthz, GET /livez (for liveness probes) and GET /metrics
                            (Prometheus); a bare port binds 127.0.0.1
-  --log-level <level>      trace|debug|info|warn|error|fatal|silent (default info); logs are JSON
-                           on stderr, secrets redacted
+  --log-level <level>      trace|debug|info|warn|error|fatal|silent (default info); logs go to
+                           stderr, secrets redacted
+  --log-format <f>         json (a JSON object a line, for log collectors) | text (a line a person
+                           reads); default: text when stderr is a terminal, else json
   -h, --help               show this help
   -V, --version            print the version
 
@@ -113,7 +116,7 @@ to use: DAILY_API_URL=<url> DAILY_API_KEY=<key> presence-watcher --all-rooms
 
 export const DEMO_HELP = `presence-watcher demo: watch a built-in simulated Daily domain
 
-Usage: presence-watcher demo [--interval <dur>] [--rooms N] [--churn R] [--duration <dur>] [--log-level L]
+Usage: presence-watcher demo [--interval <dur>] [--rooms N] [--churn R] [--duration <dur>] [--log-level L] [--log-format F]
 
 Starts the simulator in-process and the watcher against it, printing events as NDJSON on stdout.
 No account and no network needed. Stop it with Ctrl-C.
@@ -141,6 +144,7 @@ replay that repeats an event already delivered is harmless. Retries as the daemo
   --dead-letter <file>     where events that fail again go (default: logged)
   --drain-timeout <dur>    how long to keep retrying before giving up (default 5m)
   --log-level <level>      trace|debug|info|warn|error|fatal|silent (default warn)
+  --log-format <f>         json | text (default: text when stderr is a terminal, else json)
 
 Exit codes: 0 when every event was delivered; 1 when some failed again (dead-lettered, counted on
 stderr); 2 on a usage error or a file that is not a dead-letter file; 130/143 when Ctrl-C or
@@ -152,7 +156,7 @@ export type Command =
   | { kind: 'version' }
   | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number } | undefined; check: boolean }
   | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; participants: number; seed: number }
-  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: LogLevelName }
+  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: LogLevelName; logFormat: LogFormat | undefined }
   | ({ kind: 'replay' } & ReplayCommand);
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -192,6 +196,13 @@ function logLevelFlag(v: string | undefined): LogLevelName | undefined {
   if (v === undefined) return undefined;
   if (!(LOG_LEVEL_NAMES as readonly string[]).includes(v)) throw new ConfigError(`--log-level "${v}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
   return v as LogLevelName;
+}
+
+/** `--log-format`'s value, checked; undefined when the flag is absent (text on a terminal, else JSON). */
+function logFormatFlag(v: string | undefined): LogFormat | undefined {
+  if (v === undefined) return undefined;
+  if (!(LOG_FORMATS as readonly string[]).includes(v)) throw new ConfigError(`--log-format "${v}" must be one of ${LOG_FORMATS.join(', ')}`);
+  return v as LogFormat;
 }
 
 /** `--webhook-secret`, repeatable for a rotation (whsec_ secrets only); the values never go in a message. */
@@ -275,6 +286,7 @@ export function parseCommand(argv: string[]): Command {
       'dead-letter': { type: 'string' },
       'drain-timeout': { type: 'string' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) return { kind: 'help', text: REPLAY_HELP };
@@ -291,6 +303,7 @@ export function parseCommand(argv: string[]): Command {
       deadLetter: values['dead-letter'] as string | undefined,
       drainTimeoutMs: duration('--drain-timeout', values['drain-timeout'] as string | undefined) ?? 5 * 60_000,
       logLevel,
+      logFormat: logFormatFlag(values['log-format'] as string | undefined),
     };
   }
   if (sub === 'demo') {
@@ -300,6 +313,7 @@ export function parseCommand(argv: string[]): Command {
       churn: { type: 'string' },
       duration: { type: 'string' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) return { kind: 'help', text: DEMO_HELP };
@@ -312,6 +326,7 @@ export function parseCommand(argv: string[]): Command {
       churn: number('--churn', values.churn as string | undefined) ?? 2,
       durationMs: duration('--duration', values.duration as string | undefined),
       logLevel,
+      logFormat: logFormatFlag(values['log-format'] as string | undefined),
     };
   }
 
@@ -329,6 +344,7 @@ export function parseCommand(argv: string[]): Command {
     'api-url': { type: 'string' },
     config: { type: 'string' },
     'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
     health: { type: 'string' },
     'max-rps': { type: 'string' },
     limit: { type: 'string' },
@@ -380,6 +396,7 @@ export function parseCommand(argv: string[]): Command {
     leaveGrace: duration('--leave-grace', s('leave-grace')),
     apiUrl,
     logLevel,
+    logFormat: logFormatFlag(s('log-format')),
     health: s('health'),
     maxRps: number('--max-rps', s('max-rps'), { min: 0.01 }),
     limit: number('--limit', s('limit'), { integer: true, min: 1 }),

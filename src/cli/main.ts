@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { ConfigError, loadConfigFile, resolveConfig, type DaemonConfig, type FileConfig } from '../config.js';
 import { startDaemon, type Daemon } from '../daemon.js';
 import { DailyApiError } from '../daily/errors.js';
-import { createLogger, secrets, type Logger } from '../log.js';
+import { createLogger, defaultLogFormat, secrets, type Logger } from '../log.js';
 import { DailySimulator } from '../simulator/simulator.js';
 import { parseCommand } from './args.js';
 import { replay } from './replay.js';
@@ -168,7 +168,7 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<strin
 }
 
 async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: number; once?: { timeoutMs: number } }): Promise<number> {
-  const logger = createLogger({ level: cfg.logLevel });
+  const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat ?? defaultLogFormat(io.stderr as { isTTY?: boolean }) });
   const signals = onSignals(io, logger);
   let daemon: Daemon;
   try {
@@ -274,7 +274,7 @@ async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }
     // checked before the simulator starts: a bad --interval is a usage error, not a crash after the banner
     cfg = resolveConfig(
       {},
-      { rooms: sim.roomNames, interval: c.intervalMs, maxRps: 50, apiUrl: 'http://127.0.0.1/v1', apiKey: sim.apiKey, logLevel: c.logLevel },
+      { rooms: sim.roomNames, interval: c.intervalMs, maxRps: 50, apiUrl: 'http://127.0.0.1/v1', apiKey: sim.apiKey, logLevel: c.logLevel, ...(c.logFormat ? { logFormat: c.logFormat } : {}) },
       {},
     );
   } catch (err) {

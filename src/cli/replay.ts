@@ -3,7 +3,7 @@ import { ConfigError, loadConfigFile, withSinkDefaults, type FileConfig, type Lo
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
-import { createLogger, secrets } from '../log.js';
+import { createLogger, defaultLogFormat, secrets, type LogFormat } from '../log.js';
 import { DeliveryQueue } from '../sinks/queue.js';
 import { isEvent } from '../state/outbox.js';
 import { formatDuration } from '../util/duration.js';
@@ -17,6 +17,7 @@ export interface ReplayCommand {
   deadLetter: string | undefined;
   drainTimeoutMs: number;
   logLevel: LogLevelName;
+  logFormat: LogFormat | undefined;
 }
 
 export interface ReplayIO {
@@ -71,7 +72,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (io.env.PRESENCE_WEBHOOK_SECRET || undefined);
   const { events, skipped } = readDeadLetters(c.file);
 
-  const log = createLogger({ level: c.logLevel });
+  const log = createLogger({ level: c.logLevel, format: c.logFormat ?? defaultLogFormat(io.stderr as { isTTY?: boolean }) });
   const deadLetter = openDeadLetter(c.deadLetter, log);
   const dispatcher = new Dispatcher();
   sinks.forEach((s, i) => {
