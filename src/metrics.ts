@@ -19,6 +19,13 @@ export class Metrics {
     labelNames: ['sink', 'outcome'],
     registers: [this.registry],
   });
+  readonly deliveryDelay = new Histogram({
+    name: 'presence_watcher_delivery_delay_seconds',
+    help: 'Per sink, from the watcher seeing a change (the event\'s at) to the sink confirming its delivery: queueing, retries and the request. Events sent again after a restart count from when they were seen.',
+    labelNames: ['sink'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({ name: 'presence_watcher_queue_depth', help: 'Events waiting per sink.', labelNames: ['sink'], registers: [this.registry] });
   readonly sinkDisabled = new Gauge({
     name: 'presence_watcher_sink_disabled',
@@ -87,5 +94,12 @@ export class Metrics {
       this.sinkFailing.set({ sink }, q.failing === undefined ? 0 : 1);
     });
     q.on('depth', (d) => this.queueDepth.set({ sink }, d));
+    q.on('delivered', (events) => {
+      const now = Date.now();
+      for (const e of events) {
+        const seen = Date.parse(e.at);
+        if (Number.isFinite(seen)) this.deliveryDelay.observe({ sink }, Math.max(0, now - seen) / 1000);
+      }
+    });
   }
 }

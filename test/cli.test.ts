@@ -507,6 +507,8 @@ describe('CLI', () => {
       'presence_watcher_participants 1',
       'presence_watcher_rooms_watched 1',
       'presence_watcher_last_successful_poll_timestamp_seconds',
+      'presence_watcher_partial_rooms 0',
+      'presence_watcher_delivery_delay_seconds_count{sink="stdout"} 1',
     ]) {
       expect(m).toContain(name);
     }

@@ -22,6 +22,8 @@ import { FileDeadLetter } from '../src/sinks/dead-letter.js';
 import { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LOCK_WATCH_MS, StateLock, formatOwner, parseOwner, startTime } from '../src/state/lock.js';
 import { spawn } from 'node:child_process';
 import { Outbox } from '../src/state/outbox.js';
+import { DeliveryQueue } from '../src/sinks/queue.js';
+import { LogDeadLetter } from '../src/sinks/dead-letter.js';
 
 const at = '2026-01-01T00:00:00.000Z';
 const p = (id: string, userName = id): Participant => ({ id, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 0 });
@@ -310,6 +312,40 @@ describe('failed polls in the log (fake timers)', () => {
       const stopped = w.stop();
       await clock.tickAsync(10);
       await stopped;
+    } finally {
+      clock.uninstall();
+    }
+  });
+});
+
+describe('delivery delay metric (fake timers)', () => {
+  it('counts from the event\'s time to the sink\'s confirmation, retries included', async () => {
+    const clock = FakeTimers.install({ now: Date.parse('2026-11-26T09:00:00.000Z'), toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+    try {
+      let calls = 0;
+      // the first try fails after 1 s, the second takes 1 s more
+      const sink = {
+        kind: 'webhook',
+        name: 'webhook-1(h.example)',
+        maxBatch: 1,
+        minIntervalMs: 0,
+        deliver: () =>
+          new Promise<void>((resolve, reject) => setTimeout(() => (++calls === 1 ? reject(new Error('HTTP 503')) : resolve()), 1000)),
+      };
+      const q = new DeliveryQueue({ sink: sink as never, deadLetter: new LogDeadLetter(quietLogger), logger: quietLogger, backoffMinMs: 500, backoffMaxMs: 500, random: () => 0.5 });
+      const metrics = new Metrics();
+      metrics.observeQueue(q);
+      q.push({ id: 'evt_1', type: 'join', room: 'r', at: new Date().toISOString(), participant: p('a') });
+      await clock.tickAsync(5000);
+      expect(calls).toBe(2);
+      const text = await metrics.registry.metrics();
+      const bucket = (le: string) => Number(new RegExp(`^presence_watcher_delivery_delay_seconds_bucket\\{le="${le}",sink="webhook-1\\(h\\.example\\)"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      expect(bucket('1')).toBe(0);
+      expect(bucket('2.5')).toBe(1);
+      const sum = Number(/^presence_watcher_delivery_delay_seconds_sum\{sink="webhook-1\(h\.example\)"\} (\S+)$/m.exec(text)?.[1]);
+      expect(sum).toBeGreaterThanOrEqual(2);
+      expect(sum).toBeLessThan(2.6); // 1 s, a backoff of at most 500 ms, 1 s
+      await q.close();
     } finally {
       clock.uninstall();
     }
