@@ -27,7 +27,26 @@ import { LogDeadLetter } from '../src/sinks/dead-letter.js';
 
 const at = '2026-01-01T00:00:00.000Z';
 const p = (id: string, userName = id): Participant => ({ id, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 0 });
+type FakeClock = ReturnType<typeof FakeTimers.install>;
 const tmp = () => mkdtempSync(join(tmpdir(), 'pw-dur-'));
+
+/** Run `fn` under fake timers (Date and performance too), uninstalled after whatever happens. */
+async function underFakeClock(fn: (clock: FakeClock) => Promise<void>, now = 0): Promise<void> {
+  const clock = FakeTimers.install({ now, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+  try {
+    await fn(clock);
+  } finally {
+    clock.uninstall();
+  }
+}
+
+/** Stop a watcher whose timers are fake. */
+async function stopUnder(clock: FakeClock, w: PresenceWatcher): Promise<void> {
+  const stopped = w.stop();
+  await clock.tickAsync(10);
+  await stopped;
+}
+
 const kinds = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.id}`);
 
 function step(prev: Map<string, Participant> | undefined, people: Participant[]) {
@@ -273,8 +292,7 @@ describe('watchdog (fake timers)', () => {
 
 describe('failed polls in the log (fake timers)', () => {
   it('the same failure is logged when it starts and then every 10 minutes (with how many went unsaid), a new failure at once, and the recovery once; every one is still an error event', async () => {
-    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-    try {
+    await underFakeClock(async (clock) => {
       const notFound = new DailyApiError({ code: 'DAILY_NOT_FOUND', message: 'room "a" not found (HTTP 404): check the room name', target: 'a', status: 404 });
       const client = new FakeClient();
       client.fallback = notFound;
@@ -309,19 +327,14 @@ describe('failed polls in the log (fake timers)', () => {
       await clock.tickAsync(1000);
       expect(warnings()).toHaveLength(said + 1);
       expect(warnings().at(-1)!.msg).toBe(notFound.message);
-      const stopped = w.stop();
-      await clock.tickAsync(10);
-      await stopped;
-    } finally {
-      clock.uninstall();
-    }
+      await stopUnder(clock, w);
+    });
   });
 });
 
 describe('delivery delay metric (fake timers)', () => {
   it('counts from the event\'s time to the sink\'s confirmation, retries included', async () => {
-    const clock = FakeTimers.install({ now: Date.parse('2026-11-26T09:00:00.000Z'), toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
-    try {
+    await underFakeClock(async (clock) => {
       let calls = 0;
       // the first try fails after 1 s, the second takes 1 s more
       const sink = {
@@ -346,16 +359,13 @@ describe('delivery delay metric (fake timers)', () => {
       expect(sum).toBeGreaterThanOrEqual(2);
       expect(sum).toBeLessThan(2.6); // 1 s, a backoff of at most 500 ms, 1 s
       await q.close();
-    } finally {
-      clock.uninstall();
-    }
+    }, Date.parse('2026-11-26T09:00:00.000Z'));
   });
 });
 
 describe('partial snapshots (fake timers)', () => {
   it('a room Daily lists only in part: said when it starts, hourly while it lasts, and when it ends; shown in /healthz, the metric and the poll event; no leave for who is left out', async () => {
-    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
-    try {
+    await underFakeClock(async (clock) => {
       const client = new FakeClient();
       client.fallback = [p('x'), p('y')];
       client.totalCount = 3;
@@ -392,12 +402,8 @@ describe('partial snapshots (fake timers)', () => {
       expect(polled.at(-1)).toBeUndefined();
       expect(health.report().targets.a).toMatchObject({ partial: false });
       expect(await gauge()).toBe('0');
-      const stopped = w.stop();
-      await clock.tickAsync(10);
-      await stopped;
-    } finally {
-      clock.uninstall();
-    }
+      await stopUnder(clock, w);
+    });
   });
 });
 
@@ -566,11 +572,9 @@ describe('the state lock', () => {
   describe.runIf(linux)('a lock from another pid namespace (another container on the same volume), by its heartbeat (fake timers)', () => {
     /** pid 1 of a namespace that is not ours, as the other container would write it. */
     const foreign = () => ({ ...ours, pid: 1, start: '12345', pidns: 'pid:[1]' });
-    const install = () => FakeTimers.install({ now: Date.now(), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
 
     it('holds while its holder touches it: acquire waits, saying so, and refuses once it sees a touch', async () => {
-      const clock = install();
-      try {
+      await underFakeClock(async (clock) => {
         const lock = new StateLock(join(tmp(), 'state.json'));
         writeFileSync(lock.path, formatOwner(foreign()));
         // the other container's heartbeat
@@ -584,14 +588,11 @@ describe('the state lock', () => {
         expect(waits).toHaveLength(1);
         expect(waits[0]).toBeGreaterThan(LOCK_STALE_MS - 1000);
         clearInterval(beat);
-      } finally {
-        clock.uninstall();
-      }
+      }, Date.now());
     });
 
     it('taken over once untouched for LOCK_STALE_MS (its container is gone), and at once when removed meanwhile', async () => {
-      const clock = install();
-      try {
+      await underFakeClock(async (clock) => {
         const lock = new StateLock(join(tmp(), 'state.json'));
         writeFileSync(lock.path, formatOwner(foreign()));
         let done = false;
@@ -627,9 +628,7 @@ describe('the state lock', () => {
         await again;
         expect(second).toBe(true);
         lock.release();
-      } finally {
-        clock.uninstall();
-      }
+      }, Date.now());
     });
   });
 });
