@@ -96,11 +96,12 @@ describe('deployment examples (examples/deploy): what they run passes --check-co
    * Run the container's arguments with --check-config, as the image would run them: the config
    * mounted at `configAt` is examples/deploy/watcher.yaml, and /data a directory of our own.
    */
-  async function checkAsDeployed(args: string[], configAt: string) {
+  async function checkAsDeployed(args: string[], configAt: string, dataAt = '/data/') {
     const dir = mkdtempSync(join(tmpdir(), 'pw-deploy-'));
     const config = join(dir, 'watcher.yaml');
     writeFileSync(config, readFileSync(deploy('watcher.yaml'), 'utf8').replaceAll('/data/', `${dir}/data/`));
-    const r = await runCli([...args.map((a) => (a === configAt ? config : a)), '--check-config'], env);
+    const local = (a: string) => (a === configAt ? config : a.startsWith(dataAt) ? `${dir}/data/${a.slice(dataAt.length)}` : a);
+    const r = await runCli([...args.map(local), '--check-config'], env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('watch        every room of the domain (GET /presence) every 15s');
@@ -139,5 +140,19 @@ describe('deployment examples (examples/deploy): what they run passes --check-co
     expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath).sort()).toEqual(['/config', '/data']);
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     await checkAsDeployed(c.args, '/config/watcher.yaml');
+  });
+
+  it('presence-watcher.service: runs the built CLI with the config and the state under its StateDirectory, restarts always, outlasts the drain at stop, no reload by SIGHUP', async () => {
+    const unit = readFileSync(deploy('presence-watcher.service'), 'utf8');
+    const setting = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(unit)?.[1];
+    const [node, cli, ...args] = setting('ExecStart')!.split(' ');
+    expect(node).toBe('/usr/bin/node');
+    expect(cli).toBe('/opt/presence-watcher/dist/cli.js');
+    const state = `/var/lib/${setting('StateDirectory')}/`;
+    expect(args.filter((a) => a.startsWith('/var/lib/'))).toEqual([`${state}state.json`, `${state}dead.ndjson`]);
+    expect(setting('Restart')).toBe('always');
+    expect(parseDuration(`${setting('TimeoutStopSec')}s`)!).toBeGreaterThan(DEFAULTS.drainTimeoutMs);
+    expect(setting('ExecReload')).toBeUndefined(); // SIGHUP stops the watcher: a reload would stop it for good
+    await checkAsDeployed(args, '/etc/presence-watcher/watcher.yaml', state);
   });
 });
