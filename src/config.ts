@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LOG_FORMATS, type LogFormat } from './log.js';
+import { checkWebhookHeaders } from './sinks/webhook.js';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -74,7 +75,22 @@ const filter = {
 
 const sinkSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stdout'), format: z.enum(['json', 'text']).optional(), ...filter }).strict(),
-  z.object({ type: z.literal('webhook'), url: httpUrl, secret: secretSetting.optional(), timeout: duration.optional(), ...filter }).strict(),
+  z
+    .object({
+      type: z.literal('webhook'),
+      url: httpUrl,
+      secret: secretSetting.optional(),
+      timeout: duration.optional(),
+      headers: z
+        .record(z.string(), z.string())
+        .superRefine((h, ctx) => {
+          const wrong = checkWebhookHeaders(h);
+          if (wrong) ctx.addIssue({ code: 'custom', message: wrong });
+        })
+        .optional(),
+      ...filter,
+    })
+    .strict(),
   z.object({ type: z.literal('slack'), url: httpUrl, timeout: duration.optional(), ...filter }).strict(),
 ]);
 
@@ -177,7 +193,7 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-const SECRET_FIELDS = new Set(['apiKey', 'webhookSecret', 'secret', 'url', 'apiUrl']);
+const SECRET_FIELDS = new Set(['apiKey', 'webhookSecret', 'secret', 'url', 'apiUrl', 'headers']);
 
 /** What a wrong value is: its kind, and the value itself when `show` (short, so a message stays one line). */
 function kindOf(v: unknown, show: boolean): string {
@@ -190,7 +206,7 @@ function kindOf(v: unknown, show: boolean): string {
   return `${kind} (${String(v)})`;
 }
 
-const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'format', 'events', 'rooms', 'ignoreUsers'];
+const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'format', 'events', 'rooms', 'ignoreUsers'];
 
 /**
  * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores
@@ -245,7 +261,7 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   if (issue.code === 'invalid_type' && issue.path.length > 0) {
     const got = valueAt(interpolated, issue.path);
     // a secret's value never goes in a message, only what kind of value it was
-    const secret = SECRET_FIELDS.has(String(issue.path[issue.path.length - 1]));
+    const secret = issue.path.some((k) => SECRET_FIELDS.has(String(k)));
     const variable = fromEnv.get(JSON.stringify(issue.path));
     message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${kindOf(got, !secret)}`}${variable ? ` (from environment variable ${variable})` : ''}`;
     // `rooms: [2024]`: a name of digits reads as a number (and 0800 as 800); quoting keeps it as written

@@ -82,9 +82,12 @@ export function buildSink(s: SinkConfig, index: number, webhookSecret: string | 
         throw new ConfigError(`sinks[${index}]: ${(err as Error).message}`);
       }
     }
+    // a header is there to carry a credential: its value is a secret
+    for (const value of Object.values(s.headers ?? {})) secrets.add(value);
     return new WebhookSink({
       url: s.url,
       ...(secret !== undefined ? { secret } : {}),
+      ...(s.headers ? { headers: s.headers } : {}),
       ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}),
       name: `webhook-${index + 1}(${host})`,
       userAgent: ua,

@@ -398,6 +398,30 @@ describe('CLI', () => {
     }
   });
 
+  it('a webhook sink\'s headers (a gateway\'s Authorization, an API key) go with every delivery, retries included, and their values stay out of the logs', async () => {
+    const r = await receiver();
+    r.script = [{ status: 503 }];
+    sim.join('standup', { userName: 'A' });
+    const token = 'gateway-token-5f3a9c';
+    const cfg = writeConfig(
+      'headers.yaml',
+      ['rooms: [standup]', 'sinks:', `  - type: webhook`, `    url: ${r.url}`, '    headers:', '      Authorization: Bearer ${GATEWAY_TOKEN}', '      X-Api-Key: key-in-the-file-77', '      User-Agent: our-gateway-client'].join('\n'),
+    );
+    const run = start(['--config', cfg, ...FAST, '--log-level', 'debug'], env({ GATEWAY_TOKEN: token }));
+    await waitFor(r, 'request', () => r.accepted.length >= 1, 15_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(r.requests.length).toBeGreaterThanOrEqual(2); // the 503, then the retry
+    for (const req of r.requests) {
+      expect(req.headers.authorization).toBe(`Bearer ${token}`);
+      expect(req.headers['x-api-key']).toBe('key-in-the-file-77');
+      expect(req.headers['user-agent']).toBe('our-gateway-client');
+      expect(req.headers['content-type']).toBe('application/json');
+    }
+    expect(run.stderr).toContain('delivery failed, will retry');
+    for (const secret of [token, 'key-in-the-file-77']) expect(run.stderr).not.toContain(secret);
+  });
+
   it.each(['SIGTERM', 'SIGHUP'] as const)('%s drains queued deliveries before exiting 0', async (signal) => {
     const r = await receiver();
     r.fallback = { delayMs: 300, then: { status: 200 } };

@@ -113,6 +113,19 @@ describe('${VAR} in a config file', () => {
   });
 });
 
+describe('webhook headers', () => {
+  const sink = (headers: unknown) => ({ sinks: [{ type: 'webhook', url: 'https://h.example/x', headers }] });
+  it('a mapping of header names to text, checked, values never quoted in an error', () => {
+    expect(validateFileConfig(sink({ Authorization: 'Bearer ${T}' }), 'w.yaml', { T: 'tok' }).sinks![0]).toMatchObject({ headers: { Authorization: 'Bearer tok' } });
+    expect(problem(sink({ 'webhook-signature': 'v1,x' }))).toBe('w.yaml: sinks[0].headers: "webhook-signature" is set by the watcher itself (Standard Webhooks signing: give a secret instead)');
+    expect(problem(sink({ 'Content-Type': 'text/plain' }))).toBe('w.yaml: sinks[0].headers: "Content-Type" is set by the watcher itself');
+    expect(problem(sink({ 'X Api Key': 'k' }))).toMatch(/^w\.yaml: sinks\[0\]\.headers: "X Api Key" is not a header name/);
+    expect(problem(sink({ 'X-Key': 'line\r\nX-Injected: 1' }))).toBe('w.yaml: sinks[0].headers: the value of "X-Key" has a line break or a control character');
+    expect(problem(sink({ 'X-Key': 123456789 }))).toBe('w.yaml: sinks[0].headers.X-Key: must be a string, not a number');
+    expect(problem({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', headers: { A: 'b' } }] })).toMatch(/unknown setting "headers"/);
+  });
+});
+
 describe('signing secrets', () => {
   const A = 'whsec_' + Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
   const B = 'whsec_' + Buffer.from('the secret before the rotation!!').toString('base64');

@@ -69,6 +69,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       const secret = s.secret ?? cfg.webhookSecret;
       const count = secret === undefined ? 0 : secret.trim().startsWith('whsec_') ? secret.trim().split(/\s+/).length : 1;
       what.push(count === 0 ? 'unsigned' : `signed with ${count} secret${count === 1 ? '' : 's'}`);
+      if (s.headers && Object.keys(s.headers).length > 0) what.push(`headers ${Object.keys(s.headers).join(', ')}`);
     }
     what.push(...describeFilter(filter));
     lines.push(`${i === 0 ? 'sinks        ' : '             '}${sink.name}: ${what.join('; ')}`);

@@ -17,7 +17,26 @@ export interface WebhookSinkOptions {
   timeoutMs?: number;
   name?: string;
   userAgent?: string;
+  /**
+   * More request headers (a receiver behind a gateway that wants `Authorization` or an API key
+   * header). Not those the sink sets itself: `checkWebhookHeaders` says which.
+   */
+  headers?: Record<string, string>;
   now?: () => number;
+}
+
+/** Headers the sink sets itself (or HTTP does), which `headers` may not replace. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'transfer-encoding', 'connection', 'keep-alive', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Why `headers` cannot be sent, or undefined: a name that is not an HTTP token or one the sink sets, a value with a line break or control character. Never quotes a value. */
+export function checkWebhookHeaders(headers: Record<string, string>): string | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!TOKEN.test(name)) return `"${name}" is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only)`;
+    if (RESERVED_HEADERS.has(name.toLowerCase())) return `"${name}" is set by the watcher itself${name.toLowerCase().startsWith('webhook-') ? ' (Standard Webhooks signing: give a secret instead)' : ''}`;
+    if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) return `the value of "${name}" has a line break or a control character`;
+  }
+  return undefined;
 }
 
 /**
@@ -32,6 +51,7 @@ export class WebhookSink implements Sink {
   readonly #target: HttpTarget;
   readonly #keys: Buffer[] | undefined;
   readonly #userAgent: string;
+  readonly #headers: Record<string, string>;
   readonly #now: () => number;
   /** 401/403 answers in a row, with no success between. */
   #refusals = 0;
@@ -41,6 +61,10 @@ export class WebhookSink implements Sink {
     this.name = o.name ?? `webhook(${this.#target.host})`;
     this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
+    const wrong = o.headers && checkWebhookHeaders(o.headers);
+    if (wrong) throw new TypeError(`WebhookSink: headers: ${wrong}`);
+    // user-agent may be replaced; the names are sent as given, lower-cased to avoid a duplicate
+    this.#headers = Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     this.#now = o.now ?? Date.now;
   }
 
@@ -53,6 +77,7 @@ export class WebhookSink implements Sink {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': this.#userAgent,
+      ...this.#headers,
     };
     if (this.#keys) {
       const ts = Math.floor(this.#now() / 1000);
