@@ -143,10 +143,12 @@ describe('signing secrets', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-cfg-'));
     const file = join(dir, 'readme.yaml');
     writeFileSync(file, yaml!);
-    const env = { DAILY_API_KEY: 'k', PRESENCE_WEBHOOK_SECRET: A, SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x', OTHER_SECRET: B };
+    const env = { DAILY_API_KEY: 'k', PRESENCE_WEBHOOK_SECRET: A, SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x', OTHER_SECRET: B, GATEWAY_TOKEN: 'gw' };
     const cfg = resolveConfig(loadConfigFile(file, env), {}, env);
     expect(cfg.sinks.map((x) => x.type)).toEqual(['slack', 'webhook', 'stdout']);
+    expect(cfg.sinks[1]).toMatchObject({ headers: { Authorization: 'Bearer gw' } });
     expect(cfg.webhookSecret).toBe(A);
+    expect(cfg.logFormat).toBe('json');
   });
 
   it('the YAML forms the README shows load: a quoted flow list and a block list, with ${VAR}s', () => {

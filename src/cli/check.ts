@@ -17,7 +17,7 @@ export interface CheckReport {
   notes: string[];
 }
 
-const NOT_CHECKED =
+export const NOT_CHECKED =
   'Not checked (they need the network or the running system): whether Daily accepts the API key (`--once` tries it), whether the receivers accept deliveries, whether the health port is free.';
 
 /**
@@ -117,7 +117,11 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
   } else {
     const people = Object.values(state.rooms).reduce((n, list) => n + list.length, 0);
     lines.push(`state        ${path}: saved ${state.savedAt}, ${Object.keys(state.rooms).length} room(s), ${people} people`);
-    const fresh = cfg.allRooms ? (state.mode === 'rooms' ? ['every room but those the state watched'] : []) : state.mode === 'domain' ? [] : cfg.rooms.filter((r) => !(r in state!.rooms));
+    // a state taken of the whole domain knows every room (an absent one was empty); one taken room
+    // by room knows only its rooms
+    const saved = state.rooms;
+    let fresh: string[] = [];
+    if (state.mode === 'rooms') fresh = cfg.allRooms ? ['every room but those the state watched'] : cfg.rooms.filter((r) => !(r in saved));
     if (fresh.length > 0) {
       notes.push(
         `the state has never seen ${fresh.join(', ')}: ${fresh.length === 1 && !cfg.allRooms ? 'its' : 'their'} people get initial joins on the first poll${cfg.ignoreInitial ? ' (dropped: --ignore-initial)' : ' (--ignore-initial drops them)'}`,
@@ -166,4 +170,3 @@ function round(n: number): string {
   return n >= 10 ? n.toFixed(0) : n >= 1 ? n.toFixed(1) : n.toFixed(2);
 }
 
-export { NOT_CHECKED };
