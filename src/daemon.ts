@@ -217,6 +217,15 @@ export function watcherOptions(cfg: DaemonConfig, log: Logger, durable: { stateS
   };
 }
 
+/**
+ * The lock's heartbeat: PRESENCE_LOCK_HEARTBEAT_MS, a test aid (the suite runs daemons in pid
+ * namespaces of their own and cannot wait 30 s for a stale lock), else the default.
+ */
+function lockTiming(): { heartbeatMs?: number } {
+  const ms = Number(process.env.PRESENCE_LOCK_HEARTBEAT_MS);
+  return Number.isInteger(ms) && ms >= 50 ? { heartbeatMs: ms } : {};
+}
+
 /** Wire watcher → dispatcher → sink queues, metrics and health, and start polling. */
 export async function startDaemon(cfg: DaemonConfig, io: DaemonIO): Promise<Daemon> {
   const held: { lock?: StateLock; outbox?: Outbox } = {};
@@ -262,7 +271,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       await mkdir(dirname(cfg.statePath), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
         throw new StateError(`--state ${cfg.statePath}: cannot create its directory (${err.code ?? err.message})`);
       });
-      lock = held.lock = new StateLock(cfg.statePath);
+      lock = held.lock = new StateLock(cfg.statePath, lockTiming());
       await lock.acquire({
         onWait: (owner, waitMs) =>
           log.warn(

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,8 +204,8 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     for (const userName of people) sim.join('standup', { userName });
     const dir = tmp();
     const env = { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url };
-    const start = (args: string[]) => {
-      const run = new CliRun(['--room', 'standup', '--interval', '100ms', '--state', join(dir, 'state.json'), ...args], env);
+    const start = (args: string[], extraEnv: Record<string, string> = {}, launcher: string[] = []) => {
+      const run = new CliRun(['--room', 'standup', '--interval', '100ms', '--state', join(dir, 'state.json'), ...args], { ...env, ...extraEnv }, launcher);
       cleanup.push(() => void run.kill('SIGKILL'));
       return run;
     };
@@ -324,6 +325,29 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     await ready(third);
     third.kill('SIGTERM');
     expect((await third.exit).code).toBe(0);
+  });
+
+  // what a container runtime does: the daemon runs as pid 1 of a pid namespace of its own
+  const ownNamespace = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
+  const canUnshare = spawnSync(ownNamespace[0]!, [...ownNamespace.slice(1), 'true']).status === 0;
+
+  it.runIf(canUnshare)('across pid namespaces (two containers on one volume): the second sees the first\'s heartbeat and exits 2; once the first is killed, its lock is taken when stale', async () => {
+    const { dir, start } = await setup([]);
+    const ready = (run: CliRun) => run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const beat = { PRESENCE_LOCK_HEARTBEAT_MS: '200' }; // the test aid: stale after 600 ms instead of 30 s
+    const first = start([], beat);
+    await ready(first);
+    const second = start([], beat, ownNamespace);
+    expect((await second.exit).code).toBe(2);
+    expect(second.logs.map((l) => l.msg)).toContainEqual(expect.stringMatching(/^the state file's lock names pid \d+ of another pid namespace \(another container\?\), which this process cannot see: waiting up to/));
+    expect(second.stderr).toMatch(new RegExp(`state file is in use by another presence-watcher \\(pid ${first.child.pid} in another pid namespace, e\\.g\\. another container`));
+    first.kill('SIGKILL');
+    await first.exit;
+    const third = start([], beat, ownNamespace);
+    await ready(third); // the lock went stale: taken over
+    expect(readFileSync(join(dir, 'state.json.lock'), 'utf8')).toMatch(/^1\n/); // pid 1 of its own namespace, as in a container
+    third.kill('SIGKILL');
+    await third.exit;
   });
 
   it('bounded: past --outbox-cap new events go to the dead-letter, counted', async () => {

@@ -45,9 +45,19 @@ export class StateLock {
   readonly path: string;
   #held = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  readonly #beatMs: number;
+  readonly #staleMs: number;
+  readonly #watchMs: number;
 
-  constructor(statePath: string) {
+  /**
+   * `heartbeatMs`: how often the holder touches the lock (LOCK_HEARTBEAT_MS); staleness and the
+   * watch scale with it. Shorter only for tests that run real processes.
+   */
+  constructor(statePath: string, { heartbeatMs = LOCK_HEARTBEAT_MS } = {}) {
     this.path = `${statePath}.lock`;
+    this.#beatMs = heartbeatMs;
+    this.#staleMs = (LOCK_STALE_MS / LOCK_HEARTBEAT_MS) * heartbeatMs;
+    this.#watchMs = (LOCK_WATCH_MS / LOCK_HEARTBEAT_MS) * heartbeatMs;
   }
 
   async acquire(opts: AcquireOptions = {}): Promise<void> {
@@ -109,7 +119,7 @@ export class StateLock {
     const me = self();
     if (sameNamespace(owner, me)) return owner.pid !== process.pid && isRunning(owner) ? owner : undefined;
     const age = this.#age();
-    return age !== undefined && age < LOCK_STALE_MS ? owner : undefined;
+    return age !== undefined && age < this.#staleMs ? owner : undefined;
   }
 
   release(): void {
@@ -139,7 +149,7 @@ export class StateLock {
       } catch {
         // gone or unwritable: the next start sees an old lock, which is what it is
       }
-    }, LOCK_HEARTBEAT_MS);
+    }, this.#beatMs);
     this.#heartbeat.unref();
   }
 
@@ -163,7 +173,7 @@ export class StateLock {
     let waited = false;
     for (;;) {
       const now = Date.now();
-      const left = Math.max(LOCK_STALE_MS - (now - mtime), LOCK_WATCH_MS - (now - since));
+      const left = Math.max(this.#staleMs - (now - mtime), this.#watchMs - (now - since));
       if (left <= 0) return 'stale';
       if (!waited) {
         opts.onWait?.(owner, left);

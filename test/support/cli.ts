@@ -11,10 +11,13 @@ export class NodeRun extends EventEmitter<{ output: () => void }> {
   stderr = '';
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(script: string, args: string[], env: Record<string, string | undefined> = {}, nodeArgs: string[] = []) {
+  /** `launcher`: a command that runs node (`['unshare', '--pid', …]`), or none. */
+  constructor(script: string, args: string[], env: Record<string, string | undefined> = {}, nodeArgs: string[] = [], launcher: string[] = []) {
     super();
     const base: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME };
-    this.child = spawn(process.execPath, [...nodeArgs, script, ...args], { env: { ...base, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, ...nodeArgs, script, ...args];
+    const [cmd, ...rest] = [...launcher, ...argv];
+    this.child = spawn(cmd!, rest, { env: { ...base, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d) => {
       this.stdout += d;
       this.emit('output');
@@ -78,8 +81,8 @@ export class NodeRun extends EventEmitter<{ output: () => void }> {
 
 /** The CLI (dist/cli.js) as a child process. */
 export class CliRun extends NodeRun {
-  constructor(args: string[], env: Record<string, string | undefined> = {}) {
-    super(CLI, args, env);
+  constructor(args: string[], env: Record<string, string | undefined> = {}, launcher: string[] = []) {
+    super(CLI, args, env, [], launcher);
   }
 }
 
