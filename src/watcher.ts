@@ -14,6 +14,8 @@ import { LeaveGrace } from './grace.js';
 import type { SavedState, StateStore } from './state/store.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
+/** How far behind Daily says GET /presence can be. */
+const DOMAIN_DATA_LAG_MS = 15_000;
 /** The same failed poll of a target is logged at warn level at most this often (debug between). */
 const REPEAT_FAILURE_EVERY_MS = 10 * 60_000;
 /** A room's partial snapshots are logged when they start and then at most this often. */
@@ -35,6 +37,12 @@ function isDaily(apiUrl: unknown): boolean {
 export function overDailyLimit(maxRps: number, apiUrl: string): string | undefined {
   if (!(maxRps > DAILY_MAX_RPS && isDaily(apiUrl))) return undefined;
   return `maxRps ${maxRps} is over Daily's limit of ${DAILY_MAX_RPS} requests/s a domain (shared with your other software): expect 429s, and each one holds every room's polls. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
+}
+
+/** Daily's GET /presence lags by up to 15 s: why polling it faster spends requests for nothing, or undefined. */
+export function fasterThanDomainData(intervalMs: number, apiUrl: string): string | undefined {
+  if (!(intervalMs < DOMAIN_DATA_LAG_MS && isDaily(apiUrl))) return undefined;
+  return `polling GET /presence every ${intervalMs} ms: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing (an interval of 15s spends ${Math.round(DOMAIN_DATA_LAG_MS / intervalMs)}× fewer requests of the budget your other software shares)`;
 }
 
 /** Why polling `rooms` rooms every `intervalMs` cannot keep to the interval within `maxRps`, or undefined. */
@@ -267,6 +275,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       const apiUrl = options.apiUrl ?? DEFAULT_API_URL;
       const overDaily = overDailyLimit(this.#maxRps, apiUrl);
       if (overDaily) this.#log.warn({ maxRps: this.#maxRps }, overDaily);
+      const tooFast = this.#rooms ? undefined : fasterThanDomainData(this.#intervalMs, apiUrl);
+      if (tooFast) this.#log.info({ intervalMs: this.#intervalMs }, tooFast);
       this.#client = this.#daily = new DailyClient({
         // enough keep-alive connections for the request budget (4 for the default 5/s)
         connections: Math.min(64, Math.max(4, Math.ceil(this.#maxRps / 20))),

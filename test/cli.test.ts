@@ -756,6 +756,16 @@ describe('--check-config', () => {
     expect(daemon.logs.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(expect.arrayContaining(twice));
   });
 
+  it('notes GET /presence polled faster than Daily\'s data moves (15 s), against Daily only', async () => {
+    const daily = await runCli(['--all-rooms', '--interval', '2s', '--api-url', 'https://api.daily.co/v1', '--check-config'], env());
+    expect(daily.code).toBe(0);
+    expect(daily.stdout).toContain("  - polling GET /presence every 2000 ms: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing");
+    const sim = await runCli(['--all-rooms', '--interval', '2s', '--check-config'], env());
+    expect(sim.stdout).not.toContain('polling GET /presence every');
+    const rooms = await runCli(['--room', 'standup', '--interval', '2s', '--api-url', 'https://api.daily.co/v1', '--check-config'], env());
+    expect(rooms.stdout).not.toContain('polling GET /presence every');
+  });
+
   it('a config the daemon would refuse: exit 2 with the very line the daemon gives', async () => {
     writeFileSync(join(dir, 'state.json'), '{"version": 1, "mode": "rooms", "rooms": ');
     const cases = [

@@ -347,6 +347,20 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(JSON.parse(warnings[0]!).msg).toMatch(/^maxRps 30 is over Daily's limit of 20 requests\/s a domain .*allRooms/);
   });
 
+  it('says, at info level, when GET /presence is polled faster than Daily\'s 15 s lag, only against Daily and in allRooms mode', async () => {
+    const { logger, lines } = capturingLogger('info');
+    const made = [
+      new PresenceWatcher({ apiKey: 'k', allRooms: true, intervalMs: 5000, logger }),
+      new PresenceWatcher({ apiKey: 'k', allRooms: true, intervalMs: 15_000, logger }),
+      new PresenceWatcher({ apiKey: 'k', allRooms: true, intervalMs: 5000, apiUrl: 'http://127.0.0.1:9/v1', logger }),
+      new PresenceWatcher({ apiKey: 'k', rooms: ['a'], intervalMs: 5000, logger }),
+    ];
+    await Promise.all(made.map((w) => w.stop()));
+    const said = lines.filter((l) => l.includes('polling GET /presence every'));
+    expect(said).toHaveLength(1);
+    expect(JSON.parse(said[0]!)).toMatchObject({ level: 30, intervalMs: 5000, msg: expect.stringMatching(/lags by up to 15 s and polling it more often gains nothing \(an interval of 15s spends 3× fewer requests/) });
+  });
+
   it('validates options with precise messages', () => {
     const bad: [unknown, RegExp][] = [
       [undefined, /options must be an object/],

@@ -9,7 +9,7 @@ import { StateLock } from '../state/lock.js';
 import { readOutboxLog } from '../state/outbox.js';
 import { StateError, type SavedState } from '../state/store.js';
 import { formatDuration } from '../util/duration.js';
-import { overBudget, overDailyLimit, PresenceWatcher, WatcherOptionsError } from '../watcher.js';
+import { fasterThanDomainData, overBudget, overDailyLimit, PresenceWatcher, WatcherOptionsError } from '../watcher.js';
 
 /** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
 export interface CheckReport {
@@ -48,6 +48,8 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   }
   const overDaily = overDailyLimit(cfg.maxRps, cfg.apiUrl);
   if (overDaily) notes.push(overDaily);
+  const tooFast = cfg.allRooms ? fasterThanDomainData(cfg.intervalMs, cfg.apiUrl) : undefined;
+  if (tooFast) notes.push(tooFast);
 
   if (cfg.allRooms) {
     lines.push(`watch        every room of the domain (GET /presence) every ${formatDuration(cfg.intervalMs)}: one request per interval`);
