@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { checkWebhookHeaders } from './sinks/webhook.js';
+import { checkRoomUrl } from './sinks/slack.js';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -91,7 +92,21 @@ const sinkSchema = z.discriminatedUnion('type', [
       ...filter,
     })
     .strict(),
-  z.object({ type: z.literal('slack'), url: httpUrl, timeout: duration.optional(), ...filter }).strict(),
+  z
+    .object({
+      type: z.literal('slack'),
+      url: httpUrl,
+      timeout: duration.optional(),
+      roomUrl: z
+        .string()
+        .superRefine((t, ctx) => {
+          const wrong = checkRoomUrl(t);
+          if (wrong) ctx.addIssue({ code: 'custom', message: wrong });
+        })
+        .optional(),
+      ...filter,
+    })
+    .strict(),
 ]);
 
 /** The config file (JSON or YAML). Every field is optional; flags override, env supplies secrets. */
@@ -206,7 +221,7 @@ function kindOf(v: unknown, show: boolean): string {
   return `${kind} (${String(v)})`;
 }
 
-const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'format', 'events', 'rooms', 'ignoreUsers'];
+const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'roomUrl', 'format', 'events', 'rooms', 'ignoreUsers'];
 
 /**
  * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores

@@ -93,7 +93,13 @@ export function buildSink(s: SinkConfig, index: number, webhookSecret: string | 
       userAgent: ua,
     });
   }
-  return new SlackSink({ url: s.url, ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}), name: `slack-${index + 1}(${host})`, userAgent: ua });
+  return new SlackSink({
+    url: s.url,
+    ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}),
+    ...(s.roomUrl !== undefined ? { roomUrl: s.roomUrl } : {}),
+    name: `slack-${index + 1}(${host})`,
+    userAgent: ua,
+  });
 }
 
 /** The events, rooms and people a configured sink takes (every one when unset). */

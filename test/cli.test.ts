@@ -353,6 +353,18 @@ describe('CLI', () => {
     expect((await run.exit).code).toBe(0);
   });
 
+  it('Slack with roomUrl (config file): each join links to its call', async () => {
+    const slack = await receiver('/services/T000/B000/slacktokensecret');
+    sim.join('standup', { userName: 'Moishe' });
+    const cfg = writeConfig('slack.yaml', ['rooms: [standup]', 'sinks:', '  - type: slack', `    url: ${slack.url}`, '    roomUrl: https://acme.daily.co/{room}'].join('\n'));
+    const run = start(['--config', cfg, ...FAST]);
+    await waitFor(slack, 'request', () => slack.accepted.length >= 1, 15_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    const msg = JSON.parse(slack.accepted[0]!.body) as { blocks: { text: { text: string } }[] };
+    expect(msg.blocks[0]!.text.text).toBe('• Moishe joined standup (already there when watching started) · <https://acme.daily.co/standup|join>');
+  });
+
   it('a secret rotation: --webhook-secret twice signs every delivery with both, so receivers holding either accept it', async () => {
     const r = await receiver();
     const OLD = 'whsec_' + Buffer.from('cli-test-the-old-secret-0123456').toString('base64');

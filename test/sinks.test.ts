@@ -5,14 +5,14 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
-import { parseSinkSpec } from '../src/config.js';
+import { parseSinkSpec, validateFileConfig } from '../src/config.js';
 import { crossesNetworkInClear } from '../src/daemon.js';
 import { Dispatcher, nameFilter } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
 import { DeliveryQueue } from '../src/sinks/queue.js';
 import { joinSecrets, secretKey, secretKeys, sign, verify } from '../src/sinks/signing.js';
-import { describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
+import { checkRoomUrl, describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
 import { StdoutSink } from '../src/sinks/stdout.js';
 import { WebhookSink } from '../src/sinks/webhook.js';
 import { quietLogger, waitFor } from './support/helpers.js';
@@ -560,6 +560,30 @@ describe('slack sink', () => {
     for (const b of slackMessage([ev(1, 'join', 'standup', 'Log in at https://evil.example/login')]).blocks) {
       if ((b as { type: string }).type === 'section') expect((b as { text: { verbatim?: boolean } }).text.verbatim).toBe(true);
     }
+  });
+
+  it('roomUrl: each join line links to its room, the name encoded so it cannot break the link; leaves and updates, and the notification text, get none', () => {
+    const roomUrl = 'https://acme.daily.co/{room}';
+    const m = slackMessage([ev(1, 'join', 'team sync|<!here>', 'Ann'), ev(2, 'leave', 'standup', 'Bob'), ev(3, 'join', 'standup', 'Cy')], { roomUrl });
+    const lines = (m.blocks[0] as { text: { text: string } }).text.text.split('\n');
+    expect(lines).toEqual([
+      '• Ann joined team sync|&lt;!here&gt; · <https://acme.daily.co/team%20sync%7C%3C!here%3E|join>',
+      '• Bob left standup',
+      '• Cy joined standup · <https://acme.daily.co/standup|join>',
+    ]);
+    expect(m.text).not.toContain('acme.daily.co');
+    expect(JSON.stringify(slackMessage([ev(1)]))).not.toContain('|join>'); // none without roomUrl
+  });
+
+  it('roomUrl is checked: {room} in an http(s) URL without Slack\'s delimiters', () => {
+    expect(checkRoomUrl('https://acme.daily.co/{room}')).toBeUndefined();
+    expect(checkRoomUrl('https://acme.daily.co/')).toMatch(/^must contain \{room\}/);
+    expect(checkRoomUrl('https://acme.daily.co/{room}|x')).toMatch(/must not contain \|/);
+    expect(checkRoomUrl('ftp://acme/{room}')).toBe('must be an http(s) URL');
+    expect(() => new SlackSink({ url: 'https://hooks.slack.com/x', roomUrl: 'nope' })).toThrow(/^SlackSink: roomUrl must contain \{room\}/);
+    expect(() => validateFileConfig({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', roomUrl: 'https://a/{room} x' }] }, 'w.yaml', {})).toThrow(
+      "w.yaml: sinks[0].roomUrl: must not contain |, <, > or spaces (Slack's link syntax)",
+    );
   });
 
   it('keeps one line per event when a name holds line breaks', () => {

@@ -17,6 +17,24 @@ export interface SlackSinkOptions {
   /** Least time between two messages, ms. Default 1100 (Slack allows about 1 per second). */
   minIntervalMs?: number;
   userAgent?: string;
+  /**
+   * A room's page, with `{room}` where its name goes (`https://acme.daily.co/{room}`): each join
+   * line then ends with a link to join the call. Checked by `checkRoomUrl`.
+   */
+  roomUrl?: string;
+}
+
+/** Why `template` cannot be a room link, or undefined: an http(s) URL with `{room}`, none of Slack's link delimiters. */
+export function checkRoomUrl(template: string): string | undefined {
+  if (!template.includes('{room}')) return 'must contain {room}, where the room name goes (e.g. https://your-domain.daily.co/{room})';
+  if (/[|<>\s]/.test(template)) return 'must not contain |, <, > or spaces (Slack\'s link syntax)';
+  try {
+    const u = new URL(template.replaceAll('{room}', 'room'));
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') return 'must be an http(s) URL';
+  } catch {
+    return 'must be an http(s) URL';
+  }
+  return undefined;
 }
 
 /**
@@ -29,8 +47,9 @@ function esc(text: string): string {
 }
 
 /** The Slack message for a burst of events: fallback `text` plus section blocks under the limits. */
-export function slackMessage(events: readonly PresenceEvent[]): { text: string; blocks: unknown[] } {
-  const shown = events.slice(0, SLACK_MAX_LINES).map(describeEvent);
+export function slackMessage(events: readonly PresenceEvent[], opts: { roomUrl?: string } = {}): { text: string; blocks: unknown[] } {
+  const firsts = events.slice(0, SLACK_MAX_LINES);
+  const shown = firsts.map(describeEvent);
   const more = events.length - shown.length;
   const text =
     events.length === 1
@@ -39,8 +58,11 @@ export function slackMessage(events: readonly PresenceEvent[]): { text: string; 
   // verbatim: Slack neither turns a URL in someone's name into a link nor links channel names
   const blocks: unknown[] = [];
   let section = '';
-  for (const line of shown) {
-    const l = `• ${esc(line)}`;
+  for (const [i, line] of shown.entries()) {
+    const e = firsts[i]!;
+    // the room's name is encoded, so the link can hold neither Slack's delimiters nor a space
+    const link = opts.roomUrl && e.type === 'join' ? ` · <${opts.roomUrl.replaceAll('{room}', encodeURIComponent(e.room))}|join>` : '';
+    const l = `• ${esc(line)}${link}`;
     if (section && section.length + 1 + l.length > SECTION_LIMIT) {
       blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section, verbatim: true } });
       section = '';
@@ -64,8 +86,12 @@ export class SlackSink implements Sink {
   readonly minIntervalMs: number;
   readonly #target: HttpTarget;
   readonly #userAgent: string;
+  readonly #roomUrl: string | undefined;
 
   constructor(o: SlackSinkOptions) {
+    const wrong = o.roomUrl === undefined ? undefined : checkRoomUrl(o.roomUrl);
+    if (wrong) throw new TypeError(`SlackSink: roomUrl ${wrong}`);
+    this.#roomUrl = o.roomUrl;
     this.#target = new HttpTarget(o.url, o.timeoutMs ?? 15_000);
     this.name = o.name ?? `slack(${this.#target.host})`;
     this.minIntervalMs = o.minIntervalMs ?? 1100;
@@ -73,7 +99,7 @@ export class SlackSink implements Sink {
   }
 
   async deliver(events: PresenceEvent[], signal: AbortSignal): Promise<void> {
-    const body = JSON.stringify(slackMessage(events));
+    const body = JSON.stringify(slackMessage(events, this.#roomUrl ? { roomUrl: this.#roomUrl } : {}));
     const r = await this.#target.post(body, { 'content-type': 'application/json', 'user-agent': this.#userAgent }, signal);
     if (r.status >= 200 && r.status < 300) return;
     if (r.status >= 300 && r.status < 400) throw redirectError(`Slack answered HTTP ${r.status}`, r);
