@@ -74,6 +74,14 @@ const filter = {
   ignoreUsers: z.array(z.string().min(1)).optional(),
 };
 
+/** A zod refinement from a check that says why a value is wrong, or undefined when it is right. */
+function saysWhy<T>(check: (value: T) => string | undefined) {
+  return (value: T, ctx: z.RefinementCtx) => {
+    const wrong = check(value);
+    if (wrong) ctx.addIssue({ code: 'custom', message: wrong });
+  };
+}
+
 const sinkSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stdout'), format: z.enum(['json', 'text']).optional(), ...filter }).strict(),
   z
@@ -82,13 +90,7 @@ const sinkSchema = z.discriminatedUnion('type', [
       url: httpUrl,
       secret: secretSetting.optional(),
       timeout: duration.optional(),
-      headers: z
-        .record(z.string(), z.string())
-        .superRefine((h, ctx) => {
-          const wrong = checkWebhookHeaders(h);
-          if (wrong) ctx.addIssue({ code: 'custom', message: wrong });
-        })
-        .optional(),
+      headers: z.record(z.string(), z.string()).superRefine(saysWhy(checkWebhookHeaders)).optional(),
       ...filter,
     })
     .strict(),
@@ -97,13 +99,7 @@ const sinkSchema = z.discriminatedUnion('type', [
       type: z.literal('slack'),
       url: httpUrl,
       timeout: duration.optional(),
-      roomUrl: z
-        .string()
-        .superRefine((t, ctx) => {
-          const wrong = checkRoomUrl(t);
-          if (wrong) ctx.addIssue({ code: 'custom', message: wrong });
-        })
-        .optional(),
+      roomUrl: z.string().superRefine(saysWhy(checkRoomUrl)).optional(),
       ...filter,
     })
     .strict(),
