@@ -6,14 +6,14 @@ import { seededRandom } from '../src/simulator/random.js';
 
 const random = seededRandom(20261125);
 const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-const weird: unknown[] = [null, true, false, 0, -1, 1.5, NaN, 1e308, '', 'x', '\u0000', [], {}, [null], { id: 1 }, '__proto__', { toString: 1 }];
+const weird: unknown[] = [null, true, false, 0, -1, 1.5, NaN, 1e308, '', 'x', '\u0000', [], {}, [null], { id: 1 }, '__proto__', { toString: 1 }, '${RPS}', '${NOPE:-7}', '${NOPE}', 'a\r\nb'];
 
 function randomValue(depth = 0): unknown {
   const r = random();
   if (depth > 3 || r < 0.4) return pick(weird);
   if (r < 0.7) return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(depth + 1));
   const o: Record<string, unknown> = {};
-  for (let i = 0; i < Math.floor(random() * 5); i++) o[pick(['id', 'data', 'total_count', 'userName', 'rooms', 'sinks', 'type', 'url', 'interval', 'x'])] = randomValue(depth + 1);
+  for (let i = 0; i < Math.floor(random() * 5); i++) o[pick(['id', 'data', 'total_count', 'userName', 'rooms', 'sinks', 'type', 'url', 'interval', 'x', 'headers', 'roomUrl', 'maxRps', 'Authorization'])] = randomValue(depth + 1);
   return o;
 }
 
@@ -40,7 +40,20 @@ function mutateText(text: string): string {
 const participant = { room: 'r', id: 'a-1', userId: 'u', userName: 'N', mtgSessionId: 'm', joinTime: '2026-01-01T00:00:00.000Z', duration: 3 };
 const roomBody = { total_count: 2, data: [participant, { ...participant, id: 'a-2' }] };
 const domainBody = { r: [participant], s: [{ ...participant, id: 'b', room: 's' }] };
-const config = { rooms: ['a'], interval: '15s', sinks: [{ type: 'webhook', url: 'https://x/y', events: ['join'] }, { type: 'slack', url: 'https://h/s' }], maxRps: 5 };
+const config = {
+  rooms: ['a'],
+  interval: '${INTERVAL:-15s}',
+  health: 9464,
+  logFormat: 'text',
+  sinks: [
+    { type: 'webhook', url: 'https://x/y', events: ['join'], headers: { Authorization: 'Bearer ${TOKEN}' } },
+    { type: 'slack', url: 'https://h/s', roomUrl: 'https://a.daily.co/{room}' },
+  ],
+  maxRps: '${RPS}',
+  allRooms: '${ALL}',
+};
+/** What the config's ${VAR}s read; a mutation may reference one that is not here. */
+const fuzzEnv = { RPS: '5', ALL: 'false', TOKEN: 'tok' };
 
 function onlyTyped(fn: () => unknown, type: new (...a: never[]) => Error): 'ok' | 'typed' {
   try {
@@ -79,10 +92,12 @@ describe('fuzz: only typed errors, never a crash', () => {
   });
 
   it('config validation', () => {
+    // the seed itself is valid: mutations start from every field the schema has something to say about
+    expect(validateFileConfig(config, 'fuzz.yaml', fuzzEnv)).toMatchObject({ maxRps: 5, allRooms: false, health: '9464' });
     const outcomes = { ok: 0, typed: 0 };
     for (let i = 0; i < 3000; i++) {
       const raw = i % 3 === 0 ? randomValue() : mutate(config);
-      outcomes[onlyTyped(() => validateFileConfig(raw, 'fuzz.yaml', {}), ConfigError)]++;
+      outcomes[onlyTyped(() => validateFileConfig(raw, 'fuzz.yaml', fuzzEnv), ConfigError)]++;
     }
     expect(outcomes.ok).toBeGreaterThan(50);
     expect(outcomes.typed).toBeGreaterThan(50);
