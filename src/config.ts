@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { checkWebhookHeaders } from './sinks/webhook.js';
-import { checkRoomUrl } from './sinks/slack.js';
+import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -100,6 +100,8 @@ const sinkSchema = z.discriminatedUnion('type', [
       url: httpUrl,
       timeout: duration.optional(),
       roomUrl: z.string().superRefine(saysWhy(checkRoomUrl)).optional(),
+      // at most one message this often; what comes meanwhile goes in the next (Slack allows ~1/s)
+      messageInterval: duration.optional(),
       ...filter,
     })
     .strict(),
@@ -217,7 +219,7 @@ function kindOf(v: unknown, show: boolean): string {
   return `${kind} (${String(v)})`;
 }
 
-const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'roomUrl', 'format', 'events', 'rooms', 'ignoreUsers'];
+const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'roomUrl', 'messageInterval', 'format', 'events', 'rooms', 'ignoreUsers'];
 
 /**
  * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores
@@ -462,6 +464,9 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     throw new ConfigError(tooShort('request timeout', m.requestTimeout, 'give the Daily API some time, e.g. 10s (the default)'));
   }
   m.sinks?.forEach((s, i) => {
+    if (s.type === 'slack' && s.messageInterval !== undefined && s.messageInterval < SLACK_MIN_INTERVAL_MS) {
+      throw new ConfigError(tooShort(`sinks[${i}].messageInterval`, s.messageInterval, 'Slack takes about one message a second: 1s at the least, e.g. 1m to group a standup\'s arrivals'));
+    }
     if (s.type !== 'stdout' && s.timeout !== undefined && s.timeout < MIN_TIMEOUT_MS) {
       throw new ConfigError(tooShort(`sinks[${i}].timeout`, s.timeout, 'give the receiver some time, e.g. 15s (the default)'));
     }

@@ -97,6 +97,7 @@ export function buildSink(s: SinkConfig, index: number, webhookSecret: string | 
     url: s.url,
     ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}),
     ...(s.roomUrl !== undefined ? { roomUrl: s.roomUrl } : {}),
+    ...(s.messageInterval !== undefined ? { minIntervalMs: s.messageInterval } : {}),
     name: `slack-${index + 1}(${host})`,
     userAgent: ua,
   });

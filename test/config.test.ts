@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfigFile, resolveConfig, validateFileConfig } from '../src/config.js';
 import { formatSize, parseSize } from '../src/util/size.js';
+import { buildSink } from '../src/daemon.js';
+import { quietLogger } from './support/helpers.js';
 
 function problem(raw: unknown): string {
   try {
@@ -123,6 +125,22 @@ describe('webhook headers', () => {
     expect(problem(sink({ 'X-Key': 'line\r\nX-Injected: 1' }))).toBe('w.yaml: sinks[0].headers: the value of "X-Key" has a line break or a control character');
     expect(problem(sink({ 'X-Key': 123456789 }))).toBe('w.yaml: sinks[0].headers.X-Key: must be a string, not a number');
     expect(problem({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', headers: { A: 'b' } }] })).toMatch(/unknown setting "headers"/);
+  });
+});
+
+describe('Slack messageInterval', () => {
+  it('at most one message this often (the sink\'s least interval); under a second is refused', () => {
+    const env = { DAILY_API_KEY: 'k' };
+    const slack = (messageInterval: unknown) => ({ rooms: ['a'], sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', messageInterval }] });
+    const cfg = resolveConfig(validateFileConfig(slack('1m'), 'w.yaml', {}), {}, env);
+    expect(cfg.sinks[0]).toMatchObject({ messageInterval: 60_000 });
+    const sink = buildSink(cfg.sinks[0]!, 0, undefined, { stdout: process.stdout, logger: quietLogger, version: '0' });
+    expect(sink.minIntervalMs).toBe(60_000);
+    expect(buildSink({ type: 'slack', url: 'https://hooks.slack.com/x' }, 0, undefined, { stdout: process.stdout, logger: quietLogger, version: '0' }).minIntervalMs).toBe(1100);
+    expect(() => resolveConfig(validateFileConfig(slack('500ms'), 'w.yaml', {}), {}, env)).toThrow(
+      /^sinks\[0\]\.messageInterval 500ms is too short: Slack takes about one message a second: 1s at the least/,
+    );
+    expect(problem({ sinks: [{ type: 'webhook', url: 'https://h.example/x', messageInterval: '1m' }] })).toMatch(/unknown setting "messageInterval"/);
   });
 });
 

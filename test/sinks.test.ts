@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import * as FakeTimers from '@sinonjs/fake-timers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
@@ -10,7 +11,7 @@ import { crossesNetworkInClear } from '../src/daemon.js';
 import { Dispatcher, nameFilter } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
-import { DeliveryQueue } from '../src/sinks/queue.js';
+import { DeliveryQueue, DRAIN_GAP_MS } from '../src/sinks/queue.js';
 import { joinSecrets, secretKey, secretKeys, sign, verify } from '../src/sinks/signing.js';
 import { checkRoomUrl, describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
 import { StdoutSink } from '../src/sinks/stdout.js';
@@ -365,6 +366,79 @@ describe('webhook sink', () => {
     for (let i = 1; i <= 5; i++) d.dispatch(ev(i));
     await waitFor(fast, 'request', () => fast.accepted.length >= 5, 1000);
     expect(slow.accepted.length).toBe(0);
+  });
+});
+
+describe('delivery pacing (fake timers)', () => {
+  /** A sink that takes every batch at once, recording when and what, with a least interval of `gapMs`. */
+  function pacedSink(gapMs: number) {
+    const batches: { at: number; ids: string[] }[] = [];
+    const sink = {
+      kind: 'slack',
+      name: 'paced',
+      maxBatch: 500,
+      minIntervalMs: gapMs,
+      deliver: async (events: PresenceEvent[]) => void batches.push({ at: performance.now(), ids: events.map((e) => e.participant.id) }),
+    };
+    return { sink, batches };
+  }
+  const underClock = async (fn: (clock: ReturnType<typeof FakeTimers.install>) => Promise<void>) => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    try {
+      await fn(clock);
+    } finally {
+      clock.uninstall();
+    }
+  };
+
+  it('what arrives while the sink\'s interval runs goes out together once it ends, not one now and the rest later', async () => {
+    await underClock(async (clock) => {
+      const { sink, batches } = pacedSink(1000);
+      const { q } = queue(sink);
+      q.push(ev(1)); // at once: nothing was sent before
+      await clock.tickAsync(100);
+      q.push(ev(2));
+      await clock.tickAsync(400);
+      q.push(ev(3));
+      await clock.tickAsync(2000);
+      expect(batches).toEqual([
+        { at: 0, ids: ['p1'] },
+        { at: 1000, ids: ['p2', 'p3'] },
+      ]);
+      await q.close();
+    });
+  });
+
+  it('a drain cuts a long interval (a Slack sink sending a message a minute) down to DRAIN_GAP_MS, so the last events go before the deadline', async () => {
+    await underClock(async (clock) => {
+      const { sink, batches } = pacedSink(60_000);
+      const { q } = queue(sink);
+      q.push(ev(1));
+      await clock.tickAsync(5000);
+      q.push(ev(2));
+      await clock.tickAsync(5000); // 50 s of the interval still to go
+      expect(batches.map((b) => b.ids)).toEqual([['p1']]);
+      const left = q.drain(10_000);
+      await clock.tickAsync(100);
+      expect(await left).toBe(0);
+      expect(batches.map((b) => b.ids)).toEqual([['p1'], ['p2']]);
+      expect(batches[1]!.at).toBe(10_000); // the last start was 10 s ago, past the drain's gap: at once
+      await q.close();
+      // and with the last start closer than the drain's gap, it waits for the rest of that gap only
+      const again = pacedSink(60_000);
+      const { q: q2 } = queue(again.sink);
+      q2.push(ev(3));
+      q2.push(ev(4));
+      await clock.tickAsync(200);
+      const done = q2.drain(10_000);
+      await clock.tickAsync(DRAIN_GAP_MS);
+      expect(await done).toBe(0);
+      expect(again.batches.map((b) => [b.at - again.batches[0]!.at, b.ids])).toEqual([
+        [0, ['p3']],
+        [DRAIN_GAP_MS, ['p4']],
+      ]);
+      await q2.close();
+    });
   });
 });
 

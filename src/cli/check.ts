@@ -73,6 +73,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       what.push(count === 0 ? 'unsigned' : `signed with ${count} secret${count === 1 ? '' : 's'}`);
       if (s.headers && Object.keys(s.headers).length > 0) what.push(`headers ${Object.keys(s.headers).join(', ')}`);
     }
+    if (s.type === 'slack' && s.messageInterval !== undefined) what.push(`a message at most every ${formatDuration(s.messageInterval)}`);
     what.push(...describeFilter(filter));
     lines.push(`${i === 0 ? 'sinks        ' : '             '}${sink.name}: ${what.join('; ')}`);
   });

@@ -9,6 +9,8 @@ export const DEFAULT_QUEUE_CAP = 10_000;
 export const DEFAULT_MAX_ATTEMPTS = 10;
 /** Batches given up on in a row, with no delivery between, that make a sink `failing`. */
 export const FAILING_AFTER = 5;
+/** Once a drain has begun, a sink's least interval between deliveries is at most this (Slack's ~1/s). */
+export const DRAIN_GAP_MS = 1100;
 
 export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped' | 'dead_lettered';
 
@@ -57,6 +59,10 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   #disabled: string | undefined;
   #closed = false;
   #lastStart = -Infinity;
+  /** A drain has begun: deliveries pace at most DRAIN_GAP_MS apart. */
+  #draining = false;
+  /** Wakes the interval wait in progress (a drain shortens it). */
+  #pace: AbortController | undefined;
   #inFlight = 0;
   #droppedSinceLog = 0;
   /** Batches given up on since the last delivery, and why the last one was. */
@@ -139,6 +145,8 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
    * (those are handed to `onLeft`, or dead-lettered).
    */
   async drain(timeoutMs: number): Promise<number> {
+    this.#draining = true;
+    this.#pace?.abort();
     if (this.depth > 0 && this.#running) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -182,21 +190,45 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     this.safeEmit('depth', this.depth);
   }
 
+  /**
+   * Wait out the sink's least interval since the last delivery started: at most DRAIN_GAP_MS of it
+   * once a drain has begun (a Slack sink sending a message a minute must not sit on its last
+   * events through a shutdown). False when the queue is closed meanwhile.
+   */
+  async #paced(signal: AbortSignal): Promise<boolean> {
+    for (;;) {
+      const wait = this.#gapLeft();
+      if (wait <= 0) return true;
+      const pace = (this.#pace = new AbortController());
+      try {
+        await sleep(wait, AbortSignal.any([signal, pace.signal]));
+      } catch {
+        if (signal.aborted) return false;
+        // woken by a drain: wait again, with its shorter gap
+      } finally {
+        this.#pace = undefined;
+      }
+    }
+  }
+
+  /** How long until the sink may be called again, ms (≤ 0: now). */
+  #gapLeft(): number {
+    const gap = this.#draining ? Math.min(this.sink.minIntervalMs, DRAIN_GAP_MS) : this.sink.minIntervalMs;
+    return this.#lastStart + gap - performance.now();
+  }
+
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     while (this.depth > 0 && !signal.aborted && this.#disabled === undefined) {
+      // the batch is chosen once the interval is over, so what arrived meanwhile goes with it (a
+      // Slack sink's burst of polls becomes one message, not one now and the rest after the gap)
+      // (no await when no wait is due: the first event goes out at once, as it is pushed)
+      if (this.#gapLeft() > 0 && !(await this.#paced(signal))) return;
       const batch = this.#take(this.sink.maxBatch);
       this.#inFlight = batch.length;
       let attempt = 0;
       for (;;) {
-        const wait = this.#lastStart + this.sink.minIntervalMs - performance.now();
-        if (wait > 0) {
-          try {
-            await sleep(wait, signal);
-          } catch {
-            return;
-          }
-        }
+        if (attempt > 0 && this.#gapLeft() > 0 && !(await this.#paced(signal))) return;
         attempt++;
         this.#lastStart = performance.now();
         let delivered = false;

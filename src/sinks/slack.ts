@@ -5,6 +5,10 @@ import { DeliveryError, type Sink } from './sink.js';
 
 export { describeEvent } from './describe.js';
 
+/** Least time between two messages by default, ms: Slack allows about one a second. */
+export const SLACK_DEFAULT_INTERVAL_MS = 1100;
+/** The least a configured interval may be, ms. */
+export const SLACK_MIN_INTERVAL_MS = 1000;
 /** Lines shown in one message; the rest are counted ("…and 12 more"). */
 export const SLACK_MAX_LINES = 30;
 /** Slack allows 3000 characters per section block; stay under it. */
@@ -94,7 +98,7 @@ export class SlackSink implements Sink {
     this.#roomUrl = o.roomUrl;
     this.#target = new HttpTarget(o.url, o.timeoutMs ?? 15_000);
     this.name = o.name ?? `slack(${this.#target.host})`;
-    this.minIntervalMs = o.minIntervalMs ?? 1100;
+    this.minIntervalMs = o.minIntervalMs ?? SLACK_DEFAULT_INTERVAL_MS;
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
   }
 
