@@ -76,7 +76,7 @@ export class StateLock {
       const owner = this.owner();
       if (owner === 'gone') continue; // released between our attempt and the read: try again
       if (owner !== undefined && sameNamespace(owner, me)) {
-        if (owner.pid !== process.pid && isRunning(owner)) throw this.#inUse(owner);
+        if (anotherRunning(owner)) throw this.#inUse(owner);
       } else if (owner !== undefined) {
         // written from a pid namespace we cannot see into: only the heartbeat can tell
         const gone = await this.#waitForStale(owner, opts);
@@ -117,9 +117,9 @@ export class StateLock {
     const owner = this.owner();
     if (owner === 'gone' || owner === undefined) return undefined;
     const me = self();
-    if (sameNamespace(owner, me)) return owner.pid !== process.pid && isRunning(owner) ? owner : undefined;
-    const age = this.#age();
-    return age !== undefined && age < this.#staleMs ? owner : undefined;
+    if (sameNamespace(owner, me)) return anotherRunning(owner) ? owner : undefined;
+    const mtime = this.#mtime();
+    return mtime !== undefined && Date.now() - mtime < this.#staleMs ? owner : undefined;
   }
 
   release(): void {
@@ -153,15 +153,6 @@ export class StateLock {
     this.#heartbeat.unref();
   }
 
-  /** How long since the lock was last touched, ms (undefined when it is gone). */
-  #age(): number | undefined {
-    try {
-      return Date.now() - statSync(this.path).mtimeMs;
-    } catch {
-      return undefined;
-    }
-  }
-
   /**
    * Wait until a lock from another pid namespace has gone LOCK_STALE_MS untouched ('stale'), or is
    * removed ('released'); throw as soon as it is touched (its holder lives).
@@ -187,6 +178,7 @@ export class StateLock {
     }
   }
 
+  /** When the lock was last touched (ms since the epoch, on its holder's clock), or undefined when it is gone. */
   #mtime(): number | undefined {
     try {
       return statSync(this.path).mtimeMs;
@@ -235,12 +227,12 @@ function sameNamespace(owner: LockOwner, me: LockOwner): boolean {
 }
 
 /**
- * Whether the process a lock names still runs: its pid is alive and, where the lock and the
- * system both tell them, it is of this boot and started when the lock's owner did. Meaningful only
- * in the owner's pid namespace.
+ * Whether the process a lock names is another one than this, and still runs: its pid is alive and,
+ * where the lock and the system both tell them, it is of this boot and started when the lock's
+ * owner did. Meaningful only in the owner's pid namespace.
  */
-export function isRunning(owner: LockOwner): boolean {
-  if (!alive(owner.pid)) return false;
+function anotherRunning(owner: LockOwner): boolean {
+  if (owner.pid === process.pid || !alive(owner.pid)) return false;
   if (owner.boot !== undefined) {
     const boot = bootId();
     if (boot !== undefined && boot !== owner.boot) return false;
