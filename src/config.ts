@@ -1,7 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { LOG_FORMATS, type LogFormat } from './log.js';
-import { checkWebhookHeaders } from './sinks/webhook.js';
-import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -12,6 +9,9 @@ import { editDistance } from './util/options.js';
 import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
 import { joinSecrets } from './sinks/signing.js';
+import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
+import { checkWebhookHeaders } from './sinks/webhook.js';
+import { LOG_FORMATS, type LogFormat } from './log.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {

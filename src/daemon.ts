@@ -181,7 +181,7 @@ export function prepareSinks(cfg: DaemonConfig, io: DaemonIO): { sinks: Prepared
     if (s.type !== 'stdout' && crossesNetworkInClear(s.url)) plain.push(sink.name);
     return { sink, filter: sinkFilter(s), key: keys[i]! };
   });
-  // the same destination twice (a sink repeated in the config and on the command line): each event arrives twice
+  // the same destination twice (a sink copied within a config file, a --sink repeated): each event arrives twice
   const byTarget = new Map<string, string[]>();
   cfg.sinks.forEach((s, i) => {
     const target = s.type === 'stdout' ? 'stdout' : s.url;

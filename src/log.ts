@@ -110,6 +110,7 @@ function textDestination(to: DestinationStream): DestinationStream {
 
 export function createLogger(opts: CreateLoggerOptions = {}): Logger {
   const registry = opts.registry ?? secrets;
+  const destination = opts.destination ?? pino.destination({ fd: 2, sync: true });
   return pino(
     {
       name: 'presence-watcher',
@@ -133,7 +134,7 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
       hooks: { streamWrite: (s: string) => registry.scrub(s) },
       serializers: { err: serializeError },
     },
-    opts.format === 'text' ? textDestination(opts.destination ?? pino.destination({ fd: 2, sync: true })) : (opts.destination ?? pino.destination({ fd: 2, sync: true })),
+    opts.format === 'text' ? textDestination(destination) : destination,
   );
 }
 

@@ -191,19 +191,17 @@ function duration(flag: string, v: string | undefined): number | undefined {
   return ms;
 }
 
-/** `--log-level`'s value, checked; undefined when the flag is absent. */
-function logLevelFlag(v: string | undefined): LogLevelName | undefined {
+/** A flag whose value is one of `choices`, checked; undefined when the flag is absent. */
+function oneOf<T extends string>(flag: string, v: string | undefined, choices: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
-  if (!(LOG_LEVEL_NAMES as readonly string[]).includes(v)) throw new ConfigError(`--log-level "${v}" must be one of ${LOG_LEVEL_NAMES.join(', ')}`);
-  return v as LogLevelName;
+  if (!(choices as readonly string[]).includes(v)) throw new ConfigError(`${flag} "${v}" must be one of ${choices.join(', ')}`);
+  return v as T;
 }
 
+/** `--log-level`'s value, checked; undefined when the flag is absent. */
+const logLevelFlag = (v: string | undefined): LogLevelName | undefined => oneOf('--log-level', v, LOG_LEVEL_NAMES);
 /** `--log-format`'s value, checked; undefined when the flag is absent (text on a terminal, else JSON). */
-function logFormatFlag(v: string | undefined): LogFormat | undefined {
-  if (v === undefined) return undefined;
-  if (!(LOG_FORMATS as readonly string[]).includes(v)) throw new ConfigError(`--log-format "${v}" must be one of ${LOG_FORMATS.join(', ')}`);
-  return v as LogFormat;
-}
+const logFormatFlag = (v: string | undefined): LogFormat | undefined => oneOf('--log-format', v, LOG_FORMATS);
 
 /** `--webhook-secret`, repeatable for a rotation (whsec_ secrets only); the values never go in a message. */
 function secretFlag(v: string[] | undefined): string | undefined {

@@ -63,7 +63,7 @@ export class WebhookSink implements Sink {
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
     const wrong = o.headers && checkWebhookHeaders(o.headers);
     if (wrong) throw new TypeError(`WebhookSink: headers: ${wrong}`);
-    // user-agent may be replaced; the names are sent as given, lower-cased to avoid a duplicate
+    // names lower-cased, so a `User-Agent` given replaces ours instead of going out beside it
     this.#headers = Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     this.#now = o.now ?? Date.now;
   }
