@@ -47,7 +47,6 @@ export class HealthServer {
   /** Per target: when its last poll succeeded, on `now`'s clock and as wall time for the report. */
   readonly #lastOk = new Map<string, { at: number; wall: number }>();
   readonly #lastError = new Map<string, string>();
-  readonly #partial = new Set<string>();
   readonly #started: number;
   /** When the last poll of any target finished, successfully or not. */
   #lastPoll: number;
@@ -63,8 +62,6 @@ export class HealthServer {
       if (p.ok) {
         this.#lastOk.set(p.target, { at: this.#lastPoll, wall: Date.now() });
         this.#lastError.delete(p.target);
-        if (p.partial) this.#partial.add(p.target);
-        else this.#partial.delete(p.target);
       } else if (p.error) this.#lastError.set(p.target, p.error.message);
     });
   }
@@ -74,11 +71,12 @@ export class HealthServer {
     const limit = 3 * this.#o.watcher.intervalMs;
     const reasons: string[] = [];
     const targets: HealthReport['targets'] = {};
+    const partial = new Set(this.#o.watcher.partialRooms);
     if (!this.#o.watcher.isRunning) reasons.push('the watcher is not running');
     for (const t of this.#o.watcher.targets) {
       const ok = this.#lastOk.get(t);
       const err = this.#lastError.get(t) ?? null;
-      targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok.wall).toISOString(), lastError: err, partial: this.#partial.has(t) };
+      targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok.wall).toISOString(), lastError: err, partial: partial.has(t) };
       const since = now - (ok?.at ?? this.#started);
       if (ok === undefined) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll yet${err ? ` (last error: ${err})` : ''}`);
       else if (since > limit) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll for ${Math.round(since / 1000)}s${err ? ` (last error: ${err})` : ''}`);

@@ -41,11 +41,6 @@ export class Metrics {
   });
   readonly participants = new Gauge({ name: 'presence_watcher_participants', help: 'Participants present in the watched rooms at the last poll.', registers: [this.registry] });
   readonly roomsWatched = new Gauge({ name: 'presence_watcher_rooms_watched', help: 'Rooms watched (room mode), or rooms with anyone present (all-rooms mode).', registers: [this.registry] });
-  readonly partialRooms = new Gauge({
-    name: 'presence_watcher_partial_rooms',
-    help: 'Rooms whose last snapshot listed fewer participants than Daily\'s total_count: no leaves are detected for the people left out.',
-    registers: [this.registry],
-  });
   readonly lastSuccess = new Gauge({ name: 'presence_watcher_last_successful_poll_timestamp_seconds', help: 'Unix time of the last successful poll.', registers: [this.registry] });
 
   constructor() {
@@ -54,8 +49,6 @@ export class Metrics {
 
   observeWatcher(w: PresenceWatcher, allRooms: boolean): void {
     const perTarget = new Map<string, number>();
-    const partial = new Set<string>();
-    this.partialRooms.set(0);
     let total = 0;
     if (!allRooms) this.roomsWatched.set(w.targets.length);
     w.on('poll', (p) => {
@@ -68,11 +61,16 @@ export class Metrics {
       perTarget.set(p.target, p.participants);
       this.participants.set(total);
       if (allRooms) this.roomsWatched.set(p.rooms);
-      if (p.partial) partial.add(p.target);
-      else partial.delete(p.target);
-      this.partialRooms.set(partial.size);
     });
     w.on('event', (e) => this.events.inc({ type: e.type }));
+    new Gauge({
+      name: 'presence_watcher_partial_rooms',
+      help: 'Rooms whose last snapshot listed fewer participants than Daily\'s total_count: no leaves are detected for the people left out.',
+      registers: [this.registry],
+      collect() {
+        this.set(w.partialRooms.length);
+      },
+    });
     new Gauge({
       name: 'presence_watcher_state_save_failing',
       help: '1 while saving the state file keeps failing (see /healthz for why), else 0.',

@@ -202,7 +202,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #initialState: SavedState | undefined;
   /** Targets whose polls are failing: the failure last logged at warn, when (monotonic ms), how many failures, how many unsaid, since when (ISO). */
   readonly #failing = new Map<string, { key: string; saidAt: number; failures: number; unsaid: number; since: string }>();
-  /** Rooms whose last snapshot was partial, and when that was last logged (monotonic ms). */
+  /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   readonly #watchdogMs: number;
   /** The message of the last save, when it failed (cleared by one that succeeds). */
@@ -320,6 +320,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    */
   get stateSaveError(): string | undefined {
     return this.#saveError;
+  }
+
+  /** The rooms whose last snapshot was partial: Daily listed fewer people than its total_count, so no leaves are seen for the rest. */
+  get partialRooms(): string[] {
+    return [...this.#partialWarnedAt.keys()];
   }
 
   /** Start polling. Resolves at once; listen for `ready` to know the first snapshots are in. */

@@ -386,6 +386,7 @@ describe('partial snapshots (fake timers)', () => {
       expect(polled.length).toBeGreaterThanOrEqual(10);
       expect(polled.every((x) => x === true)).toBe(true);
       expect(said(partialLine)).toBe(1); // not once a poll
+      expect(w.partialRooms).toEqual(['a']);
       expect(health.report().targets.a).toMatchObject({ partial: true });
       expect(health.report().status).toBe('ok'); // the watcher works; Daily leaves people out
       expect(await gauge()).toBe('1');
@@ -400,6 +401,7 @@ describe('partial snapshots (fake timers)', () => {
       expect(said('Daily lists everyone in room \\"a\\" again')).toBe(1);
       expect(leaves).toEqual(['y']);
       expect(polled.at(-1)).toBeUndefined();
+      expect(w.partialRooms).toEqual([]);
       expect(health.report().targets.a).toMatchObject({ partial: false });
       expect(await gauge()).toBe('0');
       await stopUnder(clock, w);
@@ -636,7 +638,7 @@ describe('the state lock', () => {
 describe('liveness (/livez)', () => {
   /** The little of a watcher that HealthServer reads, with polls emitted by hand. */
   function stubWatcher(intervalMs: number) {
-    return Object.assign(new EventEmitter(), { isRunning: true, targets: ['a'], intervalMs, stateSaveError: undefined as string | undefined });
+    return Object.assign(new EventEmitter(), { isRunning: true, targets: ['a'], intervalMs, stateSaveError: undefined as string | undefined, partialRooms: [] as string[] });
   }
 
   it('alive while polls keep finishing, failed ones included; stuck after 20 quiet minutes or once stopped', async () => {
