@@ -34,6 +34,13 @@ type Record_ =
   | { op: 'add'; sink: string; event: PresenceEvent }
   | { op: 'ack'; sink: string; id: string };
 
+/** The events waiting for `sink` (by id), made empty on first use. */
+function waitingFor(pending: Map<string, Map<string, PresenceEvent>>, sink: string): Map<string, PresenceEvent> {
+  let m = pending.get(sink);
+  if (!m) pending.set(sink, (m = new Map()));
+  return m;
+}
+
 /** What an outbox log holds, read without changing it. */
 export interface OutboxLog {
   /** Events waiting per sink key, oldest first. */
@@ -59,11 +66,7 @@ export function readOutboxLog(path: string, covered = 0): OutboxLog | undefined 
     throw new StateError(`cannot read outbox ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const log: OutboxLog = { pending: new Map(), journal: [], seq: covered, cutShort: 0 };
-  const pendingFor = (sink: string) => {
-    let m = log.pending.get(sink);
-    if (!m) log.pending.set(sink, (m = new Map()));
-    return m;
-  };
+  const pendingFor = (sink: string) => waitingFor(log.pending, sink);
   /** One record; false when it is not a well-formed record. */
   const apply = (r: unknown): boolean => {
     if (!r || typeof r !== 'object') return false;
@@ -362,9 +365,7 @@ export class Outbox {
   }
 
   #pendingFor(sink: string): Map<string, PresenceEvent> {
-    let m = this.#pending.get(sink);
-    if (!m) this.#pending.set(sink, (m = new Map()));
-    return m;
+    return waitingFor(this.#pending, sink);
   }
 
   /**
