@@ -29,6 +29,11 @@ export class SinksDisabledError extends Error {
   readonly code = 'SINKS_DISABLED';
 }
 
+/** Another daemon took over the state file's lock while this one ran: one of the two must stop. */
+export class StateLockLostError extends Error {
+  readonly code = 'STATE_LOCK_LOST';
+}
+
 export interface DaemonIO {
   stdout: Writable;
   logger: Logger;
@@ -272,6 +277,8 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   let stateStore: FileStateStore | undefined;
   let initialState: SavedState | undefined;
   let lock: StateLock | undefined;
+  let lockLost: (err: Error) => void = () => {};
+  const lostLock = new Promise<Error>((resolve) => (lockLost = resolve));
   if (cfg.statePath) {
     stateStore = new FileStateStore(cfg.statePath);
     try {
@@ -285,6 +292,13 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
             { lock: lock!.path, pid: owner.pid },
             `the state file's lock names pid ${owner.pid} of another pid namespace (another container?), which this process cannot see: waiting up to ${formatDuration(waitMs)} for its heartbeat to show whether it still runs`,
           ),
+        onLost: (owner) =>
+          lockLost(
+            new StateLockLostError(
+              `${owner ? `another presence-watcher (pid ${owner.pid})` : 'another process'} took over the state file's lock ${lock!.path}, judging this daemon gone (its lock went untouched for ${formatDuration(lock!.staleMs)}: was this process paused, or the volume unreachable?); stopping, so that one daemon writes the state and outbox`,
+            ),
+          ),
+        onRestored: () => log.warn({ lock: lock!.path }, "the state file's lock was removed while this daemon held it (by hand, or a cleaner of old files): written again"),
       });
       initialState = await stateStore.load();
     } catch (err) {
@@ -444,6 +458,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     watcher.on('stop', (reason) => {
       if (reason) resolve(reason);
     });
+    void lostLock.then(resolve);
     // every sink disabled (an only webhook answered 410, the program reading stdout went away):
     // polling on would only fill the dead-letter while /healthz says why, so stop and say it
     for (const q of dispatcher.queues) {

@@ -571,6 +571,45 @@ describe('the state lock', () => {
     lock.release();
   });
 
+  it('is created whole, in one step (a draft linked into place): no draft is left beside it, and release removes it', async () => {
+    const dir = tmp();
+    const lock = new StateLock(join(dir, 'state.json'));
+    await lock.acquire();
+    expect(readdirSync(dir)).toEqual(['state.json.lock']);
+    expect(parseOwner(readFileSync(lock.path, 'utf8'))).toMatchObject({ pid: process.pid });
+    lock.release();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('its heartbeat notices a lock taken over by another process (onLost, once; release leaves the other\'s lock alone) and writes again one removed meanwhile (onRestored)', async () => {
+    await underFakeClock(async (clock) => {
+      const dir = tmp();
+      const lock = new StateLock(join(dir, 'state.json'));
+      const lost: unknown[] = [];
+      let restored = 0;
+      await lock.acquire({ onLost: (owner) => lost.push(owner), onRestored: () => restored++ });
+      const mine = readFileSync(lock.path, 'utf8');
+      // removed by hand (or by a cleaner of old files): written again at the next beat, ours still
+      unlinkSync(lock.path);
+      await clock.tickAsync(LOCK_HEARTBEAT_MS);
+      expect(restored).toBe(1);
+      expect(readFileSync(lock.path, 'utf8')).toBe(mine);
+      expect(readdirSync(dir)).toEqual(['state.json.lock']);
+      // another daemon judged it stale (this process was paused) and took it over
+      const other = formatOwner({ pid: 4242, boot: 'b', start: '7', pidns: 'pid:[9]' });
+      writeFileSync(lock.path, other);
+      const touched = statSync(lock.path).mtimeMs;
+      await clock.tickAsync(LOCK_HEARTBEAT_MS);
+      expect(lost).toEqual([{ pid: 4242, boot: 'b', start: '7', pidns: 'pid:[9]' }]);
+      await clock.tickAsync(3 * LOCK_HEARTBEAT_MS);
+      expect(lost).toHaveLength(1);
+      expect(statSync(lock.path).mtimeMs).toBe(touched); // its heartbeat stopped: no longer touching another's lock
+      lock.release();
+      expect(readFileSync(lock.path, 'utf8')).toBe(other);
+      expect(restored).toBe(1);
+    }, Date.now());
+  });
+
   describe.runIf(linux)('a lock from another pid namespace (another container on the same volume), by its heartbeat (fake timers)', () => {
     /** pid 1 of a namespace that is not ours, as the other container would write it. */
     const foreign = () => ({ ...ours, pid: 1, start: '12345', pidns: 'pid:[1]' });

@@ -10,6 +10,7 @@ import { createLogger } from '../src/log.js';
 import { eventId } from '../src/diff.js';
 import type { PresenceEvent } from '../src/events.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
+import { formatOwner } from '../src/state/lock.js';
 import { Outbox } from '../src/state/outbox.js';
 import { replay } from '../src/state/replay.js';
 import { StateError, type SavedState } from '../src/state/store.js';
@@ -325,6 +326,17 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     await ready(third);
     third.kill('SIGTERM');
     expect((await third.exit).code).toBe(0);
+  });
+
+  it('a daemon whose lock another one took over (it judged this one gone) stops with exit 1 saying so, and leaves the other\'s lock in place', async () => {
+    const { dir, start } = await setup([]);
+    const first = start([], { PRESENCE_LOCK_HEARTBEAT_MS: '100' });
+    await first.until(() => first.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const other = formatOwner({ pid: 4242, boot: 'another-boot', start: '7', pidns: 'pid:[4026531836]' });
+    writeFileSync(join(dir, 'state.json.lock'), other);
+    expect((await first.exit).code).toBe(1);
+    expect(first.stderr).toMatch(/fatal: another presence-watcher \(pid 4242\) took over the state file's lock .*state\.json\.lock, judging this daemon gone \(its lock went untouched for 300ms: was this process paused, or the volume unreachable\?\); stopping, so that one daemon writes the state and outbox/);
+    expect(readFileSync(join(dir, 'state.json.lock'), 'utf8')).toBe(other);
   });
 
   // what a container runtime does: the daemon runs as pid 1 of a pid namespace of its own

@@ -30,7 +30,8 @@ Environment:
 What to watch:
   --room <name>            watch a room; repeatable. One request per room per interval.
   --all-rooms              watch every room of the domain with GET /presence: one request per
-                           interval whatever the number of rooms (use it beyond ~20 rooms)
+                           interval whatever the number of rooms (with the default --max-rps,
+                           --room tops out at 75 rooms every 15s)
   --interval <duration>    poll interval: "15s", "500ms", "2m" or milliseconds (default 15s;
                            Daily's data lags up to 15s, polling faster gains little)
   --ignore-initial         no joins for people already present at the first snapshot
@@ -89,8 +90,9 @@ Operations:
   -V, --version            print the version
 
 Exit codes: 0 after SIGINT/SIGTERM/SIGHUP and a clean drain (--once: all delivered); 1 on a fatal
-runtime error (API key rejected, every sink disabled; --once: no snapshot in time, an event not
-delivered); 2 on a usage or configuration error. A second signal exits at once.
+runtime error (API key rejected, every sink disabled, the state lock taken over by another daemon;
+--once: no snapshot in time, an event not delivered); 2 on a usage or configuration error. A second
+signal exits at once.
 
 Examples:
   DAILY_API_KEY=… presence-watcher --room standup --room retro

@@ -1,4 +1,5 @@
-import { readFileSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, readFileSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { StateError } from './store.js';
 
 /** Who holds a lock: a pid, and where the system tells them, the boot, the process's start time and its pid namespace. */
@@ -23,9 +24,24 @@ export const LOCK_STALE_MS = 3 * LOCK_HEARTBEAT_MS;
  */
 export const LOCK_WATCH_MS = LOCK_HEARTBEAT_MS + LOCK_HEARTBEAT_MS / 2;
 
+/** A lock file as read: its text, and when it was last touched (ms since the epoch, on its toucher's clock). */
+interface LockFile {
+  text: string;
+  mtimeMs: number;
+}
+
 export interface AcquireOptions {
   /** Called once when the lock is held by a process this one cannot see (another container) and acquire waits to learn whether it lives. */
   onWait?: (owner: LockOwner, waitMs: number) => void;
+  /**
+   * Called once, from the heartbeat, when the lock no longer names this process: another one judged
+   * it stale and took it (this process was paused, or the volume unreachable, for LOCK_STALE_MS).
+   * Two daemons now write one state and outbox: this one should stop. The heartbeat stops, and
+   * release() leaves the other's lock alone.
+   */
+  onLost?: (owner: LockOwner | undefined) => void;
+  /** Called when the heartbeat found the lock file removed (by hand, by a cleaner) and wrote it again. */
+  onRestored?: () => void;
 }
 
 /**
@@ -43,10 +59,12 @@ export interface AcquireOptions {
  */
 export class StateLock {
   readonly path: string;
-  #held = false;
+  /** The text of the lock this process holds, or undefined. */
+  #held: string | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   readonly #beatMs: number;
-  readonly #staleMs: number;
+  /** How long untouched makes a lock stale (LOCK_STALE_MS, scaled with heartbeatMs). */
+  readonly staleMs: number;
   readonly #watchMs: number;
 
   /**
@@ -56,57 +74,42 @@ export class StateLock {
   constructor(statePath: string, { heartbeatMs = LOCK_HEARTBEAT_MS } = {}) {
     this.path = `${statePath}.lock`;
     this.#beatMs = heartbeatMs;
-    this.#staleMs = (LOCK_STALE_MS / LOCK_HEARTBEAT_MS) * heartbeatMs;
+    this.staleMs = (LOCK_STALE_MS / LOCK_HEARTBEAT_MS) * heartbeatMs;
     this.#watchMs = (LOCK_WATCH_MS / LOCK_HEARTBEAT_MS) * heartbeatMs;
   }
 
   async acquire(opts: AcquireOptions = {}): Promise<void> {
     const me = self();
+    const text = formatOwner(me);
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        writeFileSync(this.path, formatOwner(me), { flag: 'wx', mode: 0o600 });
-        this.#held = true;
-        this.#beat();
+      if (this.#create(text)) {
+        this.#held = text;
+        this.#beat(opts);
         return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new StateError(`cannot create lock ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
       }
-      const owner = this.owner();
-      if (owner === 'gone') continue; // released between our attempt and the read: try again
+      const seen = this.#read();
+      if (seen === 'gone') continue; // released between our attempt and the read: try again
+      const owner = parseOwner(seen.text);
       if (owner !== undefined && sameNamespace(owner, me)) {
         if (anotherRunning(owner)) throw this.#inUse(owner);
       } else if (owner !== undefined) {
         // written from a pid namespace we cannot see into: only the heartbeat can tell
-        const gone = await this.#waitForStale(owner, opts);
+        const gone = await this.#waitForStale(owner, seen, opts);
         if (gone === 'released') continue;
       }
-      try {
-        unlinkSync(this.path); // stale: its owner is gone
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          throw new StateError(`cannot remove the stale lock ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
-      }
+      this.#removeStale(seen);
     }
     throw new StateError(`cannot take the lock ${this.path}: another process keeps taking it`);
   }
 
   /**
-   * Who the lock names: 'gone' when there is no lock file, undefined when it names nobody (a kill
-   * between creating the file and writing it leaves it empty). Throws StateError when unreadable.
+   * Who the lock names: 'gone' when there is no lock file, undefined when it names nobody (a lock
+   * written by an older version, killed between creating the file and writing it, is empty).
+   * Throws StateError when unreadable.
    */
   owner(): LockOwner | 'gone' | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return 'gone';
-      throw new StateError(`cannot read lock ${this.path}: ${code ?? (err as Error).message}`);
-    }
-    return parseOwner(text);
+    const seen = this.#read();
+    return seen === 'gone' ? 'gone' : parseOwner(seen.text);
   }
 
   /**
@@ -114,23 +117,88 @@ export class StateLock {
    * this one: by its pid where it shares our pid namespace, else by its heartbeat.
    */
   heldByAnother(): LockOwner | undefined {
-    const owner = this.owner();
-    if (owner === 'gone' || owner === undefined) return undefined;
-    const me = self();
-    if (sameNamespace(owner, me)) return anotherRunning(owner) ? owner : undefined;
-    const mtime = this.#mtime();
-    return mtime !== undefined && Date.now() - mtime < this.#staleMs ? owner : undefined;
+    const seen = this.#read();
+    const owner = seen === 'gone' ? undefined : parseOwner(seen.text);
+    if (seen === 'gone' || owner === undefined) return undefined;
+    if (sameNamespace(owner, self())) return anotherRunning(owner) ? owner : undefined;
+    return Date.now() - seen.mtimeMs < this.staleMs ? owner : undefined;
   }
 
+  /** Remove the lock, if this process holds it and it still names this process (else it is another's now). */
   release(): void {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    if (!this.#held) return;
-    this.#held = false;
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    try {
+      if (readFileSync(this.path, 'utf8') === held) unlinkSync(this.path);
+    } catch {
+      // already gone, or unreadable: nothing of ours to remove
+    }
+  }
+
+  /**
+   * Create the lock file with its text in one step: written to a file of its own, then linked to
+   * the lock's path, which fails if a lock exists. (Created in place, the file would exist empty
+   * for a moment, and another process reading it then would take it for one left by a kill and
+   * remove it.) Where the filesystem has no hard links (some network shares), it is created in
+   * place after all. False when a lock exists.
+   */
+  #create(text: string): boolean {
+    const draft = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}`;
+    try {
+      writeFileSync(draft, text, { flag: 'wx', mode: 0o600 });
+    } catch (err) {
+      throw new StateError(`cannot create lock ${this.path}: ${errCode(err)}`);
+    }
+    try {
+      linkSync(draft, this.path);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (!NO_HARD_LINKS.has(code ?? '')) throw new StateError(`cannot create lock ${this.path}: ${errCode(err)}`);
+    } finally {
+      try {
+        unlinkSync(draft);
+      } catch {
+        // the draft is ours alone: a leftover is only clutter
+      }
+    }
+    try {
+      writeFileSync(this.path, text, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new StateError(`cannot create lock ${this.path}: ${errCode(err)}`);
+    }
+  }
+
+  /** The lock file's text and when it was last touched, or 'gone'. Throws StateError when unreadable. */
+  #read(): LockFile | 'gone' {
+    try {
+      const mtimeMs = statSync(this.path).mtimeMs;
+      return { text: readFileSync(this.path, 'utf8'), mtimeMs };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+      throw new StateError(`cannot read lock ${this.path}: ${errCode(err)}`);
+    }
+  }
+
+  /**
+   * Remove a lock judged stale, if it is still the one judged: another process may have taken it
+   * over since (then the next attempt judges that one). What is left between this reading and the
+   * removal is a moment; should another take the lock over within it, the heartbeat of the one
+   * that lost it notices (onLost).
+   */
+  #removeStale(judged: LockFile): void {
+    const now = this.#read();
+    if (now === 'gone' || now.text !== judged.text || now.mtimeMs !== judged.mtimeMs) return;
     try {
       unlinkSync(this.path);
-    } catch {
-      // already gone
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new StateError(`cannot remove the stale lock ${this.path}: ${errCode(err)}`);
     }
   }
 
@@ -140,14 +208,45 @@ export class StateLock {
     );
   }
 
-  /** Touch the lock now and then: the sign of life for a process that cannot see our pid. */
-  #beat(): void {
+  /**
+   * Now and then, check that the lock still names this process and touch it: the sign of life for
+   * a process that cannot see our pid. A lock removed meanwhile is written again; one that names
+   * another process was taken over (onLost).
+   */
+  #beat(opts: AcquireOptions): void {
     this.#heartbeat = setInterval(() => {
+      const held = this.#held;
+      if (held === undefined) return;
+      let seen: LockFile | 'gone';
+      try {
+        seen = this.#read();
+      } catch {
+        return; // unreadable for now (a network volume's hiccup): the next beat looks again
+      }
+      if (seen === 'gone') {
+        try {
+          if (this.#create(held)) {
+            opts.onRestored?.();
+            return;
+          }
+        } catch {
+          return; // cannot write it now: the next beat tries again
+        }
+        seen = this.#read();
+        if (seen === 'gone') return;
+      }
+      if (seen.text !== held) {
+        clearInterval(this.#heartbeat);
+        this.#heartbeat = undefined;
+        this.#held = undefined;
+        opts.onLost?.(parseOwner(seen.text));
+        return;
+      }
       const now = new Date();
       try {
         utimesSync(this.path, now, now);
       } catch {
-        // gone or unwritable: the next start sees an old lock, which is what it is
+        // unwritable for now: if it stays so, the lock goes stale, which is what it then is
       }
     }, this.#beatMs);
     this.#heartbeat.unref();
@@ -157,14 +256,12 @@ export class StateLock {
    * Wait until a lock from another pid namespace has gone LOCK_STALE_MS untouched ('stale'), or is
    * removed ('released'); throw as soon as it is touched (its holder lives).
    */
-  async #waitForStale(owner: LockOwner, opts: AcquireOptions): Promise<'stale' | 'released'> {
-    let mtime = this.#mtime();
-    if (mtime === undefined) return 'released';
+  async #waitForStale(owner: LockOwner, { mtimeMs: mtime }: LockFile, opts: AcquireOptions): Promise<'stale' | 'released'> {
     const since = Date.now();
     let waited = false;
     for (;;) {
       const now = Date.now();
-      const left = Math.max(this.#staleMs - (now - mtime), this.#watchMs - (now - since));
+      const left = Math.max(this.staleMs - (now - mtime), this.#watchMs - (now - since));
       if (left <= 0) return 'stale';
       if (!waited) {
         opts.onWait?.(owner, left);
@@ -174,7 +271,6 @@ export class StateLock {
       const touched = this.#mtime();
       if (touched === undefined) return 'released';
       if (touched !== mtime) throw this.#inUse(owner); // touched: its holder lives
-      mtime = touched;
     }
   }
 
@@ -186,6 +282,13 @@ export class StateLock {
       return undefined;
     }
   }
+}
+
+/** What link() answers where a filesystem has no hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+function errCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }
 
 /** The lock's text: the pid on the first line (all that locks written before the rest had), then `key=value` lines. */
