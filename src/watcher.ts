@@ -662,7 +662,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    */
   #logFailure(target: string, error: Error, attempt: number): void {
     const now = monotonicNow();
-    const key = error instanceof DailyApiError ? `${error.code}|${error.status ?? ''}|${error.message}` : `${error.name}|${error.message}`;
+    // what the failure is, not its wording: Daily's `info` is debug text that may differ from one
+    // answer to the next (a request id), and a 429's message names the wait Daily asked for
+    const key = error instanceof DailyApiError ? `${error.code}|${error.status ?? ''}|${error.type ?? ''}` : `${error.name}|${error.message}`;
     const last = this.#failing.get(target);
     if (last && last.key === key && now - last.saidAt < REPEAT_FAILURE_EVERY_MS) {
       last.failures++;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import * as FakeTimers from '@sinonjs/fake-timers';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DailyApiError } from '../src/daily/errors.js';
+import { DailyApiError, httpError } from '../src/daily/errors.js';
 import { diffRoom } from '../src/diff.js';
 import type { Participant, PresenceEvent } from '../src/events.js';
 import { LeaveGrace } from '../src/grace.js';
@@ -327,6 +327,30 @@ describe('failed polls in the log (fake timers)', () => {
       await clock.tickAsync(1000);
       expect(warnings()).toHaveLength(said + 1);
       expect(warnings().at(-1)!.msg).toBe(notFound.message);
+      await stopUnder(clock, w);
+    });
+  });
+
+  it('a failure is the same one when only Daily\'s debug text or the asked-for wait differs (an outage does not warn every attempt)', async () => {
+    await underFakeClock(async (clock) => {
+      const client = new FakeClient();
+      client.script = Array.from({ length: 15 }, (_, i) => httpError('a', 503, { type: 'server-error', info: `request ${i + 1} failed` }, undefined));
+      client.fallback = [];
+      const { logger, lines } = capturingLogger('info');
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, maxRps: 1000, backoffMinMs: 100, backoffMaxMs: 100, logger });
+      const errors: Error[] = [];
+      w.on('error', (e) => errors.push(e));
+      const warnings = () => lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40).map((l) => l.msg);
+      w.start();
+      await clock.tickAsync(10_000);
+      expect(errors).toHaveLength(15);
+      expect(new Set(errors.map((e) => e.message)).size).toBe(15);
+      expect(warnings()).toEqual(['Daily server error polling room "a" (HTTP 503 server-error "request 1 failed")']);
+      client.script = Array.from({ length: 6 }, (_, i) => httpError('a', 429, { type: 'rate-limit-error' }, 1000 * (i % 3 + 1)));
+      await clock.tickAsync(30_000);
+      expect(errors).toHaveLength(21);
+      expect(warnings()).toHaveLength(2);
+      expect(warnings()[1]).toBe('rate limited by Daily polling room "a" (HTTP 429 rate-limit-error); Daily asked to wait 1s');
       await stopUnder(clock, w);
     });
   });
