@@ -56,6 +56,8 @@ export interface AcquireOptions {
  * LOCK_HEARTBEAT_MS, and a lock written from another pid namespace is taken over only once it has
  * not been touched for LOCK_STALE_MS and acquire has watched it for LOCK_WATCH_MS (a container
  * restarted after a crash starts 15–30 s later); acquire refuses as soon as it sees it touched.
+ * Each heartbeat also reads the lock: if another process took it over meanwhile (this one was
+ * paused for LOCK_STALE_MS, so it was judged gone), the holder learns it from onLost and must stop.
  */
 export class StateLock {
   readonly path: string;
@@ -118,8 +120,9 @@ export class StateLock {
    */
   heldByAnother(): LockOwner | undefined {
     const seen = this.#read();
-    const owner = seen === 'gone' ? undefined : parseOwner(seen.text);
-    if (seen === 'gone' || owner === undefined) return undefined;
+    if (seen === 'gone') return undefined;
+    const owner = parseOwner(seen.text);
+    if (owner === undefined) return undefined;
     if (sameNamespace(owner, self())) return anotherRunning(owner) ? owner : undefined;
     return Date.now() - seen.mtimeMs < this.staleMs ? owner : undefined;
   }
