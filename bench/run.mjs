@@ -26,6 +26,27 @@ const PROFILE_NOTES = [
   "- **Event latency at 1,000 rooms (target p99 ≤ interval + 50 ms).** The first runs missed it: p50 ≈ 1.35 s, p99 ≈ 2.6 s. Measuring poll rate and poll duration per room showed the watcher managing only ~340 polls/s, with 1.6 s median polls. With the limiter bypassed it did 995/s with 3 ms polls. Bottleneck's local datastore runs every job through setTimeout(0) yields under serialising locks. Fixed by our own `RateLimiter` (sliding 1 s / 5 s windows, synchronous admit under budget, one timer): 993 polls/s, and the target is met.",
 ];
 
+const USAGE = `usage: npm run bench [-- --quick] [--out FILE]
+  (no flag)    the full benchmark (~5 min on 2 cores), written to BENCHMARKS.md
+  --quick      a smaller run (under a minute), figures printed only: BENCHMARKS.md is left alone
+  --out FILE   write the report to FILE instead (with --quick too)
+Run nothing else on the machine meanwhile: every figure is a ratio, but a busy neighbour still moves them.`;
+{
+  // a mistyped flag must not start a five-minute run that rewrites BENCHMARKS.md
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const outAt = argv.indexOf('--out');
+  const outMissing = outAt >= 0 && !/^[^-]/.test(argv[outAt + 1] ?? '');
+  const bad = argv.find((a, i) => a !== '--quick' && a !== '--out' && !(outAt >= 0 && i === outAt + 1));
+  if (bad !== undefined || outMissing) {
+    console.error(`bench: ${outMissing ? '--out needs a file name' : `unknown argument "${bad}"`}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 if (typeof globalThis.gc !== 'function') {
   // heap measurements need --expose-gc: run again with it
   const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
