@@ -38,6 +38,8 @@ export interface DaemonIO {
   stdout: Writable;
   logger: Logger;
   version: string;
+  /** --once: one snapshot, then the CLI stops the daemon (the log says so instead of "watching"). */
+  once?: boolean;
 }
 
 export interface Daemon {
@@ -433,7 +435,9 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     }
     for (const q of admitted) if (fresh.includes(keyOf.get(q)!)) q.push(e); // not what is already waiting there
   });
-  watcher.on('ready', () => log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes'));
+  watcher.on('ready', () =>
+    log.info({ targets: watcher.targets.length }, io.once ? 'snapshot taken: delivering its events, then stopping (--once)' : 'first snapshot taken: watching for changes'),
+  );
 
   let health: HealthServer | undefined;
   let healthUrl: string | undefined;
@@ -474,12 +478,14 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     {
       mode: cfg.allRooms ? 'all-rooms' : 'rooms',
       rooms: cfg.allRooms ? undefined : cfg.rooms,
-      interval: formatDuration(cfg.intervalMs),
+      ...(io.once ? {} : { interval: formatDuration(cfg.intervalMs) }),
       sinks: dispatcher.queues.map((q) => q.sink.name),
       ...(Object.keys(filters).length > 0 ? { filters } : {}),
       maxRps: cfg.maxRps,
     },
-    `watching ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`} every ${formatDuration(cfg.intervalMs)}`,
+    io.once
+      ? `taking one snapshot of ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`} (--once)`
+      : `watching ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`} every ${formatDuration(cfg.intervalMs)}`,
   );
   watcher.start();
 

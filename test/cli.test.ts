@@ -223,6 +223,11 @@ describe('CLI', () => {
     const state = join(dir, 'once.json');
     const first = await runCli(['--room', 'standup', '--once', '--state', state], env());
     expect(first.code).toBe(0);
+    // the log says what --once does, not that it is watching every 15s
+    const msgs = first.stderr.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(msgs).toContain('taking one snapshot of 1 room(s) (--once)');
+    expect(msgs).toContain('snapshot taken: delivering its events, then stopping (--once)');
+    expect(msgs.filter((m) => /watching/.test(m))).toEqual([]);
     const joins = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; initial?: boolean; participant: { userName: string } });
     expect(joins.map((e) => [e.type, e.initial, e.participant.userName])).toEqual([
       ['join', true, 'Ann'],

@@ -172,7 +172,7 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
   const signals = onSignals(io, logger);
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(cfg, { stdout: io.stdout, logger, version: version() });
+    daemon = await startDaemon(cfg, { stdout: io.stdout, logger, version: version(), ...(extra?.once ? { once: true } : {}) });
   } catch (err) {
     signals.dispose();
     if (err instanceof ConfigError) {
