@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, type DaemonConfig, type SinkConfig } from './config.js';
@@ -17,6 +16,7 @@ import { WebhookSink } from './sinks/webhook.js';
 import { secretKeys } from './sinks/signing.js';
 import { PresenceWatcher, WatcherOptionsError } from './watcher.js';
 import { DailyApiError } from './daily/errors.js';
+import { makeDirs } from './util/dirs.js';
 import { formatDuration } from './util/duration.js';
 import { FileStateStore } from './state/file-store.js';
 import { StateError, type SavedState, type StateStore } from './state/store.js';
@@ -284,7 +284,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   if (cfg.statePath) {
     stateStore = new FileStateStore(cfg.statePath);
     try {
-      await mkdir(dirname(cfg.statePath), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      await makeDirs(dirname(cfg.statePath)).catch((err: NodeJS.ErrnoException) => {
         throw new StateError(`--state ${cfg.statePath}: cannot create its directory (${err.code ?? err.message})`);
       });
       lock = held.lock = new StateLock(cfg.statePath, lockTiming());

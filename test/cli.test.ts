@@ -102,6 +102,13 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['bad DAILY_API_URL', () => ['--room', 'a'], { DAILY_API_URL: 'not-a-url' }, /DAILY_API_URL "not-a-url" is not an http\(s\) URL/],
     ['state directory cannot be created', () => ['--room', 'a', '--state', '/etc/hostname/sub/state.json'], undefined, /--state \/etc\/hostname\/sub\/state\.json: cannot create its directory \(ENOTDIR\)/],
     ['dead-letter file that cannot be written', () => ['--room', 'a', '--dead-letter', '/etc/hostname/sub/dead.ndjson'], undefined, /--dead-letter \/etc\/hostname\/sub\/dead\.ndjson: cannot write it \(ENOTDIR\)/],
+    // procfs answers ENOENT to a mkdir under it, on which Node's recursive mkdir spins for ever (a daemon that hung at start, without a word)
+    ...(existsSync('/proc/self')
+      ? ([
+          ['state directory under /proc', () => ['--room', 'a', '--state', '/proc/no-such/state.json'], undefined, /--state \/proc\/no-such\/state\.json: cannot create its directory \(ENOENT\)/],
+          ['dead-letter directory under /proc', () => ['--room', 'a', '--dead-letter', '/proc/no-such/dead.ndjson'], undefined, /--dead-letter \/proc\/no-such\/dead\.ndjson: cannot write it \(ENOENT\)/],
+        ] as typeof cases)
+      : []),
     ['dead-letter path that is a directory', () => ['--room', 'a', '--dead-letter', dir], undefined, /--dead-letter .*: cannot write it \(EISDIR\)/],
     ['proxy variable that is not a URL', () => ['--room', 'a'], { HTTPS_PROXY: 'proxy.corp:3128' }, /HTTPS_PROXY is set but is not an http\(s\) URL: write it as http:\/\/host:port/],
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -22,6 +22,7 @@ import { FileDeadLetter } from '../src/sinks/dead-letter.js';
 import { LOCK_HEARTBEAT_MS, LOCK_STALE_MS, LOCK_WATCH_MS, StateLock, formatOwner, parseOwner, startTime } from '../src/state/lock.js';
 import { spawn } from 'node:child_process';
 import { Outbox } from '../src/state/outbox.js';
+import { makeDirs, makeDirsSync } from '../src/util/dirs.js';
 import { DeliveryQueue } from '../src/sinks/queue.js';
 import { LogDeadLetter } from '../src/sinks/dead-letter.js';
 
@@ -503,6 +504,23 @@ describe('state saving (fake timers)', () => {
 });
 
 describe('files on disk', () => {
+  it('directories are made with their parents, and a path no directory can be made at fails with its errno instead of spinning (procfs answers ENOENT, on which Node\'s recursive mkdir loops for ever)', async () => {
+    const dir = tmp();
+    makeDirsSync(join(dir, 'a', 'b', 'c'));
+    await makeDirs(join(dir, 'x', 'y'));
+    expect(statSync(join(dir, 'a', 'b', 'c')).isDirectory()).toBe(true);
+    expect(statSync(join(dir, 'x', 'y')).isDirectory()).toBe(true);
+    makeDirsSync(join(dir, 'a', 'b')); // already there
+    await makeDirs(join(dir, 'x'));
+    writeFileSync(join(dir, 'file'), '');
+    expect(() => makeDirsSync(join(dir, 'file'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
+    await expect(makeDirs(join(dir, 'file', 'sub'))).rejects.toMatchObject({ code: 'ENOTDIR' });
+    if (existsSync('/proc/self')) {
+      expect(() => makeDirsSync('/proc/no-such/dir')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+      await expect(makeDirs('/proc/no-such/dir')).rejects.toMatchObject({ code: 'ENOENT' });
+    }
+  });
+
   it('every file that holds people\'s names and ids is readable by its owner only: state, lock, outbox, dead-letter', async () => {
     const before = process.umask(0o022); // the usual umask, under which a file is created world-readable
     try {

@@ -1,7 +1,8 @@
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
 import { secrets, type Logger } from '../log.js';
+import { makeDirsSync } from '../util/dirs.js';
 
 /** Where undeliverable events end: an NDJSON file (one line per event), or the log. */
 export interface DeadLetter {
@@ -22,7 +23,7 @@ export class FileDeadLetter implements DeadLetter {
    */
   check({ create = true } = {}): void {
     let dir = dirname(this.path);
-    if (create) mkdirSync(dir, { recursive: true });
+    if (create) makeDirsSync(dir);
     else dir = nearestExisting(dir);
     let isDir = false;
     try {

@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Participant } from '../events.js';
+import { makeDirs } from '../util/dirs.js';
 import { StateError, type SavedState, type StateStore } from './store.js';
 
 function isParticipant(p: unknown): p is Participant {
@@ -66,7 +67,7 @@ export class FileStateStore implements StateStore {
 
   async #write(state: SavedState): Promise<void> {
     const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     const tmp = `${this.path}.${process.pid}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
     try {
