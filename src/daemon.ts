@@ -40,6 +40,11 @@ export interface DaemonIO {
   version: string;
   /** --once: one snapshot, then the CLI stops the daemon (the log says so instead of "watching"). */
   once?: boolean;
+  /**
+   * Aborted when a stop is asked for while the daemon starts: the wait for another container's
+   * lock (up to 30 s) gives up, and startDaemon rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Daemon {
@@ -292,8 +297,9 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
         onWait: (owner, waitMs) =>
           log.warn(
             { lock: lock!.path, pid: owner.pid },
-            `the state file's lock names pid ${owner.pid} of another pid namespace (another container?), which this process cannot see: waiting up to ${formatDuration(waitMs)} for its heartbeat to show whether it still runs`,
+            `the state file's lock names pid ${owner.pid} of another pid namespace (another container?), which this process cannot see: waiting up to ${formatDuration(Math.ceil(waitMs / 1000) * 1000)} for its heartbeat to show whether it still runs`,
           ),
+        ...(io.signal ? { signal: io.signal } : {}),
         onLost: (owner) =>
           lockLost(
             new StateLockLostError(

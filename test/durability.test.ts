@@ -674,6 +674,23 @@ describe('the state lock', () => {
       }, Date.now());
     });
 
+    it('the wait gives up when its signal is aborted (a stop asked for during start-up), leaving the lock as it was', async () => {
+      await underFakeClock(async (clock) => {
+        const lock = new StateLock(join(tmp(), 'state.json'));
+        const text = formatOwner(foreign());
+        writeFileSync(lock.path, text);
+        const stop = new AbortController();
+        const outcome = lock.acquire({ signal: stop.signal }).then(() => 'acquired', (err: unknown) => err);
+        await clock.tickAsync(2500);
+        stop.abort('SIGTERM');
+        await clock.tickAsync(0);
+        expect(await outcome).toBe('SIGTERM');
+        expect(readFileSync(lock.path, 'utf8')).toBe(text);
+        await clock.tickAsync(LOCK_STALE_MS * 2);
+        expect(readFileSync(lock.path, 'utf8')).toBe(text); // nothing goes on waiting and takes it later
+      }, Date.now());
+    });
+
     it('taken over once untouched for LOCK_STALE_MS (its container is gone), and at once when removed meanwhile', async () => {
       await underFakeClock(async (clock) => {
         const lock = new StateLock(join(tmp(), 'state.json'));

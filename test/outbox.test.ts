@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -342,6 +342,20 @@ describe('at-least-once delivery across restarts (CLI)', () => {
   // what a container runtime does: the daemon runs as pid 1 of a pid namespace of its own
   const ownNamespace = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
   const canUnshare = spawnSync(ownNamespace[0]!, [...ownNamespace.slice(1), 'true']).status === 0;
+
+  it('a stop asked for while the daemon waits on another container\'s lock ends the wait: exit 0, the lock and the state left as they were', async () => {
+    const { dir, start } = await setup([]);
+    const lockPath = join(dir, 'state.json.lock');
+    const other = formatOwner({ pid: 1, pidns: 'pid:[4026531999]' }); // touched just now: a live holder as far as anyone can tell for 30 s
+    writeFileSync(lockPath, other);
+    const run = start([]);
+    await run.until(() => run.logs.some((l) => /^the state file's lock names pid 1 of another pid namespace .*waiting up to 30s for its heartbeat/.test(String(l.msg))));
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(run.logs.map((l) => l.msg)).toContain('stopped before it started (SIGTERM during start-up)');
+    expect(readFileSync(lockPath, 'utf8')).toBe(other);
+    expect(existsSync(join(dir, 'state.json'))).toBe(false);
+  });
 
   it.runIf(canUnshare)('across pid namespaces (two containers on one volume): the second sees the first\'s heartbeat and exits 2; once the first is killed, its lock is taken when stale', async () => {
     const { dir, start } = await setup([]);

@@ -170,14 +170,23 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<strin
 async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: number; once?: { timeoutMs: number } }): Promise<number> {
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat ?? defaultLogFormat(io.stderr as { isTTY?: boolean }) });
   const signals = onSignals(io, logger);
+  // a stop asked for while starting (the wait for another container's lock lasts up to 30 s, longer
+  // than docker stop waits by default) gives the start up rather than starting and then stopping
+  const starting = new AbortController();
+  void signals.received.then((sig) => starting.abort(sig));
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(cfg, { stdout: io.stdout, logger, version: version(), ...(extra?.once ? { once: true } : {}) });
+    daemon = await startDaemon(cfg, { stdout: io.stdout, logger, version: version(), signal: starting.signal, ...(extra?.once ? { once: true } : {}) });
   } catch (err) {
     signals.dispose();
     if (err instanceof ConfigError) {
       say(io, err.message);
       return EXIT_USAGE;
+    }
+    if (starting.signal.aborted) {
+      logger.info({ signal: starting.signal.reason }, `stopped before it started (${String(starting.signal.reason)} during start-up)`);
+      logger.flush();
+      return EXIT_OK;
     }
     throw err;
   }

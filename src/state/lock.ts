@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { sleep } from '../util/sleep.js';
 import { StateError } from './store.js';
 
 /** Who holds a lock: a pid, and where the system tells them, the boot, the process's start time and its pid namespace. */
@@ -33,6 +34,8 @@ interface LockFile {
 export interface AcquireOptions {
   /** Called once when the lock is held by a process this one cannot see (another container) and acquire waits to learn whether it lives. */
   onWait?: (owner: LockOwner, waitMs: number) => void;
+  /** Gives up that wait (acquire rejects with the signal's reason): a stop asked for during start-up. */
+  signal?: AbortSignal;
   /**
    * Called once, from the heartbeat, when the lock no longer names this process: another one judged
    * it stale and took it (this process was paused, or the volume unreachable, for LOCK_STALE_MS).
@@ -270,7 +273,7 @@ export class StateLock {
         opts.onWait?.(owner, left);
         waited = true;
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, left)));
+      await sleep(Math.min(1000, left), opts.signal);
       const touched = this.#mtime();
       if (touched === undefined) return 'released';
       if (touched !== mtime) throw this.#inUse(owner); // touched: its holder lives
