@@ -284,7 +284,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   let stateStore: FileStateStore | undefined;
   let initialState: SavedState | undefined;
   let lock: StateLock | undefined;
-  let lockLost: (err: Error) => void = () => {};
+  let lockLost!: (err: Error) => void;
   const lostLock = new Promise<Error>((resolve) => (lockLost = resolve));
   if (cfg.statePath) {
     stateStore = new FileStateStore(cfg.statePath);
