@@ -1,6 +1,6 @@
 // One measurement in a fresh process, so no contender's garbage or live state is billed to
 // another. Spawned by bench/run.mjs; prints one JSON line: {"samples": [ms, ...], ...}.
-//   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|whole|text|pure|naive|least (parse and tracker: also -cold)
+//   node bench/measure.mjs room <n> <churn> <runs> parse|tracker|whole|text|pure|naive|least|read (parse and tracker: also -cold)
 //   node bench/measure.mjs domain <rooms> <churn> <runs> parse|tracker|whole|text|pure
 //   node bench/measure.mjs poll <url> <runs> bare|watcher|naive [room|domain] [warm-up polls]
 //   node bench/measure.mjs heap room <n> data|tracker|naive   (heap: needs --expose-gc)
@@ -178,6 +178,21 @@ if (kind === 'room') {
         k.duration = e.duration;
       }
       return changed;
+    }));
+  } else if (what === 'read') {
+    // Less still, for scale (no target): each person's id and four fields read once from the
+    // freshly parsed body (first and last character of each string, and the duration), nothing
+    // kept, nothing compared. Any diff reads at least this much: this part of any diff's cost
+    // grows this fast from 1,000 to 100,000 people, whatever the diff does besides.
+    const ends = (s) => (s === null ? 0 : s.charCodeAt(0) + s.charCodeAt(s.length - 1));
+    out(onFresh(bodies, runs, asIs, (b) => {
+      const list = b.data;
+      let x = 0;
+      for (let j = 0; j < list.length; j++) {
+        const e = list[j];
+        x += ends(e.id) + ends(e.userName) + ends(e.userId) + ends(e.mtgSessionId) + ends(e.joinTime) + e.duration;
+      }
+      return x > 0 ? 0 : 1;
     }));
   } else if (what === 'naive') {
     let state = naiveDiff(new Map(), base, 'bench', () => {});
