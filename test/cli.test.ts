@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +69,13 @@ async function healthAfterPolls(url: string, status = 200): Promise<Response> {
   return res;
 }
 
+/** A named pipe in the test directory. */
+function fifo(name: string): string {
+  const p = join(dir, name);
+  execFileSync('mkfifo', [p]);
+  return p;
+}
+
 function writeConfig(name: string, text: string): string {
   const p = join(dir, name);
   writeFileSync(p, text);
@@ -110,6 +118,19 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
         ] as typeof cases)
       : []),
     ['dead-letter path that is a directory', () => ['--room', 'a', '--dead-letter', dir], undefined, /--dead-letter .*: cannot write it \(EISDIR\)/],
+    // a FIFO held the daemon for good: reading one waits for a writer (the state, the outbox, and a
+    // first SIGTERM did not stop it), appending to one waits for a reader (the dead-letter)
+    ...(process.platform === 'linux'
+      ? ([
+          ['state file that is a FIFO', () => ['--room', 'a', '--state', fifo('state.json')], undefined, /^presence-watcher: state file .*state\.json is a FIFO \(named pipe\), not a regular file$/],
+          ['outbox that is a FIFO', () => {
+              fifo('st.json.outbox.ndjson');
+              // (the state is read first, and logs that there is none: quiet that line)
+              return ['--room', 'a', '--state', join(dir, 'st.json'), '--log-level', 'warn'];
+            }, undefined, /^presence-watcher: outbox .*st\.json\.outbox\.ndjson is a FIFO \(named pipe\), not a regular file$/],
+          ['dead-letter file that is a FIFO', () => ['--room', 'a', '--dead-letter', fifo('dead.ndjson')], undefined, /^presence-watcher: --dead-letter .*dead\.ndjson: cannot write it \(it is a FIFO \(named pipe\): appending to it would stall the daemon whenever nothing reads it; give a regular file, or \/dev\/stderr\)$/],
+        ] as typeof cases)
+      : []),
     ['proxy variable that is not a URL', () => ['--room', 'a'], { HTTPS_PROXY: 'proxy.corp:3128' }, /HTTPS_PROXY is set but is not an http\(s\) URL: write it as http:\/\/host:port/],
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
     ['"check" as a command', () => ['check', '--config', 'w.yaml'], undefined, /^presence-watcher: unknown command "check": to check a config, add --check-config to the daemon's own flags/],
@@ -766,6 +787,17 @@ describe('--check-config', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
+  it.runIf(process.platform === 'linux')('takes the daemon\'s own stderr as the dead-letter, a pipe as under Docker or systemd, where another FIFO is refused', async () => {
+    // runCli gives the child pipes for stdout and stderr: /dev/stderr resolves to that pipe
+    const own = await runCli(['--room', 'standup', '--dead-letter', '/dev/stderr', '--check-config'], env());
+    expect(own.stderr).toBe('');
+    expect(own.code).toBe(0);
+    expect(own.stdout).toContain('dead-letter  /dev/stderr (writable)');
+    const other = await runCli(['--room', 'standup', '--dead-letter', fifo('other.fifo'), '--check-config'], env());
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/^presence-watcher: --dead-letter .*other\.fifo: cannot write it \(it is a FIFO \(named pipe\)/);
+  });
+
   it('notes a destination given twice (each event would arrive twice), as the daemon logs it', async () => {
     const args = ['--room', 'standup', '--sink', 'stdout', '--sink', 'stdout:text', '--sink', 'webhook:https://h.example/x', '--sink', 'webhook:https://h.example/x', '--sink', 'webhook:https://h.example/y', '--webhook-secret', SECRET];
     const r = await runCli([...args, '--check-config'], env());
@@ -792,6 +824,7 @@ describe('--check-config', () => {
 
   it('a config the daemon would refuse: exit 2 with the very line the daemon gives', async () => {
     writeFileSync(join(dir, 'state.json'), '{"version": 1, "mode": "rooms", "rooms": ');
+    if (process.platform === 'linux') fifo('pipe.json');
     const cases = [
       ['--room', 'standup', '--sink', 'webhook:https://h.example/x', '--webhook-secret', 'whsec_!!notbase64'],
       ['--room', 'standup', '--state', join(dir, 'state.json')],
@@ -799,6 +832,7 @@ describe('--check-config', () => {
       ['--all-rooms', '--limit', '5'],
       ['--room', 'standup', '--state', '/etc/hostname/sub/state.json'], // its directory cannot be made
       ['--room', 'standup', '--dead-letter', '/etc/hostname/sub/dead.ndjson'],
+      ...(process.platform === 'linux' ? [['--room', 'standup', '--state', join(dir, 'pipe.json')]] : []), // a FIFO, made below
       // two problems: the one the daemon meets first
       ['--room', 'standup', '--dead-letter', dir, '--sink', 'webhook:https://h.example/x', '--webhook-secret', 'whsec_!!notbase64'],
     ];

@@ -1,8 +1,9 @@
-import { accessSync, appendFileSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, fstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
 import { secrets, type Logger } from '../log.js';
 import { makeDirsSync } from '../util/dirs.js';
+import { specialKind } from '../util/file-kind.js';
 
 /** Where undeliverable events end: an NDJSON file (one line per event), or the log. */
 export interface DeadLetter {
@@ -35,6 +36,13 @@ export class FileDeadLetter implements DeadLetter {
       return;
     }
     if (isDir) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    // a character device (/dev/stderr, /dev/null) takes a write at once; a FIFO or socket holds it,
+    // and with it the whole daemon, until something reads
+    // (the daemon's own stdout or stderr is a pipe under Docker or systemd, and always read)
+    const kind = specialKind(this.path);
+    if ((kind === 'a FIFO (named pipe)' || kind === 'a socket') && !isOwnStdio(this.path)) {
+      throw new Error(`it is ${kind}: appending to it would stall the daemon whenever nothing reads it; give a regular file, or /dev/stderr`);
+    }
     accessSync(this.path, constants.W_OK);
   }
 
@@ -52,6 +60,19 @@ export class FileDeadLetter implements DeadLetter {
       // the file is unusable: the log is the last place the events can go
       this.log.error({ sink, reason, err, events }, `could not write the dead-letter file ${this.path}; events logged instead`);
     }
+  }
+}
+
+/** Whether `path` is the very file this process's stdout or stderr writes to. */
+function isOwnStdio(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return [1, 2].some((fd) => {
+      const own = fstatSync(fd);
+      return own.dev === st.dev && own.ino === st.ino;
+    });
+  } catch {
+    return false;
   }
 }
 

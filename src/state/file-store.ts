@@ -2,6 +2,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Participant } from '../events.js';
 import { makeDirs } from '../util/dirs.js';
+import { specialKind } from '../util/file-kind.js';
 import { StateError, type SavedState, type StateStore } from './store.js';
 
 function isParticipant(p: unknown): p is Participant {
@@ -41,6 +42,9 @@ export class FileStateStore implements StateStore {
   }
 
   async load(): Promise<SavedState | undefined> {
+    // a FIFO would hold the read (and the daemon's start) until something wrote to it
+    const kind = specialKind(this.path);
+    if (kind) throw new StateError(`state file ${this.path} is ${kind}, not a regular file`);
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');

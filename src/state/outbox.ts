@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
+import { specialKind } from '../util/file-kind.js';
 import { StateError } from './store.js';
 
 /**
@@ -59,6 +60,8 @@ export interface OutboxLog {
  */
 export function readOutboxLog(path: string, covered = 0): OutboxLog | undefined {
   if (!existsSync(path)) return undefined;
+  const kind = specialKind(path);
+  if (kind) throw new StateError(`outbox ${path} is ${kind}, not a regular file`);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -1,0 +1,24 @@
+import { statSync, type Stats } from 'node:fs';
+
+/**
+ * What `path` is when it exists and is not a regular file ("a FIFO (named pipe)", "a socket", …),
+ * following symlinks; undefined for a regular file, or nothing there. Reading a FIFO blocks until
+ * something writes to it, and opening one to append blocks until something reads it: a daemon
+ * given one as its state or dead-letter file hung at start, or at its first undeliverable event,
+ * without a word.
+ */
+export function specialKind(path: string): string | undefined {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch {
+    return undefined; // missing, or unreadable: the read or write that follows says which
+  }
+  if (st.isFile()) return undefined;
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
