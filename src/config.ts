@@ -386,9 +386,13 @@ export const DEFAULTS = {
 /** No request to Daily or to a receiver completes in less; a shorter timeout is a mistake, most likely seconds written as a bare number. */
 const MIN_TIMEOUT_MS = 100;
 
-/** A duration under its minimum. A bare number is milliseconds, which reads as seconds to many: say so. */
+/**
+ * A duration under its minimum. A bare number is milliseconds, which reads as seconds to many: say
+ * so, as a conditional, since by now "15" and "15ms" are the same number and the hint cannot tell
+ * which one was written.
+ */
 function tooShort(what: string, ms: number, advice: string): string {
-  return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? `; a bare number is milliseconds, write "${ms}s" for seconds` : ''}`;
+  return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? `; if you meant ${ms} seconds, write "${ms}s" (a number with no unit is milliseconds)` : ''}`;
 }
 
 /**

@@ -32,11 +32,11 @@ describe('config file errors', () => {
     expect(problem({ rooms: ['a'], colour: 'blue' })).toBe('w.yaml: (top level): unknown setting "colour"');
   });
 
-  it('durations under their minimum say that a bare number is milliseconds', () => {
+  it('durations under their minimum say that a number with no unit is milliseconds', () => {
     const resolve = (file: object) => () => resolveConfig(validateFileConfig(file, 'w.yaml', {}), {}, { DAILY_API_KEY: 'k' });
-    expect(resolve({ rooms: ['a'], interval: 15 })).toThrow(/^interval 15ms is too short: the minimum is 100ms .*; a bare number is milliseconds, write "15s" for seconds$/);
-    expect(resolve({ rooms: ['a'], requestTimeout: 10 })).toThrow(/^request timeout 10ms is too short: .*write "10s" for seconds$/);
-    expect(resolve({ rooms: ['a'], sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', timeout: 5 }] })).toThrow(/^sinks\[0\]\.timeout 5ms is too short: .*write "5s" for seconds$/);
+    expect(resolve({ rooms: ['a'], interval: 15 })).toThrow(/^interval 15ms is too short: the minimum is 100ms .*; if you meant 15 seconds, write "15s" \(a number with no unit is milliseconds\)$/);
+    expect(resolve({ rooms: ['a'], requestTimeout: 10 })).toThrow(/^request timeout 10ms is too short: .*if you meant 10 seconds, write "10s" \(a number with no unit is milliseconds\)$/);
+    expect(resolve({ rooms: ['a'], sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', timeout: 5 }] })).toThrow(/^sinks\[0\]\.timeout 5ms is too short: .*if you meant 5 seconds, write "5s" \(a number with no unit is milliseconds\)$/);
     expect(resolve({ rooms: ['a'], interval: 100, requestTimeout: 100 })).not.toThrow();
   });
 });
