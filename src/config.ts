@@ -486,6 +486,14 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const webhookSecret = m.webhookSecret ?? (env.PRESENCE_WEBHOOK_SECRET || undefined);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
   if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);
+  // a directory where a file belongs: the lock, the outbox and the temp file are named after the
+  // path, and would have gone inside a directory nobody creates ("cannot create lock …/.lock")
+  for (const [label, path, example] of [
+    ['--state (state)', m.state, 'state.json'],
+    ['--dead-letter (deadLetter)', m.deadLetter, 'dead-letter.ndjson'],
+  ] as const) {
+    if (path !== undefined && path.endsWith('/')) throw new ConfigError(`${label} ${path} ends in "/", so it names a directory: give a file in it, e.g. ${path}${example}`);
+  }
   return {
     apiKey,
     apiUrl,

@@ -118,6 +118,14 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
         ] as typeof cases)
       : []),
     ['dead-letter path that is a directory', () => ['--room', 'a', '--dead-letter', dir], undefined, /--dead-letter .*: cannot write it \(EISDIR\)/],
+    // `--state "$STATE"` with the variable unset ran the daemon without its state (or config), silently
+    ['empty --state', () => ['--room', 'a', '--state', ''], undefined, /^presence-watcher: --state needs a file path, but its value is empty \(an unset shell variable\?\)$/],
+    ['empty --config', () => ['--room', 'a', '--config', ''], undefined, /^presence-watcher: --config needs a file path, but its value is empty/],
+    ['empty --dead-letter', () => ['--room', 'a', '--dead-letter='], undefined, /^presence-watcher: --dead-letter needs a file path, but its value is empty/],
+    ['empty --config for replay', () => ['replay', 'dead.ndjson', '--config', ''], undefined, /^presence-watcher: --config needs a file path, but its value is empty/],
+    // a directory where a file belongs: the lock went inside a directory nobody made ("cannot create lock …/.lock: ENOENT")
+    ['--state ending in a slash', () => ['--room', 'a', '--state', join(dir, 'data') + '/'], undefined, /^presence-watcher: --state \(state\) .*\/data\/ ends in "\/", so it names a directory: give a file in it, e\.g\. .*\/data\/state\.json$/],
+    ['deadLetter ending in a slash in a config file', () => ['--config', writeConfig('c11.yaml', `rooms: [a]\ndeadLetter: ${dir}/dl/\n`)], undefined, /^presence-watcher: --dead-letter \(deadLetter\) .*\/dl\/ ends in "\/", so it names a directory: give a file in it, e\.g\. .*\/dl\/dead-letter\.ndjson$/],
     // a FIFO held the daemon for good: reading one waits for a writer (the state, the outbox, and a
     // first SIGTERM did not stop it), appending to one waits for a reader (the dead-letter)
     ...(process.platform === 'linux'

@@ -193,6 +193,15 @@ function duration(flag: string, v: string | undefined): number | undefined {
   return ms;
 }
 
+/**
+ * A flag naming a file. An empty value is refused rather than read as "none": `--state "$STATE"`
+ * with the variable unset would otherwise run the daemon without its state, silently.
+ */
+function pathFlag(flag: string, v: string | undefined): string | undefined {
+  if (v === '') throw new ConfigError(`${flag} needs a file path, but its value is empty (an unset shell variable?)`);
+  return v;
+}
+
 /** A flag whose value is one of `choices`, checked; undefined when the flag is absent. */
 function oneOf<T extends string>(flag: string, v: string | undefined, choices: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
@@ -299,8 +308,8 @@ export function parseCommand(argv: string[]): Command {
       file: positionals[0]!,
       sinks: (values.sink as string[] | undefined)?.map(parseSinkSpec),
       webhookSecret: secretFlag(values['webhook-secret'] as string[] | undefined),
-      configPath: values.config as string | undefined,
-      deadLetter: values['dead-letter'] as string | undefined,
+      configPath: pathFlag('--config', values.config as string | undefined),
+      deadLetter: pathFlag('--dead-letter', values['dead-letter'] as string | undefined),
       drainTimeoutMs: duration('--drain-timeout', values['drain-timeout'] as string | undefined) ?? 5 * 60_000,
       logLevel,
       logFormat: logFormatFlag(values['log-format'] as string | undefined),
@@ -392,7 +401,7 @@ export function parseCommand(argv: string[]): Command {
     ignoreInitial: v['ignore-initial'] as boolean | undefined,
     ignoreUsers: userList(v['ignore-user'] as string[] | undefined),
     events: eventTypes(v.events as string[] | undefined),
-    state: s('state'),
+    state: pathFlag('--state', s('state')),
     leaveGrace: duration('--leave-grace', s('leave-grace')),
     apiUrl,
     logLevel,
@@ -400,7 +409,7 @@ export function parseCommand(argv: string[]): Command {
     health: s('health'),
     maxRps: number('--max-rps', s('max-rps'), { min: 0.01 }),
     limit: number('--limit', s('limit'), { integer: true, min: 1 }),
-    deadLetter: s('dead-letter'),
+    deadLetter: pathFlag('--dead-letter', s('dead-letter')),
     queueCap: number('--queue-cap', s('queue-cap'), { integer: true, min: 1 }),
     outboxCap: number('--outbox-cap', s('outbox-cap'), { integer: true, min: 1 }),
     drainTimeout: duration('--drain-timeout', s('drain-timeout')),
@@ -410,5 +419,5 @@ export function parseCommand(argv: string[]): Command {
   const onceTimeoutMs = duration('--once-timeout', s('once-timeout'));
   if (onceTimeoutMs !== undefined && v.once !== true) throw new ConfigError('--once-timeout applies to --once only');
   if (onceTimeoutMs !== undefined && onceTimeoutMs < 1) throw new ConfigError('--once-timeout 0ms: give the first snapshot some time, e.g. 30s (the default)');
-  return { kind: 'run', flags, configPath: s('config'), once: v.once === true ? { timeoutMs: onceTimeoutMs ?? 30_000 } : undefined, check: v['check-config'] === true };
+  return { kind: 'run', flags, configPath: pathFlag('--config', s('config')), once: v.once === true ? { timeoutMs: onceTimeoutMs ?? 30_000 } : undefined, check: v['check-config'] === true };
 }
