@@ -139,6 +139,13 @@ describe('DailyClient against the simulator', () => {
     // a room pattern given where a name is polled: the 404 says what to do instead
     const pattern = await failure(client.getRoomPresence('team-*'));
     expect(pattern.message).toMatch(/^room "team-\*" not found \(HTTP 404[^)]*\): check the room name\. Rooms are polled by name \("\*" is not a wildcard there\): to watch every room that matches, use --all-rooms \(allRooms\) with a sink rooms filter$/);
+    // what else a name Daily does not know tends to be: a room's URL, a list, a stray space
+    const hint = async (name: string) => (await failure(client.getRoomPresence(name))).message.replace(/^.*check the room name/, '');
+    expect(await hint('https://acme.daily.co/standup?t=abc')).toBe('. That is a room\'s URL: --room (rooms) takes the room\'s name, the last part of it ("standup")');
+    expect(await hint('https://acme.daily.co/bad%')).toContain('the last part of it ("bad%")');
+    expect(await hint('standup,retro')).toBe('. One room per --room: repeat the flag (--room standup --room retro), or list them under rooms: in a config file');
+    expect(await hint(' standup')).toBe('. The name starts or ends with a space: is it quoted with one by mistake?');
+    expect(await hint('nope')).toBe('');
   });
 
   it('401 is fatal and says the key was rejected, without the key', async () => {

@@ -86,6 +86,27 @@ function describeBody(type: string | undefined, info: string | undefined): strin
 }
 
 /** Build the error for a non-2xx HTTP answer, with a message that says what to do. */
+/**
+ * What a room name Daily does not know looks like it was meant to be: a pattern, a room's URL, a
+ * list, a name with a stray space. Only ever added to a 404 (never a refusal up front: which
+ * characters Daily allows in a room name is not documented), where it saves a trip to the docs.
+ */
+function roomNameHint(name: string): string {
+  const decoded = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part; // a stray % in what was typed
+    }
+  };
+  if (name.includes('*')) return '. Rooms are polled by name ("*" is not a wildcard there): to watch every room that matches, use --all-rooms (allRooms) with a sink rooms filter';
+  const url = /^https?:\/\/[^/]+\/([^/?#]+)/i.exec(name.trim());
+  if (url) return `. That is a room's URL: --room (rooms) takes the room's name, the last part of it ("${decoded(url[1]!)}")`;
+  if (name.includes(',')) return `. One room per --room: repeat the flag (${name.split(',').map((r) => `--room ${r.trim()}`).join(' ')}), or list them under rooms: in a config file`;
+  if (name !== name.trim()) return '. The name starts or ends with a space: is it quoted with one by mistake?';
+  return '';
+}
+
 export function httpError(
   target: string,
   status: number,
@@ -118,7 +139,7 @@ export function httpError(
       message:
         target === '*'
           ? `GET /presence was not found (HTTP 404${detail}): check --api-url`
-          : `room "${target}" not found (HTTP 404${detail}): check the room name${target.includes('*') ? '. Rooms are polled by name ("*" is not a wildcard there): to watch every room that matches, use --all-rooms (allRooms) with a sink rooms filter' : ''}`,
+          : `room "${target}" not found (HTTP 404${detail}): check the room name${roomNameHint(target)}`,
     });
   }
   if (status === 429) {
