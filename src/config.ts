@@ -274,9 +274,12 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   if (issue.code === 'invalid_type' && issue.path.length > 0) {
     const got = valueAt(interpolated, issue.path);
     // a secret's value never goes in a message, only what kind of value it was
-    const secret = issue.path.some((k) => SECRET_FIELDS.has(String(k)));
+    // (nor does a sink, or the sinks, written as text: that is the command line's "webhook:<url>")
+    const secret = issue.path.some((k) => SECRET_FIELDS.has(String(k))) || (issue.path[0] === 'sinks' && issue.path.length <= 2);
     const variable = fromEnv.get(JSON.stringify(issue.path));
     message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${kindOf(got, !secret)}`}${variable ? ` (from environment variable ${variable})` : ''}`;
+    if (got === undefined && !variable) message = `is missing (${EXPECTED[issue.expected] ?? issue.expected} is required here)`;
+    if (issue.path[0] === 'sinks' && typeof got === 'string') message += ': each sink is a mapping, e.g. {type: slack, url: "https://hooks.slack.com/…"} (the "slack:<url>" form is --sink\'s, on the command line)';
     // `rooms: [2024]`: a name of digits reads as a number (and 0800 as 800); quoting keeps it as written
     if (!secret && issue.expected === 'string' && typeof got === 'number') message += ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
   }
@@ -293,6 +296,10 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     message = `must be host:port, :port or a port number (e.g. 127.0.0.1:9464 or 9464)${got === undefined ? '' : `, not ${kindOf(got, true)}`}`;
   } else if (issue.code === 'invalid_union' && formatPath(issue.path).startsWith('sinks')) {
     message = 'type must be one of stdout, webhook, slack';
+    // a likely slip: the kind as the key (`- slack: https://…`)
+    const item = valueAt(interpolated, issue.path.slice(0, 2));
+    const asKey = item && typeof item === 'object' && !Array.isArray(item) && !('type' in item) ? ['stdout', 'webhook', 'slack'].find((k) => k in item) : undefined;
+    if (asKey) message = `the kind of sink goes in type: and its address in url:, e.g. {type: ${asKey}${asKey === 'stdout' ? '' : ', url: "https://…"'}}, not as "${asKey}:" itself`;
   }
   const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
   throw new ConfigError(`${source}: ${formatPath(issue.path)}: ${message}${more}`);

@@ -73,6 +73,21 @@ describe('config file type errors', () => {
     expect(problem({ webhookSecret: 987654321987 })).toBe('w.yaml: webhookSecret: must be a secret, or a list of whsec_ secrets (a rotation), not a number');
     expect(problem({ apiKey: 123456789 })).toBe('w.yaml: apiKey: must be a string, not a number');
     expect(problem({ sinks: [{ type: 'webhook', url: 'https://h.example/x', secret: 424242424242 }] })).not.toContain('424242424242');
+    // a sink, or the sinks, written as the command line's "webhook:<url>": the URL can hold a token
+    const hint = ': each sink is a mapping, e.g. {type: slack, url: "https://hooks.slack.com/…"} (the "slack:<url>" form is --sink\'s, on the command line)';
+    expect(problem({ sinks: ['webhook:https://h.example/?k=tok123'] })).toBe(`w.yaml: sinks[0]: must be a mapping of settings, not text${hint}`);
+    expect(problem({ sinks: 'slack:https://hooks.slack.com/services/T1/B2/tok123' })).toBe(`w.yaml: sinks: must be a list (in YAML: [a, b], or one "- item" a line), not text${hint}`);
+  });
+});
+
+describe('a sink written the wrong way round', () => {
+  it('the kind as its key, or a field left out: says what goes where', () => {
+    expect(problem({ sinks: [{ slack: 'https://hooks.slack.com/services/T1/B2/tok123' }] })).toBe(
+      'w.yaml: sinks[0].type: the kind of sink goes in type: and its address in url:, e.g. {type: slack, url: "https://…"}, not as "slack:" itself',
+    );
+    expect(problem({ sinks: [{ stdout: true }] })).toBe('w.yaml: sinks[0].type: the kind of sink goes in type: and its address in url:, e.g. {type: stdout}, not as "stdout:" itself');
+    expect(problem({ sinks: [{ type: 'email' }] })).toBe('w.yaml: sinks[0].type: type must be one of stdout, webhook, slack');
+    expect(problem({ sinks: [{ type: 'slack' }] })).toBe('w.yaml: sinks[0].url: is missing (a string is required here)');
   });
 });
 
