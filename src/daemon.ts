@@ -23,6 +23,7 @@ import { StateError, type SavedState, type StateStore } from './state/store.js';
 import { emptyState, replay } from './state/replay.js';
 import { Outbox } from './state/outbox.js';
 import { StateLock } from './state/lock.js';
+import { pseudoFsProblem } from './util/pseudo-fs.js';
 
 /** Every sink is disabled (a webhook answered 410, the reader of stdout went away): nothing can be delivered. */
 export class SinksDisabledError extends Error {
@@ -289,6 +290,8 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   if (cfg.statePath) {
     stateStore = new FileStateStore(cfg.statePath);
     try {
+      const pseudo = pseudoFsProblem(cfg.statePath);
+      if (pseudo) throw new StateError(`--state ${cfg.statePath}: ${pseudo}`);
       await makeDirs(dirname(cfg.statePath)).catch((err: NodeJS.ErrnoException) => {
         throw new StateError(`--state ${cfg.statePath}: cannot create its directory (${err.code ?? err.message})`);
       });

@@ -113,8 +113,8 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     // procfs answers ENOENT to a mkdir under it, on which Node's recursive mkdir spins for ever (a daemon that hung at start, without a word)
     ...(existsSync('/proc/self')
       ? ([
-          ['state directory under /proc', () => ['--room', 'a', '--state', '/proc/no-such/state.json'], undefined, /--state \/proc\/no-such\/state\.json: cannot create its directory \(ENOENT\)/],
-          ['dead-letter directory under /proc', () => ['--room', 'a', '--dead-letter', '/proc/no-such/dead.ndjson'], undefined, /--dead-letter \/proc\/no-such\/dead\.ndjson: cannot write it \(ENOENT\)/],
+          ['state directory under /proc', () => ['--room', 'a', '--state', '/proc/no-such/state.json'], undefined, /^presence-watcher: --state \/proc\/no-such\/state\.json: \/proc is on procfs, where no file can be made: give a path on a real filesystem \(under Docker, a volume\)$/],
+          ['dead-letter directory under /proc', () => ['--room', 'a', '--dead-letter', '/proc/no-such/dead.ndjson'], undefined, /^presence-watcher: --dead-letter \/proc\/no-such\/dead\.ndjson: cannot write it \(\/proc is on procfs, where no file can be made: /],
         ] as typeof cases)
       : []),
     ['dead-letter path that is a directory', () => ['--room', 'a', '--dead-letter', dir], undefined, /--dead-letter .*: cannot write it \(EISDIR\)/],
@@ -841,6 +841,9 @@ describe('--check-config', () => {
       ['--room', 'standup', '--state', '/etc/hostname/sub/state.json'], // its directory cannot be made
       ['--room', 'standup', '--dead-letter', '/etc/hostname/sub/dead.ndjson'],
       ...(process.platform === 'linux' ? [['--room', 'standup', '--state', join(dir, 'pipe.json')]] : []), // a FIFO, made below
+      // on procfs and sysfs: as root the permission check passes what the kernel then refuses
+      ...(existsSync('/proc/self') ? [['--room', 'standup', '--state', '/proc/self/state.json'], ['--room', 'standup', '--dead-letter', '/proc/no-such/dead.ndjson']] : []),
+      ...(existsSync('/sys/kernel') ? [['--room', 'standup', '--state', '/sys/state.json']] : []),
       // two problems: the one the daemon meets first
       ['--room', 'standup', '--dead-letter', dir, '--sink', 'webhook:https://h.example/x', '--webhook-secret', 'whsec_!!notbase64'],
     ];

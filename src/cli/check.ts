@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { ConfigError, type DaemonConfig } from '../config.js';
 import { keepSecret, openDeadLetter, prepareSinks, watcherOptions, type DaemonIO } from '../daemon.js';
 import type { SinkFilter } from '../dispatcher.js';
-import { nearestExisting } from '../sinks/dead-letter.js';
+import { nearestExisting } from '../util/dirs.js';
+import { pseudoFsProblem } from '../util/pseudo-fs.js';
 import { FileStateStore } from '../state/file-store.js';
 import { StateLock } from '../state/lock.js';
 import { readOutboxLog } from '../state/outbox.js';
@@ -91,6 +92,8 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
     if (err instanceof StateError) throw new ConfigError(err.message);
     throw err;
   };
+  const pseudo = pseudoFsProblem(path);
+  if (pseudo) throw new ConfigError(`--state ${path}: ${pseudo}`);
   // the daemon creates the directory and then its lock there: say what it would say if it could not
   const parent = dirname(path);
   const dir = nearestExisting(parent);

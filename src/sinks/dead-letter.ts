@@ -2,8 +2,9 @@ import { accessSync, appendFileSync, constants, existsSync, fstatSync, statSync 
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
 import { secrets, type Logger } from '../log.js';
-import { makeDirsSync } from '../util/dirs.js';
+import { makeDirsSync, nearestExisting } from '../util/dirs.js';
 import { specialKind } from '../util/file-kind.js';
+import { pseudoFsProblem } from '../util/pseudo-fs.js';
 
 /** Where undeliverable events end: an NDJSON file (one line per event), or the log. */
 export interface DeadLetter {
@@ -23,6 +24,9 @@ export class FileDeadLetter implements DeadLetter {
    * when the nearest one that exists is writable. Throws with an errno code.
    */
   check({ create = true } = {}): void {
+    // (a file that exists there already, such as /proc/self/fd/2, is judged as itself below)
+    const pseudo = existsSync(this.path) ? undefined : pseudoFsProblem(this.path);
+    if (pseudo) throw new Error(pseudo);
     let dir = dirname(this.path);
     if (create) makeDirsSync(dir);
     else dir = nearestExisting(dir);
@@ -76,12 +80,6 @@ function isOwnStdio(path: string): boolean {
   }
 }
 
-/** `dir`, or the nearest of its parents that exists. */
-export function nearestExisting(dir: string): string {
-  let d = dir;
-  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
-  return d;
-}
 
 export class LogDeadLetter implements DeadLetter {
   constructor(private readonly log: Logger) {}

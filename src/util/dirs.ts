@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -50,4 +50,11 @@ export async function makeDirs(dir: string): Promise<void> {
     await make(d, true);
   };
   await make(dir, false);
+}
+
+/** `dir`, or the nearest of its parents that exists. */
+export function nearestExisting(dir: string): string {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  return d;
 }
