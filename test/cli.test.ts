@@ -142,6 +142,11 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['proxy variable that is not a URL', () => ['--room', 'a'], { HTTPS_PROXY: 'proxy.corp:3128' }, /HTTPS_PROXY is set but is not an http\(s\) URL: write it as http:\/\/host:port/],
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
     ['"check" as a command', () => ['check', '--config', 'w.yaml'], undefined, /^presence-watcher: unknown command "check": to check a config, add --check-config to the daemon's own flags/],
+    // a right key that arrives wrong reads as 'Daily rejected the API key' (a 401) unless caught here
+    ['API key in quotes (docker run --env-file keeps them)', () => ['--room', 'a'], { DAILY_API_KEY: '"raw-secret-value"' }, /^presence-watcher: DAILY_API_KEY: the Daily API key is wrapped in quotes, which are not part of it: .*DAILY_API_KEY=<key>, without them$/],
+    ['API key with its Bearer scheme', () => ['--room', 'a'], { DAILY_API_KEY: 'Bearer raw-secret-value' }, /^presence-watcher: DAILY_API_KEY: the Daily API key starts with "Bearer ": give the key alone/],
+    ['API key as the whole env line', () => ['--room', 'a'], { DAILY_API_KEY: 'DAILY_API_KEY=raw-secret-value' }, /^presence-watcher: DAILY_API_KEY: the Daily API key starts with "DAILY_API_KEY=": give the value alone/],
+    ['webhook secret in quotes', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x'], { PRESENCE_WEBHOOK_SECRET: `'${SECRET}'` }, /^presence-watcher: sinks\[0\]: webhook secret is wrapped in quotes, which are not part of it/],
     ['API key with a space inside', () => ['--room', 'a'], { DAILY_API_KEY: 'abc def-key' }, /^presence-watcher: DAILY_API_KEY: the Daily API key contains a space, a line break or a non-ASCII character inside it/],
     ['raw webhook secret ending in a line break', () => ['--room', 'a', '--sink', 'webhook:http://127.0.0.1:9/x'], { PRESENCE_WEBHOOK_SECRET: 'raw-secret-value\n' }, /webhook secret starts or ends with whitespace/],
     ['--limit with --all-rooms', () => ['--all-rooms', '--limit', '5'], undefined, /--limit \(limit\) applies to --room only/],

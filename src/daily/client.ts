@@ -71,6 +71,13 @@ export interface PresenceClient {
 export function normalizeApiKey(raw: unknown): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw new TypeError('the Daily API key is empty');
   const key = raw.trim();
+  // three ways a right key arrives wrong, each a 401 from Daily that would read as a bad key. (Which
+  // characters a key may hold is not documented; quotes, or a name or scheme in front, are slips.)
+  if (/^(["'`]).*\1$/s.test(key)) {
+    throw new TypeError("the Daily API key is wrapped in quotes, which are not part of it: docker run's --env-file, among others, keeps quotes as written: write the line as DAILY_API_KEY=<key>, without them");
+  }
+  if (/^bearer\s/i.test(key)) throw new TypeError('the Daily API key starts with "Bearer ": give the key alone (the watcher sends it as a Bearer token itself)');
+  if (/^DAILY_API_KEY\s*=/.test(key)) throw new TypeError('the Daily API key starts with "DAILY_API_KEY=": give the value alone, not the whole line');
   if (!/^[\x21-\x7e]+$/.test(key)) {
     throw new TypeError('the Daily API key contains a space, a line break or a non-ASCII character inside it: copy it again from the dashboard');
   }

@@ -9,6 +9,11 @@ export function secretKey(secret: string): Buffer {
   // a secret read from a file often ends with a line break: harmless to drop from the whsec_ form
   // (base64 has no whitespace), but in a raw secret it would be part of the key, so it is refused
   const trimmed = secret.trim();
+  // `"whsec_…"` from an env file that keeps quotes would otherwise be taken for a raw secret, and
+  // every delivery would fail its receiver's check
+  if (/^(["'`])whsec_.*\1$/s.test(trimmed)) {
+    throw new TypeError("webhook secret is wrapped in quotes, which are not part of it: docker run's --env-file, among others, keeps quotes as written: write the line without them");
+  }
   if (trimmed.startsWith('whsec_')) {
     const b64 = trimmed.slice('whsec_'.length);
     if (/\s/.test(b64)) throw new TypeError('webhook secret: this is several secrets separated by spaces (a rotation): read them with secretKeys (webhookSecretKeys)');
