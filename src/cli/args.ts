@@ -193,6 +193,12 @@ function duration(flag: string, v: string | undefined): number | undefined {
   return ms;
 }
 
+/** A flag whose value may not be empty: "`flag` needs `what`". */
+function nonEmpty(flag: string, v: string | undefined, what: string): string | undefined {
+  if (v === '') throw new ConfigError(`${flag} needs ${what}, but its value is empty`);
+  return v;
+}
+
 /**
  * A flag naming a file. An empty value is refused rather than read as "none": `--state "$STATE"`
  * with the variable unset would otherwise run the daemon without its state, silently.
@@ -280,7 +286,8 @@ export function parseCommand(argv: string[]): Command {
     return {
       kind: 'simulate',
       port,
-      host: (values.host as string | undefined) ?? '127.0.0.1',
+      // an empty host would listen on every interface, an unset variable away from the intent
+      host: nonEmpty('--host', values.host as string | undefined, 'an address to listen on, e.g. 127.0.0.1 (the default) or 0.0.0.0') ?? '127.0.0.1',
       rooms: number('--rooms', values.rooms as string | undefined, { integer: true, min: 1 }) ?? 5,
       churn: number('--churn', values.churn as string | undefined) ?? 1,
       participants: number('--participants', values.participants as string | undefined, { integer: true }) ?? 6,
