@@ -278,6 +278,21 @@ describe('webhook sink', () => {
     expect(deadLetter.entries).toEqual([]);
   });
 
+  it('a 2xx whose body stalls after the headers is a delivery too, and the stalled connections do not starve the next deliveries', async () => {
+    const r = await receiver();
+    // more stalls than the pool's four connections: each is cut at the deadline, not held for good
+    r.script = Array.from({ length: 6 }, () => ({ stall: 200 }));
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, timeoutMs: 1000 }));
+    const delivered: PresenceEvent[] = [];
+    q.on('delivered', (events) => delivered.push(...events));
+    for (let i = 1; i <= 8; i++) q.push(ev(i));
+    await waitFor(q, 'delivered', () => delivered.length >= 8);
+    expect(delivered.map((e) => e.id)).toEqual(Array.from({ length: 8 }, (_, i) => ev(i + 1).id));
+    expect(r.requests.map((x) => x.status)).toEqual(Array.from({ length: r.requests.length }, () => 200));
+    expect(r.requests.length).toBeLessThanOrEqual(8); // none sent twice
+    expect(deadLetter.entries).toEqual([]);
+  });
+
   it('a receiver that echoes the URL in its error text: the token stays out of the error (library use, no daemon)', async () => {
     const r = new Receiver();
     await r.listen('/hook/tok-LIB-SECRET-7');

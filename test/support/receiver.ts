@@ -15,6 +15,7 @@ export type Reply =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { drop: true } // destroy the connection without answering
   | { stream: number } // answer this status, then send body chunks without ever ending the response
+  | { stall: number } // answer this status, then send nothing more, never ending the response
   | { delayMs: number; then: Reply }
   | { until: Promise<unknown>; then: Reply }; // hold the answer until the test lets it go
 
@@ -75,6 +76,12 @@ export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => vo
             const t = setInterval(() => res.write(': still here\n\n'), 20);
             res.on('close', () => clearInterval(t));
             record(r.stream);
+            return;
+          }
+          if ('stall' in r) {
+            res.writeHead(r.stall, { 'content-type': 'text/plain' });
+            res.flushHeaders();
+            record(r.stall);
             return;
           }
           if ('drop' in r) {
