@@ -293,6 +293,16 @@ describe('webhook sink', () => {
     expect(deadLetter.entries).toEqual([]);
   });
 
+  it('a refusal whose body stalls after the headers is judged by its status, not retried as a timeout', async () => {
+    const r = await receiver();
+    r.script = [{ stall: 400 }];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, timeoutMs: 500 }));
+    q.push(ev(1));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 1);
+    expect(deadLetter.entries[0]!.reason).toMatch(/permanent error: .*answered HTTP 400$/);
+    expect(r.requests.map((x) => x.status)).toEqual([400]);
+  });
+
   it('a receiver that echoes the URL in its error text: the token stays out of the error (library use, no daemon)', async () => {
     const r = new Receiver();
     await r.listen('/hook/tok-LIB-SECRET-7');

@@ -57,9 +57,15 @@ export class HttpTarget {
       // the text only explains a failure: read no more than that (leaving the loop early closes
       // the connection)
       let text = '';
-      for await (const chunk of res.body) {
-        text += String(chunk);
-        if (text.length >= 1024) break;
+      try {
+        for await (const chunk of res.body) {
+          text += String(chunk);
+          if (text.length >= 1024) break;
+        }
+      } catch (err) {
+        // the status came and the rest stalled: the status still decides (a 400 is not retried
+        // because its explanation never arrived), with what text there is
+        if (!d.expired || signal.aborted) throw err;
       }
       return {
         status: res.statusCode,
