@@ -65,6 +65,27 @@ describe('DailyClient against the simulator', () => {
     }
   });
 
+  it('a web page where JSON belongs (a proxy login, a captive portal) is said to be one, without its content', async () => {
+    const portal = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end('\n<!doctype html><html><body>Sign in to the corporate network: portal-secret-token</body></html>');
+    });
+    await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
+    const port = (portal.address() as { port: number }).port;
+    const c = new DailyClient({ apiKey: sim.apiKey, apiUrl: `http://127.0.0.1:${port}/v1`, timeoutMs: 1000 });
+    try {
+      for (const call of [() => c.getRoomPresence('standup'), () => c.getDomainPresence(), async () => (await c.getRoomText('standup')).whole(), async () => (await c.getDomainEntriesDeferred()).forEach(() => undefined)]) {
+        const err = await failure(call());
+        expect(err).toMatchObject({ code: 'DAILY_INVALID_RESPONSE', retryable: true });
+        expect(err.message).toMatch(/: the body is an HTML or XML page \(\d+ bytes\), not Daily's JSON: a proxy's or captive portal's page, a gateway's error page, or --api-url pointing elsewhere\?$/);
+        expect(err.message).not.toContain('portal-secret-token');
+      }
+    } finally {
+      await c.close();
+      await new Promise<void>((r) => portal.close(() => r()));
+    }
+  });
+
   it('trims whitespace around the API key; refuses one with whitespace inside, without showing it', async () => {
     const padded = new DailyClient({ apiKey: `\t${sim.apiKey}\r\n`, apiUrl: sim.url, timeoutMs: 1000 });
     try {

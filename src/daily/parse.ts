@@ -1,5 +1,6 @@
 import type { Participant } from '../events.js';
 import { invalidResponse, type DailyApiError } from './errors.js';
+import { proxyNote } from '../util/http-agent.js';
 
 /**
  * One participant as the API listed it, checked only as far as every later step relies on: an
@@ -165,8 +166,16 @@ export function parseDomainEntries(body: unknown): DomainEntries & Iterable<[str
   return new CheckedDomainEntries(rooms, lists, size);
 }
 
-/** The error for an answer that is not JSON: its size, never its content (which may echo anything). */
+/**
+ * The error for an answer that is not JSON: its size, never its content (which may echo anything).
+ * A web page where JSON belongs is said to be one: the cause is then where the request went (a
+ * proxy's login, a captive portal, a gateway's error page sent as 200, a wrong --api-url), not what
+ * Daily said.
+ */
 function notJson(target: string, text: string): DailyApiError {
+  if (text.trimStart().startsWith('<')) {
+    return invalidResponse(target, `the body is an HTML or XML page (${text.length} bytes), not Daily's JSON${proxyNote()}: a proxy's or captive portal's page, a gateway's error page, or --api-url pointing elsewhere?`);
+  }
   return invalidResponse(target, `body is not valid JSON (${text.length} bytes)`);
 }
 
