@@ -69,15 +69,20 @@ export class FileDeadLetter implements DeadLetter {
 
 /** Whether `path` is the very file this process's stdout or stderr writes to. */
 function isOwnStdio(path: string): boolean {
+  let st: ReturnType<typeof statSync>;
   try {
-    const st = statSync(path);
-    return [1, 2].some((fd) => {
-      const own = fstatSync(fd);
-      return own.dev === st.dev && own.ino === st.ino;
-    });
+    st = statSync(path);
   } catch {
     return false;
   }
+  return [1, 2].some((fd) => {
+    try {
+      const own = fstatSync(fd);
+      return own.dev === st.dev && own.ino === st.ino;
+    } catch {
+      return false; // that stream is closed
+    }
+  });
 }
 
 
