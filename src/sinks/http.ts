@@ -38,20 +38,21 @@ export class HttpTarget {
 
   async post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<PostResult> {
     const d = deadline(signal, this.#timeoutMs);
-    /** Whether the deadline outlives this call, to bound a 2xx body still draining. */
-    let draining = false;
     try {
       const res = await this.#pool.request({ origin: this.#origin, path: this.#path, method: 'POST', headers, body, signal: d.signal });
       if (res.statusCode >= 200 && res.statusCode < 300) {
         // the status is the answer, and a yes needs no text: the body is drained in the background
-        // (so the connection serves the next delivery), cut at 64 KiB and at the deadline. Waiting
-        // for it turned a delivered event into a timeout and a re-send, over and over, when the
-        // body never ended (an endpoint streaming events) or stalled after the headers.
-        draining = true;
+        // (so the connection serves the next delivery), cut at 64 KiB and at a tenth of the timeout.
+        // Waiting for it turned a delivered event into a timeout and a re-send, over and over, when
+        // the body never ended (an endpoint streaming events) or stalled after the headers. The
+        // tenth: a body that streams or stalls holds its connection, and a delivery waiting for
+        // one must get it long before its own timeout (with the whole timeout, the two raced, and
+        // the loser was sent twice).
+        const drain = deadline(signal, this.#timeoutMs / 10);
         res.body
-          .dump({ limit: 64 * 1024, signal: d.signal })
+          .dump({ limit: 64 * 1024, signal: drain.signal })
           .catch(() => undefined)
-          .finally(() => d.dispose());
+          .finally(() => drain.dispose());
         return { status: res.statusCode, retryAfterMs: undefined, text: '', redirectTo: undefined };
       }
       // the text only explains a failure: read no more than that (leaving the loop early closes
@@ -79,7 +80,7 @@ export class HttpTarget {
       if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
       throw new DeliveryError(`network error posting to ${this.host}${this.#proxyNote}: ${networkFailure(err)}`, 'retry');
     } finally {
-      if (!draining) d.dispose();
+      d.dispose();
     }
   }
 
