@@ -10,7 +10,7 @@ import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
 import { joinSecrets } from './sinks/signing.js';
 import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
-import { checkWebhookHeaders } from './sinks/webhook.js';
+import { checkWebhookAuth, checkWebhookHeaders } from './sinks/webhook.js';
 import { LOG_FORMATS, type LogFormat } from './log.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
@@ -93,7 +93,11 @@ const sinkSchema = z.discriminatedUnion('type', [
       headers: z.record(z.string(), z.string()).superRefine(saysWhy(checkWebhookHeaders)).optional(),
       ...filter,
     })
-    .strict(),
+    .strict()
+    .superRefine((sink, ctx) => {
+      const wrong = checkWebhookAuth(sink.url, sink.headers);
+      if (wrong) ctx.addIssue({ code: 'custom', message: wrong, path: ['headers'] });
+    }),
   z
     .object({
       type: z.literal('slack'),

@@ -140,6 +140,10 @@ describe('webhook headers', () => {
     expect(problem(sink({ 'X-Key': 'line\r\nX-Injected: 1' }))).toBe('w.yaml: sinks[0].headers: the value of "X-Key" has a line break or a control character');
     expect(problem(sink({ 'X-Key': 123456789 }))).toBe('w.yaml: sinks[0].headers.X-Key: must be a string, not a number');
     expect(problem({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', headers: { A: 'b' } }] })).toMatch(/unknown setting "headers"/);
+    // credentials in the URL go as Basic auth: with an Authorization header as well, which one?
+    expect(problem({ sinks: [{ type: 'webhook', url: 'https://u:pw-secret@h.example/x', headers: { authorization: 'Bearer t' } }] })).toBe(
+      'w.yaml: sinks[0].headers: the URL carries user:password and headers sets Authorization as well: keep one',
+    );
   });
 });
 

@@ -264,6 +264,22 @@ describe('webhook sink', () => {
     expect(q.disabled).toBe(false);
   });
 
+  it('credentials in the URL (user:password@, as curl takes them) go as Basic auth, and stay out of errors', async () => {
+    const r = await receiver();
+    const url = r.url.replace('http://', 'http://hook%40user:p%3Ass-w0rd@');
+    r.script = [{ status: 200 }, { status: 400, body: 'bad credentials hook@user:p:ss-w0rd' }];
+    const { q, deadLetter } = queue(new WebhookSink({ url }));
+    q.push(ev(1));
+    q.push(ev(2));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 1);
+    expect(r.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('hook@user:p:ss-w0rd').toString('base64')}`);
+    expect(r.requests[0]!.path).toBe(new URL(r.url).pathname); // the credentials are not in the request line
+    expect(deadLetter.entries[0]!.reason).not.toContain('p:ss-w0rd');
+    // both ways at once is a mistake, said as such
+    expect(() => new WebhookSink({ url, headers: { Authorization: 'Bearer t' } })).toThrow(/^WebhookSink: the URL carries user:password and headers sets Authorization as well: keep one$/);
+    expect(() => new WebhookSink({ url: r.url, headers: { Authorization: 'Bearer t' } })).not.toThrow();
+  });
+
   it('a 2xx whose body never ends is a delivery, not a timeout to retry', async () => {
     const r = await receiver();
     r.script = [{ stream: 200 }];

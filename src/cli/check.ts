@@ -11,6 +11,7 @@ import { readOutboxLog } from '../state/outbox.js';
 import { StateError, type SavedState } from '../state/store.js';
 import { formatDuration } from '../util/duration.js';
 import { fasterThanDomainData, overBudget, overDailyLimit, PresenceWatcher, WatcherOptionsError } from '../watcher.js';
+import { urlCredentials } from '../sinks/webhook.js';
 
 /** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
 export interface CheckReport {
@@ -73,6 +74,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       const count = secret === undefined ? 0 : secret.trim().startsWith('whsec_') ? secret.trim().split(/\s+/).length : 1;
       what.push(count === 0 ? 'unsigned' : `signed with ${count} secret${count === 1 ? '' : 's'}`);
       if (s.headers && Object.keys(s.headers).length > 0) what.push(`headers ${Object.keys(s.headers).join(', ')}`);
+      if (urlCredentials(s.url)) what.push('Basic credentials from the URL');
     }
     if (s.type === 'slack' && s.messageInterval !== undefined) what.push(`a message at most every ${formatDuration(s.messageInterval)}`);
     what.push(...describeFilter(filter));

@@ -1,4 +1,5 @@
 import type { PresenceEvent } from '../events.js';
+import { secrets } from '../log.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { secretKeys, sign } from './signing.js';
 import { DeliveryError, type Sink } from './sink.js';
@@ -40,6 +41,45 @@ export function checkWebhookHeaders(headers: Record<string, string>): string | u
 }
 
 /**
+ * The credentials a webhook URL carries (`https://user:password@host/…`, as curl takes them), as
+ * an `Authorization: Basic` value; undefined when it carries none. Without this they were dropped
+ * without a word (a request goes to the URL's origin and path), and the receiver's 401s read as a
+ * refused signature.
+ */
+export function urlCredentials(url: string): string | undefined {
+  const c = credentialsOf(url);
+  return c && `Basic ${Buffer.from(`${c.user}:${c.password}`, 'utf8').toString('base64')}`;
+}
+
+/** The user and password a URL carries, decoded; undefined when it carries neither. */
+function credentialsOf(url: string): { user: string; password: string } | undefined {
+  const u = new URL(url);
+  if (!u.username && !u.password) return undefined;
+  const part = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  return { user: part(u.username), password: part(u.password) };
+}
+
+/** Why a webhook's URL and headers cannot go together, or undefined: credentials in both. */
+export function checkWebhookAuth(url: string, headers: Record<string, string> | undefined): string | undefined {
+  let inUrl: string | undefined;
+  try {
+    inUrl = urlCredentials(url);
+  } catch {
+    return undefined; // not a URL: said elsewhere
+  }
+  if (inUrl && Object.keys(headers ?? {}).some((k) => k.toLowerCase() === 'authorization')) {
+    return 'the URL carries user:password and headers sets Authorization as well: keep one';
+  }
+  return undefined;
+}
+
+/**
  * POSTs each event as JSON. With a secret, signs it with the Standard Webhooks headers; the
  * `webhook-id` is the event id, identical on every retry, so receivers can dedupe.
  */
@@ -65,6 +105,16 @@ export class WebhookSink implements Sink {
     if (wrong) throw new TypeError(`WebhookSink: headers: ${wrong}`);
     // names lower-cased, so a `User-Agent` given replaces ours instead of going out beside it
     this.#headers = Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    const both = checkWebhookAuth(o.url, o.headers);
+    if (both) throw new TypeError(`WebhookSink: ${both}`);
+    const basic = urlCredentials(o.url);
+    if (basic) {
+      // the URL's own form of the password is scrubbed with the URL (HttpTarget); its decoded and
+      // base64 forms too, which a receiver's error text may echo
+      secrets.add(credentialsOf(o.url)!.password);
+      secrets.add(basic.slice('Basic '.length));
+      this.#headers.authorization = basic;
+    }
     this.#now = o.now ?? Date.now;
   }
 
