@@ -17,9 +17,28 @@ interface Pending {
 export class LeaveGrace {
   readonly graceMs: number;
   readonly #pending = new Map<string, Map<string, Pending>>();
+  /**
+   * Leaves that were pending when a saved state was written, until the first successful poll of
+   * their room: room → participant id → when they went missing, on the monotonic clock (worked out
+   * from the saved wall time at restore). If that poll still lacks the person, their grace goes on
+   * from then rather than starting again.
+   */
+  readonly #carried = new Map<string, Map<string, number>>();
 
   constructor(graceMs: number) {
     this.graceMs = graceMs;
+  }
+
+  /**
+   * A leave that was pending in a saved state: `missingForMs` is how long the person had been
+   * missing by now (wall-clock time since the saved moment; a negative one, from a clock stepped
+   * back, counts as none), `now` the monotonic clock.
+   */
+  carry(room: string, id: string, missingForMs: number, now: number): void {
+    if (this.graceMs <= 0) return;
+    let r = this.#carried.get(room);
+    if (!r) this.#carried.set(room, (r = new Map()));
+    r.set(id, now - Math.max(0, missingForMs));
   }
 
   /**
@@ -34,7 +53,7 @@ export class LeaveGrace {
       if (e.type === 'leave') {
         let room = this.#pending.get(e.room);
         if (!room) this.#pending.set(e.room, (room = new Map()));
-        room.set(e.participant.id, { event: e, since: now });
+        room.set(e.participant.id, { event: e, since: this.#carried.get(e.room)?.get(e.participant.id) ?? now });
         continue;
       }
       if (e.type === 'join') {
@@ -49,6 +68,9 @@ export class LeaveGrace {
       }
       out.push(e);
     }
+    // a carried leave lasts until its room's first successful poll: that poll either lacked the
+    // person (now pending, from the carried time) or listed them (back)
+    for (const name of this.#carried.keys()) if (covers(name)) this.#carried.delete(name);
     for (const [name, room] of this.#pending) {
       if (!covers(name)) continue;
       for (const [id, p] of room) {
@@ -65,6 +87,22 @@ export class LeaveGrace {
   /** People whose leave is pending in `room` (kept in saved state so a restart cannot lose the leave). */
   pending(room: string): Participant[] {
     return [...(this.#pending.get(room)?.values() ?? [])].map((p) => p.event.participant);
+  }
+
+  /**
+   * When each pending or carried leave's person went missing, for the saved state: room →
+   * participant id → wall-clock ms, from `wallNow` and `now` (the monotonic clock) together.
+   */
+  missingSince(wallNow: number, now: number): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    const put = (room: string, id: string, since: number) => {
+      let r = out.get(room);
+      if (!r) out.set(room, (r = new Map()));
+      r.set(id, wallNow - (now - since));
+    };
+    for (const [room, ids] of this.#carried) for (const [id, since] of ids) put(room, id, since);
+    for (const [room, ids] of this.#pending) for (const [id, p] of ids) put(room, id, p.since);
+    return out;
   }
 
   get rooms(): string[] {

@@ -355,6 +355,13 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   #restore(state: SavedState): void {
     this.#initialState = undefined;
+    // leaves pending at the save: their grace goes on from when the person went missing
+    const wallNow = this.#now();
+    const now = monotonicNow();
+    for (const [room, ids] of Object.entries(state.pendingLeaves ?? {})) {
+      if (this.#rooms && !this.#rooms.includes(room)) continue; // a room no longer watched
+      for (const [id, at] of Object.entries(ids)) this.#grace.carry(room, id, wallNow - Date.parse(at), now);
+    }
     if (this.#rooms) {
       for (const room of this.#rooms) {
         const list = state.rooms[room];
@@ -381,7 +388,14 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const rooms: Record<string, Participant[]> = {};
     for (const [room, list] of this.#presence()) rooms[room] = list;
     for (const room of this.#grace.rooms) rooms[room] = [...(rooms[room] ?? []), ...this.#grace.pending(room)];
-    return { version: 1, savedAt: new Date(this.#now()).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
+    const wallNow = this.#now();
+    const state: SavedState = { version: 1, savedAt: new Date(wallNow).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
+    const missing = this.#grace.missingSince(wallNow, monotonicNow());
+    if (missing.size > 0) {
+      state.pendingLeaves = {};
+      for (const [room, ids] of missing) state.pendingLeaves[room] = Object.fromEntries([...ids].map(([id, at]) => [id, new Date(at).toISOString()]));
+    }
+    return state;
   }
 
   /**

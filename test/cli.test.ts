@@ -284,6 +284,26 @@ describe('CLI', () => {
     expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
   });
 
+  it('--once --leave-grace from cron: a leave pending when one run ends is reported by a later run once the grace has passed', async () => {
+    const ann = sim.join('standup', { userName: 'Ann' });
+    const state = join(dir, 'grace.json');
+    const run = () => runCli(['--room', 'standup', '--once', '--state', state, '--leave-grace', '5m', '--log-level', 'silent'], env());
+    expect((await run()).stdout).toContain('"type":"join"');
+    sim.leave('standup', ann.id);
+    const pending = await run();
+    expect(pending.code).toBe(0);
+    expect(pending.stdout).toBe(''); // within the grace
+    const saved = JSON.parse(readFileSync(state, 'utf8')) as { pendingLeaves: Record<string, Record<string, string>> };
+    expect(Object.keys(saved.pendingLeaves.standup!)).toEqual([ann.id]);
+    // the next cron run comes after the grace: what a wait would do, written into the state
+    saved.pendingLeaves.standup![ann.id] = new Date(Date.now() - 6 * 60_000).toISOString();
+    writeFileSync(state, JSON.stringify(saved));
+    const next = await run();
+    expect(next.code).toBe(0);
+    expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
+    expect((JSON.parse(readFileSync(state, 'utf8')) as { pendingLeaves?: unknown }).pendingLeaves).toBeUndefined();
+  });
+
   it('--sink stdout:text prints a line a person reads per event: "who is in standup now?"', async () => {
     sim.join('standup', { userName: 'Ann' });
     sim.join('standup', { userName: 'Bob' });

@@ -123,6 +123,7 @@ describe('FileStateStore', () => {
     ['wrong version', '{"version":7,"mode":"rooms","rooms":{}}', /unknown version 7/],
     ['bad rooms', '{"version":1,"mode":"rooms","rooms":{"r":[{"nope":1}]}}', /room "r" is not a list of participants/],
     ['not an object', '[1,2]', /not a JSON object/],
+    ['bad pendingLeaves', '{"version":1,"mode":"rooms","rooms":{"r":[]},"pendingLeaves":{"r":{"a":"yesterday"}}}', /"pendingLeaves" of room "r" must map participant ids to times/],
   ])('a corrupt file (%s) is a clear error', async (_n, text, msg) => {
     const file = join(tmp(), 'state.json');
     writeFileSync(file, text);

@@ -186,6 +186,19 @@ describe('replay', () => {
     expect(out.journalSeq).toBe(3);
     expect(state.rooms.r).toHaveLength(3); // the input is not changed
   });
+
+  it('a journaled event about someone whose leave was pending settles it; the others stay pending', () => {
+    const pendingLeaves = { r: { a: '2026-11-27T00:00:00.000Z', b: '2026-11-27T00:00:01.000Z' }, s: { z: '2026-11-27T00:00:02.000Z' } };
+    const state: SavedState = { version: 1, savedAt: 'x', mode: 'rooms', rooms: { r: [p('a'), p('b')], s: [p('z')] }, pendingLeaves };
+    const left = replay(state, [{ id: '1', type: 'leave', room: 'r', at: 'x', participant: p('a') }]);
+    expect(left.pendingLeaves).toEqual({ r: { b: '2026-11-27T00:00:01.000Z' }, s: { z: '2026-11-27T00:00:02.000Z' } });
+    const all = replay(left, [
+      { id: '2', type: 'leave', room: 'r', at: 'x', participant: p('b') },
+      { id: '3', type: 'leave', room: 's', at: 'x', participant: p('z') },
+    ]);
+    expect(all.pendingLeaves).toBeUndefined();
+    expect(state.pendingLeaves).toBe(pendingLeaves); // the input is not changed
+  });
 });
 
 describe('at-least-once delivery across restarts (CLI)', () => {

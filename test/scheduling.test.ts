@@ -246,6 +246,82 @@ describe('scheduling (fake timers)', () => {
     expect(client.calls.length).toBe(before);
   });
 
+  describe('a leave pending at a restart: its grace goes on from when the person went missing', () => {
+    const person = (id: string): Participant => ({ id, userId: null, userName: id, mtgSessionId: null, joinTime: null, duration: 0 });
+    const seen = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.id}`);
+
+    /** A watcher that sees x and y, then x alone for `missingMs` of a 10 s grace, and stops: its saved state. */
+    async function stateWithPendingLeave(missingMs: number) {
+      const client = new FakeClient();
+      client.fallback = [person('x'), person('y')];
+      const w = make(client, { leaveGraceMs: 10_000 }).start();
+      await clock.tickAsync(1500);
+      client.fallback = [person('x')];
+      await clock.tickAsync(missingMs);
+      const state = w.exportState();
+      await stop(w);
+      return state;
+    }
+
+    it('saved with the state: who, and since when (wall clock)', async () => {
+      const missingFrom = Date.now() + 1500; // the poll at 2 s (polls every second from 0) is the first without y
+      const state = await stateWithPendingLeave(1000);
+      expect(state.rooms.a!.map((p) => p.id).sort()).toEqual(['x', 'y']);
+      expect(Object.keys(state.pendingLeaves!.a!)).toEqual(['y']);
+      const since = Date.parse(state.pendingLeaves!.a!.y!);
+      expect(since).toBeGreaterThanOrEqual(missingFrom - 1000);
+      expect(since).toBeLessThanOrEqual(missingFrom + 1000);
+      const none = make(new FakeClient(), { leaveGraceMs: 10_000 }).exportState();
+      expect(none.pendingLeaves).toBeUndefined();
+    });
+
+    it('restarted after the grace ran out (a --once run from cron): the first poll still lacking the person reports the leave', async () => {
+      const state = await stateWithPendingLeave(3000);
+      clock.setSystemTime(Date.now() + 60_000); // the next run, a minute later
+      const client = new FakeClient();
+      client.fallback = [person('x')];
+      const w = make(client, { leaveGraceMs: 10_000, initialState: state }).start();
+      const events: PresenceEvent[] = [];
+      w.on('event', (e) => events.push(e));
+      await clock.tickAsync(100); // the first poll
+      expect(seen(events)).toEqual(['leave:y']);
+      expect(w.exportState().pendingLeaves).toBeUndefined();
+      await stop(w);
+    });
+
+    it('restarted within the grace: the leave comes when the rest of it has passed, not a whole grace later', async () => {
+      const state = await stateWithPendingLeave(3000); // ~3 s of the 10 s gone
+      const client = new FakeClient();
+      client.fallback = [person('x')];
+      const w = make(client, { leaveGraceMs: 10_000, initialState: state }).start();
+      const events: PresenceEvent[] = [];
+      w.on('event', (e) => events.push(e));
+      await clock.tickAsync(5000);
+      expect(seen(events)).toEqual([]);
+      await clock.tickAsync(3000); // ~11 s since y went missing, 8 s since the restart
+      expect(seen(events)).toEqual(['leave:y']);
+      await stop(w);
+    });
+
+    it('back at the restart: no leave and no join, and nothing carried after', async () => {
+      const state = await stateWithPendingLeave(3000);
+      clock.setSystemTime(Date.now() + 60_000);
+      const client = new FakeClient();
+      client.fallback = [person('x'), person('y')];
+      const w = make(client, { leaveGraceMs: 10_000, initialState: state }).start();
+      const events: PresenceEvent[] = [];
+      w.on('event', (e) => events.push(e));
+      await clock.tickAsync(100);
+      expect(w.exportState().pendingLeaves).toBeUndefined();
+      client.fallback = [person('x')]; // gone again: a new absence, a whole grace
+      await clock.tickAsync(9000);
+      expect(seen(events)).toEqual([]);
+      await clock.tickAsync(2000);
+      expect(seen(events)).toEqual(['leave:y']);
+      await stop(w);
+    });
+  });
+
   describe('the wall clock stepping (NTP, a VM restored or resumed): timing runs on the monotonic clock', () => {
     const person = (id: string): Participant => ({ id, userId: null, userName: id, mtgSessionId: null, joinTime: null, duration: 0 });
     const seen = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.id}`);

@@ -26,6 +26,13 @@ export function validateSavedState(raw: unknown, where: string): SavedState {
   for (const [room, list] of Object.entries(r.rooms as object)) {
     if (!Array.isArray(list) || !list.every(isParticipant)) bad(`room "${room}" is not a list of participants`);
   }
+  if (r.pendingLeaves !== undefined) {
+    const ok = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+    if (!ok(r.pendingLeaves)) bad('"pendingLeaves" must be an object');
+    for (const [room, ids] of Object.entries(r.pendingLeaves as object)) {
+      if (!ok(ids) || !Object.values(ids).every((t) => typeof t === 'string' && !Number.isNaN(Date.parse(t)))) bad(`"pendingLeaves" of room "${room}" must map participant ids to times`);
+    }
+  }
   return raw as SavedState;
 }
 

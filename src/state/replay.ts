@@ -22,7 +22,21 @@ export function replay(state: SavedState, events: readonly PresenceEvent[]): Sav
     for (const p of state.rooms[room] ?? []) if (!before.has(p.id)) before.set(p.id, p); // a repeated id counts once, the first, as on restore
     rooms[room] = [...applyEvents(before, list).values()];
   }
-  return { ...state, rooms };
+  // a journaled event about someone whose leave was pending settles it: they left, or came back
+  let pendingLeaves = state.pendingLeaves;
+  if (pendingLeaves) {
+    const left: Record<string, Record<string, string>> = {};
+    for (const [room, ids] of Object.entries(pendingLeaves)) {
+      const settled = new Set((byRoom.get(room) ?? []).map((e) => e.participant.id));
+      const still = Object.entries(ids).filter(([id]) => !settled.has(id));
+      if (still.length > 0) left[room] = Object.fromEntries(still);
+    }
+    pendingLeaves = Object.keys(left).length > 0 ? left : undefined;
+  }
+  const out: SavedState = { ...state, rooms };
+  if (pendingLeaves) out.pendingLeaves = pendingLeaves;
+  else delete out.pendingLeaves;
+  return out;
 }
 
 /** The state of a first start (no state file yet), to replay a journal onto. */

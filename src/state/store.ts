@@ -13,6 +13,13 @@ export interface SavedState {
    * keep it as given; the watcher itself never sets it.
    */
   journalSeq?: number;
+  /**
+   * People in `rooms` whose leave was pending (leave grace) when the state was saved: room →
+   * participant id → when they were first seen missing (ISO 8601, wall clock). On restore the grace
+   * goes on from there instead of starting again, so a watcher restarted more often than its grace
+   * (`--once` from cron) still reports the leave. Absent when nobody's leave was pending.
+   */
+  pendingLeaves?: Record<string, Record<string, string>>;
 }
 
 /** Where snapshots live between runs. The file store is the default; any other can be plugged in. */
