@@ -118,6 +118,17 @@ describe('FileStateStore', () => {
     expect(readdirSync(join(dir, 'sub'))).toEqual(['state.json']); // no temp file left
   });
 
+  it('a save that fails part way (here the state cannot be written; on a full disk, ENOSPC) leaves no temp file and the old state', async () => {
+    const dir = tmp();
+    const store = new FileStateStore(join(dir, 'state.json'));
+    const state = { version: 1 as const, savedAt: at, mode: 'rooms' as const, rooms: { r: [p('a')] } };
+    await store.save(state);
+    const unwritable = { ...state, rooms: { r: [{ ...p('b'), duration: 1n as unknown as number }] } };
+    await expect(store.save(unwritable)).rejects.toThrow(/BigInt/);
+    expect(readdirSync(dir)).toEqual(['state.json']);
+    expect(await store.load()).toEqual(state);
+  });
+
   it.each([
     ['not JSON', '{"version":1,', /not valid JSON/],
     ['wrong version', '{"version":7,"mode":"rooms","rooms":{}}', /unknown version 7/],

@@ -80,16 +80,18 @@ export class FileStateStore implements StateStore {
     const dir = dirname(this.path);
     await makeDirs(dir);
     const tmp = `${this.path}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(state));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify(state));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       await rename(tmp, this.path);
     } catch (err) {
+      // a failed write (a full disk) or rename leaves no temp file behind: the next pid's would be
+      // another, and a full disk is no place to leave them
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
