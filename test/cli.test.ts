@@ -296,6 +296,8 @@ describe('CLI', () => {
     const saved = JSON.parse(readFileSync(state, 'utf8')) as { pendingLeaves: Record<string, Record<string, string>> };
     expect(Object.keys(saved.pendingLeaves.standup!)).toEqual([ann.id]);
     // the next cron run comes after the grace: what a wait would do, written into the state
+    const check = await runCli(['--room', 'standup', '--state', state, '--leave-grace', '5m', '--check-config'], env());
+    expect(check.stdout).toMatch(/state {8}.*: saved .*, 1 room\(s\), 1 people \(1 of them missing, their leave pending: --leave-grace\)\n/);
     saved.pendingLeaves.standup![ann.id] = new Date(Date.now() - 6 * 60_000).toISOString();
     writeFileSync(state, JSON.stringify(saved));
     const next = await run();

@@ -124,7 +124,8 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
     lines.push(`state        ${path}: none yet (a first start${cfg.ignoreInitial ? '' : ': everyone present gets an initial join'})`);
   } else {
     const people = Object.values(state.rooms).reduce((n, list) => n + list.length, 0);
-    lines.push(`state        ${path}: saved ${state.savedAt}, ${Object.keys(state.rooms).length} room(s), ${people} people`);
+    const leaving = Object.values(state.pendingLeaves ?? {}).reduce((n, ids) => n + Object.keys(ids).length, 0);
+    lines.push(`state        ${path}: saved ${state.savedAt}, ${Object.keys(state.rooms).length} room(s), ${people} people${leaving ? ` (${leaving} of them missing, their leave pending: --leave-grace)` : ''}`);
     // a state taken of the whole domain knows every room (an absent one was empty); one taken room
     // by room knows only its rooms
     const saved = state.rooms;
