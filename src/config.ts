@@ -447,6 +447,12 @@ export function withSinkDefaults(sinks: readonly SinkConfig[], defaults: Pick<Fi
 /** Merge file settings with flag settings (flags win) and the environment, and check the whole. */
 export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.ProcessEnv): DaemonConfig {
   const m: FileConfig = { ...file };
+  // what to watch is one setting: --room or --all-rooms on the command line replaces the file's
+  // choice whichever it was (the file's rooms with --all-rooms were "give either …, not both")
+  if (flags.rooms !== undefined || flags.allRooms !== undefined) {
+    delete m.rooms;
+    delete m.allRooms;
+  }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) (m as Record<string, unknown>)[k] = v;
 
   const allRooms = m.allRooms === true;

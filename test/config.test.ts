@@ -80,6 +80,19 @@ describe('config file type errors', () => {
   });
 });
 
+describe('flags override the file', () => {
+  it('--room or --all-rooms replaces the file\'s choice of what to watch, whichever it was', () => {
+    const env = { DAILY_API_KEY: 'k' };
+    const fromRooms = resolveConfig(validateFileConfig({ rooms: ['a', 'b'] }, 'w.yaml', {}), { allRooms: true }, env);
+    expect([fromRooms.allRooms, fromRooms.rooms]).toEqual([true, []]);
+    const fromAll = resolveConfig(validateFileConfig({ allRooms: true }, 'w.yaml', {}), { rooms: ['x'] }, env);
+    expect([fromAll.allRooms, fromAll.rooms]).toEqual([false, ['x']]);
+    expect(() => resolveConfig(validateFileConfig({ rooms: ['a'] }, 'w.yaml', {}), { rooms: ['x'], allRooms: true }, env)).toThrow(/^give either --room \(rooms\) or --all-rooms \(allRooms\), not both$/);
+    // in the file alone, both is still a mistake
+    expect(() => resolveConfig(validateFileConfig({ rooms: ['a'], allRooms: true }, 'w.yaml', {}), {}, env)).toThrow(/not both/);
+  });
+});
+
 describe('a sink written the wrong way round', () => {
   it('the kind as its key, or a field left out: says what goes where', () => {
     expect(problem({ sinks: [{ slack: 'https://hooks.slack.com/services/T1/B2/tok123' }] })).toBe(
