@@ -452,6 +452,8 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   if (flags.rooms !== undefined || flags.allRooms !== undefined) {
     delete m.rooms;
     delete m.allRooms;
+    // the file's limit went with its rooms: GET /presence takes none
+    if (flags.allRooms === true) delete m.limit;
   }
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) (m as Record<string, unknown>)[k] = v;
 

@@ -83,8 +83,9 @@ describe('config file type errors', () => {
 describe('flags override the file', () => {
   it('--room or --all-rooms replaces the file\'s choice of what to watch, whichever it was', () => {
     const env = { DAILY_API_KEY: 'k' };
-    const fromRooms = resolveConfig(validateFileConfig({ rooms: ['a', 'b'] }, 'w.yaml', {}), { allRooms: true }, env);
-    expect([fromRooms.allRooms, fromRooms.rooms]).toEqual([true, []]);
+    const fromRooms = resolveConfig(validateFileConfig({ rooms: ['a', 'b'], limit: 50 }, 'w.yaml', {}), { allRooms: true }, env);
+    expect([fromRooms.allRooms, fromRooms.rooms, fromRooms.limit]).toEqual([true, [], undefined]); // the file's limit went with its rooms
+    expect(() => resolveConfig(validateFileConfig({ rooms: ['a'] }, 'w.yaml', {}), { allRooms: true, limit: 5 }, env)).toThrow(/--limit \(limit\) applies to --room only/);
     const fromAll = resolveConfig(validateFileConfig({ allRooms: true }, 'w.yaml', {}), { rooms: ['x'] }, env);
     expect([fromAll.allRooms, fromAll.rooms]).toEqual([false, ['x']]);
     expect(() => resolveConfig(validateFileConfig({ rooms: ['a'] }, 'w.yaml', {}), { rooms: ['x'], allRooms: true }, env)).toThrow(/^give either --room \(rooms\) or --all-rooms \(allRooms\), not both$/);
