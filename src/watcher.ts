@@ -12,6 +12,7 @@ import { unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
 import type { SavedState, StateStore } from './state/store.js';
+import { formatDuration } from './util/duration.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
 /** How far behind Daily says GET /presence can be. */
@@ -42,13 +43,13 @@ export function overDailyLimit(maxRps: number, apiUrl: string): string | undefin
 /** Daily's GET /presence lags by up to 15 s: why polling it faster spends requests for nothing, or undefined. */
 export function fasterThanDomainData(intervalMs: number, apiUrl: string): string | undefined {
   if (!(intervalMs < DOMAIN_DATA_LAG_MS && isDaily(apiUrl))) return undefined;
-  return `polling GET /presence every ${intervalMs} ms: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing (an interval of 15s spends ${Math.round(DOMAIN_DATA_LAG_MS / intervalMs)}× fewer requests of the budget your other software shares)`;
+  return `polling GET /presence every ${formatDuration(intervalMs)}: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing (an interval of 15s spends ${Math.round(DOMAIN_DATA_LAG_MS / intervalMs)}× fewer requests of the budget your other software shares)`;
 }
 
 /** Why polling `rooms` rooms every `intervalMs` cannot keep to the interval within `maxRps`, or undefined. */
 export function overBudget(rooms: number, intervalMs: number, maxRps: number): string | undefined {
   if (!(rooms * (1000 / intervalMs) > maxRps)) return undefined;
-  return `watching ${rooms} rooms every ${intervalMs} ms needs ${(rooms / (intervalMs / 1000)).toFixed(1)} requests/s, over the budget of ${maxRps}/s: polls will be spaced out by the rate limiter. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
+  return `watching ${rooms} rooms every ${formatDuration(intervalMs)} needs ${(rooms / (intervalMs / 1000)).toFixed(1)} requests/s, over the budget of ${maxRps}/s: polls will be spaced out by the rate limiter. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
 }
 
 export const DOMAIN_TARGET = '*';

@@ -306,6 +306,14 @@ describe('CLI', () => {
     expect((JSON.parse(readFileSync(state, 'utf8')) as { pendingLeaves?: unknown }).pendingLeaves).toBeUndefined();
   });
 
+  it('--once that runs out of time behind the request budget says so, and what to change', async () => {
+    const r = await runCli(['--room', 'standup', '--room', 'retro', '--room', 'design', '--once', '--max-rps', '0.1', '--once-timeout', '1s', '--log-level', 'silent'], env());
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      'presence-watcher: --once: no complete snapshot within 1s (1 of 3 rooms answered: at --max-rps 0.1, 3 requests take about 20s; raise --once-timeout or --max-rps, or use --all-rooms, one request for every room)',
+    );
+  });
+
   it('--sink stdout:text prints a line a person reads per event: "who is in standup now?"', async () => {
     sim.join('standup', { userName: 'Ann' });
     sim.join('standup', { userName: 'Bob' });
@@ -851,7 +859,7 @@ describe('--check-config', () => {
   it('notes GET /presence polled faster than Daily\'s data moves (15 s), against Daily only', async () => {
     const daily = await runCli(['--all-rooms', '--interval', '2s', '--api-url', 'https://api.daily.co/v1', '--check-config'], env());
     expect(daily.code).toBe(0);
-    expect(daily.stdout).toContain("  - polling GET /presence every 2000 ms: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing");
+    expect(daily.stdout).toContain("  - polling GET /presence every 2s: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing");
     const sim = await runCli(['--all-rooms', '--interval', '2s', '--check-config'], env());
     expect(sim.stdout).not.toContain('polling GET /presence every');
     const rooms = await runCli(['--room', 'standup', '--interval', '2s', '--api-url', 'https://api.daily.co/v1', '--check-config'], env());

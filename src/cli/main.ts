@@ -129,7 +129,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
  * refused: Daily's answer would be the same until someone changes the room or the key), else once
  * `timeoutMs` has passed.
  */
-function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<string | undefined>; dispose(): void } {
+function firstSnapshot(daemon: Daemon, timeoutMs: number, maxRps: number): { done: Promise<string | undefined>; dispose(): void } {
   let settle!: (why: string | undefined) => void;
   const done = new Promise<string | undefined>((resolve) => (settle = resolve));
   const targets = daemon.watcher.targets;
@@ -153,10 +153,15 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number): { done: Promise<strin
   };
   daemon.watcher.on('poll', onPoll);
   daemon.watcher.once('ready', onReady);
-  const timer = setTimeout(
-    () => settle(`no complete snapshot within ${formatDuration(timeoutMs)}${lastError ? ` (last error: ${lastError})` : ''}`),
-    timerDelay(timeoutMs),
-  );
+  const timer = setTimeout(() => {
+    let why = lastError ? ` (last error: ${lastError})` : '';
+    // no error, rooms still waiting: the request budget spaced their polls out past the timeout
+    if (!lastError && targets.length > 1) {
+      const needs = Math.ceil((targets.length - 1) / maxRps) * 1000; // the first goes at once
+      why = ` (${answered.size} of ${targets.length} rooms answered: at --max-rps ${maxRps}, ${targets.length} requests take about ${formatDuration(needs)}; raise --once-timeout or --max-rps, or use --all-rooms, one request for every room)`;
+    }
+    settle(`no complete snapshot within ${formatDuration(timeoutMs)}${why}`);
+  }, timerDelay(timeoutMs));
   return {
     done,
     dispose: () => {
@@ -194,7 +199,7 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
   const stopAfterMs = extra?.stopAfterMs;
   const timeout =
     stopAfterMs === undefined ? new Promise<never>(() => {}) : new Promise<string>((r) => (timer = setTimeout(() => r('duration'), timerDelay(stopAfterMs))));
-  const once = extra?.once ? firstSnapshot(daemon, extra.once.timeoutMs) : undefined;
+  const once = extra?.once ? firstSnapshot(daemon, extra.once.timeoutMs, cfg.maxRps) : undefined;
   let undelivered = 0;
   if (once) for (const q of daemon.dispatcher.queues) q.on('abandoned', (events) => (undelivered += events.length));
   const outcome = await Promise.race([
