@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -304,6 +305,35 @@ describe('CLI', () => {
     expect(next.code).toBe(0);
     expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
     expect((JSON.parse(readFileSync(state, 'utf8')) as { pendingLeaves?: unknown }).pendingLeaves).toBeUndefined();
+  });
+
+  it('a receiver whose certificate this machine does not trust: the error says what to do, and doing it works', async () => {
+    // a self-signed certificate for localhost and 127.0.0.1, valid until 2126 (test/support/tls)
+    const tls = join(import.meta.dirname, 'support', 'tls');
+    const got: string[] = [];
+    const server = createHttpsServer({ key: readFileSync(join(tls, 'key.pem')), cert: readFileSync(join(tls, 'cert.pem')) }, (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += String(c)));
+      req.on('end', () => {
+        got.push(body);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      sim.join('standup', { userName: 'Ann' });
+      const url = `https://localhost:${(server.address() as { port: number }).port}/hook`;
+      const args = ['--room', 'standup', '--once', '--sink', `webhook:${url}`, '--drain-timeout', '1s', '--log-format', 'text'];
+      const untrusted = await runCli(args, env());
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toMatch(/delivery failed, will retry: network error posting to localhost:\d+: DEPTH_ZERO_SELF_SIGNED_CERT .*\(the certificate is not signed by a CA this machine trusts: if it is your own or your proxy's CA, give its certificate to Node with NODE_EXTRA_CA_CERTS=\/path\/to\/ca\.pem\)/);
+      expect(got).toEqual([]);
+      const trusted = await runCli(args, env({ NODE_EXTRA_CA_CERTS: join(tls, 'cert.pem') }));
+      expect(trusted.code).toBe(0);
+      expect(got.map((b) => (JSON.parse(b) as { type: string }).type)).toEqual(['join']);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('--once that runs out of time behind the request budget says so, and what to change', async () => {

@@ -64,6 +64,24 @@ export function networkFailure(err: unknown): string {
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (!code) return message || 'unknown error';
-  if (!message || message === code) return code;
-  return message.includes(code) ? message : `${code} ${message}`;
+  const hint = TLS_HINTS[code] ? ` (${TLS_HINTS[code]})` : '';
+  if (!message || message === code) return code + hint;
+  return (message.includes(code) ? message : `${code} ${message}`) + hint;
 }
+
+/**
+ * What to do about a certificate this machine will not trust. Retrying cannot fix these (unless
+ * the far end changes its certificate), and the codes alone send people searching: a receiver with
+ * a self-signed or in-house certificate, or a corporate proxy that re-signs TLS, is common.
+ */
+const UNTRUSTED = "the certificate is not signed by a CA this machine trusts: if it is your own or your proxy's CA, give its certificate to Node with NODE_EXTRA_CA_CERTS=/path/to/ca.pem";
+const TLS_HINTS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: UNTRUSTED,
+  SELF_SIGNED_CERT_IN_CHAIN: UNTRUSTED,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNTRUSTED,
+  UNABLE_TO_GET_ISSUER_CERT: UNTRUSTED,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: `${UNTRUSTED}, or the server must send its intermediate certificates`,
+  CERT_HAS_EXPIRED: 'the certificate has expired: its owner must renew it (or this machine\'s clock is wrong)',
+  CERT_NOT_YET_VALID: 'the certificate is not valid yet: this machine\'s clock may be wrong',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host: check the host in the URL',
+};
