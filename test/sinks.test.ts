@@ -367,7 +367,9 @@ describe('webhook sink', () => {
     const { q, deadLetter } = queue(new WebhookSink({ url: r.url }), { cap: 3 });
     const dropped: number[] = [];
     q.on('outcome', (o, n) => o === 'dropped' && dropped.push(n));
-    for (let i = 1; i <= 6; i++) q.push(ev(i));
+    q.push(ev(1));
+    await Promise.resolve(); // the queue takes what woke it once the burst that did is over: 1 alone
+    for (let i = 2; i <= 6; i++) q.push(ev(i));
     expect(q.depth).toBe(3);
     // event 1 is in flight; 2, 3, 4 were pushed out by 4, 5, 6… in order of age
     expect(deadLetter.entries.map((x) => x.event.participant.id)).toEqual(['p2', 'p3', 'p4']);
@@ -450,6 +452,18 @@ describe('delivery pacing (fake timers)', () => {
     });
   });
 
+  it('a burst that wakes an idle paced sink goes as one batch: a poll\'s events are one Slack message, not its first event and then the rest', async () => {
+    await underClock(async (clock) => {
+      const { sink, batches } = pacedSink(60_000);
+      const { q } = queue(sink);
+      for (let i = 1; i <= 5; i++) q.push(ev(i)); // one poll's events, pushed in one go
+      await clock.tickAsync(0);
+      expect(batches.map((b) => b.ids)).toEqual([['p1', 'p2', 'p3', 'p4', 'p5']]);
+      expect(batches[0]!.at).toBe(0); // at once: a microtask, not a timer
+      await q.close();
+    });
+  });
+
   it('a drain cuts a long interval (a Slack sink sending a message a minute) down to DRAIN_GAP_MS, so the last events go before the deadline', async () => {
     await underClock(async (clock) => {
       const { sink, batches } = pacedSink(60_000);
@@ -469,6 +483,7 @@ describe('delivery pacing (fake timers)', () => {
       const again = pacedSink(60_000);
       const { q: q2 } = queue(again.sink);
       q2.push(ev(3));
+      await clock.tickAsync(0); // 3 goes alone (it woke the queue), 4 comes after it
       q2.push(ev(4));
       await clock.tickAsync(200);
       const done = q2.drain(10_000);
