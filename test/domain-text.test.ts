@@ -157,6 +157,7 @@ describe('parseDomainText', () => {
 
   it('an answer that is not JSON fails up front; one bad deep inside fails when its room is read, naming it', () => {
     expect(() => parseDomainText('<html>502</html>')).toThrow(/the body is an HTML or XML page \(16 bytes\), not Daily's JSON/);
+    expect(() => parseDomainText('')).toThrow(/invalid response from Daily for GET \/presence: the body is empty \(0 bytes\), where Daily's JSON belongs$/);
     expect(() => parseDomainText('{"a":[{"id":"1"}]')).toThrow(/not valid JSON/);
     const badEntry = parseDomainText('{"a":[{"id":"1"}],"b":[{"id":"2"},{"name":"no id"}]}');
     const read: string[] = [];

@@ -173,6 +173,7 @@ export function parseDomainEntries(body: unknown): DomainEntries & Iterable<[str
  * Daily said.
  */
 function notJson(target: string, text: string): DailyApiError {
+  if (text.trim() === '') return invalidResponse(target, `the body is empty (${text.length} bytes), where Daily's JSON belongs`);
   if (text.trimStart().startsWith('<')) {
     return invalidResponse(target, `the body is an HTML or XML page (${text.length} bytes), not Daily's JSON${proxyNote()}: a proxy's or captive portal's page, a gateway's error page, or --api-url pointing elsewhere?`);
   }
