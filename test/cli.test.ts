@@ -11,6 +11,7 @@ import { Receiver } from './support/receiver.js';
 import { ConnectProxy } from './support/proxy.js';
 import { waitFor } from './support/helpers.js';
 import { sinkKeys } from '../src/daemon.js';
+import { onceTimeout } from '../src/cli/main.js';
 import { eventId } from '../src/diff.js';
 
 const SECRET = 'whsec_' + Buffer.from('cli-test-secret-0123456789abcdef').toString('base64');
@@ -334,6 +335,13 @@ describe('CLI', () => {
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+
+  it('--once\'s default time allows for the request budget: 30 s plus what --max-rps needs to poll every room once', () => {
+    expect(onceTimeout({ allRooms: false, rooms: ['standup'], maxRps: 5 })).toBe(30_000);
+    expect(onceTimeout({ allRooms: false, rooms: Array.from({ length: 200 }, (_, i) => `r${i}`), maxRps: 5 })).toBe(70_000);
+    expect(onceTimeout({ allRooms: false, rooms: ['a', 'b', 'c'], maxRps: 0.1 })).toBe(50_000);
+    expect(onceTimeout({ allRooms: true, rooms: [], maxRps: 0.1 })).toBe(30_000); // one request
   });
 
   it('--once that runs out of time behind the request budget says so, and what to change', async () => {

@@ -60,8 +60,9 @@ One shot (cron, scripts, "who is in standup now?"):
   --once                   take one snapshot of every target, deliver its events, save --state,
                            exit: 0 when all was delivered, 1 otherwise. With --state, each run
                            reports what changed since the last (joins, leaves, updates)
-  --once-timeout <dur>     give up (exit 1) without a complete snapshot after this long (default 30s);
-                           a room Daily does not know fails at once, after the other rooms' events
+  --once-timeout <dur>     give up (exit 1) without a complete snapshot after this long (default 30s,
+                           plus the time --max-rps needs to poll every --room once); a room Daily
+                           does not know fails at once, after the other rooms' events
 
 Durability:
   --state <file>           persist snapshots; on start, diff against them (no repeat joins,
@@ -157,7 +158,7 @@ SIGTERM stopped it (it says how far it got; the file is never changed).
 export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
-  | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number } | undefined; check: boolean }
+  | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number | undefined } | undefined; check: boolean }
   | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; participants: number; seed: number }
   | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: LogLevelName; logFormat: LogFormat | undefined }
   | ({ kind: 'replay' } & ReplayCommand);
@@ -427,5 +428,5 @@ export function parseCommand(argv: string[]): Command {
   const onceTimeoutMs = duration('--once-timeout', s('once-timeout'));
   if (onceTimeoutMs !== undefined && v.once !== true) throw new ConfigError('--once-timeout applies to --once only');
   if (onceTimeoutMs !== undefined && onceTimeoutMs < 1) throw new ConfigError('--once-timeout 0ms: give the first snapshot some time, e.g. 30s (the default)');
-  return { kind: 'run', flags, configPath: pathFlag('--config', s('config')), once: v.once === true ? { timeoutMs: onceTimeoutMs ?? 30_000 } : undefined, check: v['check-config'] === true };
+  return { kind: 'run', flags, configPath: pathFlag('--config', s('config')), once: v.once === true ? { timeoutMs: onceTimeoutMs } : undefined, check: v['check-config'] === true };
 }

@@ -118,9 +118,19 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         throw err;
       }
       if (command.check) return runCheck(cfg, command.configPath, io);
-      return runDaemon(cfg, io, command.once ? { once: command.once } : undefined);
+      return runDaemon(cfg, io, command.once ? { once: { timeoutMs: command.once.timeoutMs ?? onceTimeout(cfg) } } : undefined);
     }
   }
+}
+
+/**
+ * --once's default time for a complete snapshot: 30 s, plus what the request budget needs to poll
+ * every --room once (the first request goes at once). A fixed 30 s failed any list of rooms longer
+ * than the budget covers in that time (at the default 5/s, ~150 rooms) with nothing wrong.
+ */
+export function onceTimeout(cfg: Pick<DaemonConfig, 'allRooms' | 'rooms' | 'maxRps'>): number {
+  const polls = cfg.allRooms ? 1 : cfg.rooms.length;
+  return 30_000 + Math.ceil(Math.max(0, polls - 1) / cfg.maxRps) * 1000;
 }
 
 /**
