@@ -483,6 +483,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     }
   });
 
+  const what = cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`;
   log.info(
     {
       mode: cfg.allRooms ? 'all-rooms' : 'rooms',
@@ -492,9 +493,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       ...(Object.keys(filters).length > 0 ? { filters } : {}),
       maxRps: cfg.maxRps,
     },
-    io.once
-      ? `taking one snapshot of ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`} (--once)`
-      : `watching ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)`} every ${formatDuration(cfg.intervalMs)}`,
+    io.once ? `taking one snapshot of ${what} (--once)` : `watching ${what} every ${formatDuration(cfg.intervalMs)}`,
   );
   watcher.start();
 

@@ -195,20 +195,18 @@ function duration(flag: string, v: string | undefined): number | undefined {
   return ms;
 }
 
-/** A flag whose value may not be empty: "`flag` needs `what`". */
+/**
+ * A flag whose value may not be empty: "`flag` needs `what`". An empty value is refused rather than
+ * read as "none": `--state "$STATE"` with the variable unset would otherwise run the daemon without
+ * its state, silently.
+ */
 function nonEmpty(flag: string, v: string | undefined, what: string): string | undefined {
-  if (v === '') throw new ConfigError(`${flag} needs ${what}, but its value is empty`);
+  if (v === '') throw new ConfigError(`${flag} needs ${what}, but its value is empty (an unset shell variable?)`);
   return v;
 }
 
-/**
- * A flag naming a file. An empty value is refused rather than read as "none": `--state "$STATE"`
- * with the variable unset would otherwise run the daemon without its state, silently.
- */
-function pathFlag(flag: string, v: string | undefined): string | undefined {
-  if (v === '') throw new ConfigError(`${flag} needs a file path, but its value is empty (an unset shell variable?)`);
-  return v;
-}
+/** A flag naming a file. */
+const pathFlag = (flag: string, v: string | undefined): string | undefined => nonEmpty(flag, v, 'a file path');
 
 /** A flag whose value is one of `choices`, checked; undefined when the flag is absent. */
 function oneOf<T extends string>(flag: string, v: string | undefined, choices: readonly T[]): T | undefined {

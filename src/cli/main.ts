@@ -129,8 +129,12 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
  * than the budget covers in that time (at the default 5/s, ~150 rooms) with nothing wrong.
  */
 export function onceTimeout(cfg: Pick<DaemonConfig, 'allRooms' | 'rooms' | 'maxRps'>): number {
-  const polls = cfg.allRooms ? 1 : cfg.rooms.length;
-  return 30_000 + Math.ceil(Math.max(0, polls - 1) / cfg.maxRps) * 1000;
+  return 30_000 + budgetMs(cfg.allRooms ? 1 : cfg.rooms.length, cfg.maxRps);
+}
+
+/** How long `requests` requests take at `maxRps`, ms: the first goes at once. */
+function budgetMs(requests: number, maxRps: number): number {
+  return Math.ceil(Math.max(0, requests - 1) / maxRps) * 1000;
 }
 
 /**
@@ -167,8 +171,7 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number, maxRps: number): { don
     let why = lastError ? ` (last error: ${lastError})` : '';
     // no error, rooms still waiting: the request budget spaced their polls out past the timeout
     if (!lastError && targets.length > 1) {
-      const needs = Math.ceil((targets.length - 1) / maxRps) * 1000; // the first goes at once
-      why = ` (${answered.size} of ${targets.length} rooms answered: at --max-rps ${maxRps}, ${targets.length} requests take about ${formatDuration(needs)}; raise --once-timeout or --max-rps, or use --all-rooms, one request for every room)`;
+      why = ` (${answered.size} of ${targets.length} rooms answered: at --max-rps ${maxRps}, ${targets.length} requests take about ${formatDuration(budgetMs(targets.length, maxRps))}; raise --once-timeout or --max-rps, or use --all-rooms, one request for every room)`;
     }
     settle(`no complete snapshot within ${formatDuration(timeoutMs)}${why}`);
   }, timerDelay(timeoutMs));

@@ -1,3 +1,4 @@
+import { decodePart } from '../util/url.js';
 export type DailyErrorCode =
   | 'DAILY_AUTH_REJECTED' // 401: the API key is wrong or revoked
   | 'DAILY_FORBIDDEN' // 403: the key may not do this
@@ -92,16 +93,9 @@ function describeBody(type: string | undefined, info: string | undefined): strin
  * characters Daily allows in a room name is not documented), where it saves a trip to the docs.
  */
 function roomNameHint(name: string): string {
-  const decoded = (part: string) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part; // a stray % in what was typed
-    }
-  };
   if (name.includes('*')) return '. Rooms are polled by name ("*" is not a wildcard there): to watch every room that matches, use --all-rooms (allRooms) with a sink rooms filter';
   const url = /^https?:\/\/[^/]+\/([^/?#]+)/i.exec(name.trim());
-  if (url) return `. That is a room's URL: --room (rooms) takes the room's name, the last part of it ("${decoded(url[1]!)}")`;
+  if (url) return `. That is a room's URL: --room (rooms) takes the room's name, the last part of it ("${decodePart(url[1]!)}")`;
   if (name.includes(',')) return `. One room per --room: repeat the flag (${name.split(',').map((r) => `--room ${r.trim()}`).join(' ')}), or list them under rooms: in a config file`;
   if (name !== name.trim()) return '. The name starts or ends with a space: is it quoted with one by mistake?';
   return '';

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
 import { secrets, type Logger } from '../log.js';
 import { makeDirsSync, nearestExisting } from '../util/dirs.js';
-import { specialKind } from '../util/file-kind.js';
+import { FIFO, SOCKET, specialKind } from '../util/file-kind.js';
 import { pseudoFsProblem } from '../util/pseudo-fs.js';
 
 /** Where undeliverable events end: an NDJSON file (one line per event), or the log. */
@@ -44,7 +44,7 @@ export class FileDeadLetter implements DeadLetter {
     // and with it the whole daemon, until something reads
     // (the daemon's own stdout or stderr is a pipe under Docker or systemd, and always read)
     const kind = specialKind(this.path);
-    if ((kind === 'a FIFO (named pipe)' || kind === 'a socket') && !isOwnStdio(this.path)) {
+    if ((kind === FIFO || kind === SOCKET) && !isOwnStdio(this.path)) {
       throw new Error(`it is ${kind}: appending to it would stall the daemon whenever nothing reads it; give a regular file, or /dev/stderr`);
     }
     accessSync(this.path, constants.W_OK);
@@ -84,7 +84,6 @@ function isOwnStdio(path: string): boolean {
     }
   });
 }
-
 
 export class LogDeadLetter implements DeadLetter {
   constructor(private readonly log: Logger) {}

@@ -1,5 +1,6 @@
 import type { PresenceEvent } from '../events.js';
 import { secrets } from '../log.js';
+import { decodePart } from '../util/url.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { secretKeys, sign } from './signing.js';
 import { DeliveryError, type Sink } from './sink.js';
@@ -48,21 +49,18 @@ export function checkWebhookHeaders(headers: Record<string, string>): string | u
  */
 export function urlCredentials(url: string): string | undefined {
   const c = credentialsOf(url);
-  return c && `Basic ${Buffer.from(`${c.user}:${c.password}`, 'utf8').toString('base64')}`;
+  return c && basicAuth(c);
 }
 
 /** The user and password a URL carries, decoded; undefined when it carries neither. */
 function credentialsOf(url: string): { user: string; password: string } | undefined {
   const u = new URL(url);
   if (!u.username && !u.password) return undefined;
-  const part = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
-  return { user: part(u.username), password: part(u.password) };
+  return { user: decodePart(u.username), password: decodePart(u.password) };
+}
+
+function basicAuth(c: { user: string; password: string }): string {
+  return `Basic ${Buffer.from(`${c.user}:${c.password}`, 'utf8').toString('base64')}`;
 }
 
 /** Why a webhook's URL and headers cannot go together, or undefined: credentials in both. */
@@ -107,11 +105,12 @@ export class WebhookSink implements Sink {
     this.#headers = Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     const both = checkWebhookAuth(o.url, o.headers);
     if (both) throw new TypeError(`WebhookSink: ${both}`);
-    const basic = urlCredentials(o.url);
-    if (basic) {
+    const creds = credentialsOf(o.url);
+    if (creds) {
+      const basic = basicAuth(creds);
       // the URL's own form of the password is scrubbed with the URL (HttpTarget); its decoded and
       // base64 forms too, which a receiver's error text may echo
-      secrets.add(credentialsOf(o.url)!.password);
+      secrets.add(creds.password);
       secrets.add(basic.slice('Basic '.length));
       this.#headers.authorization = basic;
     }

@@ -1,5 +1,9 @@
 import { statSync, type Stats } from 'node:fs';
 
+/** The kinds a write or read can block on (specialKind's words for them). */
+export const FIFO = 'a FIFO (named pipe)';
+export const SOCKET = 'a socket';
+
 /**
  * What `path` is when it exists and is not a regular file ("a FIFO (named pipe)", "a socket", …),
  * following symlinks; undefined for a regular file, or nothing there. Reading a FIFO blocks until
@@ -16,8 +20,8 @@ export function specialKind(path: string): string | undefined {
   }
   if (st.isFile()) return undefined;
   if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isSocket()) return 'a socket';
+  if (st.isFIFO()) return FIFO;
+  if (st.isSocket()) return SOCKET;
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
   return 'not a regular file';

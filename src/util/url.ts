@@ -13,3 +13,12 @@ export function redirectOrigin(status: number, location: string | string[] | und
     return undefined;
   }
 }
+
+/** A URL part percent-decoded, or as it is when its escapes are malformed (a stray % typed by hand). */
+export function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
