@@ -16,10 +16,11 @@ import { WebhookSink } from './sinks/webhook.js';
 import { secretKeys } from './sinks/signing.js';
 import { PresenceWatcher, WatcherOptionsError } from './watcher.js';
 import { DailyApiError } from './daily/errors.js';
+import { apiSource } from './daily/client.js';
 import { makeDirs } from './util/dirs.js';
 import { formatDuration } from './util/duration.js';
 import { FileStateStore } from './state/file-store.js';
-import { StateError, type SavedState, type StateStore } from './state/store.js';
+import { checkSource, StateError, type SavedState, type StateStore } from './state/store.js';
 import { emptyState, replay } from './state/replay.js';
 import { Outbox } from './state/outbox.js';
 import { StateLock } from './state/lock.js';
@@ -312,11 +313,14 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
         onRestored: () => log.warn({ lock: lock!.path }, "the state file's lock was removed while this daemon held it (by hand, or a cleaner of old files): written again"),
       });
       initialState = await stateStore.load();
+      // before the outbox is touched: nothing of a state polled elsewhere is replayed or delivered
+      if (initialState) checkSource(initialState, apiSource(new URL(cfg.apiUrl)), `state file ${cfg.statePath}`);
     } catch (err) {
       if (err instanceof StateError) throw new ConfigError(err.message);
       throw err;
     }
-    log.info({ state: cfg.statePath, found: initialState !== undefined }, initialState ? 'resuming from saved state' : 'no saved state: first start');
+    // (a state found is logged by the watcher as it resumes from it, with its time and rooms)
+    if (!initialState) log.info({ state: cfg.statePath }, 'no saved state: first start');
   }
 
   let outbox: Outbox | undefined;

@@ -11,7 +11,7 @@ import { monotonicNow } from './util/clock.js';
 import { unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
-import type { SavedState, StateStore } from './state/store.js';
+import { checkSource, type SavedState, type StateStore } from './state/store.js';
 import { formatDuration } from './util/duration.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
@@ -287,6 +287,13 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         maxBodyBytes: options.maxBodyBytes,
       });
     }
+    if (this.#initialState) {
+      try {
+        checkSource(this.#initialState, this.#client.source, 'initialState');
+      } catch (err) {
+        throw new WatcherOptionsError(`PresenceWatcher: ${(err as Error).message}`);
+      }
+    }
     if (options.limiter) {
       this.#limiter = options.limiter;
       this.#ownsLimiter = false;
@@ -334,7 +341,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (this.#started) return this;
     this.#started = true;
     if (this.#store && !this.#initialState) {
-      this.#store.load().then(
+      const checked = this.#store.load().then((state) => {
+        if (state) checkSource(state, this.#client.source, 'the saved state');
+        return state;
+      });
+      checked.then(
         (state) => {
           if (this.#abort.signal.aborted) return;
           if (state) this.#restore(state);
@@ -391,6 +402,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     for (const room of this.#grace.rooms) rooms[room] = [...(rooms[room] ?? []), ...this.#grace.pending(room)];
     const wallNow = this.#now();
     const state: SavedState = { version: 1, savedAt: new Date(wallNow).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
+    if (this.#client.source !== undefined) state.source = this.#client.source;
     const missing = this.#grace.missingSince(wallNow, monotonicNow());
     if (missing.size > 0) {
       state.pendingLeaves = {};

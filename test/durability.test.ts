@@ -116,6 +116,8 @@ describe('FileStateStore', () => {
     await Promise.all([store.save({ ...state, rooms: {} }), store.save(state)]);
     expect(await store.load()).toEqual(state);
     expect(readdirSync(join(dir, 'sub'))).toEqual(['state.json']); // no temp file left
+    writeFileSync(store.path, JSON.stringify({ ...state, source: 42 }));
+    await expect(store.load()).rejects.toThrow(/is corrupt: "source" must be a string/);
   });
 
   it('a save that fails part way (here the state cannot be written; on a full disk, ENOSPC) leaves no temp file and the old state', async () => {
@@ -224,6 +226,94 @@ describe('resume from state (watcher against the simulator)', () => {
     await sim.close();
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^presence-watcher: state file .*state\.json is corrupt: "rooms" must be an object/);
+  });
+
+  it('a state polled from another API is refused (no request, no event), by the store and as initialState; the same API with a trailing slash, or a state recording no source, resumes', async () => {
+    const file = join(tmp(), 'state.json');
+    h = await startHarness({ rooms: ['a'] }, { stateStore: new FileStateStore(file) });
+    const stay = h.sim.join('a', { userName: 'Stay' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    await h.watcher.stop();
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    expect(saved.source).toBe(h.sim.url.replace(/\/+$/, ''));
+
+    // another simulator: its room "a" has someone else in it
+    const other = new DailySimulator({ rooms: ['a'] });
+    await other.listen();
+    try {
+      other.join('a', { userName: 'Elsewhere' });
+      const opts = { apiKey: other.apiKey, apiUrl: other.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger };
+      const w = new PresenceWatcher({ ...opts, stateStore: new FileStateStore(file) });
+      const events: PresenceEvent[] = [];
+      w.on('event', (e) => events.push(e));
+      const errors: Error[] = [];
+      w.on('error', (e) => errors.push(e));
+      const stopped = new Promise<Error | undefined>((r) => w.once('stop', r));
+      w.start();
+      const why = (await stopped)?.message;
+      expect(why).toContain(`holds presence polled from ${saved.source}, but this watcher polls ${other.url.replace(/\/+$/, '')}`);
+      expect(why).not.toContain(other.apiKey);
+      expect(errors.map((e) => e.message)).toEqual([why]);
+      expect(events).toEqual([]);
+      expect(other.requests).toHaveLength(0);
+      expect(() => new PresenceWatcher({ ...opts, initialState: saved })).toThrow(/^PresenceWatcher: initialState holds presence polled from/);
+    } finally {
+      await other.close();
+    }
+
+    // the same API written with a trailing slash: the same source
+    const events: PresenceEvent[] = [];
+    const w2 = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: `${h.sim.url}/`, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, initialState: saved });
+    w2.on('event', (e) => events.push(e));
+    w2.start();
+    await waitFor(w2, 'ready', () => w2.isReady);
+    await w2.stop();
+    expect(events).toEqual([]);
+
+    // a state saved before sources were recorded: taken as it is, and saved again with one
+    writeFileSync(file, JSON.stringify({ ...saved, source: undefined }));
+    const w3 = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, stateStore: new FileStateStore(file) });
+    w3.on('event', (e) => events.push(e));
+    w3.start();
+    await waitFor(w3, 'ready', () => w3.isReady);
+    h.sim.leave('a', stay.id);
+    await waitFor(w3, 'event', () => events.length > 0);
+    await w3.stop();
+    expect(kinds(events)).toEqual([`leave:${stay.id}`]);
+    expect(JSON.parse(readFileSync(file, 'utf8')).source).toBe(saved.source);
+  });
+
+  it('CLI: a state file polled from another --api-url exits 2 before anything is sent, its files untouched; --check-config says the same', async () => {
+    const one = new DailySimulator({ rooms: ['a'] });
+    const two = new DailySimulator({ rooms: ['a'] });
+    await Promise.all([one.listen(), two.listen()]);
+    try {
+      one.join('a', { userName: 'Ann' });
+      two.join('a', { userName: 'Bob' });
+      const dir = tmp();
+      const file = join(dir, 'state.json');
+      const env = (sim: DailySimulator) => ({ DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url });
+      const first = await runCli(['--room', 'a', '--state', file, '--once', '--sink', 'stdout:text'], env(one));
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/Ann joined a/);
+      const files = () => readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]);
+      const before = files();
+      expect(before.map(([f]) => f)).toContain('state.json');
+
+      const r = await runCli(['--room', 'a', '--state', file, '--once', '--sink', 'stdout:text'], env(two));
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^presence-watcher: state file .*state\.json holds presence polled from http:\/\/127\.0\.0\.1:\d+\/v1, but this watcher polls http:\/\/127\.0\.0\.1:\d+\/v1: .*seem to leave\. Give each API its own state file/);
+      expect(two.requests).toHaveLength(0);
+      expect(files()).toEqual(before); // the lock released, nothing written
+
+      const check = await runCli(['--room', 'a', '--state', file, '--check-config'], env(two));
+      expect(check.code).toBe(2);
+      expect(check.stderr).toMatch(/holds presence polled from .*, but this watcher polls /);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
   });
 
   it('leave grace over HTTP: a short absence is invisible, a long one is a leave', async () => {

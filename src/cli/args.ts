@@ -66,7 +66,8 @@ One shot (cron, scripts, "who is in standup now?"):
 
 Durability:
   --state <file>           persist snapshots; on start, diff against them (no repeat joins,
-                           leaves for people who left while stopped)
+                           leaves for people who left while stopped). One file per API: a state
+                           polled from another --api-url is refused
   --leave-grace <dur>      report a leave only after the person was absent this long (default 0);
                            with --state the grace carries across restarts and --once runs
   --outbox-cap <n>         with --state: undelivered events kept for re-delivery at most (100000);

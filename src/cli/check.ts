@@ -8,10 +8,11 @@ import { pseudoFsProblem } from '../util/pseudo-fs.js';
 import { FileStateStore } from '../state/file-store.js';
 import { StateLock } from '../state/lock.js';
 import { readOutboxLog } from '../state/outbox.js';
-import { StateError, type SavedState } from '../state/store.js';
+import { checkSource, StateError, type SavedState } from '../state/store.js';
 import { formatDuration } from '../util/duration.js';
 import { fasterThanDomainData, overBudget, overDailyLimit, PresenceWatcher, WatcherOptionsError } from '../watcher.js';
 import { urlCredentials } from '../sinks/webhook.js';
+import { apiSource } from '../daily/client.js';
 
 /** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
 export interface CheckReport {
@@ -63,8 +64,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
     const over = overBudget(cfg.rooms.length, cfg.intervalMs, cfg.maxRps);
     if (over) notes.push(over);
   }
-  const api = new URL(cfg.apiUrl); // without a user:password@ or query it may carry
-  lines.push(`api          ${api.origin}${api.pathname}`);
+  lines.push(`api          ${apiSource(new URL(cfg.apiUrl))}`); // without a user:password@ or query it may carry
   sinks.forEach(({ sink, filter }, i) => {
     const s = cfg.sinks[i]!;
     const what: string[] = [];
@@ -117,6 +117,7 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
   let state: SavedState | undefined;
   try {
     state = await new FileStateStore(path).load();
+    if (state) checkSource(state, apiSource(new URL(cfg.apiUrl)), `state file ${path}`);
   } catch (err) {
     fail(err);
   }

@@ -57,6 +57,12 @@ export interface RoomPresenceOptions {
  * `Participant` objects are valid entries.
  */
 export interface PresenceClient {
+  /**
+   * Where the answers come from (DailyClient: its API URL's origin and path). A watcher records it
+   * in the state it saves and refuses a saved state recorded from another source, whose rooms
+   * would otherwise all seem to empty. Optional: without it, no such check.
+   */
+  readonly source?: string;
   getRoomEntries(room: string, opts?: RoomPresenceOptions): Promise<RoomEntries>;
   getDomainEntries(opts?: { signal?: AbortSignal }): Promise<DomainEntries>;
   close(): Promise<void>;
@@ -94,7 +100,17 @@ export function encodeRoomSegment(room: string): string {
  * A small client for Daily's presence endpoints: one keep-alive pool per API origin, a whole-request
  * timeout, a body-size cap and validated, typed answers. Every failure is a DailyApiError.
  */
+/**
+ * An API URL as a saved state records its source: origin and path, without a trailing slash, and
+ * without the user:password@ or query it may carry.
+ */
+export function apiSource(apiUrl: URL): string {
+  return `${apiUrl.origin}${apiUrl.pathname.replace(/\/+$/, '')}`;
+}
+
 export class DailyClient implements PresenceClient {
+  /** The API's origin and path (`apiSource`), e.g. `https://api.daily.co/v1`. */
+  readonly source: string;
   readonly #pool: Dispatcher;
   readonly #basePath: string;
   readonly #origin: string;
@@ -128,6 +144,7 @@ export class DailyClient implements PresenceClient {
     this.#maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#origin = url.origin;
+    this.source = apiSource(url);
     this.#headers = {
       authorization: `Bearer ${apiKey}`,
       accept: 'application/json',

@@ -26,6 +26,7 @@ export function validateSavedState(raw: unknown, where: string): SavedState {
   for (const [room, list] of Object.entries(r.rooms as object)) {
     if (!Array.isArray(list) || !list.every(isParticipant)) bad(`room "${room}" is not a list of participants`);
   }
+  if (r.source !== undefined && typeof r.source !== 'string') bad('"source" must be a string');
   if (r.pendingLeaves !== undefined) {
     const ok = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
     if (!ok(r.pendingLeaves)) bad('"pendingLeaves" must be an object');

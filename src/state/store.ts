@@ -20,6 +20,12 @@ export interface SavedState {
    * (`--once` from cron) still reports the leave. Absent when nobody's leave was pending.
    */
   pendingLeaves?: Record<string, Record<string, string>>;
+  /**
+   * Where the snapshots were polled from: the API's origin and path (`https://api.daily.co/v1`), as
+   * the client's `source` gives it. A watcher polling another source refuses the state
+   * (`checkSource`). Absent in states saved before it was recorded, or by a client without one.
+   */
+  source?: string;
 }
 
 /** Where snapshots live between runs. The file store is the default; any other can be plugged in. */
@@ -33,4 +39,17 @@ export interface StateStore {
 export class StateError extends Error {
   override name = 'StateError';
   readonly code = 'STATE_UNUSABLE';
+}
+
+/**
+ * Throws a StateError when `state` was polled from another source than `source` (the simulator's,
+ * then Daily's; a staging gateway, then production): diffed against the other's answers, everyone
+ * in its rooms would seem to leave and everyone there to join. `where` names the state in the message.
+ */
+export function checkSource(state: SavedState, source: string | undefined, where: string): void {
+  if (state.source === undefined || source === undefined || state.source === source) return;
+  throw new StateError(
+    `${where} holds presence polled from ${state.source}, but this watcher polls ${source}: diffed against each other, everyone in its rooms would seem to leave. ` +
+      `Give each API its own state file; if both reach the same Daily domain (a proxy in front of it), set "source" in the state file to ${JSON.stringify(source)}`,
+  );
 }
