@@ -235,6 +235,34 @@ describe('webhook sink', () => {
     expect(r.requests).toHaveLength(3);
   });
 
+  it.each([
+    [401, 'disabled'],
+    [400, 'dead-lettered'],
+  ] as const)('a signed delivery refused (%i) by a receiver whose clock is far from ours: the reason says so, not only the secret (%s)', async (status) => {
+    const r = await receiver();
+    r.script = [1, 2, 3].map(() => ({ status, body: 'timestamp too old' }));
+    // this machine's clock 12 minutes behind the receiver's (whose Date header is the real time)
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, secret: 'raw-secret-value', now: () => Date.now() - 12 * 60_000 }));
+    for (let i = 1; i <= 3; i++) q.push(ev(i));
+    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 3);
+    const reason = status === 401 ? q.disabledReason : deadLetter.entries[0]!.reason;
+    expect(reason).toContain(`this machine's clock is 12 minutes behind ${new URL(r.url).host}'s, and receivers refuse a signature more than 5 minutes off theirs: set the clock (NTP)`);
+    // the timestamp it signed is the one it says is off
+    expect(Number(r.requests[0]!.headers['webhook-timestamp'])).toBeLessThan(Date.now() / 1000 - 11 * 60);
+  });
+
+  it('an unsigned sink, or a clock within 5 minutes of the receiver\'s, gets no clock note', async () => {
+    const r = await receiver();
+    r.script = [{ status: 400, body: 'no' }, { status: 400, body: 'no' }];
+    const signed = queue(new WebhookSink({ url: r.url, secret: 'raw-secret-value', now: () => Date.now() - 4 * 60_000 }));
+    const unsigned = queue(new WebhookSink({ url: r.url, now: () => Date.now() - 60 * 60_000 }));
+    signed.q.push(ev(1));
+    unsigned.q.push(ev(2));
+    await waitFor(signed.q, 'abandoned', () => signed.deadLetter.entries.length >= 1);
+    await waitFor(unsigned.q, 'abandoned', () => unsigned.deadLetter.entries.length >= 1);
+    expect([signed.deadLetter.entries[0]!.reason, unsigned.deadLetter.entries[0]!.reason]).toEqual([expect.stringMatching(/HTTP 400 "no"$/), expect.stringMatching(/HTTP 400 "no"$/)]);
+  });
+
   it('a refusal between successes dead-letters that event only', async () => {
     const r = await receiver();
     r.script = [{ status: 401, body: 'no' }, { status: 200 }, { status: 401, body: 'no' }, { status: 401, body: 'no' }, { status: 200 }];

@@ -13,6 +13,8 @@ export interface PostResult {
   text: string;
   /** For a redirect: where to, as origin only (a path may carry a token). */
   redirectTo: string | undefined;
+  /** For a failure: the far end's clock, from its `Date` header (ms since the epoch), when it sent one. */
+  dateMs?: number | undefined;
 }
 
 /** A keep-alive POST target; the URL stays inside, only `host` is ever shown. */
@@ -74,6 +76,7 @@ export class HttpTarget {
         // a receiver's error text can echo the URL, token and all
         text: secrets.scrub(text.slice(0, 1024)),
         redirectTo: redirectOrigin(res.statusCode, res.headers.location, this.#origin),
+        dateMs: typeof res.headers.date === 'string' ? Date.parse(res.headers.date) || undefined : undefined,
       };
     } catch (err) {
       if (signal.aborted) throw signal.reason;

@@ -27,6 +27,22 @@ export interface WebhookSinkOptions {
   now?: () => number;
 }
 
+/** How far a signature's timestamp may be off the receiver's clock (Standard Webhooks receivers allow ±5 min). */
+const TIMESTAMP_TOLERANCE_MS = 5 * 60_000;
+
+/**
+ * For a signed delivery the receiver refused: when this machine's clock is further off the
+ * receiver's (its `Date` header) than receivers allow, the likelier cause than the secret.
+ */
+function clockNote(host: string, nowMs: number, theirMs: number | undefined): string {
+  if (theirMs === undefined) return '';
+  const off = nowMs - theirMs;
+  if (Math.abs(off) <= TIMESTAMP_TOLERANCE_MS) return '';
+  const minutes = Math.round(Math.abs(off) / 60_000);
+  const size = minutes >= 120 ? `${Math.round(minutes / 60)} hours` : `${minutes} minutes`;
+  return `; this machine's clock is ${size} ${off > 0 ? 'ahead of' : 'behind'} ${host}'s, and receivers refuse a signature more than 5 minutes off theirs: set the clock (NTP)`;
+}
+
 /** Headers the sink sets itself (or HTTP does), which `headers` may not replace. */
 const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'transfer-encoding', 'connection', 'keep-alive', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -140,6 +156,7 @@ export class WebhookSink implements Sink {
       return;
     }
     const what = `${this.#target.host} answered HTTP ${r.status}${r.text ? ` "${snippet(r.text)}"` : ''}`;
+    const clock = this.#keys ? clockNote(this.#target.host, this.#now(), r.dateMs) : '';
     if (r.status >= 300 && r.status < 400) throw redirectError(`${this.#target.host} answered HTTP ${r.status}`, r);
     if (r.status === 410) throw new DeliveryError(`${what}: the endpoint is gone`, 'disable', r.status);
     // refused credentials are about the endpoint, not this event: a wrong signing secret or a
@@ -148,12 +165,12 @@ export class WebhookSink implements Sink {
     if (r.status === 401 || r.status === 403) {
       const fix = this.#keys ? 'check the signing secret the receiver expects, and the URL' : 'the receiver wants credentials: sign deliveries (--webhook-secret) or check the URL';
       if (++this.#refusals >= WEBHOOK_REFUSALS_TO_DISABLE) {
-        throw new DeliveryError(`${what} ${this.#refusals} times in a row: ${fix}`, 'disable', r.status);
+        throw new DeliveryError(`${what} ${this.#refusals} times in a row: ${fix}${clock}`, 'disable', r.status);
       }
-      throw new DeliveryError(`${what}: ${fix} (the sink is disabled after ${WEBHOOK_REFUSALS_TO_DISABLE} refusals in a row)`, 'permanent', r.status);
+      throw new DeliveryError(`${what}: ${fix}${clock} (the sink is disabled after ${WEBHOOK_REFUSALS_TO_DISABLE} refusals in a row)`, 'permanent', r.status);
     }
     if (r.status === 429 || r.status === 408 || r.status >= 500) throw new DeliveryError(what, 'retry', r.status, r.retryAfterMs);
-    throw new DeliveryError(what, 'permanent', r.status);
+    throw new DeliveryError(`${what}${clock}`, 'permanent', r.status);
   }
 
   close(): Promise<void> {
