@@ -416,35 +416,52 @@ async function main() {
   // ------------------------------------------------ 5. sink throughput
   log(`5. sink throughput (at ${elapsed()} s)`);
   const sample = diffRoom(undefined, { room: 'r', participants: parseRoomPresence('r', JSON.parse(roomBody(Array.from({ length: quick ? 5_000 : 20_000 }, () => person('r'))))).participants, complete: true }, { at: 'x' }).events;
-  const recv2 = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(204).end());
-  });
-  await new Promise((r) => recv2.listen(0, '127.0.0.1', r));
-  const wq = new DeliveryQueue({ sink: new WebhookSink({ url: `http://127.0.0.1:${recv2.address().port}/` }), deadLetter: { write() {} }, logger: silent });
-  let t = performance.now();
-  for (const e of sample) wq.push(e);
-  await wq.drain(120_000);
-  const webhookRate = sample.length / ((performance.now() - t) / 1000);
-  await wq.close();
-  await new Promise((r) => recv2.close(r));
+  // a local receiver answering 204 after `delayMs`: 0 measures the sink's own cost, 20 stands in
+  // for a receiver across a network, where what counts is how many requests are in flight
+  const webhookRate = async (events, concurrency, delayMs) => {
+    const recv2 = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => (delayMs ? setTimeout(() => res.writeHead(204).end(), delayMs) : res.writeHead(204).end()));
+    });
+    await new Promise((r) => recv2.listen(0, '127.0.0.1', r));
+    const sink = new WebhookSink({ url: `http://127.0.0.1:${recv2.address().port}/`, concurrency });
+    // cap: every event held (the default cap would send the excess to the dead-letter unsent)
+    const wq = new DeliveryQueue({ sink, deadLetter: { write() {} }, logger: silent, cap: events.length });
+    let delivered = 0;
+    wq.on('delivered', (b) => (delivered += b.length));
+    const t0 = performance.now();
+    for (const e of events) wq.push(e);
+    await wq.drain(120_000);
+    const rate = delivered / ((performance.now() - t0) / 1000);
+    if (delivered !== events.length) throw new Error(`webhook throughput: ${delivered} of ${events.length} events delivered`);
+    await wq.close();
+    await new Promise((r) => recv2.close(r));
+    return rate;
+  };
+  const localOne = await webhookRate(sample, 1, 0);
+  const localDefault = await webhookRate(sample, undefined, 0);
+  const remote = sample.slice(0, quick ? 100 : 400);
+  const remoteRates = [];
+  for (const c of [1, 4, 16]) remoteRates.push([c, await webhookRate(remote, c, 20)]);
   const devnull = createWriteStream('/dev/null');
   const stdoutEvents = [];
   for (let i = 0; i < (quick ? 10 : 20); i++) stdoutEvents.push(...sample);
   const sq = new DeliveryQueue({ sink: new StdoutSink(devnull), deadLetter: { write() {} }, logger: silent, cap: stdoutEvents.length });
-  t = performance.now();
+  const t = performance.now();
   for (const e of stdoutEvents) sq.push(e);
   await sq.drain(120_000);
   const stdoutRate = stdoutEvents.length / ((performance.now() - t) / 1000);
   await sq.close();
   devnull.end();
-  log(`   webhook ${fmt(webhookRate, 0)}/s, stdout ${fmt(stdoutRate, 0)}/s`);
+  log(`   webhook ${fmt(localOne, 0)}/s one in flight, ${fmt(localDefault, 0)}/s at the default 4; 20 ms receiver ${remoteRates.map(([c, r]) => `${fmt(r, 0)}/s at ${c}`).join(', ')}; stdout ${fmt(stdoutRate, 0)}/s`);
   results.sections.push({
     title: '5. Sink throughput',
     text: [
       '| sink | events | events/s |',
       '| --- | ---: | ---: |',
-      `| webhook → local receiver (keep-alive, one request per event, one in flight) | ${sample.length.toLocaleString('en')} | ${fmt(webhookRate, 0)} |`,
+      `| webhook → local receiver (keep-alive, one request per event), one in flight (\`concurrency: 1\`) | ${sample.length.toLocaleString('en')} | ${fmt(localOne, 0)} |`,
+      `| webhook → local receiver, up to 4 in flight (the default) | ${sample.length.toLocaleString('en')} | ${fmt(localDefault, 0)} |`,
+      ...remoteRates.map(([c, r]) => `| webhook → receiver answering after 20 ms (a network away), concurrency ${c} | ${remote.length.toLocaleString('en')} | ${fmt(r, 0)} |`),
       `| stdout → /dev/null (NDJSON) | ${stdoutEvents.length.toLocaleString('en')} | ${fmt(stdoutRate, 0)} |`,
     ].join('\n'),
   });

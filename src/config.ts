@@ -10,7 +10,7 @@ import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
 import { joinSecrets } from './sinks/signing.js';
 import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
-import { checkWebhookAuth, checkWebhookHeaders } from './sinks/webhook.js';
+import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from './sinks/webhook.js';
 import { LOG_FORMATS, type LogFormat } from './log.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
@@ -91,6 +91,7 @@ const sinkSchema = z.discriminatedUnion('type', [
       secret: secretSetting.optional(),
       timeout: duration.optional(),
       headers: z.record(z.string(), z.string()).superRefine(saysWhy(checkWebhookHeaders)).optional(),
+      concurrency: z.number().int('must be a whole number').min(1).max(MAX_WEBHOOK_CONCURRENCY).optional(),
       ...filter,
     })
     .strict()
@@ -223,7 +224,7 @@ function kindOf(v: unknown, show: boolean): string {
   return `${kind} (${String(v)})`;
 }
 
-const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'roomUrl', 'messageInterval', 'format', 'events', 'rooms', 'ignoreUsers'];
+const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'concurrency', 'roomUrl', 'messageInterval', 'format', 'events', 'rooms', 'ignoreUsers'];
 
 /**
  * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores

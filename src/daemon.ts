@@ -103,6 +103,7 @@ export function buildSink(s: SinkConfig, index: number, webhookSecret: string | 
       ...(secret !== undefined ? { secret } : {}),
       ...(s.headers ? { headers: s.headers } : {}),
       ...(s.timeout !== undefined ? { timeoutMs: s.timeout } : {}),
+      ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}),
       name: `webhook-${index + 1}(${host})`,
       userAgent: ua,
     });

@@ -849,6 +849,7 @@ describe('--check-config', () => {
         'sinks:',
         '  - {type: slack, url: "${SLACK_URL}", events: [join], rooms: ["stand*"]}',
         '  - {type: webhook, url: "http://203.0.113.9/hook", secret: "${HOOK_SECRET}", ignoreUsers: []}',
+        '  - {type: webhook, url: "https://h.example/hook", concurrency: 1}',
       ].join('\n'),
     );
     const r = await runCli(['--config', cfg, '--check-config'], env({ SLACK_URL: SLACK, HOOK_SECRET: SECRET }));
@@ -858,7 +859,8 @@ describe('--check-config', () => {
     expect(r.stdout).toContain('watch        2 room(s) (standup, retro) every 15s: 0.13 requests/s of a 5/s budget');
     expect(r.stdout).toContain(`api          ${sim.url}\n`);
     expect(r.stdout).toContain('slack-1(hooks.slack.com): events join; rooms stand*; ignoring *Bot');
-    expect(r.stdout).toContain('webhook-2(203.0.113.9): signed with 1 secret; every event');
+    expect(r.stdout).toContain("webhook-2(203.0.113.9): signed with 1 secret; up to 4 requests at once (one person's events in order); every event");
+    expect(r.stdout).toContain('webhook-3(h.example): unsigned; one request at a time, in order; every event');
     expect(r.stdout).toContain(`state        ${join(dir, 'data', 'state.json')}: none yet (a first start: everyone present gets an initial join)`);
     expect(r.stdout).toContain('health       127.0.0.1:9464');
     expect(r.stdout).toMatch(/notes:\n  - webhook-2\(203\.0\.113\.9\) posts over plain http to another machine/);

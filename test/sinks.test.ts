@@ -171,7 +171,7 @@ describe('webhook sink', () => {
   it('retries 5xx, 429 (Retry-After) and dropped connections with the same webhook-id; order is kept', async () => {
     const r = await receiver();
     r.script = [{ status: 500 }, { drop: true }, { status: 429, headers: { 'retry-after': '1' } }, { status: 503 }];
-    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, secret: SECRET }));
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, secret: SECRET, concurrency: 1 }));
     const events = [ev(1), ev(2, 'leave'), ev(3, 'update')];
     for (const e of events) q.push(e);
     await waitFor(r, 'request', () => r.accepted.length >= 3, 10_000);
@@ -185,10 +185,82 @@ describe('webhook sink', () => {
     expect(deadLetter.entries).toEqual([]);
   });
 
+  it('sends up to `concurrency` (default 4) events at once; one person\'s events never overlap and arrive in order', async () => {
+    const r = await receiver();
+    // every answer a little late, so that what can overlap does
+    r.fallback = { delayMs: 20, then: { status: 200 } };
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    // p1 joins and leaves: the leave waits for the join's answer, whatever else is in flight
+    const events = [ev(1), ev(2), ev(1, 'leave'), ev(3), ev(4), ev(5), ev(6), ev(7), ev(3, 'update'), ev(8)];
+    const answeredBefore = new Map<string, string[]>();
+    r.decide = ({ body }) => {
+      answeredBefore.set(JSON.parse(body).id, r.requests.map((x) => JSON.parse(x.body).id));
+      return undefined;
+    };
+    for (const e of events) q.push(e);
+    await waitFor(q, 'delivered', () => r.accepted.length >= events.length, 10_000);
+    expect(r.maxOpen).toBe(4);
+    expect(answeredBefore.get(ev(1, 'leave').id)).toContain(ev(1).id);
+    expect(answeredBefore.get(ev(3, 'update').id)).toContain(ev(3).id);
+    expect(new Set(r.accepted.map((x) => JSON.parse(x.body).id))).toEqual(new Set(events.map((e) => e.id)));
+    expect(r.requests).toHaveLength(events.length);
+    expect(deadLetter.entries).toEqual([]);
+
+    // concurrency 1: one at a time, in the queue's order
+    const one = await receiver();
+    one.fallback = { delayMs: 5, then: { status: 200 } };
+    const strict = queue(new WebhookSink({ url: one.url, concurrency: 1 }));
+    for (const e of events) strict.q.push(e);
+    await waitFor(strict.q, 'delivered', () => one.accepted.length >= events.length, 10_000);
+    expect(one.maxOpen).toBe(1);
+    expect(one.accepted.map((x) => JSON.parse(x.body).id)).toEqual(events.map((e) => e.id));
+  });
+
+  it('concurrency: a 410 disables the sink mid-window; what was confirmed is delivered, what was still in flight goes to the dead-letter with the rest, in order', async () => {
+    const r = await receiver();
+    let release!: () => void;
+    const never = new Promise<void>((resolve) => (release = resolve));
+    r.decide = ({ body }) => {
+      const id = JSON.parse(body).participant.id;
+      if (id === 'p1') return { status: 200 };
+      if (id === 'p2') return { delayMs: 30, then: { status: 410 } };
+      return { until: never, then: { status: 200 } }; // p3, p4: held until the end
+    };
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    const delivered: string[] = [];
+    q.on('delivered', (b) => delivered.push(...b.map((e) => e.id)));
+    for (let i = 1; i <= 6; i++) q.push(ev(i));
+    await waitFor(q, 'disabled', () => q.disabled);
+    release();
+    expect(delivered).toEqual([ev(1).id]);
+    expect(deadLetter.entries.map((x) => x.event.id)).toEqual([2, 3, 4, 5, 6].map((n) => ev(n).id));
+    for (const x of deadLetter.entries) expect(x.reason).toMatch(/^sink disabled: .*HTTP 410.*the endpoint is gone$/);
+    expect(q.depth).toBe(0);
+  });
+
+  it('concurrency: closing mid-window keeps what was not confirmed, in order, and drops what was', async () => {
+    const r = await receiver();
+    r.decide = ({ body }) => (JSON.parse(body).participant.id === 'p1' ? { status: 200 } : { until: new Promise(() => {}), then: { status: 200 } });
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    const delivered: string[] = [];
+    q.on('delivered', (b) => delivered.push(...b.map((e) => e.id)));
+    for (let i = 1; i <= 6; i++) q.push(ev(i));
+    await waitFor(r, 'arrival', () => r.arrivals >= 4 && r.requests.length >= 1);
+    const left = await q.close();
+    expect(delivered).toEqual([ev(1).id]);
+    expect(left.map((e) => e.id)).toEqual([2, 3, 4, 5, 6].map((n) => ev(n).id));
+    expect(deadLetter.entries).toEqual([]);
+  });
+
+  it('concurrency must be a whole number from 1 to 64', () => {
+    for (const bad of [0, 65, 1.5, Number.NaN]) expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', concurrency: bad })).toThrow(/^WebhookSink: concurrency must be a whole number from 1 to 64, got /);
+    expect(new WebhookSink({ url: 'http://127.0.0.1:9/h', concurrency: 64 }).concurrency).toBe(64);
+  });
+
   it('a 4xx is permanent: dead-lettered, and the next event still goes', async () => {
     const r = await receiver();
     r.script = [{ status: 400, body: 'bad' }];
-    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }));
     q.push(ev(1));
     q.push(ev(2));
     await waitFor(r, 'request', () => r.accepted.length >= 1);
@@ -238,7 +310,7 @@ describe('webhook sink', () => {
   it.each([
     [401, 'disabled'],
     [400, 'dead-lettered'],
-  ] as const)('a signed delivery refused (%i) by a receiver whose clock is far from ours: the reason says so, not only the secret (%s)', async (status) => {
+  ] as const)('a signed delivery refused (%i) by a receiver whose clock is far from ours: the reason says so, not only the secret (%s)', async (status, _outcome) => {
     const r = await receiver();
     r.script = [1, 2, 3].map(() => ({ status, body: 'timestamp too old' }));
     // this machine's clock 12 minutes behind the receiver's (whose Date header is the real time)

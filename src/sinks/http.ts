@@ -26,7 +26,8 @@ export class HttpTarget {
   readonly #proxyNote = proxyNote();
   readonly #timeoutMs: number;
 
-  constructor(url: string, timeoutMs: number) {
+  /** `connections`: keep-alive connections at most (one per delivery a sink has in flight). */
+  constructor(url: string, timeoutMs: number, connections = 4) {
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError('URL must be http or https');
     this.host = u.host;
@@ -35,7 +36,7 @@ export class HttpTarget {
     this.#origin = u.origin;
     this.#path = (u.pathname || '/') + u.search;
     this.#timeoutMs = timeoutMs;
-    this.#pool = originDispatcher(u.origin, 4);
+    this.#pool = originDispatcher(u.origin, connections);
   }
 
   async post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<PostResult> {

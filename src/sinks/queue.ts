@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { SafeEmitter, type ListenerError } from '../util/safe-emitter.js';
@@ -13,6 +14,16 @@ export const FAILING_AFTER = 5;
 export const DRAIN_GAP_MS = 1100;
 
 export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped' | 'dead_lettered';
+
+/** How one batch's delivery ended: `stopped` means it was not confirmed and was not given up on (the queue closed, or the sink was disabled meanwhile). */
+type Settled = { kind: 'delivered' } | { kind: 'stopped' } | { kind: 'failed' | 'disable'; reason: string };
+const DELIVERED: Settled = { kind: 'delivered' };
+const STOPPED: Settled = { kind: 'stopped' };
+
+/** Whose event it is: one person in one room, whose events must reach a receiver in order. */
+function personKey(e: PresenceEvent): string {
+  return `${e.room}\0${e.participant.id}`;
+}
 
 export interface DeliveryQueueEvents {
   /** Events the receiver confirmed, in order. */
@@ -39,9 +50,10 @@ export interface DeliveryQueueOptions {
 }
 
 /**
- * The one delivery queue every sink sits behind: FIFO (so per-room order holds), one delivery in
- * flight, bounded, retries with exponential backoff and jitter, Retry-After honoured, and a
- * dead-letter for what cannot be delivered. push() never blocks: a slow sink never slows polling.
+ * The one delivery queue every sink sits behind: FIFO, one delivery in flight (or up to the sink's
+ * `concurrency`, never two about the same person, so each person's events stay in order), bounded,
+ * retries with exponential backoff and jitter, Retry-After honoured, and a dead-letter for what
+ * cannot be delivered. push() never blocks: a slow sink never slows polling.
  */
 export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   readonly sink: Sink;
@@ -61,8 +73,8 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   #lastStart = -Infinity;
   /** A drain has begun: deliveries pace at most DRAIN_GAP_MS apart. */
   #draining = false;
-  /** Wakes the interval wait in progress (a drain shortens it). */
-  #pace: AbortController | undefined;
+  /** Wake the interval waits in progress (a drain shortens them). */
+  readonly #paces = new Set<AbortController>();
   #inFlight = 0;
   #droppedSinceLog = 0;
   /** Batches given up on since the last delivery, and why the last one was. */
@@ -146,7 +158,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
    */
   async drain(timeoutMs: number): Promise<number> {
     this.#draining = true;
-    this.#pace?.abort();
+    for (const pace of this.#paces) pace.abort();
     if (this.depth > 0 && this.#running) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -199,14 +211,15 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     for (;;) {
       const wait = this.#gapLeft();
       if (wait <= 0) return true;
-      const pace = (this.#pace = new AbortController());
+      const pace = new AbortController();
+      this.#paces.add(pace);
       try {
         await sleep(wait, AbortSignal.any([signal, pace.signal]));
       } catch {
         if (signal.aborted) return false;
         // woken by a drain: wait again, with its shorter gap
       } finally {
-        this.#pace = undefined;
+        this.#paces.delete(pace);
       }
     }
   }
@@ -227,61 +240,128 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       // the batch is chosen once the interval is over, so what arrived meanwhile goes with it (a
       // Slack sink's burst of polls becomes one message, not one now and the rest after the gap)
       if (this.#gapLeft() > 0 && !(await this.#paced(signal))) return;
-      const batch = this.#take(this.sink.maxBatch);
-      this.#inFlight = batch.length;
-      let attempt = 0;
-      for (;;) {
-        if (attempt > 0 && this.#gapLeft() > 0 && !(await this.#paced(signal))) return;
-        attempt++;
-        this.#lastStart = performance.now();
-        let delivered = false;
-        let failure: unknown;
+      const batches = this.#window();
+      this.#inFlight = batches.reduce((n, b) => n + b.length, 0);
+      let settled: Settled[];
+      if (batches.length === 1) {
+        settled = [await this.#deliver(batches[0]!, signal)];
+      } else {
+        // a sink disabled by one delivery stops the others (one may be waiting out a backoff)
+        const stop = new AbortController();
+        // each delivery listens on it a few times over (its deadline, the request, a backoff)
+        setMaxListeners(10 + 8 * batches.length, stop.signal);
+        const onAbort = () => stop.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
         try {
-          await this.sink.deliver(batch, signal);
-          delivered = true;
-        } catch (err) {
-          failure = err;
-        }
-        if (delivered) {
-          // only the delivery is in the try: a listener that throws must not make it a failure
-          // (that re-sent the batch, then skipped as many events that were never sent)
-          this.#remove(batch.length);
-          this.#failedInARow = 0;
-          this.safeEmit('outcome', 'delivered', batch.length);
-          this.safeEmit('delivered', batch);
-          break;
-        }
-        if (signal.aborted) return;
-        const e =
-          failure instanceof DeliveryError ? failure : new DeliveryError(failure instanceof Error ? failure.message : String(failure), 'retry');
-        if (e.failure === 'disable') {
-          this.#log.error({ status: e.status }, `${e.message}: sink disabled; its events go to the dead-letter from now on`);
-          this.#disabled = `sink disabled: ${e.message}`;
-          const rest = this.#take(this.depth);
-          this.#remove(rest.length);
-          this.#abandon(rest, this.#disabled);
-          this.safeEmit('disabled', this.#disabled);
-          return;
-        }
-        if (e.failure === 'permanent' || attempt >= this.#maxAttempts) {
-          const reason = e.failure === 'permanent' ? `permanent error: ${e.message}` : `gave up after ${attempt} attempts: ${e.message}`;
-          this.#log.error({ status: e.status, events: batch.length }, reason);
-          this.#failedInARow++;
-          this.#lastFailure = reason;
-          this.#remove(batch.length);
-          this.safeEmit('outcome', 'failed', batch.length);
-          this.#abandon(batch, reason);
-          break;
-        }
-        const delay = e.retryAfterMs ?? backoffDelay(attempt, this.#backoffMinMs, this.#backoffMaxMs, this.#random);
-        this.#log.warn({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
-        this.safeEmit('outcome', 'retried', batch.length);
-        try {
-          await sleep(delay, signal);
-        } catch {
-          return;
+          settled = await Promise.all(
+            batches.map(async (b) => {
+              const s = await this.#deliver(b, stop.signal);
+              if (s.kind === 'disable') stop.abort(new Error('sink disabled'));
+              return s;
+            }),
+          );
+        } finally {
+          signal.removeEventListener('abort', onAbort);
         }
       }
+      this.#settle(batches, settled);
+    }
+  }
+
+  /**
+   * The deliveries to start together: up to the sink's `concurrency` batches from the head of the
+   * queue, cut before the first that holds an event about someone already in it, so that one
+   * person's events are never in flight at once and reach the receiver in order.
+   */
+  #window(): PresenceEvent[][] {
+    const most = this.sink.concurrency ?? 1;
+    const batches: PresenceEvent[][] = [];
+    const people = most > 1 ? new Set<string>() : undefined;
+    let at = this.#head;
+    while (at < this.#queue.length && batches.length < most) {
+      const batch = this.#queue.slice(at, at + this.sink.maxBatch);
+      if (people) {
+        if (batches.length > 0 && batch.some((e) => people.has(personKey(e)))) break;
+        for (const e of batch) people.add(personKey(e));
+      }
+      batches.push(batch);
+      at += batch.length;
+    }
+    return batches;
+  }
+
+  /** One batch, attempted until delivered, given up on, or stopped; each attempt's retry logged. */
+  async #deliver(batch: PresenceEvent[], signal: AbortSignal): Promise<Settled> {
+    let attempt = 0;
+    for (;;) {
+      if (attempt > 0 && this.#gapLeft() > 0 && !(await this.#paced(signal))) return STOPPED;
+      attempt++;
+      this.#lastStart = performance.now();
+      let failure: unknown;
+      try {
+        await this.sink.deliver(batch, signal);
+        // only the delivery is in the try: the listeners are called by #settle, outside it (one
+        // that threw here once re-sent the batch, then skipped as many events that were never sent)
+        return DELIVERED;
+      } catch (err) {
+        failure = err;
+      }
+      if (signal.aborted) return STOPPED;
+      const e = failure instanceof DeliveryError ? failure : new DeliveryError(failure instanceof Error ? failure.message : String(failure), 'retry');
+      if (e.failure === 'disable') {
+        this.#log.error({ status: e.status }, `${e.message}: sink disabled; its events go to the dead-letter from now on`);
+        return { kind: 'disable', reason: `sink disabled: ${e.message}` };
+      }
+      if (e.failure === 'permanent' || attempt >= this.#maxAttempts) {
+        const reason = e.failure === 'permanent' ? `permanent error: ${e.message}` : `gave up after ${attempt} attempts: ${e.message}`;
+        this.#log.error({ status: e.status, events: batch.length }, reason);
+        return { kind: 'failed', reason };
+      }
+      const delay = e.retryAfterMs ?? backoffDelay(attempt, this.#backoffMinMs, this.#backoffMaxMs, this.#random);
+      this.#log.warn({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
+      this.safeEmit('outcome', 'retried', batch.length);
+      try {
+        await sleep(delay, signal);
+      } catch {
+        return STOPPED;
+      }
+    }
+  }
+
+  /**
+   * Take a settled window off the queue, then tell the listeners, in the window's order: what was
+   * delivered is confirmed, what was given up on goes to the dead-letter, and what was stopped (the
+   * queue closing, or another delivery disabling the sink) was not confirmed and stays at the head.
+   */
+  #settle(batches: PresenceEvent[][], settled: Settled[]): void {
+    const stopped = batches.filter((_, i) => settled[i]!.kind === 'stopped').flat();
+    // the stopped events move to the window's last places, in order, and stay; the rest is consumed
+    const from = this.#head + this.#inFlight - stopped.length;
+    for (const [i, e] of stopped.entries()) this.#queue[from + i] = e;
+    this.#remove(this.#inFlight - stopped.length);
+    let disabled: string | undefined;
+    for (const [i, s] of settled.entries()) {
+      const batch = batches[i]!;
+      if (s.kind === 'delivered') {
+        this.#failedInARow = 0;
+        this.safeEmit('outcome', 'delivered', batch.length);
+        this.safeEmit('delivered', batch);
+      } else if (s.kind === 'failed') {
+        this.#failedInARow++;
+        this.#lastFailure = s.reason;
+        this.safeEmit('outcome', 'failed', batch.length);
+        this.#abandon(batch, s.reason);
+      } else if (s.kind === 'disable') {
+        disabled ??= s.reason;
+        this.#abandon(batch, s.reason);
+      }
+    }
+    if (disabled !== undefined) {
+      this.#disabled = disabled;
+      const rest = this.#take(this.depth);
+      this.#remove(rest.length);
+      this.#abandon(rest, disabled);
+      this.safeEmit('disabled', disabled);
     }
   }
 

@@ -1,8 +1,9 @@
 import type { PresenceEvent } from '../events.js';
 
 /**
- * Where events go. A sink delivers one batch at a time, in order; the shared DeliveryQueue in front
- * of it does the queueing, retrying, backoff and dead-lettering, so a sink file stays small.
+ * Where events go. A sink delivers a batch at a time, in order (or several at once: `concurrency`);
+ * the shared DeliveryQueue in front of it does the queueing, retrying, backoff and dead-lettering,
+ * so a sink file stays small.
  */
 export interface Sink {
   /** Short kind: `stdout`, `webhook`, `slack`. */
@@ -13,6 +14,12 @@ export interface Sink {
   readonly maxBatch: number;
   /** Least time between the starts of two deliveries (Slack: ~1 message/s per webhook). */
   readonly minIntervalMs: number;
+  /**
+   * Most deliveries in flight at once (default 1: one batch at a time, in order). Above 1, events
+   * about different people may be confirmed out of order; one person's events (same room and
+   * participant id) are never in flight together, so theirs arrive in order.
+   */
+  readonly concurrency?: number;
   /**
    * Deliver `events` (in order). Resolve when the receiver confirmed; throw DeliveryError when it
    * did not. How many of the batch were accepted is all-or-nothing.

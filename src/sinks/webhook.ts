@@ -6,6 +6,10 @@ import { secretKeys, sign } from './signing.js';
 import { DeliveryError, type Sink } from './sink.js';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
+/** Requests in flight at once by default: a receiver 100 ms away takes ~40 events/s, not ~10. */
+export const DEFAULT_WEBHOOK_CONCURRENCY = 4;
+/** The most `concurrency` may be. */
+export const MAX_WEBHOOK_CONCURRENCY = 64;
 /** 401/403 answers in a row that disable a webhook sink (a single one dead-letters its event only). */
 export const WEBHOOK_REFUSALS_TO_DISABLE = 3;
 
@@ -24,6 +28,12 @@ export interface WebhookSinkOptions {
    * header). Not those the sink sets itself: `checkWebhookHeaders` says which.
    */
   headers?: Record<string, string>;
+  /**
+   * Requests in flight at once (default 4, 1 to 64). Events about different people may then
+   * arrive out of order; one person's events (same room and participant id) never overlap, so
+   * theirs arrive in order. 1 sends every event in order, one at a time.
+   */
+  concurrency?: number;
   now?: () => number;
 }
 
@@ -102,6 +112,7 @@ export class WebhookSink implements Sink {
   readonly name: string;
   readonly maxBatch = 1;
   readonly minIntervalMs = 0;
+  readonly concurrency: number;
   readonly #target: HttpTarget;
   readonly #keys: Buffer[] | undefined;
   readonly #userAgent: string;
@@ -111,7 +122,14 @@ export class WebhookSink implements Sink {
   #refusals = 0;
 
   constructor(o: WebhookSinkOptions) {
-    this.#target = new HttpTarget(o.url, o.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS);
+    const c = o.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
+    if (!Number.isInteger(c) || c < 1 || c > MAX_WEBHOOK_CONCURRENCY) {
+      throw new TypeError(`WebhookSink: concurrency must be a whole number from 1 to ${MAX_WEBHOOK_CONCURRENCY}, got ${String(o.concurrency)}`);
+    }
+    this.concurrency = c;
+    // a connection for each request in flight; at least 4, so that a receiver's 2xx whose body is
+    // still draining (HttpTarget) does not hold up the next request
+    this.#target = new HttpTarget(o.url, o.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, Math.max(4, c));
     this.name = o.name ?? `webhook(${this.#target.host})`;
     this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';

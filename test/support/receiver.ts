@@ -27,6 +27,9 @@ export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => vo
   readonly requests: ReceivedRequest[] = [];
   /** Requests whose body has arrived, answered or not yet (a delayed reply records its request only once it answers). */
   arrivals = 0;
+  /** Requests arrived and not answered yet, and the most there were at once. */
+  open = 0;
+  maxOpen = 0;
   script: Reply[] = [];
   /** Decides a reply per request when set; wins over the script. */
   decide: ((req: { body: string; n: number }) => Reply | undefined) | undefined;
@@ -52,9 +55,11 @@ export class Receiver extends EventEmitter<{ request: (r: ReceivedRequest) => vo
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         this.arrivals++;
+        this.maxOpen = Math.max(this.maxOpen, ++this.open);
         this.emit('arrival');
         let reply = this.decide?.({ body, n: this.requests.length }) ?? this.script.shift() ?? this.fallback;
         const record = (status: number | 'dropped') => {
+          this.open--;
           const r: ReceivedRequest = { at: Date.now(), path: req.url ?? '', headers: req.headers, body, status };
           this.requests.push(r);
           this.emit('request', r);
