@@ -826,8 +826,16 @@ describe('CLI', () => {
     const res = await fetch(`${url}/presence`, { headers: { authorization: `Bearer ${key}` } });
     const body = (await res.json()) as Record<string, unknown[]>;
     expect(Object.values(body).flat()).toHaveLength(3);
+    expect(run.stdout).toContain('  rooms: standup, design-review\n');
     run.kill('SIGINT');
     expect((await run.exit).code).toBe(0);
+
+    // thousands of rooms: the banner names ten, not every one
+    const many = start(['simulate', '--port', '0', '--rooms', '5000', '--churn', '0']);
+    await many.until(() => /Watch it with/.test(many.stdout));
+    expect(many.stdout).toMatch(/\n  rooms: standup, design-review, (\S+, ){7}lounge … and 4990 more \(5000 rooms\)\n/);
+    many.kill('SIGINT');
+    expect((await many.exit).code).toBe(0);
   });
 
   it('demo shows events flowing with no account and no network (and a proxy set for the real world does not catch it)', async () => {

@@ -270,6 +270,11 @@ async function runCheck(cfg: DaemonConfig, configPath: string | undefined, io: C
   return EXIT_OK;
 }
 
+/** Names for a banner: the first ten, then how many more (`--rooms 100000` printed every one). */
+function listSome(names: readonly string[], most = 10): string {
+  return names.length <= most ? names.join(', ') : `${names.slice(0, most).join(', ')} … and ${names.length - most} more (${names.length} rooms)`;
+}
+
 async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'simulate' }>, io: CliIO): Promise<number> {
   const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, initialParticipants: c.participants, seed: c.seed });
   let url: string;
@@ -281,7 +286,7 @@ async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'sim
   }
   io.stdout.write(
     `Simulated Daily presence API listening at ${url}\n` +
-      `  rooms: ${sim.roomNames.join(', ')}\n` +
+      `  rooms: ${listSome(sim.roomNames)}\n` +
       `  churn: ${c.churn} change(s)/s\n\n` +
       `Watch it with:\n  DAILY_API_URL=${url} DAILY_API_KEY=${sim.apiKey} presence-watcher --all-rooms --interval 2s\n`,
   );
@@ -314,7 +319,7 @@ async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }
   const url = await sim.listen(0);
   cfg = { ...cfg, apiUrl: url };
   io.stderr.write(
-    `presence-watcher demo: simulated domain at ${url} with rooms ${sim.roomNames.join(', ')}; ` +
+    `presence-watcher demo: simulated domain at ${url} with rooms ${listSome(sim.roomNames)}; ` +
       `events appear below as NDJSON, logs go to stderr. Ctrl-C to stop.\n`,
   );
   try {
