@@ -284,13 +284,14 @@ async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'sim
     say(io, `cannot listen on ${c.host}:${c.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     return EXIT_USAGE;
   }
+  // the handlers first: a script that reads the banner and then stops the simulator must find them
+  const signals = onSignals(io, undefined);
   io.stdout.write(
     `Simulated Daily presence API listening at ${url}\n` +
       `  rooms: ${listSome(sim.roomNames)}\n` +
       `  churn: ${c.churn} change(s)/s\n\n` +
       `Watch it with:\n  DAILY_API_URL=${url} DAILY_API_KEY=${sim.apiKey} presence-watcher --all-rooms --interval 2s\n`,
   );
-  const signals = onSignals(io, undefined);
   await signals.received;
   signals.dispose();
   await sim.close();
