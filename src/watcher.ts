@@ -4,7 +4,7 @@ import { DailyApiError } from './daily/errors.js';
 import { wholeRoomText } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
-import { defaultLibraryLogger, secrets, type Logger } from './log.js';
+import { defaultLibraryLogger, REPEAT_LOG_EVERY_MS, secrets, type Logger } from './log.js';
 import { createLimiter, DAILY_MAX_RPS, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
 import { runTargetLoop } from './poll/loop.js';
 import { monotonicNow } from './util/clock.js';
@@ -18,7 +18,6 @@ export const DEFAULT_INTERVAL_MS = 15_000;
 /** How far behind Daily says GET /presence can be. */
 const DOMAIN_DATA_LAG_MS = 15_000;
 /** The same failed poll of a target is logged at warn level at most this often (debug between). */
-const REPEAT_FAILURE_EVERY_MS = 10 * 60_000;
 /** A room's partial snapshots are logged when they start and then at most this often. */
 const PARTIAL_WARN_EVERY_MS = 60 * 60_000;
 /** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
@@ -682,7 +681,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   /**
    * A failed poll at warn level, unless it is the same failure as the one last said for this target
-   * within REPEAT_FAILURE_EVERY_MS: then at debug, counted, and the next warning says how many. A
+   * within REPEAT_LOG_EVERY_MS: then at debug, counted, and the next warning says how many. A
    * room name Daily does not know fails every interval until someone fixes it; a warning each time
    * (240 an hour at 15 s) buries everything else, while `/healthz`, the metrics and the `error`
    * event still see every one.
@@ -693,7 +692,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     // answer to the next (a request id), and a 429's message names the wait Daily asked for
     const key = error instanceof DailyApiError ? `${error.code}|${error.status ?? ''}|${error.type ?? ''}` : `${error.name}|${error.message}`;
     const last = this.#failing.get(target);
-    if (last && last.key === key && now - last.saidAt < REPEAT_FAILURE_EVERY_MS) {
+    if (last && last.key === key && now - last.saidAt < REPEAT_LOG_EVERY_MS) {
       last.failures++;
       last.unsaid++;
       this.#log.debug({ target, attempt, err: error }, error.message);

@@ -16,7 +16,8 @@ import { joinSecrets, secretKey, secretKeys, sign, verify } from '../src/sinks/s
 import { checkRoomUrl, describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
 import { StdoutSink } from '../src/sinks/stdout.js';
 import { WebhookSink } from '../src/sinks/webhook.js';
-import { quietLogger, waitFor } from './support/helpers.js';
+import { DeliveryError } from '../src/sinks/sink.js';
+import { capturingLogger, quietLogger, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
 
 function ev(n: number, type: PresenceEvent['type'] = 'join', room = 'standup', userName = `Person ${n}`): PresenceEvent {
@@ -595,6 +596,50 @@ describe('delivery pacing (fake timers)', () => {
       ]);
       await q2.close();
     });
+  });
+});
+
+describe('delivery retries in the log (fake timers)', () => {
+  it('a receiver down for half an hour, four deliveries in flight: one warning, then one every 10 minutes saying how many went unsaid, and one line when it delivers again', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    try {
+      let down = true;
+      const sink = {
+        kind: 'webhook',
+        name: 'down',
+        maxBatch: 1,
+        minIntervalMs: 0,
+        concurrency: 4,
+        deliver: async () => {
+          if (down) throw new DeliveryError('h.example answered HTTP 503', 'retry', 503);
+        },
+      };
+      const { logger, lines } = capturingLogger('info');
+      // attempts enough for the half hour (backoff capped at 60 s)
+      const { q, deadLetter } = queue(sink, { logger, maxAttempts: 1000, backoffMinMs: 1000, backoffMaxMs: 60_000 });
+      for (let i = 1; i <= 6; i++) q.push(ev(i));
+      await clock.tickAsync(30 * 60_000);
+      const msgs = () => lines.map((l) => JSON.parse(l)).map((l) => [l.level, l.msg] as const);
+      const warned = msgs().filter(([level]) => level === 40);
+      expect(warned.map(([, m]) => m.replace(/\d+ more/, 'N more'))).toEqual([
+        'delivery failed, will retry: h.example answered HTTP 503',
+        'delivery failed, will retry: h.example answered HTTP 503 (again; N more like it since it was last logged)',
+        'delivery failed, will retry: h.example answered HTTP 503 (again; N more like it since it was last logged)',
+      ]);
+      // four in flight, each retried about once a minute: the unsaid ones are counted, not lost
+      const unsaid = warned.slice(1).map(([, m]) => Number(/(\d+) more/.exec(m)![1]));
+      for (const n of unsaid) expect(n).toBeGreaterThan(4 * 8);
+      down = false;
+      await clock.tickAsync(61_000);
+      expect(q.depth).toBe(0);
+      expect(deadLetter.entries).toEqual([]);
+      const after = msgs().slice(-1)[0]!;
+      expect(after[0]).toBe(30);
+      expect(after[1]).toMatch(/^delivering again, after \d+ failed attempt\(s\) since \d{4}-/);
+      await q.close();
+    } finally {
+      clock.uninstall();
+    }
   });
 });
 

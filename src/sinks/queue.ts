@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { PresenceEvent } from '../events.js';
-import type { Logger } from '../log.js';
+import { REPEAT_LOG_EVERY_MS, type Logger } from '../log.js';
+import { monotonicNow } from '../util/clock.js';
 import { SafeEmitter, type ListenerError } from '../util/safe-emitter.js';
 import { backoffDelay, sleep, timerDelay } from '../util/sleep.js';
 import type { DeadLetter } from './dead-letter.js';
@@ -81,6 +82,12 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   #failedInARow = 0;
   #lastFailure = '';
   #idle: (() => void)[] = [];
+  /**
+   * The retry last warned of: the same failure again within REPEAT_LOG_EVERY_MS is logged at debug
+   * and counted (a receiver down for an hour, with several deliveries in flight, warned a line per
+   * attempt each); cleared, with one line saying so, by the next delivery.
+   */
+  #retrying: { message: string; saidAt: number; unsaid: number; attempts: number; since: string } | undefined;
 
   constructor(o: DeliveryQueueOptions) {
     super();
@@ -318,7 +325,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
         return { kind: 'failed', reason };
       }
       const delay = e.retryAfterMs ?? backoffDelay(attempt, this.#backoffMinMs, this.#backoffMaxMs, this.#random);
-      this.#log.warn({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
+      this.#logRetry(e, attempt, delay);
       this.safeEmit('outcome', 'retried', batch.length);
       try {
         await sleep(delay, signal);
@@ -344,6 +351,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       const batch = batches[i]!;
       if (s.kind === 'delivered') {
         this.#failedInARow = 0;
+        this.#logRecovery();
         this.safeEmit('outcome', 'delivered', batch.length);
         this.safeEmit('delivered', batch);
       } else if (s.kind === 'failed') {
@@ -363,6 +371,30 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       this.#abandon(rest, disabled);
       this.safeEmit('disabled', disabled);
     }
+  }
+
+  #logRetry(e: DeliveryError, attempt: number, delay: number): void {
+    const now = monotonicNow();
+    const last = this.#retrying;
+    if (last && last.message === e.message && now - last.saidAt < REPEAT_LOG_EVERY_MS) {
+      last.unsaid++;
+      last.attempts++;
+      this.#log.debug({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
+      return;
+    }
+    const unsaid = last?.message === e.message ? last.unsaid : 0;
+    this.#retrying = { message: e.message, saidAt: now, unsaid: 0, attempts: (last?.attempts ?? 0) + 1, since: last?.since ?? new Date().toISOString() };
+    this.#log.warn(
+      { status: e.status, attempt, retryInMs: delay, ...(unsaid > 0 ? { repeated: unsaid } : {}) },
+      `delivery failed, will retry: ${e.message}${unsaid > 0 ? ` (again; ${unsaid} more like it since it was last logged)` : ''}`,
+    );
+  }
+
+  #logRecovery(): void {
+    const last = this.#retrying;
+    if (!last) return;
+    this.#retrying = undefined;
+    this.#log.info({ failures: last.attempts, since: last.since }, `delivering again, after ${last.attempts} failed attempt(s) since ${last.since}`);
   }
 
   #abandon(events: PresenceEvent[], reason: string, outcome: DeliveryOutcome = 'dead_lettered'): void {
