@@ -211,6 +211,10 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+function isMapping(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 const SECRET_FIELDS = new Set(['apiKey', 'webhookSecret', 'secret', 'url', 'apiUrl', 'headers']);
 
 /** What a wrong value is: its kind, and the value itself when `show` (short, so a message stays one line). */
@@ -247,10 +251,13 @@ function closest(key: string, known: readonly string[]): string | undefined {
 export function validateFileConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): FileConfig {
   if (raw === null || raw === undefined) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: the top level must be a mapping of settings`);
+  // top-level keys starting with x- are the user's own, as in Compose files: a place for the YAML
+  // anchors that sinks merge in (`<<: *alerts`), not settings, and not read for ${VAR} either
+  const settings = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('x-')));
   let interpolated: unknown;
   const fromEnv = new Map<string, string>();
   try {
-    interpolated = interpolateEnv(raw, env, [], fromEnv);
+    interpolated = interpolateEnv(settings, env, [], fromEnv);
   } catch (err) {
     throw new ConfigError(`${source}: ${(err as Error).message}`);
   }
@@ -272,7 +279,10 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     const known = issue.path.length === 0 ? Object.keys(fileSchema.shape) : SINK_KEYS;
     const named = issue.keys.map((k) => {
       const hint = closest(k, known);
-      return hint === undefined ? `"${k}"` : `"${k}" (did you mean "${hint}"?)`;
+      if (hint !== undefined) return `"${k}" (did you mean "${hint}"?)`;
+      // a block of shared sink settings, kept for a YAML anchor: x- keys are there for that
+      const block = issue.path.length === 0 && k !== '<<' && isMapping(valueAt(interpolated, [k]));
+      return block ? `"${k}" (a block of your own, for YAML anchors? name it "x-${k}": top-level keys starting with x- are ignored)` : `"${k}"`;
     });
     message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
   }
@@ -322,7 +332,8 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   let raw: unknown;
   const ext = extname(path).toLowerCase();
   try {
-    raw = ext === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
+    // merge keys (`<<: *anchor`, YAML 1.1, as Compose files use them) so sinks can share settings
+    raw = ext === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: false, merge: true });
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0];
     // YAML reads a plain value starting with * as an alias: most likely a room pattern left unquoted

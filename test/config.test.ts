@@ -144,6 +144,58 @@ describe('${VAR} in a config file', () => {
   });
 });
 
+describe('YAML anchors for settings sinks share', () => {
+  const load = (text: string, env: Record<string, string> = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-anchor-'));
+    const file = join(dir, 'w.yaml');
+    writeFileSync(file, text);
+    return loadConfigFile(file, env);
+  };
+
+  it('an x- block at the top holds them, and each sink merges it in with <<, overriding what it sets itself; the block is not read for ${VAR}s', () => {
+    const cfg = load(
+      [
+        'x-alerts: &alerts',
+        '  events: [join]',
+        '  rooms: ["stand*"]',
+        '  url: ${HOOK_URL}',
+        'x-unused: {secret: "${NOT_SET_ANYWHERE}"}',
+        'rooms: [standup]',
+        'sinks:',
+        '  - <<: *alerts',
+        '    type: webhook',
+        '  - <<: *alerts',
+        '    type: slack',
+        '    url: https://hooks.slack.com/services/T/B/x',
+      ].join('\n'),
+      { HOOK_URL: 'https://h.example/hook' },
+    );
+    expect(cfg.sinks).toEqual([
+      { type: 'webhook', url: 'https://h.example/hook', events: ['join'], rooms: ['stand*'] },
+      { type: 'slack', url: 'https://hooks.slack.com/services/T/B/x', events: ['join'], rooms: ['stand*'] },
+    ]);
+    expect(cfg).not.toHaveProperty('x-alerts');
+  });
+
+  it("the README's example loads", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n(x-alerts:[\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    const cfg = load(`allRooms: true\n${yaml}`, { SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x' });
+    expect(cfg.sinks!.map((x) => [x.type, x.events, x.rooms])).toEqual([
+      ['slack', ['join'], ['interview-*']],
+      ['webhook', ['join'], ['interview-*']],
+    ]);
+  });
+
+  it('a block without the x- is an unknown setting that says how to name it; other unknown settings do not', () => {
+    expect(problem({ alerts: { events: ['join'] }, rooms: ['a'] })).toBe(
+      'w.yaml: (top level): unknown setting "alerts" (a block of your own, for YAML anchors? name it "x-alerts": top-level keys starting with x- are ignored)',
+    );
+    expect(problem({ colour: 'red' })).toBe('w.yaml: (top level): unknown setting "colour"');
+  });
+});
+
 describe('webhook headers', () => {
   const sink = (headers: unknown) => ({ sinks: [{ type: 'webhook', url: 'https://h.example/x', headers }] });
   it('a mapping of header names to text, checked, values never quoted in an error', () => {
