@@ -331,16 +331,88 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   }
   let raw: unknown;
   const ext = extname(path).toLowerCase();
+  if (ext === '.json') {
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${path} is not valid JSON${jsonProblem(text, (err as Error).message)}`);
+    }
+    return validateFileConfig(raw, path, env);
+  }
   try {
     // merge keys (`<<: *anchor`, YAML 1.1, as Compose files use them) so sinks can share settings
-    raw = ext === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: false, merge: true });
+    raw = parseYaml(text, { prettyErrors: false, merge: true });
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0];
+    const pos = (err as { pos?: [number, number] }).pos;
     // YAML reads a plain value starting with * as an alias: most likely a room pattern left unquoted
-    const alias = ext !== '.json' && /^Unresolved alias/.test(msg ?? '') ? ' (a value that starts with * must be quoted in YAML, e.g. rooms: ["*-retro"])' : '';
-    throw new ConfigError(`config file ${path} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${msg}${alias}`);
+    const alias = /^Unresolved alias/.test(msg ?? '') ? ' (a value that starts with * must be quoted in YAML, e.g. rooms: ["*-retro"])' : '';
+    throw new ConfigError(`config file ${path} is not valid YAML${pos ? ` at ${lineCol(text, pos[0])}` : ''}: ${msg}${alias}`);
   }
   return validateFileConfig(raw, path, env);
+}
+
+/**
+ * Where a value starts that no JSON value starts like (V8's "Unexpected token" gives no position):
+ * outside strings, the first character after a colon, a comma or an opening bracket that is not
+ * a quote, a digit, a minus, a bracket, or the t, f or n of true, false and null.
+ */
+function unquotedValue(text: string): number | undefined {
+  let inString = false;
+  let afterPunct = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (/\s/.test(c)) continue;
+    if (afterPunct && !/["\d\-[{\]}tfn]/.test(c)) return i;
+    afterPunct = ':,[{'.includes(c);
+    if (c === '"') inString = true;
+  }
+  return undefined;
+}
+
+/** "line L, column C" (from 1) of `offset` in `text`. */
+function lineCol(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${offset - before.lastIndexOf('\n')}`;
+}
+
+/**
+ * Where and why a JSON config file does not parse, without a character of the file itself: V8's
+ * message for an unexpected token quotes the text around it, which in a config file can be a
+ * secret left unquoted (`"apiKey": sk_live…`).
+ */
+function jsonProblem(text: string, v8: string): string {
+  let at = /at position (\d+)/.exec(v8)?.[1];
+  let what: string;
+  if (/^Unexpected end of JSON input/.test(v8)) {
+    what = 'it ends too soon (a bracket or a quote not closed?)';
+    at = undefined;
+  } else if (/^Unexpected token/.test(v8)) {
+    what = 'unexpected character';
+    at ??= unquotedValue(text)?.toString();
+  } else {
+    // the rest of V8's messages name what was expected, not what was found
+    what = v8.replace(/ at position \d+.*$/s, '').replace(/ in JSON$/, '').replace(/^./, (c) => c.toLowerCase());
+  }
+  if (at === undefined) return `: ${what}`;
+  const offset = Number(at);
+  const c = text[offset];
+  const prev = text.slice(0, offset).trimEnd().at(-1);
+  const hint =
+    c === '/' || c === '#'
+      ? ' (JSON allows no comments: write the file as YAML, a .yaml file, which reads this JSON as it is and allows # comments)'
+      : prev === ',' && (c === '}' || c === ']')
+        ? ' (a comma before a closing bracket: JSON allows none)'
+        : c !== undefined && /[A-Za-z_$]/.test(c)
+          ? ' (text must be in double quotes)'
+          : '';
+  return ` at ${lineCol(text, offset)}: ${what}${hint}`;
 }
 
 /** Parse a `--sink` spec: `stdout` (`stdout:json`), `stdout:text`, `webhook:<url>` or `slack:<url>`. */

@@ -144,6 +144,38 @@ describe('${VAR} in a config file', () => {
   });
 });
 
+describe('a config file that does not parse', () => {
+  const fails = (name: string, text: string): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-parse-'));
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    try {
+      loadConfigFile(file, {});
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message.replace(file, name);
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('JSON: says where (line and column) and the likely slip, and never quotes the file (a value left unquoted may be a secret)', () => {
+    const secret = 'sk_live_0123456789abcdef';
+    const unquoted = fails('w.json', `{\n  "apiUrl": "https://x.example/v1",\n  "apiKey": ${secret}\n}`);
+    expect(unquoted).toBe('config file w.json is not valid JSON at line 3, column 13: unexpected character (text must be in double quotes)');
+    for (const part of [secret, secret.slice(0, 4), 'sk_l']) expect(unquoted).not.toContain(part);
+    expect(fails('w.json', '{\n  // standup only\n  "rooms": ["standup"]\n}')).toMatch(
+      /^config file w\.json is not valid JSON at line 2, column 3: .* \(JSON allows no comments: write the file as YAML, a \.yaml file, which reads this JSON as it is and allows # comments\)$/,
+    );
+    expect(fails('w.json', '{"rooms": ["standup"],\n}')).toMatch(/^config file w\.json is not valid JSON at line 2, column 1: .* \(a comma before a closing bracket: JSON allows none\)$/);
+    expect(fails('w.json', '{"rooms": ["standup"]')).toMatch(/^config file w\.json is not valid JSON at line 1, column 22: /);
+  });
+
+  it('YAML: says where', () => {
+    expect(fails('w.yaml', 'rooms: [standup]\ninterval: 15s\nrooms: [retro]\n')).toBe('config file w.yaml is not valid YAML at line 3, column 1: Map keys must be unique');
+    expect(fails('w.yaml', 'rooms:\n\t- standup\n')).toBe('config file w.yaml is not valid YAML at line 2, column 1: Tabs are not allowed as indentation');
+  });
+});
+
 describe('YAML anchors for settings sinks share', () => {
   const load = (text: string, env: Record<string, string> = {}) => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-anchor-'));
