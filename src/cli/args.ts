@@ -41,7 +41,8 @@ What to watch:
 
 Where events go:
   --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable (default
-                           stdout: NDJSON; stdout:text is a line a person reads, for --once)
+                           stdout: NDJSON; stdout:text is a line a person reads, for --once). A
+                           webhook gets one request an event, up to 4 at once (config: concurrency)
   --events <types>         deliver only these: join, leave, update, comma-separated ("--events join"
                            to alert on arrivals only); every sink, unless its config lists its own
   --ignore-user <name>     no events about a person whose userName or userId is this (your own bot,
