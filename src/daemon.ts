@@ -449,9 +449,23 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     }
     for (const q of admitted) if (fresh.includes(keyOf.get(q)!)) q.push(e); // not what is already waiting there
   });
-  watcher.on('ready', () =>
-    log.info({ targets: watcher.targets.length }, io.once ? 'snapshot taken: delivering its events, then stopping (--once)' : 'first snapshot taken: watching for changes'),
-  );
+  let emitted = 0;
+  if (io.once) watcher.on('event', () => emitted++);
+  watcher.on('ready', () => {
+    if (!io.once) {
+      log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes');
+      return;
+    }
+    // what the snapshot found, said even when it found nobody: "who is in standup now?" answered
+    // by silence on stdout reads as a run that did nothing
+    const rooms = Object.values(watcher.snapshot());
+    const people = rooms.reduce((n, list) => n + list.length, 0);
+    const where = cfg.allRooms ? `${rooms.length} room(s) with anyone in them` : `${watcher.targets.length} room(s)`;
+    log.info(
+      { targets: watcher.targets.length, people, events: emitted },
+      `snapshot taken: ${people} ${people === 1 ? 'person' : 'people'} in ${where}, ${emitted} event(s) to deliver; delivering them, then stopping (--once)`,
+    );
+  });
 
   let health: HealthServer | undefined;
   let healthUrl: string | undefined;

@@ -270,7 +270,7 @@ describe('CLI', () => {
     // the log says what --once does, not that it is watching every 15s
     const msgs = first.stderr.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);
     expect(msgs).toContain('taking one snapshot of 1 room(s) (--once)');
-    expect(msgs).toContain('snapshot taken: delivering its events, then stopping (--once)');
+    expect(msgs).toContain('snapshot taken: 2 people in 1 room(s), 2 event(s) to deliver; delivering them, then stopping (--once)');
     expect(msgs.filter((m) => /watching/.test(m))).toEqual([]);
     const joins = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; initial?: boolean; participant: { userName: string } });
     expect(joins.map((e) => [e.type, e.initial, e.participant.userName])).toEqual([
@@ -280,6 +280,8 @@ describe('CLI', () => {
     const quiet = await runCli(['--room', 'standup', '--once', '--state', state], env());
     expect(quiet.code).toBe(0);
     expect(quiet.stdout).toBe('');
+    // nothing changed, and the log still says what it found
+    expect(quiet.stderr).toContain('"msg":"snapshot taken: 2 people in 1 room(s), 0 event(s) to deliver; delivering them, then stopping (--once)"');
     sim.leave('standup', ann.id);
     const next = await runCli(['--room', 'standup', '--once', '--state', state], env());
     expect(next.code).toBe(0);
