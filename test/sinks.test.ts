@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -791,6 +791,11 @@ describe('dead-letter file', () => {
       ['webhook-1(x)', 'permanent error', ev(2).id],
       ['webhook-1(x)', 'again', ev(3).id],
     ]);
+    // moved aside (logrotate, or before a replay): the next event starts a new file, none is lost
+    renameSync(file, `${file}.1`);
+    dl.write('webhook-1(x)', 'after the move', [ev(4)]);
+    expect(readFileSync(`${file}.1`, 'utf8').trimEnd().split('\n')).toHaveLength(3);
+    expect(readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).event.id)).toEqual([ev(4).id]);
   });
 
   it('a URL registers its path as a secret only when it is long enough to hold a token', () => {
