@@ -255,6 +255,7 @@ describe('webhook sink', () => {
 
   it('concurrency must be a whole number from 1 to 64', () => {
     for (const bad of [0, 65, 1.5, Number.NaN]) expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', concurrency: bad })).toThrow(/^WebhookSink: concurrency must be a whole number from 1 to 64, got /);
+    expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', concurrency: '4' as unknown as number })).toThrow(/, got "4"$/);
     expect(new WebhookSink({ url: 'http://127.0.0.1:9/h', concurrency: 64 }).concurrency).toBe(64);
   });
 

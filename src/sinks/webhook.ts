@@ -124,7 +124,7 @@ export class WebhookSink implements Sink {
   constructor(o: WebhookSinkOptions) {
     const c = o.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
     if (!Number.isInteger(c) || c < 1 || c > MAX_WEBHOOK_CONCURRENCY) {
-      throw new TypeError(`WebhookSink: concurrency must be a whole number from 1 to ${MAX_WEBHOOK_CONCURRENCY}, got ${String(o.concurrency)}`);
+      throw new TypeError(`WebhookSink: concurrency must be a whole number from 1 to ${MAX_WEBHOOK_CONCURRENCY}, got ${JSON.stringify(o.concurrency) ?? String(o.concurrency)}`);
     }
     this.concurrency = c;
     // a connection for each request in flight; at least 4, so that a receiver's 2xx whose body is
