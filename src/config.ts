@@ -198,6 +198,7 @@ function setAt(root: unknown, path: readonly PropertyKey[], value: unknown): voi
 }
 
 const EXPECTED: Record<string, string> = {
+  int: 'a whole number',
   array: 'a list (in YAML: [a, b], or one "- item" a line)',
   boolean: 'true or false',
   number: 'a number',
@@ -227,6 +228,9 @@ function kindOf(v: unknown, show: boolean): string {
   if (typeof v === 'string') return `the text "${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
   return `${kind} (${String(v)})`;
 }
+
+/** Each kind of sink and the settings it takes. */
+const SINK_TYPE_KEYS: [string, string[]][] = sinkSchema.options.map((o) => [o.shape.type.value, Object.keys(o.shape)]);
 
 const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'concurrency', 'roomUrl', 'messageInterval', 'format', 'events', 'rooms', 'ignoreUsers'];
 
@@ -277,7 +281,11 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
     const known = issue.path.length === 0 ? Object.keys(fileSchema.shape) : SINK_KEYS;
+    const type = issue.path.length > 0 ? (valueAt(interpolated, issue.path) as { type?: unknown } | undefined)?.type : undefined;
     const named = issue.keys.map((k) => {
+      // a setting of another kind of sink (roomUrl on a webhook): "did you mean" would name itself
+      const owners = SINK_TYPE_KEYS.filter(([, keys]) => keys.includes(k)).map(([t]) => t);
+      if (issue.path.length > 0 && owners.length > 0) return `"${k}" (a setting of ${owners.join(' and ')} sinks, not of ${String(type)} ones)`;
       const hint = closest(k, known);
       if (hint !== undefined) return `"${k}" (did you mean "${hint}"?)`;
       // a block of shared sink settings, kept for a YAML anchor: x- keys are there for that
@@ -286,15 +294,23 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     });
     message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
   }
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'number') {
+    const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+    const got = valueAt(interpolated, issue.path);
+    const side = issue.code === 'too_small' ? (issue.inclusive ? 'at least' : 'more than') : issue.inclusive ? 'at most' : 'less than';
+    message = `must be ${side} ${String(bound)}${typeof got === 'number' ? `, not ${got}` : ''}`;
+  }
   if (issue.code === 'invalid_type' && issue.path.length > 0) {
     const got = valueAt(interpolated, issue.path);
     // a secret's value never goes in a message, only what kind of value it was
     // (nor does a sink, or the sinks, written as text: that is the command line's "webhook:<url>")
     const secret = issue.path.some((k) => SECRET_FIELDS.has(String(k))) || (issue.path[0] === 'sinks' && issue.path.length <= 2);
     const variable = fromEnv.get(JSON.stringify(issue.path));
-    message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${kindOf(got, !secret)}`}${variable ? ` (from environment variable ${variable})` : ''}`;
+    // a number that is not whole is shown as it is ("not 2.5", not "not a number (2.5)")
+    const found = issue.expected === 'int' && typeof got === 'number' ? String(got) : kindOf(got, !secret);
+    message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${found}`}${variable ? ` (from environment variable ${variable})` : ''}`;
     if (got === undefined && !variable) message = `is missing (${EXPECTED[issue.expected] ?? issue.expected} is required here)`;
-    if (issue.path[0] === 'sinks' && typeof got === 'string') message += ': each sink is a mapping, e.g. {type: slack, url: "https://hooks.slack.com/…"} (the "slack:<url>" form is --sink\'s, on the command line)';
+    if (issue.path[0] === 'sinks' && issue.path.length <= 2 && typeof got === 'string') message += ': each sink is a mapping, e.g. {type: slack, url: "https://hooks.slack.com/…"} (the "slack:<url>" form is --sink\'s, on the command line)';
     // `rooms: [2024]`: a name of digits reads as a number (and 0800 as 800); quoting keeps it as written
     if (!secret && issue.expected === 'string' && typeof got === 'number') message += ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
   }

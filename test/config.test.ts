@@ -30,6 +30,23 @@ describe('config file errors', () => {
     );
     // nothing close: no guess
     expect(problem({ rooms: ['a'], colour: 'blue' })).toBe('w.yaml: (top level): unknown setting "colour"');
+    // a setting of another kind of sink: said so, not "did you mean" itself
+    expect(problem({ rooms: ['a'], sinks: [{ type: 'webhook', url: 'https://example.com/h', roomUrl: 'https://x.example/{room}' }] })).toBe(
+      'w.yaml: sinks[0]: unknown setting "roomUrl" (a setting of slack sinks, not of webhook ones)',
+    );
+    expect(problem({ rooms: ['a'], sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', concurrency: 2 }] })).toBe(
+      'w.yaml: sinks[0]: unknown setting "concurrency" (a setting of webhook sinks, not of slack ones)',
+    );
+  });
+
+  it('a number out of range, or not whole, says the bound and what it got', () => {
+    const hook = (concurrency: unknown) => ({ rooms: ['a'], sinks: [{ type: 'webhook', url: 'https://example.com/h', concurrency }] });
+    expect(problem(hook(0))).toBe('w.yaml: sinks[0].concurrency: must be at least 1, not 0');
+    expect(problem(hook(65))).toBe('w.yaml: sinks[0].concurrency: must be at most 64, not 65');
+    expect(problem(hook(2.5))).toBe('w.yaml: sinks[0].concurrency: must be a whole number, not 2.5');
+    expect(problem(hook('4'))).toBe('w.yaml: sinks[0].concurrency: must be a number, not the text "4"');
+    expect(problem({ rooms: ['a'], maxRps: 0 })).toBe('w.yaml: maxRps: must be more than 0, not 0');
+    expect(problem({ rooms: ['a'], queueCap: 2.5 })).toBe('w.yaml: queueCap: must be a whole number, not 2.5');
   });
 
   it('durations under their minimum say that a number with no unit is milliseconds', () => {
