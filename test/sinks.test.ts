@@ -239,6 +239,23 @@ describe('webhook sink', () => {
     expect(q.depth).toBe(0);
   });
 
+  it('concurrency: four deliveries refused with 410 at once disable the sink with one error line, not four', async () => {
+    const r = await receiver();
+    // the four answers held until all four have arrived, then sent together
+    let all!: () => void;
+    const arrived = new Promise<void>((resolve) => (all = resolve));
+    r.on('arrival', () => r.arrivals >= 4 && all());
+    r.fallback = { until: arrived, then: { status: 410, body: 'gone' } };
+    const { logger, lines } = capturingLogger('info');
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }), { logger });
+    for (let i = 1; i <= 6; i++) q.push(ev(i));
+    await waitFor(q, 'disabled', () => q.disabled);
+    expect(r.requests).toHaveLength(4);
+    expect(deadLetter.entries.map((x) => x.event.id)).toEqual([1, 2, 3, 4, 5, 6].map((n) => ev(n).id));
+    const errors = lines.map((l) => JSON.parse(l)).filter((l) => l.level === 50);
+    expect(errors.map((l) => l.msg)).toEqual([expect.stringMatching(/HTTP 410 "gone": the endpoint is gone: sink disabled; its events go to the dead-letter from now on$/)]);
+  });
+
   it('concurrency: closing mid-window keeps what was not confirmed, in order, and drops what was', async () => {
     const r = await receiver();
     r.decide = ({ body }) => (JSON.parse(body).participant.id === 'p1' ? { status: 200 } : { until: new Promise(() => {}), then: { status: 200 } });

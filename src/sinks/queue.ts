@@ -17,7 +17,7 @@ export const DRAIN_GAP_MS = 1100;
 export type DeliveryOutcome = 'delivered' | 'retried' | 'failed' | 'dropped' | 'dead_lettered';
 
 /** How one batch's delivery ended: `stopped` means it was not confirmed and was not given up on (the queue closed, or the sink was disabled meanwhile). */
-type Settled = { kind: 'delivered' } | { kind: 'stopped' } | { kind: 'failed' | 'disable'; reason: string };
+type Settled = { kind: 'delivered' } | { kind: 'stopped' } | { kind: 'failed'; reason: string } | { kind: 'disable'; message: string; status: number | undefined };
 const DELIVERED: Settled = { kind: 'delivered' };
 const STOPPED: Settled = { kind: 'stopped' };
 
@@ -315,10 +315,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       }
       if (signal.aborted) return STOPPED;
       const e = failure instanceof DeliveryError ? failure : new DeliveryError(failure instanceof Error ? failure.message : String(failure), 'retry');
-      if (e.failure === 'disable') {
-        this.#log.error({ status: e.status }, `${e.message}: sink disabled; its events go to the dead-letter from now on`);
-        return { kind: 'disable', reason: `sink disabled: ${e.message}` };
-      }
+      if (e.failure === 'disable') return { kind: 'disable', message: e.message, status: e.status };
       if (e.failure === 'permanent' || attempt >= this.#maxAttempts) {
         const reason = e.failure === 'permanent' ? `permanent error: ${e.message}` : `gave up after ${attempt} attempts: ${e.message}`;
         this.#log.error({ status: e.status, events: batch.length }, reason);
@@ -360,8 +357,12 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
         this.safeEmit('outcome', 'failed', batch.length);
         this.#abandon(batch, s.reason);
       } else if (s.kind === 'disable') {
-        disabled ??= s.reason;
-        this.#abandon(batch, s.reason);
+        // said once, however many deliveries in the window were refused the same way
+        if (disabled === undefined) {
+          this.#log.error({ status: s.status }, `${s.message}: sink disabled; its events go to the dead-letter from now on`);
+          disabled = `sink disabled: ${s.message}`;
+        }
+        this.#abandon(batch, disabled);
       }
     }
     if (disabled !== undefined) {
