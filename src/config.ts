@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
@@ -353,7 +353,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     } catch (err) {
       throw new ConfigError(`config file ${path} is not valid JSON${jsonProblem(text, (err as Error).message)}`);
     }
-    return validateFileConfig(raw, path, env);
+    return relativeToFile(validateFileConfig(raw, path, env), path);
   }
   try {
     // merge keys (`<<: *anchor`, YAML 1.1, as Compose files use them) so sinks can share settings
@@ -365,7 +365,20 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     const alias = /^Unresolved alias/.test(msg ?? '') ? ' (a value that starts with * must be quoted in YAML, e.g. rooms: ["*-retro"])' : '';
     throw new ConfigError(`config file ${path} is not valid YAML${pos ? ` at ${lineCol(text, pos[0])}` : ''}: ${msg}${alias}`);
   }
-  return validateFileConfig(raw, path, env);
+  return relativeToFile(validateFileConfig(raw, path, env), path);
+}
+
+/**
+ * A relative `state` or `deadLetter` path in a config file is relative to the file, as a path on
+ * the command line is to the working directory: under systemd that is /, and `state: state.json`
+ * beside /etc/presence-watcher/watcher.yaml meant that directory, not /state.json.
+ */
+function relativeToFile(cfg: FileConfig, file: string): FileConfig {
+  const dir = dirname(resolvePath(file));
+  const at = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolvePath(dir, p));
+  const state = at(cfg.state);
+  const deadLetter = at(cfg.deadLetter);
+  return { ...cfg, ...(state !== undefined ? { state } : {}), ...(deadLetter !== undefined ? { deadLetter } : {}) };
 }
 
 /**

@@ -193,6 +193,22 @@ describe('a config file that does not parse', () => {
   });
 });
 
+describe('paths in a config file', () => {
+  it('a relative state or deadLetter is relative to the file (under systemd the working directory is /); an absolute one, or a flag, is taken as it is', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-paths-'));
+    const file = join(dir, 'w.yaml');
+    writeFileSync(file, 'rooms: [a]\nstate: data/state.json\ndeadLetter: ./dead.ndjson\n');
+    const cfg = loadConfigFile(file, {});
+    expect(cfg.state).toBe(join(dir, 'data', 'state.json'));
+    expect(cfg.deadLetter).toBe(join(dir, 'dead.ndjson'));
+    writeFileSync(file, 'rooms: [a]\nstate: /var/lib/presence/state.json\n');
+    expect(loadConfigFile(file, {}).state).toBe('/var/lib/presence/state.json');
+    // a flag is the shell's: relative to the working directory, as written
+    const resolved = resolveConfig(loadConfigFile(file, {}), { state: 'here.json' }, { DAILY_API_KEY: 'k' });
+    expect(resolved.statePath).toBe('here.json');
+  });
+});
+
 describe('YAML anchors for settings sinks share', () => {
   const load = (text: string, env: Record<string, string> = {}) => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-anchor-'));
