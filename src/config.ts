@@ -375,7 +375,8 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
  */
 function relativeToFile(cfg: FileConfig, file: string): FileConfig {
   const dir = dirname(resolvePath(file));
-  const at = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolvePath(dir, p));
+  // (a trailing slash is kept: it says the path names a directory, which the daemon refuses by name)
+  const at = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolvePath(dir, p) + (p.endsWith('/') ? '/' : ''));
   const state = at(cfg.state);
   const deadLetter = at(cfg.deadLetter);
   return { ...cfg, ...(state !== undefined ? { state } : {}), ...(deadLetter !== undefined ? { deadLetter } : {}) };

@@ -201,6 +201,9 @@ describe('paths in a config file', () => {
     const cfg = loadConfigFile(file, {});
     expect(cfg.state).toBe(join(dir, 'data', 'state.json'));
     expect(cfg.deadLetter).toBe(join(dir, 'dead.ndjson'));
+    // a trailing slash stays, for the daemon to refuse by name
+    writeFileSync(file, 'rooms: [a]\nstate: data/\n');
+    expect(loadConfigFile(file, {}).state).toBe(join(dir, 'data') + '/');
     writeFileSync(file, 'rooms: [a]\nstate: /var/lib/presence/state.json\n');
     expect(loadConfigFile(file, {}).state).toBe('/var/lib/presence/state.json');
     // a flag is the shell's: relative to the working directory, as written
