@@ -890,6 +890,16 @@ describe('slack sink', () => {
     expect((m.blocks[0] as { text: { text: string } }).text.text.split('\n')).toEqual(['• A B joined standup', '• C joined standup']);
   });
 
+  it('cuts a long line at 300 characters, never between the halves of an emoji', () => {
+    for (const pad of [297, 298]) {
+      const line = describeEvent(ev(1, 'join', 'standup', `${'x'.repeat(pad)}${'😀'.repeat(10)}`));
+      expect(line.length).toBeLessThanOrEqual(300);
+      expect(line.endsWith('…')).toBe(true);
+      // well formed: no lone surrogate left at the cut
+      expect(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(line)).toBe(false);
+    }
+  });
+
   it('groups a burst into one message under Slack limits and says how many more', () => {
     const events = Array.from({ length: 120 }, (_, i) => ev(i, 'join', 'r', `N<&>${'x'.repeat(400)}`));
     const m = slackMessage(events);

@@ -37,5 +37,9 @@ export function describeEvent(e: PresenceEvent): string {
       break;
     }
   }
-  return line.length > LINE_LIMIT ? `${line.slice(0, LINE_LIMIT - 1)}…` : line;
+  if (line.length <= LINE_LIMIT) return line;
+  // not between the two halves of an emoji (a surrogate pair), which would leave half of one
+  let cut = LINE_LIMIT - 1;
+  if (/[\uD800-\uDBFF]/.test(line[cut - 1]!)) cut--;
+  return `${line.slice(0, cut)}…`;
 }
