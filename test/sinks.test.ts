@@ -188,8 +188,8 @@ describe('webhook sink', () => {
 
   it('sends up to `concurrency` (default 4) events at once; one person\'s events never overlap and arrive in order', async () => {
     const r = await receiver();
-    // every answer a little late, so that what can overlap does
-    r.fallback = { delayMs: 20, then: { status: 200 } };
+    // every answer late enough that what can overlap does, even on a loaded machine
+    r.fallback = { delayMs: 200, then: { status: 200 } };
     const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
     // p1 joins and leaves: the leave waits for the join's answer, whatever else is in flight
     const events = [ev(1), ev(2), ev(1, 'leave'), ev(3), ev(4), ev(5), ev(6), ev(7), ev(3, 'update'), ev(8)];
@@ -221,13 +221,29 @@ describe('webhook sink', () => {
     const r = await receiver();
     let release!: () => void;
     const never = new Promise<void>((resolve) => (release = resolve));
+    // p2's 410 waits until the sink has confirmed p1 (on a loaded machine a timer could let it overtake)
+    const hook = new WebhookSink({ url: r.url });
+    let p1Done!: () => void;
+    const p1Confirmed = new Promise<void>((resolve) => (p1Done = resolve));
+    const sink = {
+      kind: hook.kind,
+      name: hook.name,
+      maxBatch: hook.maxBatch,
+      minIntervalMs: hook.minIntervalMs,
+      concurrency: hook.concurrency,
+      deliver: async (events: PresenceEvent[], signal: AbortSignal) => {
+        await hook.deliver(events, signal);
+        if (events[0]!.participant.id === 'p1') p1Done();
+      },
+      close: () => hook.close(),
+    };
     r.decide = ({ body }) => {
       const id = JSON.parse(body).participant.id;
       if (id === 'p1') return { status: 200 };
-      if (id === 'p2') return { delayMs: 30, then: { status: 410 } };
+      if (id === 'p2') return { until: p1Confirmed, then: { status: 410 } };
       return { until: never, then: { status: 200 } }; // p3, p4: held until the end
     };
-    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    const { q, deadLetter } = queue(sink);
     const delivered: string[] = [];
     q.on('delivered', (b) => delivered.push(...b.map((e) => e.id)));
     for (let i = 1; i <= 6; i++) q.push(ev(i));
