@@ -286,6 +286,13 @@ describe('webhook sink', () => {
     expect(deadLetter.entries).toEqual([]);
   });
 
+  it('a sink of the library user\'s own with a concurrency or maxBatch under 1 is refused by the queue (its loop would spin, taking nothing)', () => {
+    const sink = (concurrency: number, maxBatch = 1) => ({ kind: 'x', name: 'mine', maxBatch, minIntervalMs: 0, concurrency, deliver: async () => {} });
+    expect(() => queue(sink(0))).toThrow(/^DeliveryQueue: sink mine: concurrency must be a whole number ≥ 1, got 0$/);
+    expect(() => queue(sink(Number.NaN))).toThrow(/concurrency must be a whole number ≥ 1, got NaN$/);
+    expect(() => queue(sink(1, 0))).toThrow(/^DeliveryQueue: sink mine: maxBatch must be a whole number ≥ 1, got 0$/);
+  });
+
   it('concurrency must be a whole number from 1 to 64', () => {
     for (const bad of [0, 65, 1.5, Number.NaN]) expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', concurrency: bad })).toThrow(/^WebhookSink: concurrency must be a whole number from 1 to 64, got /);
     expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', concurrency: '4' as unknown as number })).toThrow(/, got "4"$/);

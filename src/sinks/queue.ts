@@ -91,6 +91,10 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
 
   constructor(o: DeliveryQueueOptions) {
     super();
+    // a window of no batch would never take anything off the queue, and the loop would spin
+    for (const [name, value] of [['concurrency', o.sink.concurrency ?? 1], ['maxBatch', o.sink.maxBatch]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new TypeError(`DeliveryQueue: sink ${o.sink.name}: ${name} must be a whole number ≥ 1, got ${String(value)}`);
+    }
     this.sink = o.sink;
     this.#deadLetter = o.deadLetter;
     this.#log = o.logger.child({ sink: o.sink.name });
