@@ -12,6 +12,7 @@ import { unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
 import { checkSource, type SavedState, type StateStore } from './state/store.js';
+import { savedStateProblem } from './state/file-store.js';
 import { formatDuration } from './util/duration.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
@@ -251,6 +252,16 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#maxRps = optNumber(o, 'maxRps', DEFAULT_MAX_RPS, { min: 0.01 });
     const maxPer5s = options.maxPer5s === undefined ? undefined : optNumber(o, 'maxPer5s', 0, { min: 1, integer: true });
     this.#grace = new LeaveGrace(optNumber(o, 'leaveGraceMs', 0));
+    // a plain-JavaScript caller's object without the methods would fail only at start, or at
+    // every poll: say so now
+    const lacking = (what: string, o: unknown, methods: readonly string[]) => {
+      const missing = methods.filter((m) => typeof (o as Record<string, unknown> | null)?.[m] !== 'function');
+      if (missing.length > 0) throw new WatcherOptionsError(`PresenceWatcher: ${what} must have the method${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+    };
+    if (options.stateStore !== undefined) lacking('stateStore', options.stateStore, ['load', 'save']);
+    if (options.client !== undefined) lacking('client', options.client, ['getRoomEntries', 'getDomainEntries', 'close']);
+    const stateProblem = options.initialState === undefined ? undefined : savedStateProblem(options.initialState);
+    if (stateProblem !== undefined) throw new WatcherOptionsError(`PresenceWatcher: initialState: ${stateProblem}`);
     this.#store = options.stateStore;
     this.#initialState = options.initialState;
     const requestTimeoutMs = optNumber(o, 'requestTimeoutMs', 10_000, { min: 1 });

@@ -381,6 +381,12 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ apiKey: 'k', rooms: ['a'], leaveGrace: 30_000 }, /unknown option "leaveGrace" \(did you mean leaveGraceMs\?\)/],
       [{ apiKey: 'k', room: ['a'] }, /unknown option "room" \(did you mean rooms\?\)/],
       [{ apiKey: 'k', rooms: ['a'], onJoin: () => {} }, /^PresenceWatcher: unknown option "onJoin"$/],
+      // objects without the methods fail now, not at start or at every poll
+      [{ client: {}, rooms: ['a'] }, /^PresenceWatcher: client must have the methods getRoomEntries, getDomainEntries, close$/],
+      [{ client: { getRoomEntries() {}, getDomainEntries() {} }, rooms: ['a'] }, /^PresenceWatcher: client must have the method close$/],
+      [{ apiKey: 'k', rooms: ['a'], stateStore: { load() {} } }, /^PresenceWatcher: stateStore must have the method save$/],
+      [{ apiKey: 'k', rooms: ['a'], initialState: { version: 2 } }, /^PresenceWatcher: initialState: unknown version 2$/],
+      [{ apiKey: 'k', rooms: ['a'], initialState: { version: 1, mode: 'rooms', rooms: { a: [{ name: 'x' }] } } }, /^PresenceWatcher: initialState: room "a" is not a list of participants$/],
     ];
     for (const [opts, msg] of bad) {
       expect(() => new PresenceWatcher(opts as never)).toThrow(msg);

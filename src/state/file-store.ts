@@ -12,28 +12,32 @@ function isParticipant(p: unknown): p is Participant {
   return typeof r.id === 'string' && s(r.userId) && s(r.userName) && s(r.mtgSessionId) && s(r.joinTime) && (r.duration === null || typeof r.duration === 'number');
 }
 
-/** Check a parsed state file; throws StateError naming what is wrong. */
-export function validateSavedState(raw: unknown, where: string): SavedState {
-  const bad = (what: string): never => {
-    throw new StateError(`state file ${where} is corrupt: ${what} (move it away to start fresh)`);
-  };
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) bad('not a JSON object');
+/** What is wrong with a parsed saved state, or undefined when it is a SavedState. */
+export function savedStateProblem(raw: unknown): string | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return 'not a JSON object';
   const r = raw as Record<string, unknown>;
-  if (r.version !== 1) bad(`unknown version ${JSON.stringify(r.version)}`);
-  if (r.mode !== 'rooms' && r.mode !== 'domain') bad('"mode" must be "rooms" or "domain"');
-  if (!r.rooms || typeof r.rooms !== 'object' || Array.isArray(r.rooms)) bad('"rooms" must be an object');
-  if (r.journalSeq !== undefined && !(Number.isSafeInteger(r.journalSeq) && (r.journalSeq as number) >= 0)) bad('"journalSeq" must be a non-negative integer');
+  if (r.version !== 1) return `unknown version ${JSON.stringify(r.version)}`;
+  if (r.mode !== 'rooms' && r.mode !== 'domain') return '"mode" must be "rooms" or "domain"';
+  if (!r.rooms || typeof r.rooms !== 'object' || Array.isArray(r.rooms)) return '"rooms" must be an object';
+  if (r.journalSeq !== undefined && !(Number.isSafeInteger(r.journalSeq) && (r.journalSeq as number) >= 0)) return '"journalSeq" must be a non-negative integer';
   for (const [room, list] of Object.entries(r.rooms as object)) {
-    if (!Array.isArray(list) || !list.every(isParticipant)) bad(`room "${room}" is not a list of participants`);
+    if (!Array.isArray(list) || !list.every(isParticipant)) return `room "${room}" is not a list of participants`;
   }
-  if (r.source !== undefined && typeof r.source !== 'string') bad('"source" must be a string');
+  if (r.source !== undefined && typeof r.source !== 'string') return '"source" must be a string';
   if (r.pendingLeaves !== undefined) {
     const ok = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-    if (!ok(r.pendingLeaves)) bad('"pendingLeaves" must be an object');
+    if (!ok(r.pendingLeaves)) return '"pendingLeaves" must be an object';
     for (const [room, ids] of Object.entries(r.pendingLeaves as object)) {
-      if (!ok(ids) || !Object.values(ids).every((t) => typeof t === 'string' && !Number.isNaN(Date.parse(t)))) bad(`"pendingLeaves" of room "${room}" must map participant ids to times`);
+      if (!ok(ids) || !Object.values(ids).every((t) => typeof t === 'string' && !Number.isNaN(Date.parse(t)))) return `"pendingLeaves" of room "${room}" must map participant ids to times`;
     }
   }
+  return undefined;
+}
+
+/** Check a parsed state file; throws StateError naming what is wrong. */
+export function validateSavedState(raw: unknown, where: string): SavedState {
+  const problem = savedStateProblem(raw);
+  if (problem !== undefined) throw new StateError(`state file ${where} is corrupt: ${problem} (move it away to start fresh)`);
   return raw as SavedState;
 }
 
