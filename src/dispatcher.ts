@@ -1,5 +1,32 @@
 import type { Participant, PresenceEvent, PresenceEventType } from './events.js';
 import type { DeliveryQueue } from './sinks/queue.js';
+import { unknownOption, type SameKeys } from './util/options.js';
+
+const FILTER_NAMES = ['events', 'rooms', 'ignoreUsers'] as const;
+const filterNamesMatch: SameKeys<keyof SinkFilter, (typeof FILTER_NAMES)[number]> = true;
+void filterNamesMatch;
+const EVENT_TYPES: readonly string[] = ['join', 'leave', 'update'] satisfies PresenceEventType[];
+
+/**
+ * Why a filter would not do what it says, or undefined. A plain-JavaScript caller's slip, such as
+ * `events: ['joined']` (a sink that never gets an event) or `room: [...]` (ignored, so every room),
+ * is otherwise silent.
+ */
+function filterProblem(filter: SinkFilter): string | undefined {
+  if (!filter || typeof filter !== 'object') return 'the filter must be an object';
+  const unknown = unknownOption(filter as Record<string, unknown>, FILTER_NAMES);
+  if (unknown) return unknown;
+  for (const name of FILTER_NAMES) {
+    const list: unknown = filter[name];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '')) return `${name} must be a list of non-empty strings`;
+    if (name === 'events') {
+      const wrong = list.find((t) => !EVENT_TYPES.includes(t as string));
+      if (wrong !== undefined) return `events: ${JSON.stringify(wrong)} is not an event type (join, leave, update)`;
+    }
+  }
+  return undefined;
+}
 
 export interface SinkFilter {
   /** Only these event types. Default: all. */
@@ -72,6 +99,8 @@ export class Dispatcher {
   readonly #routes: Route[] = [];
 
   add(queue: DeliveryQueue, filter: SinkFilter = {}): void {
+    const problem = filterProblem(filter);
+    if (problem) throw new TypeError(`Dispatcher.add: ${problem}`);
     this.#routes.push({
       queue,
       types: filter.events?.length ? new Set(filter.events) : undefined,

@@ -17,6 +17,7 @@ import { checkRoomUrl, describeEvent, SlackSink, slackMessage } from '../src/sin
 import { StdoutSink } from '../src/sinks/stdout.js';
 import { WebhookSink } from '../src/sinks/webhook.js';
 import { DeliveryError } from '../src/sinks/sink.js';
+import { FileStateStore } from '../src/state/file-store.js';
 import { capturingLogger, quietLogger, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
 
@@ -637,6 +638,37 @@ describe('delivery pacing (fake timers)', () => {
       ]);
       await q2.close();
     });
+  });
+});
+
+describe('the sinks as a library, from plain JavaScript', () => {
+  it('a filter, sink, queue or store that would not do what it says is refused with what is wrong, a URL never quoted', () => {
+    const { q } = queue(new StdoutSink(new PassThrough()));
+    const d = new Dispatcher();
+    expect(() => d.add(q, { events: ['joined'] } as never)).toThrow(/^Dispatcher\.add: events: "joined" is not an event type \(join, leave, update\)$/);
+    expect(() => d.add(q, { room: ['standup'] } as never)).toThrow(/^Dispatcher\.add: unknown option "room" \(did you mean rooms\?\)$/);
+    expect(() => d.add(q, { rooms: 'standup' } as never)).toThrow(/^Dispatcher\.add: rooms must be a list of non-empty strings$/);
+    expect(() => d.add(q, { ignoreUsers: [''] })).toThrow(/^Dispatcher\.add: ignoreUsers must be a list of non-empty strings$/);
+    expect(d.queues).toEqual([]);
+    d.add(q, { events: ['join'], rooms: ['stand*'], ignoreUsers: undefined });
+    expect(d.queues).toEqual([q]);
+
+    // Node's own URL error carries the text it was given; a webhook or Slack URL is a credential
+    const slip = 'hooks.slack.com/services/T0/B0/tokSECRET';
+    for (const make of [() => new SlackSink({ url: slip }), () => new WebhookSink({ url: slip })]) {
+      let err: unknown;
+      try {
+        make();
+      } catch (e) {
+        err = e;
+      }
+      expect((err as Error).message).toMatch(/^(SlackSink|WebhookSink): url is not a URL: give the whole address, https:\/\/ included$/);
+      expect(JSON.stringify(err)).not.toContain('tokSECRET');
+      expect(String((err as { input?: unknown }).input)).not.toContain('tokSECRET');
+    }
+    expect(() => new FileStateStore('' as string)).toThrow(/^FileStateStore: give the state file's path$/);
+    expect(() => new DeliveryQueue({ sink: {} as never, deadLetter: new MemoryDeadLetter(), logger: quietLogger })).toThrow(/^DeliveryQueue: sink must be a Sink/);
+    expect(() => new DeliveryQueue({ sink: new StdoutSink(new PassThrough()), deadLetter: new MemoryDeadLetter(), logger: console as never })).toThrow(/^DeliveryQueue: logger must be a pino logger/);
   });
 });
 

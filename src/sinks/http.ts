@@ -28,8 +28,14 @@ export class HttpTarget {
 
   /** `connections`: keep-alive connections at most (one per delivery a sink has in flight). */
   constructor(url: string, timeoutMs: number, connections = 4) {
-    const u = new URL(url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError('URL must be http or https');
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      // Node's own error carries the text it was given (`input`), and the URL is a credential
+      throw new TypeError('url is not a URL: give the whole address, https:// included');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError('url must be http or https');
     this.host = u.host;
     // the URL is a credential (a Slack webhook's path is its token): scrubbed from everything we show
     secrets.addUrl(url);

@@ -91,6 +91,9 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
 
   constructor(o: DeliveryQueueOptions) {
     super();
+    if (typeof o?.sink?.deliver !== 'function') throw new TypeError('DeliveryQueue: sink must be a Sink (deliver, name, maxBatch, minIntervalMs), e.g. a WebhookSink');
+    if (typeof o.deadLetter?.write !== 'function') throw new TypeError('DeliveryQueue: deadLetter must be a DeadLetter (write), e.g. a FileDeadLetter or LogDeadLetter');
+    if (typeof o.logger?.child !== 'function') throw new TypeError('DeliveryQueue: logger must be a pino logger (createLogger())');
     // a window of no batch would never take anything off the queue, and the loop would spin
     for (const [name, value] of [['concurrency', o.sink.concurrency ?? 1], ['maxBatch', o.sink.maxBatch]] as const) {
       if (!Number.isInteger(value) || value < 1) throw new TypeError(`DeliveryQueue: sink ${o.sink.name}: ${name} must be a whole number ≥ 1, got ${String(value)}`);

@@ -96,7 +96,11 @@ export class SlackSink implements Sink {
     const wrong = o.roomUrl === undefined ? undefined : checkRoomUrl(o.roomUrl);
     if (wrong) throw new TypeError(`SlackSink: roomUrl ${wrong}`);
     this.#roomUrl = o.roomUrl;
-    this.#target = new HttpTarget(o.url, o.timeoutMs ?? 15_000);
+    try {
+      this.#target = new HttpTarget(o.url, o.timeoutMs ?? 15_000);
+    } catch (err) {
+      throw new TypeError(`SlackSink: ${(err as Error).message}`);
+    }
     this.name = o.name ?? `slack(${this.#target.host})`;
     this.minIntervalMs = o.minIntervalMs ?? SLACK_DEFAULT_INTERVAL_MS;
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';

@@ -129,7 +129,11 @@ export class WebhookSink implements Sink {
     this.concurrency = c;
     // a connection for each request in flight; at least 4, so that a receiver's 2xx whose body is
     // still draining (HttpTarget) does not hold up the next request
-    this.#target = new HttpTarget(o.url, o.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, Math.max(4, c));
+    try {
+      this.#target = new HttpTarget(o.url, o.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, Math.max(4, c));
+    } catch (err) {
+      throw new TypeError(`WebhookSink: ${(err as Error).message}`);
+    }
     this.name = o.name ?? `webhook(${this.#target.host})`;
     this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';

@@ -50,6 +50,7 @@ export class FileStateStore implements StateStore {
   #tail: Promise<void> = Promise.resolve();
 
   constructor(path: string) {
+    if (typeof path !== 'string' || path === '') throw new TypeError('FileStateStore: give the state file\'s path');
     this.path = path;
   }
 
