@@ -359,6 +359,14 @@ describe('DailyClient against the simulator', () => {
     expect(() => new DailyClient({ apiKey: 'k', timeout: 5000 } as never)).toThrow(/^DailyClient: unknown option "timeout" \(did you mean timeoutMs\?\)$/);
     expect(() => new DailyClient({ apiKey: 'k', baseUrl: 'http://x' } as never)).toThrow(/^DailyClient: unknown option "baseUrl"$/);
   });
+
+  it('a room that is no name, or a limit that is no count, is refused without a request (it was a request to /rooms//presence, or a "network error")', async () => {
+    const before = sim.requests.length;
+    await expect(client.getRoomPresence('')).rejects.toThrow(/^DailyClient: the room must be a non-empty string, got ""$/);
+    await expect(client.getRoomEntries(undefined as never)).rejects.toThrow(/^DailyClient: the room must be a non-empty string, got undefined$/);
+    await expect(client.getRoomText('standup', { limit: 0 })).rejects.toThrow(/^DailyClient: limit must be a whole number ≥ 1, got 0$/);
+    expect(sim.requests.length).toBe(before);
+  });
 });
 
 describe('DailyClient body limits', () => {

@@ -178,6 +178,9 @@ export class DailyClient implements PresenceClient {
   }
 
   #roomPath(room: string, opts: RoomPresenceOptions): string {
+    // (an empty name asked for /rooms//presence, and a missing one failed as a "network error")
+    if (typeof room !== 'string' || room === '') throw new TypeError(`DailyClient: the room must be a non-empty string, got ${JSON.stringify(room) ?? String(room)}`);
+    if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1)) throw new TypeError(`DailyClient: limit must be a whole number ≥ 1, got ${String(opts.limit)}`);
     const query = new URLSearchParams();
     if (opts.limit !== undefined) query.set('limit', String(opts.limit));
     if (opts.userId !== undefined) query.set('userId', opts.userId);
