@@ -614,7 +614,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const intervalMs = m.interval ?? DEFAULTS.intervalMs;
   if (intervalMs < 100) throw new ConfigError(tooShort('interval', intervalMs, "the minimum is 100ms (Daily's data lags up to 15s anyway)"));
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);
-  const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec);
+  const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec, m.health !== undefined ? '--health' : 'PRESENCE_HEALTH');
   const sinks = withSinkDefaults(m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }], m);
   const webhookSecret = m.webhookSecret ?? (env.PRESENCE_WEBHOOK_SECRET || undefined);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;

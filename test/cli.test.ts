@@ -110,6 +110,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['bad max-rps', () => ['--room', 'a', '--max-rps', 'lots'], undefined, /--max-rps "lots" must be a number/],
     ['bad api url', () => ['--room', 'a', '--api-url', 'ftp://x'], undefined, /--api-url "ftp:\/\/x" is not an http\(s\) URL/],
     ['bad DAILY_API_URL', () => ['--room', 'a'], { DAILY_API_URL: 'not-a-url' }, /DAILY_API_URL "not-a-url" is not an http\(s\) URL/],
+    ['bad PRESENCE_HEALTH (named as the variable, not as --health)', () => ['--room', 'a'], { PRESENCE_HEALTH: 'abc' }, /^presence-watcher: PRESENCE_HEALTH "abc": expected host:port, :port or port/],
     ['state directory cannot be created', () => ['--room', 'a', '--state', '/etc/hostname/sub/state.json'], undefined, /--state \/etc\/hostname\/sub\/state\.json: cannot create its directory \(ENOTDIR\)/],
     ['dead-letter file that cannot be written', () => ['--room', 'a', '--dead-letter', '/etc/hostname/sub/dead.ndjson'], undefined, /--dead-letter \/etc\/hostname\/sub\/dead\.ndjson: cannot write it \(ENOTDIR\)/],
     // procfs answers ENOENT to a mkdir under it, on which Node's recursive mkdir spins for ever (a daemon that hung at start, without a word)
