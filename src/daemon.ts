@@ -390,6 +390,8 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       }
       log.warn({ sink: name, events: orphans.length }, `${orphans.length} undelivered event(s) for ${name}, which is no longer configured, went to the dead-letter`);
     }
+    // said once the events of sinks no longer configured went to the dead-letter (above): the rest
+    if (outbox.size > 0) log.info({ pending: outbox.size }, `${outbox.size} undelivered event(s) from the last run will be delivered again`);
     for (const q of dispatcher.queues) {
       const name = keyOf.get(q)!;
       // an ack that cannot be written (disk full) only means a re-delivery, same ids, after a crash

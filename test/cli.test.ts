@@ -566,7 +566,8 @@ describe('CLI', () => {
     run.kill(signal);
     const { code } = await run.exit;
     expect(code).toBe(0);
-    expect(r.accepted.map((x) => JSON.parse(x.body).participant.userName)).toEqual(['A', 'B', 'C', 'D', 'E']);
+    // (up to four at once: in any order)
+    expect(r.accepted.map((x) => JSON.parse(x.body).participant.userName).sort()).toEqual(['A', 'B', 'C', 'D', 'E']);
   });
 
   it('what cannot be delivered within the drain deadline goes to the dead-letter file', async () => {

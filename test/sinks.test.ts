@@ -339,7 +339,8 @@ describe('webhook sink', () => {
   ] as const)('a receiver refusing our credentials (%i) three times in a row disables the sink, saying what to check', async (status, secret, reason) => {
     const r = await receiver();
     r.script = [1, 2, 3].map(() => ({ status, body: 'bad signature' }));
-    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, secret }));
+    // one at a time (with several in flight, the fourth may already be on its way)
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, secret, concurrency: 1 }));
     for (let i = 1; i <= 4; i++) q.push(ev(i));
     await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 4);
     expect(q.disabled).toBe(true);
@@ -381,7 +382,8 @@ describe('webhook sink', () => {
   it('a refusal between successes dead-letters that event only', async () => {
     const r = await receiver();
     r.script = [{ status: 401, body: 'no' }, { status: 200 }, { status: 401, body: 'no' }, { status: 401, body: 'no' }, { status: 200 }];
-    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    // one at a time: the script's answers go to the events in order
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }));
     for (let i = 1; i <= 5; i++) q.push(ev(i));
     await waitFor(r, 'request', () => r.requests.length >= 5);
     await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 3);
@@ -477,7 +479,7 @@ describe('webhook sink', () => {
   it('410 disables the sink: everything after goes to the dead-letter', async () => {
     const r = await receiver();
     r.script = [{ status: 410 }];
-    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }));
     q.push(ev(1));
     q.push(ev(2));
     await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 2);
@@ -507,7 +509,7 @@ describe('webhook sink', () => {
   it('bounded: when full, the oldest waiting event goes to the dead-letter, counted', async () => {
     const r = await receiver();
     r.fallback = { delayMs: 300, then: { status: 200 } };
-    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }), { cap: 3 });
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }), { cap: 3 });
     const dropped: number[] = [];
     q.on('outcome', (o, n) => o === 'dropped' && dropped.push(n));
     q.push(ev(1));
@@ -524,7 +526,7 @@ describe('webhook sink', () => {
   it('a listener that throws (an outbox on a full disk) neither re-sends, skips nor stops anything', async () => {
     const r = await receiver();
     r.script = [{ status: 200 }, { status: 400, body: 'bad' }];
-    const { q, deadLetter } = queue(new WebhookSink({ url: r.url }));
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }));
     let throws = 3;
     const boom = () => {
       if (throws-- > 0) throw new Error('ENOSPC: no space left on device');

@@ -232,7 +232,7 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
     logger.flush();
     return EXIT_FATAL;
   }
-  if (left > 0) logger.warn({ left }, `${left} event(s) were not delivered before the drain deadline (kept in the outbox with --state, else dead-lettered)`);
+  // (what was left is logged per sink by the shutdown: kept in the outbox, or dead-lettered)
   logger.info('stopped');
   logger.flush();
   if (outcome.kind === 'once') {

@@ -364,7 +364,6 @@ export class Outbox {
     this.#journal = read.journal;
     this.#seq = read.seq;
     if (read.cutShort) this.#log.warn({ outbox: this.path, lines: read.cutShort }, `outbox had ${read.cutShort} line(s) cut short (a crash or a full disk mid-write); ignored them`);
-    if (this.size) this.#log.info({ pending: this.size }, `${this.size} undelivered event(s) from the last run will be delivered again`);
   }
 
   #pendingFor(sink: string): Map<string, PresenceEvent> {
