@@ -12,6 +12,7 @@ import { joinSecrets } from './sinks/signing.js';
 import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
 import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from './sinks/webhook.js';
 import { LOG_FORMATS, type LogFormat } from './log.js';
+import { EVENT_TYPES } from './events.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -19,7 +20,7 @@ export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
 }
 
-export const EVENT_TYPES = ['join', 'leave', 'update'] as const;
+export { EVENT_TYPES } from './events.js';
 export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
 

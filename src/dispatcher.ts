@@ -1,11 +1,10 @@
-import type { Participant, PresenceEvent, PresenceEventType } from './events.js';
+import { EVENT_TYPES, type Participant, type PresenceEvent, type PresenceEventType } from './events.js';
 import type { DeliveryQueue } from './sinks/queue.js';
 import { unknownOption, type SameKeys } from './util/options.js';
 
 const FILTER_NAMES = ['events', 'rooms', 'ignoreUsers'] as const;
 const filterNamesMatch: SameKeys<keyof SinkFilter, (typeof FILTER_NAMES)[number]> = true;
 void filterNamesMatch;
-const EVENT_TYPES: readonly string[] = ['join', 'leave', 'update'] satisfies PresenceEventType[];
 
 /**
  * Why a filter would not do what it says, or undefined. A plain-JavaScript caller's slip, such as
@@ -21,8 +20,8 @@ function filterProblem(filter: SinkFilter): string | undefined {
     if (list === undefined) continue;
     if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '')) return `${name} must be a list of non-empty strings`;
     if (name === 'events') {
-      const wrong = list.find((t) => !EVENT_TYPES.includes(t as string));
-      if (wrong !== undefined) return `events: ${JSON.stringify(wrong)} is not an event type (join, leave, update)`;
+      const wrong = list.find((t) => !(EVENT_TYPES as readonly string[]).includes(t as string));
+      if (wrong !== undefined) return `events: ${JSON.stringify(wrong)} is not an event type (${EVENT_TYPES.join(', ')})`;
     }
   }
   return undefined;

@@ -32,6 +32,8 @@ export interface RoomSnapshot {
 }
 
 export type PresenceEventType = 'join' | 'leave' | 'update';
+/** Every event type, in the order the docs name them. */
+export const EVENT_TYPES = ['join', 'leave', 'update'] as const satisfies readonly PresenceEventType[];
 
 interface BaseEvent {
   /** Unique per event and deterministic for the same transition, so receivers can dedupe re-deliveries. */

@@ -97,10 +97,6 @@ export function encodeRoomSegment(room: string): string {
 }
 
 /**
- * A small client for Daily's presence endpoints: one keep-alive pool per API origin, a whole-request
- * timeout, a body-size cap and validated, typed answers. Every failure is a DailyApiError.
- */
-/**
  * An API URL as a saved state records its source: origin and path, without a trailing slash, and
  * without the user:password@ or query it may carry.
  */
@@ -108,6 +104,10 @@ export function apiSource(apiUrl: URL): string {
   return `${apiUrl.origin}${apiUrl.pathname.replace(/\/+$/, '')}`;
 }
 
+/**
+ * A small client for Daily's presence endpoints: one keep-alive pool per API origin, a whole-request
+ * timeout, a body-size cap and validated, typed answers. Every failure is a DailyApiError.
+ */
 export class DailyClient implements PresenceClient {
   /** The API's origin and path (`apiSource`), e.g. `https://api.daily.co/v1`. */
   readonly source: string;
