@@ -45,10 +45,10 @@ export class SecretRegistry {
 /** The process-wide registry that every logger made by createLogger scrubs with. */
 export const secrets = new SecretRegistry();
 
-/** `json`: one JSON object a line (pino's), for log collectors. `text`: a line a person reads. */
 /** The same failure, repeated (a room Daily does not know, a receiver that is down), is warned of at most this often; between, at debug, counted. */
 export const REPEAT_LOG_EVERY_MS = 10 * 60_000;
 
+/** `json`: one JSON object a line (pino's), for log collectors. `text`: a line a person reads. */
 export type LogFormat = 'json' | 'text';
 export const LOG_FORMATS = ['json', 'text'] as const;
 

@@ -11,7 +11,7 @@ import { readOutboxLog } from '../state/outbox.js';
 import { checkSource, StateError, type SavedState } from '../state/store.js';
 import { formatDuration } from '../util/duration.js';
 import { fasterThanDomainData, overBudget, overDailyLimit, PresenceWatcher, WatcherOptionsError } from '../watcher.js';
-import { urlCredentials, type WebhookSink } from '../sinks/webhook.js';
+import { urlCredentials } from '../sinks/webhook.js';
 import { apiSource } from '../daily/client.js';
 
 /** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
@@ -75,7 +75,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       what.push(count === 0 ? 'unsigned' : `signed with ${count} secret${count === 1 ? '' : 's'}`);
       if (s.headers && Object.keys(s.headers).length > 0) what.push(`headers ${Object.keys(s.headers).join(', ')}`);
       if (urlCredentials(s.url)) what.push('Basic credentials from the URL');
-      const c = (sink as WebhookSink).concurrency;
+      const c = sink.concurrency ?? 1;
       what.push(c === 1 ? 'one request at a time, in order' : `up to ${c} requests at once (one person's events in order)`);
     }
     if (s.type === 'slack' && s.messageInterval !== undefined) what.push(`a message at most every ${formatDuration(s.messageInterval)}`);

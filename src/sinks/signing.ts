@@ -72,6 +72,9 @@ export function sign(key: Buffer, id: string, timestamp: number, body: string): 
   return `v1,${mac}`;
 }
 
+/** The clock skew Standard Webhooks receivers allow between a signature's timestamp and their clock, seconds. */
+export const TOLERANCE_SEC = 300;
+
 export interface VerifyOptions {
   /** Allowed clock skew, seconds. Default 300. */
   toleranceSec?: number;
@@ -112,7 +115,7 @@ export function verify(secret: string | readonly string[], headers: WebhookHeade
   const sigs = header(headers, 'webhook-signature');
   if (!id || !Number.isInteger(ts) || !sigs) return false;
   const now = Math.floor((opts.now ?? Date.now()) / 1000);
-  if (Math.abs(now - ts) > (opts.toleranceSec ?? 300)) return false;
+  if (Math.abs(now - ts) > (opts.toleranceSec ?? TOLERANCE_SEC)) return false;
   const keys = (typeof secret === 'string' ? [secret] : secret).flatMap(secretKeys);
   const expected = keys.map((key) => createHmac('sha256', key).update(`${id}.${ts}.`).update(body).digest());
   for (const s of sigs.split(' ')) {

@@ -2,7 +2,7 @@ import type { PresenceEvent } from '../events.js';
 import { secrets } from '../log.js';
 import { decodePart } from '../util/url.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
-import { secretKeys, sign } from './signing.js';
+import { secretKeys, sign, TOLERANCE_SEC } from './signing.js';
 import { DeliveryError, type Sink } from './sink.js';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
@@ -37,9 +37,6 @@ export interface WebhookSinkOptions {
   now?: () => number;
 }
 
-/** How far a signature's timestamp may be off the receiver's clock (Standard Webhooks receivers allow ±5 min). */
-const TIMESTAMP_TOLERANCE_MS = 5 * 60_000;
-
 /**
  * For a signed delivery the receiver refused: when this machine's clock is further off the
  * receiver's (its `Date` header) than receivers allow, the likelier cause than the secret.
@@ -47,7 +44,7 @@ const TIMESTAMP_TOLERANCE_MS = 5 * 60_000;
 function clockNote(host: string, nowMs: number, theirMs: number | undefined): string {
   if (theirMs === undefined) return '';
   const off = nowMs - theirMs;
-  if (Math.abs(off) <= TIMESTAMP_TOLERANCE_MS) return '';
+  if (Math.abs(off) <= TOLERANCE_SEC * 1000) return '';
   const minutes = Math.round(Math.abs(off) / 60_000);
   const size = minutes >= 120 ? `${Math.round(minutes / 60)} hours` : `${minutes} minutes`;
   return `; this machine's clock is ${size} ${off > 0 ? 'ahead of' : 'behind'} ${host}'s, and receivers refuse a signature more than 5 minutes off theirs: set the clock (NTP)`;
