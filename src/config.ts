@@ -346,6 +346,8 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(`cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
   }
+  // a byte order mark, which Windows editors write at the start of a UTF-8 file: JSON.parse refuses it
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let raw: unknown;
   const ext = extname(path).toLowerCase();
   if (ext === '.json') {

@@ -193,6 +193,20 @@ describe('a config file that does not parse', () => {
   });
 });
 
+describe('a config file saved with a byte order mark (as Windows editors save UTF-8)', () => {
+  it('reads as it would without one, JSON and YAML; an error in it still says where', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-bom-'));
+    const json = join(dir, 'w.json');
+    writeFileSync(json, '\uFEFF{"rooms": ["standup"], "interval": "30s"}\n');
+    expect(loadConfigFile(json, {})).toMatchObject({ rooms: ['standup'], interval: 30000 });
+    const yaml = join(dir, 'w.yaml');
+    writeFileSync(yaml, '\uFEFFrooms: [standup]\ninterval: 30s\n');
+    expect(loadConfigFile(yaml, {})).toMatchObject({ rooms: ['standup'], interval: 30000 });
+    writeFileSync(json, '\uFEFF{"rooms": ["standup"],\n}');
+    expect(() => loadConfigFile(json, {})).toThrow(/not valid JSON at line 2, column 1: .*a comma before a closing bracket/);
+  });
+});
+
 describe('paths in a config file', () => {
   it('a relative state or deadLetter is relative to the file (under systemd the working directory is /); an absolute one, or a flag, is taken as it is', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-paths-'));

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../src/events.js';
+import { readDeadLetters } from '../src/cli/replay.js';
 import { verify } from '../src/sinks/signing.js';
 import { CliRun, runCli } from './support/cli.js';
 import { joinOf, waitFor } from './support/helpers.js';
@@ -106,5 +107,13 @@ describe('presence-watcher replay', () => {
     expect(run.code).toBe(2);
     expect(run.stderr.split('\n')[0]).toMatch(message);
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a file an editor saved with a byte order mark and CRLF line ends (trimmed by hand before a replay) reads as the daemon wrote it', () => {
+    const { file } = deadLetterFile([joinOf(1), joinOf(2), leaveOf(1)]);
+    const written = readDeadLetters(file).events;
+    writeFileSync(file, '\uFEFF' + readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
+    expect(readDeadLetters(file)).toEqual({ events: written, skipped: 0 });
+    expect(written.map((e) => e.id)).toEqual([joinOf(1).id, joinOf(2).id, leaveOf(1).id]);
   });
 });

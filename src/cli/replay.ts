@@ -42,7 +42,8 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`);
   }
-  const lines = text.split('\n');
+  // an editor may have added a byte order mark, trimming the file by hand before a replay
+  const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
   const byId = new Map<string, PresenceEvent>();
   let skipped = 0;
   lines.forEach((line, i) => {
