@@ -715,6 +715,32 @@ describe('the state lock', () => {
     lock.release();
   });
 
+  it.runIf(startTime(process.pid) !== undefined)('takes over the lock of a killed process its parent has not reaped yet (a zombie: its pid still answers signals)', async () => {
+    // the backgrounded sleep's parent becomes the exec'd sleep, which never waits for its children
+    const parent = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()))));
+      const state = join(tmp(), 'state.json');
+      const lock = new StateLock(state);
+      writeFileSync(lock.path, formatOwner({ pid, ...ours, start: startTime(pid)! }));
+      expect(lock.heldByAnother()).toMatchObject({ pid });
+      process.kill(pid, 'SIGKILL');
+      const zombie = () => {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+      };
+      for (let i = 0; i < 100_000 && !zombie(); i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(zombie()).toBe(true);
+      expect(() => process.kill(pid, 0)).not.toThrow(); // what the pid check alone goes by
+      expect(lock.heldByAnother()).toBeUndefined();
+      await lock.acquire();
+      expect(lock.owner()).toMatchObject({ pid: process.pid });
+      lock.release();
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
   it('is created whole, in one step (a draft linked into place): no draft is left beside it, and release removes it', async () => {
     const dir = tmp();
     const lock = new StateLock(join(dir, 'state.json'));

@@ -346,10 +346,11 @@ function anotherRunning(owner: LockOwner): boolean {
     const boot = bootId();
     if (boot !== undefined && boot !== owner.boot) return false;
   }
-  if (owner.start !== undefined) {
-    const start = startTime(owner.pid);
-    if (start !== undefined && start !== owner.start) return false;
-  }
+  const stat = procStat(owner.pid);
+  // killed, and not yet reaped by its parent (a supervisor that is slow to wait, or never does):
+  // the pid still answers signals, but the process will never write again
+  if (stat !== undefined && (stat.state === 'Z' || stat.state === 'X')) return false;
+  if (owner.start !== undefined && stat?.start !== undefined && stat.start !== owner.start) return false;
   return true;
 }
 
@@ -380,6 +381,11 @@ function pidNamespace(): string | undefined {
 
 /** A process's start time (field 22 of /proc/<pid>/stat, clock ticks since boot); undefined off Linux. */
 export function startTime(pid: number): string | undefined {
+  return procStat(pid)?.start;
+}
+
+/** A process's state letter (field 3 of /proc/<pid>/stat: R, S, Z…) and start time; undefined off Linux. */
+function procStat(pid: number): { state: string | undefined; start: string | undefined } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -389,5 +395,5 @@ export function startTime(pid: number): string | undefined {
   // the command name (field 2) is in parentheses and may itself hold spaces and parentheses
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const start = fields[19];
-  return start && /^\d+$/.test(start) ? start : undefined;
+  return { state: fields[0] || undefined, start: start && /^\d+$/.test(start) ? start : undefined };
 }
