@@ -529,7 +529,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    * buffered until consumed.
    */
   events(opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<PresenceEvent> {
-    const buffer: PresenceEvent[] = [];
+    // read from a head index: Array#shift moves every element left once the array is large (a first
+    // snapshot of 100,000 people buffered whole took ~0.4 s to read out, 300,000 ~3 s, blocking)
+    let buffer: PresenceEvent[] = [];
+    let head = 0;
     let done = this.#stopping !== undefined || opts.signal?.aborted === true;
     let wake: (() => void) | undefined;
     const push = (e: PresenceEvent | null) => {
@@ -551,17 +554,29 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const iterator: AsyncIterableIterator<PresenceEvent> = {
       [Symbol.asyncIterator]: () => iterator,
       next: async () => {
-        while (buffer.length === 0 && !done) {
+        while (head === buffer.length && !done) {
           await new Promise<void>((r) => (wake = r));
           wake = undefined;
         }
-        if (buffer.length > 0) return { value: buffer.shift()!, done: false };
+        if (head < buffer.length) {
+          const value = buffer[head]!;
+          buffer[head++] = undefined!; // let it go as soon as it is read
+          if (head === buffer.length) {
+            buffer.length = 0;
+            head = 0;
+          } else if (head >= 1024 && head * 2 >= buffer.length) {
+            buffer = buffer.slice(head);
+            head = 0;
+          }
+          return { value, done: false };
+        }
         finish();
         return { value: undefined, done: true };
       },
       return: async () => {
         finish();
-        buffer.length = 0;
+        buffer = [];
+        head = 0;
         return { value: undefined, done: true };
       },
     };

@@ -314,6 +314,28 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(got).toEqual(['join:A', 'join:B']);
   });
 
+  it('events() hands out a burst larger than its reader keeps up with (a first snapshot of thousands) whole and in order, with more arriving while it is read', async () => {
+    h = await startHarness({ rooms: ['a'] }, {});
+    for (let i = 0; i < 3000; i++) h.sim.join('a', { userName: `first-${i}` });
+    const emitted: string[] = [];
+    h.watcher.on('join', (e) => emitted.push(e.participant.userName!));
+    const it = h.watcher.events();
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    expect(emitted).toHaveLength(3000); // all buffered before the first is read
+    const got: string[] = [];
+    for (let i = 0; i < 2000; i++) got.push((await it.next()).value!.participant.userName!);
+    for (let i = 0; i < 2500; i++) h.sim.join('a', { userName: `then-${i}` });
+    await waitFor(h.watcher, 'poll', () => emitted.length === 5500);
+    for (let i = 0; i < 3500; i++) got.push((await it.next()).value!.participant.userName!);
+    expect(got).toEqual(emitted);
+    expect(new Set(got).size).toBe(5500);
+    // nothing more is buffered: the next read waits for an event, and ends on stop
+    const next = it.next();
+    void h.watcher.stop();
+    await expect(next).resolves.toEqual({ value: undefined, done: true });
+  });
+
   it('events({signal}) ends when the signal aborts', async () => {
     h = await startHarness({ rooms: ['a'] }, {});
     h.watcher.start();
