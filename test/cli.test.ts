@@ -289,6 +289,17 @@ describe('CLI', () => {
     expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
   });
 
+  it('a snapshot with more people than --queue-cap reaches a sink that keeps up in full: one poll\'s events never push each other out', async () => {
+    for (let i = 0; i < 12; i++) sim.join('standup', { userName: `P${i}` });
+    const run = await runCli(['--room', 'standup', '--once', '--queue-cap', '5'], env());
+    expect(run.code).toBe(0);
+    const names = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { participant: { userName: string } }).participant.userName);
+    expect(names).toEqual(Array.from({ length: 12 }, (_, i) => `P${i}`));
+    const logs = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(logs.filter((l) => l.level >= 40)).toEqual([]); // nothing dead-lettered, no warning
+    expect(logs.map((l) => l.msg)).toContainEqual(expect.stringMatching(/^12 events arrived at once \(a poll's\), more than the queue's cap of 5: all are held/));
+  });
+
   it('--once --leave-grace from cron: a leave pending when one run ends is reported by a later run once the grace has passed', async () => {
     const ann = sim.join('standup', { userName: 'Ann' });
     const state = join(dir, 'grace.json');

@@ -512,15 +512,53 @@ describe('webhook sink', () => {
     const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }), { cap: 3 });
     const dropped: number[] = [];
     q.on('outcome', (o, n) => o === 'dropped' && dropped.push(n));
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
     q.push(ev(1));
-    await Promise.resolve(); // the queue takes what woke it once the burst that did is over: 1 alone
-    for (let i = 2; i <= 6; i++) q.push(ev(i));
+    await turn(); // the queue takes what woke it once the burst that did is over: 1 alone
+    // one event a poll, the receiver slower than that
+    for (let i = 2; i <= 6; i++) {
+      q.push(ev(i));
+      await turn();
+    }
     expect(q.depth).toBe(3);
     // event 1 is in flight; 2, 3, 4 were pushed out by 4, 5, 6… in order of age
     expect(deadLetter.entries.map((x) => x.event.participant.id)).toEqual(['p2', 'p3', 'p4']);
     expect(dropped).toEqual([1, 1, 1]);
     await waitFor(r, 'request', () => r.accepted.length >= 3, 5000);
     expect(r.accepted.map((x) => JSON.parse(x.body).participant.id)).toEqual(['p1', 'p5', 'p6']);
+  });
+
+  it('the events of one poll, pushed together, never push each other out: held whole past the cap, which applies when the next ones come', async () => {
+    const r = await receiver();
+    let release!: () => void;
+    r.fallback = { until: new Promise<void>((resolve) => (release = resolve)), then: { status: 200 } };
+    const { logger, lines: raw } = capturingLogger('info');
+    const logged = () => raw.map((l) => JSON.parse(l) as { msg: string; cap?: number });
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }), { cap: 3, logger });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    // a first snapshot of 6 people: all of it is held, though the cap is 3
+    for (let i = 1; i <= 6; i++) q.push(ev(i));
+    expect(q.depth).toBe(6);
+    expect(deadLetter.entries).toEqual([]);
+    await turn();
+    expect(logged().filter((l) => l.cap === 3).map((l) => l.msg)).toEqual([
+      '6 events arrived at once (a poll\'s), more than the queue\'s cap of 3: all are held, as every poll\'s are; the cap applies to what is still waiting when the next ones come (raise it, --queue-cap, to hold more while a sink is down)',
+    ]);
+    // the next poll's 2 events, the receiver still holding event 1: the oldest waiting make room for
+    // them, down to the cap (1 in flight, 7 and 8 waiting)
+    q.push(ev(7));
+    q.push(ev(8));
+    expect(deadLetter.entries.map((x) => x.event.participant.id)).toEqual(['p2', 'p3', 'p4', 'p5', 'p6']);
+    expect(q.depth).toBe(3);
+    await turn();
+    for (let i = 9; i <= 13; i++) q.push(ev(i));
+    // a poll larger than the cap pushes out every event of earlier polls still waiting, none of its own
+    expect(deadLetter.entries.map((x) => x.event.participant.id)).toEqual(['p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8']);
+    expect(q.depth).toBe(6);
+    release();
+    await waitFor(r, 'request', () => r.accepted.length >= 6, 5000);
+    expect(r.accepted.map((x) => JSON.parse(x.body).participant.id)).toEqual(['p1', 'p9', 'p10', 'p11', 'p12', 'p13']);
+    expect(logged().filter((l) => /arrived at once/.test(l.msg))).toHaveLength(1); // said once
   });
 
   it('a listener that throws (an outbox on a full disk) neither re-sends, skips nor stops anything', async () => {

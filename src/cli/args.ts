@@ -54,7 +54,8 @@ Where events go:
                            accept it; drop the old one once every receiver has the new
   --dead-letter <file>     append undeliverable events to this NDJSON file (default: log them);
                            "presence-watcher replay <file>" sends them again later
-  --queue-cap <n>          events held per sink before the oldest go to the dead-letter (10000)
+  --queue-cap <n>          events held per sink before the oldest go to the dead-letter (10000);
+                           one poll's events are held whole even past it
   --drain-timeout <dur>    on SIGINT/SIGTERM/SIGHUP, time to deliver what is queued (default 10s)
 
 One shot (cron, scripts, "who is in standup now?"):

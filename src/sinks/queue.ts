@@ -41,7 +41,11 @@ export interface DeliveryQueueOptions {
   sink: Sink;
   deadLetter: DeadLetter;
   logger: Logger;
-  /** Most events held in memory; when full the oldest is dead-lettered. Default 10 000. */
+  /**
+   * Most events held in memory; when full the oldest is dead-lettered. Default 10 000. Events pushed
+   * together (in one synchronous run: one poll's) never push each other out, so one poll's events
+   * are held whole even past the cap, and the cap applies when the next ones come.
+   */
   cap?: number;
   /** Attempts per batch before it is dead-lettered. Default 10. */
   maxAttempts?: number;
@@ -77,6 +81,12 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   /** Wake the interval waits in progress (a drain shortens them). */
   readonly #paces = new Set<AbortController>();
   #inFlight = 0;
+  /**
+   * Events pushed since the event loop last turned: one poll's events (the watcher emits them in
+   * one synchronous run), or a restart's re-deliveries. They are the queue's last #burst entries.
+   */
+  #burst = 0;
+  #burstOverCapSaid = false;
   #droppedSinceLog = 0;
   /** Batches given up on since the last delivery, and why the last one was. */
   #failedInARow = 0;
@@ -108,7 +118,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     this.#random = o.random ?? Math.random;
   }
 
-  /** Events held at most; a push beyond moves the oldest waiting one to the dead-letter. */
+  /** Events held at most; a push beyond moves the oldest waiting one, pushed before it in an earlier run, to the dead-letter. */
   get cap(): number {
     return this.#cap;
   }
@@ -140,21 +150,35 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       this.#abandon([event], this.#disabled ?? 'shutting down');
       return;
     }
-    if (this.depth >= this.#cap) {
-      // the oldest waiting event (not the batch in flight) goes to the dead-letter, never silently
-      const at = this.#head + this.#inFlight;
-      const oldest = this.#queue[at];
-      if (oldest) {
-        this.#queue.splice(at, 1);
-        this.#abandon([oldest], `queue full (cap ${this.#cap})`, 'dropped');
-        if (this.#droppedSinceLog++ % 1000 === 0) {
-          this.#log.warn({ cap: this.#cap }, `delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)`);
-        }
+    // the oldest waiting event (not the batch in flight) goes to the dead-letter, never silently; but
+    // never one that arrived with this one: a poll's events are pushed before the sink can take any,
+    // so with a cap below one poll's events (the first snapshot of a domain of 10,000 people) even a
+    // sink that keeps up with ease lost all but the last cap of them. The cap bounds what is still
+    // waiting when the next events come; the events of one poll exist in memory anyway.
+    const at = this.#head + this.#inFlight;
+    // (down to the cap: after a poll that went past it, the next one's first event makes the room)
+    while (this.depth >= this.#cap && at < this.#queue.length - this.#burst) {
+      const [oldest] = this.#queue.splice(at, 1);
+      this.#abandon([oldest!], `queue full (cap ${this.#cap})`, 'dropped');
+      if (this.#droppedSinceLog++ % 1000 === 0) {
+        this.#log.warn({ cap: this.#cap }, `delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)`);
       }
     }
     this.#queue.push(event);
+    if (this.#burst++ === 0) queueMicrotask(() => this.#endBurst());
     this.safeEmit('depth', this.depth);
     this.#kick();
+  }
+
+  #endBurst(): void {
+    if (this.#burst > this.#cap && !this.#burstOverCapSaid) {
+      this.#burstOverCapSaid = true;
+      this.#log.info(
+        { events: this.#burst, cap: this.#cap },
+        `${this.#burst} events arrived at once (a poll's), more than the queue's cap of ${this.#cap}: all are held, as every poll's are; the cap applies to what is still waiting when the next ones come (raise it, --queue-cap, to hold more while a sink is down)`,
+      );
+    }
+    this.#burst = 0;
   }
 
   #kick(): void {
