@@ -420,15 +420,26 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   }
   metrics.observeWatcher(watcher, cfg.allRooms);
   let overflowLogged = 0;
+  /**
+   * Whether the outbox had room when this poll's events began (they come in one synchronous run):
+   * then all of them are admitted, as the sink queues hold them, even past the cap. Judged per event,
+   * a first snapshot of more people than the cap (or of half as many, with two sinks) sent the rest
+   * to the dead-letter, however fast the sinks.
+   */
+  let pollAdmitted: boolean | undefined;
   watcher.on('event', (e) => {
     if (!outbox) {
       dispatcher.dispatch(e);
       return;
     }
     const queues = dispatcher.routesFor(e);
+    if (pollAdmitted === undefined) {
+      pollAdmitted = outbox.size < cfg.outboxCap;
+      queueMicrotask(() => (pollAdmitted = undefined));
+    }
     // bounded: past the cap an event goes straight to a sink's dead-letter, logged and counted; it
     // is journaled all the same, since the state changed
-    let room = cfg.outboxCap - outbox.size;
+    let room = pollAdmitted ? Infinity : cfg.outboxCap - outbox.size;
     const admitted: DeliveryQueue[] = [];
     for (const q of queues) {
       if (room-- > 0) {

@@ -391,22 +391,31 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     await third.exit;
   });
 
-  it('bounded: past --outbox-cap new events go to the dead-letter, counted', async () => {
-    const { r, dir, start } = await setup(['A', 'B', 'C']);
+  it('bounded: past --outbox-cap new events go to the dead-letter, counted; the events of one poll are admitted whole', async () => {
+    const { sim, r, dir, start } = await setup(['A', 'B']);
     const deadLetter = join(dir, 'dead.ndjson');
     const run = start(['--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--dead-letter', deadLetter, '--drain-timeout', '200ms']);
+    // the first snapshot's two joins are one poll's: both admitted, though the cap is 1
+    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    expect(run.stderr).not.toContain('outbox full');
+    // a later poll's events find it full (the receiver answers 503 to everything)
+    sim.join('standup', { userName: 'C' });
+    sim.join('standup', { userName: 'D' });
     await run.until(() => run.stderr.includes('outbox full'));
     run.kill('SIGTERM');
     await run.exit;
     const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.event.participant.userName)).toEqual(['B', 'C']);
+    // (C and D were refused; A and B stayed in the outbox at the stop)
+    expect(lines.map((l) => l.event.participant.userName)).toEqual(['C', 'D']);
     expect(lines[0].reason).toBe('outbox full (cap 1)');
   });
 
   it('a full outbox makes /healthz 503 while it lasts', async () => {
-    const { r, start } = await setup(['A', 'B']);
+    const { sim, r, start } = await setup(['A']);
     const run = start(['--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--health', '127.0.0.1:0', '--drain-timeout', '200ms']);
     const url = await run.until(() => run.logs.find((l) => typeof l.healthz === 'string')?.healthz as string | undefined);
+    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    sim.join('standup', { userName: 'B' });
     await run.until(() => run.stderr.includes('outbox full'));
     const res = await fetch(url);
     expect(res.status).toBe(503);

@@ -73,7 +73,7 @@ Durability:
   --leave-grace <dur>      report a leave only after the person was absent this long (default 0);
                            with --state the grace carries across restarts and --once runs
   --outbox-cap <n>         with --state: undelivered events kept for re-delivery at most (100000);
-                           past it new events go to the dead-letter
+                           past it a new poll's events go to the dead-letter
 
 Operations:
   --config <file>          JSON or YAML config file; flags override it; "\${VAR}" reads env
