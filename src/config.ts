@@ -337,6 +337,15 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
   throw new ConfigError(`${source}: ${formatPath(issue.path)}: ${message}${more}`);
 }
 
+/** Why a file could not be read, in words (Node's own message for EISDIR reads "illegal operation on a directory, read"). */
+export function readProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory, not a file';
+  return (err as Error).message;
+}
+
 /** Read and validate a JSON or YAML config file. */
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): FileConfig {
   let text: string;
@@ -344,7 +353,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+    throw new ConfigError(`cannot read config file ${path}: ${readProblem(err)}`);
   }
   // a byte order mark, which Windows editors write at the start of a UTF-8 file: JSON.parse refuses it
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);

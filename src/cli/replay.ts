@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfigFile, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
+import { ConfigError, loadConfigFile, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
@@ -39,8 +39,7 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`);
+    throw new ConfigError(`cannot read ${path}: ${readProblem(err)}`);
   }
   // an editor may have added a byte order mark, trimming the file by hand before a replay
   const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
