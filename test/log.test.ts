@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
 import { SinksDisabledError } from '../src/daemon.js';
@@ -66,6 +69,24 @@ describe('networkFailure', () => {
     expect(networkFailure(new Error('socket hang up'))).toBe('socket hang up');
     expect(networkFailure(new Error(''))).toBe('unknown error');
     expect(networkFailure('weird')).toBe('weird');
+  });
+
+  it("https:// to a port that serves plain HTTP: OpenSSL's reason and what to do, not its dump of hex, source paths and a line break", async () => {
+    const server = createServer((_req, res) => res.end('plain'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const err = await request(`https://127.0.0.1:${port}/v1/presence`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as Error).message).toMatch(/:error:.*wrong version number/); // what it was
+      expect(networkFailure(err)).toBe(
+        'ERR_SSL_WRONG_VERSION_NUMBER wrong version number (the server there does not speak TLS: if it serves plain HTTP, the URL should start with http://)',
+      );
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -62,7 +62,11 @@ export function originDispatcher(origin: string, connections: number): Dispatche
 export function networkFailure(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
-  const message = typeof e?.message === 'string' ? e.message : String(err);
+  let message = typeof e?.message === 'string' ? e.message : String(err);
+  // OpenSSL's own text ("807C…:error:0A00010B:SSL routines:ssl3_get_record:wrong version
+  // number:../deps/openssl/…/ssl3_record.c:350:" and a line break): its reason is what says anything
+  const openssl = /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+):/.exec(message);
+  if (openssl) message = openssl[1]!;
   if (!code) return message || 'unknown error';
   const hint = TLS_HINTS[code] ? ` (${TLS_HINTS[code]})` : '';
   if (!message || message === code) return code + hint;
@@ -84,4 +88,7 @@ const TLS_HINTS: Record<string, string> = {
   CERT_HAS_EXPIRED: 'the certificate has expired: its owner must renew it (or this machine\'s clock is wrong)',
   CERT_NOT_YET_VALID: 'the certificate is not valid yet: this machine\'s clock may be wrong',
   ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host: check the host in the URL',
+  // what https:// to a port that serves plain HTTP gets back
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the server there does not speak TLS: if it serves plain HTTP, the URL should start with http://',
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: 'the server there does not speak TLS: if it serves plain HTTP, the URL should start with http://',
 };
