@@ -40,6 +40,22 @@ export function overDailyLimit(maxRps: number, apiUrl: string): string | undefin
   return `maxRps ${maxRps} is over Daily's limit of ${DAILY_MAX_RPS} requests/s a domain (shared with your other software): expect 429s, and each one holds every room's polls. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
 }
 
+/**
+ * Why `apiUrl` on Daily's API host is not its API base (`https://api.daily.co/v1`), or undefined:
+ * without the /v1 every request answers 404, which reads as "room not found" for every room.
+ */
+export function notDailyBase(apiUrl: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(apiUrl);
+  } catch {
+    return undefined;
+  }
+  const path = u.pathname.replace(/\/+$/, '');
+  if (u.hostname !== 'api.daily.co' || path === '/v1') return undefined;
+  return `the API URL's path is "${path || '/'}", but Daily's API base is https://api.daily.co/v1: expect every request to answer 404 ("room not found"); check apiUrl (--api-url, DAILY_API_URL)`;
+}
+
 /** Daily's GET /presence lags by up to 15 s: why polling it faster spends requests for nothing, or undefined. */
 export function fasterThanDomainData(intervalMs: number, apiUrl: string): string | undefined {
   if (!(intervalMs < DOMAIN_DATA_LAG_MS && isDaily(apiUrl))) return undefined;
@@ -284,6 +300,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       }
       secrets.add(apiKey);
       const apiUrl = options.apiUrl ?? DEFAULT_API_URL;
+      const notBase = notDailyBase(apiUrl);
+      if (notBase) this.#log.warn(notBase);
       const overDaily = overDailyLimit(this.#maxRps, apiUrl);
       if (overDaily) this.#log.warn({ maxRps: this.#maxRps }, overDaily);
       const tooFast = this.#rooms ? undefined : fasterThanDomainData(this.#intervalMs, apiUrl);

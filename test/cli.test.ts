@@ -911,6 +911,12 @@ describe('--check-config', () => {
     expect(other.stderr).toMatch(/^presence-watcher: --dead-letter .*other\.fifo: cannot write it \(it is a FIFO \(named pipe\)/);
   });
 
+  it("notes an API URL on Daily's host without the /v1 base", async () => {
+    const r = await runCli(['--room', 'standup', '--api-url', 'https://api.daily.co', '--check-config'], env());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('notes:\n  - the API URL\'s path is "/", but Daily\'s API base is https://api.daily.co/v1: expect every request to answer 404 ("room not found")');
+  });
+
   it('notes a destination given twice (each event would arrive twice), as the daemon logs it', async () => {
     const args = ['--room', 'standup', '--sink', 'stdout', '--sink', 'stdout:text', '--sink', 'webhook:https://h.example/x', '--sink', 'webhook:https://h.example/x', '--sink', 'webhook:https://h.example/y', '--webhook-secret', SECRET];
     const r = await runCli([...args, '--check-config'], env());

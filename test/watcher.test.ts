@@ -369,6 +369,16 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(JSON.parse(warnings[0]!).msg).toMatch(/^maxRps 30 is over Daily's limit of 20 requests\/s a domain .*allRooms/);
   });
 
+  it("warns when the API URL is Daily's host without its /v1 base (every request would answer 404, read as \"room not found\"), not for the base itself or another host", async () => {
+    const { logger, lines } = capturingLogger('warn');
+    const urls = ['https://api.daily.co', 'https://api.daily.co/rooms', 'https://api.daily.co/v1', 'https://api.daily.co/v1/', 'http://127.0.0.1:9/'];
+    await Promise.all(urls.map((apiUrl) => new PresenceWatcher({ apiKey: 'k', rooms: ['a'], apiUrl, logger }).stop()));
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      'the API URL\'s path is "/", but Daily\'s API base is https://api.daily.co/v1: expect every request to answer 404 ("room not found"); check apiUrl (--api-url, DAILY_API_URL)',
+      'the API URL\'s path is "/rooms", but Daily\'s API base is https://api.daily.co/v1: expect every request to answer 404 ("room not found"); check apiUrl (--api-url, DAILY_API_URL)',
+    ]);
+  });
+
   it('says, at info level, when GET /presence is polled faster than Daily\'s 15 s lag, only against Daily and in allRooms mode', async () => {
     const { logger, lines } = capturingLogger('info');
     const made = [

@@ -10,7 +10,7 @@ import { StateLock } from '../state/lock.js';
 import { readOutboxLog } from '../state/outbox.js';
 import { checkSource, StateError, type SavedState } from '../state/store.js';
 import { formatDuration } from '../util/duration.js';
-import { fasterThanDomainData, overBudget, overDailyLimit, PresenceWatcher, WatcherOptionsError } from '../watcher.js';
+import { fasterThanDomainData, notDailyBase, overBudget, overDailyLimit, PresenceWatcher, WatcherOptionsError } from '../watcher.js';
 import { urlCredentials } from '../sinks/webhook.js';
 import { apiSource } from '../daily/client.js';
 
@@ -49,6 +49,8 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
     if (err instanceof WatcherOptionsError) throw new ConfigError(err.message.replace(/^PresenceWatcher: /, ''));
     throw err;
   }
+  const notBase = notDailyBase(cfg.apiUrl);
+  if (notBase) notes.push(notBase);
   const overDaily = overDailyLimit(cfg.maxRps, cfg.apiUrl);
   if (overDaily) notes.push(overDaily);
   const tooFast = cfg.allRooms ? fasterThanDomainData(cfg.intervalMs, cfg.apiUrl) : undefined;
