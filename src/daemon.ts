@@ -85,8 +85,15 @@ export function keepSecret(cfg: DaemonConfig): void {
 export function buildSink(s: SinkConfig, index: number, webhookSecret: string | undefined, io: DaemonIO): Sink {
   const ua = `daily-presence-watcher/${io.version}`;
   if (s.type === 'stdout') return new StdoutSink(io.stdout, index === 0 ? 'stdout' : `stdout-${index + 1}`, s.format);
-  const host = new URL(s.url).host;
+  const url = new URL(s.url);
+  const host = url.host;
   if (s.type === 'webhook') {
+    // (Slack's workflow webhooks, /workflows/ and /triggers/, take JSON of one's own: left alone)
+    if (url.hostname === 'hooks.slack.com' && url.pathname.startsWith('/services/')) {
+      throw new ConfigError(
+        `sinks[${index}]: hooks.slack.com/services/… is a Slack incoming webhook, which takes Slack messages, not the watcher's event JSON (every delivery would be refused): make it a slack sink (--sink slack:<url>, or type: slack)`,
+      );
+    }
     const secret = s.secret ?? webhookSecret;
     if (secret !== undefined) {
       addSecret(secret);

@@ -91,6 +91,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['bad leave grace', () => ['--room', 'a', '--leave-grace', 'soon'], undefined, /--leave-grace "soon" is not a duration/],
     ['bad sink spec', () => ['--room', 'a', '--sink', 'carrier-pigeon'], undefined, /--sink "carrier-pigeon…": expected stdout, stdout:text, webhook:<url> or slack:<url>/],
     ['sink with a bad URL', () => ['--room', 'a', '--sink', 'webhook:not a url'], undefined, /--sink webhook:…: the URL must be an http\(s\) URL/],
+    ['a Slack incoming webhook as a webhook sink', () => ['--room', 'a', '--sink', 'webhook:https://hooks.slack.com/services/T0/B0/raw-secret-value'], undefined, /^presence-watcher: sinks\[0\]: hooks\.slack\.com\/services\/… is a Slack incoming webhook, which takes Slack messages, not the watcher's event JSON .*make it a slack sink \(--sink slack:<url>, or type: slack\)$/m],
     ['no room and no --all-rooms', () => [], undefined, /nothing to watch: give --room <name> \(repeatable\) or --all-rooms/],
     ['--room "*" meant as every room', () => ['--room', '*'], undefined, /^presence-watcher: --room "\*" \(rooms\) is not a room name: to watch every room of the domain use --all-rooms \(allRooms: true\)/],
     ['both --room and --all-rooms', () => ['--room', 'a', '--all-rooms'], undefined, /either --room .* or --all-rooms/],
