@@ -15,7 +15,7 @@ import { Outbox } from '../src/state/outbox.js';
 import { replay } from '../src/state/replay.js';
 import { StateError, type SavedState } from '../src/state/store.js';
 import { CliRun } from './support/cli.js';
-import { joinOf, quietLogger, waitFor } from './support/helpers.js';
+import { capturingLogger, joinOf, quietLogger, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
 
 const ev = joinOf;
@@ -64,15 +64,16 @@ describe('Outbox', () => {
     older.close();
   });
 
-  it('while saves fail, the journal past its memory cap lives in the log only; nothing is lost, and it comes back once a save covers it', () => {
+  it('while saves fail, the journal past its memory cap lives in the log only; nothing is lost, and it comes back once a save covers it', async () => {
     const file = join(tmp(), 'o.ndjson');
     const o = new Outbox(file, quietLogger, 0, { journalMemoryCap: 5 });
     for (let i = 1; i <= 5; i++) o.record(ev(i), ['a']);
     expect(o.journalInMemory).toBe(5);
     // no save covers any of it; each is delivered (acked), which would let the log be compacted
-    // past 10,000 records if the journal were not in it only
+    // past 10,000 records if the journal were not in it only. One event a poll:
     const n = 6_000;
     for (let i = 6; i <= n; i++) {
+      await Promise.resolve();
       o.record(ev(i), ['a']);
       o.ack('a', [ev(i)]);
     }
@@ -102,6 +103,30 @@ describe('Outbox', () => {
     expect(ids(again.pending('a'))).toEqual([`p${n + 1}`]);
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(4);
     again.close();
+  });
+
+  it("one poll's events are journaled in memory whole, past the cap: its state is saved after them, so they are no sign of failing saves; the next poll's first event spills it if no save came", async () => {
+    const file = join(tmp(), 'o.ndjson');
+    const { logger, lines } = capturingLogger('warn');
+    const o = new Outbox(file, logger, 0, { journalMemoryCap: 5 });
+    for (let i = 1; i <= 12; i++) o.record(ev(i), ['a']); // a first snapshot of 12
+    expect(o.journalInMemory).toBe(12);
+    await Promise.resolve();
+    expect(lines).toEqual([]);
+    // its save covers it: the next poll's find the journal under the cap again
+    o.covered(12);
+    expect(o.journalInMemory).toBe(0);
+    for (let i = 13; i <= 20; i++) o.record(ev(i), ['a']);
+    await Promise.resolve();
+    expect(o.journalInMemory).toBe(8);
+    // no save this time: the next poll spills
+    o.record(ev(21), ['a']);
+    expect(o.journalInMemory).toBe(0);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      'no state saved for a while: the outbox journal now lives in the log file only (compaction paused) until a save succeeds',
+    ]);
+    expect(o.journal().map((e) => e.participant.id)).toEqual(Array.from({ length: 9 }, (_, i) => `p${i + 13}`));
+    o.close();
   });
 
   it('a compaction that fails (the temp file cannot be made) leaves the log as it was, and appending goes on', () => {

@@ -157,10 +157,13 @@ export class Outbox {
   #torn = false;
   /** The journal past the covered state is in the log only (it outgrew #journalCap). */
   #spilled = false;
+  /** Events are being recorded in one synchronous run (a poll's): set at its first, cleared after it. */
+  #inPoll = false;
 
   /**
    * `covered`: the `journalSeq` of the state file loaded on start (0 when there is none).
-   * `journalMemoryCap`: journal entries kept in memory at most (default 100,000).
+   * `journalMemoryCap`: journal entries kept in memory at most (default 100,000), judged as each
+   * poll's events begin: one poll's are kept whole.
    */
   constructor(path: string, logger: Logger, covered = 0, opts: { journalMemoryCap?: number } = {}) {
     this.path = path;
@@ -217,11 +220,18 @@ export class Outbox {
       fresh.push(sink);
     }
     const seq = ++this.#seq;
+    if (!this.#inPoll) {
+      // judged as a poll's events begin (they come in one synchronous run, and its state is saved
+      // after them): one poll's own events are no sign of failing saves, and a first snapshot of
+      // 150,000 people spilled, with a warning that no state had been saved for a while
+      this.#inPoll = true;
+      queueMicrotask(() => (this.#inPoll = false));
+      if (this.#journal.length > this.#journalCap) this.#spill();
+    }
     // in memory first, like the pending maps above: if the append fails (disk full), a later
     // compaction still writes it
     if (!this.#spilled) this.#journal.push({ seq, event });
     this.#append({ op: 'ev', seq, event, sinks: fresh });
-    if (this.#journal.length > this.#journalCap) this.#spill();
     return fresh;
   }
 
