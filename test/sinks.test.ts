@@ -911,6 +911,31 @@ describe('dead-letter file', () => {
     expect(readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).event.id)).toEqual([ev(4).id]);
   });
 
+  it('says it wrote to the file once per sink, then at most every 10 minutes with how many went unsaid (a sink down with its queue full sends events one at a time); every event is in the file', () => {
+    const clock = FakeTimers.install({ toFake: ['Date', 'performance'] });
+    try {
+      const file = join(mkdtempSync(join(tmpdir(), 'dl-')), 'dead.ndjson');
+      const { logger, lines } = capturingLogger('info');
+      const dl = new FileDeadLetter(file, logger);
+      const said = () => lines.splice(0).map((l) => JSON.parse(l) as { msg: string; sink: string; repeated?: number });
+      for (let i = 1; i <= 50; i++) dl.write('webhook-1(x)', 'queue full (cap 5)', [ev(i)]);
+      dl.write('slack-2(y)', 'permanent error: HTTP 400', [ev(51), ev(52)]);
+      expect(said().map((l) => [l.sink, l.msg])).toEqual([
+        ['webhook-1(x)', '1 event(s) written to the dead-letter file'],
+        ['slack-2(y)', '2 event(s) written to the dead-letter file'],
+      ]);
+      clock.tick(9 * 60_000);
+      dl.write('webhook-1(x)', 'queue full (cap 5)', [ev(53)]);
+      expect(said()).toEqual([]);
+      clock.tick(60_000);
+      dl.write('webhook-1(x)', 'queue full (cap 5)', [ev(54)]);
+      expect(said()).toMatchObject([{ sink: 'webhook-1(x)', repeated: 50, msg: '1 event(s) written to the dead-letter file (and 50 more for this sink since this was last logged)' }]);
+      expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(54);
+    } finally {
+      clock.uninstall();
+    }
+  });
+
   it('a URL registers its path as a secret only when it is long enough to hold a token', () => {
     const r = new SecretRegistry();
     r.addUrl('http://127.0.0.1:8788/presence');

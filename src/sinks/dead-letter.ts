@@ -1,7 +1,8 @@
 import { accessSync, appendFileSync, constants, existsSync, fstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
-import { secrets, type Logger } from '../log.js';
+import { REPEAT_LOG_EVERY_MS, secrets, type Logger } from '../log.js';
+import { monotonicNow } from '../util/clock.js';
 import { makeDirsSync, nearestExisting } from '../util/dirs.js';
 import { FIFO, SOCKET, specialKind } from '../util/file-kind.js';
 import { pseudoFsProblem } from '../util/pseudo-fs.js';
@@ -12,6 +13,14 @@ export interface DeadLetter {
 }
 
 export class FileDeadLetter implements DeadLetter {
+  /**
+   * Per sink, when its last "written to the dead-letter file" warning was and how many events have
+   * been written since without one: a sink that is down with its queue full sends every event it
+   * pushes out here one at a time, and each used to be a warning line of its own (why each went is
+   * logged where it happens, the queue full warning throttled, a failure per batch).
+   */
+  readonly #said = new Map<string, { at: number; unsaid: number }>();
+
   constructor(
     readonly path: string,
     private readonly log: Logger,
@@ -59,11 +68,28 @@ export class FileDeadLetter implements DeadLetter {
       // its owner's alone, as the state and the outbox are: the events carry people's names and ids
       // (the mode applies when the append creates the file)
       appendFileSync(this.path, text, { mode: 0o600 });
-      this.log.warn({ sink, reason, count: events.length, file: this.path }, `${events.length} event(s) written to the dead-letter file`);
+      this.#sayWritten(sink, reason, events.length);
     } catch (err) {
       // the file is unusable: the log is the last place the events can go
       this.log.error({ sink, reason, err, events }, `could not write the dead-letter file ${this.path}; events logged instead`);
     }
+  }
+
+  /** A warning for the first write of a sink, then at most one every REPEAT_LOG_EVERY_MS, counting those between (at debug). */
+  #sayWritten(sink: string, reason: string, count: number): void {
+    const now = monotonicNow();
+    const last = this.#said.get(sink);
+    if (last && now - last.at < REPEAT_LOG_EVERY_MS) {
+      last.unsaid += count;
+      this.log.debug({ sink, reason, count, file: this.path }, `${count} event(s) written to the dead-letter file`);
+      return;
+    }
+    const unsaid = last?.unsaid ?? 0;
+    this.#said.set(sink, { at: now, unsaid: 0 });
+    this.log.warn(
+      { sink, reason, count, file: this.path, ...(unsaid > 0 ? { repeated: unsaid } : {}) },
+      `${count} event(s) written to the dead-letter file${unsaid > 0 ? ` (and ${unsaid} more for this sink since this was last logged)` : ''}`,
+    );
   }
 }
 
