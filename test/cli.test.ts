@@ -98,6 +98,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['missing DAILY_API_KEY', () => ['--room', 'a'], { DAILY_API_KEY: '' }, /DAILY_API_KEY is not set/],
     ['unreadable config', () => ['--config', join(dir, 'missing.yaml')], undefined, /cannot read config file .*missing\.yaml: no such file/],
     ['a directory as the config', () => ['--config', dir], undefined, /cannot read config file .*: it is a directory, not a file$/],
+    ['--once --ignore-initial without --state (it could never report anything)', () => ['--room', 'a', '--once', '--ignore-initial'], undefined, /^presence-watcher: --once with --ignore-initial and no --state would never report anything: .*Add --state <file>/],
     ['invalid YAML', () => ['--config', writeConfig('bad.yaml', 'rooms: [a\n  b: :')], undefined, /config file .*bad\.yaml is not valid YAML/],
     ['invalid JSON', () => ['--config', writeConfig('bad.json', '{"rooms": [')], undefined, /config file .*bad\.json is not valid JSON/],
     ['invalid field', () => ['--config', writeConfig('c1.yaml', 'rooms: [a]\nsinks:\n  - type: webhook\n    url: nope\n')], undefined, /c1\.yaml: sinks\[0\]\.url: must be an http\(s\) URL/],

@@ -110,6 +110,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       try {
         const file: FileConfig = command.configPath ? loadConfigFile(command.configPath, io.env) : {};
         cfg = resolveConfig(file, command.flags, io.env);
+        if (command.once && cfg.ignoreInitial && cfg.statePath === undefined) {
+          throw new ConfigError(
+            '--once with --ignore-initial and no --state would never report anything: every such run is a first snapshot, whose joins --ignore-initial drops. Add --state <file>: the first run then records who is there, and each later one reports what changed since',
+          );
+        }
       } catch (err) {
         if (err instanceof ConfigError) {
           say(io, `${err.message}\nRun "presence-watcher --help" for usage.`);
