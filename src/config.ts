@@ -301,6 +301,16 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     const side = issue.code === 'too_small' ? (issue.inclusive ? 'at least' : 'more than') : issue.inclusive ? 'at most' : 'less than';
     message = `must be ${side} ${String(bound)}${typeof got === 'number' ? `, not ${got}` : ''}`;
   }
+  // (zod's own words; a message the schema gives, such as a secret's, stays)
+  const zodWords = /^Too small/.test(issue.message);
+  if (issue.code === 'too_small' && issue.origin === 'array' && zodWords) {
+    // (an empty filter would let nothing through: the sink would never get an event)
+    message = `must list at least ${String(issue.minimum)}, or be left out${issue.path[0] === 'sinks' ? ' (the sink then takes every one)' : ''}`;
+  }
+  if (issue.code === 'too_small' && issue.origin === 'string' && zodWords) {
+    const variable = fromEnv.get(JSON.stringify(issue.path));
+    message = `is empty${variable ? ` (environment variable ${variable} is set to nothing)` : ''}`;
+  }
   if (issue.code === 'invalid_type' && issue.path.length > 0) {
     const got = valueAt(interpolated, issue.path);
     // a secret's value never goes in a message, only what kind of value it was

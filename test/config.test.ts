@@ -49,6 +49,17 @@ describe('config file errors', () => {
     expect(problem({ rooms: ['a'], queueCap: 2.5 })).toBe('w.yaml: queueCap: must be a whole number, not 2.5');
   });
 
+  it('an empty list or an empty text says so in plain words (not zod\'s "Too small: expected array to have >=1 items")', () => {
+    expect(problem({ rooms: ['a'], sinks: [{ type: 'stdout', events: [] }] })).toBe('w.yaml: sinks[0].events: must list at least 1, or be left out (the sink then takes every one)');
+    expect(problem({ rooms: ['a'], sinks: [{ type: 'stdout', rooms: [] }] })).toBe('w.yaml: sinks[0].rooms: must list at least 1, or be left out (the sink then takes every one)');
+    expect(problem({ rooms: ['a'], events: [] })).toBe('w.yaml: events: must list at least 1, or be left out');
+    expect(problem({ rooms: [''] })).toBe('w.yaml: rooms[0]: is empty');
+    expect(problem({ rooms: ['a'], apiKey: '' })).toBe('w.yaml: apiKey: is empty');
+    expect(problem({ rooms: ['a'], ignoreUsers: ['Bot', ''] })).toBe('w.yaml: ignoreUsers[1]: is empty');
+    // the schema's own words stay
+    expect(problem({ rooms: ['a'], webhookSecret: [] })).toBe('w.yaml: webhookSecret: is an empty list: give at least one secret');
+  });
+
   it('durations under their minimum say that a number with no unit is milliseconds', () => {
     const resolve = (file: object) => () => resolveConfig(validateFileConfig(file, 'w.yaml', {}), {}, { DAILY_API_KEY: 'k' });
     expect(resolve({ rooms: ['a'], interval: 15 })).toThrow(/^interval 15ms is too short: the minimum is 100ms .*; if you meant 15 seconds, write "15s" \(a number with no unit is milliseconds\)$/);
