@@ -6,7 +6,7 @@ import { Dispatcher, type SinkFilter } from './dispatcher.js';
 import { HealthServer } from './health.js';
 import { secrets, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { FileDeadLetter, LogDeadLetter, type DeadLetter } from './sinks/dead-letter.js';
+import { FileDeadLetter, isOwnStdio, LogDeadLetter, type DeadLetter } from './sinks/dead-letter.js';
 import { DeliveryQueue } from './sinks/queue.js';
 import type { Sink } from './sinks/sink.js';
 import type { PresenceEvent } from './events.js';
@@ -130,9 +130,18 @@ export function sinkFilter(s: SinkConfig): SinkFilter {
   return { ...(s.events ? { events: s.events } : {}), ...(s.rooms ? { rooms: s.rooms } : {}), ...(s.ignoreUsers?.length ? { ignoreUsers: s.ignoreUsers } : {}) };
 }
 
-/** The dead-letter file at `path`, checked writable now (ConfigError if not; `create: false` makes no directory), or the log without one. */
-export function openDeadLetter(path: string | undefined, log: Logger, { create = true } = {}): DeadLetter {
+/**
+ * The dead-letter file at `path`, checked writable now (ConfigError if not; `create: false` makes no
+ * directory), or the log without one. `stdoutSink`: a stdout sink writes events to this process's
+ * stdout, so a dead-letter there is refused (its records would be mixed into the event stream,
+ * which the logs keep out of).
+ */
+export function openDeadLetter(path: string | undefined, log: Logger, { create = true, stdoutSink = false } = {}): DeadLetter {
   if (!path) return new LogDeadLetter(log);
+  // (where stdout and stderr are one (2>&1, a systemd unit's journal), logs mix with events already)
+  if (stdoutSink && isOwnStdio(path, 1) && !isOwnStdio(path, 2)) {
+    throw new ConfigError(`--dead-letter ${path}: that is this process's stdout, where the stdout sink writes the events: its records would be mixed into them. Give a file, or /dev/stderr`);
+  }
   const file = new FileDeadLetter(path, log);
   try {
     file.check({ create });
@@ -273,7 +282,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   const log = io.logger;
   keepSecret(cfg);
 
-  const deadLetter = openDeadLetter(cfg.deadLetterPath, log);
+  const deadLetter = openDeadLetter(cfg.deadLetterPath, log, { stdoutSink: cfg.sinks.some((s) => s.type === 'stdout') });
   const prepared = prepareSinks(cfg, io);
   for (const note of prepared.notes) log[note.level](note.message);
   const metrics = new Metrics();

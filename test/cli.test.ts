@@ -98,6 +98,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['missing DAILY_API_KEY', () => ['--room', 'a'], { DAILY_API_KEY: '' }, /DAILY_API_KEY is not set/],
     ['unreadable config', () => ['--config', join(dir, 'missing.yaml')], undefined, /cannot read config file .*missing\.yaml: no such file/],
     ['a directory as the config', () => ['--config', dir], undefined, /cannot read config file .*: it is a directory, not a file$/],
+    ['--dead-letter /dev/stdout beside the stdout sink (its records would be mixed into the events)', () => ['--room', 'a', '--dead-letter', '/dev/stdout'], undefined, /^presence-watcher: --dead-letter \/dev\/stdout: that is this process's stdout, where the stdout sink writes the events: .*Give a file, or \/dev\/stderr$/],
     ['--once --ignore-initial without --state (it could never report anything)', () => ['--room', 'a', '--once', '--ignore-initial'], undefined, /^presence-watcher: --once with --ignore-initial and no --state would never report anything: .*Add --state <file>/],
     ['invalid YAML', () => ['--config', writeConfig('bad.yaml', 'rooms: [a\n  b: :')], undefined, /config file .*bad\.yaml is not valid YAML/],
     ['invalid JSON', () => ['--config', writeConfig('bad.json', '{"rooms": [')], undefined, /config file .*bad\.json is not valid JSON/],
@@ -911,6 +912,12 @@ describe('--check-config', () => {
     const other = await runCli(['--room', 'standup', '--dead-letter', fifo('other.fifo'), '--check-config'], env());
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/^presence-watcher: --dead-letter .*other\.fifo: cannot write it \(it is a FIFO \(named pipe\)/);
+  });
+
+  it('takes /dev/stdout as the dead-letter when no stdout sink writes events there', async () => {
+    const r = await runCli(['--room', 'standup', '--sink', 'webhook:https://h.example/hook', '--dead-letter', '/dev/stdout', '--check-config'], env());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^config OK/);
   });
 
   it("notes an API URL on Daily's host without the /v1 base", async () => {

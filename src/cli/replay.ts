@@ -73,7 +73,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const { events, skipped } = readDeadLetters(c.file);
 
   const log = createLogger({ level: c.logLevel, format: c.logFormat ?? defaultLogFormat(io.stderr as { isTTY?: boolean }) });
-  const deadLetter = openDeadLetter(c.deadLetter, log);
+  const deadLetter = openDeadLetter(c.deadLetter, log, { stdoutSink: sinks.some((s) => s.type === 'stdout') });
   const dispatcher = new Dispatcher();
   sinks.forEach((s, i) => {
     const sink = buildSink(s, i, webhookSecret, { stdout: io.stdout, logger: log, version: io.version });

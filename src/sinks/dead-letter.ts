@@ -93,17 +93,17 @@ export class FileDeadLetter implements DeadLetter {
   }
 }
 
-/** Whether `path` is the very file this process's stdout or stderr writes to. */
-function isOwnStdio(path: string): boolean {
+/** Whether `path` is the very file this process's stdout or stderr (or only `fd` of the two) writes to. */
+export function isOwnStdio(path: string, fd?: 1 | 2): boolean {
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch {
     return false;
   }
-  return [1, 2].some((fd) => {
+  return (fd ? [fd] : [1, 2]).some((n) => {
     try {
-      const own = fstatSync(fd);
+      const own = fstatSync(n);
       return own.dev === st.dev && own.ino === st.ino;
     } catch {
       return false; // that stream is closed
