@@ -535,6 +535,8 @@ describe('webhook sink', () => {
     const { logger, lines: raw } = capturingLogger('info');
     const logged = () => raw.map((l) => JSON.parse(l) as { msg: string; cap?: number });
     const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }), { cap: 3, logger });
+    const dropped: number[] = [];
+    q.on('outcome', (o, n) => o === 'dropped' && dropped.push(n));
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     // a first snapshot of 6 people: all of it is held, though the cap is 3
     for (let i = 1; i <= 6; i++) q.push(ev(i));
@@ -555,6 +557,8 @@ describe('webhook sink', () => {
     // a poll larger than the cap pushes out every event of earlier polls still waiting, none of its own
     expect(deadLetter.entries.map((x) => x.event.participant.id)).toEqual(['p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8']);
     expect(q.depth).toBe(6);
+    // the room a poll past the cap left to make was made at once (one splice, not one per event)
+    expect(dropped).toEqual([4, 1, 1, 1]);
     release();
     await waitFor(r, 'request', () => r.accepted.length >= 6, 5000);
     expect(r.accepted.map((x) => JSON.parse(x.body).participant.id)).toEqual(['p1', 'p9', 'p10', 'p11', 'p12', 'p13']);
