@@ -41,6 +41,19 @@ describe('Outbox', () => {
     again.close();
   });
 
+  it('acknowledges a batch of any size at once (a full queue drops 100,000 in one go), each ack in the log', () => {
+    const file = join(tmp(), 'o.ndjson');
+    const o = new Outbox(file, quietLogger);
+    const events = Array.from({ length: 150_000 }, (_, i) => ev(i + 1));
+    for (const e of events) o.record(e, ['a']);
+    o.ack('a', events.slice(0, 149_999));
+    expect(o.size).toBe(1);
+    o.close();
+    const again = new Outbox(file, quietLogger);
+    expect(again.pending('a').map((e) => e.participant.id)).toEqual(['p150000']);
+    again.close();
+  });
+
   it('journals every event, delivered or not, until a saved state covers it', () => {
     const file = join(tmp(), 'o.ndjson');
     const o = new Outbox(file, quietLogger, 10);

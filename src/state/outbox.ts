@@ -238,9 +238,12 @@ export class Outbox {
   ack(sink: string, events: readonly PresenceEvent[]): void {
     const m = this.#pending.get(sink);
     if (!m) return;
+    // one write for them all: a batch of a Slack message's 500, or the 100,000 a full queue dropped
+    const acks: Record_[] = [];
     for (const e of events) {
-      if (m.delete(e.id)) this.#append({ op: 'ack', sink, id: e.id });
+      if (m.delete(e.id)) acks.push({ op: 'ack', sink, id: e.id });
     }
+    this.#appendAll(acks);
     this.#maybeCompact();
   }
 
@@ -345,15 +348,21 @@ export class Outbox {
   }
 
   #append(r: Record_): void {
-    if (this.#closed) return;
+    this.#appendAll([r]);
+  }
+
+  /** Records in one write (an array, not arguments: 100,000 of them spread would overflow the stack). */
+  #appendAll(records: readonly Record_[]): void {
+    if (this.#closed || records.length === 0) return;
     // a line cut short by a full disk, then the next record appended to it, would make one corrupt
     // line in the middle of the log, which #load cannot tell from real damage. Until this write is
     // whole, the next one starts a new line (an empty one, if nothing of this one got written)
-    const line = `${this.#torn ? '\n' : ''}${JSON.stringify(r)}\n`;
+    let text = this.#torn ? '\n' : '';
+    for (const r of records) text += `${JSON.stringify(r)}\n`;
     this.#torn = true;
-    writeAll(this.#fd, line);
+    writeAll(this.#fd, text);
     this.#torn = false;
-    this.#records++;
+    this.#records += records.length;
     if (!this.#syncScheduled) {
       this.#syncScheduled = true;
       setImmediate(() => {
