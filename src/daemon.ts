@@ -25,6 +25,7 @@ import { emptyState, replay } from './state/replay.js';
 import { Outbox } from './state/outbox.js';
 import { StateLock } from './state/lock.js';
 import { pseudoFsProblem } from './util/pseudo-fs.js';
+import { RepeatedWarning } from './util/repeated-warning.js';
 
 /** Every sink is disabled (a webhook answered 410, the reader of stdout went away): nothing can be delivered. */
 export class SinksDisabledError extends Error {
@@ -435,7 +436,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     throw err;
   }
   metrics.observeWatcher(watcher, cfg.allRooms);
-  let overflowLogged = 0;
+  const outboxFull = new RepeatedWarning(log, 'outbox full: new events go to the dead-letter until deliveries catch up');
   /**
    * Whether the outbox had room when this poll's events began (they come in one synchronous run):
    * then all of them are admitted, as the sink queues hold them, even past the cap. Judged per event,
@@ -462,7 +463,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
         admitted.push(q);
         continue;
       }
-      if (overflowLogged++ % 1000 === 0) log.warn({ outboxCap: cfg.outboxCap }, 'outbox full: new events go to the dead-letter until deliveries catch up');
+      outboxFull.hit({ outboxCap: cfg.outboxCap });
       metrics.deliveries.inc({ sink: q.sink.name, outcome: 'dropped' });
       deadLetter.write(q.sink.name, `outbox full (cap ${cfg.outboxCap})`, [e]);
     }

@@ -11,7 +11,7 @@ import { crossesNetworkInClear } from '../src/daemon.js';
 import { Dispatcher, nameFilter } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
-import { DeliveryQueue, DRAIN_GAP_MS } from '../src/sinks/queue.js';
+import { DeliveryQueue, DRAIN_GAP_MS, type DeliveryQueueOptions } from '../src/sinks/queue.js';
 import { joinSecrets, secretKey, secretKeys, sign, verify } from '../src/sinks/signing.js';
 import { checkRoomUrl, describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
 import { StdoutSink } from '../src/sinks/stdout.js';
@@ -563,6 +563,40 @@ describe('webhook sink', () => {
     await waitFor(r, 'request', () => r.accepted.length >= 6, 5000);
     expect(r.accepted.map((x) => JSON.parse(x.body).participant.id)).toEqual(['p1', 'p9', 'p10', 'p11', 'p12', 'p13']);
     expect(logged().filter((l) => /arrived at once/.test(l.msg))).toHaveLength(1); // said once
+  });
+
+  it('queue full is warned of when it starts, then at most every 10 minutes with how many events went unsaid (a per-1,000 count still wrote a line every few seconds on a large domain)', async () => {
+    const clock = FakeTimers.install({ toFake: ['Date', 'performance'] });
+    try {
+      const { logger, lines } = capturingLogger('info');
+      // a receiver that never answers (until the queue closes)
+      const stuck: DeliveryQueueOptions['sink'] = {
+        kind: 'test',
+        name: 'stuck',
+        maxBatch: 1,
+        minIntervalMs: 0,
+        deliver: (_batch, signal) => new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))),
+      };
+      const { q, deadLetter } = queue(stuck, { cap: 2, logger });
+      const warned = () => lines.splice(0).map((l) => JSON.parse(l) as { msg: string; repeated?: number }).filter((l) => /queue full/.test(l.msg));
+      const turn = () => new Promise((resolve) => setImmediate(resolve));
+      for (let i = 1; i <= 3000; i++) {
+        q.push(ev(i)); // one event a poll
+        if (i % 500 === 0) await turn();
+        await Promise.resolve();
+      }
+      expect(deadLetter.entries.length).toBe(3000 - q.depth);
+      expect(q.depth).toBeLessThanOrEqual(2);
+      const first = warned();
+      expect(first).toMatchObject([{ msg: 'delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)', cap: 2, sink: 'stuck', level: 40 }]);
+      expect(first[0]).not.toHaveProperty('repeated');
+      clock.tick(10 * 60_000);
+      q.push(ev(3001));
+      const unsaid = deadLetter.entries.length; // every drop since the first, and this one's
+      expect(warned()).toMatchObject([{ msg: `delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down) (${unsaid - 2} more since this was last logged)`, repeated: unsaid - 2 }]);
+    } finally {
+      clock.uninstall();
+    }
   });
 
   it('a listener that throws (an outbox on a full disk) neither re-sends, skips nor stops anything', async () => {

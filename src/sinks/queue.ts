@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { PresenceEvent } from '../events.js';
 import { REPEAT_LOG_EVERY_MS, type Logger } from '../log.js';
 import { monotonicNow } from '../util/clock.js';
+import { RepeatedWarning } from '../util/repeated-warning.js';
 import { SafeEmitter, type ListenerError } from '../util/safe-emitter.js';
 import { backoffDelay, sleep, timerDelay } from '../util/sleep.js';
 import type { DeadLetter } from './dead-letter.js';
@@ -87,7 +88,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
    */
   #burst = 0;
   #burstOverCapSaid = false;
-  #droppedSinceLog = 0;
+  readonly #full: RepeatedWarning;
   /** Batches given up on since the last delivery, and why the last one was. */
   #failedInARow = 0;
   #lastFailure = '';
@@ -111,6 +112,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     this.sink = o.sink;
     this.#deadLetter = o.deadLetter;
     this.#log = o.logger.child({ sink: o.sink.name });
+    this.#full = new RepeatedWarning(this.#log, 'delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)');
     this.#cap = o.cap ?? DEFAULT_QUEUE_CAP;
     this.#maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.#backoffMinMs = o.backoffMinMs ?? 500;
@@ -162,12 +164,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     if (drop > 0) {
       const oldest = this.#queue.splice(at, drop);
       this.#abandon(oldest, `queue full (cap ${this.#cap})`, 'dropped');
-      const before = this.#droppedSinceLog;
-      this.#droppedSinceLog += drop;
-      // once per 1,000 dropped: at the first, the 1,001st, …
-      if (Math.ceil(before / 1000) * 1000 < this.#droppedSinceLog) {
-        this.#log.warn({ cap: this.#cap }, `delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)`);
-      }
+      this.#full.hit({ cap: this.#cap }, drop);
     }
     this.#queue.push(event);
     if (this.#burst++ === 0) queueMicrotask(() => this.#endBurst());
