@@ -342,16 +342,13 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   }
 
   let outbox: Outbox | undefined;
-  let outboxFailures = 0;
-  /** The outbox cannot be written (disk full, I/O error): logged, once per thousand. */
-  const outboxFailed = (err: unknown) => {
-    if (outboxFailures++ % 1000 === 0) {
-      log.error(
-        { err, outbox: outbox?.path },
-        `cannot write the outbox (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): events are still delivered, but one not yet delivered when the daemon dies would be lost`,
-      );
-    }
-  };
+  const outboxFailures = new RepeatedWarning(log, 'error');
+  /** The outbox cannot be written (disk full, I/O error): logged when it starts, then every 10 minutes. */
+  const outboxFailed = (err: unknown) =>
+    outboxFailures.hit(
+      { err, outbox: outbox?.path },
+      `cannot write the outbox (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): events are still delivered, but one not yet delivered when the daemon dies would be lost`,
+    );
   let watcherStore: StateStore | undefined;
   if (cfg.statePath) {
     try {
@@ -436,7 +433,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     throw err;
   }
   metrics.observeWatcher(watcher, cfg.allRooms);
-  const outboxFull = new RepeatedWarning(log, 'outbox full: new events go to the dead-letter until deliveries catch up');
+  const outboxFull = new RepeatedWarning(log);
   /**
    * Whether the outbox had room when this poll's events began (they come in one synchronous run):
    * then all of them are admitted, as the sink queues hold them, even past the cap. Judged per event,
@@ -463,7 +460,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
         admitted.push(q);
         continue;
       }
-      outboxFull.hit({ outboxCap: cfg.outboxCap });
+      outboxFull.hit({ outboxCap: cfg.outboxCap }, 'outbox full: new events go to the dead-letter until deliveries catch up');
       metrics.deliveries.inc({ sink: q.sink.name, outcome: 'dropped' });
       deadLetter.write(q.sink.name, `outbox full (cap ${cfg.outboxCap})`, [e]);
     }

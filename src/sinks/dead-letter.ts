@@ -1,8 +1,8 @@
 import { accessSync, appendFileSync, constants, existsSync, fstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
-import { REPEAT_LOG_EVERY_MS, secrets, type Logger } from '../log.js';
-import { monotonicNow } from '../util/clock.js';
+import { secrets, type Logger } from '../log.js';
+import { RepeatedWarning } from '../util/repeated-warning.js';
 import { makeDirsSync, nearestExisting } from '../util/dirs.js';
 import { FIFO, SOCKET, specialKind } from '../util/file-kind.js';
 import { pseudoFsProblem } from '../util/pseudo-fs.js';
@@ -14,12 +14,12 @@ export interface DeadLetter {
 
 export class FileDeadLetter implements DeadLetter {
   /**
-   * Per sink, when its last "written to the dead-letter file" warning was and how many events have
-   * been written since without one: a sink that is down with its queue full sends every event it
-   * pushes out here one at a time, and each used to be a warning line of its own (why each went is
-   * logged where it happens, the queue full warning throttled, a failure per batch).
+   * Per sink, its "written to the dead-letter file" warning, said when writes start and then every
+   * 10 minutes: a sink that is down with its queue full sends every event it pushes out here one at a
+   * time, and each used to be a warning line of its own (why each went is logged where it happens:
+   * the queue full warning, a failure per batch).
    */
-  readonly #said = new Map<string, { at: number; unsaid: number }>();
+  readonly #said = new Map<string, RepeatedWarning>();
 
   constructor(
     readonly path: string,
@@ -75,21 +75,11 @@ export class FileDeadLetter implements DeadLetter {
     }
   }
 
-  /** A warning for the first write of a sink, then at most one every REPEAT_LOG_EVERY_MS, counting those between (at debug). */
+  /** Said for the first write of a sink, then at most every REPEAT_LOG_EVERY_MS, counting those between. */
   #sayWritten(sink: string, reason: string, count: number): void {
-    const now = monotonicNow();
-    const last = this.#said.get(sink);
-    if (last && now - last.at < REPEAT_LOG_EVERY_MS) {
-      last.unsaid += count;
-      this.log.debug({ sink, reason, count, file: this.path }, `${count} event(s) written to the dead-letter file`);
-      return;
-    }
-    const unsaid = last?.unsaid ?? 0;
-    this.#said.set(sink, { at: now, unsaid: 0 });
-    this.log.warn(
-      { sink, reason, count, file: this.path, ...(unsaid > 0 ? { repeated: unsaid } : {}) },
-      `${count} event(s) written to the dead-letter file${unsaid > 0 ? ` (and ${unsaid} more for this sink since this was last logged)` : ''}`,
-    );
+    let said = this.#said.get(sink);
+    if (!said) this.#said.set(sink, (said = new RepeatedWarning(this.log)));
+    said.hit({ sink, reason, count, file: this.path }, `${count} event(s) written to the dead-letter file`, count);
   }
 }
 

@@ -112,7 +112,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     this.sink = o.sink;
     this.#deadLetter = o.deadLetter;
     this.#log = o.logger.child({ sink: o.sink.name });
-    this.#full = new RepeatedWarning(this.#log, 'delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)');
+    this.#full = new RepeatedWarning(this.#log);
     this.#cap = o.cap ?? DEFAULT_QUEUE_CAP;
     this.#maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.#backoffMinMs = o.backoffMinMs ?? 500;
@@ -164,7 +164,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     if (drop > 0) {
       const oldest = this.#queue.splice(at, drop);
       this.#abandon(oldest, `queue full (cap ${this.#cap})`, 'dropped');
-      this.#full.hit({ cap: this.#cap }, drop);
+      this.#full.hit({ cap: this.#cap }, 'delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)', drop);
     }
     this.#queue.push(event);
     if (this.#burst++ === 0) queueMicrotask(() => this.#endBurst());
