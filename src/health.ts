@@ -36,7 +36,8 @@ export type LivenessReport = { status: 'alive' } | { status: 'stuck'; reason: st
  * liveness probe, which restarts the process: a restart fixes a stuck loop, not Daily or a receiver
  * being down, which /healthz also reports.
  *
- * GET /healthz: 200 while the last poll of every target succeeded within 3 intervals, the last
+ * GET /healthz: 200 while the last poll of every target succeeded within 3 intervals (or 3 of
+ * the longer period the request budget allows, `pollPeriodMs`), the last
  * state save (when there is a state file) succeeded, every sink delivers (not disabled, not failing
  * every batch, queue not full) and every extra check passes; else 503 with the reasons. GET
  * /metrics: Prometheus text format.
@@ -68,7 +69,9 @@ export class HealthServer {
 
   report(): HealthReport {
     const now = this.#now();
-    const limit = 3 * this.#o.watcher.intervalMs;
+    // (3 intervals, or 3 of the longer period the request budget allows when it cannot poll every
+    // room each interval: judged by the interval alone, such a daemon was unhealthy for good)
+    const limit = 3 * this.#o.watcher.pollPeriodMs;
     const reasons: string[] = [];
     const targets: HealthReport['targets'] = {};
     const partial = new Set(this.#o.watcher.partialRooms);

@@ -350,6 +350,18 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   }
 
   /**
+   * How often each target is polled at best: the interval, or longer when the request budget cannot
+   * poll every room once an interval (rooms ÷ the limiter's rate: 100 rooms at 5 requests/s, every
+   * 20 s). Health checks judge a target's last poll against it. A limiter of the caller's own
+   * (`limiter`) has a rate the watcher does not know: the interval then.
+   */
+  get pollPeriodMs(): number {
+    if (!(this.#limiter instanceof RateLimiter)) return this.#intervalMs;
+    const perSecond = Math.min(this.#limiter.maxRps, this.#limiter.maxPer5s / 5);
+    return Math.max(this.#intervalMs, ((this.#rooms?.length ?? 1) * 1000) / perSecond);
+  }
+
+  /**
    * Why the last state save failed, while saves keep failing; undefined once one succeeds (and
    * without a state store). Health checks report it: until a save succeeds, a restart would resume
    * from an older state, and the daemon's outbox journal keeps every event since.

@@ -864,8 +864,28 @@ describe('the state lock', () => {
 describe('liveness (/livez)', () => {
   /** The little of a watcher that HealthServer reads, with polls emitted by hand. */
   function stubWatcher(intervalMs: number) {
-    return Object.assign(new EventEmitter(), { isRunning: true, targets: ['a'], intervalMs, stateSaveError: undefined as string | undefined, partialRooms: [] as string[] });
+    return Object.assign(new EventEmitter(), { isRunning: true, targets: ['a'], intervalMs, pollPeriodMs: intervalMs, stateSaveError: undefined as string | undefined, partialRooms: [] as string[] });
   }
+
+  it('judges each room against the period the request budget allows when it cannot poll every room each interval (10 rooms at 2/s: every 5 s, not every 1 s)', async () => {
+    let now = 0;
+    const rooms = Array.from({ length: 10 }, (_, i) => `r${i}`);
+    const w = new PresenceWatcher({ apiKey: 'k', rooms, intervalMs: 1000, maxRps: 2, logger: quietLogger });
+    const roomy = new PresenceWatcher({ apiKey: 'k', rooms, intervalMs: 15_000, logger: quietLogger });
+    try {
+      expect(w.pollPeriodMs).toBe(5000);
+      expect(roomy.pollPeriodMs).toBe(15_000); // 10 rooms at 5/s fit in 15 s
+      const health = new HealthServer({ watcher: w, metrics: new Metrics(), queues: [], host: '127.0.0.1', port: 0, now: () => now });
+      for (const target of rooms) w.emit('poll', { target, ok: true, participants: 0, rooms: 0, durationMs: 1, events: 0 });
+      const stale = () => health.report().reasons.filter((r) => /no successful poll/.test(r));
+      now = 14_000; // every room polled once in the last 5 s, as the budget allows: healthy
+      expect(stale()).toEqual([]);
+      now = 16_000; // 3 periods without one
+      expect(stale()).toEqual(rooms.map((r) => `room "${r}": no successful poll for 16s`));
+    } finally {
+      await Promise.all([w.stop(), roomy.stop()]);
+    }
+  });
 
   it('alive while polls keep finishing, failed ones included; stuck after 20 quiet minutes or once stopped', async () => {
     let now = 1_000_000;
