@@ -21,8 +21,9 @@ COPY --from=build /src/dist ./dist
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 9464
-# Healthy while every watched target polled successfully within 3 intervals, with --state the last
-# state save succeeded, and no sink is disabled or failing every delivery (GET /healthz).
+# Healthy while every watched target polled successfully within 3 intervals (3 × rooms ÷ --max-rps
+# when the budget cannot poll every room each interval), with --state the last state save
+# succeeded, and no sink is disabled or failing every delivery (GET /healthz).
 # Set PRESENCE_HEALTH= (empty) to turn the endpoint and this check off. An orchestrator that
 # restarts unhealthy containers should probe GET /livez instead (a restart does not fix Daily).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
