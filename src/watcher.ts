@@ -281,7 +281,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#store = options.stateStore;
     this.#initialState = options.initialState;
     const requestTimeoutMs = optNumber(o, 'requestTimeoutMs', 10_000, { min: 1 });
-    this.#watchdogMs = optNumber(o, 'watchdogMs', Math.max(3 * this.#intervalMs, requestTimeoutMs + 1000), { min: 1 });
+    const watchdogMs = options.watchdogMs === undefined ? undefined : optNumber(o, 'watchdogMs', 0, { min: 1 });
     this.#log = options.logger ?? defaultLibraryLogger();
     this.#now = options.now ?? Date.now;
 
@@ -329,6 +329,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       this.#limiter = createLimiter({ maxRps: this.#maxRps, maxPer5s });
       this.#ownsLimiter = true;
     }
+    // 3 periods, not 3 intervals: an attempt includes its wait for the limiter, and when the budget
+    // cannot poll every room each interval a room waits up to a whole period (rooms ÷ rate) for its
+    // turn. Judged by the interval, such polls were aborted as stuck while they only waited, over
+    // and over (10 rooms at 1 s and 2/s: a watchdog warning every few seconds)
+    this.#watchdogMs = watchdogMs ?? Math.max(3 * this.pollPeriodMs, requestTimeoutMs + 1000);
   }
 
   /** Whether the first snapshot of every target has been taken. */

@@ -366,6 +366,23 @@ describe('watchdog (fake timers)', () => {
     }
   });
 
+  it('does not take a poll waiting for its turn under the request budget for a stuck one (10 rooms at 1 s and 2/s: each waits ~4 s, past 3 intervals)', () =>
+    underFakeClock(async (clock) => {
+      const client = new FakeClient(); // answers at once
+      const rooms = Array.from({ length: 10 }, (_, i) => `r${i}`);
+      const w = new PresenceWatcher({ client, rooms, intervalMs: 1000, maxRps: 2, requestTimeoutMs: 2000, logger: quietLogger });
+      const errors: Error[] = [];
+      w.on('error', (e) => errors.push(e));
+      w.start();
+      await clock.tickAsync(60_000);
+      expect(errors.map((e) => e.message)).toEqual([]);
+      // the budget's 2 a second, shared by the ten: each polled about every 5 s
+      const per = rooms.map((r) => client.calls.filter((c) => c.target === r).length);
+      for (const n of per) expect(n).toBeGreaterThanOrEqual(10);
+      expect(client.calls.length).toBeLessThanOrEqual(121);
+      await stopUnder(clock, w);
+    }));
+
   it('aborts a poll that does not complete within the watchdog time and polls again', async () => {
     const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     try {
