@@ -222,6 +222,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   readonly #watchdogMs: number;
+  /** Targets whose poll waits for its turn in the limiter (not yet sent). */
+  readonly #waitingForTurn = new Set<string>();
   /** The message of the last save, when it failed (cleared by one that succeeds). */
   #saveError: string | undefined;
   /** While saves fail: when to try again without a change (one interval after the last failure; monotonic clock). */
@@ -507,6 +509,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         backoffMinMs: this.#backoffMinMs,
         backoffMaxMs: this.#backoffMaxMs,
         watchdogMs: this.#watchdogMs,
+        // our own limiter cannot be stuck: a poll waiting for its turn (a 429's pause, the budget's
+        // spacing) is not a hung one, and aborting it only sent it to the back of the queue
+        waiting: () => this.#limiter instanceof RateLimiter && this.#waitingForTurn.has(target),
         signal,
         poll: (s) => this.#pollOnce(target, s),
         onAttemptFailed: (error, attempt) => this.#onAttemptFailed(target, error, attempt),
@@ -636,6 +641,19 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     }
   }
 
+  /** `fn` once the limiter gives `target` its turn; until then the watchdog knows it only waits. */
+  async #inTurn<T>(target: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    this.#waitingForTurn.add(target);
+    try {
+      return await scheduleAbortable(this.#limiter, signal, () => {
+        this.#waitingForTurn.delete(target);
+        return fn();
+      });
+    } finally {
+      this.#waitingForTurn.delete(target);
+    }
+  }
+
   async #pollAndEmit(target: string, signal: AbortSignal, started: number): Promise<void> {
     const at = new Date(this.#now()).toISOString();
     let events: PresenceEvent[];
@@ -646,7 +664,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     let partial = false;
     if (target === DOMAIN_TARGET) {
       const daily = this.#daily;
-      const presence = await scheduleAbortable(this.#limiter, signal, () =>
+      const presence = await this.#inTurn(target, signal, () =>
         daily ? daily.getDomainEntriesDeferred({ signal }) : this.#client.getDomainEntries({ signal }),
       );
       signal.throwIfAborted();
@@ -661,7 +679,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     } else {
       const daily = this.#daily;
       const query = { signal, ...(this.#limit ? { limit: this.#limit } : {}) };
-      const answer = await scheduleAbortable(this.#limiter, signal, async () =>
+      const answer = await this.#inTurn(target, signal, async () =>
         daily ? daily.getRoomText(target, query) : wholeRoomText(await this.#client.getRoomEntries(target, query)),
       );
       signal.throwIfAborted();

@@ -98,6 +98,23 @@ describe('scheduling (fake timers)', () => {
     await stop(w);
   });
 
+  it('a Retry-After longer than the watchdog: the rooms waiting their turn wait it out, not aborted as stuck polls', async () => {
+    const client = new FakeClient();
+    client.script = [new DailyApiError({ code: 'DAILY_RATE_LIMITED', message: 'rate limited', target: 'a', status: 429, retryAfterMs: 40_000 })];
+    // the watchdog's default here: 11 s (the request timeout + 1 s)
+    const w = make(client, { rooms: ['a', 'b', 'c'] });
+    const errors: Error[] = [];
+    w.on('error', (e) => errors.push(e));
+    w.start();
+    await clock.tickAsync(39_000);
+    expect(client.calls.map((c) => c.target)).toEqual(['a']);
+    await clock.tickAsync(1_200);
+    // each room once, as the pause ends; the only failure was the 429
+    expect(client.calls.map((c) => c.target).sort()).toEqual(['a', 'a', 'b', 'c']);
+    expect(errors.map((e) => e.message)).toEqual(['rate limited']);
+    await stop(w);
+  });
+
   it('a 429 without Retry-After holds every room for a second', async () => {
     const client = new FakeClient();
     client.script = [new DailyApiError({ code: 'DAILY_RATE_LIMITED', message: 'rate limited', target: 'a', status: 429 })];

@@ -14,6 +14,12 @@ export interface TargetLoopOptions {
   backoffMaxMs: number;
   /** An attempt that has not completed in this long is aborted and retried (a hung connection, a stuck limiter). */
   watchdogMs: number;
+  /**
+   * Whether the attempt is still waiting for its turn in a limiter that cannot be stuck (the
+   * watcher's own, paused for Daily's Retry-After or spacing polls under the budget): the watchdog
+   * then waits another watchdogMs instead of aborting it.
+   */
+  waiting?: () => boolean;
   signal: AbortSignal;
   /** One poll: fetch, diff, emit. Throws on failure (a DailyApiError, or an abort). */
   poll(signal: AbortSignal): Promise<void>;
@@ -76,7 +82,7 @@ export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
  * which checks the signal once the client answers.
  */
 async function attemptWithWatchdog(o: TargetLoopOptions, parent: AbortSignal): Promise<void> {
-  const d = deadline(parent, o.watchdogMs);
+  const d = deadline(parent, o.watchdogMs, o.waiting);
   try {
     await untilAborted(o.poll(d.signal), d.signal);
   } catch (err) {

@@ -3,15 +3,21 @@ import { timerDelay } from './sleep.js';
 /**
  * An AbortSignal that fires when `parent` aborts or `ms` pass, whichever is first. `expired` tells
  * which one it was; `dispose()` clears the timer and the listener (call it in a finally).
- * Built on setTimeout, not AbortSignal.timeout, so fake timers control it in tests.
+ * `extend`: asked when `ms` have passed; true gives another `ms`. Built on setTimeout, not
+ * AbortSignal.timeout, so fake timers control it in tests.
  */
-export function deadline(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; readonly expired: boolean; dispose(): void } {
+export function deadline(parent: AbortSignal | undefined, ms: number, extend?: () => boolean): { signal: AbortSignal; readonly expired: boolean; dispose(): void } {
   const controller = new AbortController();
   let expired = false;
-  const timer = setTimeout(() => {
-    expired = true;
-    controller.abort(new Error('deadline'));
-  }, timerDelay(ms));
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    timer = setTimeout(() => {
+      if (extend?.()) return arm();
+      expired = true;
+      controller.abort(new Error('deadline'));
+    }, timerDelay(ms));
+  };
+  arm();
   const onAbort = () => controller.abort(parent!.reason);
   parent?.addEventListener('abort', onAbort, { once: true });
   return {
