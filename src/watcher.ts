@@ -222,8 +222,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   readonly #watchdogMs: number;
-  /** Targets whose poll waits for its turn in the limiter (not yet sent). */
-  readonly #waitingForTurn = new Set<string>();
+  /**
+   * Targets whose poll waits for its turn in the limiter (not yet sent), each with its attempt's
+   * token: an earlier attempt the watchdog gave up on, settling late, must not clear a later one's.
+   */
+  readonly #waitingForTurn = new Map<string, object>();
   /** The message of the last save, when it failed (cleared by one that succeeds). */
   #saveError: string | undefined;
   /** While saves fail: when to try again without a change (one interval after the last failure; monotonic clock). */
@@ -570,7 +573,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    */
   events(opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<PresenceEvent> {
     // read from a head index: Array#shift moves every element left once the array is large (a first
-    // snapshot of 100,000 people buffered whole took ~0.4 s to read out, 300,000 ~3 s, blocking)
+    // snapshot of 100,000 people buffered whole took ~2.5 s to read out, 140,000 ~6 s, blocking)
     let buffer: PresenceEvent[] = [];
     let head = 0;
     let done = this.#stopping !== undefined || opts.signal?.aborted === true;
@@ -643,14 +646,18 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   /** `fn` once the limiter gives `target` its turn; until then the watchdog knows it only waits. */
   async #inTurn<T>(target: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    this.#waitingForTurn.add(target);
+    const attempt = {};
+    const done = () => {
+      if (this.#waitingForTurn.get(target) === attempt) this.#waitingForTurn.delete(target);
+    };
+    this.#waitingForTurn.set(target, attempt);
     try {
       return await scheduleAbortable(this.#limiter, signal, () => {
-        this.#waitingForTurn.delete(target);
+        done();
         return fn();
       });
     } finally {
-      this.#waitingForTurn.delete(target);
+      done();
     }
   }
 
