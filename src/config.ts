@@ -362,7 +362,6 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(`cannot read config file ${path}: ${readProblem(err)}`);
   }
   // a byte order mark, which Windows editors write at the start of a UTF-8 file: JSON.parse refuses it
