@@ -89,15 +89,26 @@ export function textLine(json: string): string {
   const level = (LEVEL_LABEL[o.level as number] ?? String(o.level)).padEnd(5);
   const extras = Object.entries(o)
     .filter(([k, v]) => !NOT_EXTRA.has(k) && v !== undefined)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? visible(v) : JSON.stringify(v)}`);
   const err = o.err as { code?: unknown; type?: unknown; message?: unknown; stack?: unknown } | undefined;
   if (err && typeof err === 'object') {
     if (typeof err.code === 'string') extras.push(`err=${err.code}`);
     else if (typeof err.type === 'string') extras.push(`err=${err.type}`);
   }
-  let line = `${time} ${level} ${typeof o.msg === 'string' ? o.msg : ''}${extras.length > 0 ? `  ${extras.join(' ')}` : ''}`;
+  let line = `${time} ${level} ${typeof o.msg === 'string' ? visible(o.msg) : ''}${extras.length > 0 ? `  ${extras.join(' ')}` : ''}`;
   if (err && typeof err.stack === 'string') line += `\n${err.stack.replace(/^/gm, '    ')}`;
   return `${line}\n`;
+}
+
+/**
+ * Control characters shown, not obeyed: a message can quote text from the far end (Daily's `info`,
+ * a receiver's error body), and a line break there forged a log line of its own in a terminal, an
+ * escape sequence recoloured or rewrote it. (JSON lines escape them already.)
+ */
+function visible(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A destination that writes each line as `textLine` makes it. */

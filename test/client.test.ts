@@ -506,3 +506,22 @@ describe('DailySimulator random churn', () => {
     }
   });
 });
+
+describe('DailyClient error text', () => {
+  it("keeps Daily's error type and info on one line: a line break or an escape sequence in them neither forges a log line nor drives a terminal", async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'not-\nfound', info: 'room x\n12:00:00.000 ERROR forged line \u001b[31mred\u001b[0m\u2028' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = new DailyClient({ apiKey: 'k', apiUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1` });
+    try {
+      const err = await failure(c.getRoomPresence('x'));
+      expect(err).toMatchObject({ code: 'DAILY_NOT_FOUND', type: 'not- found', info: 'room x 12:00:00.000 ERROR forged line  [31mred [0m' });
+      expect(err.message).toBe('room "x" not found (HTTP 404 not- found "room x 12:00:00.000 ERROR forged line  [31mred [0m"): check the room name');
+    } finally {
+      await c.close();
+      server.close();
+    }
+  });
+});

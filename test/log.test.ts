@@ -117,6 +117,14 @@ describe('--log-format text', () => {
     expect(lines[2]).toMatch(/^    +at /);
   });
 
+  it('control characters in a message or field are shown, not obeyed: a receiver\'s text cannot forge a line or drive the terminal', () => {
+    const { logger, written } = textLogger();
+    logger.warn({ reason: 'bad\r\n\u001b[2J' }, 'receiver said "ok\n12:00:00.000 INFO  all fine \u001b[32m"');
+    expect(written).toHaveLength(1);
+    expect(written[0]!.split('\n')).toHaveLength(2); // one line and its end
+    expect(written[0]).toMatch(/ WARN  receiver said "ok\\n12:00:00\.000 INFO  all fine \\u001b\[32m"  reason=bad\\r\\n\\u001b\[2J\n$/);
+  });
+
   it('secrets are scrubbed before the line is made', () => {
     const registry = new SecretRegistry();
     registry.add('sk_live_verysecretkey');

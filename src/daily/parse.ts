@@ -974,8 +974,10 @@ export function parseErrorBody(text: string): { type?: string; info?: string } {
     if (b && typeof b === 'object' && !Array.isArray(b)) {
       const r = b as Record<string, unknown>;
       const out: { type?: string; info?: string } = {};
-      if (typeof r.error === 'string') out.type = r.error.slice(0, 100);
-      if (typeof r.info === 'string') out.info = r.info.slice(0, 300);
+      // one line each: they go into messages a person reads, --once's last line on stderr included
+      const line = (t: string) => t.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+      if (typeof r.error === 'string') out.type = line(r.error.slice(0, 100));
+      if (typeof r.info === 'string') out.info = line(r.info.slice(0, 300));
       return out;
     }
   } catch {
