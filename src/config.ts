@@ -239,7 +239,7 @@ const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'concurrency',
  * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores
  * (`all-rooms`, the flag's spelling, for `allRooms`), or at most two letters off (`room`, `intervall`).
  */
-function closest(key: string, known: readonly string[]): string | undefined {
+export function closestName(key: string, known: readonly string[]): string | undefined {
   const norm = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
   const same = known.find((k) => norm(k) === norm(key));
   if (same) return same;
@@ -287,7 +287,7 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
       // a setting of another kind of sink (roomUrl on a webhook): "did you mean" would name itself
       const owners = SINK_TYPE_KEYS.filter(([, keys]) => keys.includes(k)).map(([t]) => t);
       if (issue.path.length > 0 && owners.length > 0) return `"${k}" (a setting of ${owners.join(' and ')} sinks, not of ${String(type)} ones)`;
-      const hint = closest(k, known);
+      const hint = closestName(k, known);
       if (hint !== undefined) return `"${k}" (did you mean "${hint}"?)`;
       // a block of shared sink settings, kept for a YAML anchor: x- keys are there for that
       const block = issue.path.length === 0 && k !== '<<' && isMapping(valueAt(interpolated, [k]));
@@ -549,7 +549,7 @@ function checkSinkRooms(sink: SinkConfig, index: number, watched: readonly strin
   for (const entry of sink.rooms ?? []) {
     if (watched.some(nameFilter([entry]))) continue;
     const shown = watched.length > 6 ? `${watched.slice(0, 6).join(', ')} and ${watched.length - 6} more` : watched.join(', ');
-    const hint = entry.includes('*') ? undefined : closest(entry, watched);
+    const hint = entry.includes('*') ? undefined : closestName(entry, watched);
     throw new ConfigError(
       `sinks[${index}].rooms: ${entry.includes('*') ? `"${entry}" matches none of the watched rooms` : `"${entry}" is not a watched room`}` +
         `${hint === undefined ? '' : ` (did you mean "${hint}"?)`}, so this sink would never get its events; watching ${shown}` +

@@ -86,7 +86,9 @@ function writeConfig(name: string, text: string): string {
 
 describe('CLI usage errors exit 2 with one clear line and no stack trace', () => {
   const cases: [string, () => string[], Record<string, string> | undefined, RegExp][] = [
-    ['unknown flag', () => ['--room', 'a', '--bogus'], undefined, /Unknown option '--bogus'/],
+    ['unknown flag', () => ['--room', 'a', '--bogus'], undefined, /Unknown option '--bogus'$/],
+    ['a flag a letter off', () => ['--rooms', 'a'], undefined, /^presence-watcher: Unknown option '--rooms' \(did you mean --room\?\)$/],
+    ['a flag spelt as the config setting', () => ['--allRooms', '--max_rps', '3'], undefined, /^presence-watcher: Unknown option '--allRooms' \(did you mean --all-rooms\?\)$/],
     ['bad duration', () => ['--room', 'a', '--interval', '5 parsecs'], undefined, /--interval "5 parsecs" is not a duration/],
     ['bad leave grace', () => ['--room', 'a', '--leave-grace', 'soon'], undefined, /--leave-grace "soon" is not a duration/],
     ['bad sink spec', () => ['--room', 'a', '--sink', 'carrier-pigeon'], undefined, /--sink "carrier-pigeon…": expected stdout, stdout:text, webhook:<url> or slack:<url>/],

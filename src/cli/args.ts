@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, EVENT_TYPES, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
+import { closestName, ConfigError, EVENT_TYPES, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { joinSecrets } from '../sinks/signing.js';
 import { parseDuration } from '../util/duration.js';
@@ -187,7 +187,10 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>)
       );
     }
     const m = /^(Unknown option '[^']+')|^(Option '[^']+'[^.]*)/.exec(e.message);
-    throw new ConfigError(m ? (m[1] ?? m[2]!) : e.message.split('. ')[0]!);
+    // a flag spelt as the config file's setting (--allRooms, --max_rps) or a letter off (--rooms)
+    const unknown = /^Unknown option '--([^'=]+)'/.exec(e.message)?.[1];
+    const meant = unknown === undefined ? undefined : closestName(unknown, Object.keys(options));
+    throw new ConfigError(m ? `${m[1] ?? m[2]!}${meant ? ` (did you mean --${meant}?)` : ''}` : e.message.split('. ')[0]!);
   }
 }
 
