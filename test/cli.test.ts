@@ -922,6 +922,19 @@ describe('--check-config', () => {
     expect(r.stdout).toMatch(/^config OK/);
   });
 
+  it('run with no arguments at all, points at the demo; with some, does not', async () => {
+    const bare = await runCli([], env());
+    expect(bare.code).toBe(2);
+    expect(bare.stderr.split('\n')).toEqual([
+      'presence-watcher: nothing to watch: give --room <name> (repeatable) or --all-rooms',
+      'To see it work without a Daily account: presence-watcher demo',
+      'Run "presence-watcher --help" for usage.',
+      '',
+    ]);
+    const some = await runCli(['--interval', '30s'], env());
+    expect(some.stderr).not.toContain('demo');
+  });
+
   it("notes an API URL on Daily's host without the /v1 base", async () => {
     const r = await runCli(['--room', 'standup', '--api-url', 'https://api.daily.co', '--check-config'], env());
     expect(r.code).toBe(0);

@@ -117,7 +117,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         }
       } catch (err) {
         if (err instanceof ConfigError) {
-          say(io, `${err.message}\nRun "presence-watcher --help" for usage.`);
+          // run with nothing at all: most likely someone trying it for the first time
+          const first = argv.length === 0 ? '\nTo see it work without a Daily account: presence-watcher demo' : '';
+          say(io, `${err.message}${first}\nRun "presence-watcher --help" for usage.`);
           return EXIT_USAGE;
         }
         throw err;
