@@ -712,12 +712,20 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     // is tried again once an interval has passed, changed or not: in a quiet room nothing else would
     if (changed || events.length > 0 || (this.#saveError !== undefined && monotonicNow() >= this.#saveRetryAt)) this.#requestSave();
     this.#logRecovery(target);
+    const durationMs = performance.now() - started;
+    // (--log-level debug: what each poll found, for "why did no event come?")
+    if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug(
+        { target, participants, rooms, events: events.length, durationMs: Math.round(durationMs), ...(partial ? { partial } : {}) },
+        `polled ${target === DOMAIN_TARGET ? 'GET /presence' : `room "${target}"`}: ${participants} ${participants === 1 ? 'person' : 'people'}, ${events.length} event(s)`,
+      );
+    }
     this.safeEmit('poll', {
       target,
       ok: true,
       participants,
       rooms,
-      durationMs: performance.now() - started,
+      durationMs,
       events: events.length,
       ...(partial ? { partial: true as const } : {}),
     } satisfies PollInfo);

@@ -565,6 +565,18 @@ describe('webhook sink', () => {
     expect(logged().filter((l) => /arrived at once/.test(l.msg))).toHaveLength(1); // said once
   });
 
+  it('says each delivery at debug level', async () => {
+    const { logger, lines } = capturingLogger('debug');
+    const out = new PassThrough();
+    out.resume();
+    const { q } = queue(new StdoutSink(out), { logger });
+    for (let i = 1; i <= 3; i++) q.push(ev(i));
+    await q.drain(2000);
+    expect(lines.map((l) => JSON.parse(l) as { msg: string; sink: string; events: number }).filter((l) => l.msg.startsWith('delivered'))).toMatchObject([
+      { msg: 'delivered 3 event(s)', sink: 'stdout', events: 3 },
+    ]);
+  });
+
   it('queue full is warned of when it starts, then at most every 10 minutes with how many events went unsaid (a per-1,000 count still wrote a line every few seconds on a large domain)', async () => {
     const clock = FakeTimers.install({ toFake: ['Date', 'performance'] });
     try {

@@ -336,6 +336,25 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     await expect(next).resolves.toEqual({ value: undefined, done: true });
   });
 
+  it('--log-level debug says what each poll found, and each delivery (for "why did no event come?"); info says neither', async () => {
+    const { logger, lines } = capturingLogger('debug');
+    h = await startHarness({ rooms: ['a'] }, { logger });
+    h.sim.join('a', { userName: 'A' });
+    h.watcher.start();
+    await polls(h.watcher, 2);
+    const msgs = lines.map((l) => JSON.parse(l) as { level: number; msg: string; target?: string; participants?: number; events?: number });
+    expect(msgs.filter((m) => m.level === 20 && m.msg.startsWith('polled')).slice(0, 2)).toMatchObject([
+      { target: 'a', participants: 1, events: 1, msg: 'polled room "a": 1 person, 1 event(s)' },
+      { target: 'a', participants: 1, events: 0, msg: 'polled room "a": 1 person, 0 event(s)' },
+    ]);
+    const quiet = capturingLogger('info');
+    const w = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quiet.logger });
+    w.start();
+    await polls(w, 2);
+    await w.stop();
+    expect(quiet.lines.filter((l) => l.includes('polled'))).toEqual([]);
+  });
+
   it('events({signal}) ends when the signal aborts', async () => {
     h = await startHarness({ rooms: ['a'] }, {});
     h.watcher.start();

@@ -382,6 +382,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       if (s.kind === 'delivered') {
         this.#failedInARow = 0;
         this.#logRecovery();
+        this.#log.debug({ events: batch.length }, `delivered ${batch.length} event(s)`);
         this.safeEmit('outcome', 'delivered', batch.length);
         this.safeEmit('delivered', batch);
       } else if (s.kind === 'failed') {

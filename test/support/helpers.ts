@@ -9,7 +9,7 @@ import { createLogger, type SecretRegistry } from '../../src/log.js';
 export const quietLogger = createLogger({ level: 'silent' });
 
 /** A logger whose lines (JSON text, as written) are kept in `lines`. */
-export function capturingLogger(level: 'info' | 'warn' = 'info', registry?: SecretRegistry) {
+export function capturingLogger(level: 'debug' | 'info' | 'warn' = 'info', registry?: SecretRegistry) {
   const lines: string[] = [];
   const logger = createLogger({
     level,
