@@ -106,6 +106,8 @@ describe('presence-watcher replay', () => {
     const run = await runCli(args(file));
     expect(run.code).toBe(2);
     expect(run.stderr.split('\n')[0]).toMatch(message);
+    // its own help, not the daemon's
+    expect(run.stderr.split('\n')[1]).toBe('Run "presence-watcher replay --help" for usage.');
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 

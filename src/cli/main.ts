@@ -75,7 +75,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     command = parseCommand(argv);
   } catch (err) {
     if (err instanceof ConfigError) {
-      say(io, `${err.message}\nRun "presence-watcher --help" for usage.`);
+      // a subcommand's mistake is explained by its own help
+      const sub = ['simulate', 'demo', 'replay'].includes(argv[0] ?? '') ? `${argv[0]} ` : '';
+      say(io, `${err.message}\nRun "presence-watcher ${sub}--help" for usage.`);
       return EXIT_USAGE;
     }
     throw err;
