@@ -163,6 +163,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['bad --max-body', () => ['--room', 'a', '--max-body', '32 furlongs'], undefined, /^presence-watcher: --max-body "32 furlongs" is not a size: use e.g. 64MiB, 100MB or a number of bytes$/],
     ['bad maxBody in a config file', () => ['--config', writeConfig('c8.yaml', 'rooms: [a]\nmaxBody: 0\n')], undefined, /c8\.yaml: maxBody: "0" is not a size/],
     ['demo with an interval under the minimum', () => ['demo', '--interval', '5'], undefined, /^presence-watcher: demo: interval 5ms is too short: the minimum is 100ms/],
+    ['demo --duration 0 (it would stop before its first poll)', () => ['demo', '--duration', '0'], undefined, /^presence-watcher: --duration 0 would stop the demo before its first poll: leave it out to run until Ctrl-C/],
     ['--once-timeout without --once', () => ['--room', 'a', '--once-timeout', '5s'], undefined, /^presence-watcher: --once-timeout applies to --once only$/],
     ['zero request timeout', () => ['--room', 'a', '--request-timeout', '0'], undefined, /request timeout 0ms is too short: give the Daily API some time, e.g. 10s \(the default\)$/],
     ['zero sink timeout in config', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsinks:\n  - type: webhook\n    url: http://127.0.0.1:9/x\n    timeout: 0\n')], undefined, /sinks\[0\]\.timeout 0ms is too short: give the receiver some time/],

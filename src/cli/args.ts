@@ -341,12 +341,14 @@ export function parseCommand(argv: string[]): Command {
     if (values.help) return { kind: 'help', text: DEMO_HELP };
     noPositionals(positionals, 'demo');
     const logLevel = logLevelFlag(values['log-level'] as string | undefined) ?? 'info';
+    const durationMs = duration('--duration', values.duration as string | undefined);
+    if (durationMs === 0) throw new ConfigError('--duration 0 would stop the demo before its first poll: leave it out to run until Ctrl-C, or give e.g. 30s');
     return {
       kind: 'demo',
       intervalMs: duration('--interval', values.interval as string | undefined) ?? 1000,
       rooms: number('--rooms', values.rooms as string | undefined, { integer: true, min: 1 }) ?? 4,
       churn: number('--churn', values.churn as string | undefined) ?? 2,
-      durationMs: duration('--duration', values.duration as string | undefined),
+      durationMs,
       logLevel,
       logFormat: logFormatFlag(values['log-format'] as string | undefined),
     };
