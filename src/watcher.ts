@@ -714,12 +714,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#logRecovery(target);
     const durationMs = performance.now() - started;
     // (--log-level debug: what each poll found, for "why did no event come?")
-    if (this.#log.isLevelEnabled('debug')) {
-      this.#log.debug(
-        { target, participants, rooms, events: events.length, durationMs: Math.round(durationMs), ...(partial ? { partial } : {}) },
-        `polled ${target === DOMAIN_TARGET ? 'GET /presence' : `room "${target}"`}: ${participants} ${participants === 1 ? 'person' : 'people'}, ${events.length} event(s)`,
-      );
-    }
+    this.#log.debug(
+      { target, participants, rooms, events: events.length, durationMs: Math.round(durationMs), ...(partial ? { partial } : {}) },
+      `polled ${target === DOMAIN_TARGET ? 'GET /presence' : `room "${target}"`}: ${participants} ${participants === 1 ? 'person' : 'people'}, ${events.length} event(s)`,
+    );
     this.safeEmit('poll', {
       target,
       ok: true,
