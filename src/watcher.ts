@@ -4,10 +4,11 @@ import { DailyApiError } from './daily/errors.js';
 import { wholeRoomText } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
-import { defaultLibraryLogger, REPEAT_LOG_EVERY_MS, secrets, type Logger } from './log.js';
+import { defaultLibraryLogger, secrets, type Logger } from './log.js';
 import { createLimiter, DAILY_MAX_RPS, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
 import { runTargetLoop } from './poll/loop.js';
 import { monotonicNow } from './util/clock.js';
+import { RepeatedWarning } from './util/repeated-warning.js';
 import { unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
@@ -217,8 +218,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #grace: LeaveGrace;
   readonly #store: StateStore | undefined;
   #initialState: SavedState | undefined;
-  /** Targets whose polls are failing: the failure last logged at warn, when (monotonic ms), how many failures, how many unsaid, since when (ISO). */
-  readonly #failing = new Map<string, { key: string; saidAt: number; failures: number; unsaid: number; since: string }>();
+  /** Targets whose polls are failing, each with its warning (said when it starts or changes, then every 10 minutes). */
+  readonly #failing = new Map<string, RepeatedWarning>();
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   readonly #watchdogMs: number;
@@ -779,32 +780,21 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    * event still see every one.
    */
   #logFailure(target: string, error: Error, attempt: number): void {
-    const now = monotonicNow();
     // what the failure is, not its wording: Daily's `info` is debug text that may differ from one
     // answer to the next (a request id), and a 429's message names the wait Daily asked for
     const key = error instanceof DailyApiError ? `${error.code}|${error.status ?? ''}|${error.type ?? ''}` : `${error.name}|${error.message}`;
-    const last = this.#failing.get(target);
-    if (last && last.key === key && now - last.saidAt < REPEAT_LOG_EVERY_MS) {
-      last.failures++;
-      last.unsaid++;
-      this.#log.debug({ target, attempt, err: error }, error.message);
-      return;
-    }
-    const unsaid = last?.key === key ? last.unsaid : 0;
-    this.#failing.set(target, { key, saidAt: now, failures: (last?.failures ?? 0) + 1, unsaid: 0, since: last?.since ?? new Date(this.#now()).toISOString() });
-    this.#log.warn(
-      { target, attempt, err: error, ...(unsaid > 0 ? { repeated: unsaid } : {}) },
-      unsaid > 0 ? `${error.message} (again; ${unsaid} more like it since it was last logged)` : error.message,
-    );
+    let failing = this.#failing.get(target);
+    if (!failing) this.#failing.set(target, (failing = new RepeatedWarning(this.#log, 'warn', this.#now)));
+    failing.hit({ target, attempt, err: error }, error.message, { key });
   }
 
   /** A target polls again after failing: say so once, with how long and how often it failed. */
   #logRecovery(target: string): void {
-    const last = this.#failing.get(target);
+    const last = this.#failing.get(target)?.end();
     if (!last) return;
     this.#failing.delete(target);
     const what = target === DOMAIN_TARGET ? 'GET /presence' : `room "${target}"`;
-    this.#log.info({ target, failures: last.failures, since: last.since }, `${what} polled successfully again, after ${last.failures} failed attempt(s) since ${last.since}`);
+    this.#log.info({ target, failures: last.hits, since: last.since }, `${what} polled successfully again, after ${last.hits} failed attempt(s) since ${last.since}`);
   }
 
   #onFatal(error: DailyApiError): void {

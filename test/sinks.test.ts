@@ -605,7 +605,7 @@ describe('webhook sink', () => {
       clock.tick(10 * 60_000);
       q.push(ev(3001));
       const unsaid = deadLetter.entries.length; // every drop since the first, and this one's
-      expect(warned()).toMatchObject([{ msg: `delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down) (${unsaid - 2} more since this was last logged)`, repeated: unsaid - 2 }]);
+      expect(warned()).toMatchObject([{ msg: `delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down) (again; ${unsaid - 2} more like it since it was last logged)`, repeated: unsaid - 2 }]);
     } finally {
       clock.uninstall();
     }
@@ -979,7 +979,7 @@ describe('dead-letter file', () => {
       expect(said()).toEqual([]);
       clock.tick(60_000);
       dl.write('webhook-1(x)', 'queue full (cap 5)', [ev(54)]);
-      expect(said()).toMatchObject([{ sink: 'webhook-1(x)', repeated: 50, msg: '1 event(s) written to the dead-letter file (50 more since this was last logged)' }]);
+      expect(said()).toMatchObject([{ sink: 'webhook-1(x)', repeated: 50, msg: '1 event(s) written to the dead-letter file (again; 50 more like it since it was last logged)' }]);
       expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(54);
     } finally {
       clock.uninstall();

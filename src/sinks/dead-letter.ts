@@ -79,7 +79,7 @@ export class FileDeadLetter implements DeadLetter {
   #sayWritten(sink: string, reason: string, count: number): void {
     let said = this.#said.get(sink);
     if (!said) this.#said.set(sink, (said = new RepeatedWarning(this.log)));
-    said.hit({ sink, reason, count, file: this.path }, `${count} event(s) written to the dead-letter file`, count);
+    said.hit({ sink, reason, count, file: this.path }, `${count} event(s) written to the dead-letter file`, { count });
   }
 }
 

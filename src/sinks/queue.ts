@@ -1,7 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { PresenceEvent } from '../events.js';
-import { REPEAT_LOG_EVERY_MS, type Logger } from '../log.js';
-import { monotonicNow } from '../util/clock.js';
+import type { Logger } from '../log.js';
 import { RepeatedWarning } from '../util/repeated-warning.js';
 import { SafeEmitter, type ListenerError } from '../util/safe-emitter.js';
 import { backoffDelay, sleep, timerDelay } from '../util/sleep.js';
@@ -94,11 +93,11 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   #lastFailure = '';
   #idle: (() => void)[] = [];
   /**
-   * The retry last warned of: the same failure again within REPEAT_LOG_EVERY_MS is logged at debug
-   * and counted (a receiver down for an hour, with several deliveries in flight, warned a line per
-   * attempt each); cleared, with one line saying so, by the next delivery.
+   * Retries: the same failure again within REPEAT_LOG_EVERY_MS is logged at debug and counted (a
+   * receiver down for an hour, with several deliveries in flight, warned a line per attempt each);
+   * ended, with one line saying so, by the next delivery.
    */
-  #retrying: { message: string; saidAt: number; unsaid: number; attempts: number; since: string } | undefined;
+  readonly #retrying: RepeatedWarning;
 
   constructor(o: DeliveryQueueOptions) {
     super();
@@ -113,6 +112,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     this.#deadLetter = o.deadLetter;
     this.#log = o.logger.child({ sink: o.sink.name });
     this.#full = new RepeatedWarning(this.#log);
+    this.#retrying = new RepeatedWarning(this.#log);
     this.#cap = o.cap ?? DEFAULT_QUEUE_CAP;
     this.#maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.#backoffMinMs = o.backoffMinMs ?? 500;
@@ -164,7 +164,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     if (drop > 0) {
       const oldest = this.#queue.splice(at, drop);
       this.#abandon(oldest, `queue full (cap ${this.#cap})`, 'dropped');
-      this.#full.hit({ cap: this.#cap }, 'delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)', drop);
+      this.#full.hit({ cap: this.#cap }, 'delivery queue full: the oldest events are moved to the dead-letter (sink too slow or down)', { count: drop });
     }
     this.#queue.push(event);
     if (this.#burst++ === 0) queueMicrotask(() => this.#endBurst());
@@ -409,27 +409,12 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   }
 
   #logRetry(e: DeliveryError, attempt: number, delay: number): void {
-    const now = monotonicNow();
-    const last = this.#retrying;
-    if (last && last.message === e.message && now - last.saidAt < REPEAT_LOG_EVERY_MS) {
-      last.unsaid++;
-      last.attempts++;
-      this.#log.debug({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`);
-      return;
-    }
-    const unsaid = last?.message === e.message ? last.unsaid : 0;
-    this.#retrying = { message: e.message, saidAt: now, unsaid: 0, attempts: (last?.attempts ?? 0) + 1, since: last?.since ?? new Date().toISOString() };
-    this.#log.warn(
-      { status: e.status, attempt, retryInMs: delay, ...(unsaid > 0 ? { repeated: unsaid } : {}) },
-      `delivery failed, will retry: ${e.message}${unsaid > 0 ? ` (again; ${unsaid} more like it since it was last logged)` : ''}`,
-    );
+    this.#retrying.hit({ status: e.status, attempt, retryInMs: delay }, `delivery failed, will retry: ${e.message}`, { key: e.message });
   }
 
   #logRecovery(): void {
-    const last = this.#retrying;
-    if (!last) return;
-    this.#retrying = undefined;
-    this.#log.info({ failures: last.attempts, since: last.since }, `delivering again, after ${last.attempts} failed attempt(s) since ${last.since}`);
+    const last = this.#retrying.end();
+    if (last) this.#log.info({ failures: last.hits, since: last.since }, `delivering again, after ${last.hits} failed attempt(s) since ${last.since}`);
   }
 
   #abandon(events: PresenceEvent[], reason: string, outcome: DeliveryOutcome = 'dead_lettered'): void {
