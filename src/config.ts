@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -155,9 +155,44 @@ function formatPath(path: readonly PropertyKey[]): string {
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
 
+/** A secret file holds one value: anything larger is the wrong file (a certificate bundle, a binary). */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
 /**
- * Replace `${NAME}` with the environment variable, or `${NAME:-default}` with the default when the
- * variable is unset or empty; a missing one without a default is an error naming the field.
+ * An environment variable's value, or the content of the file `NAME_FILE` names when `NAME` is unset
+ * or empty: Docker's and Kubernetes' secrets arrive as files (/run/secrets/…), and a value put in
+ * the environment shows in `docker inspect` and in every child process. The file's trailing line
+ * breaks are not part of the value (editors and `echo` add one), nor is a byte order mark. Both set
+ * is refused rather than one silently winning. Errors name the variable and the path, never the
+ * content.
+ */
+export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name];
+  const fileVar = `${name}_FILE`;
+  const path = env[fileVar];
+  if (path === undefined || path === '') return direct;
+  if (direct !== undefined && direct !== '') throw new ConfigError(`${name} and ${fileVar} are both set: keep one (${fileVar} names a file holding the value)`);
+  let text: string;
+  try {
+    const st = statSync(path);
+    if (st.isFile() && st.size > MAX_SECRET_FILE_BYTES) {
+      throw new ConfigError(`${fileVar}: ${path} is ${st.size} bytes, more than a secret file holds (${MAX_SECRET_FILE_BYTES}): is it the right file?`);
+    }
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${fileVar}: cannot read ${path}: ${readProblem(err)}`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  text = text.replace(/[\r\n]+$/, '');
+  if (text.trim() === '') throw new ConfigError(`${fileVar}: ${path} is empty: put the value of ${name} in it`);
+  return text;
+}
+
+/**
+ * Replace `${NAME}` with the environment variable (or the content of the file `NAME_FILE` names:
+ * envValue), or `${NAME:-default}` with the default when the variable is unset or empty; a missing
+ * one without a default is an error naming the field.
  * `fromEnv` collects the values that were one reference whole (`maxRps: ${MAX_RPS}`), keyed by
  * their path, with the variable's name: the environment has only text, so those may be read as the
  * number or boolean the field wants.
@@ -167,7 +202,12 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (st
     const whole = WHOLE_ENV_REF.exec(value);
     if (whole && fromEnv) fromEnv.set(JSON.stringify(path), whole[1]!);
     return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
-      const v = env[name];
+      let v: string | undefined;
+      try {
+        v = envValue(env, name);
+      } catch (err) {
+        throw new ConfigError(`${formatPath(path)}: ${(err as Error).message}`);
+      }
       if (v === undefined || v === '') {
         if (fallback !== undefined) return fallback;
         throw new ConfigError(`${formatPath(path)}: environment variable ${name} is not set`);
@@ -607,16 +647,17 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  const rawKey = m.apiKey ?? env.DAILY_API_KEY;
+  const rawKey = m.apiKey ?? envValue(env, 'DAILY_API_KEY');
   if (!rawKey || rawKey.trim() === '') {
-    throw new ConfigError('DAILY_API_KEY is not set: export your Daily API key (dashboard → Developers) as DAILY_API_KEY');
+    throw new ConfigError('DAILY_API_KEY is not set: export your Daily API key (dashboard → Developers) as DAILY_API_KEY, or name a file holding it in DAILY_API_KEY_FILE');
   }
   let apiKey: string;
   try {
     // a trailing line break (a secret file, an --env-file) is trimmed here; the key itself never shows
     apiKey = normalizeApiKey(rawKey);
   } catch (err) {
-    throw new ConfigError(`${m.apiKey !== undefined ? 'apiKey' : 'DAILY_API_KEY'}: ${(err as Error).message}`);
+    const from = m.apiKey !== undefined ? 'apiKey' : env.DAILY_API_KEY ? 'DAILY_API_KEY' : `DAILY_API_KEY (read from the file DAILY_API_KEY_FILE names)`;
+    throw new ConfigError(`${from}: ${(err as Error).message}`);
   }
   if (m.requestTimeout !== undefined && m.requestTimeout < MIN_TIMEOUT_MS) {
     throw new ConfigError(tooShort('request timeout', m.requestTimeout, 'give the Daily API some time, e.g. 10s (the default)'));
@@ -637,7 +678,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);
   const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec, m.health !== undefined ? '--health' : 'PRESENCE_HEALTH');
   const sinks = withSinkDefaults(m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }], m);
-  const webhookSecret = m.webhookSecret ?? (env.PRESENCE_WEBHOOK_SECRET || undefined);
+  const webhookSecret = m.webhookSecret ?? (envValue(env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
   if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);
   // a directory where a file belongs: the lock, the outbox and the temp file are named after the

@@ -522,6 +522,34 @@ describe('CLI', () => {
     expect(run.stderr).not.toContain(OLD.slice(6));
   });
 
+  it('secrets from files, as Docker and Kubernetes mount them: the API key, the signing secret and a config file\'s ${NAME}, each from <NAME>_FILE', async () => {
+    const r = await receiver('/in/webhook-path-token-9z');
+    const slack = await receiver('/services/T0FILE/B0FILE/slack-token-from-file');
+    sim.join('standup', { userName: 'Ada' });
+    const secretFile = (name: string, text: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const cfg = writeConfig('secret-files.yaml', ['rooms: [standup]', 'sinks:', '  - type: webhook', '    url: ${HOOK_URL}', '  - type: slack', '    url: ${SLACK_URL}'].join('\n'));
+    const run = start(['--config', cfg, ...FAST], {
+      DAILY_API_URL: sim.url,
+      DAILY_API_KEY_FILE: secretFile('daily_api_key', `${sim.apiKey}\n`),
+      PRESENCE_WEBHOOK_SECRET_FILE: secretFile('webhook_secret', `${SECRET}\n`),
+      HOOK_URL_FILE: secretFile('hook_url', `${r.url}\n`),
+      SLACK_URL_FILE: secretFile('slack_url', `${slack.url}\n`),
+    });
+    await waitFor(r, 'request', () => r.accepted.length >= 1, 15_000);
+    await waitFor(slack, 'request', () => slack.accepted.length >= 1, 15_000);
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    const got = r.accepted[0]!;
+    expect((JSON.parse(got.body) as { participant: { userName: string } }).participant.userName).toBe('Ada');
+    expect(verify(SECRET, got.headers as Record<string, string>, got.body)).toBe(true);
+    expect((JSON.parse(slack.accepted[0]!.body) as { text: string }).text).toContain('Ada joined standup');
+    for (const secret of [sim.apiKey, SECRET.slice(6), 'webhook-path-token-9z', 'slack-token-from-file']) expect(run.stderr).not.toContain(secret);
+  });
+
   it('no secret reaches stderr, even at debug level and on errors', async () => {
     const slackToken = 'T0SECRET/B0SECRET/xoxSlackToken123';
     const hookToken = 'hook-token-abc987';

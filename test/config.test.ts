@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfigFile, resolveConfig, validateFileConfig } from '../src/config.js';
+import { ConfigError, loadConfigFile, MAX_SECRET_FILE_BYTES, resolveConfig, validateFileConfig } from '../src/config.js';
 import { formatSize, parseSize } from '../src/util/size.js';
 import { buildSink } from '../src/daemon.js';
 import { quietLogger } from './support/helpers.js';
@@ -169,6 +169,73 @@ describe('${VAR} in a config file', () => {
       rooms: ['team-a'],
     });
     expect(() => load('apiKey: ${NO_SUCH_KEY}\n', {})).toThrow(/apiKey: environment variable NO_SUCH_KEY is not set$/);
+  });
+});
+
+describe('secrets from files (<NAME>_FILE, as Docker and Kubernetes secrets arrive)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-secret-file-'));
+  const file = (name: string, text: string | Buffer) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const watch = { rooms: ['standup'] };
+  const fails = (env: Record<string, string>, file: object = {}): string => {
+    try {
+      resolveConfig(file, watch, env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it("DAILY_API_KEY_FILE and PRESENCE_WEBHOOK_SECRET_FILE give the file's content, less its trailing line breaks and a byte order mark", () => {
+    const cfg = resolveConfig({}, watch, {
+      DAILY_API_KEY_FILE: file('key', 'key-from-file\n'),
+      PRESENCE_WEBHOOK_SECRET_FILE: file('secret', '\ufeffwhsec_bmV3IHNlY3JldCBvZiAyNCBieXRlcyE=\r\n\n'),
+    });
+    expect(cfg.apiKey).toBe('key-from-file');
+    expect(cfg.webhookSecret).toBe('whsec_bmV3IHNlY3JldCBvZiAyNCBieXRlcyE=');
+    // an empty variable counts as unset, for either of the two
+    expect(resolveConfig({}, watch, { DAILY_API_KEY: '', DAILY_API_KEY_FILE: file('key2', 'k2') }).apiKey).toBe('k2');
+    expect(resolveConfig({}, watch, { DAILY_API_KEY: 'k3', DAILY_API_KEY_FILE: '' }).apiKey).toBe('k3');
+    // the config file's apiKey wins, and the file is then not read at all
+    expect(resolveConfig({ apiKey: 'from-config' }, watch, { DAILY_API_KEY_FILE: join(dir, 'missing') }).apiKey).toBe('from-config');
+  });
+
+  it('refuses the variable and its _FILE both set, a file it cannot read, an empty one and one far larger than a secret, naming the variable and the path, never the content', () => {
+    const key = file('both', 'the-secret-in-the-file');
+    const both = fails({ DAILY_API_KEY: 'the-secret-in-env', DAILY_API_KEY_FILE: key });
+    expect(both).toBe('DAILY_API_KEY and DAILY_API_KEY_FILE are both set: keep one (DAILY_API_KEY_FILE names a file holding the value)');
+    expect(fails({ DAILY_API_KEY_FILE: join(dir, 'missing') })).toBe(`DAILY_API_KEY_FILE: cannot read ${join(dir, 'missing')}: no such file`);
+    expect(fails({ DAILY_API_KEY_FILE: dir })).toBe(`DAILY_API_KEY_FILE: cannot read ${dir}: it is a directory, not a file`);
+    expect(fails({ DAILY_API_KEY_FILE: file('empty', '\n') })).toBe(`DAILY_API_KEY_FILE: ${join(dir, 'empty')} is empty: put the value of DAILY_API_KEY in it`);
+    const big = file('big', Buffer.alloc(MAX_SECRET_FILE_BYTES + 1, 'a'));
+    expect(fails({ DAILY_API_KEY_FILE: big })).toBe(`DAILY_API_KEY_FILE: ${big} is ${MAX_SECRET_FILE_BYTES + 1} bytes, more than a secret file holds (${MAX_SECRET_FILE_BYTES}): is it the right file?`);
+    expect(fails({ DAILY_API_KEY: 'k', PRESENCE_WEBHOOK_SECRET: 'whsec_x', PRESENCE_WEBHOOK_SECRET_FILE: key })).toMatch(/^PRESENCE_WEBHOOK_SECRET and PRESENCE_WEBHOOK_SECRET_FILE are both set/);
+    // a file written as an env file line: the key check says so, and says where the key came from
+    const line = fails({ DAILY_API_KEY_FILE: file('line', 'DAILY_API_KEY=the-secret-in-the-file\n') });
+    expect(line).toBe('DAILY_API_KEY (read from the file DAILY_API_KEY_FILE names): the Daily API key starts with "DAILY_API_KEY=": give the value alone, not the whole line');
+    for (const m of [both, line]) expect(m).not.toContain('the-secret-in');
+  });
+
+  it("a config file's ${NAME} reads the file NAME_FILE names when NAME is unset; its problems name the field too", () => {
+    const cfgDir = mkdtempSync(join(tmpdir(), 'pw-secret-cfg-'));
+    const cfg = join(cfgDir, 'w.yaml');
+    writeFileSync(cfg, 'sinks:\n  - type: slack\n    url: ${SLACK_URL}\n  - type: webhook\n    url: https://example.com/h\n    headers: {Authorization: "Bearer ${TOKEN}"}\n');
+    const url = file('slack', 'https://hooks.slack.com/services/T0/B0/abcdefghijklmnop\n');
+    const loaded = loadConfigFile(cfg, { SLACK_URL_FILE: url, TOKEN_FILE: file('token', 'tok-123\n') });
+    expect(loaded.sinks).toEqual([
+      { type: 'slack', url: 'https://hooks.slack.com/services/T0/B0/abcdefghijklmnop' },
+      { type: 'webhook', url: 'https://example.com/h', headers: { Authorization: 'Bearer tok-123' } },
+    ]);
+    expect(() => loadConfigFile(cfg, { SLACK_URL_FILE: join(dir, 'missing'), TOKEN: 't' })).toThrow(
+      `${cfg}: sinks[0].url: SLACK_URL_FILE: cannot read ${join(dir, 'missing')}: no such file`,
+    );
+    expect(() => loadConfigFile(cfg, { SLACK_URL: 'https://hooks.slack.com/services/T0/B0/zzzzzzzzzzzzzzz', SLACK_URL_FILE: url, TOKEN: 't' })).toThrow(
+      `${cfg}: sinks[0].url: SLACK_URL and SLACK_URL_FILE are both set: keep one (SLACK_URL_FILE names a file holding the value)`,
+    );
   });
 });
 

@@ -50,6 +50,16 @@ describe('presence-watcher replay', () => {
     expect(run.stdout).toBe('');
   });
 
+  it('signs with the secret in the file PRESENCE_WEBHOOK_SECRET_FILE names, as the daemon does', async () => {
+    const r = await receiver();
+    const { dir, file } = deadLetterFile([joinOf(1)]);
+    const secretFile = join(dir, 'webhook_secret');
+    writeFileSync(secretFile, `${SECRET}\n`);
+    const run = await runCli(['replay', file, '--sink', `webhook:${r.url}`], { PRESENCE_WEBHOOK_SECRET_FILE: secretFile });
+    expect(run.code).toBe(0);
+    expect(verify(SECRET, r.requests[0]!.headers as Record<string, string>, r.requests[0]!.body)).toBe(true);
+  });
+
   it("takes the sinks, their filters and the secret from the daemon's config file", async () => {
     const r = await receiver();
     const { dir, file } = deadLetterFile([joinOf(1), leaveOf(1), joinOf(2)]);

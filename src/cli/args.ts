@@ -24,6 +24,8 @@ Environment:
   DAILY_API_URL            API base URL (default https://api.daily.co/v1)
   PRESENCE_WEBHOOK_SECRET  signing secret for webhook sinks (keeps it out of ps and shell history)
   PRESENCE_HEALTH          default for --health (the Docker image sets 0.0.0.0:9464)
+  <NAME>_FILE              a file holding the value instead (Docker and Kubernetes secrets): for
+                           DAILY_API_KEY, PRESENCE_WEBHOOK_SECRET and a config file's \${NAME}
   HTTPS_PROXY, HTTP_PROXY  send requests (to Daily, webhooks, Slack) through this proxy;
   NO_PROXY                 hosts to reach directly
 
@@ -145,7 +147,7 @@ replay that repeats an event already delivered is harmless. Retries as the daemo
 
   --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable
                            (default: the sinks of --config, with their filters)
-  --webhook-secret <s>     sign webhook deliveries (or env PRESENCE_WEBHOOK_SECRET); repeatable
+  --webhook-secret <s>     sign webhook deliveries (or env PRESENCE_WEBHOOK_SECRET[_FILE]); repeatable
                            with whsec_ secrets, one signature each (a rotation)
   --config <file>          take the sinks and webhookSecret from the daemon's config file
   --dead-letter <file>     where events that fail again go (default: logged)

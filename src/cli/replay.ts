@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfigFile, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
+import { ConfigError, envValue, loadConfigFile, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
@@ -69,7 +69,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const file: FileConfig = c.configPath ? loadConfigFile(c.configPath, io.env) : {};
   const sinks = withSinkDefaults(c.sinks ?? file.sinks ?? [], file);
   if (sinks.length === 0) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
-  const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (io.env.PRESENCE_WEBHOOK_SECRET || undefined);
+  const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (envValue(io.env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
   const { events, skipped } = readDeadLetters(c.file);
 
   const log = createLogger({ level: c.logLevel, format: c.logFormat ?? defaultLogFormat(io.stderr as { isTTY?: boolean }) });
