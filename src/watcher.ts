@@ -637,12 +637,32 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     try {
       await this.#pollAndEmit(target, signal, started);
     } catch (err) {
-      if (!signal.aborted) {
-        const error = err instanceof Error ? err : new Error(String(err));
-        this.safeEmit('poll', { target, ok: false, participants: 0, rooms: 0, durationMs: performance.now() - started, events: 0, error });
-      }
-      throw err;
+      const error = this.#roomGone(target, err instanceof Error ? err : new Error(String(err)));
+      if (!signal.aborted) this.safeEmit('poll', { target, ok: false, participants: 0, rooms: 0, durationMs: performance.now() - started, events: 0, error });
+      throw error;
     }
+  }
+
+  /**
+   * A 404 for a room that has answered before (in this run, or in the saved state) is not a
+   * misspelt name: the room was deleted, or expired, in Daily. "Check the room name" sent people
+   * looking for a typo; this says what is known, and that its people are kept as present, since a
+   * 404 is no snapshot and would be the only ground for their leaves.
+   */
+  #roomGone(target: string, error: Error): Error {
+    if (!(error instanceof DailyApiError) || error.code !== 'DAILY_NOT_FOUND' || target === DOMAIN_TARGET) return error;
+    const tracker = this.#roomState.get(target);
+    if (!tracker?.primed) return error;
+    const n = tracker.size;
+    const kept = n === 0 ? 'nobody was in it' : `the ${n === 1 ? 'person' : `${n} people`} last seen in it ${n === 1 ? 'is' : 'are'} kept as present (a 404 is no snapshot: no leave is made from it)`;
+    return new DailyApiError({
+      code: error.code,
+      target,
+      ...(error.status !== undefined ? { status: error.status } : {}),
+      ...(error.type !== undefined ? { type: error.type } : {}),
+      ...(error.info !== undefined ? { info: error.info } : {}),
+      message: `room "${target}" not found (HTTP 404${error.type ? ` ${error.type}` : ''}), though it answered before: deleted or expired in Daily? ${kept[0]!.toUpperCase()}${kept.slice(1)}; take it off --room (rooms) if it is gone for good`,
+    });
   }
 
   /** `fn` once the limiter gives `target` its turn; until then the watchdog knows it only waits. */

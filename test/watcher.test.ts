@@ -142,6 +142,23 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(h.watcher.isRunning).toBe(true);
   });
 
+  it('a room that answered and then answers 404 (deleted or expired in Daily) says so, not "check the room name", and keeps its people: a 404 makes no leave', async () => {
+    h = await startHarness({ rooms: ['a', 'b'] }, { rooms: ['a', 'b'] });
+    h.sim.join('a', { userName: 'Ada' });
+    h.sim.join('a', { userName: 'Al' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    h.sim.deleteRoom('a');
+    await waitFor(h.watcher, 'error', () => h!.errors.length >= 2);
+    await polls(h.watcher, 2, 'b');
+    expect(h.errors[0]).toMatchObject({ code: 'DAILY_NOT_FOUND', target: 'a', status: 404, type: 'not-found', retryable: false });
+    expect(h.errors[0]!.message).toBe(
+      'room "a" not found (HTTP 404 not-found), though it answered before: deleted or expired in Daily? The 2 people last seen in it are kept as present (a 404 is no snapshot: no leave is made from it); take it off --room (rooms) if it is gone for good',
+    );
+    expect(summary(h.events)).toEqual(['join:a:Ada', 'join:a:Al']);
+    expect(h.watcher.snapshot('a')?.map((p) => p.userName)).toEqual(['Ada', 'Al']);
+  });
+
   it('allRooms: one GET /presence per interval; a room that empties produces leaves', async () => {
     h = await startHarness({ rooms: ['a', 'b', 'c'] }, { allRooms: true });
     const x = h.sim.join('a', { userName: 'X' });
