@@ -312,14 +312,19 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       if (overDaily) this.#log.warn({ maxRps: this.#maxRps }, overDaily);
       const tooFast = this.#rooms ? undefined : fasterThanDomainData(this.#intervalMs, apiUrl);
       if (tooFast) this.#log.info({ intervalMs: this.#intervalMs }, tooFast);
-      this.#client = this.#daily = new DailyClient({
-        // enough keep-alive connections for the request budget (4 for the default 5/s)
-        connections: Math.min(64, Math.max(4, Math.ceil(this.#maxRps / 20))),
-        apiKey,
-        apiUrl,
-        timeoutMs: options.requestTimeoutMs,
-        maxBodyBytes: options.maxBodyBytes,
-      });
+      try {
+        this.#client = this.#daily = new DailyClient({
+          // enough keep-alive connections for the request budget (4 for the default 5/s)
+          connections: Math.min(64, Math.max(4, Math.ceil(this.#maxRps / 20))),
+          apiKey,
+          apiUrl,
+          timeoutMs: options.requestTimeoutMs,
+          maxBodyBytes: options.maxBodyBytes,
+        });
+      } catch (err) {
+        // a bad option, as every other one is reported: the watcher's own error, named for its option
+        throw new WatcherOptionsError(`PresenceWatcher: ${(err as Error).message.replace(/^DailyClient: /, '').replace(/^timeoutMs/, 'requestTimeoutMs')}`);
+      }
     }
     if (this.#initialState) {
       try {

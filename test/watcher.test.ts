@@ -3,7 +3,7 @@ import { DailyApiError } from '../src/daily/errors.js';
 import type { PresenceEvent } from '../src/events.js';
 import { PIECEWISE_MIN_CHARS } from '../src/daily/parse.js';
 import type { SimulatorFault } from '../src/simulator/simulator.js';
-import { PresenceWatcher } from '../src/watcher.js';
+import { PresenceWatcher, WatcherOptionsError } from '../src/watcher.js';
 import { capturingLogger, polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 
 let h: Harness | undefined;
@@ -444,6 +444,10 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ apiKey: 'k', rooms: ['a'], maxRps: 0 }, /maxRps/],
       [{ apiKey: 'k', allRooms: true, limit: 10 }, /limit applies to rooms only/],
       [{ apiKey: 'key with spaces', rooms: ['a'] }, /apiKey: the Daily API key contains a space/],
+      // the client's own checks, reported as the watcher's options (and their type) like the rest
+      [{ apiKey: 'k', rooms: ['a'], apiUrl: 'api.daily.co/v1' }, /^PresenceWatcher: apiUrl is not a URL: give the whole address, https:\/\/ included \(Daily's is https:\/\/api\.daily\.co\/v1\)$/],
+      [{ apiKey: 'k', rooms: ['a'], apiUrl: 'ftp://api.daily.co/v1' }, /^PresenceWatcher: apiUrl must be http or https, got ftp:$/],
+      [{ apiKey: 'k', rooms: ['a'], maxBodyBytes: -1 }, /^PresenceWatcher: maxBodyBytes must be a positive number, got -1$/],
       // plain JavaScript has no type check: a misspelt option is an error, not a silent default
       [{ apiKey: 'k', rooms: ['a'], intervalMS: 5000 }, /^PresenceWatcher: unknown option "intervalMS" \(did you mean intervalMs\?\)$/],
       [{ apiKey: 'k', rooms: ['a'], leaveGrace: 30_000 }, /unknown option "leaveGrace" \(did you mean leaveGraceMs\?\)/],
@@ -458,6 +462,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     ];
     for (const [opts, msg] of bad) {
       expect(() => new PresenceWatcher(opts as never)).toThrow(msg);
+      expect(() => new PresenceWatcher(opts as never)).toThrow(WatcherOptionsError);
     }
     // an option explicitly undefined is the same as absent, whatever its name (a spread of a partial config)
     expect(() => new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger, extra: undefined } as never)).not.toThrow();

@@ -135,7 +135,8 @@ export class DailyClient implements PresenceClient {
     try {
       url = new URL(options.apiUrl ?? DEFAULT_API_URL);
     } catch {
-      throw new TypeError(`DailyClient: apiUrl is not a valid URL`);
+      // the text given is not quoted: an API URL may carry credentials (a proxy's user:password@)
+      throw new TypeError(`DailyClient: apiUrl is not a URL: give the whole address, https:// included (Daily's is ${DEFAULT_API_URL})`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new TypeError(`DailyClient: apiUrl must be http or https, got ${url.protocol}`);
