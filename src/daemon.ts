@@ -26,6 +26,7 @@ import { Outbox } from './state/outbox.js';
 import { StateLock } from './state/lock.js';
 import { pseudoFsProblem } from './util/pseudo-fs.js';
 import { RepeatedWarning } from './util/repeated-warning.js';
+import { listenProblem } from './util/listen.js';
 
 /** Every sink is disabled (a webhook answered 410, the reader of stdout went away): nothing can be delivered. */
 export class SinksDisabledError extends Error {
@@ -505,7 +506,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       healthUrl = await health.listen();
     } catch (err) {
       await watcher.stop();
-      throw new ConfigError(`--health ${cfg.health.host}:${cfg.health.port}: cannot listen: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(`--health ${cfg.health.host}:${cfg.health.port}: cannot listen: ${listenProblem(err, cfg.health.port)}`);
     }
     log.info(
       { healthz: `${healthUrl}/healthz`, livez: `${healthUrl}/livez`, metrics: `${healthUrl}/metrics` },

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +29,14 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
   await sim.close();
 });
+
+/** A server holding a free port of 127.0.0.1 until the test ends. */
+async function listenAnywhere() {
+  const server = createNetServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { address: () => server.address() as AddressInfo };
+}
 
 function env(extra: Record<string, string> = {}) {
   return { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: sim.url, ...extra };
@@ -691,6 +700,17 @@ describe('CLI', () => {
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
     expect(run.lines.map((l) => `${JSON.parse(l).type} ${JSON.parse(l).participant.userName}`)).toEqual(['join Ann', 'join Bob', 'join Cy']);
+  });
+
+  it('a port in use, for --health or simulate, is a usage error saying so and what to do, not a bare EADDRINUSE', async () => {
+    const taken = await listenAnywhere();
+    const port = taken.address().port;
+    const daemon = await runCli(['--room', 'standup', '--health', `127.0.0.1:${port}`, '--log-level', 'silent'], env());
+    expect(daemon.code).toBe(2);
+    expect(daemon.stderr).toContain(`presence-watcher: --health 127.0.0.1:${port}: cannot listen: the port is in use (by another program, or another watcher still running): pick another port, or stop that one\n`);
+    const simulator = await runCli(['simulate', '--port', String(port)], {});
+    expect(simulator.code).toBe(2);
+    expect(simulator.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is in use`);
   });
 
   it('--health serves /healthz and Prometheus /metrics', async () => {

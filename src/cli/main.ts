@@ -12,6 +12,7 @@ import { timerDelay } from '../util/sleep.js';
 import { formatDuration } from '../util/duration.js';
 import type { PollInfo } from '../events.js';
 import { ignoreProxyEnv } from '../util/http-agent.js';
+import { listenProblem } from '../util/listen.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FATAL = 1;
@@ -290,7 +291,7 @@ async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'sim
   try {
     url = await sim.listen(c.port, c.host);
   } catch (err) {
-    say(io, `cannot listen on ${c.host}:${c.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    say(io, `cannot listen on ${c.host}:${c.port}: ${listenProblem(err, c.port)}`);
     return EXIT_USAGE;
   }
   // the handlers first: a script that reads the banner and then stops the simulator must find them
