@@ -287,7 +287,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   const deadLetter = openDeadLetter(cfg.deadLetterPath, log, { stdoutSink: cfg.sinks.some((s) => s.type === 'stdout') });
   const prepared = prepareSinks(cfg, io);
   for (const note of prepared.notes) log[note.level](note.message);
-  const metrics = new Metrics();
+  const metrics = new Metrics(io.version);
   const dispatcher = new Dispatcher();
   const keys = prepared.sinks.map((s) => s.key);
   /** Each queue's key in the outbox. */

@@ -43,8 +43,12 @@ export class Metrics {
   readonly roomsWatched = new Gauge({ name: 'presence_watcher_rooms_watched', help: 'Rooms watched (room mode), or rooms with anyone present (all-rooms mode).', registers: [this.registry] });
   readonly lastSuccess = new Gauge({ name: 'presence_watcher_last_successful_poll_timestamp_seconds', help: 'Unix time of the last successful poll.', registers: [this.registry] });
 
-  constructor() {
+  /** `version`: the watcher's, as `presence_watcher_build_info{version}` (which build each instance of a fleet runs). */
+  constructor(version?: string) {
     collectDefaultMetrics({ register: this.registry, prefix: 'presence_watcher_' });
+    if (version !== undefined) {
+      new Gauge({ name: 'presence_watcher_build_info', help: 'Always 1; its version label is the watcher\'s version.', labelNames: ['version'], registers: [this.registry] }).set({ version }, 1);
+    }
   }
 
   observeWatcher(w: PresenceWatcher, allRooms: boolean): void {

@@ -732,6 +732,7 @@ describe('CLI', () => {
       'presence_watcher_queue_depth{sink="stdout"} 0',
       'presence_watcher_participants 1',
       'presence_watcher_rooms_watched 1',
+      `presence_watcher_build_info{version="${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}"} 1`,
       'presence_watcher_last_successful_poll_timestamp_seconds',
       'presence_watcher_partial_rooms 0',
       'presence_watcher_delivery_delay_seconds_count{sink="stdout"} 1',
