@@ -110,9 +110,12 @@ describe('presence-watcher replay', () => {
     ['no sink', (f: string) => ['replay', f], /^presence-watcher: replay: where to\? give --sink <spec>/],
     ['a missing file', () => ['replay', '/nonexistent/dead.ndjson', '--sink', 'stdout'], /^presence-watcher: cannot read \/nonexistent\/dead\.ndjson: no such file$/],
     ['a file that is not a dead-letter file', (f: string) => ['replay', f.replace(/dead\.ndjson$/, 'other.ndjson'), '--sink', 'stdout'], /other\.ndjson: line 1 has no event: not a dead-letter file\?$/],
+    ['a damaged line before the last', (f: string) => ['replay', f.replace(/dead\.ndjson$/, 'damaged.ndjson'), '--sink', 'stdout'], /damaged\.ndjson: line 2 is not JSON: not a dead-letter file\? \(In one, a damaged line, e\.g\. from two daemons appending to one file: delete that line and replay again; replay sends each event once, whatever is left\)$/],
   ] as const)('usage error: %s (exit 2, one line)', async (_name, args, message) => {
     const { dir, file } = deadLetterFile([joinOf(1)]);
     writeFileSync(join(dir, 'other.ndjson'), '{"status":"ok"}\n{"status":"ok"}\n');
+    const good = readFileSync(file, 'utf8').trim();
+    writeFileSync(join(dir, 'damaged.ndjson'), `${good}\n{"at":"2026-01-01T00:0{"at":\n${good}\n`);
     const run = await runCli(args(file));
     expect(run.code).toBe(2);
     expect(run.stderr.split('\n')[0]).toMatch(message);

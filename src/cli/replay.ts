@@ -55,7 +55,7 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
         skipped++;
         return;
       }
-      throw new ConfigError(`${path}: line ${i + 1} is not JSON: not a dead-letter file?`);
+      throw new ConfigError(`${path}: line ${i + 1} is not JSON: not a dead-letter file? (In one, a damaged line, e.g. from two daemons appending to one file: delete that line and replay again; replay sends each event once, whatever is left)`);
     }
     const event = (record as { event?: unknown } | null)?.event;
     if (!isEvent(event)) throw new ConfigError(`${path}: line ${i + 1} has no event: not a dead-letter file?`);
