@@ -533,6 +533,8 @@ export function parseHostPort(text: string, what = '--health'): { host: string; 
 /** Everything the daemon needs, resolved from file, flags and environment. */
 export interface DaemonConfig {
   apiKey: string;
+  /** Where the key came from, for --check-config: "apiKey", "DAILY_API_KEY" or "DAILY_API_KEY_FILE (<path>)". Never the key. */
+  apiKeyFrom?: string;
   apiUrl: string;
   rooms: string[];
   allRooms: boolean;
@@ -689,8 +691,10 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   ] as const) {
     if (path !== undefined && path.endsWith('/')) throw new ConfigError(`${label} ${path} ends in "/", so it names a directory: give a file in it, e.g. ${path}${example}`);
   }
+  const keyFile = env.DAILY_API_KEY_FILE;
   return {
     apiKey,
+    apiKeyFrom: m.apiKey !== undefined ? 'apiKey' : keyFile && !env.DAILY_API_KEY ? `DAILY_API_KEY_FILE (${keyFile})` : 'DAILY_API_KEY',
     apiUrl,
     rooms,
     allRooms,

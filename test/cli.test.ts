@@ -541,13 +541,20 @@ describe('CLI', () => {
       return path;
     };
     const cfg = writeConfig('secret-files.yaml', ['rooms: [standup]', 'sinks:', '  - type: webhook', '    url: ${HOOK_URL}', '  - type: slack', '    url: ${SLACK_URL}'].join('\n'));
-    const run = start(['--config', cfg, ...FAST], {
+    const secretEnv = {
       DAILY_API_URL: sim.url,
       DAILY_API_KEY_FILE: secretFile('daily_api_key', `${sim.apiKey}\n`),
       PRESENCE_WEBHOOK_SECRET_FILE: secretFile('webhook_secret', `${SECRET}\n`),
       HOOK_URL_FILE: secretFile('hook_url', `${r.url}\n`),
       SLACK_URL_FILE: secretFile('slack_url', `${slack.url}\n`),
-    });
+    };
+    // --check-config says which file the key comes from (never the key)
+    const check = await runCli(['--config', cfg, '--check-config'], secretEnv);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain(`api          ${sim.url}, key from DAILY_API_KEY_FILE (${secretEnv.DAILY_API_KEY_FILE})\n`);
+    expect(check.stdout).toContain('webhook-1(127.0.0.1:');
+    expect(check.stdout + check.stderr).not.toContain(sim.apiKey);
+    const run = start(['--config', cfg, ...FAST], secretEnv);
     await waitFor(r, 'request', () => r.accepted.length >= 1, 15_000);
     await waitFor(slack, 'request', () => slack.accepted.length >= 1, 15_000);
     run.kill('SIGTERM');
@@ -941,7 +948,7 @@ describe('--check-config', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^config OK \(.*w\.yaml, the flags and the environment\): the daemon would start with\n/);
     expect(r.stdout).toContain('watch        2 room(s) (standup, retro) every 15s: 0.13 requests/s of a 5/s budget');
-    expect(r.stdout).toContain(`api          ${sim.url}\n`);
+    expect(r.stdout).toContain(`api          ${sim.url}, key from DAILY_API_KEY\n`);
     expect(r.stdout).toContain('slack-1(hooks.slack.com): events join; rooms stand*; ignoring *Bot');
     expect(r.stdout).toContain("webhook-2(203.0.113.9): signed with 1 secret; up to 4 requests at once (one person's events in order); every event");
     expect(r.stdout).toContain('webhook-3(h.example): signed with 1 secret; one request at a time, in order; ignoring *Bot');

@@ -66,7 +66,8 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
     const over = overBudget(cfg.rooms.length, cfg.intervalMs, cfg.maxRps);
     if (over) notes.push(over);
   }
-  lines.push(`api          ${apiSource(new URL(cfg.apiUrl))}`); // without a user:password@ or query it may carry
+  // without a user:password@ or query it may carry; where the key came from, never the key
+  lines.push(`api          ${apiSource(new URL(cfg.apiUrl))}${cfg.apiKeyFrom ? `, key from ${cfg.apiKeyFrom}` : ''}`);
   sinks.forEach(({ sink, filter }, i) => {
     const s = cfg.sinks[i]!;
     const what: string[] = [];
