@@ -533,7 +533,7 @@ export function parseHostPort(text: string, what = '--health'): { host: string; 
 /** Everything the daemon needs, resolved from file, flags and environment. */
 export interface DaemonConfig {
   apiKey: string;
-  /** Where the key came from, for --check-config: "apiKey", "DAILY_API_KEY" or "DAILY_API_KEY_FILE (<path>)". Never the key. */
+  /** Where the key came from, for --check-config: "the config file's apiKey", "DAILY_API_KEY" or "DAILY_API_KEY_FILE (<path>)". Never the key. */
   apiKeyFrom?: string;
   apiUrl: string;
   rooms: string[];
@@ -694,7 +694,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const keyFile = env.DAILY_API_KEY_FILE;
   return {
     apiKey,
-    apiKeyFrom: m.apiKey !== undefined ? 'apiKey' : keyFile && !env.DAILY_API_KEY ? `DAILY_API_KEY_FILE (${keyFile})` : 'DAILY_API_KEY',
+    apiKeyFrom: m.apiKey !== undefined ? "the config file's apiKey" : keyFile && !env.DAILY_API_KEY ? `DAILY_API_KEY_FILE (${keyFile})` : 'DAILY_API_KEY',
     apiUrl,
     rooms,
     allRooms,

@@ -202,6 +202,10 @@ describe('secrets from files (<NAME>_FILE, as Docker and Kubernetes secrets arri
     expect(resolveConfig({}, watch, { DAILY_API_KEY: 'k3', DAILY_API_KEY_FILE: '' }).apiKey).toBe('k3');
     // the config file's apiKey wins, and the file is then not read at all
     expect(resolveConfig({ apiKey: 'from-config' }, watch, { DAILY_API_KEY_FILE: join(dir, 'missing') }).apiKey).toBe('from-config');
+    // where the key came from, as --check-config says it (never the key)
+    expect(resolveConfig({ apiKey: 'from-config' }, watch, { DAILY_API_KEY: 'k' }).apiKeyFrom).toBe("the config file's apiKey");
+    expect(resolveConfig({}, watch, { DAILY_API_KEY: 'k', DAILY_API_KEY_FILE: '' }).apiKeyFrom).toBe('DAILY_API_KEY');
+    expect(resolveConfig({}, watch, { DAILY_API_KEY_FILE: file('key4', 'k4') }).apiKeyFrom).toBe(`DAILY_API_KEY_FILE (${join(dir, 'key4')})`);
   });
 
   it('refuses the variable and its _FILE both set, a file it cannot read, an empty one and one far larger than a secret, naming the variable and the path, never the content', () => {
