@@ -152,7 +152,8 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** `${NAME}` or `${NAME:-default}`; `$${NAME}` is the text `${NAME}` itself (the escape, as in Docker Compose). */
+const ENV_REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
 
 /** A secret file holds one value: anything larger is the wrong file (a certificate bundle, a binary). */
@@ -201,7 +202,8 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (st
   if (typeof value === 'string') {
     const whole = WHOLE_ENV_REF.exec(value);
     if (whole && fromEnv) fromEnv.set(JSON.stringify(path), whole[1]!);
-    return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
+    return value.replace(ENV_REF, (ref: string, escaped: string, name: string, fallback: string | undefined) => {
+      if (escaped) return ref.slice(1);
       let v: string | undefined;
       try {
         v = envValue(env, name);

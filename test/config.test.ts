@@ -170,6 +170,13 @@ describe('${VAR} in a config file', () => {
     });
     expect(() => load('apiKey: ${NO_SUCH_KEY}\n', {})).toThrow(/apiKey: environment variable NO_SUCH_KEY is not set$/);
   });
+
+  it('$${NAME} is the text ${NAME} itself, not a reference (a header or URL that needs it literally)', () => {
+    const text = 'sinks:\n  - type: webhook\n    url: https://example.com/h?t=$${TEMPLATE}&u=${USER_ID}\n    headers: {X-Template: "$${NOT_SET:-x} and ${SET}"}\n';
+    expect(load(text, { USER_ID: '7', SET: 'yes' }).sinks).toEqual([
+      { type: 'webhook', url: 'https://example.com/h?t=${TEMPLATE}&u=7', headers: { 'X-Template': '${NOT_SET:-x} and yes' } },
+    ]);
+  });
 });
 
 describe('secrets from files (<NAME>_FILE, as Docker and Kubernetes secrets arrive)', () => {
