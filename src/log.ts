@@ -106,7 +106,8 @@ export function textLine(json: string): string {
  * escape sequence recoloured or rewrote it. (JSON lines escape them already.)
  */
 function visible(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+  // the bidirectional-text controls too: one would reorder the rest of the line on the terminal
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) =>
     c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }

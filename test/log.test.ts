@@ -123,6 +123,9 @@ describe('--log-format text', () => {
     expect(written).toHaveLength(1);
     expect(written[0]!.split('\n')).toHaveLength(2); // one line and its end
     expect(written[0]).toMatch(/ WARN  receiver said "ok\\n12:00:00\.000 INFO  all fine \\u001b\[32m"  reason=bad\\r\\n\\u001b\[2J\n$/);
+    // a bidirectional override would show the rest of the line backwards
+    logger.warn({ room: 'a\u202eb' }, 'room "x\u2067y"');
+    expect(written[1]).toMatch(/ WARN  room "x\\u2067y"  room=a\\u202eb\n$/);
   });
 
   it('secrets are scrubbed before the line is made', () => {

@@ -1060,6 +1060,18 @@ describe('slack sink', () => {
     expect((m.blocks[0] as { text: { text: string } }).text.text.split('\n')).toEqual(['• A B joined standup', '• C joined standup']);
   });
 
+  it('a name of blanks reads as no name; bidirectional-text controls in a name or room cannot reorder the line as shown', () => {
+    const unnamed = ev(1, 'join', 'standup', '   ');
+    expect(describeEvent(unnamed)).toBe(`someone (${unnamed.participant.id.slice(0, 8)}) joined standup`);
+    const renamed = { ...ev(2, 'update', 'standup', 'Ann'), changes: { userName: { from: ' ', to: '\t' } } } as PresenceEvent;
+    expect(describeEvent(renamed)).toBe('someone is now unnamed in standup');
+    // U+202E (right-to-left override) would show the rest of the line backwards: "Mallory" + the
+    // reversed text of "left standup" reads as if Mallory had left
+    const spoof = describeEvent(ev(3, 'join', 'standup', 'Mallory\u202epudnats tfel\u202c'));
+    expect(spoof).toBe('Mallory pudnats tfel joined standup');
+    expect(describeEvent(ev(4, 'join', 'stand\u2066up\u2069', 'Ann\u200f'))).toBe('Ann joined stand up ');
+  });
+
   it('cuts a long line at 300 characters, never between the halves of an emoji', () => {
     for (const pad of [297, 298]) {
       const line = describeEvent(ev(1, 'join', 'standup', `${'x'.repeat(pad)}${'😀'.repeat(10)}`));

@@ -5,14 +5,22 @@ const LINE_LIMIT = 300;
 
 /**
  * Line breaks and other control characters (ESC included: a name could otherwise drive the
- * terminal showing it) as one space, to keep one line per event.
+ * terminal showing it) as one space, to keep one line per event; and the bidirectional-text
+ * controls, which would reorder the rest of the line as displayed (a name could make "Mallory
+ * joined standup" read as something else in Slack or a terminal).
  */
 function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ');
+}
+
+/** A participant's name as shown, or undefined when it has nothing to show (unset, empty, blank). */
+function shownName(name: string | null | undefined): string | undefined {
+  const n = name ? oneLine(name).trim() : '';
+  return n === '' ? undefined : n;
 }
 
 function who(e: PresenceEvent): string {
-  return (e.participant.userName && oneLine(e.participant.userName)) || `someone (${e.participant.id.slice(0, 8)})`;
+  return shownName(e.participant.userName) ?? `someone (${e.participant.id.slice(0, 8)})`;
 }
 
 /**
@@ -32,7 +40,7 @@ export function describeEvent(e: PresenceEvent): string {
     case 'update': {
       const rename = e.changes.userName;
       line = rename
-        ? `${oneLine(rename.from || 'someone')} is now ${oneLine(rename.to || 'unnamed')} in ${room}`
+        ? `${shownName(rename.from) ?? 'someone'} is now ${shownName(rename.to) ?? 'unnamed'} in ${room}`
         : `${who(e)} changed ${Object.keys(e.changes).join(', ')} in ${room}`;
       break;
     }
