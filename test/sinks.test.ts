@@ -910,7 +910,7 @@ describe('stdout sink', () => {
     await q.drain(1000);
     expect(text.split('\n')).toEqual([
       '2026-01-01T00:00:00.000Z Ada joined standup (already there when watching started)',
-      '2026-01-01T00:00:00.000Z  [2JEve 31m root left design review',
+      '2026-01-01T00:00:00.000Z [2JEve 31m root left design review',
       '2026-01-01T00:00:00.000Z Old is now Bobby in standup',
       '',
     ]);
