@@ -740,6 +740,11 @@ describe('the state lock', () => {
     const parent = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()))));
+      // the echo comes before the exec: until then the zombie's parent is the shell, which may reap
+      // it (under load it did: the pid was gone, ESRCH, between seeing it a zombie and signalling it)
+      const execd = () => readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim() === 'sleep';
+      for (let i = 0; i < 100_000 && !execd(); i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(execd()).toBe(true);
       const state = join(tmp(), 'state.json');
       const lock = new StateLock(state);
       writeFileSync(lock.path, formatOwner({ pid, ...ours, start: startTime(pid)! }));
