@@ -389,8 +389,8 @@ describe('CLI', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z Ann joined standup \(already there when watching started\)$/);
-    expect(lines[1]).toMatch(/ Bob joined standup \(already there when watching started\)$/);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z Ann is in standup \(already there when watching started\)$/);
+    expect(lines[1]).toMatch(/ Bob is in standup \(already there when watching started\)$/);
   });
 
   it('--once exits 1 saying why when there is no complete snapshot in time, or an event is not delivered', async () => {
@@ -409,7 +409,7 @@ describe('CLI', () => {
     sim.join('standup', { userName: 'Ann' });
     const r = await runCli(['--room', 'standup', '--room', 'no-such-room', '--once', '--once-timeout', '60s', '--sink', 'stdout:text', '--log-level', 'silent'], env());
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/ Ann joined standup \(already there when watching started\)\n$/);
+    expect(r.stdout).toMatch(/ Ann is in standup \(already there when watching started\)\n$/);
     expect(r.stderr).toMatch(/^presence-watcher: --once: room "no-such-room" not found \(HTTP 404[^\n]*\): check the room name\n$/);
     // the message is the 404's, not "no complete snapshot within 60s": it did not wait for the timeout
   });
@@ -498,7 +498,7 @@ describe('CLI', () => {
     expect(slack.requests[0]!.status).toBe(429);
     expect(slack.requests[1]!.at - slack.requests[0]!.at).toBeGreaterThanOrEqual(990);
     const msg = JSON.parse(slack.accepted[0]!.body);
-    expect(msg.text).toContain('Moishe joined standup');
+    expect(msg.text).toContain('Moishe is in standup');
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
   });
@@ -512,7 +512,7 @@ describe('CLI', () => {
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
     const msg = JSON.parse(slack.accepted[0]!.body) as { blocks: { text: { text: string } }[] };
-    expect(msg.blocks[0]!.text.text).toBe('• Moishe joined standup (already there when watching started) · <https://acme.daily.co/standup|join>');
+    expect(msg.blocks[0]!.text.text).toBe('• Moishe is in standup (already there when watching started) · <https://acme.daily.co/standup|join>');
   });
 
   it('a secret rotation: --webhook-secret twice signs every delivery with both, so receivers holding either accept it', async () => {
@@ -562,7 +562,7 @@ describe('CLI', () => {
     const got = r.accepted[0]!;
     expect((JSON.parse(got.body) as { participant: { userName: string } }).participant.userName).toBe('Ada');
     expect(verify(SECRET, got.headers as Record<string, string>, got.body)).toBe(true);
-    expect((JSON.parse(slack.accepted[0]!.body) as { text: string }).text).toContain('Ada joined standup');
+    expect((JSON.parse(slack.accepted[0]!.body) as { text: string }).text).toContain('Ada is in standup');
     for (const secret of [sim.apiKey, SECRET.slice(6), 'webhook-path-token-9z', 'slack-token-from-file']) expect(run.stderr).not.toContain(secret);
   });
 

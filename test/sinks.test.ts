@@ -909,7 +909,7 @@ describe('stdout sink', () => {
     for (const e of [initial, hostile, ev(3, 'update', 'standup', 'Bobby')]) q.push(e);
     await q.drain(1000);
     expect(text.split('\n')).toEqual([
-      '2026-01-01T00:00:00.000Z Ada joined standup (already there when watching started)',
+      '2026-01-01T00:00:00.000Z Ada is in standup (already there when watching started)',
       '2026-01-01T00:00:00.000Z [2JEve 31m root left design review',
       '2026-01-01T00:00:00.000Z Old is now Bobby in standup',
       '',

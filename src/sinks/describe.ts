@@ -32,7 +32,9 @@ export function describeEvent(e: PresenceEvent): string {
   let line: string;
   switch (e.type) {
     case 'join':
-      line = `${who(e)} joined ${room}${e.initial ? ' (already there when watching started)' : ''}`;
+      // "joined … (already there …)" said two things at once; for `--once`, "who is in standup now",
+      // every line was one
+      line = e.initial ? `${who(e)} is in ${room} (already there when watching started)` : `${who(e)} joined ${room}`;
       break;
     case 'leave':
       line = `${who(e)} left ${room}`;
