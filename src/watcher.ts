@@ -209,6 +209,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** Domain mode: created by the first snapshot (or by a saved state). */
   #domainState: DomainTracker | undefined;
   #seen = new Set<string>();
+  /** Room mode: the rooms a saved state listed (so they answered Daily once), for #roomGone. */
+  #listedInState = new Set<string>();
   #ready = false;
   #started = false;
   #abort = new AbortController();
@@ -433,6 +435,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (this.#rooms) {
       for (const room of this.#rooms) {
         const list = state.rooms[room];
+        if (list) this.#listedInState.add(room);
         // in domain mode an absent room was empty; in room mode it was never seen
         if (list || state.mode === 'domain') this.#roomState.set(room, new RoomTracker(room, list ?? []));
       }
@@ -656,8 +659,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    */
   #roomGone(target: string, error: Error): Error {
     if (!(error instanceof DailyApiError) || error.code !== 'DAILY_NOT_FOUND' || target === DOMAIN_TARGET) return error;
+    // answered in this run, or listed by a saved state (a state from --all-rooms primes every
+    // watched room, listed or not: one it never listed may be a misspelt name)
     const tracker = this.#roomState.get(target);
-    if (!tracker?.primed) return error;
+    if (!tracker?.primed || !(this.#seen.has(target) || this.#listedInState.has(target))) return error;
     const n = tracker.size;
     const kept = n === 0 ? 'nobody was in it' : `the ${n === 1 ? 'person' : `${n} people`} last seen in it ${n === 1 ? 'is' : 'are'} kept as present (a 404 is no snapshot: no leave is made from it)`;
     return new DailyApiError({

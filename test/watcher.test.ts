@@ -159,6 +159,23 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(h.watcher.snapshot('a')?.map((p) => p.userName)).toEqual(['Ada', 'Al']);
   });
 
+  it('a 404 is "deleted or expired" only for a room known to have answered: listed by a saved state, not merely primed by one from --all-rooms', async () => {
+    const savedAt = new Date().toISOString();
+    const ann = { id: 'ann-1', userId: null, userName: 'Ann', mtgSessionId: 'm', joinTime: savedAt, duration: 5 };
+    // a room-mode state listing "gone" (with Ann), and a domain-mode state that never listed "typo"
+    h = await startHarness({ rooms: ['a'] }, { rooms: ['a', 'gone'], initialState: { version: 1, savedAt, mode: 'rooms', rooms: { a: [], gone: [ann] } } });
+    h.watcher.start();
+    await waitFor(h.watcher, 'error', () => h!.errors.length >= 1);
+    expect(h.errors[0]!.message).toMatch(/^room "gone" not found \(HTTP 404 not-found\), though it answered before: deleted or expired in Daily\? The person last seen in it is kept as present/);
+    expect(h.watcher.snapshot('gone')?.map((p) => p.userName)).toEqual(['Ann']);
+    await h.close();
+    h = await startHarness({ rooms: ['a'] }, { rooms: ['a', 'typo'], initialState: { version: 1, savedAt, mode: 'domain', rooms: {} } });
+    h.watcher.start();
+    await waitFor(h.watcher, 'error', () => h!.errors.length >= 1);
+    expect(h.errors[0]!.message).toMatch(/^room "typo" not found \(HTTP 404 not-found "room typo not found"\): check the room name$/);
+    expect(h.events).toEqual([]);
+  });
+
   it('allRooms: one GET /presence per interval; a room that empties produces leaves', async () => {
     h = await startHarness({ rooms: ['a', 'b', 'c'] }, { allRooms: true });
     const x = h.sim.join('a', { userName: 'X' });
