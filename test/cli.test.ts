@@ -860,6 +860,22 @@ describe('CLI', () => {
     expect(run.stderr).not.toContain('"stack"');
   });
 
+  it.each([
+    ['an exception thrown from a callback', 'uncaught exception', "setTimeout(() => { throw new Error('bug in a timer, key ' + process.env.DAILY_API_KEY); }, 300);"],
+    ['a promise rejected with nobody awaiting it', 'unhandled rejection', "setTimeout(() => { Promise.reject(new Error('bug in a promise, key ' + process.env.DAILY_API_KEY)); }, 300);"],
+  ] as const)('a bug, %s, ends the daemon with exit 1 and its stack on stderr, secrets scrubbed', async (_name, what, code) => {
+    const hook = join(dir, 'bug.cjs');
+    writeFileSync(hook, `${code}\n`);
+    sim.join('standup', { userName: 'A' });
+    const run = new NodeRun(CLI, ['--room', 'standup', ...FAST, '--log-level', 'error'], env(), ['--require', hook]);
+    cleanup.push(() => {
+      if (run.child.exitCode === null) run.kill('SIGKILL');
+    });
+    expect(await run.exitCode()).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`^presence-watcher: internal error \\(${what}; a bug: please report it\\): Error: bug in a (timer|promise), key \\[REDACTED\\]\\n +at `));
+    expect(run.stderr).not.toContain(sim.apiKey);
+  });
+
   it('stops cleanly when stdout and stderr both go away (… 2>&1 | head), without an uncaught exception', async () => {
     // a preloaded hook records any uncaught exception to a file: stderr is closed, so nothing else could show it
     const hook = join(dir, 'hook.cjs');
