@@ -13,6 +13,7 @@ import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
 import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from './sinks/webhook.js';
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { EVENT_TYPES } from './events.js';
+import { withoutBom } from './util/text.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -184,8 +185,7 @@ export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefin
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${fileVar}: cannot read ${path}: ${readProblem(err)}`);
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  text = text.replace(/[\r\n]+$/, '');
+  text = withoutBom(text).replace(/[\r\n]+$/, '');
   if (text.trim() === '') throw new ConfigError(`${fileVar}: ${path} is empty: put the value of ${name} in it`);
   return text;
 }
@@ -406,8 +406,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (err) {
     throw new ConfigError(`cannot read config file ${path}: ${readProblem(err)}`);
   }
-  // a byte order mark, which Windows editors write at the start of a UTF-8 file: JSON.parse refuses it
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  text = withoutBom(text);
   let raw: unknown;
   const ext = extname(path).toLowerCase();
   if (ext === '.json') {

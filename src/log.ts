@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { UNSHOWN } from './util/text.js';
 
 export type { Logger } from 'pino';
 
@@ -100,14 +101,15 @@ export function textLine(json: string): string {
   return `${line}\n`;
 }
 
+const UNSHOWN_ONE = new RegExp(`[${UNSHOWN}]`, 'g');
+
 /**
  * Control characters shown, not obeyed: a message can quote text from the far end (Daily's `info`,
  * a receiver's error body), and a line break there forged a log line of its own in a terminal, an
  * escape sequence recoloured or rewrote it. (JSON lines escape them already.)
  */
 function visible(text: string): string {
-  // the bidirectional-text controls too: one would reorder the rest of the line on the terminal
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) =>
+  return text.replace(UNSHOWN_ONE, (c) =>
     c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }

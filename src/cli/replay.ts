@@ -8,6 +8,7 @@ import { DeliveryQueue } from '../sinks/queue.js';
 import { isEvent } from '../state/outbox.js';
 import { formatDuration } from '../util/duration.js';
 import type { Writable } from 'node:stream';
+import { withoutBom } from '../util/text.js';
 
 export interface ReplayCommand {
   file: string;
@@ -42,7 +43,7 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
     throw new ConfigError(`cannot read ${path}: ${readProblem(err)}`);
   }
   // an editor may have added a byte order mark, trimming the file by hand before a replay
-  const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
+  const lines = withoutBom(text).split('\n');
   const byId = new Map<string, PresenceEvent>();
   let skipped = 0;
   lines.forEach((line, i) => {

@@ -1,6 +1,7 @@
 import type { Participant } from '../events.js';
 import { invalidResponse, type DailyApiError } from './errors.js';
 import { proxyNote } from '../util/http-agent.js';
+import { oneLine } from '../util/text.js';
 
 /**
  * One participant as the API listed it, checked only as far as every later step relies on: an
@@ -975,9 +976,8 @@ export function parseErrorBody(text: string): { type?: string; info?: string } {
       const r = b as Record<string, unknown>;
       const out: { type?: string; info?: string } = {};
       // one line each: they go into messages a person reads, --once's last line on stderr included
-      const line = (t: string) => t.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
-      if (typeof r.error === 'string') out.type = line(r.error.slice(0, 100));
-      if (typeof r.info === 'string') out.info = line(r.info.slice(0, 300));
+      if (typeof r.error === 'string') out.type = oneLine(r.error.slice(0, 100)).trim();
+      if (typeof r.info === 'string') out.info = oneLine(r.info.slice(0, 300)).trim();
       return out;
     }
   } catch {

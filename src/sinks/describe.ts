@@ -1,17 +1,8 @@
 import type { PresenceEvent } from '../events.js';
+import { oneLine } from '../util/text.js';
 
 /** Longest line describeEvent returns; a longer one is cut with an ellipsis. */
 const LINE_LIMIT = 300;
-
-/**
- * Line breaks and other control characters (ESC included: a name could otherwise drive the
- * terminal showing it) as one space, to keep one line per event; and the bidirectional-text
- * controls, which would reorder the rest of the line as displayed (a name could make "Mallory
- * joined standup" read as something else in Slack or a terminal).
- */
-function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ');
-}
 
 /** A participant's name as shown, or undefined when it has nothing to show (unset, empty, blank). */
 function shownName(name: string | null | undefined): string | undefined {

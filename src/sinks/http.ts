@@ -5,6 +5,7 @@ import { parseRetryAfter } from '../util/retry-after.js';
 import { secrets } from '../log.js';
 import { deadline } from '../util/deadline.js';
 import { DeliveryError } from './sink.js';
+import { oneLine } from '../util/text.js';
 
 export interface PostResult {
   status: number;
@@ -110,6 +111,6 @@ export function redirectError(what: string, r: PostResult): DeliveryError {
 
 /** Keep receiver text printable and short in logs. */
 export function snippet(text: string): string {
-  const t = text.replace(/\s+/g, ' ').trim();
+  const t = oneLine(text).replace(/\s+/g, ' ').trim();
   return t.length > 120 ? `${t.slice(0, 120)}…` : t;
 }

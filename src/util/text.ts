@@ -1,0 +1,20 @@
+/**
+ * The characters text from the far end (a participant's name, a room's, Daily's `info`, a
+ * receiver's error body) must not bring into a line a person reads: line breaks and other control
+ * characters (ESC would drive the terminal; a line break forges a line of its own) and the
+ * bidirectional-text controls (one reorders the rest of the line as displayed). A character-class
+ * body, for the regular expressions below and `visible` in log.ts.
+ */
+export const UNSHOWN = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
+
+const UNSHOWN_RUNS = new RegExp(`[${UNSHOWN}]+`, 'g');
+
+/** `text` on one line: every run of UNSHOWN characters as one space. */
+export function oneLine(text: string): string {
+  return text.replace(UNSHOWN_RUNS, ' ');
+}
+
+/** `text` without the byte order mark Windows editors write at the start of a UTF-8 file (JSON.parse refuses it). */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
