@@ -650,6 +650,8 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  // the file DAILY_API_KEY_FILE names, when that is where the key comes from (envValue's rule)
+  const keyFile = m.apiKey === undefined && !env.DAILY_API_KEY ? env.DAILY_API_KEY_FILE || undefined : undefined;
   const rawKey = m.apiKey ?? envValue(env, 'DAILY_API_KEY');
   if (!rawKey || rawKey.trim() === '') {
     throw new ConfigError('DAILY_API_KEY is not set: export your Daily API key (dashboard → Developers) as DAILY_API_KEY, or name a file holding it in DAILY_API_KEY_FILE');
@@ -659,7 +661,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     // a trailing line break (a secret file, an --env-file) is trimmed here; the key itself never shows
     apiKey = normalizeApiKey(rawKey);
   } catch (err) {
-    const from = m.apiKey !== undefined ? 'apiKey' : env.DAILY_API_KEY ? 'DAILY_API_KEY' : `DAILY_API_KEY (read from the file DAILY_API_KEY_FILE names)`;
+    const from = m.apiKey !== undefined ? 'apiKey' : keyFile ? 'DAILY_API_KEY (read from the file DAILY_API_KEY_FILE names)' : 'DAILY_API_KEY';
     throw new ConfigError(`${from}: ${(err as Error).message}`);
   }
   if (m.requestTimeout !== undefined && m.requestTimeout < MIN_TIMEOUT_MS) {
@@ -692,10 +694,9 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   ] as const) {
     if (path !== undefined && path.endsWith('/')) throw new ConfigError(`${label} ${path} ends in "/", so it names a directory: give a file in it, e.g. ${path}${example}`);
   }
-  const keyFile = env.DAILY_API_KEY_FILE;
   return {
     apiKey,
-    apiKeyFrom: m.apiKey !== undefined ? "the config file's apiKey" : keyFile && !env.DAILY_API_KEY ? `DAILY_API_KEY_FILE (${keyFile})` : 'DAILY_API_KEY',
+    apiKeyFrom: m.apiKey !== undefined ? "the config file's apiKey" : keyFile ? `DAILY_API_KEY_FILE (${keyFile})` : 'DAILY_API_KEY',
     apiUrl,
     rooms,
     allRooms,

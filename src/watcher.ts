@@ -661,17 +661,16 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (!(error instanceof DailyApiError) || error.code !== 'DAILY_NOT_FOUND' || target === DOMAIN_TARGET) return error;
     // answered in this run, or listed by a saved state (a state from --all-rooms primes every
     // watched room, listed or not: one it never listed may be a misspelt name)
-    const tracker = this.#roomState.get(target);
-    if (!tracker?.primed || !(this.#seen.has(target) || this.#listedInState.has(target))) return error;
-    const n = tracker.size;
-    const kept = n === 0 ? 'nobody was in it' : `the ${n === 1 ? 'person' : `${n} people`} last seen in it ${n === 1 ? 'is' : 'are'} kept as present (a 404 is no snapshot: no leave is made from it)`;
+    if (!this.#seen.has(target) && !this.#listedInState.has(target)) return error;
+    const n = this.#roomState.get(target)?.size ?? 0;
+    const kept = n === 0 ? 'Nobody was in it' : `The ${n === 1 ? 'person' : `${n} people`} last seen in it ${n === 1 ? 'is' : 'are'} kept as present (a 404 is no snapshot: no leave is made from it)`;
     return new DailyApiError({
       code: error.code,
       target,
       ...(error.status !== undefined ? { status: error.status } : {}),
       ...(error.type !== undefined ? { type: error.type } : {}),
       ...(error.info !== undefined ? { info: error.info } : {}),
-      message: `room "${target}" not found (HTTP 404${error.type ? ` ${error.type}` : ''}), though it answered before: deleted or expired in Daily? ${kept[0]!.toUpperCase()}${kept.slice(1)}; take it off --room (rooms) if it is gone for good`,
+      message: `room "${target}" not found (HTTP 404${error.type ? ` ${error.type}` : ''}), though it answered before: deleted or expired in Daily? ${kept}; take it off --room (rooms) if it is gone for good`,
     });
   }
 
