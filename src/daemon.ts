@@ -27,6 +27,7 @@ import { StateLock } from './state/lock.js';
 import { pseudoFsProblem } from './util/pseudo-fs.js';
 import { RepeatedWarning } from './util/repeated-warning.js';
 import { listenProblem } from './util/listen.js';
+import { SyncRun } from './util/sync-run.js';
 
 /** Every sink is disabled (a webhook answered 410, the reader of stdout went away): nothing can be delivered. */
 export class SinksDisabledError extends Error {
@@ -441,17 +442,15 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
    * a first snapshot of more people than the cap (or of half as many, with two sinks) sent the rest
    * to the dead-letter, however fast the sinks.
    */
-  let pollAdmitted: boolean | undefined;
+  let pollAdmitted = false;
+  const poll = new SyncRun();
   watcher.on('event', (e) => {
     if (!outbox) {
       dispatcher.dispatch(e);
       return;
     }
     const queues = dispatcher.routesFor(e);
-    if (pollAdmitted === undefined) {
-      pollAdmitted = outbox.size < cfg.outboxCap;
-      queueMicrotask(() => (pollAdmitted = undefined));
-    }
+    if (poll.starts()) pollAdmitted = outbox.size < cfg.outboxCap;
     // bounded: past the cap an event goes straight to a sink's dead-letter, logged and counted; it
     // is journaled all the same, since the state changed
     let room = pollAdmitted ? Infinity : cfg.outboxCap - outbox.size;

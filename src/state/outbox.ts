@@ -3,6 +3,7 @@ import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { specialKind } from '../util/file-kind.js';
 import { StateError } from './store.js';
+import { SyncRun } from '../util/sync-run.js';
 
 /**
  * write(2) until every byte is written. writeSync makes one call, and on a disk filling up that call
@@ -157,8 +158,8 @@ export class Outbox {
   #torn = false;
   /** The journal past the covered state is in the log only (it outgrew #journalCap). */
   #spilled = false;
-  /** Events are being recorded in one synchronous run (a poll's): set at its first, cleared after it. */
-  #inPoll = false;
+  /** A poll's events are recorded in one synchronous run. */
+  readonly #poll = new SyncRun();
 
   /**
    * `covered`: the `journalSeq` of the state file loaded on start (0 when there is none).
@@ -220,14 +221,10 @@ export class Outbox {
       fresh.push(sink);
     }
     const seq = ++this.#seq;
-    if (!this.#inPoll) {
-      // judged as a poll's events begin (they come in one synchronous run, and its state is saved
-      // after them): one poll's own events are no sign of failing saves, and a first snapshot of
-      // 150,000 people spilled, with a warning that no state had been saved for a while
-      this.#inPoll = true;
-      queueMicrotask(() => (this.#inPoll = false));
-      if (this.#journal.length > this.#journalCap) this.#spill();
-    }
+    // judged as a poll's events begin (its state is saved after them): one poll's own events are no
+    // sign of failing saves, and a first snapshot of 150,000 people spilled, with a warning that no
+    // state had been saved for a while
+    if (this.#poll.starts() && this.#journal.length > this.#journalCap) this.#spill();
     // in memory first, like the pending maps above: if the append fails (disk full), a later
     // compaction still writes it
     if (!this.#spilled) this.#journal.push({ seq, event });
