@@ -30,8 +30,10 @@ function greet(room, name) {
   console.log(`Welcome to ${room}, ${name ?? 'friend'}!`);
 }
 
-watcher.on('join', (e) => greet(e.room, e.participant.userName));
-watcher.on('leave', (e) => console.log(`Bye ${e.participant.userName ?? 'friend'}, see you in ${e.room} next time.`));
+// sameUserAs: a new session of someone still in the room (a reconnect, a second device), or the
+// end of one while another of theirs is there; they neither arrived nor left, so say nothing
+watcher.on('join', (e) => e.sameUserAs === undefined && greet(e.room, e.participant.userName));
+watcher.on('leave', (e) => e.sameUserAs === undefined && console.log(`Bye ${e.participant.userName ?? 'friend'}, see you in ${e.room} next time.`));
 watcher.on('error', (err) => console.error(`watcher: ${err.message}`)); // polling goes on by itself
 watcher.on('ready', () => console.error(`watching ${watcher.targets.join(', ')}`));
 watcher.start();

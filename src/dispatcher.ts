@@ -83,6 +83,8 @@ interface Route {
   types: Set<string> | undefined;
   rooms: ((room: string) => boolean) | undefined;
   ignored: ((p: Participant) => boolean) | undefined;
+  /** The sink is for people: not the joins and leaves of someone who stays in the room. */
+  forPeople: boolean;
 }
 
 function userFilter(entries: readonly string[]): (p: Participant) => boolean {
@@ -105,6 +107,7 @@ export class Dispatcher {
       types: filter.events?.length ? new Set(filter.events) : undefined,
       rooms: filter.rooms?.length ? nameFilter(filter.rooms) : undefined,
       ignored: filter.ignoreUsers?.length ? userFilter(filter.ignoreUsers) : undefined,
+      forPeople: queue.sink.forPeople === true,
     });
   }
 
@@ -115,7 +118,13 @@ export class Dispatcher {
   /** The queues (sinks) whose filter takes this event. */
   routesFor(event: PresenceEvent): DeliveryQueue[] {
     return this.#routes
-      .filter((r) => (!r.types || r.types.has(event.type)) && (!r.rooms || r.rooms(event.room)) && (!r.ignored || !r.ignored(event.participant)))
+      .filter(
+        (r) =>
+          (!r.types || r.types.has(event.type)) &&
+          (!r.rooms || r.rooms(event.room)) &&
+          (!r.ignored || !r.ignored(event.participant)) &&
+          !(r.forPeople && event.type !== 'update' && event.sameUserAs !== undefined),
+      )
       .map((r) => r.queue);
   }
 

@@ -49,10 +49,22 @@ export interface JoinEvent extends BaseEvent {
   type: 'join';
   /** Present (true) only on joins from the first snapshot of a room: the person was already there. */
   initial?: true;
+  /**
+   * Present only when the person stays in the room through this join: another session of the same
+   * `userId` is there (a second device, or a reconnect before the old session timed out), or left
+   * within the leave grace (a reconnect). Its value is that session's id. Sinks for people skip it.
+   */
+  sameUserAs?: string;
 }
 
 export interface LeaveEvent extends BaseEvent {
   type: 'leave';
+  /**
+   * Present only when the person stays in the room through this leave: the id of their session of
+   * the same `userId` that is there (or, within the leave grace, the one that replaced this one).
+   * Sinks for people skip it.
+   */
+  sameUserAs?: string;
 }
 
 export interface UpdateEvent extends BaseEvent {

@@ -9,7 +9,10 @@ interface Pending {
 /**
  * Leave grace (flap suppression, like chokidar's `atomic`): a participant missing from a snapshot
  * is reported as left only once absent for `graceMs`. If the same id is back within it, neither
- * the leave nor the join is emitted (an update is, if their details changed meanwhile).
+ * the leave nor the join is emitted (an update is, if their details changed meanwhile). If a new
+ * session of the same `userId` joins within it (Daily's reconnect), the leave is emitted then, and
+ * both are marked `sameUserAs` the other: the person never left. A leave SameUser marked (another
+ * session of theirs is in the room) is no absence, and is emitted at once.
  *
  * Expiry is only checked on successful polls: while polls fail nobody knows who is present, so a
  * pending leave waits for the next snapshot that still lacks the person.
@@ -49,11 +52,21 @@ export class LeaveGrace {
   process(events: readonly PresenceEvent[], now: number, covers: (room: string) => boolean): PresenceEvent[] {
     if (this.graceMs <= 0) return events as PresenceEvent[];
     const out: PresenceEvent[] = [];
+    // room → userId → pending leaves, made for a room when one of its joins first needs it
+    const byUser = new Map<string, Map<string, Pending[]>>();
     for (const e of events) {
       if (e.type === 'leave') {
+        // the person is in the room in another session: not an absence to wait out
+        if (e.sameUserAs !== undefined) {
+          out.push(e);
+          continue;
+        }
         let room = this.#pending.get(e.room);
         if (!room) this.#pending.set(e.room, (room = new Map()));
-        room.set(e.participant.id, { event: e, since: this.#carried.get(e.room)?.get(e.participant.id) ?? now });
+        const p: Pending = { event: e, since: this.#carried.get(e.room)?.get(e.participant.id) ?? now };
+        room.set(e.participant.id, p);
+        const users = byUser.get(e.room);
+        if (users && e.participant.userId !== null) addTo(users, e.participant.userId, p);
         continue;
       }
       if (e.type === 'join') {
@@ -64,6 +77,19 @@ export class LeaveGrace {
           const changes = changesOf(back.event.participant, e.participant);
           if (changes) out.push(updateEvent(e.room, e.participant, changes, e.at));
           continue;
+        }
+        // a new session of someone whose old one is pending: a reconnect. Both are told now, marked,
+        // the leave first (a join already marked has a session of theirs present: nothing to match)
+        const userId = e.participant.userId;
+        if (room && userId !== null && e.sameUserAs === undefined) {
+          let users = byUser.get(e.room);
+          if (!users) byUser.set(e.room, (users = pendingByUser(room)));
+          const old = users.get(userId)?.shift();
+          if (old) {
+            room.delete(old.event.participant.id);
+            out.push({ ...old.event, sameUserAs: e.participant.id }, { ...e, sameUserAs: old.event.participant.id });
+            continue;
+          }
         }
       }
       out.push(e);
@@ -114,4 +140,17 @@ export class LeaveGrace {
     for (const r of this.#pending.values()) n += r.size;
     return n;
   }
+}
+
+function addTo(users: Map<string, Pending[]>, userId: string, p: Pending): void {
+  const list = users.get(userId);
+  if (list) list.push(p);
+  else users.set(userId, [p]);
+}
+
+/** A room's pending leaves by userId (those with one), oldest first. */
+function pendingByUser(room: ReadonlyMap<string, Pending>): Map<string, Pending[]> {
+  const users = new Map<string, Pending[]>();
+  for (const p of room.values()) if (p.event.participant.userId !== null) addTo(users, p.event.participant.userId, p);
+  return users;
 }

@@ -12,6 +12,7 @@ import { RepeatedWarning } from './util/repeated-warning.js';
 import { unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
+import { SameUser } from './same-user.js';
 import { checkSource, type SavedState, type StateStore } from './state/store.js';
 import { savedStateProblem } from './state/file-store.js';
 import { formatDuration } from './util/duration.js';
@@ -218,6 +219,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #stopping: Promise<void> | undefined;
   #iterators = new Set<(e: PresenceEvent | null) => void>();
   readonly #grace: LeaveGrace;
+  readonly #sameUser = new SameUser();
   readonly #store: StateStore | undefined;
   #initialState: SavedState | undefined;
   /** Targets whose polls are failing, each with its warning (said when it starts or changes, then every 10 minutes). */
@@ -435,13 +437,17 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (this.#rooms) {
       for (const room of this.#rooms) {
         const list = state.rooms[room];
-        if (list) this.#listedInState.add(room);
+        if (list) {
+          this.#listedInState.add(room);
+          this.#sameUser.seed(room, list);
+        }
         // in domain mode an absent room was empty; in room mode it was never seen
         if (list || state.mode === 'domain') this.#roomState.set(room, new RoomTracker(room, list ?? []));
       }
     } else {
       // a state taken room by room says nothing of the domain's other rooms: their people were there already
       this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined);
+      for (const [room, list] of Object.entries(state.rooms)) this.#sameUser.seed(room, list);
     }
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
   }
@@ -709,7 +715,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // unprimed until a snapshot is applied whole (one that throws part way is undone)
       const first = !tracker.primed;
       // a deferred answer that turns out bad throws here, the tracker undone: a failed poll, as before
-      const all = tracker.apply(presence, { at, initial: true, consume: daily !== undefined });
+      const all = this.#sameUser.mark(tracker.apply(presence, { at, initial: true, consume: daily !== undefined }));
       ({ participants, rooms } = tracker.listed);
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
@@ -726,7 +732,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // in applyText, the tracker as before it: a failed poll, as before)
       const first = !tracker.primed;
       const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined });
-      const all = applied.events;
+      const all = this.#sameUser.mark(applied.events);
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
       participants = applied.count;

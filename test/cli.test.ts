@@ -503,6 +503,39 @@ describe('CLI', () => {
     expect((await run.exit).code).toBe(0);
   });
 
+  it('a reconnect (a new session of the same userId) reaches webhooks as a marked leave and join, and Slack and text lines not at all: the person never left', async () => {
+    const hook = await receiver();
+    const slack = await receiver('/services/T000/B000/slacktokensecret');
+    const ann = sim.join('standup', { userName: 'Ann', userId: 'u-ann' });
+    const bob = sim.join('standup', { userName: 'Bob', userId: 'u-bob' });
+    const run = start(['--room', 'standup', ...FAST, '--leave-grace', '1s', '--sink', `webhook:${hook.url}`, '--sink', `slack:${slack.url}`, '--sink', 'stdout:text']);
+    const delivered = () => hook.accepted.map((x) => JSON.parse(x.body) as { type: string; participant: { id: string; userName: string }; sameUserAs?: string });
+    const shown = () => delivered().map((e) => `${e.type}:${e.participant.id}${e.sameUserAs ? `=${e.sameUserAs}` : ''}`);
+    await waitFor(hook, 'request', () => hook.accepted.length >= 2, 15_000);
+    // gone and back in a new session between two polls: the leave comes with the join, not a grace
+    // later (a webhook takes 4 at once: two people's events may arrive in either order)
+    const ann2 = sim.reconnect('standup', ann.id)!;
+    await waitFor(hook, 'request', () => hook.accepted.length >= 4, 15_000);
+    expect(shown().slice(2).sort()).toEqual([`join:${ann2.id}=${ann.id}`, `leave:${ann.id}=${ann2.id}`]);
+    // the new session listed before Daily drops the old one
+    const ann3 = sim.reconnect('standup', ann2.id, { overlap: true })!;
+    await waitFor(hook, 'request', () => hook.accepted.length >= 5, 15_000);
+    sim.leave('standup', ann2.id);
+    await waitFor(hook, 'request', () => hook.accepted.length >= 6, 15_000);
+    expect(shown().slice(4)).toEqual([`join:${ann3.id}=${ann2.id}`, `leave:${ann2.id}=${ann3.id}`]);
+    // a real departure still reaches everyone
+    sim.leave('standup', bob.id);
+    await waitFor(slack, 'request', () => slack.accepted.some((r) => r.body.includes('Bob left standup')), 15_000);
+    await run.until(() => run.stdout.includes('Bob left standup'));
+    run.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(shown().at(-1)).toBe(`leave:${bob.id}`);
+    expect(delivered()).toHaveLength(7);
+    const slackText = slack.accepted.map((r) => (JSON.parse(r.body) as { blocks: { text?: { text: string } }[] }).blocks.map((b) => b.text?.text ?? '').join('\n')).join('\n');
+    expect(slackText.split('\n')).toEqual(['• Ann is in standup (already there when watching started)', '• Bob is in standup (already there when watching started)', '• Bob left standup']);
+    expect(run.lines.map((l) => l.slice(25))).toEqual(['Ann is in standup (already there when watching started)', 'Bob is in standup (already there when watching started)', 'Bob left standup']);
+  });
+
   it('Slack with roomUrl (config file): each join links to its call', async () => {
     const slack = await receiver('/services/T000/B000/slacktokensecret');
     sim.join('standup', { userName: 'Moishe' });

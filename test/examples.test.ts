@@ -30,9 +30,14 @@ describe('examples', () => {
     sim.join('standup', { userName: 'Already There' });
     const bot = spawnExample(example('greeter-bot.mjs'), [], { DAILY_API_KEY: sim.apiKey, DAILY_API_URL: url, ROOMS: 'standup', INTERVAL_MS: '100' });
     await bot.until(() => bot.stderr.includes('watching standup'));
-    sim.join('standup', { userName: 'Ada' });
+    const ada = sim.join('standup', { userName: 'Ada', userId: 'u-ada' });
     await bot.until(() => bot.stdout.includes('Welcome to standup, Ada!'));
     expect(bot.stdout).not.toContain('Already There');
+    // Ada's connection drops and she is back in a new session: no second welcome, no goodbye
+    sim.reconnect('standup', ada.id);
+    sim.join('standup', { userName: 'Bea' });
+    await bot.until(() => bot.stdout.includes('Welcome to standup, Bea!'));
+    expect(bot.stdout.trimEnd().split('\n')).toEqual(['Welcome to standup, Ada!', 'Welcome to standup, Bea!']);
     bot.kill('SIGTERM');
     expect((await bot.exit).code).toBe(0);
     await sim.close();

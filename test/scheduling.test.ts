@@ -339,6 +339,68 @@ describe('scheduling (fake timers)', () => {
     });
   });
 
+  describe('a reconnect (Daily gives it a new session id; the same userId from a meeting token)', () => {
+    const person = (id: string, userId: string | null): Participant => ({ id, userId, userName: id, mtgSessionId: null, joinTime: null, duration: 0 });
+    const seen = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.id}${e.type !== 'update' && e.sameUserAs ? `=${e.sameUserAs}` : ''}`);
+
+    it('within the leave grace: the old session\'s leave and the new one\'s join come together at the join, marked, not the leave a grace later', async () => {
+      const client = new FakeClient();
+      client.fallback = [person('x', null), person('a1', 'u-ann')];
+      const w = make(client, { leaveGraceMs: 10_000 }).start();
+      const events: PresenceEvent[] = [];
+      w.on('event', (e) => events.push(e));
+      await clock.tickAsync(1500);
+      client.fallback = [person('x', null)];
+      await clock.tickAsync(3000); // gone for three polls: pending
+      expect(seen(events)).toEqual(['join:x', 'join:a1']);
+      client.fallback = [person('x', null), person('a2', 'u-ann')];
+      await clock.tickAsync(1000);
+      expect(seen(events)).toEqual(['join:x', 'join:a1', 'leave:a1=a2', 'join:a2=a1']);
+      expect(w.exportState().pendingLeaves).toBeUndefined();
+      await clock.tickAsync(20_000);
+      expect(events).toHaveLength(4);
+      await stop(w);
+    });
+
+    it('the old session still listed when the new one comes (Daily has not timed it out yet): both marked, with or without a grace', async () => {
+      for (const leaveGraceMs of [0, 3000]) {
+        const client = new FakeClient();
+        client.fallback = [person('a1', 'u-ann')];
+        const w = make(client, { leaveGraceMs }).start();
+        const events: PresenceEvent[] = [];
+        w.on('event', (e) => events.push(e));
+        await clock.tickAsync(1500);
+        client.fallback = [person('a1', 'u-ann'), person('a2', 'u-ann')];
+        await clock.tickAsync(1000);
+        client.fallback = [person('a2', 'u-ann')];
+        await clock.tickAsync(5000);
+        expect(seen(events)).toEqual(['join:a1', 'join:a2=a1', 'leave:a1=a2']);
+        await stop(w);
+      }
+    });
+
+    it('across a restart: a session the saved state lists (its leave pending) counts as present, so the first poll\'s new session of that user and the old one\'s end come at once, marked', async () => {
+      const client = new FakeClient();
+      client.fallback = [person('a1', 'u-ann'), person('b1', 'u-bob')];
+      const w = make(client, { leaveGraceMs: 10_000 }).start();
+      await clock.tickAsync(1500);
+      client.fallback = [person('b1', 'u-bob')];
+      await clock.tickAsync(2000);
+      const state = w.exportState();
+      await stop(w);
+      expect(Object.keys(state.pendingLeaves!.a!)).toEqual(['a1']);
+
+      const next = new FakeClient();
+      next.fallback = [person('b1', 'u-bob'), person('a2', 'u-ann'), person('b2', 'u-bob')];
+      const w2 = make(next, { leaveGraceMs: 10_000, initialState: state }).start();
+      const events: PresenceEvent[] = [];
+      w2.on('event', (e) => events.push(e));
+      await clock.tickAsync(100);
+      expect(seen(events).sort()).toEqual(['join:a2=a1', 'join:b2=b1', 'leave:a1=a2']);
+      await stop(w2);
+    });
+  });
+
   describe('the wall clock stepping (NTP, a VM restored or resumed): timing runs on the monotonic clock', () => {
     const person = (id: string): Participant => ({ id, userId: null, userName: id, mtgSessionId: null, joinTime: null, duration: 0 });
     const seen = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.id}`);

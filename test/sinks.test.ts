@@ -847,6 +847,24 @@ describe('dispatcher filters', () => {
   });
 });
 
+describe('sinks for people and the sessions of someone who stays (sameUserAs)', () => {
+  it('Slack and text lines are not handed a marked join or leave; JSON lines and webhooks are, and every sink gets the unmarked ones', () => {
+    const d = new Dispatcher();
+    const slack = queue(new SlackSink({ url: 'https://hooks.slack.com/services/T0/B0/x' })).q;
+    const text = queue(new StdoutSink(new PassThrough(), 'text', 'text')).q;
+    const json = queue(new StdoutSink(new PassThrough(), 'json', 'json')).q;
+    const webhook = queue(new WebhookSink({ url: 'https://example.com/hook' })).q;
+    for (const q of [slack, text, json, webhook]) d.add(q);
+    const names = (e: PresenceEvent) => d.routesFor(e).map((q) => q.sink.name);
+    for (const type of ['join', 'leave'] as const) {
+      expect(names({ ...ev(1, type), sameUserAs: 'p2' } as PresenceEvent)).toEqual(['json', webhook.sink.name]);
+      expect(names(ev(1, type))).toEqual([slack.sink.name, 'text', 'json', webhook.sink.name]);
+    }
+    expect(names(ev(1, 'update'))).toEqual([slack.sink.name, 'text', 'json', webhook.sink.name]);
+    expect([slack, text, json, webhook].map((q) => q.sink.forPeople === true)).toEqual([true, true, false, false]);
+  });
+});
+
 describe('nameFilter', () => {
   const matches = (entry: string, rooms: string[]) => rooms.filter(nameFilter([entry]));
   it('* matches any run of characters, none included, anywhere in the entry', () => {

@@ -186,6 +186,19 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     return true;
   }
 
+  /**
+   * A reconnect as Daily shows it: the session ends and the same user (userId, userName) is back in
+   * a new session with a new id, at once (`overlap: false`) or with the old session still listed
+   * until `leave` ends it (`overlap: true`, as when Daily has not yet timed the old one out).
+   * Returns the new session, or undefined when there is no such participant.
+   */
+  reconnect(room: string, id: string, opts: { overlap?: boolean } = {}): SimulatedParticipant | undefined {
+    const p = this.#rooms.get(room)?.get(id);
+    if (!p) return undefined;
+    if (!opts.overlap) this.leave(room, id);
+    return this.join(room, { userId: p.userId, userName: p.userName });
+  }
+
   rename(room: string, id: string, userName: string): boolean {
     const p = this.#rooms.get(room)?.get(id);
     if (!p) return false;

@@ -21,6 +21,12 @@ export interface Sink {
    */
   readonly concurrency?: number;
   /**
+   * True for a sink that tells people what happened (Slack, text lines): it gets one line per
+   * person arriving or leaving, so it is not handed the joins and leaves marked `sameUserAs` (a
+   * session of someone who stays in the room: a reconnect, a second device).
+   */
+  readonly forPeople?: boolean;
+  /**
    * Deliver `events` (in order). Resolve when the receiver confirmed; throw DeliveryError when it
    * did not. How many of the batch were accepted is all-or-nothing.
    */

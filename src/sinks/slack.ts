@@ -85,6 +85,7 @@ export function slackMessage(events: readonly PresenceEvent[], opts: { roomUrl?:
  */
 export class SlackSink implements Sink {
   readonly kind = 'slack';
+  readonly forPeople = true;
   readonly name: string;
   readonly maxBatch = 500;
   readonly minIntervalMs: number;

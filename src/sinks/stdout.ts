@@ -20,12 +20,15 @@ export class StdoutSink implements Sink {
   readonly name: string;
   readonly maxBatch = 1000;
   readonly minIntervalMs = 0;
+  /** Text lines are for people (see Sink.forPeople); JSON lines are for programs, and get every event. */
+  readonly forPeople: boolean;
   readonly #out: Writable;
   readonly #line: (e: PresenceEvent) => string;
 
   constructor(out: Writable = process.stdout, name = 'stdout', format: StdoutFormat = 'json') {
     this.#out = out;
     this.name = name;
+    this.forPeople = format === 'text';
     this.#line = format === 'text' ? textLine : (e) => JSON.stringify(e);
   }
 

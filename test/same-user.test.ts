@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { joinEvent, leaveEvent, updateEvent } from '../src/diff.js';
+import type { Participant, PresenceEvent } from '../src/events.js';
+import { LeaveGrace } from '../src/grace.js';
+import { SameUser } from '../src/same-user.js';
+
+const AT = '2026-11-27T09:00:00.000Z';
+const person = (id: string, userId: string | null, userName = 'Ann'): Participant => ({ id, userId, userName, mtgSessionId: null, joinTime: null, duration: 0 });
+const join = (p: Participant, room = 'standup') => joinEvent(room, p, AT, false);
+const leave = (p: Participant, room = 'standup') => leaveEvent(room, p, AT);
+/** type:session(=sameUserAs) for each event */
+const seen = (events: readonly PresenceEvent[]) =>
+  events.map((e) => `${e.type}:${e.participant.id}${e.type !== 'update' && e.sameUserAs !== undefined ? `=${e.sameUserAs}` : ''}`);
+
+describe('SameUser: joins and leaves of someone who stays in the room', () => {
+  it('a second session of the same userId (reconnect before the old one timed out, or a second device) is marked, and so is the end of either while the other is there', () => {
+    const s = new SameUser();
+    const a1 = person('a1', 'u-ann');
+    const a2 = person('a2', 'u-ann');
+    expect(seen(s.mark([join(a1)]))).toEqual(['join:a1']);
+    expect(seen(s.mark([join(a2)]))).toEqual(['join:a2=a1']);
+    expect(seen(s.mark([leave(a1)]))).toEqual(['leave:a1=a2']);
+    // the last session's end: the person leaves
+    expect(seen(s.mark([leave(a2)]))).toEqual(['leave:a2']);
+    expect(s.size).toBe(0);
+  });
+
+  it('both in one poll, in either order: both marked (one poll is one moment)', () => {
+    const a1 = person('a1', 'u-ann');
+    const a2 = person('a2', 'u-ann');
+    for (const order of [[leave(a1), join(a2)], [join(a2), leave(a1)]]) {
+      const s = new SameUser();
+      s.mark([join(a1)]);
+      expect(seen(s.mark(order)).sort()).toEqual(['join:a2=a1', 'leave:a1=a2']);
+      expect(s.size).toBe(1);
+    }
+  });
+
+  it('only the same userId in the same room: not a null userId, not another room, not the same name', () => {
+    const s = new SameUser();
+    s.mark([join(person('n1', null)), join(person('b1', 'u-bob')), join(person('c1', 'u-cy'), 'retro'), join(person('m1', 'u-m1', 'Margaret'))]);
+    const events = [join(person('n2', null)), join(person('b2', 'u-bob'), 'retro'), join(person('c2', 'u-cy')), join(person('m2', 'u-m2', 'Margaret'))];
+    const marked = s.mark(events);
+    expect(seen(marked)).toEqual(['join:n2', 'join:b2', 'join:c2', 'join:m2']);
+    // nothing marked: the very array, no copies
+    expect(marked).toBe(events);
+  });
+
+  it('the events are new objects when marked; the others are passed as they are, in order', () => {
+    const s = new SameUser();
+    const a1 = person('a1', 'u-ann');
+    s.mark([join(a1)]);
+    const events = [join(person('x', null)), join(person('a2', 'u-ann')), join(person('y', 'u-y'))];
+    const marked = s.mark(events);
+    expect(marked[0]).toBe(events[0]);
+    expect(marked[1]).not.toBe(events[1]);
+    expect(events[1]).not.toHaveProperty('sameUserAs');
+    expect(marked[1]).toEqual({ ...events[1], sameUserAs: 'a1' });
+    expect(marked[2]).toBe(events[2]);
+  });
+
+  it('an update that changes the userId moves the session to its new user', () => {
+    const s = new SameUser();
+    const a1 = person('a1', 'u-guest');
+    s.mark([join(a1)]);
+    const renamed = person('a1', 'u-ann');
+    expect(seen(s.mark([updateEvent('standup', renamed, { userId: { from: 'u-guest', to: 'u-ann' } }, AT)]))).toEqual(['update:a1']);
+    expect(seen(s.mark([join(person('a2', 'u-ann')), join(person('g2', 'u-guest'))]))).toEqual(['join:a2=a1', 'join:g2']);
+  });
+
+  it('seeded from a saved state: who was there already counts', () => {
+    const s = new SameUser();
+    s.seed('standup', [person('a1', 'u-ann'), person('n1', null)]);
+    expect(seen(s.mark([join(person('a2', 'u-ann'))]))).toEqual(['join:a2=a1']);
+    expect(s.size).toBe(2);
+  });
+});
+
+describe('LeaveGrace: a reconnect within the grace (new session, same userId)', () => {
+  const all = () => true;
+
+  it('the pending leave comes at the new join, the leave first, each marked with the other; no later leave', () => {
+    const g = new LeaveGrace(30_000);
+    const a1 = person('a1', 'u-ann');
+    const a2 = person('a2', 'u-ann');
+    expect(g.process([leave(a1)], 0, all)).toEqual([]);
+    expect(g.size).toBe(1);
+    expect(seen(g.process([join(a2)], 5000, all))).toEqual(['leave:a1=a2', 'join:a2=a1']);
+    expect(g.size).toBe(0);
+    expect(g.process([], 60_000, all)).toEqual([]);
+  });
+
+  it('in the same poll as the leave', () => {
+    const g = new LeaveGrace(30_000);
+    expect(seen(g.process([leave(person('a1', 'u-ann')), join(person('a2', 'u-ann'))], 0, all))).toEqual(['leave:a1=a2', 'join:a2=a1']);
+  });
+
+  it('one old session for one new: a second new session of the same user is a plain join (SameUser marks it against the first)', () => {
+    const g = new LeaveGrace(30_000);
+    g.process([leave(person('a1', 'u-ann'))], 0, all);
+    expect(seen(g.process([join(person('a2', 'u-ann')), join(person('a3', 'u-ann'))], 1000, all))).toEqual(['leave:a1=a2', 'join:a2=a1', 'join:a3']);
+  });
+
+  it('no match: a null userId, another user, another room, or after the grace', () => {
+    const g = new LeaveGrace(30_000);
+    g.process([leave(person('n1', null)), leave(person('b1', 'u-bob')), leave(person('c1', 'u-cy'), 'retro')], 0, all);
+    expect(seen(g.process([join(person('n2', null)), join(person('b2', 'u-bea')), join(person('c2', 'u-cy'))], 1000, all))).toEqual([
+      'join:n2',
+      'join:b2',
+      'join:c2',
+    ]);
+    expect(seen(g.process([], 30_000, all))).toEqual(['leave:n1', 'leave:b1', 'leave:c1']);
+    g.process([leave(person('d1', 'u-dee'))], 30_000, all);
+    expect(seen(g.process([], 60_000, all))).toEqual(['leave:d1']);
+    expect(seen(g.process([join(person('d2', 'u-dee'))], 61_000, all))).toEqual(['join:d2']);
+  });
+
+  it('a leave SameUser marked (a session of theirs is there) is no absence: it comes at once', () => {
+    const g = new LeaveGrace(30_000);
+    const marked = { ...leave(person('a1', 'u-ann')), sameUserAs: 'a2' };
+    expect(seen(g.process([marked], 0, all))).toEqual(['leave:a1=a2']);
+    expect(g.size).toBe(0);
+  });
+
+  it('a join SameUser marked already (a session of theirs is there) takes no pending leave', () => {
+    const g = new LeaveGrace(30_000);
+    g.process([leave(person('a1', 'u-ann'))], 0, all);
+    const marked = { ...join(person('a3', 'u-ann')), sameUserAs: 'a2' };
+    expect(seen(g.process([marked], 1000, all))).toEqual(['join:a3=a2']);
+    expect(g.size).toBe(1);
+  });
+
+  it('the same session back is still neither leave nor join', () => {
+    const g = new LeaveGrace(30_000);
+    const a1 = person('a1', 'u-ann');
+    g.process([leave(a1)], 0, all);
+    expect(g.process([join(a1)], 1000, all)).toEqual([]);
+    expect(g.size).toBe(0);
+  });
+
+  it('no grace: nothing held, nothing paired', () => {
+    const g = new LeaveGrace(0);
+    const events = [leave(person('a1', 'u-ann')), join(person('a2', 'u-ann'))];
+    expect(g.process(events, 0, all)).toBe(events);
+  });
+});
