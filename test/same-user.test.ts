@@ -72,7 +72,71 @@ describe('SameUser: joins and leaves of someone who stays in the room', () => {
     const s = new SameUser();
     s.seed('standup', [person('a1', 'u-ann'), person('n1', null)]);
     expect(seen(s.mark([join(person('a2', 'u-ann'))]))).toEqual(['join:a2=a1']);
-    expect(s.size).toBe(2);
+    expect(s.size).toBe(1);
+  });
+});
+
+describe('SameUser against a plain model, over many random polls', () => {
+  it('marks exactly the joins and leaves of a user with another session in the room, as its table grows, empties and refills', () => {
+    let seed = 7;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+    const s = new SameUser();
+    // the model: room → sessions present (id → userId)
+    const present = new Map<string, Map<string, string | null>>();
+    const rooms = ['a', 'b', 'c'];
+    const users = [...Array.from({ length: 400 }, (_, i) => `u${i}`), null];
+    let next = 0;
+    let marked = 0;
+    for (let poll = 0; poll < 300; poll++) {
+      const events: PresenceEvent[] = [];
+      // grow for the first third, shrink in the second, then churn
+      const joins = poll < 100 ? 40 : poll < 200 ? 2 : 15;
+      const leaves = poll < 100 ? 2 : poll < 200 ? 40 : 15;
+      const left = new Set<string>();
+      for (let k = 0; k < leaves; k++) {
+        const room = pick(rooms);
+        const ids = [...(present.get(room)?.keys() ?? [])].filter((id) => !left.has(id));
+        if (ids.length === 0) continue;
+        const id = pick(ids);
+        left.add(id);
+        events.push(leave(person(id, present.get(room)!.get(id)!), room));
+      }
+      for (let k = 0; k < joins; k++) events.push(join(person(`s${next++}`, pick(users)), pick(rooms)));
+      // expected, from the model: one poll is one moment, its joins there before its leaves go
+      // (joins in order, then leaves in order; of two sessions of one user both going, the first
+      // is marked against the second and the second is the user's leave, so a person's arrival
+      // and departure are each told once)
+      const now = new Map([...present].map(([r, m]) => [r, new Map(m)]));
+      const inRoom = (room: string) => now.get(room) ?? now.set(room, new Map()).get(room)!;
+      const another = (room: string, userId: string | null, self: string) => userId !== null && [...inRoom(room)].some(([id, u]) => id !== self && u === userId);
+      const expected: boolean[] = [];
+      for (const [i, e] of events.entries()) {
+        if (e.type !== 'join') continue;
+        expected[i] = another(e.room, e.participant.userId, e.participant.id);
+        inRoom(e.room).set(e.participant.id, e.participant.userId);
+      }
+      const after = new Map([...now].map(([r, m]) => [r, new Map(m)]));
+      for (const [i, e] of events.entries()) {
+        if (e.type !== 'leave') continue;
+        inRoom(e.room).delete(e.participant.id);
+        expected[i] = another(e.room, e.participant.userId, e.participant.id);
+      }
+      const got = s.mark(events);
+      expect(got.map((e) => e.type !== 'update' && e.sameUserAs !== undefined)).toEqual(expected);
+      // and a mark names a session of that user in that room
+      for (const e of got) {
+        if (e.type === 'update' || e.sameUserAs === undefined) continue;
+        marked++;
+        expect(after.get(e.room)!.get(e.sameUserAs)).toBe(e.participant.userId);
+      }
+      present.clear();
+      for (const [r, m] of now) present.set(r, m);
+    }
+    expect(marked).toBeGreaterThan(100);
+    let held = 0;
+    for (const m of present.values()) held += new Set([...m.values()].filter((u) => u !== null)).size;
+    expect(s.size).toBe(held);
   });
 });
 
