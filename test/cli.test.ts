@@ -141,6 +141,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['empty --config', () => ['--room', 'a', '--config', ''], undefined, /^presence-watcher: --config needs a file path, but its value is empty/],
     ['empty --dead-letter', () => ['--room', 'a', '--dead-letter='], undefined, /^presence-watcher: --dead-letter needs a file path, but its value is empty/],
     ['empty simulate --host (it would listen on every interface)', () => ['simulate', '--host', ''], undefined, /^presence-watcher: --host needs an address to listen on, e\.g\. 127\.0\.0\.1 \(the default\) or 0\.0\.0\.0, but its value is empty \(an unset shell variable\?\)$/],
+    ['simulate --reconnects over 1', () => ['simulate', '--reconnects', '20'], undefined, /^presence-watcher: --reconnects "20" must be a share from 0 to 1 \(0\.2: one in five\)$/],
     ['empty --config for replay', () => ['replay', 'dead.ndjson', '--config', ''], undefined, /^presence-watcher: --config needs a file path, but its value is empty/],
     // a directory where a file belongs: the lock went inside a directory nobody made ("cannot create lock …/.lock: ENOENT")
     ['--state ending in a slash', () => ['--room', 'a', '--state', join(dir, 'data') + '/'], undefined, /^presence-watcher: --state \(state\) .*\/data\/ ends in "\/", so it names a directory: give a file in it, e\.g\. .*\/data\/state\.json$/],

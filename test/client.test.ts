@@ -507,6 +507,48 @@ describe('DailySimulator random churn', () => {
   });
 });
 
+describe('DailySimulator reconnects', () => {
+  type Change = { type: string; room: string; participant: { id: string; userId: string | null; userName: string | null } };
+  const record = (sim: DailySimulator) => {
+    const changes: Change[] = [];
+    sim.on('change', (c) => changes.push({ type: c.type, room: c.room, participant: { ...c.participant } }));
+    return changes;
+  };
+
+  it('reconnect(): the session ends and the same user is back in a new one, in the same meeting; with overlap, the old one stays until it leaves', () => {
+    const sim = new DailySimulator({ rooms: ['a'] });
+    const ann = sim.join('a', { userName: 'Ann', userId: 'u-ann' });
+    const meeting = sim.presence('a')[0]!.mtgSessionId;
+    const back = sim.reconnect('a', ann.id)!;
+    expect(back.id).not.toBe(ann.id);
+    expect(sim.presence('a').map((p) => [p.id, p.userId, p.userName, p.mtgSessionId])).toEqual([[back.id, 'u-ann', 'Ann', meeting]]);
+    const again = sim.reconnect('a', back.id, { overlap: true })!;
+    expect(sim.presence('a').map((p) => p.id)).toEqual([back.id, again.id]);
+    expect(sim.reconnect('a', 'nobody')).toBeUndefined();
+  });
+
+  it('random churn with reconnects: that share of departures is the same person back at once; without, a seed gives the changes it always gave', () => {
+    const sim = new DailySimulator({ rooms: 3, initialParticipants: 9, seed: 5, reconnects: 0.5 });
+    const changes = record(sim);
+    for (let i = 0; i < 2000; i++) sim.randomChange();
+    const leaves = changes.flatMap((c, i) => (c.type === 'leave' ? [i] : []));
+    // the new session comes first: a room emptied for a moment would start a new meeting
+    const reconnects = leaves.filter((i) => changes[i - 1]?.type === 'join' && changes[i - 1]!.participant.userId === changes[i]!.participant.userId);
+    for (const i of reconnects) expect(changes[i - 1]).toMatchObject({ room: changes[i]!.room, participant: { userName: changes[i]!.participant.userName } });
+    expect(reconnects.length / leaves.length).toBeGreaterThan(0.4);
+    expect(reconnects.length / leaves.length).toBeLessThan(0.6);
+
+    const plain = (opts: object) => {
+      const s = new DailySimulator({ rooms: 3, initialParticipants: 9, seed: 5, ...opts });
+      const c = record(s);
+      for (let i = 0; i < 300; i++) s.randomChange();
+      return c;
+    };
+    expect(plain({ reconnects: 0 })).toEqual(plain({}));
+    expect(() => new DailySimulator({ reconnects: 1.5 })).toThrow(/reconnects must be a share from 0 to 1, got 1.5/);
+  });
+});
+
 describe('DailyClient error text', () => {
   it("keeps Daily's error type and info on one line: a line break or an escape sequence in them neither forges a log line nor drives a terminal", async () => {
     const server = createServer((_req, res) => {

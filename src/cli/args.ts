@@ -112,12 +112,15 @@ Examples:
 
 export const SIMULATE_HELP = `presence-watcher simulate: a local Daily-compatible presence API
 
-Usage: presence-watcher simulate [--port N] [--host H] [--rooms N] [--churn R] [--participants N] [--seed N]
+Usage: presence-watcher simulate [--port N] [--host H] [--rooms N] [--churn R] [--reconnects S] [--participants N] [--seed N]
 
   --port <n>          port to listen on (default 8787; 0 picks a free one)
   --host <h>          address to bind (default 127.0.0.1)
   --rooms <n>         number of rooms (default 5)
   --churn <rate>      random joins/leaves/renames per second (default 1)
+  --reconnects <s>    share of departures (0 to 1) that are reconnects: the person back at once in
+                      a new session with the same userId, as Daily shows a dropped connection
+                      (default 0)
   --participants <n>  people present at start (default 6); churn keeps about that many present,
                       and at least 2 a room
   --seed <n>          random seed, for reproducible runs (default 1)
@@ -135,7 +138,8 @@ No account and no network needed. Stop it with Ctrl-C.
 
   --interval <dur>    poll interval (default 1s)
   --rooms <n>         rooms in the simulated domain (default 4)
-  --churn <rate>      changes per second (default 2)
+  --churn <rate>      changes per second (default 2); one departure in five is a reconnect (the
+                      same person back in a new session): its leave and join come marked sameUserAs
   --duration <dur>    stop by itself after this long (default: run until Ctrl-C)
 `;
 
@@ -167,7 +171,7 @@ export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number | undefined } | undefined; check: boolean }
-  | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; participants: number; seed: number }
+  | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; reconnects: number; participants: number; seed: number }
   | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: LogLevelName; logFormat: LogFormat | undefined }
   | ({ kind: 'replay' } & ReplayCommand);
 
@@ -273,6 +277,13 @@ function number(flag: string, v: string | undefined, { integer = false, min = 0 
   return n;
 }
 
+/** A share from 0 to 1 ("0.2"), or undefined when not given. */
+function share(flag: string, v: string | undefined): number | undefined {
+  const n = number(flag, v);
+  if (n !== undefined && n > 1) throw new ConfigError(`${flag} "${v}" must be a share from 0 to 1 (0.2: one in five)`);
+  return n;
+}
+
 function noPositionals(positionals: string[], cmd: string): void {
   if (positionals.length) throw new ConfigError(`unexpected argument "${positionals[0]}" for ${cmd}`);
 }
@@ -286,6 +297,7 @@ export function parseCommand(argv: string[]): Command {
       host: { type: 'string' },
       rooms: { type: 'string' },
       churn: { type: 'string' },
+      reconnects: { type: 'string' },
       participants: { type: 'string' },
       seed: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -301,6 +313,7 @@ export function parseCommand(argv: string[]): Command {
       host: nonEmpty('--host', values.host as string | undefined, 'an address to listen on, e.g. 127.0.0.1 (the default) or 0.0.0.0') ?? '127.0.0.1',
       rooms: number('--rooms', values.rooms as string | undefined, { integer: true, min: 1 }) ?? 5,
       churn: number('--churn', values.churn as string | undefined) ?? 1,
+      reconnects: share('--reconnects', values.reconnects as string | undefined) ?? 0,
       participants: number('--participants', values.participants as string | undefined, { integer: true }) ?? 6,
       seed: number('--seed', values.seed as string | undefined, { integer: true }) ?? 1,
     };

@@ -286,7 +286,7 @@ function listSome(names: readonly string[], most = 10): string {
 }
 
 async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'simulate' }>, io: CliIO): Promise<number> {
-  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, initialParticipants: c.participants, seed: c.seed });
+  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, reconnects: c.reconnects, initialParticipants: c.participants, seed: c.seed });
   let url: string;
   try {
     url = await sim.listen(c.port, c.host);
@@ -311,7 +311,8 @@ async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'sim
 async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }>, io: CliIO): Promise<number> {
   // the demo talks only to its own simulator on 127.0.0.1: a proxy set for the real world must not catch it
   ignoreProxyEnv();
-  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, initialParticipants: c.rooms * 2, seed: Date.now() % 100_000 });
+  // one departure in five a reconnect, as on real calls: its pair of events comes marked sameUserAs
+  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, reconnects: 0.2, initialParticipants: c.rooms * 2, seed: Date.now() % 100_000 });
   let cfg: DaemonConfig;
   try {
     // checked before the simulator starts: a bad --interval is a usage error, not a crash after the banner

@@ -52,6 +52,12 @@ export interface SimulatorOptions {
    * neither empties nor fills up.
    */
   churn?: number;
+  /**
+   * The share of random departures (0–1) that are reconnects instead: the person is back at once
+   * in a new session with the same userId and name, as Daily shows a dropped connection or a
+   * reload. Default 0.
+   */
+  reconnects?: number;
   /** People placed in rooms at start. Default 0. */
   initialParticipants?: number;
   seed?: number;
@@ -81,6 +87,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #churn: number;
+  readonly #reconnects: number;
   /** How many people random churn keeps present, give or take. */
   readonly #population: number;
   readonly #defaultLimit: number | undefined;
@@ -97,6 +104,8 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     this.#random = seededRandom(opts.seed ?? 1);
     this.#now = opts.now ?? Date.now;
     this.#churn = opts.churn ?? 0;
+    this.#reconnects = opts.reconnects ?? 0;
+    if (!(this.#reconnects >= 0 && this.#reconnects <= 1)) throw new RangeError(`simulator: reconnects must be a share from 0 to 1, got ${opts.reconnects}`);
     this.#defaultLimit = opts.defaultLimit;
     const rooms = opts.rooms ?? 3;
     const names =
@@ -195,8 +204,11 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
   reconnect(room: string, id: string, opts: { overlap?: boolean } = {}): SimulatedParticipant | undefined {
     const p = this.#rooms.get(room)?.get(id);
     if (!p) return undefined;
+    // the new session first (the 'change' events come join, then leave): a room left empty for a
+    // moment would start a new meeting session, which a reconnect does not
+    const back = this.join(room, { userId: p.userId, userName: p.userName });
     if (!opts.overlap) this.leave(room, id);
-    return this.join(room, { userId: p.userId, userName: p.userName });
+    return back;
   }
 
   rename(room: string, id: string, userName: string): boolean {
@@ -251,7 +263,10 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     else if (r < 0.85) {
       const [room, members] = occupied[Math.floor(this.#random() * occupied.length)]!;
       const ids = [...members.keys()];
-      this.leave(room, ids[Math.floor(this.#random() * ids.length)]!);
+      const id = ids[Math.floor(this.#random() * ids.length)]!;
+      // (no draw when there are no reconnects: a seed's sequence stays what it was)
+      if (this.#reconnects > 0 && this.#random() < this.#reconnects) this.reconnect(room, id);
+      else this.leave(room, id);
     } else {
       const [room, members] = occupied[Math.floor(this.#random() * occupied.length)]!;
       const ids = [...members.keys()];
