@@ -84,7 +84,10 @@ export class LeaveGrace {
         if (room && userId !== null && e.sameUserAs === undefined) {
           let users = byUser.get(e.room);
           if (!users) byUser.set(e.room, (users = pendingByUser(room)));
-          const old = users.get(userId)?.shift();
+          const list = users.get(userId);
+          let old = list?.shift();
+          // (one taken back by its own id since the list was made is no longer pending)
+          while (old && room.get(old.event.participant.id) !== old) old = list!.shift();
           if (old) {
             room.delete(old.event.participant.id);
             out.push({ ...old.event, sameUserAs: e.participant.id }, { ...e, sameUserAs: old.event.participant.id });

@@ -194,6 +194,15 @@ describe('LeaveGrace: a reconnect within the grace (new session, same userId)', 
     expect(g.size).toBe(1);
   });
 
+  it('a pending leave taken back by its own id earlier in the poll is not paired again', () => {
+    const g = new LeaveGrace(30_000);
+    const a1 = person('a1', 'u-ann');
+    g.process([leave(a1)], 0, all);
+    // c2's join looks the room's pending leaves up by user first; then a1 is back; then a2 joins
+    expect(seen(g.process([join(person('c2', 'u-cy')), join(a1), join(person('a2', 'u-ann'))], 1000, all))).toEqual(['join:c2', 'join:a2']);
+    expect(g.size).toBe(0);
+  });
+
   it('the same session back is still neither leave nor join', () => {
     const g = new LeaveGrace(30_000);
     const a1 = person('a1', 'u-ann');
