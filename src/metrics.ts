@@ -13,6 +13,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly events = new Counter({ name: 'presence_watcher_events_total', help: 'Presence events emitted, by type.', labelNames: ['type'], registers: [this.registry] });
+  readonly sameUserEvents = new Counter({
+    name: 'presence_watcher_same_user_events_total',
+    help: 'Joins and leaves of someone who stays in the room (marked sameUserAs: reconnects, second devices), by type; counted in presence_watcher_events_total too.',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
   readonly deliveries = new Counter({
     name: 'presence_watcher_deliveries_total',
     help: 'Events by sink and delivery outcome (delivered, retried, failed, dropped, dead_lettered).',
@@ -66,7 +72,10 @@ export class Metrics {
       this.participants.set(total);
       if (allRooms) this.roomsWatched.set(p.rooms);
     });
-    w.on('event', (e) => this.events.inc({ type: e.type }));
+    w.on('event', (e) => {
+      this.events.inc({ type: e.type });
+      if (e.type !== 'update' && e.sameUserAs !== undefined) this.sameUserEvents.inc({ type: e.type });
+    });
     new Gauge({
       name: 'presence_watcher_partial_rooms',
       help: 'Rooms whose last snapshot listed fewer participants than Daily\'s total_count: no leaves are detected for the people left out.',

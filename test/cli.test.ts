@@ -509,7 +509,7 @@ describe('CLI', () => {
     const slack = await receiver('/services/T000/B000/slacktokensecret');
     const ann = sim.join('standup', { userName: 'Ann', userId: 'u-ann' });
     const bob = sim.join('standup', { userName: 'Bob', userId: 'u-bob' });
-    const run = start(['--room', 'standup', ...FAST, '--leave-grace', '1s', '--sink', `webhook:${hook.url}`, '--sink', `slack:${slack.url}`, '--sink', 'stdout:text']);
+    const run = start(['--room', 'standup', ...FAST, '--leave-grace', '1s', '--sink', `webhook:${hook.url}`, '--sink', `slack:${slack.url}`, '--sink', 'stdout:text', '--health', '127.0.0.1:0']);
     const delivered = () => hook.accepted.map((x) => JSON.parse(x.body) as { type: string; participant: { id: string; userName: string }; sameUserAs?: string });
     const shown = () => delivered().map((e) => `${e.type}:${e.participant.id}${e.sameUserAs ? `=${e.sameUserAs}` : ''}`);
     await waitFor(hook, 'request', () => hook.accepted.length >= 2, 15_000);
@@ -528,6 +528,10 @@ describe('CLI', () => {
     sim.leave('standup', bob.id);
     await waitFor(slack, 'request', () => slack.accepted.some((r) => r.body.includes('Bob left standup')), 15_000);
     await run.until(() => run.stdout.includes('Bob left standup'));
+    const metrics = await (await fetch(`${await healthUrl(run)}/metrics`)).text();
+    expect(metrics).toContain('presence_watcher_same_user_events_total{type="join"} 2');
+    expect(metrics).toContain('presence_watcher_same_user_events_total{type="leave"} 2');
+    expect(metrics).toContain('presence_watcher_events_total{type="leave"} 3');
     run.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
     expect(shown().at(-1)).toBe(`leave:${bob.id}`);
