@@ -42,7 +42,9 @@ const server = createServer((req, res) => {
     }
     seen.add(id);
     const event = JSON.parse(body);
-    console.log(`${event.type} ${event.room} ${event.participant.userName ?? event.participant.id}`);
+    // sameUserAs: this session's user stays in the room through it (a reconnect, a second device)
+    const same = event.sameUserAs ? ` (same user as session ${event.sameUserAs})` : '';
+    console.log(`${event.type} ${event.room} ${event.participant.userName ?? event.participant.id}${same}`);
     res.writeHead(204).end();
   });
 });

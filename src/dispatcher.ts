@@ -123,7 +123,7 @@ export class Dispatcher {
           (!r.types || r.types.has(event.type)) &&
           (!r.rooms || r.rooms(event.room)) &&
           (!r.ignored || !r.ignored(event.participant)) &&
-          !(r.forPeople && event.type !== 'update' && event.sameUserAs !== undefined),
+          !(r.forPeople && event.sameUserAs !== undefined),
       )
       .map((r) => r.queue);
   }

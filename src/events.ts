@@ -70,6 +70,8 @@ export interface LeaveEvent extends BaseEvent {
 export interface UpdateEvent extends BaseEvent {
   type: 'update';
   changes: ParticipantChanges;
+  /** Never set on an update: declared so that `event.sameUserAs` reads on any event. */
+  sameUserAs?: never;
 }
 
 export type PresenceEvent = JoinEvent | LeaveEvent | UpdateEvent;

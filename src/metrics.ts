@@ -74,7 +74,7 @@ export class Metrics {
     });
     w.on('event', (e) => {
       this.events.inc({ type: e.type });
-      if (e.type !== 'update' && e.sameUserAs !== undefined) this.sameUserEvents.inc({ type: e.type });
+      if (e.sameUserAs !== undefined) this.sameUserEvents.inc({ type: e.type });
     });
     new Gauge({
       name: 'presence_watcher_partial_rooms',

@@ -51,7 +51,7 @@ describe('examples', () => {
     const url = await recv.until(() => /listening on (\S+)/.exec(recv.stderr)?.[1]);
     const sim = new DailySimulator({ rooms: ['standup'] });
     await sim.listen();
-    sim.join('standup', { userName: 'Grace' });
+    const grace = sim.join('standup', { userName: 'Grace' });
     const cli = new CliRun(['--room', 'standup', '--interval', '100ms', '--sink', `webhook:${url}`], {
       DAILY_API_KEY: sim.apiKey,
       DAILY_API_URL: sim.url,
@@ -59,6 +59,10 @@ describe('examples', () => {
     });
     kids.push(cli);
     await recv.until(() => recv.stdout.includes('join standup Grace'));
+    // her connection drops and she is back: the pair says so
+    const back = sim.reconnect('standup', grace.id)!;
+    await recv.until(() => recv.stdout.includes(`leave standup Grace (same user as session ${back.id})`));
+    expect(recv.stdout).toContain(`join standup Grace (same user as session ${grace.id})`);
     cli.kill('SIGTERM');
     expect((await cli.exit).code).toBe(0);
 
@@ -71,7 +75,7 @@ describe('examples', () => {
     await recv.until(() => recv.stderr.includes('duplicate evt_x ignored'));
     expect((await fetch(url, { method: 'POST', headers: { ...headers, 'webhook-id': 'evt_y' }, body })).status).toBe(401);
     await recv.until(() => recv.stderr.includes('rejected: bad or missing signature'));
-    expect(recv.stdout.match(/leave standup Grace/g)).toHaveLength(1);
+    expect(recv.stdout.match(/^leave standup Grace$/gm)).toHaveLength(1);
     recv.kill('SIGTERM');
     await recv.exit;
     await sim.close();
