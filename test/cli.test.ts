@@ -1003,7 +1003,7 @@ describe('--check-config', () => {
     expect(r.stdout).toMatch(/^config OK \(.*w\.yaml, the flags and the environment\): the daemon would start with\n/);
     expect(r.stdout).toContain('watch        2 room(s) (standup, retro) every 15s: 0.13 requests/s of a 5/s budget');
     expect(r.stdout).toContain(`api          ${sim.url}, key from DAILY_API_KEY\n`);
-    expect(r.stdout).toContain('slack-1(hooks.slack.com): events join; rooms stand*; ignoring *Bot');
+    expect(r.stdout).toContain('slack-1(hooks.slack.com): events join; rooms stand*; ignoring *Bot; not the joins and leaves of a reconnect or a second device (sameUserAs)\n');
     expect(r.stdout).toContain("webhook-2(203.0.113.9): signed with 1 secret; up to 4 requests at once (one person's events in order); every event");
     expect(r.stdout).toContain('webhook-3(h.example): signed with 1 secret; one request at a time, in order; ignoring *Bot');
     expect(r.stdout).toContain(`state        ${join(dir, 'data', 'state.json')}: none yet (a first start: everyone present gets an initial join)`);

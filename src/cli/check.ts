@@ -82,7 +82,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       what.push(c === 1 ? 'one request at a time, in order' : `up to ${c} requests at once (one person's events in order)`);
     }
     if (s.type === 'slack' && s.messageInterval !== undefined) what.push(`a message at most every ${formatDuration(s.messageInterval)}`);
-    what.push(...describeFilter(filter));
+    what.push(...describeFilter(filter, sink.forPeople === true));
     lines.push(`${i === 0 ? 'sinks        ' : '             '}${sink.name}: ${what.join('; ')}`);
   });
   lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
@@ -172,12 +172,15 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
   return lines;
 }
 
-function describeFilter(f: SinkFilter): string[] {
+/** A sink's filter in words; `forPeople` (Sink.forPeople): it also skips the marked sessions of someone who stays. */
+function describeFilter(f: SinkFilter, forPeople: boolean): string[] {
   const out: string[] = [];
   if (f.events) out.push(`events ${f.events.join(', ')}`);
   if (f.rooms) out.push(`rooms ${f.rooms.join(', ')}`);
   if (f.ignoreUsers) out.push(`ignoring ${f.ignoreUsers.join(', ')}`);
-  if (out.length === 0) out.push('every event');
+  const sessions = 'a reconnect or a second device (sameUserAs)';
+  if (out.length === 0) out.push(forPeople ? `every event but the joins and leaves of ${sessions}` : 'every event');
+  else if (forPeople) out.push(`not the joins and leaves of ${sessions}`);
   return out;
 }
 
