@@ -1,17 +1,6 @@
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey } from './util/slot-table.js';
 
-/**
- * Sessions of one person. Daily gives every join a new session id, so a reconnect (a Wi-Fi blip, a
- * reload) or a second device is a join, and the old session's end a leave, while the person never
- * left the room. When the sessions share a `userId` (set through a meeting token; it may be null),
- * this marks such a join or leave `sameUserAs` the user's other session that is in the room at that
- * moment. The events still come, and in the same order: a program that keeps sessions by id needs
- * them; the sinks written for people (Slack, text lines) leave them out.
- *
- * It learns who is present from the events themselves (plus `seed` for a saved state), so it holds
- * one entry per present session that has a userId: room → userId → session id(s).
- */
 const EMPTY = 0;
 const DELETED = 1;
 
@@ -110,6 +99,17 @@ class UserTable {
   }
 }
 
+/**
+ * Sessions of one person. Daily gives every join a new session id, so a reconnect (a Wi-Fi blip, a
+ * reload) or a second device is a join, and the old session's end a leave, while the person never
+ * left the room. When the sessions share a `userId` (set through a meeting token; it may be null),
+ * this marks such a join or leave `sameUserAs` the user's other session that is in the room at that
+ * moment. The events still come, and in the same order: a program that keeps sessions by id needs
+ * them; the sinks written for people (Slack, text lines) leave them out.
+ *
+ * It learns who is present from the events themselves (plus `seed` for a saved state), and holds
+ * a row per user present in a room with a userId: (room, userId) → session id(s).
+ */
 export class SameUser {
   readonly #table = new UserTable();
 
