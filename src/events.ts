@@ -50,9 +50,9 @@ export interface JoinEvent extends BaseEvent {
   /** Present (true) only on joins from the first snapshot of a room: the person was already there. */
   initial?: true;
   /**
-   * Present only when the person stays in the room through this join: another session of the same
-   * `userId` is there (a second device, or a reconnect before the old session timed out), or left
-   * within the leave grace (a reconnect). Its value is that session's id. Sinks for people skip it.
+   * Present only when the person stays in the room through this join: another session of theirs
+   * (the same `userId`, not blank, and `userName`) is there (a second device, or a reconnect before
+   * the old session timed out), or left within the leave grace (a reconnect). Its value is that session's id. Sinks for people skip it.
    */
   sameUserAs?: string;
 }
@@ -60,8 +60,9 @@ export interface JoinEvent extends BaseEvent {
 export interface LeaveEvent extends BaseEvent {
   type: 'leave';
   /**
-   * Present only when the person stays in the room through this leave: the id of their session of
-   * the same `userId` that is there (or, within the leave grace, the one that replaced this one).
+   * Present only when the person stays in the room through this leave: the id of their session
+   * (the same `userId` and `userName`) that is there (or, within the leave grace, the one that
+   * replaced this one).
    * Sinks for people skip it.
    */
   sameUserAs?: string;

@@ -1,5 +1,6 @@
 import { changesOf, updateEvent } from './diff.js';
 import type { LeaveEvent, Participant, PresenceEvent } from './events.js';
+import { samePerson } from './same-user.js';
 
 interface Pending {
   event: LeaveEvent;
@@ -10,7 +11,7 @@ interface Pending {
  * Leave grace (flap suppression, like chokidar's `atomic`): a participant missing from a snapshot
  * is reported as left only once absent for `graceMs`. If the same id is back within it, neither
  * the leave nor the join is emitted (an update is, if their details changed meanwhile). If a new
- * session of the same `userId` joins within it (Daily's reconnect), the leave is emitted then, and
+ * session of the same person joins within it (Daily's reconnect; `samePerson`: userId and name), the leave is emitted then, and
  * both are marked `sameUserAs` the other: the person never left. A leave SameUser marked (another
  * session of theirs is in the room) is no absence, and is emitted at once.
  *
@@ -85,9 +86,10 @@ export class LeaveGrace {
           let users = byUser.get(e.room);
           if (!users) byUser.set(e.room, (users = pendingByUser(room)));
           const list = users.get(userId);
-          let old = list?.shift();
-          // (one taken back by its own id since the list was made is no longer pending)
-          while (old && room.get(old.event.participant.id) !== old) old = list!.shift();
+          // the oldest of theirs still pending (one taken back by its own id since the list was
+          // made is not), and theirs by samePerson: the name too
+          const at = list?.findIndex((p) => room.get(p.event.participant.id) === p && samePerson(p.event.participant, e.participant)) ?? -1;
+          const old = at >= 0 ? list!.splice(at, 1)[0] : undefined;
           if (old) {
             room.delete(old.event.participant.id);
             out.push({ ...old.event, sameUserAs: e.participant.id }, { ...e, sameUserAs: old.event.participant.id });

@@ -5,8 +5,8 @@ const EMPTY = 0;
 const DELETED = 1;
 
 /**
- * (room, userId) → the user's session id(s) in that room: open addressing over an Int32Array of
- * cells (a tag with the key's hash, and the index of the key's row), the rows in three arrays
+ * (room, userId, userName) → the user's session id(s) in that room: open addressing over an Int32Array of
+ * cells (a tag with the key's hash, and the index of the key's row), the rows in four arrays
  * reused through a free list. Nothing is allocated a join but the rare second session's list: a
  * first version, an object a key in the trackers' SlotTable, allocated ~0.5 MB a poll on GET
  * /presence at 10% churn, enough to push the just-parsed answer into one more scavenge (the poll
@@ -20,6 +20,7 @@ class UserTable {
   #size = 0;
   readonly #rooms: string[] = [];
   readonly #users: string[] = [];
+  readonly #names: (string | null)[] = [];
   readonly #sessions: (string | string[])[] = [];
   readonly #free: number[] = [];
 
@@ -27,8 +28,8 @@ class UserTable {
     return this.#size;
   }
 
-  /** The cell holding (room, userId), or -1. */
-  find(room: string, userId: string, hash: number): number {
+  /** The cell holding (room, userId, userName), or -1. */
+  find(room: string, userId: string, userName: string | null, hash: number): number {
     const cells = this.#cells;
     const mask = this.#mask;
     const tag = hash | 0x80000000;
@@ -37,7 +38,7 @@ class UserTable {
       if (t === EMPTY) return -1;
       if (t === tag) {
         const row = cells[2 * i + 1]!;
-        if (this.#users[row] === userId && this.#rooms[row] === room) return i;
+        if (this.#users[row] === userId && this.#rooms[row] === room && this.#names[row] === userName) return i;
       }
     }
   }
@@ -50,18 +51,20 @@ class UserTable {
     this.#sessions[this.#cells[2 * cell + 1]!] = sessions;
   }
 
-  /** Add (room, userId), known not to be here (find just said so). */
-  add(room: string, userId: string, hash: number, session: string): void {
+  /** Add (room, userId, userName), known not to be here (find just said so). */
+  add(room: string, userId: string, userName: string | null, hash: number, session: string): void {
     if ((this.#used + 1) * 2 > this.#mask + 1) this.#rebuild();
     let row = this.#free.pop();
     if (row === undefined) {
       row = this.#users.length;
       this.#rooms.push(room);
       this.#users.push(userId);
+      this.#names.push(userName);
       this.#sessions.push(session);
     } else {
       this.#rooms[row] = room;
       this.#users[row] = userId;
+      this.#names[row] = userName;
       this.#sessions[row] = session;
     }
     this.#place(hash | 0x80000000, row);
@@ -73,6 +76,7 @@ class UserTable {
     this.#cells[2 * cell] = DELETED;
     // '' rather than a hole: the arrays stay packed
     this.#rooms[row] = this.#users[row] = this.#sessions[row] = '';
+    this.#names[row] = null;
     this.#free.push(row);
     this.#size--;
   }
@@ -102,26 +106,49 @@ class UserTable {
 }
 
 /**
+ * The userId that says two sessions are one person's, or undefined: none, or a blank one (which
+ * would make everyone without one the same person).
+ */
+function userIdOf(p: Participant): string | undefined {
+  const u = p.userId;
+  return u === null || u.trim() === '' ? undefined : u;
+}
+
+/**
+ * Whether two sessions are one person's: the same userId (set through a meeting token; not blank)
+ * and the same userName. The name too, because an app may give one token, and so one userId, to
+ * many people ("guest"): pairing them would keep one person's arrival out of Slack because another
+ * was there. A reconnect keeps its name.
+ */
+export function samePerson(a: Participant, b: Participant): boolean {
+  const u = userIdOf(a);
+  return u !== undefined && u === b.userId && a.userName === b.userName;
+}
+
+/**
  * Sessions of one person. Daily gives every join a new session id, so a reconnect (a Wi-Fi blip, a
  * reload) or a second device is a join, and the old session's end a leave, while the person never
- * left the room. When the sessions share a `userId` (set through a meeting token; it may be null),
- * this marks such a join or leave `sameUserAs` the user's other session that is in the room at that
+ * left the room. When the sessions are one person's (`samePerson`: the same userId and userName),
+ * this marks such a join or leave `sameUserAs` that person's other session in the room at that
  * moment. The events still come, and in the same order: a program that keeps sessions by id needs
  * them; the sinks written for people (Slack, text lines) leave them out.
  *
  * It learns who is present from the events themselves (plus `seed` for a saved state), and holds
- * a row per user present in a room with a userId: (room, userId) → session id(s).
+ * a row per person present in a room: (room, userId, userName) → session id(s).
  */
 export class SameUser {
   readonly #table = new UserTable();
 
   /** The sessions present in `room` when watching resumes from a saved state. */
   seed(room: string, participants: readonly Participant[]): void {
-    for (const p of participants) if (p.userId !== null) this.#add(room, p.userId, p.id);
+    for (const p of participants) {
+      const userId = userIdOf(p);
+      if (userId !== undefined) this.#add(room, userId, p.userName, p.id);
+    }
   }
 
   /**
-   * `events` (one poll's) with the joins and leaves of a user who stays in the room marked
+   * `events` (one poll's) with the joins and leaves of someone who stays in the room marked
    * `sameUserAs`. One poll is one moment: its joins count as there before its leaves are gone, in
    * whichever order the events come, so a session replaced between two polls marks both.
    */
@@ -135,39 +162,50 @@ export class SameUser {
     }
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
-      if (e.type !== 'leave' || e.participant.userId === null) continue;
-      const other = this.#remove(e.room, e.participant.userId, e.participant.id);
+      if (e.type !== 'leave') continue;
+      const userId = userIdOf(e.participant);
+      if (userId === undefined) continue;
+      const other = this.#remove(e.room, userId, e.participant.userName, e.participant.id);
       if (other !== undefined) (others ??= [])[i] = other;
     }
     if (!others) return events as PresenceEvent[];
     return events.map((e, i) => (others![i] === undefined ? e : ({ ...e, sameUserAs: others![i] } as PresenceEvent)));
   }
 
-  /** Users held, each once a room they are in (for tests). */
+  /** People held, each once a room they are in (for tests). */
   get size(): number {
     return this.#table.size;
   }
 
-  /** Take in a join or update; for a join, the user's other session present, if any. */
+  /** Take in a join or update; for a join, the person's other session present, if any. */
   #arrive(e: PresenceEvent): string | undefined {
-    const { id, userId } = e.participant;
+    const p = e.participant;
     if (e.type === 'update') {
-      const change = e.changes.userId;
-      if (change?.from != null) this.#remove(e.room, change.from, id);
-      if (change?.to != null) this.#add(e.room, change.to, id);
+      // a new userId or name makes the session another person's, as far as pairing goes
+      if (!e.changes.userId && !e.changes.userName) return undefined;
+      const before: Participant = {
+        ...p,
+        userId: e.changes.userId ? e.changes.userId.from : p.userId,
+        userName: e.changes.userName ? e.changes.userName.from : p.userName,
+      };
+      const was = userIdOf(before);
+      if (was !== undefined) this.#remove(e.room, was, before.userName, p.id);
+      const now = userIdOf(p);
+      if (now !== undefined) this.#add(e.room, now, p.userName, p.id);
       return undefined;
     }
-    return userId === null ? undefined : this.#add(e.room, userId, id);
+    const userId = userIdOf(p);
+    return userId === undefined ? undefined : this.#add(e.room, userId, p.userName, p.id);
   }
 
-  /** Add a session; the user's other session in the room, if any. */
-  #add(room: string, userId: string, id: string): string | undefined {
-    // the userId's hash alone: the table compares the room on a hit (in GET /presence's events the
-    // room changes nearly every event, and hashing it too cost more than it saved)
+  /** Add a session; the person's other session in the room, if any. */
+  #add(room: string, userId: string, userName: string | null, id: string): string | undefined {
+    // the userId's hash alone: the table compares the room and name on a hit (in GET /presence's
+    // events the room changes nearly every event, and hashing it too cost more than it saved)
     const hash = hashKey(userId, 0);
-    const cell = this.#table.find(room, userId, hash);
+    const cell = this.#table.find(room, userId, userName, hash);
     if (cell < 0) {
-      this.#table.add(room, userId, hash, id);
+      this.#table.add(room, userId, userName, hash, id);
       return undefined;
     }
     const s = this.#table.sessions(cell);
@@ -181,9 +219,9 @@ export class SameUser {
     return other;
   }
 
-  /** Remove a session; the user's other session still in the room, if any. */
-  #remove(room: string, userId: string, id: string): string | undefined {
-    const cell = this.#table.find(room, userId, hashKey(userId, 0));
+  /** Remove a session; the person's other session still in the room, if any. */
+  #remove(room: string, userId: string, userName: string | null, id: string): string | undefined {
+    const cell = this.#table.find(room, userId, userName, hashKey(userId, 0));
     if (cell < 0) return undefined;
     const s = this.#table.sessions(cell);
     if (typeof s === 'string') {

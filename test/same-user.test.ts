@@ -68,6 +68,22 @@ describe('SameUser: joins and leaves of someone who stays in the room', () => {
     expect(seen(s.mark([join(person('a2', 'u-ann')), join(person('g2', 'u-guest'))]))).toEqual(['join:a2=a1', 'join:g2']);
   });
 
+  it('one person is the same userId and the same name: a token shared by many ("guest") or a blank userId pairs nobody', () => {
+    const s = new SameUser();
+    s.mark([join(person('g1', 'guest', 'Ann')), join(person('b1', '', 'Ann')), join(person('w1', ' ', 'Ann'))]);
+    expect(seen(s.mark([join(person('g2', 'guest', 'Bo')), join(person('b2', '', 'Ann')), join(person('w2', ' ', 'Ann'))]))).toEqual(['join:g2', 'join:b2', 'join:w2']);
+    expect(seen(s.mark([join(person('g3', 'guest', 'Ann'))]))).toEqual(['join:g3=g1']);
+    expect(seen(s.mark([leave(person('g2', 'guest', 'Bo'))]))).toEqual(['leave:g2']);
+  });
+
+  it('a rename makes the session another person\'s, as far as pairing goes', () => {
+    const s = new SameUser();
+    s.mark([join(person('a1', 'u-ann', 'Ann'))]);
+    const renamed = person('a1', 'u-ann', 'Ann (away)');
+    s.mark([updateEvent('standup', renamed, { userName: { from: 'Ann', to: 'Ann (away)' } }, AT)]);
+    expect(seen(s.mark([join(person('a2', 'u-ann', 'Ann')), join(person('a3', 'u-ann', 'Ann (away)'))]))).toEqual(['join:a2', 'join:a3=a1']);
+  });
+
   it('seeded from a saved state: who was there already counts', () => {
     const s = new SameUser();
     s.seed('standup', [person('a1', 'u-ann'), person('n1', null)]);
@@ -77,15 +93,17 @@ describe('SameUser: joins and leaves of someone who stays in the room', () => {
 });
 
 describe('SameUser against a plain model, over many random polls', () => {
-  it('marks exactly the joins and leaves of a user with another session in the room, as its table grows, empties and refills', () => {
+  it('marks exactly the joins and leaves of a person (userId and name) with another session in the room, as its table grows, empties and refills', () => {
     let seed = 7;
     const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
     const s = new SameUser();
-    // the model: room → sessions present (id → userId)
-    const present = new Map<string, Map<string, string | null>>();
+    // the model: room → sessions present; one person = the same non-blank userId and the same name
+    const present = new Map<string, Map<string, Participant>>();
+    const personOf = (p: Participant) => (p.userId === null || p.userId.trim() === '' ? undefined : `${p.userId}\u0000${p.userName}`);
     const rooms = ['a', 'b', 'c'];
-    const users = [...Array.from({ length: 400 }, (_, i) => `u${i}`), null];
+    const users = [...Array.from({ length: 400 }, (_, i) => `u${i}`), null, '', ' '];
+    const names = ['Ann', 'Bo', null];
     let next = 0;
     let marked = 0;
     for (let poll = 0; poll < 300; poll++) {
@@ -100,42 +118,42 @@ describe('SameUser against a plain model, over many random polls', () => {
         if (ids.length === 0) continue;
         const id = pick(ids);
         left.add(id);
-        events.push(leave(person(id, present.get(room)!.get(id)!), room));
+        events.push(leave(present.get(room)!.get(id)!, room));
       }
-      for (let k = 0; k < joins; k++) events.push(join(person(`s${next++}`, pick(users)), pick(rooms)));
+      for (let k = 0; k < joins; k++) events.push(join(person(`s${next++}`, pick(users), pick(names) as string), pick(rooms)));
       // expected, from the model: one poll is one moment, its joins there before its leaves go
-      // (joins in order, then leaves in order; of two sessions of one user both going, the first
-      // is marked against the second and the second is the user's leave, so a person's arrival
-      // and departure are each told once)
+      // (joins in order, then leaves in order; of two sessions of one person both going, the first
+      // is marked against the second and the second is the person's leave, so an arrival and a
+      // departure are each told once)
       const now = new Map([...present].map(([r, m]) => [r, new Map(m)]));
       const inRoom = (room: string) => now.get(room) ?? now.set(room, new Map()).get(room)!;
-      const another = (room: string, userId: string | null, self: string) => userId !== null && [...inRoom(room)].some(([id, u]) => id !== self && u === userId);
+      const another = (room: string, p: Participant) => personOf(p) !== undefined && [...inRoom(room)].some(([id, q]) => id !== p.id && personOf(q) === personOf(p));
       const expected: boolean[] = [];
       for (const [i, e] of events.entries()) {
         if (e.type !== 'join') continue;
-        expected[i] = another(e.room, e.participant.userId, e.participant.id);
-        inRoom(e.room).set(e.participant.id, e.participant.userId);
+        expected[i] = another(e.room, e.participant);
+        inRoom(e.room).set(e.participant.id, e.participant);
       }
       const after = new Map([...now].map(([r, m]) => [r, new Map(m)]));
       for (const [i, e] of events.entries()) {
         if (e.type !== 'leave') continue;
         inRoom(e.room).delete(e.participant.id);
-        expected[i] = another(e.room, e.participant.userId, e.participant.id);
+        expected[i] = another(e.room, e.participant);
       }
       const got = s.mark(events);
-      expect(got.map((e) => e.type !== 'update' && e.sameUserAs !== undefined)).toEqual(expected);
-      // and a mark names a session of that user in that room
+      expect(got.map((e) => e.sameUserAs !== undefined)).toEqual(expected);
+      // and a mark names a session of that person in that room
       for (const e of got) {
-        if (e.type === 'update' || e.sameUserAs === undefined) continue;
+        if (e.sameUserAs === undefined) continue;
         marked++;
-        expect(after.get(e.room)!.get(e.sameUserAs)).toBe(e.participant.userId);
+        expect(personOf(after.get(e.room)!.get(e.sameUserAs)!)).toBe(personOf(e.participant));
       }
       present.clear();
       for (const [r, m] of now) present.set(r, m);
     }
     expect(marked).toBeGreaterThan(100);
     let held = 0;
-    for (const m of present.values()) held += new Set([...m.values()].filter((u) => u !== null)).size;
+    for (const m of present.values()) held += new Set([...m.values()].map(personOf).filter((k) => k !== undefined)).size;
     expect(s.size).toBe(held);
   });
 });
@@ -177,6 +195,13 @@ describe('LeaveGrace: a reconnect within the grace (new session, same userId)', 
     g.process([leave(person('d1', 'u-dee'))], 30_000, all);
     expect(seen(g.process([], 60_000, all))).toEqual(['leave:d1']);
     expect(seen(g.process([join(person('d2', 'u-dee'))], 61_000, all))).toEqual(['join:d2']);
+  });
+
+  it('the same userId under another name is another person (one token given to many): no pairing', () => {
+    const g = new LeaveGrace(30_000);
+    g.process([leave(person('g1', 'guest', 'Ann'))], 0, all);
+    expect(seen(g.process([join(person('g2', 'guest', 'Bo'))], 1000, all))).toEqual(['join:g2']);
+    expect(seen(g.process([join(person('g3', 'guest', 'Ann'))], 2000, all))).toEqual(['leave:g1=g3', 'join:g3=g1']);
   });
 
   it('a leave SameUser marked (a session of theirs is there) is no absence: it comes at once', () => {

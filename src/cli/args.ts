@@ -74,9 +74,9 @@ Durability:
                            polled from another --api-url is refused
   --leave-grace <dur>      report a leave only after the person was absent this long (default 0);
                            with --state the grace carries across restarts and --once runs. A
-                           reconnect within it (new session, same userId) is paired with the old
-                           session's end: both marked sameUserAs, and Slack and text lines skip
-                           them (as they skip a second device's join)
+                           reconnect within it (a new session, same userId and name) is paired
+                           with the old session's end: both marked sameUserAs, and Slack and
+                           text lines skip them (as they skip a second device's join)
   --outbox-cap <n>         with --state: undelivered events kept for re-delivery at most (100000);
                            past it a new poll's events go to the dead-letter
 
