@@ -4,13 +4,22 @@ import { hashKey } from './util/slot-table.js';
 const EMPTY = 0;
 const DELETED = 1;
 
+/** One of several sessions with a userId in a room, and its name. */
+interface Session {
+  id: string;
+  name: string | null;
+}
+
 /**
- * (room, userId, userName) → the user's session id(s) in that room: open addressing over an Int32Array of
- * cells (a tag with the key's hash, and the index of the key's row), the rows in four arrays
- * reused through a free list. Nothing is allocated a join but the rare second session's list: a
- * first version, an object a key in the trackers' SlotTable, allocated ~0.5 MB a poll on GET
- * /presence at 10% churn, enough to push the just-parsed answer into one more scavenge (the poll
- * 12% slower); a Map, ~5%.
+ * (room, userId) → the session(s) with that userId in that room: one id (its name beside it), or
+ * a list. Open addressing over an Int32Array of cells (a tag with the key's hash, and the index of
+ * the key's row), the rows four slots apiece in one array (room, userId, the one session's name,
+ * the session or the list), reused through a free list. Nothing is allocated a join but the rare
+ * second session's list: a first version, an object a key in the trackers' SlotTable, allocated
+ * ~0.5 MB a poll on GET /presence at 10% churn, enough to push the just-parsed answer into one more
+ * scavenge (the poll 12% slower); a Map, ~5%. One array, not one a field: a freed row is reused
+ * wherever it is, and four arrays made four cache misses of a join where one does (the marking
+ * measured ~25% slower with the name in an array of its own).
  */
 class UserTable {
   #cells = new Int32Array(64);
@@ -18,18 +27,19 @@ class UserTable {
   /** Cells not empty (keys plus deleted markers), kept at most half the cells. */
   #used = 0;
   #size = 0;
-  readonly #rooms: string[] = [];
-  readonly #users: string[] = [];
-  readonly #names: (string | null)[] = [];
-  readonly #sessions: (string | string[])[] = [];
+  /**
+   * Row r at 4r: room, userId, the one session's name (when the row holds one; read only when a
+   * second session comes), and that session's id or the list of them.
+   */
+  readonly #rows: (string | null | Session[])[] = [];
   readonly #free: number[] = [];
 
   get size(): number {
     return this.#size;
   }
 
-  /** The cell holding (room, userId, userName), or -1. */
-  find(room: string, userId: string, userName: string | null, hash: number): number {
+  /** The cell holding (room, userId), or -1. */
+  find(room: string, userId: string, hash: number): number {
     const cells = this.#cells;
     const mask = this.#mask;
     const tag = hash | 0x80000000;
@@ -38,34 +48,41 @@ class UserTable {
       if (t === EMPTY) return -1;
       if (t === tag) {
         const row = cells[2 * i + 1]!;
-        if (this.#users[row] === userId && this.#rooms[row] === room && this.#names[row] === userName) return i;
+        if (this.#rows[4 * row + 1] === userId && this.#rows[4 * row] === room) return i;
       }
     }
   }
 
-  sessions(cell: number): string | string[] {
-    return this.#sessions[this.#cells[2 * cell + 1]!]!;
+  sessions(cell: number): string | Session[] {
+    return this.#rows[4 * this.#cells[2 * cell + 1]! + 3] as string | Session[];
   }
 
-  setSessions(cell: number, sessions: string | string[]): void {
-    this.#sessions[this.#cells[2 * cell + 1]!] = sessions;
+  /** The name of the one session a row holds. */
+  name(cell: number): string | null {
+    return this.#rows[4 * this.#cells[2 * cell + 1]! + 2] as string | null;
   }
 
-  /** Add (room, userId, userName), known not to be here (find just said so). */
-  add(room: string, userId: string, userName: string | null, hash: number, session: string): void {
+  setSessions(cell: number, sessions: Session[]): void {
+    const row = this.#cells[2 * cell + 1]!;
+    if (sessions.length === 1) {
+      this.#rows[4 * row + 2] = sessions[0]!.name;
+      this.#rows[4 * row + 3] = sessions[0]!.id;
+    } else this.#rows[4 * row + 3] = sessions;
+  }
+
+  /** Add (room, userId) with its one session, known not to be here (find just said so). */
+  add(room: string, userId: string, hash: number, session: string, name: string | null): void {
     if ((this.#used + 1) * 2 > this.#mask + 1) this.#rebuild();
     let row = this.#free.pop();
     if (row === undefined) {
-      row = this.#users.length;
-      this.#rooms.push(room);
-      this.#users.push(userId);
-      this.#names.push(userName);
-      this.#sessions.push(session);
+      row = this.#rows.length / 4;
+      this.#rows.push(room, userId, name, session);
     } else {
-      this.#rooms[row] = room;
-      this.#users[row] = userId;
-      this.#names[row] = userName;
-      this.#sessions[row] = session;
+      const rows = this.#rows;
+      rows[4 * row] = room;
+      rows[4 * row + 1] = userId;
+      rows[4 * row + 2] = name;
+      rows[4 * row + 3] = session;
     }
     this.#place(hash | 0x80000000, row);
     this.#size++;
@@ -74,9 +91,10 @@ class UserTable {
   delete(cell: number): void {
     const row = this.#cells[2 * cell + 1]!;
     this.#cells[2 * cell] = DELETED;
-    // '' rather than a hole: the arrays stay packed
-    this.#rooms[row] = this.#users[row] = this.#sessions[row] = '';
-    this.#names[row] = null;
+    // '' rather than a hole: the array stays packed
+    const rows = this.#rows;
+    rows[4 * row] = rows[4 * row + 1] = rows[4 * row + 3] = '';
+    rows[4 * row + 2] = null;
     this.#free.push(row);
     this.#size--;
   }
@@ -111,7 +129,10 @@ class UserTable {
  */
 function userIdOf(p: Participant): string | undefined {
   const u = p.userId;
-  return u === null || u.trim() === '' ? undefined : u;
+  if (u === null || u === '') return undefined;
+  // trim() only where a blank one could start: it is per event, and most ids start with a letter or digit
+  const c = u.charCodeAt(0);
+  return (c <= 32 || c >= 0x85) && u.trim() === '' ? undefined : u;
 }
 
 /**
@@ -134,7 +155,7 @@ export function samePerson(a: Participant, b: Participant): boolean {
  * them; the sinks written for people (Slack, text lines) leave them out.
  *
  * It learns who is present from the events themselves (plus `seed` for a saved state), and holds
- * a row per person present in a room: (room, userId, userName) → session id(s).
+ * a row per userId present in a room: (room, userId) → its session(s), each with its name.
  */
 export class SameUser {
   readonly #table = new UserTable();
@@ -172,7 +193,7 @@ export class SameUser {
     return events.map((e, i) => (others![i] === undefined ? e : ({ ...e, sameUserAs: others![i] } as PresenceEvent)));
   }
 
-  /** People held, each once a room they are in (for tests). */
+  /** UserIds held, each once a room they are in (for tests). */
   get size(): number {
     return this.#table.size;
   }
@@ -200,37 +221,40 @@ export class SameUser {
 
   /** Add a session; the person's other session in the room, if any. */
   #add(room: string, userId: string, userName: string | null, id: string): string | undefined {
-    // the userId's hash alone: the table compares the room and name on a hit (in GET /presence's
-    // events the room changes nearly every event, and hashing it too cost more than it saved)
+    // the userId's hash alone: the table compares the room on a hit (in GET /presence's events the
+    // room changes nearly every event, and hashing it too cost more than it saved). Names are read
+    // only when a userId has a second session in the room: a third array read on every leave
+    // measured ~30% slower
     const hash = hashKey(userId, 0);
-    const cell = this.#table.find(room, userId, userName, hash);
+    const cell = this.#table.find(room, userId, hash);
     if (cell < 0) {
-      this.#table.add(room, userId, userName, hash, id);
+      this.#table.add(room, userId, hash, id, userName);
       return undefined;
     }
     const s = this.#table.sessions(cell);
     if (typeof s === 'string') {
       if (s === id) return undefined;
-      this.#table.setSessions(cell, [s, id]);
-      return s;
+      const name = this.#table.name(cell);
+      this.#table.setSessions(cell, [{ id: s, name }, { id, name: userName }]);
+      return name === userName ? s : undefined;
     }
-    const other = s.find((x) => x !== id);
-    if (!s.includes(id)) s.push(id);
+    const other = s.find((x) => x.id !== id && x.name === userName)?.id;
+    if (!s.some((x) => x.id === id)) s.push({ id, name: userName });
     return other;
   }
 
   /** Remove a session; the person's other session still in the room, if any. */
   #remove(room: string, userId: string, userName: string | null, id: string): string | undefined {
-    const cell = this.#table.find(room, userId, userName, hashKey(userId, 0));
+    const cell = this.#table.find(room, userId, hashKey(userId, 0));
     if (cell < 0) return undefined;
     const s = this.#table.sessions(cell);
     if (typeof s === 'string') {
-      if (s !== id) return s;
+      if (s !== id) return this.#table.name(cell) === userName ? s : undefined;
       this.#table.delete(cell);
       return undefined;
     }
-    const rest = s.filter((x) => x !== id);
-    this.#table.setSessions(cell, rest.length === 1 ? rest[0]! : rest);
-    return rest[0];
+    const rest = s.filter((x) => x.id !== id);
+    this.#table.setSessions(cell, rest);
+    return rest.find((x) => x.name === userName)?.id;
   }
 }
