@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { SAME_PERSON_RULES, type SamePersonRule } from './same-user.js';
 import { dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -129,6 +130,7 @@ export const fileSchema = z
     webhookSecret: secretSetting.optional(),
     state: z.string().min(1).optional(),
     leaveGrace: duration.optional(),
+    samePerson: z.enum(SAME_PERSON_RULES).optional(),
     logLevel: z.enum(LOG_LEVEL_NAMES).optional(),
     logFormat: z.enum(LOG_FORMATS).optional(),
     // a bare port reads as a number in YAML and JSON alike: take it as the flag's `--health 9464`
@@ -545,6 +547,8 @@ export interface DaemonConfig {
   webhookSecret: string | undefined;
   statePath: string | undefined;
   leaveGraceMs: number;
+  /** What makes two sessions one person's (reconnects): userId and name, or the name alone. */
+  samePerson: SamePersonRule;
   logLevel: LogLevelName;
   /** Undefined: text on a terminal, JSON otherwise (`defaultLogFormat`). */
   logFormat: LogFormat | undefined;
@@ -706,6 +710,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     webhookSecret,
     statePath: m.state,
     leaveGraceMs: m.leaveGrace ?? 0,
+    samePerson: m.samePerson ?? 'userId',
     logLevel: m.logLevel ?? DEFAULTS.logLevel,
     logFormat: m.logFormat,
     health,

@@ -244,6 +244,7 @@ export function prepareSinks(cfg: DaemonConfig, io: DaemonIO): { sinks: Prepared
 export function watcherOptions(cfg: DaemonConfig, log: Logger, durable: { stateStore?: StateStore | undefined; initialState?: SavedState | undefined } = {}) {
   return {
     leaveGraceMs: cfg.leaveGraceMs,
+    samePerson: cfg.samePerson,
     ...(durable.stateStore ? { stateStore: durable.stateStore } : {}),
     ...(durable.initialState ? { initialState: durable.initialState } : {}),
     apiKey: cfg.apiKey,

@@ -1,6 +1,6 @@
 import { changesOf, updateEvent } from './diff.js';
 import type { LeaveEvent, Participant, PresenceEvent } from './events.js';
-import { samePerson } from './same-user.js';
+import { samePerson, type SamePersonRule } from './same-user.js';
 
 interface Pending {
   event: LeaveEvent;
@@ -11,7 +11,7 @@ interface Pending {
  * Leave grace (flap suppression, like chokidar's `atomic`): a participant missing from a snapshot
  * is reported as left only once absent for `graceMs`. If the same id is back within it, neither
  * the leave nor the join is emitted (an update is, if their details changed meanwhile). If a new
- * session of the same person joins within it (Daily's reconnect; `samePerson`: userId and name), the leave is emitted then, and
+ * session of the same person joins within it (Daily's reconnect; `samePerson` under the watcher's rule), the leave is emitted then, and
  * both are marked `sameUserAs` the other: the person never left. A leave SameUser marked (another
  * session of theirs is in the room) is no absence, and is emitted at once.
  *
@@ -29,7 +29,11 @@ export class LeaveGrace {
    */
   readonly #carried = new Map<string, Map<string, number>>();
 
-  constructor(graceMs: number) {
+  /** What makes two sessions one person's, for pairing a reconnect with a pending leave. */
+  readonly rule: SamePersonRule;
+
+  constructor(graceMs: number, rule: SamePersonRule = 'userId') {
+    this.rule = rule;
     this.graceMs = graceMs;
   }
 
@@ -53,8 +57,9 @@ export class LeaveGrace {
   process(events: readonly PresenceEvent[], now: number, covers: (room: string) => boolean): PresenceEvent[] {
     if (this.graceMs <= 0) return events as PresenceEvent[];
     const out: PresenceEvent[] = [];
-    // room → userId → pending leaves, made for a room when one of its joins first needs it
-    const byUser = new Map<string, Map<string, Pending[]>>();
+    // room → userName → pending leaves, made for a room when one of its joins first needs it (one
+    // person's sessions have one name under either rule: samePerson says the rest)
+    const byName = new Map<string, Map<string | null, Pending[]>>();
     for (const e of events) {
       if (e.type === 'leave') {
         // the person is in the room in another session: not an absence to wait out
@@ -66,8 +71,8 @@ export class LeaveGrace {
         if (!room) this.#pending.set(e.room, (room = new Map()));
         const p: Pending = { event: e, since: this.#carried.get(e.room)?.get(e.participant.id) ?? now };
         room.set(e.participant.id, p);
-        const users = byUser.get(e.room);
-        if (users && e.participant.userId !== null) addTo(users, e.participant.userId, p);
+        const names = byName.get(e.room);
+        if (names) addTo(names, e.participant.userName, p);
         continue;
       }
       if (e.type === 'join') {
@@ -81,14 +86,13 @@ export class LeaveGrace {
         }
         // a new session of someone whose old one is pending: a reconnect. Both are told now, marked,
         // the leave first (a join already marked has a session of theirs present: nothing to match)
-        const userId = e.participant.userId;
-        if (room && userId !== null && e.sameUserAs === undefined) {
-          let users = byUser.get(e.room);
-          if (!users) byUser.set(e.room, (users = pendingByUser(room)));
-          const list = users.get(userId);
+        if (room && e.sameUserAs === undefined) {
+          let names = byName.get(e.room);
+          if (!names) byName.set(e.room, (names = pendingByName(room)));
+          const list = names.get(e.participant.userName);
           // the oldest of theirs still pending (one taken back by its own id since the list was
-          // made is not), and theirs by samePerson: the name too
-          const at = list?.findIndex((p) => room.get(p.event.participant.id) === p && samePerson(p.event.participant, e.participant)) ?? -1;
+          // made is not)
+          const at = list?.findIndex((p) => room.get(p.event.participant.id) === p && samePerson(p.event.participant, e.participant, this.rule)) ?? -1;
           const old = at >= 0 ? list!.splice(at, 1)[0] : undefined;
           if (old) {
             room.delete(old.event.participant.id);
@@ -147,15 +151,15 @@ export class LeaveGrace {
   }
 }
 
-function addTo(users: Map<string, Pending[]>, userId: string, p: Pending): void {
-  const list = users.get(userId);
+function addTo(names: Map<string | null, Pending[]>, name: string | null, p: Pending): void {
+  const list = names.get(name);
   if (list) list.push(p);
-  else users.set(userId, [p]);
+  else names.set(name, [p]);
 }
 
-/** A room's pending leaves by userId (those with one), oldest first. */
-function pendingByUser(room: ReadonlyMap<string, Pending>): Map<string, Pending[]> {
-  const users = new Map<string, Pending[]>();
-  for (const p of room.values()) if (p.event.participant.userId !== null) addTo(users, p.event.participant.userId, p);
-  return users;
+/** A room's pending leaves by userName, oldest first. */
+function pendingByName(room: ReadonlyMap<string, Pending>): Map<string | null, Pending[]> {
+  const names = new Map<string | null, Pending[]>();
+  for (const p of room.values()) addTo(names, p.event.participant.userName, p);
+  return names;
 }

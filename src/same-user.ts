@@ -4,22 +4,22 @@ import { hashKey } from './util/slot-table.js';
 const EMPTY = 0;
 const DELETED = 1;
 
-/** One of several sessions with a userId in a room, and its name. */
+/** One of several sessions with one key in a room, and its name. */
 interface Session {
   id: string;
   name: string | null;
 }
 
 /**
- * (room, userId) → the session(s) with that userId in that room: one id (its name beside it), or
- * a list. Open addressing over an Int32Array of cells (a tag with the key's hash, and the index of
- * the key's row), the rows four slots apiece in one array (room, userId, the one session's name,
- * the session or the list), reused through a free list. Nothing is allocated a join but the rare
- * second session's list: a first version, an object a key in the trackers' SlotTable, allocated
- * ~0.5 MB a poll on GET /presence at 10% churn, enough to push the just-parsed answer into one more
- * scavenge (the poll 12% slower); a Map, ~5%. One array, not one a field: a freed row is reused
- * wherever it is, and four arrays made four cache misses of a join where one does (the marking
- * measured ~25% slower with the name in an array of its own).
+ * (room, key) → the session(s) with that key (the userId, or the name) in that room: one id (its
+ * name beside it), or a list. Open addressing over an Int32Array of cells (a tag with the key's
+ * hash, and the index of the key's row), the rows four slots apiece in one array (room, key, the
+ * one session's name, the session or the list), reused through a free list. Nothing is allocated a
+ * join but the rare second session's list: a first version, an object a key in the trackers'
+ * SlotTable, allocated ~0.5 MB a poll on GET /presence at 10% churn, enough to push the just-parsed
+ * answer into one more scavenge (the poll 12% slower); a Map, ~5%. One array, not one a field: a
+ * freed row is reused wherever it is, and four arrays made four cache misses of a join where one
+ * does (the marking measured ~25% slower with the name in an array of its own).
  */
 class UserTable {
   #cells = new Int32Array(64);
@@ -28,7 +28,7 @@ class UserTable {
   #used = 0;
   #size = 0;
   /**
-   * Row r at 4r: room, userId, the one session's name (when the row holds one; read only when a
+   * Row r at 4r: room, key, the one session's name (when the row holds one; read only when a
    * second session comes), and that session's id or the list of them.
    */
   readonly #rows: (string | null | Session[])[] = [];
@@ -38,8 +38,8 @@ class UserTable {
     return this.#size;
   }
 
-  /** The cell holding (room, userId), or -1. */
-  find(room: string, userId: string, hash: number): number {
+  /** The cell holding (room, key), or -1. */
+  find(room: string, key: string, hash: number): number {
     const cells = this.#cells;
     const mask = this.#mask;
     const tag = hash | 0x80000000;
@@ -48,7 +48,7 @@ class UserTable {
       if (t === EMPTY) return -1;
       if (t === tag) {
         const row = cells[2 * i + 1]!;
-        if (this.#rows[4 * row + 1] === userId && this.#rows[4 * row] === room) return i;
+        if (this.#rows[4 * row + 1] === key && this.#rows[4 * row] === room) return i;
       }
     }
   }
@@ -70,17 +70,17 @@ class UserTable {
     } else this.#rows[4 * row + 3] = sessions;
   }
 
-  /** Add (room, userId) with its one session, known not to be here (find just said so). */
-  add(room: string, userId: string, hash: number, session: string, name: string | null): void {
+  /** Add (room, key) with its one session, known not to be here (find just said so). */
+  add(room: string, key: string, hash: number, session: string, name: string | null): void {
     if ((this.#used + 1) * 2 > this.#mask + 1) this.#rebuild();
     let row = this.#free.pop();
     if (row === undefined) {
       row = this.#rows.length / 4;
-      this.#rows.push(room, userId, name, session);
+      this.#rows.push(room, key, name, session);
     } else {
       const rows = this.#rows;
       rows[4 * row] = room;
-      rows[4 * row + 1] = userId;
+      rows[4 * row + 1] = key;
       rows[4 * row + 2] = name;
       rows[4 * row + 3] = session;
     }
@@ -124,47 +124,61 @@ class UserTable {
 }
 
 /**
- * The userId that says two sessions are one person's, or undefined: none, or a blank one (which
- * would make everyone without one the same person).
+ * What makes two sessions one person's:
+ * - `userId` (the default): the same userId, set through a meeting token and not blank, and the
+ *   same userName. The name too, because an app may give one token, and so one userId, to many
+ *   people ("guest"): pairing them would keep one person's arrival out of Slack because another
+ *   was there. A reconnect keeps its name.
+ * - `name`: the same userName, not blank, whatever the userId: for rooms joined without meeting
+ *   tokens, where Daily gives no stable userId. Two people of one name in a room are then one.
  */
-function userIdOf(p: Participant): string | undefined {
-  const u = p.userId;
-  if (u === null || u === '') return undefined;
-  // trim() only where a blank one could start: it is per event, and most ids start with a letter or digit
-  const c = u.charCodeAt(0);
-  return (c <= 32 || c >= 0x85) && u.trim() === '' ? undefined : u;
+export type SamePersonRule = 'userId' | 'name';
+export const SAME_PERSON_RULES = ['userId', 'name'] as const satisfies readonly SamePersonRule[];
+
+/** `s`, or undefined when it is null or blank (which would make everyone without one the same person). */
+function present(s: string | null): string | undefined {
+  if (s === null || s === '') return undefined;
+  // trim() only where a blank one could start: it is per event, and most start with a letter or digit
+  const c = s.charCodeAt(0);
+  return (c <= 32 || c >= 0x85) && s.trim() === '' ? undefined : s;
 }
 
-/**
- * Whether two sessions are one person's: the same userId (set through a meeting token; not blank)
- * and the same userName. The name too, because an app may give one token, and so one userId, to
- * many people ("guest"): pairing them would keep one person's arrival out of Slack because another
- * was there. A reconnect keeps its name.
- */
-export function samePerson(a: Participant, b: Participant): boolean {
-  const u = userIdOf(a);
-  return u !== undefined && u === b.userId && a.userName === b.userName;
+/** The key that says whose a session is under `rule`, or undefined when it says nothing. */
+function personKey(p: Participant, rule: SamePersonRule): string | undefined {
+  return present(rule === 'name' ? p.userName : p.userId);
+}
+
+/** Whether two sessions are one person's under `rule` (see SamePersonRule). */
+export function samePerson(a: Participant, b: Participant, rule: SamePersonRule = 'userId'): boolean {
+  const k = personKey(a, rule);
+  return k !== undefined && k === personKey(b, rule) && a.userName === b.userName;
 }
 
 /**
  * Sessions of one person. Daily gives every join a new session id, so a reconnect (a Wi-Fi blip, a
  * reload) or a second device is a join, and the old session's end a leave, while the person never
- * left the room. When the sessions are one person's (`samePerson`: the same userId and userName),
- * this marks such a join or leave `sameUserAs` that person's other session in the room at that
+ * left the room. When the sessions are one person's (`samePerson`: by default the same userId and
+ * userName), this marks such a join or leave `sameUserAs` that person's other session in the room at that
  * moment. The events still come, and in the same order: a program that keeps sessions by id needs
  * them; the sinks written for people (Slack, text lines) leave them out.
  *
  * It learns who is present from the events themselves (plus `seed` for a saved state), and holds
- * a row per userId present in a room: (room, userId) → its session(s), each with its name.
+ * a row per key present in a room (the userId, or with the `name` rule the name): (room, key) →
+ * its session(s), each with its name.
  */
 export class SameUser {
   readonly #table = new UserTable();
+  readonly rule: SamePersonRule;
+
+  constructor(rule: SamePersonRule = 'userId') {
+    this.rule = rule;
+  }
 
   /** The sessions present in `room` when watching resumes from a saved state. */
   seed(room: string, participants: readonly Participant[]): void {
     for (const p of participants) {
-      const userId = userIdOf(p);
-      if (userId !== undefined) this.#add(room, userId, p.userName, p.id);
+      const key = personKey(p, this.rule);
+      if (key !== undefined) this.#add(room, key, p.userName, p.id);
     }
   }
 
@@ -184,9 +198,9 @@ export class SameUser {
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       if (e.type !== 'leave') continue;
-      const userId = userIdOf(e.participant);
-      if (userId === undefined) continue;
-      const other = this.#remove(e.room, userId, e.participant.userName, e.participant.id);
+      const key = personKey(e.participant, this.rule);
+      if (key === undefined) continue;
+      const other = this.#remove(e.room, key, e.participant.userName, e.participant.id);
       if (other !== undefined) (others ??= [])[i] = other;
     }
     if (!others) return events as PresenceEvent[];
@@ -209,26 +223,26 @@ export class SameUser {
         userId: e.changes.userId ? e.changes.userId.from : p.userId,
         userName: e.changes.userName ? e.changes.userName.from : p.userName,
       };
-      const was = userIdOf(before);
+      const was = personKey(before, this.rule);
       if (was !== undefined) this.#remove(e.room, was, before.userName, p.id);
-      const now = userIdOf(p);
+      const now = personKey(p, this.rule);
       if (now !== undefined) this.#add(e.room, now, p.userName, p.id);
       return undefined;
     }
-    const userId = userIdOf(p);
-    return userId === undefined ? undefined : this.#add(e.room, userId, p.userName, p.id);
+    const key = personKey(p, this.rule);
+    return key === undefined ? undefined : this.#add(e.room, key, p.userName, p.id);
   }
 
   /** Add a session; the person's other session in the room, if any. */
-  #add(room: string, userId: string, userName: string | null, id: string): string | undefined {
-    // the userId's hash alone: the table compares the room on a hit (in GET /presence's events the
+  #add(room: string, key: string, userName: string | null, id: string): string | undefined {
+    // the key's hash alone: the table compares the room on a hit (in GET /presence's events the
     // room changes nearly every event, and hashing it too cost more than it saved). Names are read
-    // only when a userId has a second session in the room: a third array read on every leave
+    // only when a key has a second session in the room: a third array read on every leave
     // measured ~30% slower
-    const hash = hashKey(userId, 0);
-    const cell = this.#table.find(room, userId, hash);
+    const hash = hashKey(key, 0);
+    const cell = this.#table.find(room, key, hash);
     if (cell < 0) {
-      this.#table.add(room, userId, hash, id, userName);
+      this.#table.add(room, key, hash, id, userName);
       return undefined;
     }
     const s = this.#table.sessions(cell);
@@ -244,8 +258,8 @@ export class SameUser {
   }
 
   /** Remove a session; the person's other session still in the room, if any. */
-  #remove(room: string, userId: string, userName: string | null, id: string): string | undefined {
-    const cell = this.#table.find(room, userId, hashKey(userId, 0));
+  #remove(room: string, key: string, userName: string | null, id: string): string | undefined {
+    const cell = this.#table.find(room, key, hashKey(key, 0));
     if (cell < 0) return undefined;
     const s = this.#table.sessions(cell);
     if (typeof s === 'string') {

@@ -12,7 +12,7 @@ import { RepeatedWarning } from './util/repeated-warning.js';
 import { unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
-import { SameUser } from './same-user.js';
+import { SAME_PERSON_RULES, SameUser, type SamePersonRule } from './same-user.js';
 import { checkSource, type SavedState, type StateStore } from './state/store.js';
 import { savedStateProblem } from './state/file-store.js';
 import { formatDuration } from './util/duration.js';
@@ -112,6 +112,13 @@ interface CommonOptions {
    * back within it produces neither leave nor join.
    */
   leaveGraceMs?: number;
+  /**
+   * What makes two sessions one person's, for marking reconnects and second devices `sameUserAs`:
+   * `'userId'` (default: the same userId, set through a meeting token, and the same name) or
+   * `'name'` (the same userName: for rooms joined without tokens; two people of one name in a room
+   * are then one).
+   */
+  samePerson?: SamePersonRule;
   /** Persist snapshots after each successful poll; on start, diff against the saved ones. */
   stateStore?: StateStore;
   /** Saved state already loaded (the CLI loads it first to report a corrupt file). */
@@ -143,7 +150,7 @@ export class WatcherOptionsError extends TypeError {
 /** Every option PresenceWatcher reads (PresenceWatcherOptions' keys). */
 const OPTION_NAMES = [
   'apiKey', 'apiUrl', 'intervalMs', 'ignoreInitial', 'limit', 'maxRps', 'maxPer5s', 'limiter', 'requestTimeoutMs', 'maxBodyBytes',
-  'backoffMinMs', 'backoffMaxMs', 'logger', 'client', 'now', 'leaveGraceMs', 'stateStore', 'initialState', 'watchdogMs', 'rooms', 'allRooms',
+  'backoffMinMs', 'backoffMaxMs', 'logger', 'client', 'now', 'leaveGraceMs', 'samePerson', 'stateStore', 'initialState', 'watchdogMs', 'rooms', 'allRooms',
 ] as const;
 const optionNamesMatch: SameKeys<keyof CommonOptions | 'rooms' | 'allRooms', (typeof OPTION_NAMES)[number]> = true;
 void optionNamesMatch;
@@ -219,7 +226,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #stopping: Promise<void> | undefined;
   #iterators = new Set<(e: PresenceEvent | null) => void>();
   readonly #grace: LeaveGrace;
-  readonly #sameUser = new SameUser();
+  readonly #sameUser: SameUser;
   readonly #store: StateStore | undefined;
   #initialState: SavedState | undefined;
   /** Targets whose polls are failing, each with its warning (said when it starts or changes, then every 10 minutes). */
@@ -277,7 +284,12 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#backoffMaxMs = optNumber(o, 'backoffMaxMs', Math.max(this.#intervalMs, 60_000), { min: 1 });
     this.#maxRps = optNumber(o, 'maxRps', DEFAULT_MAX_RPS, { min: 0.01 });
     const maxPer5s = options.maxPer5s === undefined ? undefined : optNumber(o, 'maxPer5s', 0, { min: 1, integer: true });
-    this.#grace = new LeaveGrace(optNumber(o, 'leaveGraceMs', 0));
+    const rule = options.samePerson ?? 'userId';
+    if (!(SAME_PERSON_RULES as readonly unknown[]).includes(rule)) {
+      throw new WatcherOptionsError(`PresenceWatcher: samePerson must be one of ${SAME_PERSON_RULES.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(rule) ?? String(rule)}`);
+    }
+    this.#sameUser = new SameUser(rule);
+    this.#grace = new LeaveGrace(optNumber(o, 'leaveGraceMs', 0), rule);
     // a plain-JavaScript caller's object without the methods would fail only at start, or at
     // every poll: say so now
     const lacking = (what: string, o: unknown, methods: readonly string[]) => {

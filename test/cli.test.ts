@@ -141,6 +141,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['empty --config', () => ['--room', 'a', '--config', ''], undefined, /^presence-watcher: --config needs a file path, but its value is empty/],
     ['empty --dead-letter', () => ['--room', 'a', '--dead-letter='], undefined, /^presence-watcher: --dead-letter needs a file path, but its value is empty/],
     ['empty simulate --host (it would listen on every interface)', () => ['simulate', '--host', ''], undefined, /^presence-watcher: --host needs an address to listen on, e\.g\. 127\.0\.0\.1 \(the default\) or 0\.0\.0\.0, but its value is empty \(an unset shell variable\?\)$/],
+    ['a --same-person rule that is not one', () => ['--room', 'a', '--same-person', 'email'], undefined, /^presence-watcher: --same-person "email" must be one of userId, name$/],
     ['simulate --reconnects over 1', () => ['simulate', '--reconnects', '20'], undefined, /^presence-watcher: --reconnects "20" must be a share from 0 to 1 \(0\.2: one in five\)$/],
     ['empty --config for replay', () => ['replay', 'dead.ndjson', '--config', ''], undefined, /^presence-watcher: --config needs a file path, but its value is empty/],
     // a directory where a file belongs: the lock went inside a directory nobody made ("cannot create lock …/.lock: ENOENT")
@@ -304,6 +305,28 @@ describe('CLI', () => {
     const next = await runCli(['--room', 'standup', '--once', '--state', state], env());
     expect(next.code).toBe(0);
     expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
+  });
+
+  it('--same-person name, from cron: someone without a token who reconnected between two --once runs is not said to have left and joined; without it, they are', async () => {
+    const ann = sim.join('standup', { userName: 'Ann', userId: null });
+    sim.join('standup', { userName: 'Bob', userId: null });
+    const run = async (state: string, extra: string[] = []) => {
+      const r = await runCli(['--room', 'standup', '--once', '--state', state, '--sink', 'stdout:text', '--sink', 'stdout', '--log-level', 'silent', ...extra], env());
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      return { text: lines.filter((l) => !l.startsWith('{')).map((l) => l.slice(25)), json: lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; sameUserAs?: string }) };
+    };
+    const byName = join(dir, 'by-name.json');
+    const byUserId = join(dir, 'by-user-id.json');
+    await run(byName, ['--same-person', 'name']);
+    await run(byUserId);
+    const back = sim.reconnect('standup', ann.id)!;
+    const named = await run(byName, ['--same-person', 'name']);
+    expect(named.text).toEqual([]);
+    expect(named.json.map((e) => `${e.type}=${e.sameUserAs}`).sort()).toEqual([`join=${ann.id}`, `leave=${back.id}`]);
+    const plain = await run(byUserId);
+    expect(plain.text.sort()).toEqual(['Ann joined standup', 'Ann left standup']);
+    expect(plain.json.every((e) => e.sameUserAs === undefined)).toBe(true);
   });
 
   it('a snapshot with more people than --queue-cap reaches a sink that keeps up in full: one poll\'s events never push each other out', async () => {
@@ -1008,6 +1031,7 @@ describe('--check-config', () => {
     expect(r.stdout).toContain('webhook-3(h.example): signed with 1 secret; one request at a time, in order; ignoring *Bot');
     expect(r.stdout).toContain(`state        ${join(dir, 'data', 'state.json')}: none yet (a first start: everyone present gets an initial join)`);
     expect(r.stdout).toContain('health       127.0.0.1:9464');
+    expect(r.stdout).toContain('reconnects   paired by userId and name (set through meeting tokens; sessions without one are not paired)\n');
     expect(r.stdout).toMatch(/notes:\n  - webhook-2\(203\.0\.113\.9\) posts over plain http to another machine/);
     expect(r.stdout).toContain('Not checked');
     for (const secret of [SLACK, 'tokenPart123456', SECRET, sim.apiKey]) expect(r.stdout).not.toContain(secret);

@@ -79,6 +79,7 @@ describe('config file type errors', () => {
     expect(problem({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', events: ['joined'] }] })).toBe(
       'w.yaml: sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joined"',
     );
+    expect(problem({ samePerson: 'email' })).toBe('w.yaml: samePerson: must be one of "userId", "name", not the text "email"');
     expect(problem({ logLevel: 'verbose' })).toBe('w.yaml: logLevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "silent", not the text "verbose"');
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { joinEvent, leaveEvent, updateEvent } from '../src/diff.js';
 import type { Participant, PresenceEvent } from '../src/events.js';
 import { LeaveGrace } from '../src/grace.js';
-import { SameUser } from '../src/same-user.js';
+import { samePerson, SameUser } from '../src/same-user.js';
 
 const AT = '2026-11-27T09:00:00.000Z';
 const person = (id: string, userId: string | null, userName = 'Ann'): Participant => ({ id, userId, userName, mtgSessionId: null, joinTime: null, duration: 0 });
@@ -82,6 +82,16 @@ describe('SameUser: joins and leaves of someone who stays in the room', () => {
     const renamed = person('a1', 'u-ann', 'Ann (away)');
     s.mark([updateEvent('standup', renamed, { userName: { from: 'Ann', to: 'Ann (away)' } }, AT)]);
     expect(seen(s.mark([join(person('a2', 'u-ann', 'Ann')), join(person('a3', 'u-ann', 'Ann (away)'))]))).toEqual(['join:a2', 'join:a3=a1']);
+  });
+
+  it("the 'name' rule (rooms joined without tokens): the same non-blank userName, whatever the userId", () => {
+    const s = new SameUser('name');
+    s.mark([join(person('a1', null, 'Ann')), join(person('n1', null, ' ')), join(person('x1', null, null as unknown as string))]);
+    const events = [join(person('a2', null, 'Ann')), join(person('b1', null, 'Bo')), join(person('n2', null, ' ')), join(person('x2', null, null as unknown as string)), join(person('a3', 'tok-9', 'Ann'))];
+    expect(seen(s.mark(events))).toEqual(['join:a2=a1', 'join:b1', 'join:n2', 'join:x2', 'join:a3=a1']);
+    expect(samePerson(person('a1', null, 'Ann'), person('a2', null, 'Ann'), 'name')).toBe(true);
+    expect(samePerson(person('a1', null, 'Ann'), person('a2', null, 'Ann'))).toBe(false);
+    expect(samePerson(person('a1', 'u', 'Ann'), person('a2', 'u', 'Ann'))).toBe(true);
   });
 
   it('seeded from a saved state: who was there already counts', () => {
@@ -196,6 +206,13 @@ describe('LeaveGrace: a reconnect within the grace (new session, same userId)', 
     g.process([leave(person('d1', 'u-dee'))], 30_000, all);
     expect(seen(g.process([], 60_000, all))).toEqual(['leave:d1']);
     expect(seen(g.process([join(person('d2', 'u-dee'))], 61_000, all))).toEqual(['join:d2']);
+  });
+
+  it("the 'name' rule pairs a pending leave with a new session of that name, no userId needed", () => {
+    const g = new LeaveGrace(30_000, 'name');
+    g.process([leave(person('a1', null, 'Ann')), leave(person('b1', null, 'Bo'))], 0, all);
+    expect(seen(g.process([join(person('a2', null, 'Ann')), join(person('c1', null, 'Cy'))], 1000, all))).toEqual(['leave:a1=a2', 'join:a2=a1', 'join:c1']);
+    expect(seen(new LeaveGrace(30_000).process([leave(person('a1', null, 'Ann')), join(person('a2', null, 'Ann'))], 0, all))).toEqual(['join:a2']);
   });
 
   it('the same userId under another name is another person (one token given to many): no pairing', () => {

@@ -468,6 +468,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       // plain JavaScript has no type check: a misspelt option is an error, not a silent default
       [{ apiKey: 'k', rooms: ['a'], intervalMS: 5000 }, /^PresenceWatcher: unknown option "intervalMS" \(did you mean intervalMs\?\)$/],
       [{ apiKey: 'k', rooms: ['a'], leaveGrace: 30_000 }, /unknown option "leaveGrace" \(did you mean leaveGraceMs\?\)/],
+      [{ apiKey: 'k', rooms: ['a'], samePerson: 'email' }, /^PresenceWatcher: samePerson must be one of 'userId', 'name', got "email"$/],
       [{ apiKey: 'k', room: ['a'] }, /unknown option "room" \(did you mean rooms\?\)/],
       [{ apiKey: 'k', rooms: ['a'], onJoin: () => {} }, /^PresenceWatcher: unknown option "onJoin"$/],
       // objects without the methods fail now, not at start or at every poll

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closestName, ConfigError, EVENT_TYPES, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
+import { SAME_PERSON_RULES } from '../same-user.js';
 import { joinSecrets } from '../sinks/signing.js';
 import { parseDuration } from '../util/duration.js';
 import type { ReplayCommand } from './replay.js';
@@ -77,6 +78,10 @@ Durability:
                            reconnect within it (a new session, same userId and name) is paired
                            with the old session's end: both marked sameUserAs, and Slack and
                            text lines skip them (as they skip a second device's join)
+  --same-person <rule>     what makes two sessions one person's, for reconnects: userId (default:
+                           the same userId, from a meeting token, and the same name) or name (the
+                           same name: rooms joined without tokens; two people of one name in a
+                           room count as one)
   --outbox-cap <n>         with --state: undelivered events kept for re-delivery at most (100000);
                            past it a new poll's events go to the dead-letter
 
@@ -383,6 +388,7 @@ export function parseCommand(argv: string[]): Command {
     events: { type: 'string', multiple: true },
     state: { type: 'string' },
     'leave-grace': { type: 'string' },
+    'same-person': { type: 'string' },
     'api-url': { type: 'string' },
     config: { type: 'string' },
     'log-level': { type: 'string' },
@@ -436,6 +442,7 @@ export function parseCommand(argv: string[]): Command {
     events: eventTypes(v.events as string[] | undefined),
     state: pathFlag('--state', s('state')),
     leaveGrace: duration('--leave-grace', s('leave-grace')),
+    samePerson: oneOf('--same-person', s('same-person'), SAME_PERSON_RULES),
     apiUrl,
     logLevel,
     logFormat: logFormatFlag(s('log-format')),

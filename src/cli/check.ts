@@ -85,6 +85,11 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
     what.push(...describeFilter(filter, sink.forPeople === true));
     lines.push(`${i === 0 ? 'sinks        ' : '             '}${sink.name}: ${what.join('; ')}`);
   });
+  lines.push(
+    cfg.samePerson === 'name'
+      ? 'reconnects   paired by name (--same-person name: two people of one name in a room count as one)'
+      : 'reconnects   paired by userId and name (set through meeting tokens; sessions without one are not paired)',
+  );
   lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
   lines.push(...stateLines);
   lines.push(`health       ${cfg.health ? `${cfg.health.host}:${cfg.health.port} (/healthz, /livez, /metrics)` : 'off'}`);
