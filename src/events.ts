@@ -51,8 +51,9 @@ export interface JoinEvent extends BaseEvent {
   initial?: true;
   /**
    * Present only when the person stays in the room through this join: another session of theirs
-   * (the same `userId`, not blank, and `userName`) is there (a second device, or a reconnect before
-   * the old session timed out), or left within the leave grace (a reconnect). Its value is that session's id. Sinks for people skip it.
+   * (`samePerson`: by default the same non-blank `userId` and `userName`) is there (a second
+   * device, or a reconnect before the old session timed out), or left within the leave grace (a
+   * reconnect). Its value is that session's id. Sinks for people skip it.
    */
   sameUserAs?: string;
 }
@@ -61,8 +62,7 @@ export interface LeaveEvent extends BaseEvent {
   type: 'leave';
   /**
    * Present only when the person stays in the room through this leave: the id of their session
-   * (the same `userId` and `userName`) that is there (or, within the leave grace, the one that
-   * replaced this one).
+   * (`samePerson`) that is there (or, within the leave grace, the one that replaced this one).
    * Sinks for people skip it.
    */
   sameUserAs?: string;

@@ -11,8 +11,9 @@ interface Pending {
  * Leave grace (flap suppression, like chokidar's `atomic`): a participant missing from a snapshot
  * is reported as left only once absent for `graceMs`. If the same id is back within it, neither
  * the leave nor the join is emitted (an update is, if their details changed meanwhile). If a new
- * session of the same person joins within it (Daily's reconnect; `samePerson` under the watcher's rule), the leave is emitted then, and
- * both are marked `sameUserAs` the other: the person never left. A leave SameUser marked (another
+ * session of the same person joins within it (Daily's reconnect; `samePerson` under the watcher's
+ * rule), the leave is emitted then, and both are marked `sameUserAs` the other: the person never
+ * left. A leave SameUser marked (another
  * session of theirs is in the room) is no absence, and is emitted at once.
  *
  * Expiry is only checked on successful polls: while polls fail nobody knows who is present, so a
@@ -92,7 +93,8 @@ export class LeaveGrace {
           const list = names.get(e.participant.userName);
           // the oldest of theirs still pending (one taken back by its own id since the list was
           // made is not)
-          const at = list?.findIndex((p) => room.get(p.event.participant.id) === p && samePerson(p.event.participant, e.participant, this.rule)) ?? -1;
+          const at =
+            list?.findIndex((p) => room.get(p.event.participant.id) === p && samePerson(p.event.participant, e.participant, this.rule)) ?? -1;
           const old = at >= 0 ? list!.splice(at, 1)[0] : undefined;
           if (old) {
             room.delete(old.event.participant.id);

@@ -158,8 +158,8 @@ export function samePerson(a: Participant, b: Participant, rule: SamePersonRule 
  * Sessions of one person. Daily gives every join a new session id, so a reconnect (a Wi-Fi blip, a
  * reload) or a second device is a join, and the old session's end a leave, while the person never
  * left the room. When the sessions are one person's (`samePerson`: by default the same userId and
- * userName), this marks such a join or leave `sameUserAs` that person's other session in the room at that
- * moment. The events still come, and in the same order: a program that keeps sessions by id needs
+ * userName), this marks such a join or leave `sameUserAs` that person's other session in the room
+ * at that moment. The events still come, and in the same order: a program that keeps sessions by id needs
  * them; the sinks written for people (Slack, text lines) leave them out.
  *
  * It learns who is present from the events themselves (plus `seed` for a saved state), and holds
@@ -207,7 +207,7 @@ export class SameUser {
     return events.map((e, i) => (others![i] === undefined ? e : ({ ...e, sameUserAs: others![i] } as PresenceEvent)));
   }
 
-  /** UserIds held, each once a room they are in (for tests). */
+  /** Keys held (userIds, or names under the `name` rule), each once a room they are in (for tests). */
   get size(): number {
     return this.#table.size;
   }
