@@ -144,6 +144,43 @@ describe('DailyClient against the simulator', () => {
     for (const x of sim.presence('standup')) sim.leave('standup', x.id);
   });
 
+  it('names outside ASCII come through whole on every read path, even split between chunks mid-character', async () => {
+    const names = ['José', 'Zoë 👋🏽', '山田 花子', 'plain ascii'];
+    const entry = (name: string, i: number) => ({ room: 'intl', id: `0000000${i}-0000-4000-8000-000000000000`, userId: null, userName: name, joinTime: '2026-01-01T00:00:00.000Z', duration: 5 });
+    const texts = {
+      room: JSON.stringify({ total_count: names.length, data: names.map(entry) }),
+      domain: JSON.stringify({ intl: names.map(entry) }),
+      ascii: JSON.stringify({ total_count: 1, data: [entry('plain ascii', 0)] }),
+    };
+    // three bytes at a time, each its own write: a multi-byte character lands across two chunks
+    const server = createServer((req, res) => {
+      const text = req.url!.endsWith('/rooms/intl/presence') ? texts.room : req.url!.endsWith('/rooms/ascii/presence') ? texts.ascii : texts.domain;
+      const bytes = Buffer.from(text);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let at = 0;
+      const next = () => {
+        if (at >= bytes.length) return void res.end();
+        res.write(bytes.subarray(at, (at += 3)), next);
+      };
+      next();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = new DailyClient({ apiKey: sim.apiKey, apiUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`, timeoutMs: 5000 });
+    try {
+      expect((await c.getRoomPresence('intl')).participants.map((p) => p.userName)).toEqual(names);
+      expect((await c.getRoomPresence('ascii')).participants.map((p) => p.userName)).toEqual(['plain ascii']);
+      expect((await c.getDomainPresence()).get('intl')!.map((p) => p.userName)).toEqual(names);
+      const text = await c.getRoomText('intl');
+      expect(text.whole().entries.map((e) => e.userName)).toEqual(names);
+      const read: unknown[] = [];
+      (await c.getDomainEntriesDeferred()).forEach((list) => read.push(...(list as ParticipantEntry[]).map((e) => e.userName)));
+      expect(read).toEqual(names);
+    } finally {
+      await c.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('returns the whole domain from GET /presence, without empty rooms', async () => {
     const a = sim.join('standup', { userName: 'A' });
     const d = await client.getDomainPresence();
