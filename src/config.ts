@@ -585,7 +585,7 @@ const MIN_TIMEOUT_MS = 100;
  * which one was written.
  */
 function tooShort(what: string, ms: number, advice: string): string {
-  return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? `; if you meant ${ms} seconds, write "${ms}s" (a number with no unit is milliseconds)` : ''}`;
+  return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? `; if you meant ${ms} second${ms === 1 ? '' : 's'}, write "${ms}s" (a number with no unit is milliseconds)` : ''}`;
 }
 
 /**

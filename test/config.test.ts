@@ -62,6 +62,7 @@ describe('config file errors', () => {
 
   it('durations under their minimum say that a number with no unit is milliseconds', () => {
     const resolve = (file: object) => () => resolveConfig(validateFileConfig(file, 'w.yaml', {}), {}, { DAILY_API_KEY: 'k' });
+    expect(resolve({ rooms: ['a'], interval: 1 })).toThrow(/; if you meant 1 second, write "1s" \(a number with no unit is milliseconds\)$/);
     expect(resolve({ rooms: ['a'], interval: 15 })).toThrow(/^interval 15ms is too short: the minimum is 100ms .*; if you meant 15 seconds, write "15s" \(a number with no unit is milliseconds\)$/);
     expect(resolve({ rooms: ['a'], requestTimeout: 10 })).toThrow(/^request timeout 10ms is too short: .*if you meant 10 seconds, write "10s" \(a number with no unit is milliseconds\)$/);
     expect(resolve({ rooms: ['a'], sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', timeout: 5 }] })).toThrow(/^sinks\[0\]\.timeout 5ms is too short: .*if you meant 5 seconds, write "5s" \(a number with no unit is milliseconds\)$/);
