@@ -322,7 +322,26 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     r = fileSchema.safeParse(interpolated);
   }
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
+  throw new ConfigError(problemsIn(source, r.error.issues.map((issue) => `${formatPath(issue.path)}: ${describeIssue(issue, interpolated, fromEnv)}`)));
+}
+
+/** At most this many problems are spelled out; the rest are counted. */
+const MAX_PROBLEMS_SHOWN = 10;
+
+/**
+ * One problem on the line of the file's name; several (a config written by hand often has more
+ * than one) a line each, so one run of --check-config shows them all instead of one per attempt.
+ */
+function problemsIn(source: string, problems: readonly string[]): string {
+  const unique = [...new Set(problems)];
+  if (unique.length === 1) return `${source}: ${unique[0]!}`;
+  const shown = unique.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `\n  - ${p}`).join('');
+  const rest = unique.length - MAX_PROBLEMS_SHOWN;
+  return `${source}: ${unique.length} problems:${shown}${rest > 0 ? `\n  (and ${rest} more)` : ''}`;
+}
+
+/** One schema issue in words: what is wrong with the value at its path, never showing a secret. */
+function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: ReadonlyMap<string, string>): string {
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
     const known = issue.path.length === 0 ? Object.keys(fileSchema.shape) : SINK_KEYS;
@@ -387,8 +406,7 @@ export function validateFileConfig(raw: unknown, source: string, env: NodeJS.Pro
     const asKey = item && typeof item === 'object' && !Array.isArray(item) && !('type' in item) ? ['stdout', 'webhook', 'slack'].find((k) => k in item) : undefined;
     if (asKey) message = `the kind of sink goes in type: and its address in url:, e.g. {type: ${asKey}${asKey === 'stdout' ? '' : ', url: "https://…"'}}, not as "${asKey}:" itself`;
   }
-  const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem${r.error.issues.length > 2 ? 's' : ''})` : '';
-  throw new ConfigError(`${source}: ${formatPath(issue.path)}: ${message}${more}`);
+  return message;
 }
 
 /** Why a file could not be read, in words (Node's own message for EISDIR reads "illegal operation on a directory, read"). */

@@ -179,6 +179,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['zero request timeout', () => ['--room', 'a', '--request-timeout', '0'], undefined, /request timeout 0ms is too short: give the Daily API some time, e.g. 10s \(the default\)$/],
     ['zero sink timeout in config', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsinks:\n  - type: webhook\n    url: http://127.0.0.1:9/x\n    timeout: 0\n')], undefined, /sinks\[0\]\.timeout 0ms is too short: give the receiver some time/],
     ['sink filter naming a room not watched', () => ['--config', writeConfig('c9.yaml', 'rooms: [standup, retro]\nsinks:\n  - type: stdout\n    rooms: [standpu]\n')], undefined, /^presence-watcher: sinks\[0\]\.rooms: "standpu" is not a watched room \(did you mean "standup"\?\), so this sink would never get its events; watching standup, retro/],
+    ['several mistakes in one config file (each on a line of its own: the next test)', () => ['--config', writeConfig('c11.yaml', 'rooms: standup\nintervall: 15s\nsinks:\n  - type: slack\n    url: https://hooks.slack.com/services/T/B/raw-secret-value\n    events: [joins]\n'), '--check-config'], undefined, /^presence-watcher: .*c11\.yaml: 3 problems:$/],
     ['room pattern starting with * left unquoted in YAML', () => ['--config', writeConfig('c10.yaml', 'allRooms: true\nsinks:\n  - type: stdout\n    rooms: [*-retro]\n')], undefined, /c10\.yaml is not valid YAML: Unresolved alias .*: -retro \(a value that starts with \* must be quoted in YAML, e\.g\. rooms: \["\*-retro"\]\)$/],
     ['seconds written as a bare number in a config file', () => ['--config', writeConfig('c7.yaml', 'rooms: [a]\nrequestTimeout: 10\n')], undefined, /request timeout 10ms is too short: .*; if you meant 10 seconds, write "10s" \(a number with no unit is milliseconds\)$/],
     ['interval as a bare number of seconds', () => ['--room', 'a', '--interval', '15'], undefined, /^presence-watcher: interval 15ms is too short: the minimum is 100ms .*if you meant 15 seconds, write "15s" \(a number with no unit is milliseconds\)$/],
@@ -201,6 +202,21 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
 });
 
 describe('CLI', () => {
+  it('--check-config names every mistake in a config file at once, a line each', async () => {
+    const file = writeConfig('many.yaml', 'rooms: standup\nintervall: 15s\nsinks:\n  - type: slack\n    url: https://hooks.slack.com/services/T/B/raw-secret-value\n    events: [joins]\n');
+    const r = await runCli(['--config', file, '--check-config'], env());
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')).toEqual([
+      `presence-watcher: ${file}: 3 problems:`,
+      '  - rooms: must be a list (in YAML: [a, b], or one "- item" a line), not the text "standup"',
+      '  - sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joins"',
+      '  - (top level): unknown setting "intervall" (did you mean "interval"?)',
+      'Run "presence-watcher --help" for usage.',
+      '',
+    ]);
+    expect(r.stdout).toBe('');
+  });
+
   it('--help teaches every flag; --version prints the version', async () => {
     const h = await runCli(['--help']);
     expect(h.code).toBe(0);

@@ -18,6 +18,27 @@ function problem(raw: unknown): string {
 }
 
 describe('config file errors', () => {
+  it('every problem in the file is named, a line each, so one check shows them all; secrets stay out', () => {
+    const hook = 'https://hooks.slack.com/services/T000/B000/SECRETPART';
+    const message = problem({ rooms: 'standup', intervall: '15s', maxRps: -3, sinks: [{ type: 'slack', url: hook, events: ['joins'] }, { type: 'webhook', url: 'https://example.com/h', secret: 42 }] });
+    expect(message.split('\n')).toEqual([
+      'w.yaml: 5 problems:',
+      '  - rooms: must be a list (in YAML: [a, b], or one "- item" a line), not the text "standup"',
+      '  - sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joins"',
+      '  - sinks[1].secret: must be a secret, or a list of whsec_ secrets (a rotation), not a number',
+      '  - maxRps: must be more than 0, not -3',
+      '  - (top level): unknown setting "intervall" (did you mean "interval"?)',
+    ]);
+    expect(message).not.toContain('SECRETPART');
+    expect(message).not.toContain('42');
+    // past ten, the rest are counted
+    const many = problem({ rooms: ['a'], sinks: Array.from({ length: 12 }, () => ({ type: 'stdout', format: 'xml' })) });
+    const lines = many.split('\n');
+    expect(lines[0]).toBe('w.yaml: 12 problems:');
+    expect(lines.slice(1, 11)).toEqual(Array.from({ length: 10 }, (_, i) => `  - sinks[${i}].format: must be one of "json", "text", not the text "xml"`));
+    expect(lines.slice(11)).toEqual(['  (and 2 more)']);
+  });
+
   it('an unknown setting suggests the one it most likely meant', () => {
     expect(problem({ room: ['a'] })).toBe('w.yaml: (top level): unknown setting "room" (did you mean "rooms"?)');
     // the flag's spelling
