@@ -1,4 +1,4 @@
-export { PresenceWatcher, WatcherOptionsError, DEFAULT_INTERVAL_MS, DOMAIN_TARGET } from './watcher.js';
+export { PresenceWatcher, WatcherOptionsError, EventsOverflowError, DEFAULT_INTERVAL_MS, DOMAIN_TARGET } from './watcher.js';
 export type { PresenceWatcherOptions, RoomsOptions, AllRoomsOptions } from './watcher.js';
 export type {
   Participant,

@@ -147,6 +147,27 @@ export class WatcherOptionsError extends TypeError {
   readonly code = 'WATCHER_INVALID_OPTIONS';
 }
 
+/**
+ * What `events({ maxBuffered })` throws, once, after handing out the events it held, when its
+ * reader left more than `maxBuffered` unread: the iterator stopped taking events at `firstMissed`,
+ * so from there on this reader has not seen them. To carry on without a gap, take `snapshot()`
+ * as the truth and call `events()` again.
+ */
+export class EventsOverflowError extends Error {
+  override name = 'EventsOverflowError';
+  readonly code = 'EVENTS_OVERFLOW';
+  constructor(
+    readonly maxBuffered: number,
+    /** The id of the first event this reader did not get. */
+    readonly firstMissed: string,
+  ) {
+    super(
+      `events(): more than ${maxBuffered} events waited unread (maxBuffered), so this iterator stopped taking them at event ${firstMissed}: ` +
+        'read faster, raise maxBuffered, or take snapshot() as the truth and call events() again',
+    );
+  }
+}
+
 /** Every option PresenceWatcher reads (PresenceWatcherOptions' keys). */
 const OPTION_NAMES = [
   'apiKey', 'apiUrl', 'intervalMs', 'ignoreInitial', 'limit', 'maxRps', 'maxPer5s', 'limiter', 'requestTimeoutMs', 'maxBodyBytes',
@@ -596,18 +617,32 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   /**
    * Every event as an async iterator, ending when the watcher stops or `signal` aborts. Events are
-   * buffered until consumed.
+   * buffered until consumed: without a bound by default; with `maxBuffered`, a reader that leaves
+   * more than that many unread is cut off (see {@link EventsOverflowError}) rather than let the
+   * buffer grow for as long as it lags.
    */
-  events(opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<PresenceEvent> {
+  events(opts: { signal?: AbortSignal; maxBuffered?: number } = {}): AsyncIterableIterator<PresenceEvent> {
+    const max = opts.maxBuffered ?? Infinity;
+    if (opts.maxBuffered !== undefined && !(Number.isInteger(max) && max >= 1)) {
+      throw new WatcherOptionsError(`events(): maxBuffered must be a whole number ≥ 1, got ${String(opts.maxBuffered)}`);
+    }
     // read from a head index: Array#shift moves every element left once the array is large (a first
     // snapshot of 100,000 people buffered whole took ~2.5 s to read out, 140,000 ~6 s, blocking)
     let buffer: PresenceEvent[] = [];
     let head = 0;
     let done = this.#stopping !== undefined || opts.signal?.aborted === true;
+    let overflow: EventsOverflowError | undefined;
     let wake: (() => void) | undefined;
     const push = (e: PresenceEvent | null) => {
       if (e === null) done = true;
-      else buffer.push(e);
+      else if (buffer.length - head < max) buffer.push(e);
+      else {
+        // what is buffered is still handed out; then the error, where the next event would have been
+        overflow = new EventsOverflowError(max, e.id);
+        this.#log.warn({ maxBuffered: max, firstMissed: e.id }, overflow.message);
+        this.#iterators.delete(push);
+        opts.signal?.removeEventListener('abort', onAbort);
+      }
       wake?.();
     };
     const finish = () => {
@@ -624,7 +659,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const iterator: AsyncIterableIterator<PresenceEvent> = {
       [Symbol.asyncIterator]: () => iterator,
       next: async () => {
-        while (head === buffer.length && !done) {
+        while (head === buffer.length && !done && overflow === undefined) {
           await new Promise<void>((r) => (wake = r));
           wake = undefined;
         }
@@ -641,12 +676,18 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
           return { value, done: false };
         }
         finish();
+        if (overflow !== undefined) {
+          const error = overflow;
+          overflow = undefined; // thrown once; the iterator is done after it
+          throw error;
+        }
         return { value: undefined, done: true };
       },
       return: async () => {
         finish();
         buffer = [];
         head = 0;
+        overflow = undefined;
         return { value: undefined, done: true };
       },
     };

@@ -3,7 +3,7 @@ import { DailyApiError } from '../src/daily/errors.js';
 import type { PresenceEvent } from '../src/events.js';
 import { PIECEWISE_MIN_CHARS } from '../src/daily/parse.js';
 import type { SimulatorFault } from '../src/simulator/simulator.js';
-import { PresenceWatcher, WatcherOptionsError } from '../src/watcher.js';
+import { EventsOverflowError, PresenceWatcher, WatcherOptionsError } from '../src/watcher.js';
 import { capturingLogger, polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 
 let h: Harness | undefined;
@@ -387,6 +387,50 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     await polls(w, 2);
     await w.stop();
     expect(quiet.lines.filter((l) => l.includes('polled'))).toEqual([]);
+  });
+
+  it('events({maxBuffered}): a reader that leaves more unread is handed what was held, then an EventsOverflowError naming the first event it missed, once; other listeners get every event', async () => {
+    const { logger, lines } = capturingLogger('warn');
+    h = await startHarness({ rooms: ['a'] }, { logger });
+    for (const name of ['A', 'B', 'C', 'D', 'E']) h.sim.join('a', { userName: name });
+    const emitted: PresenceEvent[] = [];
+    h.watcher.on('event', (e) => emitted.push(e));
+    const slow = h.watcher.events({ maxBuffered: 3 });
+    const roomy = h.watcher.events({ maxBuffered: 5 });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    expect(emitted).toHaveLength(5);
+    const got: string[] = [];
+    const failure = await (async () => {
+      try {
+        for await (const e of slow) got.push(e.participant.userName!);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(got).toEqual(['A', 'B', 'C']);
+    expect(failure).toBeInstanceOf(EventsOverflowError);
+    expect(failure).toMatchObject({ code: 'EVENTS_OVERFLOW', maxBuffered: 3, firstMissed: emitted[3]!.id });
+    expect((failure as Error).message).toMatch(/^events\(\): more than 3 events waited unread \(maxBuffered\), so this iterator stopped taking them at event evt_\S+: read faster, raise maxBuffered, or take snapshot\(\) as the truth and call events\(\) again$/);
+    await expect(slow.next()).resolves.toEqual({ value: undefined, done: true }); // thrown once, then done
+    expect(lines.filter((l) => l.includes('EVENTS_OVERFLOW') || l.includes('waited unread'))).toHaveLength(1);
+    // a reader that keeps within its bound loses nothing: 5 held (its bound), read, then the next
+    const names: string[] = [];
+    for (let i = 0; i < 5; i++) names.push((await roomy.next()).value!.participant.userName!);
+    h.sim.join('a', { userName: 'F' });
+    await waitFor(h.watcher, 'poll', () => emitted.length === 6);
+    names.push((await roomy.next()).value!.participant.userName!);
+    expect(names).toEqual(['A', 'B', 'C', 'D', 'E', 'F']);
+    await roomy.return!();
+  });
+
+  it('events({maxBuffered}) takes a whole number ≥ 1', async () => {
+    h = await startHarness({ rooms: ['a'] }, {});
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => h!.watcher.events({ maxBuffered: bad })).toThrow(WatcherOptionsError);
+      expect(() => h!.watcher.events({ maxBuffered: bad })).toThrow(`events(): maxBuffered must be a whole number ≥ 1, got ${String(bad)}`);
+    }
   });
 
   it('events({signal}) ends when the signal aborts', async () => {
