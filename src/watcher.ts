@@ -640,15 +640,18 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         // what is buffered is still handed out; then the error, where the next event would have been
         overflow = new EventsOverflowError(max, e.id);
         this.#log.warn({ maxBuffered: max, firstMissed: e.id }, overflow.message);
-        this.#iterators.delete(push);
-        opts.signal?.removeEventListener('abort', onAbort);
+        detach();
       }
       wake?.();
     };
-    const finish = () => {
-      done = true;
+    /** No more events for this reader. */
+    const detach = () => {
       this.#iterators.delete(push);
       opts.signal?.removeEventListener('abort', onAbort);
+    };
+    const finish = () => {
+      done = true;
+      detach();
       wake?.();
     };
     const onAbort = () => finish();
