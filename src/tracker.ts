@@ -24,6 +24,17 @@ interface Slot extends Participant {
   leaveId: string;
 }
 
+/**
+ * `session` (an mtgSessionId), as the very string `near` holds when `near` is someone in `room`
+ * with an equal one. Everyone in a room's meeting has the same mtgSessionId, yet JSON.parse makes a
+ * string of its own for each person (36 characters, ~56 B; it shares only strings of 10 characters
+ * or fewer): kept for every tracked person, that was ~56 B a person of heap, and of what each
+ * scavenge copies of a poll's joins. A room's people share one string instead; the content is the same.
+ */
+function sharedSession(session: string | null, near: Slot | undefined, room: string): string | null {
+  return session !== null && near !== undefined && near.room === room && near.mtgSessionId === session ? near.mtgSessionId : session;
+}
+
 function slotOf(room: string, p: Participant, seen: number, pos: number, leaveId: string): Slot {
   return { room, id: p.id, userId: p.userId, userName: p.userName, mtgSessionId: p.mtgSessionId, joinTime: p.joinTime, duration: p.duration, seen, pos, at: -1, leaveId };
 }
@@ -124,6 +135,7 @@ abstract class Tracker {
   protected restore(room: string, p: Participant): void {
     if (this.#index.find(room, p.id)) return;
     const s = slotOf(room, p, 0, this.#order.length, eventId(room, p.id, 'leave'));
+    s.mtgSessionId = sharedSession(s.mtgSessionId, this.#order.at(-1), room);
     this.#index.add(s);
     this.#order.push(s);
   }
@@ -236,6 +248,8 @@ abstract class Tracker {
         s ??= index.find(room, id);
         if (s === undefined) {
           const p = toParticipant(e);
+          // the string of the person before in this snapshot, or else of the one expected here, if in this room
+          p.mtgSessionId = sharedSession(p.mtgSessionId, n > 0 ? next[n - 1] : order[expect], room);
           const [joinId, leaveId] = joinAndLeaveIds(room, id);
           const joined = slotOf(room, p, gen, n, leaveId);
           index.add(joined);
