@@ -860,6 +860,34 @@ const ROOM_HEAD = new RegExp(`${WS}\\{${WS}(?:${COUNT}${WS},${WS})?"data"${WS}:$
 /** The tail from the list's `]`: maybe a comma and `total_count`, then `}` and the end of the text. */
 const ROOM_TAIL = new RegExp(`\\]${WS}(?:,${WS}${COUNT}${WS})?\\}${WS}$`, 'y');
 
+/**
+ * A successful match whose subject is a string of its own. V8 keeps the subject of the last
+ * successful match (for the legacy `RegExp.input`, `RegExp.$_`): after ROOM_TAIL's, that was the
+ * whole answer (21 MB at 100,000 people), alive until the next poll's match, so the scavenge the
+ * next answer brought on promoted it, and a mark-compact had to clear it.
+ */
+const FORGET_SUBJECT = /^/;
+
+/** Where the list of a plain room answer is (`{"total_count": n, "data": [...]}`, either order), or undefined. */
+function roomShape(text: string): { from: number; to: number; totalCount: number | undefined } | undefined {
+  try {
+    ROOM_HEAD.lastIndex = 0;
+    const head = ROOM_HEAD.exec(text);
+    if (head === null) return undefined;
+    const to = text.lastIndexOf(']');
+    if (to < ROOM_HEAD.lastIndex) return undefined;
+    ROOM_TAIL.lastIndex = to;
+    const tail = ROOM_TAIL.exec(text);
+    if (tail === null) return undefined;
+    // given twice, JSON.parse would keep the second: left to it
+    if (head[1] !== undefined && tail[1] !== undefined) return undefined;
+    const count = head[1] ?? tail[1];
+    return { from: ROOM_HEAD.lastIndex, to, totalCount: count === undefined ? undefined : Number(count) };
+  } finally {
+    FORGET_SUBJECT.test('');
+  }
+}
+
 class PiecewiseRoomText implements RoomText {
   readonly room: string;
   readonly piecewise: boolean = false;
@@ -875,20 +903,11 @@ class PiecewiseRoomText implements RoomText {
     this.#text = text;
     this.#pieceChars = Math.max(1, pieceChars);
     if (text.length < minChars) return;
-    ROOM_HEAD.lastIndex = 0;
-    const head = ROOM_HEAD.exec(text);
-    if (head === null) return;
-    const to = text.lastIndexOf(']');
-    if (to < ROOM_HEAD.lastIndex) return;
-    ROOM_TAIL.lastIndex = to;
-    const tail = ROOM_TAIL.exec(text);
-    if (tail === null) return;
-    // given twice, JSON.parse would keep the second: left to it
-    if (head[1] !== undefined && tail[1] !== undefined) return;
-    const count = head[1] ?? tail[1];
-    this.#totalCount = count === undefined ? undefined : Number(count);
-    this.#from = ROOM_HEAD.lastIndex;
-    this.#to = to;
+    const shape = roomShape(text);
+    if (shape === undefined) return;
+    this.#totalCount = shape.totalCount;
+    this.#from = shape.from;
+    this.#to = shape.to;
     this.piecewise = true;
   }
 
