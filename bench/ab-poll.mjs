@@ -59,7 +59,7 @@ function run(dir, what) {
 }
 
 const f = (r) => `${r.ms.toFixed(1)} ms (GC ${r.gc.toFixed(0)})`;
-const ratios = { a: [], b: [], ba: [] };
+const ratios = { a: [], b: [], ba: [], gcA: [], gcB: [] };
 for (let i = 0; i < rounds; i++) {
   const floor = await run(dirA, 'bare');
   // which build goes first alternates, so neither always follows the floor
@@ -75,8 +75,14 @@ for (let i = 0; i < rounds; i++) {
   ratios.a.push(a.ms / floor.ms);
   ratios.b.push(b.ms / floor.ms);
   ratios.ba.push(b.ms / a.ms);
+  ratios.gcA.push(a.gc);
+  ratios.gcB.push(b.gc);
   console.log(`round ${i + 1}: floor ${f(floor)} | A ${f(a)} ${(a.ms / floor.ms).toFixed(2)}x | B ${f(b)} ${(b.ms / floor.ms).toFixed(2)}x | B/A ${(b.ms / a.ms).toFixed(2)}`);
 }
 const faster = ratios.ba.filter((x) => x < 1).length;
+// a change to what a poll allocates or keeps shows in the GC before the poll's time: the GC
+// milliseconds each process logged, compared round by round like the times
+const lessGc = ratios.gcB.filter((x, i) => x < ratios.gcA[i]).length;
 console.log(`medians: A ÷ floor ${median(ratios.a).toFixed(2)}, B ÷ floor ${median(ratios.b).toFixed(2)}, B ÷ A ${median(ratios.ba).toFixed(3)} (B faster in ${faster} of ${rounds})`);
+console.log(`GC ms a process: A ${median(ratios.gcA).toFixed(0)}, B ${median(ratios.gcB).toFixed(0)} at the median (B less in ${lessGc} of ${rounds})`);
 server.close();
