@@ -22,6 +22,7 @@ import {
   parseRoomText,
 } from '../dist/index.js';
 import { domainBodies, median, people, roomBodies, roomBody } from './data.mjs';
+import { naiveDiff, naiveDomainPoll, naivePoll } from './naive.mjs';
 
 /**
  * The watcher keeps, beside its tracker, which sessions of each userId are in each room (SameUser,
@@ -35,7 +36,6 @@ const sameUserOf = (events) => {
   s.mark(events);
   return s;
 };
-import { naiveDiff, naiveDomainPoll, naivePoll } from './naive.mjs';
 
 // everything here talks to 127.0.0.1: an inherited proxy (honoured by the watcher) would skew the
 // figures or break the runs (the measuring processes inherit this environment)

@@ -1,10 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
-import { SAME_PERSON_RULES, type SamePersonRule } from './same-user.js';
 import { dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
 import { nameFilter } from './dispatcher.js';
+import { SAME_PERSON_RULES, type SamePersonRule } from './same-user.js';
 import { parseDuration } from './util/duration.js';
 import { editDistance } from './util/options.js';
 import { parseSize } from './util/size.js';
