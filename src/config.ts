@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
 import { nameFilter } from './dispatcher.js';
 import { SAME_PERSON_RULES, type SamePersonRule } from './same-user.js';
-import { parseDuration } from './util/duration.js';
+import { formatDuration, parseDuration } from './util/duration.js';
 import { editDistance } from './util/options.js';
 import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
@@ -15,6 +15,7 @@ import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from '
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { EVENT_TYPES } from './events.js';
 import { withoutBom } from './util/text.js';
+import { MAX_SAVE_EVERY_MS } from './watcher.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -129,6 +130,7 @@ export const fileSchema = z
     sinks: z.array(sinkSchema).optional(),
     webhookSecret: secretSetting.optional(),
     state: z.string().min(1).optional(),
+    saveEvery: duration.optional(),
     leaveGrace: duration.optional(),
     samePerson: z.enum(SAME_PERSON_RULES).optional(),
     logLevel: z.enum(LOG_LEVEL_NAMES).optional(),
@@ -564,6 +566,8 @@ export interface DaemonConfig {
   sinks: SinkConfig[];
   webhookSecret: string | undefined;
   statePath: string | undefined;
+  /** Write the state at most this often (0: after every poll that changed it). */
+  saveEveryMs: number;
   leaveGraceMs: number;
   /** What makes two sessions one person's (reconnects): userId and name, or the name alone. */
   samePerson: SamePersonRule;
@@ -716,6 +720,12 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   ] as const) {
     if (path !== undefined && path.endsWith('/')) throw new ConfigError(`${label} ${path} ends in "/", so it names a directory: give a file in it, e.g. ${path}${example}`);
   }
+  if (m.saveEvery !== undefined && m.state === undefined) {
+    throw new ConfigError('--save-every (saveEvery) applies with --state only: without a state file nothing is saved');
+  }
+  if (m.saveEvery !== undefined && m.saveEvery > MAX_SAVE_EVERY_MS) {
+    throw new ConfigError(`--save-every (saveEvery) ${formatDuration(m.saveEvery)} is too long: at most 24h (the outbox journal keeps every event since the last save, and a restart replays them)`);
+  }
   return {
     apiKey,
     apiKeyFrom: m.apiKey !== undefined ? "the config file's apiKey" : keyFile ? `DAILY_API_KEY_FILE (${keyFile})` : 'DAILY_API_KEY',
@@ -727,6 +737,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     sinks,
     webhookSecret,
     statePath: m.state,
+    saveEveryMs: m.saveEvery ?? 0,
     leaveGraceMs: m.leaveGrace ?? 0,
     samePerson: m.samePerson ?? 'userId',
     logLevel: m.logLevel ?? DEFAULTS.logLevel,

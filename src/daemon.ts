@@ -246,6 +246,7 @@ export function watcherOptions(cfg: DaemonConfig, log: Logger, durable: { stateS
     leaveGraceMs: cfg.leaveGraceMs,
     samePerson: cfg.samePerson,
     ...(durable.stateStore ? { stateStore: durable.stateStore } : {}),
+    ...(durable.stateStore && cfg.saveEveryMs > 0 ? { saveEveryMs: cfg.saveEveryMs } : {}),
     ...(durable.initialState ? { initialState: durable.initialState } : {}),
     apiKey: cfg.apiKey,
     apiUrl: cfg.apiUrl,

@@ -121,6 +121,14 @@ interface CommonOptions {
   samePerson?: SamePersonRule;
   /** Persist snapshots after each successful poll; on start, diff against the saved ones. */
   stateStore?: StateStore;
+  /**
+   * Save the state at most this often, ms (default 0: after every poll that changed it). A change
+   * made meanwhile is saved once this long has passed since the last save began, and at stop. For a
+   * large domain, where the whole state (~200 B a person) is rewritten nearly every poll. The cost:
+   * after a crash the state can be this far behind what listeners were told, so a restart reports
+   * those joins and leaves again (the daemon's outbox journal replays them instead, and repeats nothing).
+   */
+  saveEveryMs?: number;
   /** Saved state already loaded (the CLI loads it first to report a corrupt file). */
   initialState?: SavedState;
   /** Abort and restart a target's poll that has not completed within this long. Default max(3 × interval, request timeout + 1 s). */
@@ -168,10 +176,13 @@ export class EventsOverflowError extends Error {
   }
 }
 
+/** The longest saveEveryMs: a day. */
+export const MAX_SAVE_EVERY_MS = 86_400_000;
+
 /** Every option PresenceWatcher reads (PresenceWatcherOptions' keys). */
 const OPTION_NAMES = [
   'apiKey', 'apiUrl', 'intervalMs', 'ignoreInitial', 'limit', 'maxRps', 'maxPer5s', 'limiter', 'requestTimeoutMs', 'maxBodyBytes',
-  'backoffMinMs', 'backoffMaxMs', 'logger', 'client', 'now', 'leaveGraceMs', 'samePerson', 'stateStore', 'initialState', 'watchdogMs', 'rooms', 'allRooms',
+  'backoffMinMs', 'backoffMaxMs', 'logger', 'client', 'now', 'leaveGraceMs', 'samePerson', 'stateStore', 'saveEveryMs', 'initialState', 'watchdogMs', 'rooms', 'allRooms',
 ] as const;
 const optionNamesMatch: SameKeys<keyof CommonOptions | 'rooms' | 'allRooms', (typeof OPTION_NAMES)[number]> = true;
 void optionNamesMatch;
@@ -266,6 +277,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #saveRetryAt = 0;
   #saving: Promise<void> | undefined;
   #saveAgain = false;
+  readonly #saveEveryMs: number;
+  /** When the last save began (monotonic clock), for saveEveryMs. */
+  #lastSaveAt = -Infinity;
+  /** A save put off by saveEveryMs, due when this fires. */
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: PresenceWatcherOptions) {
     super();
@@ -322,6 +338,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const stateProblem = options.initialState === undefined ? undefined : savedStateProblem(options.initialState);
     if (stateProblem !== undefined) throw new WatcherOptionsError(`PresenceWatcher: initialState: ${stateProblem}`);
     this.#store = options.stateStore;
+    this.#saveEveryMs = optNumber(o, 'saveEveryMs', 0);
+    if (this.#saveEveryMs > MAX_SAVE_EVERY_MS) throw new WatcherOptionsError(`PresenceWatcher: saveEveryMs must be at most ${MAX_SAVE_EVERY_MS} (a day), got ${this.#saveEveryMs}`);
+    if (this.#saveEveryMs > 0 && !this.#store) throw new WatcherOptionsError('PresenceWatcher: saveEveryMs applies with a stateStore only: without one nothing is saved');
     this.#initialState = options.initialState;
     const requestTimeoutMs = optNumber(o, 'requestTimeoutMs', 10_000, { min: 1 });
     const watchdogMs = options.watchdogMs === undefined ? undefined : optNumber(o, 'watchdogMs', 0, { min: 1 });
@@ -520,6 +539,16 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       this.#saveAgain = true;
       return;
     }
+    // saveEveryMs: too soon after the last save, this one waits (requests meanwhile join it)
+    const wait = this.#lastSaveAt + this.#saveEveryMs - monotonicNow();
+    if (wait > 0) {
+      this.#saveTimer ??= setTimeout(() => {
+        this.#saveTimer = undefined;
+        if (!this.#abort.signal.aborted) this.#requestSave();
+      }, wait);
+      return;
+    }
+    this.#lastSaveAt = monotonicNow();
     this.#saving = this.#save().finally(() => {
       this.#saving = undefined;
       if (this.#saveAgain) {
@@ -587,6 +616,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   async #doStop(reason: Error | undefined): Promise<void> {
     this.#abort.abort(reason ?? new Error('watcher stopped'));
+    // a save put off by saveEveryMs is the final save's
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
     await Promise.allSettled(this.#loops);
     if (this.#store && this.#seen.size > 0) {
       this.#saveAgain = false;

@@ -100,6 +100,10 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['a flag spelt as the config setting', () => ['--allRooms', '--max_rps', '3'], undefined, /^presence-watcher: Unknown option '--allRooms' \(did you mean --all-rooms\?\)$/],
     ['bad duration', () => ['--room', 'a', '--interval', '5 parsecs'], undefined, /--interval "5 parsecs" is not a duration/],
     ['bad leave grace', () => ['--room', 'a', '--leave-grace', 'soon'], undefined, /--leave-grace "soon" is not a duration/],
+    ['--save-every without --state', () => ['--room', 'a', '--save-every', '1m'], undefined, /^presence-watcher: --save-every \(saveEvery\) applies with --state only: without a state file nothing is saved$/m],
+    ['--save-every past a day', () => ['--room', 'a', '--state', join(dir, 'every.json'), '--save-every', '25h'], undefined, /^presence-watcher: --save-every \(saveEvery\) 25h is too long: at most 24h/m],
+    ['saveEvery in a config file without state', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsaveEvery: 5m\n')], undefined, /^presence-watcher: --save-every \(saveEvery\) applies with --state only/m],
+    ['bad --save-every', () => ['--room', 'a', '--state', join(dir, 'every.json'), '--save-every', 'hourly'], undefined, /--save-every "hourly" is not a duration/],
     ['bad sink spec', () => ['--room', 'a', '--sink', 'carrier-pigeon'], undefined, /--sink "carrier-pigeon…": expected stdout, stdout:text, webhook:<url> or slack:<url>/],
     ['sink with a bad URL', () => ['--room', 'a', '--sink', 'webhook:not a url'], undefined, /--sink webhook:…: the URL must be an http\(s\) URL/],
     ['a Slack incoming webhook as a webhook sink', () => ['--room', 'a', '--sink', 'webhook:https://hooks.slack.com/services/T0/B0/raw-secret-value'], undefined, /^presence-watcher: sinks\[0\]: hooks\.slack\.com\/services\/… is a Slack incoming webhook, which takes Slack messages, not the watcher's event JSON .*make it a slack sink \(--sink slack:<url>, or type: slack\)$/m],
@@ -220,7 +224,7 @@ describe('CLI', () => {
   it('--help teaches every flag; --version prints the version', async () => {
     const h = await runCli(['--help']);
     expect(h.code).toBe(0);
-    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', '--once', '--once-timeout', '--check-config', '--log-format', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
+    for (const flag of ['--room', '--all-rooms', '--interval', '--sink', '--webhook-secret', '--ignore-initial', '--state', '--save-every', '--leave-grace', '--api-url', '--config', '--log-level', '--health', '--max-rps', '--max-body', '--once', '--once-timeout', '--check-config', '--log-format', 'simulate', 'demo', 'replay', 'DAILY_API_KEY', 'Exit codes']) {
       expect(h.stdout).toContain(flag);
     }
     const v = await runCli(['-V']);

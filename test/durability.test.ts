@@ -623,6 +623,63 @@ describe('state saving (fake timers)', () => {
       clock.uninstall();
     }
   });
+
+  it('saveEveryMs: a change within it of the last save is saved once it has passed (the latest state, once), one after it at once, and at stop whatever is due; nothing changed, nothing saved', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    try {
+      const saved: { at: number; ids: string[] }[] = [];
+      const store = { load: async () => undefined, save: async (st: { rooms: Record<string, Participant[]> }) => void saved.push({ at: performance.now(), ids: (st.rooms.a ?? []).map((x) => x.id) }) };
+      const ids = () => saved.map((x) => x.ids);
+      const client = new FakeClient();
+      client.fallback = [p('x')];
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, maxRps: 1000, logger: quietLogger, stateStore: store as never, saveEveryMs: 10_000 });
+      w.start();
+      await clock.tickAsync(500); // the first poll: saved at once
+      expect(ids()).toEqual([['x']]);
+      // 30 polls without a change: nothing written
+      await clock.tickAsync(30_000);
+      expect(saved).toHaveLength(1);
+      // a change long after the last save: saved at once
+      client.fallback = [p('x'), p('y')];
+      await clock.tickAsync(1000);
+      expect(ids()).toEqual([['x'], ['x', 'y']]);
+      const second = saved[1]!.at;
+      // two more within 10 s of it: not saved yet
+      client.fallback = [p('y')];
+      await clock.tickAsync(2000);
+      client.fallback = [p('y'), p('z')];
+      await clock.tickAsync(2000);
+      expect(saved).toHaveLength(2);
+      // 10 s after that save: one save, of the state as it is then
+      await clock.tickAsync(second + 10_000 - performance.now() - 1);
+      expect(saved).toHaveLength(2);
+      await clock.tickAsync(1);
+      expect(ids()).toEqual([['x'], ['x', 'y'], ['y', 'z']]);
+      expect(saved[2]!.at - second).toBe(10_000);
+      // a change, then a stop before its save is due: saved at the stop, and not again after it
+      client.fallback = [p('z')];
+      await clock.tickAsync(1000);
+      expect(saved).toHaveLength(3);
+      const stopped = w.stop();
+      await clock.tickAsync(10);
+      await stopped;
+      expect(ids()).toEqual([['x'], ['x', 'y'], ['y', 'z'], ['z']]);
+      await clock.tickAsync(60_000);
+      expect(saved).toHaveLength(4);
+    } finally {
+      clock.uninstall();
+    }
+  });
+
+  it('saveEveryMs is checked: a number from 0 to a day, and only with a stateStore', () => {
+    const store = { load: async () => undefined, save: async () => {} };
+    const base = { client: new FakeClient(), rooms: ['a'], logger: quietLogger };
+    expect(() => new PresenceWatcher({ ...base, saveEveryMs: 60_000 })).toThrow(/^PresenceWatcher: saveEveryMs applies with a stateStore only/);
+    expect(() => new PresenceWatcher({ ...base, stateStore: store, saveEveryMs: -1 })).toThrow(/saveEveryMs must be a number ≥ 0, got -1/);
+    expect(() => new PresenceWatcher({ ...base, stateStore: store, saveEveryMs: 86_400_001 })).toThrow(/saveEveryMs must be at most 86400000 \(a day\), got 86400001/);
+    expect(() => new PresenceWatcher({ ...base, stateStore: store, saveEveryMs: 86_400_000 })).not.toThrow();
+    expect(() => new PresenceWatcher({ ...base, saveEveryMs: 0 })).not.toThrow();
+  });
 });
 
 describe('files on disk', () => {

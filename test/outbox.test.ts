@@ -487,6 +487,34 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     expect(sim.presence('standup')).toEqual([]);
   });
 
+  it('--save-every: the state file lags what was sent, and a kill -9 between saves repeats and loses nothing (the journal brings the restart up to it)', async () => {
+    const { sim, dir, start } = await setup(['A']);
+    const args = ['--sink', 'stdout', '--save-every', '1h', '--log-level', 'debug', '--log-format', 'json'];
+    const polls = (run: CliRun) => run.logs.filter((l) => String(l.msg).startsWith('polled room')).length;
+    const first = start(args);
+    await first.until(() => first.lines.some((l) => l.includes('"userName":"A"')));
+    const b = sim.join('standup', { userName: 'B' });
+    await first.until(() => first.lines.some((l) => l.includes('"userName":"B"')));
+    // a few polls more: time for a save, had B's join not had to wait an hour for it
+    const seen = polls(first);
+    await first.until(() => polls(first) >= seen + 3);
+    first.kill('SIGKILL');
+    await first.exit;
+    const state = () => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { rooms: Record<string, { userName: string }[]> };
+    expect(state().rooms.standup!.map((x) => x.userName)).toEqual(['A']); // saved at the first poll only
+    expect(first.lines.map((l) => JSON.parse(l).type)).toEqual(['join', 'join']);
+
+    sim.leave('standup', b.id);
+    const second = start(args);
+    await second.until(() => second.lines.length >= 1 && polls(second) >= 2);
+    expect(second.stderr).toContain('brought the saved state up to 1 event(s)');
+    // B's leave, and no second join for A or B
+    expect(second.lines.map((l) => JSON.parse(l))).toMatchObject([{ type: 'leave', participant: { userName: 'B' } }]);
+    second.kill('SIGTERM');
+    expect((await second.exit).code).toBe(0);
+    expect(state().rooms.standup!.map((x) => x.userName)).toEqual(['A']); // saved at the stop
+  });
+
   it('when the outbox cannot be written (disk full), events are still delivered and the failure is logged', async () => {
     const { sim, dir } = await setup(['A', 'B']);
     const spy = vi.spyOn(Outbox.prototype, 'record').mockImplementation(() => {

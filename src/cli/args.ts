@@ -73,6 +73,10 @@ Durability:
   --state <file>           persist snapshots; on start, diff against them (no repeat joins,
                            leaves for people who left while stopped). One file per API: a state
                            polled from another --api-url is refused
+  --save-every <dur>       with --state: write the state file at most this often (default: after
+                           every poll that changed it). For a large domain: the whole file
+                           (~200 B a person) is rewritten each time. The outbox journal holds
+                           what happened since, so a crash repeats and loses nothing
   --leave-grace <dur>      report a leave only after the person was absent this long (default 0);
                            with --state the grace carries across restarts and --once runs. A
                            reconnect within it (a new session, same userId and name) is paired
@@ -387,6 +391,7 @@ export function parseCommand(argv: string[]): Command {
     'ignore-user': { type: 'string', multiple: true },
     events: { type: 'string', multiple: true },
     state: { type: 'string' },
+    'save-every': { type: 'string' },
     'leave-grace': { type: 'string' },
     'same-person': { type: 'string' },
     'api-url': { type: 'string' },
@@ -441,6 +446,7 @@ export function parseCommand(argv: string[]): Command {
     ignoreUsers: userList(v['ignore-user'] as string[] | undefined),
     events: eventTypes(v.events as string[] | undefined),
     state: pathFlag('--state', s('state')),
+    saveEvery: duration('--save-every', s('save-every')),
     leaveGrace: duration('--leave-grace', s('leave-grace')),
     samePerson: oneOf('--same-person', s('same-person'), SAME_PERSON_RULES),
     apiUrl,

@@ -124,6 +124,7 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
       throw new ConfigError(`cannot create lock ${path}.lock: ${code(err)}`);
     }
   }
+  const every = cfg.saveEveryMs > 0 ? `; written at most every ${formatDuration(cfg.saveEveryMs)} (--save-every)` : '';
   let state: SavedState | undefined;
   try {
     state = await new FileStateStore(path).load();
@@ -132,11 +133,11 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
     fail(err);
   }
   if (!state) {
-    lines.push(`state        ${path}: none yet (a first start${cfg.ignoreInitial ? '' : ': everyone present gets an initial join'})`);
+    lines.push(`state        ${path}: none yet (a first start${cfg.ignoreInitial ? '' : ': everyone present gets an initial join'})${every}`);
   } else {
     const people = Object.values(state.rooms).reduce((n, list) => n + list.length, 0);
     const leaving = Object.values(state.pendingLeaves ?? {}).reduce((n, ids) => n + Object.keys(ids).length, 0);
-    lines.push(`state        ${path}: saved ${state.savedAt}, ${Object.keys(state.rooms).length} room(s), ${people} people${leaving ? ` (${leaving} of them missing, their leave pending: --leave-grace)` : ''}`);
+    lines.push(`state        ${path}: saved ${state.savedAt}, ${Object.keys(state.rooms).length} room(s), ${people} people${leaving ? ` (${leaving} of them missing, their leave pending: --leave-grace)` : ''}${every}`);
     // a state taken of the whole domain knows every room (an absent one was empty); one taken room
     // by room knows only its rooms
     const saved = state.rooms;
