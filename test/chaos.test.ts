@@ -139,7 +139,9 @@ describe('chaos: scripted timeline, random API and receiver faults, kill -9 and 
           old.kill('SIGKILL');
           killedAt.push(Date.now());
           await old.exit;
-          daemon = new CliRun(args, env); // restarts on the state and outbox the killed one left
+          // restarts on the state and outbox the killed one left; every other one writes its state at
+          // most every 2 s (--save-every), so a kill can land while the state lags what was sent
+          daemon = new CliRun(kills % 2 === 1 ? [...args, '--save-every', '2s'] : args, env);
           daemons.push(daemon);
           watchExit(daemon);
         }
@@ -277,7 +279,7 @@ function writeReliability(f: Record<string, unknown> & { faultCounts: Record<str
     `Last chaos run (\`test/chaos.test.ts\`, ${f.date}): ${f.runSeconds} s over ${f.rooms} rooms with ${f.joins} joins, ${f.leaves} leaves and ${f.renames} renames;`,
     `${f.apiFaults} Daily API faults injected (${faults});`,
     `the webhook receiver failed ${f.receiverFaults.error} requests, dropped ${f.receiverFaults.dropped} connections and delayed ${f.receiverFaults.delayed};`,
-    `the daemon was killed with SIGKILL ${f.kills} times and restarted from its state and outbox.`,
+    `the daemon was killed with SIGKILL ${f.kills} times and restarted from its state and outbox (every other run writing its state at most every 2 s: --save-every).`,
     `${f.webhookRequests} webhook requests, ${f.eventsChecked} distinct events checked against the timeline, ${f.redeliveries} true re-deliveries (same id, same transition),`,
     `all ${f.lastingStays} stays of ≥ ${HOLD_MS / 1000} s delivered (join and leave), no invented join or leave, final presence identical to the simulator's: nothing lost.`,
     end,
