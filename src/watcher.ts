@@ -127,6 +127,7 @@ interface CommonOptions {
    * large domain, where the whole state (~200 B a person) is rewritten nearly every poll. The cost:
    * after a crash the state can be this far behind what listeners were told, so a restart reports
    * those joins and leaves again (the daemon's outbox journal replays them instead, and repeats nothing).
+   * A save that failed is tried again on the same spacing. At most a day.
    */
   saveEveryMs?: number;
   /** Saved state already loaded (the CLI loads it first to report a corrupt file). */

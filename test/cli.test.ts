@@ -1032,6 +1032,7 @@ describe('--check-config', () => {
         'rooms: [standup, retro]',
         'health: 9464', // a bare port, unquoted: YAML reads it as a number
         `state: ${join(dir, 'data', 'state.json')}`,
+        'saveEvery: 5m',
         `deadLetter: ${join(dir, 'dl', 'dead.ndjson')}`,
         'ignoreUsers: ["*Bot"]',
         'sinks:',
@@ -1049,7 +1050,7 @@ describe('--check-config', () => {
     expect(r.stdout).toContain('slack-1(hooks.slack.com): events join; rooms stand*; ignoring *Bot; not the joins and leaves of a reconnect or a second device (sameUserAs)\n');
     expect(r.stdout).toContain("webhook-2(203.0.113.9): signed with 1 secret; up to 4 requests at once (one person's events in order); every event");
     expect(r.stdout).toContain('webhook-3(h.example): signed with 1 secret; one request at a time, in order; ignoring *Bot');
-    expect(r.stdout).toContain(`state        ${join(dir, 'data', 'state.json')}: none yet (a first start: everyone present gets an initial join)`);
+    expect(r.stdout).toContain(`state        ${join(dir, 'data', 'state.json')}: none yet (a first start: everyone present gets an initial join); written at most every 5m (--save-every)\n`);
     expect(r.stdout).toContain('health       127.0.0.1:9464');
     expect(r.stdout).toContain('reconnects   paired by userId and name (set through meeting tokens; sessions without one are not paired)\n');
     expect(r.stdout).toMatch(/notes:\n  - webhook-2\(203\.0\.113\.9\) posts over plain http to another machine/);
