@@ -310,6 +310,13 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   let lock: StateLock | undefined;
   let lockLost!: (err: Error) => void;
   const lostLock = new Promise<Error>((resolve) => (lockLost = resolve));
+  /**
+   * Another daemon took the lock over: the state file and the outbox are its own now. From here on
+   * this one writes neither (not at its stop either); it only stops. What it emitted meanwhile the
+   * other sees for itself (it polls the same API, and a transition's event id is the same), and what
+   * it had journaled before is in the outbox the other read.
+   */
+  let fenced = false;
   if (cfg.statePath) {
     stateStore = new FileStateStore(cfg.statePath);
     try {
@@ -326,12 +333,15 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
             `the state file's lock names pid ${owner.pid} of another pid namespace (another container?), which this process cannot see: waiting up to ${formatDuration(Math.ceil(waitMs / 1000) * 1000)} for its heartbeat to show whether it still runs`,
           ),
         ...(io.signal ? { signal: io.signal } : {}),
-        onLost: (owner) =>
+        onLost: (owner) => {
+          fenced = true;
+          held.outbox?.close();
           lockLost(
             new StateLockLostError(
               `${owner ? `another presence-watcher (pid ${owner.pid})` : 'another process'} took over the state file's lock ${lock!.path}, judging this daemon gone (its lock went untouched for ${formatDuration(lock!.staleMs)}: was this process paused, or the volume unreachable?); stopping, so that one daemon writes the state and outbox`,
             ),
-          ),
+          );
+        },
         onRestored: () => log.warn({ lock: lock!.path }, "the state file's lock was removed while this daemon held it (by hand, or a cleaner of old files): written again"),
       });
       initialState = await stateStore.load();
@@ -378,6 +388,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       load: () => Promise.resolve(loaded),
       // the state is built just before save() is called, so it includes every event journaled so far
       save: async (state) => {
+        if (fenced) return; // the other daemon's file now
         const seq = box.seq;
         await store.save({ ...state, journalSeq: seq });
         box.covered(seq);

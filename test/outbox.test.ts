@@ -392,6 +392,26 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     expect(readFileSync(join(dir, 'state.json.lock'), 'utf8')).toBe(other);
   });
 
+  it('a daemon that finds its lock taken over writes neither the state nor the outbox from then on (they are the other one\'s now), not even at its stop', async () => {
+    const { dir, start } = await setup(['A']);
+    const state = join(dir, 'state.json');
+    const outboxFile = join(dir, 'state.json.outbox.ndjson');
+    const first = start(['--sink', 'stdout', '--log-level', 'debug', '--log-format', 'json'], { PRESENCE_LOCK_HEARTBEAT_MS: '200' });
+    // A's join journaled and the first state written
+    await first.until(() => existsSync(state) && JSON.parse(readFileSync(state, 'utf8')).rooms.standup?.length === 1, 15_000, 'the first save');
+    // another daemon takes the lock over, and writes its own state and outbox
+    writeFileSync(join(dir, 'state.json.lock'), formatOwner({ pid: 4242, boot: 'another-boot', start: '7', pidns: 'pid:[4026531836]' }));
+    const theirs = JSON.stringify({ version: 1, savedAt: '2026-01-01T00:00:00.000Z', mode: 'rooms', rooms: { standup: [] }, journalSeq: 0 });
+    writeFileSync(state, theirs);
+    writeFileSync(outboxFile, '');
+    // (nobody comes or goes meanwhile: until its heartbeat notices, this one would still save a change,
+    // a window no lock closes; what is tested is what it does once it knows, its stop's save included)
+    expect((await first.exit).code).toBe(1);
+    expect(first.stderr).toContain('took over the state file');
+    expect(readFileSync(state, 'utf8')).toBe(theirs);
+    expect(readFileSync(outboxFile, 'utf8')).toBe('');
+  });
+
   // what a container runtime does: the daemon runs as pid 1 of a pid namespace of its own
   const ownNamespace = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
   const canUnshare = spawnSync(ownNamespace[0]!, [...ownNamespace.slice(1), 'true']).status === 0;
