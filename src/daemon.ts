@@ -388,7 +388,10 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       load: () => Promise.resolve(loaded),
       // the state is built just before save() is called, so it includes every event journaled so far
       save: async (state) => {
-        if (fenced) return; // the other daemon's file now
+        // the other daemon's file now: known from the heartbeat, or from a look at the lock just
+        // before writing (a daemon paused past the lock's staleness and resumed saves before its
+        // next heartbeat; confirm() then stops it as the heartbeat would)
+        if (fenced || (lock !== undefined && !lock.confirm())) return;
         const seq = box.seq;
         await store.save({ ...state, journalSeq: seq });
         box.covered(seq);
@@ -463,7 +466,12 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       return;
     }
     const queues = dispatcher.routesFor(e);
-    if (poll.starts()) pollAdmitted = outbox.size < cfg.outboxCap;
+    if (poll.starts()) {
+      // a look at the lock before this poll's events go into the outbox (once a poll: a stat and a
+      // read of a small file); taken over, the outbox closes here and nothing more is written to it
+      lock?.confirm();
+      pollAdmitted = outbox.size < cfg.outboxCap;
+    }
     // bounded: past the cap an event goes straight to a sink's dead-letter, logged and counted; it
     // is journaled all the same, since the state changed
     let room = pollAdmitted ? Infinity : cfg.outboxCap - outbox.size;

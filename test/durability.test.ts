@@ -862,6 +862,33 @@ describe('the state lock', () => {
     }, Date.now());
   });
 
+  it('confirm() looks now, as a heartbeat would: true while it names this process (and after writing again one removed), false once another took it over (onLost, once, heartbeat or not), false after release', async () => {
+    await underFakeClock(async (clock) => {
+      const dir = tmp();
+      const lock = new StateLock(join(dir, 'state.json'));
+      const lost: unknown[] = [];
+      let restored = 0;
+      await lock.acquire({ onLost: (owner) => lost.push(owner), onRestored: () => restored++ });
+      expect(lock.confirm()).toBe(true);
+      unlinkSync(lock.path);
+      expect(lock.confirm()).toBe(true);
+      expect(restored).toBe(1);
+      const other = formatOwner({ pid: 4242, boot: 'b', start: '7', pidns: 'pid:[9]' });
+      writeFileSync(lock.path, other);
+      expect(lock.confirm()).toBe(false);
+      expect(lost).toEqual([{ pid: 4242, boot: 'b', start: '7', pidns: 'pid:[9]' }]);
+      expect(lock.confirm()).toBe(false);
+      await clock.tickAsync(3 * LOCK_HEARTBEAT_MS); // the heartbeat stopped: no second onLost
+      expect(lost).toHaveLength(1);
+      lock.release();
+      expect(readFileSync(lock.path, 'utf8')).toBe(other);
+      const again = new StateLock(join(tmp(), 'state.json'));
+      await again.acquire();
+      again.release();
+      expect(again.confirm()).toBe(false);
+    }, Date.now());
+  });
+
   describe.runIf(linux)('a lock from another pid namespace (another container on the same volume), by its heartbeat (fake timers)', () => {
     /** pid 1 of a namespace that is not ours, as the other container would write it. */
     const foreign = () => ({ ...ours, pid: 1, start: '12345', pidns: 'pid:[1]' });

@@ -412,6 +412,26 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     expect(readFileSync(outboxFile, 'utf8')).toBe('');
   });
 
+  it('a daemon paused past the lock\'s staleness and resumed looks at the lock before it writes: taken over, it stops, its next poll\'s events kept out of the outbox and its state unsaved, without waiting for a heartbeat', async () => {
+    const { sim, dir, start } = await setup(['A']);
+    const state = join(dir, 'state.json');
+    const outboxFile = join(dir, 'state.json.outbox.ndjson');
+    // the default heartbeat, every 10 s: none comes within this test
+    const first = start(['--sink', 'stdout', '--log-level', 'debug', '--log-format', 'json']);
+    await first.until(() => existsSync(state) && JSON.parse(readFileSync(state, 'utf8')).rooms.standup?.length === 1, 15_000, 'the first save');
+    // what the daemon finds when it resumes: another one holds the lock, with its own state and outbox
+    writeFileSync(join(dir, 'state.json.lock'), formatOwner({ pid: 4242, boot: 'another-boot', start: '7', pidns: 'pid:[4026531836]' }));
+    const theirs = JSON.stringify({ version: 1, savedAt: '2026-01-01T00:00:00.000Z', mode: 'rooms', rooms: { standup: [] }, journalSeq: 0 });
+    writeFileSync(state, theirs);
+    writeFileSync(outboxFile, '');
+    // and a change to poll: an event, then a save
+    sim.join('standup', { userName: 'B' });
+    expect((await first.exit).code).toBe(1);
+    expect(first.stderr).toContain('took over the state file');
+    expect(readFileSync(state, 'utf8')).toBe(theirs);
+    expect(readFileSync(outboxFile, 'utf8')).toBe('');
+  });
+
   // what a container runtime does: the daemon runs as pid 1 of a pid namespace of its own
   const ownNamespace = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
   const canUnshare = spawnSync(ownNamespace[0]!, [...ownNamespace.slice(1), 'true']).status === 0;

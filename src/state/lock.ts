@@ -37,10 +37,10 @@ export interface AcquireOptions {
   /** Gives up that wait (acquire rejects with the signal's reason): a stop asked for during start-up. */
   signal?: AbortSignal;
   /**
-   * Called once, from the heartbeat, when the lock no longer names this process: another one judged
-   * it stale and took it (this process was paused, or the volume unreachable, for LOCK_STALE_MS).
-   * Two daemons now write one state and outbox: this one should stop. The heartbeat stops, and
-   * release() leaves the other's lock alone.
+   * Called once, from the heartbeat or confirm(), when the lock no longer names this process:
+   * another one judged it stale and took it (this process was paused, or the volume unreachable,
+   * for LOCK_STALE_MS). Two daemons now write one state and outbox: this one should stop. The
+   * heartbeat stops, and release() leaves the other's lock alone.
    */
   onLost?: (owner: LockOwner | undefined) => void;
   /** Called when the heartbeat found the lock file removed (by hand, by a cleaner) and wrote it again. */
@@ -67,6 +67,8 @@ export class StateLock {
   /** The text of the lock this process holds, or undefined. */
   #held: string | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** What acquire was given: the heartbeat's callbacks. */
+  #opts: AcquireOptions = {};
   readonly #beatMs: number;
   /** How long untouched makes a lock stale (LOCK_STALE_MS, scaled with heartbeatMs). */
   readonly staleMs: number;
@@ -215,47 +217,68 @@ export class StateLock {
   }
 
   /**
+   * Whether the lock still names this process, read now: the heartbeat's check (below), for a
+   * caller about to write what the lock guards. False once another process took it over (and then
+   * onLost has been called, once, whoever noticed first). A lock that cannot be read just now counts
+   * as held, as at a heartbeat: a network volume's hiccup is not a takeover.
+   */
+  confirm(): boolean {
+    if (this.#held === undefined) return false;
+    this.#check();
+    return this.#held !== undefined;
+  }
+
+  /**
    * Now and then, check that the lock still names this process and touch it: the sign of life for
-   * a process that cannot see our pid. A lock removed meanwhile is written again; one that names
-   * another process was taken over (onLost).
+   * a process that cannot see our pid.
    */
   #beat(opts: AcquireOptions): void {
-    this.#heartbeat = setInterval(() => {
-      const held = this.#held;
-      if (held === undefined) return;
-      let seen: LockFile | 'gone';
-      try {
-        seen = this.#read();
-      } catch {
-        return; // unreadable for now (a network volume's hiccup): the next beat looks again
-      }
-      if (seen === 'gone') {
-        try {
-          if (this.#create(held)) {
-            opts.onRestored?.();
-            return;
-          }
-        } catch {
-          return; // cannot write it now: the next beat tries again
-        }
-        seen = this.#read();
-        if (seen === 'gone') return;
-      }
-      if (seen.text !== held) {
-        clearInterval(this.#heartbeat);
-        this.#heartbeat = undefined;
-        this.#held = undefined;
-        opts.onLost?.(parseOwner(seen.text));
-        return;
-      }
-      const now = new Date();
-      try {
-        utimesSync(this.path, now, now);
-      } catch {
-        // unwritable for now: if it stays so, the lock goes stale, which is what it then is
-      }
-    }, this.#beatMs);
+    this.#opts = opts;
+    this.#heartbeat = setInterval(() => this.#check(true), this.#beatMs);
     this.#heartbeat.unref();
+  }
+
+  /** A lock removed meanwhile is written again; one that names another process was taken over (onLost). `touch`: a heartbeat's. */
+  #check(touch = false): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    const opts = this.#opts;
+    let seen: LockFile | 'gone';
+    try {
+      seen = this.#read();
+    } catch {
+      return; // unreadable for now (a network volume's hiccup): the next beat looks again
+    }
+    if (seen === 'gone') {
+      try {
+        if (this.#create(held)) {
+          opts.onRestored?.();
+          return;
+        }
+      } catch {
+        return; // cannot write it now: the next beat tries again
+      }
+      try {
+        seen = this.#read();
+      } catch {
+        return; // (as above)
+      }
+      if (seen === 'gone') return;
+    }
+    if (seen.text !== held) {
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
+      this.#held = undefined;
+      opts.onLost?.(parseOwner(seen.text));
+      return;
+    }
+    if (!touch) return;
+    const now = new Date();
+    try {
+      utimesSync(this.path, now, now);
+    } catch {
+      // unwritable for now: if it stays so, the lock goes stale, which is what it then is
+    }
   }
 
   /**
