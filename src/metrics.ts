@@ -92,6 +92,18 @@ export class Metrics {
         this.set(w.stateSaveError === undefined ? 0 : 1);
       },
     });
+    // only with a state file: a timestamp of 0 for a daemon that saves nothing would look as stale as can be
+    if (w.stateSavedAt !== null) {
+      new Gauge({
+        name: 'presence_watcher_state_saved_timestamp_seconds',
+        help: 'When the state file was last written (Unix time; 0 until the first write). With --save-every it may lag by that long.',
+        registers: [this.registry],
+        collect() {
+          const at = w.stateSavedAt;
+          if (typeof at === 'number') this.set(at / 1000);
+        },
+      });
+    }
   }
 
   observeQueue(q: DeliveryQueue): void {

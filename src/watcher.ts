@@ -278,6 +278,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #saveRetryAt = 0;
   #saving: Promise<void> | undefined;
   #saveAgain = false;
+  /** When the last save succeeded (Date.now()). */
+  #savedAt: number | undefined;
   readonly #saveEveryMs: number;
   /** When the last save began (monotonic clock), for saveEveryMs. */
   #lastSaveAt = -Infinity;
@@ -443,6 +445,14 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     return this.#saveError;
   }
 
+  /**
+   * When the state was last saved (ms since the epoch, `Date.now()`), undefined before the first
+   * save; null without a state store. With `saveEveryMs`, up to that long behind by design.
+   */
+  get stateSavedAt(): number | undefined | null {
+    return this.#store ? this.#savedAt : null;
+  }
+
   /** The rooms whose last snapshot was partial: Daily listed fewer people than its total_count, so no leaves are seen for the rest. */
   get partialRooms(): string[] {
     return [...this.#partialWarnedAt.keys()];
@@ -563,6 +573,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (!this.#store) return Promise.resolve();
     return this.#store.save(this.exportState()).then(
       () => {
+        this.#savedAt = Date.now();
         if (this.#saveError !== undefined) this.#log.info('state saved again');
         this.#saveError = undefined;
       },

@@ -577,7 +577,10 @@ describe('state saving (fake timers)', () => {
       metrics.observeWatcher(w, false);
       const health = new HealthServer({ watcher: w, metrics, queues: [], host: '127.0.0.1', port: 0 });
       const gauge = async () => (await metrics.registry.metrics()).match(/^presence_watcher_state_save_failing (\d)$/m)?.[1];
+      const savedAt = async () => (await metrics.registry.metrics()).match(/^presence_watcher_state_saved_timestamp_seconds (\S+)$/m)?.[1];
       expect(w.stateSaveError).toBeUndefined();
+      expect(w.stateSavedAt).toBeUndefined();
+      expect(await savedAt()).toBe('0');
       w.start();
       await clock.tickAsync(1500);
       expect(w.stateSaveError).toContain('EACCES');
@@ -585,10 +588,19 @@ describe('state saving (fake timers)', () => {
       expect(health.report().reasons).toEqual([`cannot save state: ${failWith}`]);
       expect(await gauge()).toBe('1');
       // the disk is writable again: with nothing changed, the save is tried again within an interval
+      expect(await savedAt()).toBe('0'); // nothing written yet
       failWith = undefined;
       await clock.tickAsync(1000);
       expect(saved).toEqual([['x']]);
       expect(w.stateSaveError).toBeUndefined();
+      const at = w.stateSavedAt!;
+      expect(Date.now() - at).toBeGreaterThanOrEqual(0);
+      expect(Date.now() - at).toBeLessThan(1000);
+      expect(Number(await savedAt())).toBe(at / 1000);
+      // a watcher without a state store has no such metric
+      const plain = new Metrics();
+      plain.observeWatcher(new PresenceWatcher({ client: new FakeClient(), rooms: ['a'], logger: quietLogger }), false);
+      expect(await plain.registry.metrics()).not.toContain('presence_watcher_state_saved_timestamp_seconds');
       expect(health.report()).toMatchObject({ status: 'ok', reasons: [] });
       expect(await gauge()).toBe('0');
       const stopped = w.stop();
