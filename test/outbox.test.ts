@@ -136,7 +136,7 @@ describe('Outbox', () => {
     o.record(ev(21), ['a']);
     expect(o.journalInMemory).toBe(0);
     expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
-      'no state saved for a while: the outbox journal now lives in the log file only (compaction paused) until a save succeeds',
+      'more than 5 events since the state was last saved (saves failing, or spaced out by --save-every): the outbox journal now lives in the log file only (compaction paused) until the next save',
     ]);
     expect(o.journal().map((e) => e.participant.id)).toEqual(Array.from({ length: 9 }, (_, i) => `p${i + 13}`));
     o.close();

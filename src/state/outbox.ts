@@ -292,7 +292,7 @@ export class Outbox {
   #spill(): void {
     this.#log.warn(
       { outbox: this.path, journaled: this.#journal.length },
-      'no state saved for a while: the outbox journal now lives in the log file only (compaction paused) until a save succeeds',
+      `more than ${this.#journalCap} events since the state was last saved (saves failing, or spaced out by --save-every): the outbox journal now lives in the log file only (compaction paused) until the next save`,
     );
     this.#journal = [];
     this.#spilled = true;
