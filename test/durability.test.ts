@@ -845,18 +845,24 @@ describe('the state lock', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  /** A lock acquired in a new directory, with what its onLost and onRestored were called with. */
+  async function watchedLock() {
+    const dir = tmp();
+    const lock = new StateLock(join(dir, 'state.json'));
+    const calls = { lost: [] as unknown[], restored: 0 };
+    await lock.acquire({ onLost: (owner) => calls.lost.push(owner), onRestored: () => calls.restored++ });
+    return { dir, lock, calls };
+  }
+
   it('its heartbeat notices a lock taken over by another process (onLost, once; release leaves the other\'s lock alone) and writes again one removed meanwhile (onRestored)', async () => {
     await underFakeClock(async (clock) => {
-      const dir = tmp();
-      const lock = new StateLock(join(dir, 'state.json'));
-      const lost: unknown[] = [];
-      let restored = 0;
-      await lock.acquire({ onLost: (owner) => lost.push(owner), onRestored: () => restored++ });
+      const { dir, lock, calls } = await watchedLock();
+      const { lost } = calls;
       const mine = readFileSync(lock.path, 'utf8');
       // removed by hand (or by a cleaner of old files): written again at the next beat, ours still
       unlinkSync(lock.path);
       await clock.tickAsync(LOCK_HEARTBEAT_MS);
-      expect(restored).toBe(1);
+      expect(calls.restored).toBe(1);
       expect(readFileSync(lock.path, 'utf8')).toBe(mine);
       expect(readdirSync(dir)).toEqual(['state.json.lock']);
       // another daemon judged it stale (this process was paused) and took it over
@@ -870,21 +876,18 @@ describe('the state lock', () => {
       expect(statSync(lock.path).mtimeMs).toBe(touched); // its heartbeat stopped: no longer touching another's lock
       lock.release();
       expect(readFileSync(lock.path, 'utf8')).toBe(other);
-      expect(restored).toBe(1);
+      expect(calls.restored).toBe(1);
     }, Date.now());
   });
 
   it('confirm() looks now, as a heartbeat would: true while it names this process (and after writing again one removed), false once another took it over (onLost, once, heartbeat or not), false after release', async () => {
     await underFakeClock(async (clock) => {
-      const dir = tmp();
-      const lock = new StateLock(join(dir, 'state.json'));
-      const lost: unknown[] = [];
-      let restored = 0;
-      await lock.acquire({ onLost: (owner) => lost.push(owner), onRestored: () => restored++ });
+      const { lock, calls } = await watchedLock();
+      const { lost } = calls;
       expect(lock.confirm()).toBe(true);
       unlinkSync(lock.path);
       expect(lock.confirm()).toBe(true);
-      expect(restored).toBe(1);
+      expect(calls.restored).toBe(1);
       const other = formatOwner({ pid: 4242, boot: 'b', start: '7', pidns: 'pid:[9]' });
       writeFileSync(lock.path, other);
       expect(lock.confirm()).toBe(false);
