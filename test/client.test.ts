@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DailyClient, encodeRoomSegment } from '../src/daily/client.js';
 import { DailyApiError } from '../src/daily/errors.js';
@@ -452,6 +453,90 @@ describe('DailyClient body limits', () => {
     const ok = new DailyClient({ apiKey: 'k', apiUrl: url });
     await expect(ok.getRoomPresence('streamed')).resolves.toMatchObject({ participants: [] });
     await ok.close();
+  });
+});
+
+describe('DailyClient and compressed answers', () => {
+  let server: Server;
+  let url: string;
+  const body = (pad: string) => JSON.stringify({ total_count: 0, data: [], pad });
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const what = (req.url ?? '').split('/')[3] ?? '';
+      const send = (payload: Buffer, encoding: string, status = 200) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'content-encoding': encoding, 'content-length': payload.length });
+        res.end(payload);
+      };
+      const gz = gzipSync(body('ok'));
+      if (what === 'bomb') send(gzipSync(body('x'.repeat(4_000_000))), 'gzip'); // ~4 KB that inflate to 4 MB
+      else if (what === 'corrupt') send(Buffer.from('this is not gzip at all'), 'gzip');
+      else if (what === 'cut') send(gz.subarray(0, gz.length - 12), 'gzip'); // a whole HTTP body, half a gzip stream
+      else if (what === 'zstd') send(Buffer.from(body('ok')), 'zstd');
+      else if (what === 'deflate') send(deflateSync(body('deflated')), 'deflate');
+      else if (what === 'br') send(brotliCompressSync(body('brotli')), 'br');
+      else if (what === 'gone') send(gzipSync(JSON.stringify({ error: 'not-found', info: 'room gone not found' })), 'gzip', 404);
+      else send(gz, 'x-gzip');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('asks for gzip and reads it, from the simulator on every read path, names outside ASCII included', async () => {
+    const zipped = new DailySimulator({ rooms: ['intl'], compress: true });
+    await zipped.listen();
+    try {
+      const people = ['Zoë', '李小龙', 'Ann'].map((userName) => zipped.join('intl', { userName }));
+      // what the simulator sends a request that asks for gzip, and one that does not
+      const raw = async (encoding?: string) => {
+        const res = await fetch(`${zipped.url}/presence`, { headers: { authorization: `Bearer ${zipped.apiKey}`, ...(encoding ? { 'accept-encoding': encoding } : {}) } });
+        return res.headers.get('content-encoding');
+      };
+      expect(await raw('gzip')).toBe('gzip');
+      const c = new DailyClient({ apiKey: zipped.apiKey, apiUrl: zipped.url });
+      const names = people.map((p) => p.userName);
+      expect((await c.getRoomPresence('intl')).participants.map((p) => p.userName)).toEqual(names);
+      expect(((await c.getRoomText('intl')).whole().entries as ParticipantEntry[]).map((e) => e.userName)).toEqual(names);
+      expect(((await c.getDomainPresence()).get('intl') ?? []).map((p) => p.userName)).toEqual(names);
+      const read: unknown[] = [];
+      (await c.getDomainEntriesDeferred()).forEach((list) => read.push(...(list as ParticipantEntry[]).map((e) => e.userName)));
+      expect(read).toEqual(names);
+      // every answer the client got came gzipped: it asked for gzip each time
+      expect(zipped.requests.filter((r) => r.path.includes('presence')).map((r) => r.gzip)).toEqual([true, true, true, true, true]);
+      await c.close();
+    } finally {
+      await zipped.close();
+    }
+  });
+
+  it('caps what a compressed body inflates to; a corrupt, cut or unknown encoding is an invalid (retryable) answer saying so; deflate and br are read if sent unasked; an error body is read through gzip too; nothing crashes', async () => {
+    const uncaught: unknown[] = [];
+    const record = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', record);
+    try {
+      const c = new DailyClient({ apiKey: 'k', apiUrl: url, maxBodyBytes: 1_000_000 });
+      const bomb = await failure(c.getRoomPresence('bomb'));
+      expect(bomb.code).toBe('DAILY_RESPONSE_TOO_LARGE');
+      expect(bomb.message).toMatch(/^response from Daily for room "bomb" exceeds 1000000 bytes/);
+      const corrupt = await failure(c.getRoomPresence('corrupt'));
+      expect(corrupt).toMatchObject({ code: 'DAILY_INVALID_RESPONSE', retryable: true });
+      expect(corrupt.message).toMatch(/^invalid response from Daily for room "corrupt": the body is not valid gzip \(Z_DATA_ERROR\), 23 bytes$/);
+      const cut = await failure(c.getRoomPresence('cut'));
+      expect(cut.message).toMatch(/^invalid response from Daily for room "cut": the body is not valid gzip \(Z_BUF_ERROR\)/);
+      const zstd = await failure(c.getRoomPresence('zstd'));
+      expect(zstd.message).toBe('invalid response from Daily for room "zstd": the body is encoded as "zstd", which the watcher did not ask for and cannot read (it asks for gzip)');
+      expect(zstd.retryable).toBe(true);
+      await expect(c.getRoomEntries('deflate')).resolves.toMatchObject({ entries: [] });
+      await expect(c.getRoomEntries('br')).resolves.toMatchObject({ entries: [] });
+      await expect(c.getRoomEntries('plain')).resolves.toMatchObject({ entries: [] });
+      const gone = await failure(c.getRoomPresence('gone'));
+      expect(gone).toMatchObject({ code: 'DAILY_NOT_FOUND', type: 'not-found', status: 404 });
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      await c.close();
+    } finally {
+      process.off('uncaughtException', record);
+    }
+    expect(uncaught).toEqual([]);
   });
 });
 

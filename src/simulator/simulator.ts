@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { EventEmitter } from 'eventemitter3';
 import type { Participant } from '../events.js';
 import { NAMES, randomUuid, ROOM_NAMES, seededRandom } from './random.js';
@@ -33,6 +34,8 @@ export interface SimulatorRequest {
   /** The HTTP status sent; `delayed` for a delay fault (logged when the request arrives). */
   status: number | 'reset' | 'hang' | 'delayed';
   fault?: SimulatorFault['kind'];
+  /** The answer went gzipped (`compress`, and the request accepted gzip). */
+  gzip?: true;
 }
 
 export interface SimulatedParticipant {
@@ -63,6 +66,8 @@ export interface SimulatorOptions {
   seed?: number;
   /** Cap on participants a room answer returns when no limit is sent (Daily's is undocumented). Default unlimited. */
   defaultLimit?: number;
+  /** Gzip the answer to a request that accepts it, as a server or proxy in front of Daily may. Default false. */
+  compress?: boolean;
   now?: () => number;
 }
 
@@ -91,6 +96,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
   /** How many people random churn keeps present, give or take. */
   readonly #population: number;
   readonly #defaultLimit: number | undefined;
+  readonly #compress: boolean;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #churnTimer: NodeJS.Timeout | undefined;
@@ -107,6 +113,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     this.#reconnects = opts.reconnects ?? 0;
     if (!(this.#reconnects >= 0 && this.#reconnects <= 1)) throw new RangeError(`simulator: reconnects must be a share from 0 to 1, got ${opts.reconnects}`);
     this.#defaultLimit = opts.defaultLimit;
+    this.#compress = opts.compress === true;
     const rooms = opts.rooms ?? 3;
     const names =
       typeof rooms === 'number'
@@ -305,15 +312,22 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     return rule.fault;
   }
 
+  /** An answer, gzipped when the simulator compresses and the request accepts it. */
+  #write(req: IncomingMessage, res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): boolean {
+    const gzip = this.#compress && /\bgzip\b/i.test(String(req.headers['accept-encoding'] ?? ''));
+    const payload = gzip ? gzipSync(text) : text;
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...(gzip ? { 'content-encoding': 'gzip' } : {}), ...headers });
+    res.end(payload);
+    return gzip;
+  }
+
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const rawUrl = req.url ?? '/';
     const path = rawUrl.split('?')[0]!;
     const query = new URLSearchParams(rawUrl.slice(path.length + 1));
     const send = (status: number, body: unknown, headers: Record<string, string> = {}, fault?: SimulatorFault['kind']) => {
-      const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-      res.end(text);
-      this.#log({ at: this.#now(), path, target, status, ...(fault ? { fault } : {}) });
+      const gzip = this.#write(req, res, status, typeof body === 'string' ? body : JSON.stringify(body), headers);
+      this.#log({ at: this.#now(), path, target, status, ...(fault ? { fault } : {}), ...(gzip ? { gzip: true as const } : {}) });
     };
 
     const segments = path.split('/');
@@ -400,11 +414,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
         }
         case 'delay': {
           this.#log({ at: this.#now(), path, target, status: 'delayed', fault: 'delay' });
-          const quiet = (status: number, body: unknown) => {
-            const text = JSON.stringify(body);
-            res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-            res.end(text);
-          };
+          const quiet = (status: number, body: unknown) => void this.#write(req, res, status, JSON.stringify(body));
           setTimeout(() => {
             if (!res.destroyed) this.#answer(target, query, quiet);
           }, fault.ms).unref();
