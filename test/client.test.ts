@@ -23,6 +23,19 @@ afterAll(async () => {
 });
 afterEach(() => sim.clearFaults());
 
+/** Run `fn`, then fail if an exception went uncaught meanwhile (a dropped body's late 'error' crashed the daemon once). */
+async function withoutUncaught(fn: () => Promise<void>): Promise<void> {
+  const uncaught: unknown[] = [];
+  const record = (e: unknown) => uncaught.push(e);
+  process.on('uncaughtException', record);
+  try {
+    await fn();
+  } finally {
+    process.off('uncaughtException', record);
+  }
+  expect(uncaught).toEqual([]);
+}
+
 async function failure(p: Promise<unknown>): Promise<DailyApiError> {
   const err = await p.then(
     () => undefined,
@@ -429,10 +442,7 @@ describe('DailyClient body limits', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it('caps the response body, declared or streamed', async () => {
-    const uncaught: unknown[] = [];
-    const record = (e: unknown) => uncaught.push(e);
-    process.on('uncaughtException', record);
-    try {
+    await withoutUncaught(async () => {
       // a large body is still arriving when it is dropped; a small one (over a small cap) has arrived whole
       for (const [max, size] of [[50_000, ''], [1024, '-small']] as const) {
         const c = new DailyClient({ apiKey: 'k', apiUrl: url, maxBodyBytes: max });
@@ -446,10 +456,7 @@ describe('DailyClient body limits', () => {
         expect(e2.code).toBe('DAILY_RESPONSE_TOO_LARGE');
         expect(e1.message).toMatch(new RegExp(`^response from Daily for room "declared${size}" exceeds ${max} bytes: if the domain is that large, raise the cap \\(--max-body`));
       }
-    } finally {
-      process.off('uncaughtException', record);
-    }
-    expect(uncaught).toEqual([]);
+    });
     const ok = new DailyClient({ apiKey: 'k', apiUrl: url });
     await expect(ok.getRoomPresence('streamed')).resolves.toMatchObject({ participants: [] });
     await ok.close();
@@ -510,10 +517,7 @@ describe('DailyClient and compressed answers', () => {
   });
 
   it('caps what a compressed body inflates to; a corrupt, cut or unknown encoding is an invalid (retryable) answer saying so; deflate and br are read if sent unasked; an error body is read through gzip too; nothing crashes', async () => {
-    const uncaught: unknown[] = [];
-    const record = (e: unknown) => uncaught.push(e);
-    process.on('uncaughtException', record);
-    try {
+    await withoutUncaught(async () => {
       const c = new DailyClient({ apiKey: 'k', apiUrl: url, maxBodyBytes: 1_000_000 });
       const bomb = await failure(c.getRoomPresence('bomb'));
       expect(bomb.code).toBe('DAILY_RESPONSE_TOO_LARGE');
@@ -533,10 +537,7 @@ describe('DailyClient and compressed answers', () => {
       expect(gone).toMatchObject({ code: 'DAILY_NOT_FOUND', type: 'not-found', status: 404 });
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
       await c.close();
-    } finally {
-      process.off('uncaughtException', record);
-    }
-    expect(uncaught).toEqual([]);
+    });
   });
 });
 
@@ -561,10 +562,7 @@ describe('DailyClient and a body cut short', () => {
   });
 
   it('a connection dropped mid-body is a network error, a body that stops coming a timeout; neither crashes', async () => {
-    const uncaught: unknown[] = [];
-    const record = (e: unknown) => uncaught.push(e);
-    process.on('uncaughtException', record);
-    try {
+    await withoutUncaught(async () => {
       const c = new DailyClient({ apiKey: 'k', apiUrl: url, timeoutMs: 300 });
       const cut = await failure(c.getRoomPresence('cut'));
       expect(cut.code).toBe('DAILY_NETWORK_ERROR');
@@ -575,10 +573,7 @@ describe('DailyClient and a body cut short', () => {
       expect(stall.message).toBe('no complete answer from Daily for room "stall" within 300 ms');
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
       await c.close();
-    } finally {
-      process.off('uncaughtException', record);
-    }
-    expect(uncaught).toEqual([]);
+    });
   });
 });
 
