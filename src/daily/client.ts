@@ -1,4 +1,5 @@
-import { createBrotliDecompress, createGunzip, createInflate, type Gunzip } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { redirectOrigin } from '../util/url.js';
 import { formatSize } from '../util/size.js';
@@ -272,21 +273,16 @@ export class DailyClient implements PresenceClient {
     const encoding = (Array.isArray(contentEncoding) ? contentEncoding.join(',') : (contentEncoding ?? '')).trim().toLowerCase();
     if (encoding !== '' && encoding !== 'identity') return this.#readCompressed(body, encoding, target);
     return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
+      const text = cappedText(max);
       const onData = (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > max) {
-          body.off('data', onData);
-          discard(body);
-          reject(tooLarge(target, max));
-          return;
-        }
-        chunks.push(chunk);
+        if (text.add(chunk)) return;
+        body.off('data', onData);
+        discard(body);
+        reject(tooLarge(target, max));
       };
       body.on('data', onData);
       body.once('error', reject);
-      body.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8')));
+      body.once('end', () => resolve(text.join()));
     });
   }
 
@@ -308,8 +304,8 @@ export class DailyClient implements PresenceClient {
         unzip.destroy();
         reject(err);
       };
-      const chunks: Buffer[] = [];
-      let size = 0;
+      // the cap on what arrives and on what it inflates to
+      const text = cappedText(max);
       let arrived = 0;
       const onData = (chunk: Buffer) => {
         arrived += chunk.length;
@@ -317,15 +313,13 @@ export class DailyClient implements PresenceClient {
         unzip.write(chunk);
       };
       unzip.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > max) return fail(tooLarge(target, max));
-        chunks.push(chunk);
+        if (!text.add(chunk)) fail(tooLarge(target, max));
       });
       unzip.once('error', (err: NodeJS.ErrnoException) => fail(invalidResponse(target, `the body is not valid ${encoding} (${err.code ?? err.message}), ${arrived} bytes`)));
       unzip.once('end', () => {
         if (settled) return;
         settled = true;
-        resolve(Buffer.concat(chunks, size).toString('utf8'));
+        resolve(text.join());
       });
       body.on('data', onData);
       body.once('error', fail);
@@ -334,8 +328,23 @@ export class DailyClient implements PresenceClient {
   }
 }
 
+/** Chunks of a body kept up to `max` bytes in all (`add` says false past it), then joined as UTF-8 text. */
+function cappedText(max: number): { add(chunk: Buffer): boolean; join(): string } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    add(chunk) {
+      size += chunk.length;
+      if (size > max) return false;
+      chunks.push(chunk);
+      return true;
+    },
+    join: () => (chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8')),
+  };
+}
+
 /** A decompressing stream for a Content-Encoding, or undefined for one it does not know. */
-function decompressor(encoding: string): Gunzip | ReturnType<typeof createInflate> | ReturnType<typeof createBrotliDecompress> | undefined {
+function decompressor(encoding: string): Transform | undefined {
   switch (encoding) {
     case 'gzip':
     case 'x-gzip':
