@@ -310,13 +310,6 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   let lock: StateLock | undefined;
   let lockLost!: (err: Error) => void;
   const lostLock = new Promise<Error>((resolve) => (lockLost = resolve));
-  /**
-   * Another daemon took the lock over: the state file and the outbox are its own now. From here on
-   * this one writes neither (not at its stop either); it only stops. What it emitted meanwhile the
-   * other sees for itself (it polls the same API, and a transition's event id is the same), and what
-   * it had journaled before is in the outbox the other read.
-   */
-  let fenced = false;
   if (cfg.statePath) {
     stateStore = new FileStateStore(cfg.statePath);
     try {
@@ -333,8 +326,11 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
             `the state file's lock names pid ${owner.pid} of another pid namespace (another container?), which this process cannot see: waiting up to ${formatDuration(Math.ceil(waitMs / 1000) * 1000)} for its heartbeat to show whether it still runs`,
           ),
         ...(io.signal ? { signal: io.signal } : {}),
+        // another daemon took the lock over: the state file and the outbox are its own now, and this
+        // one writes neither from here on (not at its stop either: its saves ask the lock first); it
+        // only stops. What it emitted meanwhile the other sees for itself (it polls the same API, and
+        // a transition's event id is the same); what it had journaled before is in the outbox the other read
         onLost: (owner) => {
-          fenced = true;
           held.outbox?.close();
           lockLost(
             new StateLockLostError(
@@ -388,10 +384,10 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       load: () => Promise.resolve(loaded),
       // the state is built just before save() is called, so it includes every event journaled so far
       save: async (state) => {
-        // the other daemon's file now: known from the heartbeat, or from a look at the lock just
-        // before writing (a daemon paused past the lock's staleness and resumed saves before its
-        // next heartbeat; confirm() then stops it as the heartbeat would)
-        if (fenced || (lock !== undefined && !lock.confirm())) return;
+        // the other daemon's file once the lock is lost: confirm() says so at once when a heartbeat
+        // found it, and looks now otherwise (a daemon paused past the lock's staleness and resumed
+        // saves before its next heartbeat; confirm() then stops it as the heartbeat would)
+        if (lock !== undefined && !lock.confirm()) return;
         const seq = box.seq;
         await store.save({ ...state, journalSeq: seq });
         box.covered(seq);
