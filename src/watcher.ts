@@ -102,7 +102,7 @@ interface CommonOptions {
   /** Replace the HTTP client (tests, or a custom transport). */
   client?: PresenceClient;
   /**
-   * Wall clock for event timestamps and the saved state's `savedAt`. Default Date.now. Waits (the
+   * Wall clock for event timestamps, the saved state's `savedAt` and `stateSavedAt`. Default Date.now. Waits (the
    * rate limit, leave grace, retrying a failed save) are timed on a monotonic clock instead, so a
    * wall clock stepped by NTP or a restored VM neither holds them nor cuts them short.
    */
@@ -278,7 +278,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #saveRetryAt = 0;
   #saving: Promise<void> | undefined;
   #saveAgain = false;
-  /** When the last save succeeded (Date.now()). */
+  /** When the last save succeeded (the wall clock, `now`). */
   #savedAt: number | undefined;
   readonly #saveEveryMs: number;
   /** When the last save began (monotonic clock), for saveEveryMs. */
@@ -446,7 +446,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   }
 
   /**
-   * When the state was last saved (ms since the epoch, `Date.now()`), undefined before the first
+   * When the state was last saved (ms since the epoch, by the `now` option's clock), undefined before the first
    * save; null without a state store. With `saveEveryMs`, up to that long behind by design.
    */
   get stateSavedAt(): number | undefined | null {
@@ -573,7 +573,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (!this.#store) return Promise.resolve();
     return this.#store.save(this.exportState()).then(
       () => {
-        this.#savedAt = Date.now();
+        this.#savedAt = this.#now();
         if (this.#saveError !== undefined) this.#log.info('state saved again');
         this.#saveError = undefined;
       },

@@ -683,6 +683,27 @@ describe('state saving (fake timers)', () => {
     }
   });
 
+  it('stateSavedAt is read from the watcher\'s wall clock (the now option), as the saved state\'s savedAt is', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    try {
+      const saved: string[] = [];
+      const store = { load: async () => undefined, save: async (st: { savedAt: string }) => void saved.push(st.savedAt) };
+      const client = new FakeClient();
+      client.fallback = [p('x')];
+      const wall = Date.parse('2030-06-01T12:00:00.000Z');
+      const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 1000, maxRps: 1000, logger: quietLogger, stateStore: store as never, now: () => wall });
+      w.start();
+      await clock.tickAsync(500);
+      expect(saved).toEqual(['2030-06-01T12:00:00.000Z']);
+      expect(w.stateSavedAt).toBe(wall);
+      const stopped = w.stop();
+      await clock.tickAsync(10);
+      await stopped;
+    } finally {
+      clock.uninstall();
+    }
+  });
+
   it('saveEveryMs is checked: a number from 0 to a day, and only with a stateStore', () => {
     const store = { load: async () => undefined, save: async () => {} };
     const base = { client: new FakeClient(), rooms: ['a'], logger: quietLogger };
