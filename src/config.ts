@@ -405,6 +405,9 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
     message = 'type must be one of stdout, webhook, slack';
     // a likely slip: the kind as the key (`- slack: https://…`)
     const item = valueAt(interpolated, issue.path.slice(0, 2));
+    const typed = item && typeof item === 'object' && !Array.isArray(item) ? (item as { type?: unknown }).type : undefined;
+    const meant = typeof typed === 'string' ? closestName(typed, SINK_KINDS) : undefined;
+    if (meant !== undefined) message += `, not "${typed}" (did you mean ${meant}?)`;
     const asKey = item && typeof item === 'object' && !Array.isArray(item) && !('type' in item) ? ['stdout', 'webhook', 'slack'].find((k) => k in item) : undefined;
     if (asKey) message = `the kind of sink goes in type: and its address in url:, e.g. {type: ${asKey}${asKey === 'stdout' ? '' : ', url: "https://…"'}}, not as "${asKey}:" itself`;
   }
@@ -535,12 +538,29 @@ export function parseSinkSpec(spec: string): SinkConfig {
   if (spec === 'stdout:text') return { type: 'stdout', format: 'text' };
   if (spec.startsWith('stdout:')) throw new ConfigError(`--sink "${spec}": stdout's format is json (the default) or text`);
   const m = /^(webhook|slack):(.*)$/s.exec(spec);
-  if (!m) throw new ConfigError(`--sink "${spec.split(':')[0]}…": expected stdout, stdout:text, webhook:<url> or slack:<url>`);
+  if (!m) throw new ConfigError(`--sink "${spec.split(':')[0]}…": expected stdout, stdout:text, webhook:<url> or slack:<url>${sinkSpecHint(spec)}`);
   const type = m[1] as 'webhook' | 'slack';
   const url = m[2]!;
   if (!httpUrl.safeParse(url).success) throw new ConfigError(`--sink ${type}:…: the URL must be an http(s) URL`);
   return { type, url };
 }
+
+/**
+ * What a `--sink` spec that names no kind most likely meant: a URL given bare (the kind goes first;
+ * Slack's own host says which), or a kind misspelt (`webhok:`). Never repeats the URL: it can hold
+ * a token.
+ */
+function sinkSpecHint(spec: string): string {
+  if (/^https?:\/\//i.test(spec)) {
+    const slack = /^https?:\/\/hooks\.slack\.com[/:]/i.test(spec);
+    return slack ? ' (a Slack webhook URL goes after the kind: slack:https://hooks.slack.com/…)' : ' (a URL goes after its kind: webhook:https://… or slack:https://…)';
+  }
+  const kind = spec.split(':')[0]!;
+  const meant = closestName(kind, SINK_KINDS);
+  return meant === undefined ? '' : ` (did you mean ${meant}${meant === 'stdout' ? '' : ':<url>'}?)`;
+}
+
+const SINK_KINDS = ['stdout', 'webhook', 'slack'];
 
 /** `host:port`, `:port` or `port`; no host means loopback. */
 export function parseHostPort(text: string, what = '--health'): { host: string; port: number } {

@@ -152,6 +152,9 @@ describe('a sink written the wrong way round', () => {
     );
     expect(problem({ sinks: [{ stdout: true }] })).toBe('w.yaml: sinks[0].type: the kind of sink goes in type: and its address in url:, e.g. {type: stdout}, not as "stdout:" itself');
     expect(problem({ sinks: [{ type: 'email' }] })).toBe('w.yaml: sinks[0].type: type must be one of stdout, webhook, slack');
+    // a misspelt kind is named, with the kind it most likely meant
+    expect(problem({ sinks: [{ type: 'webhok', url: 'https://hooks.example/in' }] })).toBe('w.yaml: sinks[0].type: type must be one of stdout, webhook, slack, not "webhok" (did you mean webhook?)');
+    expect(problem({ sinks: [{ type: 'Slack', url: 'https://hooks.slack.com/services/T1/B2/tok123' }] })).toBe('w.yaml: sinks[0].type: type must be one of stdout, webhook, slack, not "Slack" (did you mean slack?)');
     expect(problem({ sinks: [{ type: 'slack' }] })).toBe('w.yaml: sinks[0].url: is missing (a string is required here)');
   });
 });

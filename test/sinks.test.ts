@@ -942,6 +942,25 @@ describe('--sink specs', () => {
     expect(parseSinkSpec('stdout:text')).toEqual({ type: 'stdout', format: 'text' });
     expect(() => parseSinkSpec('stdout:pretty')).toThrow('--sink "stdout:pretty": stdout\'s format is json (the default) or text');
   });
+
+  it('a spec with no kind it knows says what it most likely meant, and never repeats a URL', () => {
+    const problem = (spec: string) => {
+      try {
+        parseSinkSpec(spec);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
+    const expected = 'expected stdout, stdout:text, webhook:<url> or slack:<url>';
+    expect(problem('webhok:https://hooks.example/in?token=s3cr3t')).toBe(`--sink "webhok…": ${expected} (did you mean webhook:<url>?)`);
+    expect(problem('Slack:https://hooks.slack.com/services/T1/B2/s3cr3t')).toBe(`--sink "Slack…": ${expected} (did you mean slack:<url>?)`);
+    expect(problem('stdou')).toBe(`--sink "stdou…": ${expected} (did you mean stdout?)`);
+    // a URL given bare: the kind goes first, and Slack's own host says which
+    expect(problem('https://hooks.slack.com/services/T1/B2/s3cr3t')).toBe(`--sink "https…": ${expected} (a Slack webhook URL goes after the kind: slack:https://hooks.slack.com/…)`);
+    expect(problem('https://receiver.example/in?token=s3cr3t')).toBe(`--sink "https…": ${expected} (a URL goes after its kind: webhook:https://… or slack:https://…)`);
+    expect(problem('carrier-pigeon')).toBe(`--sink "carrier-pigeon…": ${expected}`);
+  });
 });
 
 describe('plain http', () => {
