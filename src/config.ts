@@ -619,15 +619,36 @@ export const DEFAULTS = {
 };
 
 /** No request to Daily or to a receiver completes in less; a shorter timeout is a mistake, most likely seconds written as a bare number. */
-const MIN_TIMEOUT_MS = 100;
+export const MIN_TIMEOUT_MS = 100;
 
 /**
  * A duration under its minimum. A bare number is milliseconds, which reads as seconds to many: say
  * so, as a conditional, since by now "15" and "15ms" are the same number and the hint cannot tell
  * which one was written.
  */
-function tooShort(what: string, ms: number, advice: string): string {
+export function tooShort(what: string, ms: number, advice: string): string {
   return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? `; if you meant ${ms} second${ms === 1 ? '' : 's'}, write "${ms}s" (a number with no unit is milliseconds)` : ''}`;
+}
+
+/** What a drain timeout is for, when one is too short to deliver anything. */
+export const DRAIN_ADVICE = 'at a stop, sinks get this long to deliver what is queued, e.g. 10s (the default); 0 stops without waiting';
+
+/**
+ * Durations that are allowed but most likely a unit slip (`--leave-grace 30`, thirty milliseconds):
+ * what each then does, for the daemon to log at start and `--check-config` to list. Not errors: a
+ * leave grace under an interval still holds a leave for one poll, which someone may want.
+ */
+export function durationNotes(cfg: Pick<DaemonConfig, 'leaveGraceMs' | 'saveEveryMs' | 'intervalMs'>): string[] {
+  const notes: string[] = [];
+  const meant = (ms: number) => `; if you meant ${ms} second${ms === 1 ? '' : 's'}, write "${ms}s" (a number with no unit is milliseconds)`;
+  const every = formatDuration(cfg.intervalMs);
+  if (cfg.leaveGraceMs > 0 && cfg.leaveGraceMs < 1000 && cfg.leaveGraceMs <= cfg.intervalMs) {
+    notes.push(`leave grace ${cfg.leaveGraceMs}ms is no longer than a poll: a leave waits for one more poll (${every}) whatever the grace${meant(cfg.leaveGraceMs)}`);
+  }
+  if (cfg.saveEveryMs > 0 && cfg.saveEveryMs < 1000 && cfg.saveEveryMs <= cfg.intervalMs) {
+    notes.push(`--save-every ${cfg.saveEveryMs}ms spaces nothing out: with a poll every ${every} the state is written after every poll that changes it, as without it${meant(cfg.saveEveryMs)}`);
+  }
+  return notes;
 }
 
 /**
@@ -739,6 +760,9 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     ['--dead-letter (deadLetter)', m.deadLetter, 'dead-letter.ndjson'],
   ] as const) {
     if (path !== undefined && path.endsWith('/')) throw new ConfigError(`${label} ${path} ends in "/", so it names a directory: give a file in it, e.g. ${path}${example}`);
+  }
+  if (m.drainTimeout !== undefined && m.drainTimeout > 0 && m.drainTimeout < MIN_TIMEOUT_MS) {
+    throw new ConfigError(tooShort('drain timeout', m.drainTimeout, DRAIN_ADVICE));
   }
   if (m.saveEvery !== undefined && m.state === undefined) {
     throw new ConfigError('--save-every (saveEvery) applies with --state only: without a state file nothing is saved');

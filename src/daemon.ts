@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
-import { ConfigError, type DaemonConfig, type SinkConfig } from './config.js';
+import { ConfigError, durationNotes, type DaemonConfig, type SinkConfig } from './config.js';
 import { Dispatcher, type SinkFilter } from './dispatcher.js';
 import { HealthServer } from './health.js';
 import { secrets, type Logger } from './log.js';
@@ -290,6 +290,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   const deadLetter = openDeadLetter(cfg.deadLetterPath, log, { stdoutSink: cfg.sinks.some((s) => s.type === 'stdout') });
   const prepared = prepareSinks(cfg, io);
   for (const note of prepared.notes) log[note.level](note.message);
+  for (const note of durationNotes(cfg)) log.warn(note);
   const metrics = new Metrics(io.version);
   const dispatcher = new Dispatcher();
   const keys = prepared.sinks.map((s) => s.key);

@@ -105,6 +105,11 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['saveEvery in a config file without state', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsaveEvery: 5m\n')], undefined, /^presence-watcher: --save-every \(saveEvery\) applies with --state only/m],
     ['bad --save-every', () => ['--room', 'a', '--state', join(dir, 'every.json'), '--save-every', 'hourly'], undefined, /--save-every "hourly" is not a duration/],
     ['bad sink spec', () => ['--room', 'a', '--sink', 'carrier-pigeon'], undefined, /--sink "carrier-pigeon…": expected stdout, stdout:text, webhook:<url> or slack:<url>/],
+    ['a sink kind misspelt', () => ['--room', 'a', '--sink', 'webhok:https://h.example/in'], undefined, /^presence-watcher: --sink "webhok…": expected stdout, stdout:text, webhook:<url> or slack:<url> \(did you mean webhook:<url>\?\)$/m],
+    // a bare number is milliseconds: no delivery fits in 10 of them
+    ['a drain timeout in milliseconds by mistake', () => ['--room', 'a', '--drain-timeout', '10'], undefined, /^presence-watcher: drain timeout 10ms is too short: .*0 stops without waiting; if you meant 10 seconds, write "10s" \(a number with no unit is milliseconds\)$/m],
+    ['an --once-timeout in milliseconds by mistake', () => ['--room', 'a', '--once', '--once-timeout', '30'], undefined, /^presence-watcher: --once-timeout 30ms is too short: give the first snapshot some time, e\.g\. 30s \(the default\); if you meant 30 seconds, write "30s"/m],
+    ["replay's --drain-timeout in milliseconds by mistake", () => ['replay', join(dir, 'dead.ndjson'), '--drain-timeout', '5'], undefined, /^presence-watcher: --drain-timeout 5ms is too short: replay waits this long .*; if you meant 5 seconds, write "5s"/m],
     ['sink with a bad URL', () => ['--room', 'a', '--sink', 'webhook:not a url'], undefined, /--sink webhook:…: the URL must be an http\(s\) URL/],
     ['a Slack incoming webhook as a webhook sink', () => ['--room', 'a', '--sink', 'webhook:https://hooks.slack.com/services/T0/B0/raw-secret-value'], undefined, /^presence-watcher: sinks\[0\]: hooks\.slack\.com\/services\/… is a Slack incoming webhook, which takes Slack messages, not the watcher's event JSON .*make it a slack sink \(--sink slack:<url>, or type: slack\)$/m],
     ['no room and no --all-rooms', () => [], undefined, /nothing to watch: give --room <name> \(repeatable\) or --all-rooms/],
@@ -1109,6 +1114,26 @@ describe('--check-config', () => {
     daemon.kill('SIGTERM');
     await daemon.exit;
     expect(daemon.logs.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(expect.arrayContaining(twice));
+  });
+
+  it('notes a leave grace or a --save-every no longer than a poll and under a second (most likely seconds meant), as the daemon logs it', async () => {
+    const grace = 'leave grace 30ms is no longer than a poll: a leave waits for one more poll (15s) whatever the grace; if you meant 30 seconds, write "30s" (a number with no unit is milliseconds)';
+    const every = '--save-every 60ms spaces nothing out: with a poll every 15s the state is written after every poll that changes it, as without it; if you meant 60 seconds, write "60s" (a number with no unit is milliseconds)';
+    const r = await runCli(['--room', 'standup', '--leave-grace', '30', '--state', join(dir, 'notes.json'), '--save-every', '60', '--check-config'], env());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`  - ${grace}\n`);
+    expect(r.stdout).toContain(`  - ${every}\n`);
+    // in seconds, or longer than the poll (milliseconds meant, at a 100 ms interval): nothing to say
+    const meant = await runCli(['--room', 'standup', '--leave-grace', '30s', '--interval', '100ms', '--state', join(dir, 'notes.json'), '--save-every', '500', '--check-config'], env());
+    expect(meant.code).toBe(0);
+    expect(meant.stdout).not.toMatch(/leave grace|spaces nothing out/);
+    const daemon = start(['--room', 'standup', '--leave-grace', '50', ...FAST, '--drain-timeout', '100ms']);
+    await daemon.until(() => daemon.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    daemon.kill('SIGTERM');
+    await daemon.exit;
+    expect(daemon.logs.filter((l) => l.level === 40).map((l) => l.msg)).toContain(
+      'leave grace 50ms is no longer than a poll: a leave waits for one more poll (100ms) whatever the grace; if you meant 50 seconds, write "50s" (a number with no unit is milliseconds)',
+    );
   });
 
   it('notes GET /presence polled faster than Daily\'s data moves (15 s), against Daily only', async () => {

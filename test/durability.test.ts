@@ -100,6 +100,18 @@ describe('LeaveGrace', () => {
     expect(kinds(g.process([], 60_001, (room) => room === 'x'))).toEqual(['leave:a']);
   });
 
+  it('a grace no longer than a poll holds a leave for exactly one more poll, whatever its length (what the note on a grace in milliseconds says)', () => {
+    for (const grace of [1, 30, 15_000]) {
+      const g = new LeaveGrace(grace);
+      const s1 = step(undefined, [p('a'), p('b')]);
+      g.process(s1.events, 0, () => true);
+      // polls every 15 s: b is missing from the second, and still from the third
+      const s2 = step(s1.next, [p('a')]);
+      expect(g.process(s2.events, 15_000, () => true)).toEqual([]);
+      expect(kinds(g.process([], 30_000, () => true))).toEqual(['leave:b']);
+    }
+  });
+
   it('0 disables it', () => {
     const g = new LeaveGrace(0);
     const s = step(new Map([['a', p('a')]]), []);

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { closestName, ConfigError, EVENT_TYPES, LOG_LEVEL_NAMES, parseSinkSpec, type FileConfig, type LogLevelName } from '../config.js';
+import { closestName, ConfigError, DRAIN_ADVICE, EVENT_TYPES, LOG_LEVEL_NAMES, MIN_TIMEOUT_MS, parseSinkSpec, tooShort, type FileConfig, type LogLevelName } from '../config.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { SAME_PERSON_RULES } from '../same-user.js';
 import { joinSecrets } from '../sinks/signing.js';
@@ -212,6 +212,13 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>)
   }
 }
 
+/** replay's --drain-timeout (5 minutes unless given): 0 gives up at once, under 100 ms is a slip. */
+function replayDrain(ms: number | undefined): number {
+  if (ms === undefined) return 5 * 60_000;
+  if (ms > 0 && ms < MIN_TIMEOUT_MS) throw new ConfigError(tooShort('--drain-timeout', ms, 'replay waits this long for the receivers to take the events, e.g. 5m (the default); 0 gives up at once'));
+  return ms;
+}
+
 function duration(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const ms = parseDuration(v);
@@ -350,7 +357,7 @@ export function parseCommand(argv: string[]): Command {
       webhookSecret: secretFlag(values['webhook-secret'] as string[] | undefined),
       configPath: pathFlag('--config', values.config as string | undefined),
       deadLetter: pathFlag('--dead-letter', values['dead-letter'] as string | undefined),
-      drainTimeoutMs: duration('--drain-timeout', values['drain-timeout'] as string | undefined) ?? 5 * 60_000,
+      drainTimeoutMs: replayDrain(duration('--drain-timeout', values['drain-timeout'] as string | undefined)),
       logLevel,
       logFormat: logFormatFlag(values['log-format'] as string | undefined),
     };
@@ -464,6 +471,8 @@ export function parseCommand(argv: string[]): Command {
   };
   const onceTimeoutMs = duration('--once-timeout', s('once-timeout'));
   if (onceTimeoutMs !== undefined && v.once !== true) throw new ConfigError('--once-timeout applies to --once only');
-  if (onceTimeoutMs !== undefined && onceTimeoutMs < 1) throw new ConfigError('--once-timeout 0ms: give the first snapshot some time, e.g. 30s (the default)');
+  if (onceTimeoutMs !== undefined && onceTimeoutMs < MIN_TIMEOUT_MS) {
+    throw new ConfigError(tooShort('--once-timeout', onceTimeoutMs, 'give the first snapshot some time, e.g. 30s (the default)'));
+  }
   return { kind: 'run', flags, configPath: pathFlag('--config', s('config')), once: v.once === true ? { timeoutMs: onceTimeoutMs } : undefined, check: v['check-config'] === true };
 }

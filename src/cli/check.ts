@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError, type DaemonConfig } from '../config.js';
+import { ConfigError, durationNotes, type DaemonConfig } from '../config.js';
 import { keepSecret, openDeadLetter, prepareSinks, watcherOptions, type DaemonIO } from '../daemon.js';
 import type { SinkFilter } from '../dispatcher.js';
 import { nearestExisting } from '../util/dirs.js';
@@ -37,6 +37,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   openDeadLetter(cfg.deadLetterPath, io.logger, { create: false, stdoutSink: cfg.sinks.some((s) => s.type === 'stdout') });
   const { sinks, notes: sinkNotes } = prepareSinks(cfg, io);
   notes.push(...sinkNotes.map((n) => n.message));
+  notes.push(...durationNotes(cfg));
   const stateLines = cfg.statePath
     ? await checkState(cfg, sinks.map((s) => s.key), sinks.map((s) => s.sink.name), notes)
     : ['state        none: a restart sends joins for everyone present again, and no leave for who left meanwhile'];
