@@ -15,7 +15,7 @@ import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from '
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { EVENT_TYPES } from './events.js';
 import { withoutBom } from './util/text.js';
-import { MAX_SAVE_EVERY_MS } from './watcher.js';
+import { MAX_SAVE_EVERY_MS, roomAsUrl } from './watcher.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -708,6 +708,10 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   if (allRooms && m.limit !== undefined) throw new ConfigError('--limit (limit) applies to --room only: GET /presence, which --all-rooms polls, takes no parameters');
   if (rooms.includes('*')) {
     throw new ConfigError('--room "*" (rooms) is not a room name: to watch every room of the domain use --all-rooms (allRooms: true), with a sink rooms filter such as ["team-*"] to route some of them');
+  }
+  for (const r of rooms) {
+    const url = roomAsUrl(r);
+    if (url) throw new ConfigError(`--room "${url.shown}" (rooms) is a room's URL, not its name: give ${url.name === undefined ? 'the name, the last part of its URL' : `--room ${/^[\w.-]+$/.test(url.name) ? url.name : JSON.stringify(url.name)}`}`);
   }
   if (!allRooms && rooms.length === 0) {
     throw new ConfigError('nothing to watch: give --room <name> (repeatable) or --all-rooms');

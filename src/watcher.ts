@@ -64,6 +64,25 @@ export function fasterThanDomainData(intervalMs: number, apiUrl: string): string
   return `polling GET /presence every ${formatDuration(intervalMs)}: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing (an interval of 15s spends ${Math.round(DOMAIN_DATA_LAG_MS / intervalMs)}× fewer requests of the budget your other software shares)`;
 }
 
+/**
+ * A room's URL given where its name belongs (`https://acme.daily.co/standup`, copied from the
+ * browser): what to show of it, without its query (a meeting token can ride there), and the name
+ * it stands for when its path is one segment. Undefined for anything else: Daily does not say which
+ * characters a name may hold, so only what cannot be a name is caught (a scheme, a daily.co host).
+ */
+export function roomAsUrl(room: string): { shown: string; name: string | undefined } | undefined {
+  if (!/^(?:https?:\/\/|[^\s/]+\.daily\.co\/)/i.test(room)) return undefined;
+  const bare = room.replace(/[?#].*$/s, '');
+  const path = bare.replace(/^https?:\/\//i, '').split('/').slice(1).filter((p) => p !== '');
+  let name: string | undefined;
+  try {
+    name = path.length === 1 ? decodeURIComponent(path[0]!) : undefined;
+  } catch {
+    name = undefined;
+  }
+  return { shown: bare.length < room.length ? `${bare}…` : bare, name: name === '' ? undefined : name };
+}
+
 /** Why polling `rooms` rooms every `intervalMs` cannot keep to the interval within `maxRps`, or undefined. */
 export function overBudget(rooms: number, intervalMs: number, maxRps: number): string | undefined {
   if (!(rooms * (1000 / intervalMs) > maxRps)) return undefined;
@@ -314,6 +333,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         }
         // "*" names GET /presence in errors, health and metrics; and nobody means a room by it
         if (r === DOMAIN_TARGET) throw new WatcherOptionsError('PresenceWatcher: "*" is not a room name: to watch every room of the domain, set allRooms: true');
+        const url = roomAsUrl(r);
+        if (url) {
+          throw new WatcherOptionsError(`PresenceWatcher: rooms: "${url.shown}" is a room's URL, not its name: give ${url.name === undefined ? 'the name, the last part of its URL' : `"${url.name}"`}`);
+        }
       }
       this.#rooms = [...new Set(rooms)];
     }
