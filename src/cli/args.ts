@@ -31,7 +31,8 @@ Environment:
   NO_PROXY                 hosts to reach directly
 
 What to watch:
-  --room <name>            watch a room; repeatable. One request per room per interval.
+  --room <name>            watch a room by its name (standup, not https://acme.daily.co/standup);
+                           repeatable. One request per room per interval.
   --all-rooms              watch every room of the domain with GET /presence: one request per
                            interval whatever the number of rooms (with the default --max-rps,
                            --room tops out at 75 rooms every 15s)
