@@ -535,4 +535,13 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(w.intervalMs).toBe(15_000);
     void w.stop();
   });
+
+  it('stop() is final, even before start(): starting again says to create a new watcher', async () => {
+    const w = new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger });
+    await w.stop();
+    expect(() => w.start()).toThrow(/^PresenceWatcher: cannot start after stop\(\); create a new watcher$/);
+    expect(() => w.start()).toThrow(WatcherOptionsError);
+    expect(w.isRunning).toBe(false);
+    await w.stop(); // and stop stays idempotent
+  });
 });
