@@ -382,6 +382,7 @@ describe('CLI', () => {
     // the next cron run comes after the grace: what a wait would do, written into the state
     const check = await runCli(['--room', 'standup', '--state', state, '--leave-grace', '5m', '--check-config'], env());
     expect(check.stdout).toMatch(/state {8}.*: saved .*, 1 room\(s\), 1 people \(1 of them missing, their leave pending: --leave-grace\)\n/);
+    expect(check.stdout).toContain('leaves       after 5m absent (--leave-grace): someone back within it gets neither leave nor join\n');
     saved.pendingLeaves.standup![ann.id] = new Date(Date.now() - 6 * 60_000).toISOString();
     writeFileSync(state, JSON.stringify(saved));
     const next = await run();
@@ -1061,6 +1062,7 @@ describe('--check-config', () => {
     expect(r.stdout).toContain(`state        ${join(dir, 'data', 'state.json')}: none yet (a first start: everyone present gets an initial join); written at most every 5m (--save-every)\n`);
     expect(r.stdout).toContain('health       127.0.0.1:9464');
     expect(r.stdout).toContain('reconnects   paired by userId and name (set through meeting tokens; sessions without one are not paired)\n');
+    expect(r.stdout).toContain('leaves       at the first poll a person is missing (no --leave-grace)\n');
     expect(r.stdout).toMatch(/notes:\n  - webhook-2\(203\.0\.113\.9\) posts over plain http to another machine/);
     expect(r.stdout).toContain('Not checked');
     for (const secret of [SLACK, 'tokenPart123456', SECRET, sim.apiKey]) expect(r.stdout).not.toContain(secret);

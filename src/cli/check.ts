@@ -91,6 +91,11 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       ? 'reconnects   paired by name (--same-person name: two people of one name in a room count as one)'
       : 'reconnects   paired by userId and name (set through meeting tokens; sessions without one are not paired)',
   );
+  lines.push(
+    cfg.leaveGraceMs > 0
+      ? `leaves       after ${formatDuration(cfg.leaveGraceMs)} absent (--leave-grace): someone back within it gets neither leave nor join`
+      : 'leaves       at the first poll a person is missing (no --leave-grace)',
+  );
   lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
   lines.push(...stateLines);
   lines.push(`health       ${cfg.health ? `${cfg.health.host}:${cfg.health.port} (/healthz, /livez, /metrics)` : 'off'}`);
