@@ -15,7 +15,7 @@ import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from '
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { EVENT_TYPES } from './events.js';
 import { withoutBom } from './util/text.js';
-import { MAX_SAVE_EVERY_MS, roomAsUrl } from './watcher.js';
+import { dailyInClear, MAX_SAVE_EVERY_MS, roomAsUrl } from './watcher.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -757,6 +757,8 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const webhookSecret = m.webhookSecret ?? (envValue(env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
   if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);
+  const inClear = dailyInClear(apiUrl);
+  if (inClear) throw new ConfigError(`${m.apiUrl !== undefined ? '--api-url (apiUrl)' : 'DAILY_API_URL'}: ${inClear}`);
   // a directory where a file belongs: the lock, the outbox and the temp file are named after the
   // path, and would have gone inside a directory nobody creates ("cannot create lock …/.lock")
   for (const [label, path, example] of [

@@ -182,6 +182,21 @@ export function crossesNetworkInClear(url: string): boolean {
   return u.protocol === 'http:' && !loopback;
 }
 
+/**
+ * What is worth saying at start about the API URL beyond what the watcher says of Daily's own host
+ * (plain http to Daily is refused outright): another API reached over plain http, where the key
+ * and everyone's names cross the network unencrypted (a mock or a proxy on another machine).
+ */
+export function apiNotes(cfg: Pick<DaemonConfig, 'apiUrl'>): StartNote[] {
+  if (!crossesNetworkInClear(cfg.apiUrl)) return [];
+  return [
+    {
+      level: 'info',
+      message: `the API URL is plain http to another machine (${new URL(cfg.apiUrl).host}): the API key and people's names cross the network unencrypted; use https unless that network is yours alone`,
+    },
+  ];
+}
+
 export interface PreparedSink {
   sink: Sink;
   /** The events, rooms and people it takes. */
@@ -291,6 +306,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   const prepared = prepareSinks(cfg, io);
   for (const note of prepared.notes) log[note.level](note.message);
   for (const note of durationNotes(cfg)) log.warn(note);
+  for (const note of apiNotes(cfg)) log[note.level](note.message);
   const metrics = new Metrics(io.version);
   const dispatcher = new Dispatcher();
   const keys = prepared.sinks.map((s) => s.key);

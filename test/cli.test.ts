@@ -136,6 +136,8 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['bad health address', () => ['--room', 'a', '--health', 'localhost:http'], undefined, /--health "localhost:http": expected host:port/],
     ['bad max-rps', () => ['--room', 'a', '--max-rps', 'lots'], undefined, /--max-rps "lots" must be a number/],
     ['bad api url', () => ['--room', 'a', '--api-url', 'ftp://x'], undefined, /--api-url "ftp:\/\/x" is not an http\(s\) URL/],
+    ["Daily's API over plain http (the key would go out unencrypted)", () => ['--room', 'a', '--api-url', 'http://api.daily.co/v1'], undefined, /^presence-watcher: --api-url \(apiUrl\): the API URL is plain http \(http:\/\/api\.daily\.co\): the API key would cross the network unencrypted; Daily's API is https:\/\/api\.daily\.co\/v1$/m],
+    ["Daily's API over plain http, from DAILY_API_URL", () => ['--room', 'a'], { DAILY_API_URL: 'http://api.daily.co/v1' }, /^presence-watcher: DAILY_API_URL: the API URL is plain http/m],
     ['bad DAILY_API_URL', () => ['--room', 'a'], { DAILY_API_URL: 'not-a-url' }, /DAILY_API_URL "not-a-url" is not an http\(s\) URL/],
     ['bad PRESENCE_HEALTH (named as the variable, not as --health)', () => ['--room', 'a'], { PRESENCE_HEALTH: 'abc' }, /^presence-watcher: PRESENCE_HEALTH "abc": expected host:port, :port or port/],
     ['state directory cannot be created', () => ['--room', 'a', '--state', '/etc/hostname/sub/state.json'], undefined, /--state \/etc\/hostname\/sub\/state\.json: cannot create its directory \(ENOTDIR\)/],
@@ -1105,6 +1107,18 @@ describe('--check-config', () => {
     const r = await runCli(['--room', 'standup', '--api-url', 'https://api.daily.co', '--check-config'], env());
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('notes:\n  - the API URL\'s path is "/", but Daily\'s API base is https://api.daily.co/v1: expect every request to answer 404 ("room not found")');
+  });
+
+  it("notes a domain's meeting host given as the API, and another API over plain http to another machine (not over loopback)", async () => {
+    const host = await runCli(['--room', 'standup', '--api-url', 'https://acme.daily.co/v1', '--check-config'], env());
+    expect(host.code).toBe(0);
+    expect(host.stdout).toContain("  - the API URL's host is acme.daily.co, a domain's meeting host, not Daily's API: every domain's API is https://api.daily.co/v1 (the API key says which domain)");
+    const clear = await runCli(['--room', 'standup', '--api-url', 'http://mock.internal:8787/v1', '--check-config'], env());
+    expect(clear.code).toBe(0);
+    expect(clear.stdout).toContain("  - the API URL is plain http to another machine (mock.internal:8787): the API key and people's names cross the network unencrypted; use https unless that network is yours alone\n");
+    const local = await runCli(['--room', 'standup', '--check-config'], env());
+    expect(local.code).toBe(0);
+    expect(local.stdout).not.toContain('plain http');
   });
 
   it('notes a destination given twice (each event would arrive twice), as the daemon logs it', async () => {

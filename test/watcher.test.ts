@@ -508,6 +508,8 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       // the client's own checks, reported as the watcher's options (and their type) like the rest
       [{ apiKey: 'k', rooms: ['a'], apiUrl: 'api.daily.co/v1' }, /^PresenceWatcher: apiUrl is not a URL: give the whole address, https:\/\/ included \(Daily's is https:\/\/api\.daily\.co\/v1\)$/],
       [{ apiKey: 'k', rooms: ['a'], apiUrl: 'ftp://api.daily.co/v1' }, /^PresenceWatcher: apiUrl must be http or https, got ftp:$/],
+      // Daily over plain http: the key would go out unencrypted with the first request, whatever came back
+      [{ apiKey: 'k', rooms: ['a'], apiUrl: 'http://api.daily.co/v1' }, /^PresenceWatcher: apiUrl: the API URL is plain http \(http:\/\/api\.daily\.co\): the API key would cross the network unencrypted; Daily's API is https:\/\/api\.daily\.co\/v1$/],
       [{ apiKey: 'k', rooms: ['a'], maxBodyBytes: -1 }, /^PresenceWatcher: maxBodyBytes must be a positive number, got -1$/],
       // plain JavaScript has no type check: a misspelt option is an error, not a silent default
       [{ apiKey: 'k', rooms: ['a'], intervalMS: 5000 }, /^PresenceWatcher: unknown option "intervalMS" \(did you mean intervalMs\?\)$/],
