@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
+import { dailyInClear, DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
 import { nameFilter } from './dispatcher.js';
 import { SAME_PERSON_RULES, type SamePersonRule } from './same-user.js';
 import { formatDuration, parseDuration } from './util/duration.js';
@@ -15,7 +15,7 @@ import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from '
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { EVENT_TYPES } from './events.js';
 import { withoutBom } from './util/text.js';
-import { dailyInClear, MAX_SAVE_EVERY_MS, roomAsUrl } from './watcher.js';
+import { MAX_SAVE_EVERY_MS, roomAsUrl } from './watcher.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {

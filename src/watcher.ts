@@ -62,21 +62,6 @@ export function notDailyBase(apiUrl: string): string | undefined {
   return `the API URL's path is "${path || '/'}", but Daily's API base is https://api.daily.co/v1: expect every request to answer 404 ("room not found"); check apiUrl (--api-url, DAILY_API_URL)`;
 }
 
-/**
- * Why `apiUrl` must be refused: Daily's API over plain http, where the API key would cross the
- * network unencrypted with the very first request (whatever Daily answers). Undefined otherwise.
- */
-export function dailyInClear(apiUrl: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(apiUrl);
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== 'http:' || !(u.hostname === 'daily.co' || u.hostname.endsWith('.daily.co'))) return undefined;
-  return `the API URL is plain http (http://${u.host}): the API key would cross the network unencrypted; Daily's API is https://api.daily.co/v1`;
-}
-
 /** Daily's GET /presence lags by up to 15 s: why polling it faster spends requests for nothing, or undefined. */
 export function fasterThanDomainData(intervalMs: number, apiUrl: string): string | undefined {
   if (!(intervalMs < DOMAIN_DATA_LAG_MS && isDaily(apiUrl))) return undefined;
@@ -407,8 +392,6 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       }
       secrets.add(apiKey);
       const apiUrl = options.apiUrl ?? DEFAULT_API_URL;
-      const inClear = dailyInClear(apiUrl);
-      if (inClear) throw new WatcherOptionsError(`PresenceWatcher: apiUrl: ${inClear}`);
       const notBase = notDailyBase(apiUrl);
       if (notBase) this.#log.warn(notBase);
       const overDaily = overDailyLimit(this.#maxRps, apiUrl);
