@@ -408,7 +408,7 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
     const typed = item && typeof item === 'object' && !Array.isArray(item) ? (item as { type?: unknown }).type : undefined;
     const meant = typeof typed === 'string' ? closestName(typed, SINK_KINDS) : undefined;
     if (meant !== undefined) message += `, not "${typed}" (did you mean ${meant}?)`;
-    const asKey = item && typeof item === 'object' && !Array.isArray(item) && !('type' in item) ? ['stdout', 'webhook', 'slack'].find((k) => k in item) : undefined;
+    const asKey = item && typeof item === 'object' && !Array.isArray(item) && !('type' in item) ? SINK_KINDS.find((k) => k in item) : undefined;
     if (asKey) message = `the kind of sink goes in type: and its address in url:, e.g. {type: ${asKey}${asKey === 'stdout' ? '' : ', url: "https://…"'}}, not as "${asKey}:" itself`;
   }
   return message;
