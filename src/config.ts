@@ -627,11 +627,13 @@ export const MIN_TIMEOUT_MS = 100;
  * which one was written.
  */
 export function tooShort(what: string, ms: number, advice: string): string {
-  return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? `; if you meant ${ms} second${ms === 1 ? '' : 's'}, write "${ms}s" (a number with no unit is milliseconds)` : ''}`;
+  return `${what} ${ms}ms is too short: ${advice}${ms >= 1 ? secondsMeant(ms) : ''}`;
 }
 
-/** What a drain timeout is for, when one is too short to deliver anything. */
-export const DRAIN_ADVICE = 'at a stop, sinks get this long to deliver what is queued, e.g. 10s (the default); 0 stops without waiting';
+/** The hint for a bare number of milliseconds that was most likely meant as seconds. */
+function secondsMeant(ms: number): string {
+  return `; if you meant ${ms} second${ms === 1 ? '' : 's'}, write "${ms}s" (a number with no unit is milliseconds)`;
+}
 
 /**
  * Durations that are allowed but most likely a unit slip (`--leave-grace 30`, thirty milliseconds):
@@ -640,13 +642,12 @@ export const DRAIN_ADVICE = 'at a stop, sinks get this long to deliver what is q
  */
 export function durationNotes(cfg: Pick<DaemonConfig, 'leaveGraceMs' | 'saveEveryMs' | 'intervalMs'>): string[] {
   const notes: string[] = [];
-  const meant = (ms: number) => `; if you meant ${ms} second${ms === 1 ? '' : 's'}, write "${ms}s" (a number with no unit is milliseconds)`;
   const every = formatDuration(cfg.intervalMs);
   if (cfg.leaveGraceMs > 0 && cfg.leaveGraceMs < 1000 && cfg.leaveGraceMs <= cfg.intervalMs) {
-    notes.push(`leave grace ${cfg.leaveGraceMs}ms is no longer than a poll: a leave waits for one more poll (${every}) whatever the grace${meant(cfg.leaveGraceMs)}`);
+    notes.push(`leave grace ${cfg.leaveGraceMs}ms is no longer than a poll: a leave waits for one more poll (${every}) whatever the grace${secondsMeant(cfg.leaveGraceMs)}`);
   }
   if (cfg.saveEveryMs > 0 && cfg.saveEveryMs < 1000 && cfg.saveEveryMs <= cfg.intervalMs) {
-    notes.push(`--save-every ${cfg.saveEveryMs}ms spaces nothing out: with a poll every ${every} the state is written after every poll that changes it, as without it${meant(cfg.saveEveryMs)}`);
+    notes.push(`--save-every ${cfg.saveEveryMs}ms spaces nothing out: with a poll every ${every} the state is written after every poll that changes it, as without it${secondsMeant(cfg.saveEveryMs)}`);
   }
   return notes;
 }
@@ -757,7 +758,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const webhookSecret = m.webhookSecret ?? (envValue(env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
   if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);
-  const inClear = dailyInClear(apiUrl);
+  const inClear = dailyInClear(new URL(apiUrl));
   if (inClear) throw new ConfigError(`${m.apiUrl !== undefined ? '--api-url (apiUrl)' : 'DAILY_API_URL'}: ${inClear}`);
   // a directory where a file belongs: the lock, the outbox and the temp file are named after the
   // path, and would have gone inside a directory nobody creates ("cannot create lock …/.lock")
@@ -768,7 +769,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     if (path !== undefined && path.endsWith('/')) throw new ConfigError(`${label} ${path} ends in "/", so it names a directory: give a file in it, e.g. ${path}${example}`);
   }
   if (m.drainTimeout !== undefined && m.drainTimeout > 0 && m.drainTimeout < MIN_TIMEOUT_MS) {
-    throw new ConfigError(tooShort('drain timeout', m.drainTimeout, DRAIN_ADVICE));
+    throw new ConfigError(tooShort('drain timeout', m.drainTimeout, 'at a stop, sinks get this long to deliver what is queued, e.g. 10s (the default); 0 stops without waiting'));
   }
   if (m.saveEvery !== undefined && m.state === undefined) {
     throw new ConfigError('--save-every (saveEvery) applies with --state only: without a state file nothing is saved');

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { DailyClient, DEFAULT_API_URL, normalizeApiKey, type PresenceClient } from './daily/client.js';
+import { DailyClient, DEFAULT_API_URL, isDailyHost, normalizeApiKey, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
 import { wholeRoomText } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
@@ -29,8 +29,7 @@ const RATE_LIMIT_PAUSE_MS = 1000;
 /** Whether an API base URL is Daily's own (not a simulator or a proxy of one), whose rate limit we know. */
 function isDaily(apiUrl: unknown): boolean {
   try {
-    const host = new URL(String(apiUrl)).hostname;
-    return host === 'api.daily.co' || host.endsWith('.daily.co');
+    return isDailyHost(new URL(String(apiUrl)).hostname);
   } catch {
     return false;
   }
@@ -55,7 +54,7 @@ export function notDailyBase(apiUrl: string): string | undefined {
   }
   const path = u.pathname.replace(/\/+$/, '');
   // a domain's own host (acme.daily.co) serves its rooms' pages, not the API
-  if (u.hostname !== 'api.daily.co' && (u.hostname === 'daily.co' || u.hostname.endsWith('.daily.co'))) {
+  if (u.hostname !== 'api.daily.co' && isDailyHost(u.hostname)) {
     return `the API URL's host is ${u.hostname}, a domain's meeting host, not Daily's API: every domain's API is https://api.daily.co/v1 (the API key says which domain); expect web pages or 404s instead of presence; check apiUrl (--api-url, DAILY_API_URL)`;
   }
   if (u.hostname !== 'api.daily.co' || path === '/v1') return undefined;

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { closestName, ConfigError, DRAIN_ADVICE, EVENT_TYPES, LOG_LEVEL_NAMES, MIN_TIMEOUT_MS, parseSinkSpec, tooShort, type FileConfig, type LogLevelName } from '../config.js';
+import { closestName, ConfigError, EVENT_TYPES, LOG_LEVEL_NAMES, MIN_TIMEOUT_MS, parseSinkSpec, tooShort, type FileConfig, type LogLevelName } from '../config.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { SAME_PERSON_RULES } from '../same-user.js';
 import { joinSecrets } from '../sinks/signing.js';

@@ -144,7 +144,7 @@ export class DailyClient implements PresenceClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new TypeError(`DailyClient: apiUrl must be http or https, got ${url.protocol}`);
     }
-    const inClear = dailyInClear(url.href);
+    const inClear = dailyInClear(url);
     if (inClear) throw new TypeError(`DailyClient: apiUrl: ${inClear}`);
     this.#timeoutMs = positive(options.timeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'timeoutMs');
     this.#maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
@@ -396,17 +396,16 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return value;
 }
 
+/** Whether `hostname` is Daily's (api.daily.co, a domain's acme.daily.co, daily.co itself). */
+export function isDailyHost(hostname: string): boolean {
+  return hostname === 'daily.co' || hostname.endsWith('.daily.co');
+}
+
 /**
- * Why `apiUrl` must be refused: Daily's API over plain http, where the API key would cross the
+ * Why `url` must be refused: Daily's API over plain http, where the API key would cross the
  * network unencrypted with the very first request (whatever Daily answers). Undefined otherwise.
  */
-export function dailyInClear(apiUrl: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(apiUrl);
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== 'http:' || !(u.hostname === 'daily.co' || u.hostname.endsWith('.daily.co'))) return undefined;
-  return `the API URL is plain http (http://${u.host}): the API key would cross the network unencrypted; Daily's API is https://api.daily.co/v1`;
+export function dailyInClear(url: URL): string | undefined {
+  if (url.protocol !== 'http:' || !isDailyHost(url.hostname)) return undefined;
+  return `the API URL is plain http (http://${url.host}): the API key would cross the network unencrypted; Daily's API is https://api.daily.co/v1`;
 }
