@@ -370,9 +370,7 @@ describe('watchdog (fake timers)', () => {
       expect(client.calls[0]!.settled).toBe(true);
       expect(events.map((e) => `${e.type}:${e.participant.id}`)).toEqual(['join:x']);
       expect(w.snapshot('a').map((x) => x.id)).toEqual(['x']);
-      const stopped = w.stop();
-      await clock.tickAsync(10);
-      await stopped;
+      await stopUnder(clock, w);
     } finally {
       clock.uninstall();
     }
@@ -413,9 +411,7 @@ describe('watchdog (fake timers)', () => {
       expect(errors[0]!.message).toMatch(/watchdog: no poll of room "a" completed within 3000 ms/);
       expect(client.calls.length).toBeGreaterThanOrEqual(2);
       expect(w.isRunning).toBe(true);
-      const p1 = w.stop();
-      await clock.tickAsync(10);
-      await p1;
+      await stopUnder(clock, w);
     } finally {
       clock.uninstall();
     }
@@ -615,9 +611,7 @@ describe('state saving (fake timers)', () => {
       expect(await plain.registry.metrics()).not.toContain('presence_watcher_state_saved_timestamp_seconds');
       expect(health.report()).toMatchObject({ status: 'ok', reasons: [] });
       expect(await gauge()).toBe('0');
-      const stopped = w.stop();
-      await clock.tickAsync(10);
-      await stopped;
+      await stopUnder(clock, w);
     } finally {
       clock.uninstall();
     }
@@ -639,9 +633,7 @@ describe('state saving (fake timers)', () => {
       client.fallback = [p('x'), p('y')];
       await clock.tickAsync(1000);
       expect(saved).toEqual([['x'], ['x', 'y']]);
-      const stopped = w.stop();
-      await clock.tickAsync(10);
-      await stopped;
+      await stopUnder(clock, w);
       expect(saved.at(-1)).toEqual(['x', 'y']); // and once more at stop
     } finally {
       clock.uninstall();
@@ -684,9 +676,7 @@ describe('state saving (fake timers)', () => {
       client.fallback = [p('z')];
       await clock.tickAsync(1000);
       expect(saved).toHaveLength(3);
-      const stopped = w.stop();
-      await clock.tickAsync(10);
-      await stopped;
+      await stopUnder(clock, w);
       expect(ids()).toEqual([['x'], ['x', 'y'], ['y', 'z'], ['z']]);
       await clock.tickAsync(60_000);
       expect(saved).toHaveLength(4);
@@ -708,9 +698,7 @@ describe('state saving (fake timers)', () => {
       await clock.tickAsync(500);
       expect(saved).toEqual(['2030-06-01T12:00:00.000Z']);
       expect(w.stateSavedAt).toBe(wall);
-      const stopped = w.stop();
-      await clock.tickAsync(10);
-      await stopped;
+      await stopUnder(clock, w);
     } finally {
       clock.uninstall();
     }
