@@ -659,7 +659,8 @@ describe('DailySimulator reconnects', () => {
     expect(reconnects.length / leaves.length).toBeLessThan(0.6);
 
     const plain = (opts: object) => {
-      const s = new DailySimulator({ rooms: 3, initialParticipants: 9, seed: 5, ...opts });
+      // one fixed clock for both: join times come from it, and two runs on the real one could straddle a second
+      const s = new DailySimulator({ rooms: 3, initialParticipants: 9, seed: 5, now: () => 1_700_000_000_000, ...opts });
       const c = record(s);
       for (let i = 0; i < 300; i++) s.randomChange();
       return c;
