@@ -469,6 +469,15 @@ describe('CLI', () => {
     // the message is the 404's, not "no complete snapshot within 60s": it did not wait for the timeout
   });
 
+  it('--once with a room Daily does not know listed first: exits once the last room answers, not at the unknown room\'s next poll', async () => {
+    sim.join('standup', { userName: 'Ann' });
+    // an interval longer than the run may take: the unknown room is polled once, before standup
+    const r = await runCli(['--room', 'no-such-room', '--room', 'standup', '--once', '--interval', '10m', '--once-timeout', '10m', '--sink', 'stdout:text', '--log-level', 'silent'], env());
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/ Ann is in standup \(already there when watching started\)\n$/);
+    expect(r.stderr).toMatch(/^presence-watcher: --once: room "no-such-room" not found \(HTTP 404[^\n]*\): check the room name\n$/);
+  });
+
   it('--once with a rejected key: the fatal error, as without --once', async () => {
     const r = await runCli(['--room', 'standup', '--once', '--log-level', 'silent'], env({ DAILY_API_KEY: 'wrong-key' }));
     expect(r.code).toBe(1);

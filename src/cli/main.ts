@@ -166,13 +166,15 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number, maxRps: number): { don
     if (p.ok) {
       answered.add(p.target);
       refused.delete(p.target);
-      return;
+    } else {
+      if (!p.error) return;
+      lastError = p.error.message;
+      // (a fatal error, a rejected key, stops the daemon and is reported as such)
+      if (p.error instanceof DailyApiError && !p.error.retryable && !p.error.fatal) refused.set(p.target, p.error.message);
+      else refused.delete(p.target);
     }
-    if (!p.error) return;
-    lastError = p.error.message;
-    // (a fatal error, a rejected key, stops the daemon and is reported as such)
-    if (p.error instanceof DailyApiError && !p.error.retryable && !p.error.fatal) refused.set(p.target, p.error.message);
-    else refused.delete(p.target);
+    // checked after an answer too: a room refused before the last room answered must not wait for
+    // its next poll, an interval away, to be counted
     if (refused.size > 0 && targets.every((t) => answered.has(t) || refused.has(t))) settle([...refused.values()].join('; '));
   };
   daemon.watcher.on('poll', onPoll);
