@@ -6,7 +6,7 @@ import { dailyInClear, DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey 
 import { nameFilter } from './dispatcher.js';
 import { SAME_PERSON_RULES, type SamePersonRule } from './same-user.js';
 import { formatDuration, parseDuration } from './util/duration.js';
-import { editDistance } from './util/options.js';
+import { closestName, didYouMean } from './util/options.js';
 import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
 import { joinSecrets } from './sinks/signing.js';
@@ -24,6 +24,7 @@ export class ConfigError extends Error {
 }
 
 export { EVENT_TYPES } from './events.js';
+export { closestName, didYouMean } from './util/options.js';
 export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
 
@@ -281,23 +282,6 @@ const SINK_TYPE_KEYS: [string, string[]][] = sinkSchema.options.map((o) => [o.sh
 
 const SINK_KEYS = ['type', 'url', 'secret', 'timeout', 'headers', 'concurrency', 'roomUrl', 'messageInterval', 'format', 'events', 'rooms', 'ignoreUsers'];
 
-/**
- * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores
- * (`all-rooms`, the flag's spelling, for `allRooms`), or at most two letters off (`room`, `intervall`).
- */
-export function closestName(key: string, known: readonly string[]): string | undefined {
-  const norm = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
-  const same = known.find((k) => norm(k) === norm(key));
-  if (same) return same;
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const k of known) {
-    const d = editDistance(norm(key), norm(k));
-    if (d < bestDistance) [best, bestDistance] = [k, d];
-  }
-  return best;
-}
-
 /** Validate a parsed config object; errors name the field path and what is wrong. */
 export function validateFileConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): FileConfig {
   if (raw === null || raw === undefined) return {};
@@ -393,6 +377,7 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
   if (issue.code === 'invalid_value' && issue.path.length > 0) {
     const got = valueAt(interpolated, issue.path);
     message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${got === undefined ? '' : `, not ${kindOf(got, true)}`}`;
+    if (typeof got === 'string') message += didYouMean(got, issue.values.filter((v): v is string => typeof v === 'string'));
   }
   const field = String(issue.path[issue.path.length - 1]);
   if (issue.code === 'invalid_union' && (field === 'secret' || field === 'webhookSecret')) {

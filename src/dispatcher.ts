@@ -1,6 +1,6 @@
 import { EVENT_TYPES, type Participant, type PresenceEvent, type PresenceEventType } from './events.js';
 import type { DeliveryQueue } from './sinks/queue.js';
-import { unknownOption, type SameKeys } from './util/options.js';
+import { didYouMean, unknownOption, type SameKeys } from './util/options.js';
 
 const FILTER_NAMES = ['events', 'rooms', 'ignoreUsers'] as const;
 const filterNamesMatch: SameKeys<keyof SinkFilter, (typeof FILTER_NAMES)[number]> = true;
@@ -21,7 +21,7 @@ function filterProblem(filter: SinkFilter): string | undefined {
     if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '')) return `${name} must be a list of non-empty strings`;
     if (name === 'events') {
       const wrong = list.find((t) => !(EVENT_TYPES as readonly string[]).includes(t as string));
-      if (wrong !== undefined) return `events: ${JSON.stringify(wrong)} is not an event type (${EVENT_TYPES.join(', ')})`;
+      if (wrong !== undefined) return `events: ${JSON.stringify(wrong)} is not an event type (${EVENT_TYPES.join(', ')})${didYouMean(wrong as string, EVENT_TYPES)}`;
     }
   }
   return undefined;

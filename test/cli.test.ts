@@ -156,6 +156,9 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['empty --dead-letter', () => ['--room', 'a', '--dead-letter='], undefined, /^presence-watcher: --dead-letter needs a file path, but its value is empty/],
     ['empty simulate --host (it would listen on every interface)', () => ['simulate', '--host', ''], undefined, /^presence-watcher: --host needs an address to listen on, e\.g\. 127\.0\.0\.1 \(the default\) or 0\.0\.0\.0, but its value is empty \(an unset shell variable\?\)$/],
     ['a --same-person rule that is not one', () => ['--room', 'a', '--same-person', 'email'], undefined, /^presence-watcher: --same-person "email" must be one of userId, name$/],
+    ['a --same-person rule misspelt', () => ['--room', 'a', '--same-person', 'user-id'], undefined, /^presence-watcher: --same-person "user-id" must be one of userId, name \(did you mean "userId"\?\)$/],
+    ['an event type misspelt', () => ['--room', 'a', '--events', 'join,leaves'], undefined, /^presence-watcher: --events "leaves": expected join, leave, update \(did you mean "leave"\?\)$/],
+    ['a log level written out', () => ['--room', 'a', '--log-level', 'warning'], undefined, /^presence-watcher: --log-level "warning" must be one of trace, debug, info, warn, error, fatal, silent \(did you mean "warn"\?\)$/],
     ['simulate --reconnects over 1', () => ['simulate', '--reconnects', '20'], undefined, /^presence-watcher: --reconnects "20" must be a share from 0 to 1 \(0\.2: one in five\)$/],
     ['empty --config for replay', () => ['replay', 'dead.ndjson', '--config', ''], undefined, /^presence-watcher: --config needs a file path, but its value is empty/],
     // a directory where a file belongs: the lock went inside a directory nobody made ("cannot create lock …/.lock: ENOENT")
@@ -223,7 +226,7 @@ describe('CLI', () => {
     expect(r.stderr.split('\n')).toEqual([
       `presence-watcher: ${file}: 3 problems:`,
       '  - rooms: must be a list (in YAML: [a, b], or one "- item" a line), not the text "standup"',
-      '  - sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joins"',
+      '  - sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joins" (did you mean "join"?)',
       '  - (top level): unknown setting "intervall" (did you mean "interval"?)',
       'Run "presence-watcher --help" for usage.',
       '',

@@ -24,7 +24,7 @@ describe('config file errors', () => {
     expect(message.split('\n')).toEqual([
       'w.yaml: 5 problems:',
       '  - rooms: must be a list (in YAML: [a, b], or one "- item" a line), not the text "standup"',
-      '  - sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joins"',
+      '  - sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joins" (did you mean "join"?)',
       '  - sinks[1].secret: must be a secret, or a list of whsec_ secrets (a rotation), not a number',
       '  - maxRps: must be more than 0, not -3',
       '  - (top level): unknown setting "intervall" (did you mean "interval"?)',
@@ -99,10 +99,13 @@ describe('config file type errors', () => {
     expect(problem({ rooms: null })).toBe('w.yaml: rooms: must be a list (in YAML: [a, b], or one "- item" a line), not empty (null)');
     expect(problem({ sinks: { type: 'stdout' } })).toMatch(/^w\.yaml: sinks: must be a list .*, not a mapping$/);
     expect(problem({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', events: ['joined'] }] })).toBe(
-      'w.yaml: sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joined"',
+      'w.yaml: sinks[0].events[0]: must be one of "join", "leave", "update", not the text "joined" (did you mean "join"?)',
     );
     expect(problem({ samePerson: 'email' })).toBe('w.yaml: samePerson: must be one of "userId", "name", not the text "email"');
     expect(problem({ logLevel: 'verbose' })).toBe('w.yaml: logLevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "silent", not the text "verbose"');
+    // a slip for a value gets the value it most likely meant; a word that is no slip for any gets none
+    expect(problem({ logLevel: 'warning' })).toBe('w.yaml: logLevel: must be one of "trace", "debug", "info", "warn", "error", "fatal", "silent", not the text "warning" (did you mean "warn"?)');
+    expect(problem({ samePerson: 'userid' })).toBe('w.yaml: samePerson: must be one of "userId", "name", not the text "userid" (did you mean "userId"?)');
   });
 
   it('a name of digits that YAML read as a number: says to quote it', () => {
@@ -568,7 +571,7 @@ describe('top-level events', () => {
     expect(events({ events: ['join'] }, { events: ['leave'], sinks: [slack] })).toEqual([['leave']]);
   });
   it('is checked like any setting', () => {
-    expect(problem({ rooms: ['a'], events: ['joins'] })).toBe('w.yaml: events[0]: must be one of "join", "leave", "update", not the text "joins"');
+    expect(problem({ rooms: ['a'], events: ['joins'] })).toBe('w.yaml: events[0]: must be one of "join", "leave", "update", not the text "joins" (did you mean "join"?)');
     expect(problem({ rooms: ['a'], events: [] })).toMatch(/^w\.yaml: events: /);
   });
 });

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { closestName, ConfigError, EVENT_TYPES, LOG_LEVEL_NAMES, MIN_TIMEOUT_MS, parseSinkSpec, tooShort, type FileConfig, type LogLevelName } from '../config.js';
+import { closestName, ConfigError, didYouMean, EVENT_TYPES, LOG_LEVEL_NAMES, MIN_TIMEOUT_MS, parseSinkSpec, tooShort, type FileConfig, type LogLevelName } from '../config.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { SAME_PERSON_RULES } from '../same-user.js';
 import { joinSecrets } from '../sinks/signing.js';
@@ -243,7 +243,7 @@ const pathFlag = (flag: string, v: string | undefined): string | undefined => no
 /** A flag whose value is one of `choices`, checked; undefined when the flag is absent. */
 function oneOf<T extends string>(flag: string, v: string | undefined, choices: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(v)) throw new ConfigError(`${flag} "${v}" must be one of ${choices.join(', ')}`);
+  if (!(choices as readonly string[]).includes(v)) throw new ConfigError(`${flag} "${v}" must be one of ${choices.join(', ')}${didYouMean(v, choices)}`);
   return v as T;
 }
 
@@ -268,7 +268,10 @@ function eventTypes(v: string[] | undefined): FileConfig['events'] {
   if (v === undefined) return undefined;
   const types = v.flatMap((x) => x.split(',')).map((x) => x.trim());
   const wrong = types.find((t) => !(EVENT_TYPES as readonly string[]).includes(t));
-  if (wrong !== undefined) throw new ConfigError(`--events "${wrong}": expected ${EVENT_TYPES.join(', ')} (comma-separated, e.g. --events join,leave)`);
+  if (wrong !== undefined) {
+    const hint = didYouMean(wrong, EVENT_TYPES);
+    throw new ConfigError(`--events "${wrong}": expected ${EVENT_TYPES.join(', ')}${hint || ' (comma-separated, e.g. --events join,leave)'}`);
+  }
   return [...new Set(types)] as NonNullable<FileConfig['events']>;
 }
 

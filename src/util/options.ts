@@ -10,6 +10,33 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
+ * The known setting a mistyped one most likely meant: the same but for case, dashes or underscores
+ * (`all-rooms`, the flag's spelling, for `allRooms`), or at most two letters off (`room`, `intervall`).
+ */
+export function closestName(key: string, known: readonly string[]): string | undefined {
+  const norm = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+  const same = known.find((k) => norm(k) === norm(key));
+  if (same) return same;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(norm(key), norm(k));
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/**
+ * ` (did you mean "leave"?)` when `typed` is a slip for one of `choices` ("leve", "Join", "joins",
+ * or a longer word that starts with it: "warning" for warn), else ''.
+ */
+export function didYouMean(typed: string, choices: readonly string[]): string {
+  const t = typed.toLowerCase();
+  const meant = closestName(typed, choices) ?? choices.find((c) => c.length >= 3 && t.startsWith(c.toLowerCase()));
+  return meant === undefined ? '' : ` (did you mean "${meant}"?)`;
+}
+
+/**
  * The first key of `options` that is not in `names` (a key set to undefined counts as absent), as a
  * message: `unknown option "intervalMS" (did you mean intervalMs?)`; undefined when every key is
  * known. Plain JavaScript callers have no type check, and an ignored misspelling would leave the
