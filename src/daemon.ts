@@ -205,6 +205,9 @@ export interface PreparedSink {
   key: string;
 }
 
+/** The shortest signing key Standard Webhooks allows (`whsec_` + base64 of 24 to 64 random bytes). */
+const MIN_SECRET_BYTES = 24;
+
 /** Something worth saying at start about a config the daemon runs all the same. */
 export interface StartNote {
   level: 'info' | 'warn';
@@ -244,6 +247,19 @@ export function prepareSinks(cfg: DaemonConfig, io: DaemonIO): { sinks: Prepared
         names.length === 2
           ? `${names.join(' and ')} both ${target === 'stdout' ? 'write to stdout' : 'post to the same URL'}: an event both take arrives twice`
           : `${names.join(', ')} all ${target === 'stdout' ? 'write to stdout' : 'post to the same URL'}: an event they all take arrives ${names.length} times`,
+    });
+  }
+  // the receiver's check is only as strong as the key: one signed delivery, captured or logged
+  // anywhere, lets a short key be guessed offline, and then anyone can sign
+  const short = cfg.sinks.flatMap((s, i) => {
+    const secret = s.type === 'webhook' ? (s.secret ?? cfg.webhookSecret) : undefined;
+    const bytes = secret === undefined ? [] : secretKeys(secret).map((k) => k.length);
+    return bytes.some((n) => n < MIN_SECRET_BYTES) ? [`${sinks[i]!.sink.name} (${Math.min(...bytes)} bytes)`] : [];
+  });
+  if (short.length > 0) {
+    notes.push({
+      level: 'warn',
+      message: `the signing secret of ${short.join(', ')} is shorter than the ${MIN_SECRET_BYTES} random bytes Standard Webhooks asks for: one signed delivery lets a key that short be guessed offline, and then anyone can sign; make one with: echo "whsec_$(openssl rand -base64 32)"`,
     });
   }
   if (plain.length > 0) {

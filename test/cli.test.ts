@@ -1085,6 +1085,25 @@ describe('--check-config', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
+  it('--check-config warns of a signing secret shorter than Standard Webhooks\' 24 random bytes, naming the sink, never the secret', async () => {
+    const strong = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const weakRaw = await runCli(['--room', 'standup', '--sink', 'webhook:https://h.example/in', '--webhook-secret', 'hunter2', '--check-config'], env());
+    expect(weakRaw.code).toBe(0);
+    expect(weakRaw.stdout).toContain('  - the signing secret of webhook-1(h.example) (7 bytes) is shorter than the 24 random bytes Standard Webhooks asks for');
+    expect(weakRaw.stdout).not.toContain('hunter2');
+    // a rotation is as weak as its weakest key: the old one, 16 bytes, is named by its size
+    const oldWeak = `whsec_${Buffer.alloc(16, 9).toString('base64')}`;
+    const rotating = await runCli(['--room', 'standup', '--sink', 'webhook:https://h.example/in', '--webhook-secret', strong, '--webhook-secret', oldWeak, '--check-config'], env());
+    expect(rotating.stdout).toContain('the signing secret of webhook-1(h.example) (16 bytes) is shorter');
+    expect(rotating.stdout).not.toContain(oldWeak);
+    const ok = await runCli(['--room', 'standup', '--sink', 'webhook:https://h.example/in', '--webhook-secret', strong, '--check-config'], env());
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).not.toContain('signing secret');
+    // a raw secret of 24 bytes or more passes too
+    const longRaw = await runCli(['--room', 'standup', '--sink', 'webhook:https://h.example/in', '--webhook-secret', 'x'.repeat(24), '--check-config'], env());
+    expect(longRaw.stdout).not.toContain('signing secret');
+  });
+
   it.runIf(process.platform === 'linux')('takes the daemon\'s own stderr as the dead-letter, a pipe as under Docker or systemd, where another FIFO is refused', async () => {
     // runCli gives the child pipes for stdout and stderr: /dev/stderr resolves to that pipe
     const own = await runCli(['--room', 'standup', '--dead-letter', '/dev/stderr', '--check-config'], env());
