@@ -9,7 +9,7 @@ import { createLimiter, DAILY_MAX_RPS, DEFAULT_MAX_RPS, RateLimiter, scheduleAbo
 import { runTargetLoop } from './poll/loop.js';
 import { monotonicNow } from './util/clock.js';
 import { RepeatedWarning } from './util/repeated-warning.js';
-import { unknownOption, type SameKeys } from './util/options.js';
+import { didYouMean, unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
 import { SAME_PERSON_RULES, SameUser, type SamePersonRule } from './same-user.js';
@@ -352,7 +352,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const maxPer5s = options.maxPer5s === undefined ? undefined : optNumber(o, 'maxPer5s', 0, { min: 1, integer: true });
     const rule = options.samePerson ?? 'userId';
     if (!(SAME_PERSON_RULES as readonly unknown[]).includes(rule)) {
-      throw new WatcherOptionsError(`PresenceWatcher: samePerson must be one of ${SAME_PERSON_RULES.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(rule) ?? String(rule)}`);
+      const hint = typeof rule === 'string' ? didYouMean(rule, SAME_PERSON_RULES) : '';
+      throw new WatcherOptionsError(`PresenceWatcher: samePerson must be one of ${SAME_PERSON_RULES.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(rule) ?? String(rule)}${hint}`);
     }
     this.#sameUser = new SameUser(rule);
     this.#grace = new LeaveGrace(optNumber(o, 'leaveGraceMs', 0), rule);

@@ -515,6 +515,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ apiKey: 'k', rooms: ['a'], intervalMS: 5000 }, /^PresenceWatcher: unknown option "intervalMS" \(did you mean intervalMs\?\)$/],
       [{ apiKey: 'k', rooms: ['a'], leaveGrace: 30_000 }, /unknown option "leaveGrace" \(did you mean leaveGraceMs\?\)/],
       [{ apiKey: 'k', rooms: ['a'], samePerson: 'email' }, /^PresenceWatcher: samePerson must be one of 'userId', 'name', got "email"$/],
+      [{ apiKey: 'k', rooms: ['a'], samePerson: 'userid' }, /^PresenceWatcher: samePerson must be one of 'userId', 'name', got "userid" \(did you mean "userId"\?\)$/],
       // a room's URL copied from the browser: its name is said, its query (where a meeting token rides) is not
       [{ apiKey: 'k', rooms: ['a', 'https://acme.daily.co/standup?t=eyJtoken'] }, /^PresenceWatcher: rooms: "https:\/\/acme\.daily\.co\/standup…" is a room's URL, not its name: give "standup"$/],
       [{ apiKey: 'k', room: ['a'] }, /unknown option "room" \(did you mean rooms\?\)/],
