@@ -521,7 +521,7 @@ function jsonProblem(text: string, v8: string): string {
 export function parseSinkSpec(spec: string): SinkConfig {
   if (spec === 'stdout' || spec === 'stdout:json') return { type: 'stdout' };
   if (spec === 'stdout:text') return { type: 'stdout', format: 'text' };
-  if (spec.startsWith('stdout:')) throw new ConfigError(`--sink "${spec}": stdout's format is json (the default) or text`);
+  if (spec.startsWith('stdout:')) throw new ConfigError(`--sink "${spec}": stdout's format is json (the default) or text${didYouMean(spec.slice('stdout:'.length), ['json', 'text'])}`);
   const m = /^(webhook|slack):(.*)$/s.exec(spec);
   if (!m) throw new ConfigError(`--sink "${spec.split(':')[0]}…": expected stdout, stdout:text, webhook:<url> or slack:<url>${sinkSpecHint(spec)}`);
   const type = m[1] as 'webhook' | 'slack';

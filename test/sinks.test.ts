@@ -940,7 +940,9 @@ describe('--sink specs', () => {
     expect(parseSinkSpec('stdout')).toEqual({ type: 'stdout' });
     expect(parseSinkSpec('stdout:json')).toEqual({ type: 'stdout' });
     expect(parseSinkSpec('stdout:text')).toEqual({ type: 'stdout', format: 'text' });
-    expect(() => parseSinkSpec('stdout:pretty')).toThrow('--sink "stdout:pretty": stdout\'s format is json (the default) or text');
+    expect(() => parseSinkSpec('stdout:pretty')).toThrow(/^--sink "stdout:pretty": stdout's format is json \(the default\) or text$/);
+    expect(() => parseSinkSpec('stdout:txt')).toThrow(/^--sink "stdout:txt": stdout's format is json \(the default\) or text \(did you mean "text"\?\)$/);
+    expect(() => parseSinkSpec('stdout:ndjson')).toThrow(/ \(did you mean "json"\?\)$/);
   });
 
   it('a spec with no kind it knows says what it most likely meant, and never repeats a URL', () => {
