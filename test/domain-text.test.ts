@@ -110,6 +110,49 @@ describe('parseDomainText', () => {
     expect(paths.deferred).toBeGreaterThan(300);
   });
 
+  it('agrees with it on answers each made from the last (rooms gone, new, moved, repeated, written escaped): the names are first looked for in the last answer\'s order', () => {
+    names = new Map();
+    const pool = [...rooms.filter((r) => r !== ''), ...Array.from({ length: 20 }, (_, i) => `room-${i}`), 'room-1x', 'room-'];
+    /** A key as JSON writes it, or (now and then) with a letter escaped, which reads the same. */
+    const key = (room: string) => {
+      const plain = JSON.stringify(room);
+      if (random() < 0.9 || !/[a-z]/.test(room)) return plain;
+      const at = plain.search(/[a-z]/);
+      return `${plain.slice(0, at)}\\u${plain.charCodeAt(at).toString(16).padStart(4, '0')}${plain.slice(at + 1)}`;
+    };
+    let order = pool.slice(0, 12);
+    const paths = { deferred: 0, classic: 0 };
+    for (let step = 0; step < 3000; step++) {
+      const next = order.slice();
+      const r = random();
+      if (r < 0.25) next.splice(Math.floor(random() * next.length), 1 + Math.floor(random() * 3)); // one or a few rooms emptied
+      else if (r < 0.45) next.splice(Math.floor(random() * (next.length + 1)), 0, pick(pool)); // a room (new, or listed again)
+      else if (r < 0.6 && next.length > 1) {
+        const [x, y] = [Math.floor(random() * next.length), Math.floor(random() * next.length)];
+        [next[x], next[y]] = [next[y]!, next[x]!]; // two rooms in each other's place
+      } else if (r < 0.65) next.reverse();
+      if (next.length === 0) next.push(pick(pool));
+      const text = `{${next.map((room) => `${key(room)}:${JSON.stringify([{ id: `p-${Math.floor(random() * 5)}`, duration: step }])}`).join(',')}}`;
+      paths[expectSame(text)]++;
+      // a repeated key goes through JSON.parse (which keeps the last), so carry on from the rooms it read
+      order = [...new Set(next)];
+    }
+    expect(paths.deferred).toBeGreaterThan(1500);
+    expect(paths.classic).toBeGreaterThan(100);
+  });
+
+  it('a name the last answer listed, written in place where JSON would escape it, is not valid JSON: refused as JSON.parse refuses it', () => {
+    for (const room of ['back\\slash', 'q"uote', 'line\nbreak', 'nul\u0000']) {
+      names = new Map();
+      const list = JSON.stringify([{ id: 'p1' }]);
+      expect(expectSame(`{"standup":${list},${JSON.stringify(room)}:${list}}`)).toBe('deferred');
+      // the same characters as the name, unescaped, where the last answer had it
+      const raw = `{"standup":${list},"${room}":${list}}`;
+      expect(classic(raw), room).toMatchObject({ code: 'DAILY_INVALID_RESPONSE' });
+      expectSame(raw);
+    }
+  });
+
   it('keeps the room names it is given to at most about twice the rooms of the answer', () => {
     names = new Map();
     const answer = (from: number, n: number) =>
