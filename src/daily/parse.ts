@@ -299,8 +299,8 @@ function splitDomainText(text: string, names: Map<string, string> | undefined): 
   const { known, last, next } = order;
   const lastCount = order.count;
   // the room of the last answer expected next: most answers list the rooms of the one before in the
-  // same order, give or take a room, so a name is first looked for there, compared in place in the
-  // text: no slice, no hashing (at 10,000 rooms ~2 ms a poll less than a lookup by name for each)
+  // same order, give or take a room, so a name is first compared with the one expected there: no
+  // hashing, no lookup (at 10,000 rooms ~2 ms a poll less than a lookup by name for each)
   let p = 0;
 
   let i = 0;
@@ -323,7 +323,8 @@ function splitDomainText(text: string, names: Map<string, string> | undefined): 
     // the expected room, or the one after it (the expected one emptied since)
     for (let q = p; q < p + 2 && q < lastCount; q++) {
       const was = last[q]!;
-      if (was.plain && was.name.length === k - i - 1 && text.startsWith(was.name, i + 1)) {
+      // (a slice and === beat startsWith at a position, which compares a character at a time on Node 20)
+      if (was.plain && was.name.length === k - i - 1 && text.slice(i + 1, k) === was.name) {
         room = was;
         p = q + 1;
         break;
