@@ -15,7 +15,7 @@ import { StdoutSink } from './sinks/stdout.js';
 import { WebhookSink } from './sinks/webhook.js';
 import { secretKeys } from './sinks/signing.js';
 import { PresenceWatcher, WatcherOptionsError } from './watcher.js';
-import { DailyApiError } from './daily/errors.js';
+import { DailyApiError, roomNameSlip } from './daily/errors.js';
 import { apiSource } from './daily/client.js';
 import { makeDirs } from './util/dirs.js';
 import { formatDuration } from './util/duration.js';
@@ -197,6 +197,18 @@ export function apiNotes(cfg: Pick<DaemonConfig, 'apiUrl'>): StartNote[] {
   ];
 }
 
+/**
+ * Room names that look like slips (a pattern, a list, a stray space): polled as written, Daily
+ * would answer 404 for each, so said at start and by --check-config before the first poll does.
+ */
+export function roomNotes(cfg: Pick<DaemonConfig, 'rooms' | 'allRooms'>): StartNote[] {
+  if (cfg.allRooms) return [];
+  return cfg.rooms.flatMap((room) => {
+    const slip = roomNameSlip(room);
+    return slip === undefined ? [] : [{ level: 'warn' as const, message: `room ${JSON.stringify(room)} is polled as written, and Daily likely knows no such room: ${slip[0]!.toLowerCase()}${slip.slice(1)}` }];
+  });
+}
+
 export interface PreparedSink {
   sink: Sink;
   /** The events, rooms and people it takes. */
@@ -323,6 +335,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   for (const note of prepared.notes) log[note.level](note.message);
   for (const note of durationNotes(cfg)) log.warn(note);
   for (const note of apiNotes(cfg)) log[note.level](note.message);
+  for (const note of roomNotes(cfg)) log[note.level](note.message);
   const metrics = new Metrics(io.version);
   const dispatcher = new Dispatcher();
   const keys = prepared.sinks.map((s) => s.key);

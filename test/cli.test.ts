@@ -1085,6 +1085,20 @@ describe('--check-config', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
+  it('--check-config warns of a room name that looks like a slip (a pattern, a list, a stray space), which Daily would answer 404 for', async () => {
+    const r = await runCli(['--room', 'team-*', '--room', 'standup,retro', '--room', 'standup ', '--room', 'design', '--check-config'], env());
+    expect(r.code).toBe(0);
+    const notes = r.stdout.split('\n').filter((l) => l.startsWith('  - room '));
+    expect(notes).toEqual([
+      '  - room "team-*" is polled as written, and Daily likely knows no such room: rooms are polled by name ("*" is not a wildcard there): to watch every room that matches, use --all-rooms (allRooms) with a sink rooms filter',
+      '  - room "standup,retro" is polled as written, and Daily likely knows no such room: one room per --room: repeat the flag (--room standup --room retro), or list them under rooms: in a config file',
+      '  - room "standup " is polled as written, and Daily likely knows no such room: the name starts or ends with a space: is it quoted with one by mistake?',
+    ]);
+    // with --all-rooms no room is polled by name: nothing to say
+    const all = await runCli(['--all-rooms', '--check-config'], env());
+    expect(all.stdout).not.toContain('is polled as written');
+  });
+
   it('--check-config warns of a signing secret shorter than Standard Webhooks\' 24 random bytes, naming the sink, never the secret', async () => {
     const strong = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     const weakRaw = await runCli(['--room', 'standup', '--sink', 'webhook:https://h.example/in', '--webhook-secret', 'hunter2', '--check-config'], env());

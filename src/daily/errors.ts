@@ -86,20 +86,28 @@ function describeBody(type: string | undefined, info: string | undefined): strin
   return `${type ? ` ${type}` : ''}${info ? ` "${info}"` : ''}`;
 }
 
-/** Build the error for a non-2xx HTTP answer, with a message that says what to do. */
 /**
- * What a room name Daily does not know looks like it was meant to be: a pattern, a room's URL, a
- * list, a name with a stray space. Only ever added to a 404 (never a refusal up front: which
- * characters Daily allows in a room name is not documented), where it saves a trip to the docs.
+ * What a room name looks like it was meant to be, when it looks like a slip: a pattern, a room's
+ * URL, a list, a name with a stray space; else undefined. Never a refusal up front (which
+ * characters Daily allows in a room name is not documented): added to a 404, where it saves a trip
+ * to the docs, and a warning at start and in --check-config.
  */
-function roomNameHint(name: string): string {
-  if (name.includes('*')) return '. Rooms are polled by name ("*" is not a wildcard there): to watch every room that matches, use --all-rooms (allRooms) with a sink rooms filter';
+export function roomNameSlip(name: string): string | undefined {
+  if (name.includes('*')) return 'Rooms are polled by name ("*" is not a wildcard there): to watch every room that matches, use --all-rooms (allRooms) with a sink rooms filter';
   const url = /^https?:\/\/[^/]+\/([^/?#]+)/i.exec(name.trim());
-  if (url) return `. That is a room's URL: --room (rooms) takes the room's name, the last part of it ("${decodePart(url[1]!)}")`;
-  if (name.includes(',')) return `. One room per --room: repeat the flag (${name.split(',').map((r) => `--room ${r.trim()}`).join(' ')}), or list them under rooms: in a config file`;
-  if (name !== name.trim()) return '. The name starts or ends with a space: is it quoted with one by mistake?';
-  return '';
+  if (url) return `That is a room's URL: --room (rooms) takes the room's name, the last part of it ("${decodePart(url[1]!)}")`;
+  if (name.includes(',')) return `One room per --room: repeat the flag (${name.split(',').map((r) => `--room ${r.trim()}`).join(' ')}), or list them under rooms: in a config file`;
+  if (name !== name.trim()) return 'The name starts or ends with a space: is it quoted with one by mistake?';
+  return undefined;
 }
+
+/** {@link roomNameSlip} as the end of a 404's message. */
+function roomNameHint(name: string): string {
+  const slip = roomNameSlip(name);
+  return slip === undefined ? '' : `. ${slip}`;
+}
+
+/** Build the error for a non-2xx HTTP answer, with a message that says what to do. */
 
 export function httpError(
   target: string,
