@@ -15,7 +15,8 @@ import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from '
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { EVENT_TYPES } from './events.js';
 import { withoutBom } from './util/text.js';
-import { MAX_SAVE_EVERY_MS, roomAsUrl } from './watcher.js';
+import { MAX_SAVE_EVERY_MS } from './watcher.js';
+import { roomAsUrl } from './daily/room-name.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {

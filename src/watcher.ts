@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { DailyClient, DEFAULT_API_URL, isDailyHost, normalizeApiKey, type PresenceClient } from './daily/client.js';
 import { DailyApiError } from './daily/errors.js';
+import { roomAsUrl } from './daily/room-name.js';
 import { wholeRoomText } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
@@ -65,25 +66,6 @@ export function notDailyBase(apiUrl: string): string | undefined {
 export function fasterThanDomainData(intervalMs: number, apiUrl: string): string | undefined {
   if (!(intervalMs < DOMAIN_DATA_LAG_MS && isDaily(apiUrl))) return undefined;
   return `polling GET /presence every ${formatDuration(intervalMs)}: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing (an interval of 15s spends ${Math.round(DOMAIN_DATA_LAG_MS / intervalMs)}× fewer requests of the budget your other software shares)`;
-}
-
-/**
- * A room's URL given where its name belongs (`https://acme.daily.co/standup`, copied from the
- * browser): what to show of it, without its query (a meeting token can ride there), and the name
- * it stands for when its path is one segment. Undefined for anything else: Daily does not say which
- * characters a name may hold, so only what cannot be a name is caught (a scheme, a daily.co host).
- */
-export function roomAsUrl(room: string): { shown: string; name: string | undefined } | undefined {
-  if (!/^(?:https?:\/\/|[^\s/]+\.daily\.co\/)/i.test(room)) return undefined;
-  const bare = room.replace(/[?#].*$/s, '');
-  const path = bare.replace(/^https?:\/\//i, '').split('/').slice(1).filter((p) => p !== '');
-  let name: string | undefined;
-  try {
-    name = path.length === 1 ? decodeURIComponent(path[0]!) : undefined;
-  } catch {
-    name = undefined;
-  }
-  return { shown: bare.length < room.length ? `${bare}…` : bare, name: name === '' ? undefined : name };
 }
 
 /** Why polling `rooms` rooms every `intervalMs` cannot keep to the interval within `maxRps`, or undefined. */

@@ -1,4 +1,4 @@
-import { decodePart } from '../util/url.js';
+import { roomNameSlip } from './room-name.js';
 export type DailyErrorCode =
   | 'DAILY_AUTH_REJECTED' // 401: the API key is wrong or revoked
   | 'DAILY_FORBIDDEN' // 403: the key may not do this
@@ -86,21 +86,6 @@ function describeBody(type: string | undefined, info: string | undefined): strin
   return `${type ? ` ${type}` : ''}${info ? ` "${info}"` : ''}`;
 }
 
-/**
- * What a room name looks like it was meant to be, when it looks like a slip: a pattern, a room's
- * URL, a list, a name with a stray space; else undefined. Never a refusal up front (which
- * characters Daily allows in a room name is not documented): added to a 404, where it saves a trip
- * to the docs, and a warning at start and in --check-config.
- */
-export function roomNameSlip(name: string): string | undefined {
-  if (name.includes('*')) return 'Rooms are polled by name ("*" is not a wildcard there): to watch every room that matches, use --all-rooms (allRooms) with a sink rooms filter';
-  const url = /^https?:\/\/[^/]+\/([^/?#]+)/i.exec(name.trim());
-  if (url) return `That is a room's URL: --room (rooms) takes the room's name, the last part of it ("${decodePart(url[1]!)}")`;
-  if (name.includes(',')) return `One room per --room: repeat the flag (${name.split(',').map((r) => `--room ${r.trim()}`).join(' ')}), or list them under rooms: in a config file`;
-  if (name !== name.trim()) return 'The name starts or ends with a space: is it quoted with one by mistake?';
-  return undefined;
-}
-
 /** {@link roomNameSlip} as the end of a 404's message. */
 function roomNameHint(name: string): string {
   const slip = roomNameSlip(name);
@@ -108,7 +93,6 @@ function roomNameHint(name: string): string {
 }
 
 /** Build the error for a non-2xx HTTP answer, with a message that says what to do. */
-
 export function httpError(
   target: string,
   status: number,
