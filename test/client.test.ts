@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DailyClient, encodeRoomSegment } from '../src/daily/client.js';
 import { DailyApiError } from '../src/daily/errors.js';
 import { parseDomainEntries, parseRoomEntries, type ParticipantEntry } from '../src/daily/parse.js';
@@ -11,7 +11,10 @@ import { joinOf } from './support/helpers.js';
 
 let sim: DailySimulator;
 let client: DailyClient;
-/** The simulator's clock stopped here, for a test that compares two answers: durations tick with the seconds */
+/**
+ * The simulator's clock, stopped at each test's start: a test that compares two answers (several do)
+ * would otherwise see every duration one higher when its requests straddle a second.
+ */
 let stoppedAt: number | undefined;
 
 beforeAll(async () => {
@@ -23,7 +26,13 @@ afterAll(async () => {
   await client.close();
   await sim.close();
 });
-afterEach(() => sim.clearFaults());
+beforeEach(() => {
+  stoppedAt = Date.now();
+});
+afterEach(() => {
+  sim.clearFaults();
+  stoppedAt = undefined;
+});
 
 /** Run `fn`, then fail if an exception went uncaught meanwhile (a dropped body's late 'error' crashed the daemon once). */
 async function withoutUncaught(fn: () => Promise<void>): Promise<void> {
@@ -326,8 +335,6 @@ describe('DailyClient against the simulator', () => {
       [spaced, sim.join(spaced, { userName: 'Bo' }).id],
       [spaced, sim.join(spaced, { userName: 'Cy' }).id],
     ];
-    // two requests compared: one straddling a second would see every duration one higher
-    stoppedAt = Date.now();
     try {
       const whole = [...((await client.getDomainEntries()) as unknown as Iterable<[string, unknown]>)];
       const deferred = await client.getDomainEntriesDeferred();
@@ -356,7 +363,6 @@ describe('DailyClient against the simulator', () => {
       const upFront = await failure(client.getDomainEntries());
       expect(upFront.message).toMatch(message);
     } finally {
-      stoppedAt = undefined;
       for (const [room, id] of people) sim.leave(room, id);
     }
   });
