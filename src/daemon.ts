@@ -618,6 +618,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
         if (outbox) log.warn({ sink: q.sink.name, left: events.length }, `${events.length} event(s) not delivered within the shutdown deadline stay in the outbox for the next start`);
         else deadLetter.write(q.sink.name, `not delivered within the ${formatDuration(cfg.drainTimeoutMs)} shutdown deadline`, events);
       }
+      deadLetter.flush?.();
       outbox?.close();
       lock?.release();
       await health?.close();

@@ -71,7 +71,7 @@ export function fasterThanDomainData(intervalMs: number, apiUrl: string): string
 /** Why polling `rooms` rooms every `intervalMs` cannot keep to the interval within `maxRps`, or undefined. */
 export function overBudget(rooms: number, intervalMs: number, maxRps: number): string | undefined {
   if (!(rooms * (1000 / intervalMs) > maxRps)) return undefined;
-  return `watching ${rooms} rooms every ${formatDuration(intervalMs)} needs ${(rooms / (intervalMs / 1000)).toFixed(1)} requests/s, over the budget of ${maxRps}/s: polls will be spaced out by the rate limiter. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
+  return `watching ${rooms} room${rooms === 1 ? '' : 's'} every ${formatDuration(intervalMs)} needs ${(rooms / (intervalMs / 1000)).toFixed(1)} requests/s, over the budget of ${maxRps}/s: polls will be spaced out by the rate limiter. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
 }
 
 export const DOMAIN_TARGET = '*';

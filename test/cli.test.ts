@@ -751,6 +751,21 @@ describe('CLI', () => {
     expect(lines[0].reason).toMatch(/shutdown deadline/);
   });
 
+  it('the log counts every event the dead-letter file got: its warning is said once, and what went unsaid at debug is said at the stop', async () => {
+    const r = await receiver();
+    r.fallback = { status: 410 };
+    const deadLetter = join(dir, 'gone.ndjson');
+    for (const userName of ['A', 'B', 'C', 'D', 'E', 'F']) sim.join('standup', { userName });
+    const run = start(['--room', 'standup', ...FAST, '--sink', `webhook:${r.url}`, '--dead-letter', deadLetter]);
+    expect((await run.exit).code).toBe(1); // every sink disabled
+    const inFile = readFileSync(deadLetter, 'utf8').trimEnd().split('\n').length;
+    expect(inFile).toBe(6);
+    const said = run.logs.filter((l) => /event\(s\) written to the dead-letter file/.test(String(l.msg)));
+    expect(said.length).toBeGreaterThanOrEqual(2); // the first write's, and the stop's
+    expect(said.at(-1)).toMatchObject({ level: 40, msg: expect.stringMatching(/^\d+ more event\(s\) written to the dead-letter file since it was last logged$/) });
+    expect(said.reduce((n, l) => n + Number(l.count ?? 0) + Number(l.repeated ?? 0), 0)).toBe(inFile);
+  });
+
   it('config file: YAML, ${ENV} secrets, per-sink filters (a room pattern), flags override', async () => {
     const slack = await receiver('/slack');
     const hook = await receiver('/hook');

@@ -1000,7 +1000,7 @@ describe('dead-letter file', () => {
     expect(readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).event.id)).toEqual([ev(4).id]);
   });
 
-  it('says it wrote to the file once per sink, then at most every 10 minutes with how many went unsaid (a sink down with its queue full sends events one at a time); every event is in the file', () => {
+  it('says it wrote to the file once per sink, then at most every 10 minutes with how many went unsaid (a sink down with its queue full sends events one at a time), and what is still unsaid at a stop; every event is in the file', () => {
     const clock = FakeTimers.install({ toFake: ['Date', 'performance'] });
     try {
       const file = join(mkdtempSync(join(tmpdir(), 'dl-')), 'dead.ndjson');
@@ -1019,7 +1019,14 @@ describe('dead-letter file', () => {
       clock.tick(60_000);
       dl.write('webhook-1(x)', 'queue full (cap 5)', [ev(54)]);
       expect(said()).toMatchObject([{ sink: 'webhook-1(x)', repeated: 50, msg: '1 event(s) written to the dead-letter file (again; 50 more like it since it was last logged)' }]);
-      expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(54);
+      // at a stop, what went unsaid since is said, once (the slack sink has nothing unsaid)
+      dl.write('webhook-1(x)', 'not delivered within the 10s shutdown deadline', [ev(55), ev(56), ev(57)]);
+      expect(said()).toEqual([]);
+      dl.flush();
+      expect(said()).toMatchObject([{ sink: 'webhook-1(x)', repeated: 3, file, msg: '3 more event(s) written to the dead-letter file since it was last logged' }]);
+      dl.flush();
+      expect(said()).toEqual([]);
+      expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(57);
     } finally {
       clock.uninstall();
     }

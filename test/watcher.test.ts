@@ -3,7 +3,7 @@ import { DailyApiError } from '../src/daily/errors.js';
 import type { PresenceEvent } from '../src/events.js';
 import { PIECEWISE_MIN_CHARS } from '../src/daily/parse.js';
 import type { SimulatorFault } from '../src/simulator/simulator.js';
-import { EventsOverflowError, PresenceWatcher, WatcherOptionsError } from '../src/watcher.js';
+import { EventsOverflowError, overBudget, PresenceWatcher, WatcherOptionsError } from '../src/watcher.js';
 import { capturingLogger, polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 
 let h: Harness | undefined;
@@ -451,6 +451,9 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     const warnings = lines.filter((l) => l.includes('over the budget'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/allRooms/);
+    expect(JSON.parse(warnings[0]!).msg).toMatch(/^watching 40 rooms every 1s needs 40\.0 requests\/s, over the budget of 5\/s/);
+    expect(overBudget(1, 100, 5)).toMatch(/^watching 1 room every 100ms needs 10\.0 requests\/s/);
+    expect(overBudget(1, 200, 5)).toBeUndefined();
   });
 
   it("warns when maxRps is over Daily's own limit, only against Daily", async () => {

@@ -10,6 +10,8 @@ import { pseudoFsProblem } from '../util/pseudo-fs.js';
 /** Where undeliverable events end: an NDJSON file (one line per event), or the log. */
 export interface DeadLetter {
   write(sink: string, reason: string, events: readonly PresenceEvent[]): void;
+  /** At a stop: say what the log has not said yet (the file's count since its last line). */
+  flush?(): void;
 }
 
 export class FileDeadLetter implements DeadLetter {
@@ -72,6 +74,17 @@ export class FileDeadLetter implements DeadLetter {
     } catch (err) {
       // the file is unusable: the log is the last place the events can go
       this.log.error({ sink, reason, err, events }, `could not write the dead-letter file ${this.path}; events logged instead`);
+    }
+  }
+
+  /**
+   * Per sink, the events written since its warning was last logged (a disabled sink's queue, the
+   * drain's leftovers): without this line, a log that said "1 event(s) written" would be all an
+   * operator saw of a file holding seven.
+   */
+  flush(): void {
+    for (const [sink, said] of this.#said) {
+      said.flush({ sink, file: this.path }, (n) => `${n} more event(s) written to the dead-letter file since it was last logged`);
     }
   }
 

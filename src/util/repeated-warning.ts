@@ -45,6 +45,17 @@ export class RepeatedWarning {
     );
   }
 
+  /**
+   * Say what went unsaid since the last line, if anything (`describe` words it, given how many): at
+   * a stop, so a count logged at debug is not lost with the process.
+   */
+  flush(fields: Record<string, unknown>, describe: (unsaid: number) => string): void {
+    const unsaid = this.#unsaid;
+    if (unsaid === 0) return;
+    this.#unsaid = 0;
+    this.log[this.level]({ ...fields, repeated: unsaid }, describe(unsaid));
+  }
+
   /** It is over: how many times it happened, and since when (wall time), or undefined when it had not. */
   end(): { hits: number; since: string } | undefined {
     const since = this.#since;
