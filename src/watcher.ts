@@ -251,6 +251,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   /** Room mode: one tracker per room, created by its first snapshot (or by a saved state). */
   #roomState = new Map<string, RoomTracker>();
+  /** The names `snapshot(room)` was asked for that no target polls, each warned about once. */
+  readonly #unwatchedAsked = new Set<string>();
   /** Domain mode: created by the first snapshot (or by a saved state). */
   #domainState: DomainTracker | undefined;
   #seen = new Set<string>();
@@ -660,12 +662,29 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   snapshot(): Record<string, Participant[]>;
   snapshot(room: string): Participant[];
   snapshot(room?: string): Participant[] | Record<string, Participant[]> {
-    if (room !== undefined && !this.#domainState) return this.#roomState.get(room)?.participants() ?? [];
+    if (room !== undefined && !this.#domainState) {
+      const tracker = this.#roomState.get(room);
+      if (tracker === undefined) this.#askedUnwatched(room);
+      return tracker?.participants() ?? [];
+    }
     const presence = this.#presence();
     if (room !== undefined) return presence.get(room) ?? [];
     const out: Record<string, Participant[]> = {};
     for (const [name, list] of presence) if (list.length > 0) out[name] = list;
     return out;
+  }
+
+  /**
+   * `snapshot(room)` of a room this watcher does not poll (room mode): always empty, which reads like
+   * an empty room. Warned once per name (a few hundred at most), naming the watched room it is
+   * closest to: a misspelt name would otherwise look like nobody there, forever.
+   */
+  #askedUnwatched(room: string): void {
+    const rooms = this.#rooms;
+    if (rooms === undefined || this.#unwatchedAsked.has(room) || this.#unwatchedAsked.size >= 256 || rooms.includes(room)) return;
+    this.#unwatchedAsked.add(room);
+    const hint = typeof room === 'string' ? didYouMean(room, rooms) : '';
+    this.#log.warn({ room }, `snapshot(${JSON.stringify(room)}): not one of the rooms this watcher polls${hint}, so it is always empty`);
   }
 
   /**

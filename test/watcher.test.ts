@@ -456,6 +456,25 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(overBudget(1, 200, 5)).toBeUndefined();
   });
 
+  it('snapshot(room) of a room it does not poll is empty and warned about once per name, with the watched room it is closest to; a watched room not yet polled, or domain mode, is not', async () => {
+    const { logger, lines } = capturingLogger('warn');
+    const w = new PresenceWatcher({ apiKey: 'k', rooms: ['standup', 'retro'], logger });
+    expect(w.snapshot('standup')).toEqual([]); // watched, not polled yet: no warning
+    expect(w.snapshot('standpu')).toEqual([]);
+    expect(w.snapshot('standpu')).toEqual([]);
+    expect(w.snapshot('lunch')).toEqual([]);
+    await w.stop();
+    expect(lines.map((l) => JSON.parse(l) as { room: string; msg: string })).toMatchObject([
+      { room: 'standpu', msg: 'snapshot("standpu"): not one of the rooms this watcher polls (did you mean "standup"?), so it is always empty' },
+      { room: 'lunch', msg: 'snapshot("lunch"): not one of the rooms this watcher polls, so it is always empty' },
+    ]);
+    const domain = capturingLogger('warn');
+    const all = new PresenceWatcher({ apiKey: 'k', allRooms: true, logger: domain.logger });
+    expect(all.snapshot('anything')).toEqual([]); // an empty room, as far as GET /presence tells
+    await all.stop();
+    expect(domain.lines).toEqual([]);
+  });
+
   it("warns when maxRps is over Daily's own limit, only against Daily", async () => {
     const { logger, lines } = capturingLogger('warn');
     const made = [
