@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { targetName } from './daily/errors.js';
 import { secrets } from './log.js';
 import type { Metrics } from './metrics.js';
 import { monotonicNow } from './util/clock.js';
@@ -81,8 +82,8 @@ export class HealthServer {
       const err = this.#lastError.get(t) ?? null;
       targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok.wall).toISOString(), lastError: err, partial: partial.has(t) };
       const since = now - (ok?.at ?? this.#started);
-      if (ok === undefined) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll yet${err ? ` (last error: ${err})` : ''}`);
-      else if (since > limit) reasons.push(`${t === '*' ? 'GET /presence' : `room "${t}"`}: no successful poll for ${Math.round(since / 1000)}s${err ? ` (last error: ${err})` : ''}`);
+      if (ok === undefined) reasons.push(`${targetName(t)}: no successful poll yet${err ? ` (last error: ${err})` : ''}`);
+      else if (since > limit) reasons.push(`${targetName(t)}: no successful poll for ${Math.round(since / 1000)}s${err ? ` (last error: ${err})` : ''}`);
     }
     const saveError = this.#o.watcher.stateSaveError;
     if (saveError !== undefined) reasons.push(`cannot save state: ${saveError}`);

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { DailyClient, DEFAULT_API_URL, isDailyHost, normalizeApiKey, type PresenceClient } from './daily/client.js';
-import { DailyApiError } from './daily/errors.js';
+import { DailyApiError, targetName } from './daily/errors.js';
 import { roomAsUrl } from './daily/room-name.js';
 import { wholeRoomText } from './daily/parse.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
@@ -643,6 +643,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     clearTimeout(this.#saveTimer);
     this.#saveTimer = undefined;
     await Promise.allSettled(this.#loops);
+    // failures counted at debug since a target's last warning are said, not lost with the process
+    for (const [target, failing] of this.#failing) {
+      failing.flush({ target }, (n) => `${targetName(target)}: ${n} more failed attempt(s) since its last warning; still failing at the stop`);
+    }
     if (this.#store && this.#seen.size > 0) {
       this.#saveAgain = false;
       await this.#saving;
@@ -880,7 +884,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     // (--log-level debug: what each poll found, for "why did no event come?")
     this.#log.debug(
       { target, participants, rooms, events: events.length, durationMs: Math.round(durationMs), ...(partial ? { partial } : {}) },
-      `polled ${target === DOMAIN_TARGET ? 'GET /presence' : `room "${target}"`}: ${participants} ${participants === 1 ? 'person' : 'people'}, ${events.length} event(s)`,
+      `polled ${targetName(target)}: ${participants} ${participants === 1 ? 'person' : 'people'}, ${events.length} event(s)`,
     );
     this.safeEmit('poll', {
       target,
@@ -956,8 +960,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const last = this.#failing.get(target)?.end();
     if (!last) return;
     this.#failing.delete(target);
-    const what = target === DOMAIN_TARGET ? 'GET /presence' : `room "${target}"`;
-    this.#log.info({ target, failures: last.hits, since: last.since }, `${what} polled successfully again, after ${last.hits} failed attempt(s) since ${last.since}`);
+    this.#log.info({ target, failures: last.hits, since: last.since }, `${targetName(target)} polled successfully again, after ${last.hits} failed attempt(s) since ${last.since}`);
   }
 
   #onFatal(error: DailyApiError): void {

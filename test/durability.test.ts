@@ -462,6 +462,36 @@ describe('failed polls in the log (fake timers)', () => {
     });
   });
 
+  it('a stop while a target still fails says how many failures went unsaid since its last warning (none: nothing)', async () => {
+    await underFakeClock(async (clock) => {
+      const client = new FakeClient();
+      client.fallback = new DailyApiError({ code: 'DAILY_SERVER_ERROR', message: 'Daily answered HTTP 503', target: '*', status: 503 });
+      const { logger, lines } = capturingLogger('info');
+      const w = new PresenceWatcher({ client, allRooms: true, intervalMs: 1000, maxRps: 1000, backoffMinMs: 100, backoffMaxMs: 100, logger });
+      const errors: Error[] = [];
+      w.on('error', (e) => errors.push(e));
+      const warnings = () => lines.map((l) => JSON.parse(l) as { level: number; msg: string; repeated?: number }).filter((l) => l.level === 40);
+      w.start();
+      await clock.tickAsync(20_500);
+      expect(warnings().map((l) => l.msg)).toEqual(['Daily answered HTTP 503']);
+      await stopUnder(clock, w);
+      expect(warnings().slice(1)).toMatchObject([
+        { target: '*', repeated: errors.length - 1, msg: `GET /presence: ${errors.length - 1} more failed attempt(s) since its last warning; still failing at the stop` },
+      ]);
+
+      // one failure, said when it happened: nothing more to say at the stop
+      const quiet = capturingLogger('info');
+      const once = new FakeClient();
+      once.fallback = new DailyApiError({ code: 'DAILY_SERVER_ERROR', message: 'Daily answered HTTP 503', target: 'a', status: 503 });
+      const w2 = new PresenceWatcher({ client: once, rooms: ['a'], intervalMs: 60_000, maxRps: 1000, backoffMinMs: 50_000, backoffMaxMs: 50_000, logger: quiet.logger });
+      w2.on('error', () => {});
+      w2.start();
+      await clock.tickAsync(10);
+      await stopUnder(clock, w2);
+      expect(quiet.lines.map((l) => JSON.parse(l).msg)).toEqual(['Daily answered HTTP 503']);
+    });
+  });
+
   it('a failure is the same one when only Daily\'s debug text or the asked-for wait differs (an outage does not warn every attempt)', async () => {
     await underFakeClock(async (clock) => {
       const client = new FakeClient();

@@ -8,7 +8,7 @@ import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
 import { oneLine } from '../util/text.js';
-import { DailyApiError, httpError, invalidResponse } from './errors.js';
+import { DailyApiError, httpError, invalidResponse, targetName } from './errors.js';
 import {
   parseDomainEntries,
   parseDomainText,
@@ -243,13 +243,13 @@ export class DailyClient implements PresenceClient {
         throw new DailyApiError({
           target,
           code: 'DAILY_TIMEOUT',
-          message: `no complete answer from Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`} within ${this.#timeoutMs} ms`,
+          message: `no complete answer from Daily for ${targetName(target)} within ${this.#timeoutMs} ms`,
         });
       }
       throw new DailyApiError({
         target,
         code: 'DAILY_NETWORK_ERROR',
-        message: `network error talking to Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`}${this.#proxyNote}: ${networkFailure(err)}`,
+        message: `network error talking to Daily for ${targetName(target)}${this.#proxyNote}: ${networkFailure(err)}`,
         cause: err,
       });
     } finally {
@@ -384,7 +384,7 @@ function tooLarge(target: string, max: number): DailyApiError {
   return new DailyApiError({
     target,
     code: 'DAILY_RESPONSE_TOO_LARGE',
-    message: `response from Daily for ${target === '*' ? 'GET /presence' : `room "${target}"`} exceeds ${formatSize(max)}: if the domain is that large, raise the cap (--max-body, config maxBody, library maxBodyBytes)`,
+    message: `response from Daily for ${targetName(target)} exceeds ${formatSize(max)}: if the domain is that large, raise the cap (--max-body, config maxBody, library maxBodyBytes)`,
   });
 }
 

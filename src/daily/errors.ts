@@ -78,7 +78,8 @@ export class DailyApiError extends Error {
   }
 }
 
-function where(target: string): string {
+/** A target as messages name it: GET /presence (the domain, `*`), or room "standup". */
+export function targetName(target: string): string {
   return target === '*' ? 'GET /presence' : `room "${target}"`;
 }
 
@@ -115,7 +116,7 @@ export function httpError(
     return new DailyApiError({
       ...base,
       code: 'DAILY_FORBIDDEN',
-      message: `Daily refused access to ${where(target)} (HTTP 403${detail}): the API key lacks permission for this domain`,
+      message: `Daily refused access to ${targetName(target)} (HTTP 403${detail}): the API key lacks permission for this domain`,
     });
   }
   if (status === 404) {
@@ -133,27 +134,27 @@ export function httpError(
     return new DailyApiError({
       ...base,
       code: 'DAILY_RATE_LIMITED',
-      message: `rate limited by Daily polling ${where(target)} (HTTP 429${detail})${wait}`,
+      message: `rate limited by Daily polling ${targetName(target)} (HTTP 429${detail})${wait}`,
     });
   }
   if (status >= 500) {
     return new DailyApiError({
       ...base,
       code: 'DAILY_SERVER_ERROR',
-      message: `Daily server error polling ${where(target)} (HTTP ${status}${detail})`,
+      message: `Daily server error polling ${targetName(target)} (HTTP ${status}${detail})`,
     });
   }
   if (status >= 300 && status < 400) {
     return new DailyApiError({
       ...base,
       code: 'DAILY_BAD_REQUEST',
-      message: `the API answered ${where(target)} with a redirect (HTTP ${status}${redirectTo ? ` to ${redirectTo}` : ''}), which is not followed: check --api-url (Daily's is https://api.daily.co/v1)`,
+      message: `the API answered ${targetName(target)} with a redirect (HTTP ${status}${redirectTo ? ` to ${redirectTo}` : ''}), which is not followed: check --api-url (Daily's is https://api.daily.co/v1)`,
     });
   }
   return new DailyApiError({
     ...base,
     code: 'DAILY_BAD_REQUEST',
-    message: `Daily refused the request for ${where(target)} (HTTP ${status}${detail})`,
+    message: `Daily refused the request for ${targetName(target)} (HTTP ${status}${detail})`,
   });
 }
 
@@ -162,6 +163,6 @@ export function invalidResponse(target: string, what: string): DailyApiError {
     target,
     status: 200,
     code: 'DAILY_INVALID_RESPONSE',
-    message: `invalid response from Daily for ${where(target)}: ${what}`,
+    message: `invalid response from Daily for ${targetName(target)}: ${what}`,
   });
 }

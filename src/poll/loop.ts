@@ -1,5 +1,5 @@
 import pRetry from 'p-retry';
-import { DailyApiError } from '../daily/errors.js';
+import { DailyApiError, targetName } from '../daily/errors.js';
 import { sleep, timerDelay } from '../util/sleep.js';
 import { deadline } from '../util/deadline.js';
 
@@ -90,7 +90,7 @@ async function attemptWithWatchdog(o: TargetLoopOptions, parent: AbortSignal): P
       throw new DailyApiError({
         target: o.target,
         code: 'DAILY_TIMEOUT',
-        message: `watchdog: no poll of ${o.target === '*' ? 'GET /presence' : `room "${o.target}"`} completed within ${o.watchdogMs} ms; aborted it and restarted the loop`,
+        message: `watchdog: no poll of ${targetName(o.target)} completed within ${o.watchdogMs} ms; aborted it and restarted the loop`,
       });
     }
     throw err;
