@@ -111,6 +111,11 @@ describe('presence-watcher replay', () => {
     ['a missing file', () => ['replay', '/nonexistent/dead.ndjson', '--sink', 'stdout'], /^presence-watcher: cannot read \/nonexistent\/dead\.ndjson: no such file$/],
     ['a file that is not a dead-letter file', (f: string) => ['replay', f.replace(/dead\.ndjson$/, 'other.ndjson'), '--sink', 'stdout'], /other\.ndjson: line 1 has no event: not a dead-letter file\?$/],
     ['a damaged line before the last', (f: string) => ['replay', f.replace(/dead\.ndjson$/, 'damaged.ndjson'), '--sink', 'stdout'], /damaged\.ndjson: line 2 is not JSON: not a dead-letter file\? \(In one, a damaged line, e\.g\. from two daemons appending to one file: delete that line and replay again; replay sends each event once, whatever is left\)$/],
+    [
+      'the file being replayed as --dead-letter (spelt another way)',
+      (f: string) => ['replay', f, '--sink', 'stdout', '--dead-letter', f.replace(/\/dead\.ndjson$/, '/./dead.ndjson')],
+      /^presence-watcher: replay: --dead-letter .*\/\.\/dead\.ndjson is the file being replayed: what fails again would be appended to it, .* Give another file \(e\.g\. .*\/dead\.again\.ndjson\), then replace the first with it$/,
+    ],
   ] as const)('usage error: %s (exit 2, one line)', async (_name, args, message) => {
     const { dir, file } = deadLetterFile([joinOf(1)]);
     writeFileSync(join(dir, 'other.ndjson'), '{"status":"ok"}\n{"status":"ok"}\n');

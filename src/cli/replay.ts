@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, envValue, loadConfigFile, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
@@ -65,6 +65,17 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
   return { events: [...byId.values()], skipped };
 }
 
+/** Whether two paths name one file (a link or another spelling of the path included); false when either is missing. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** `presence-watcher replay`: deliver a dead-letter file's events again. Resolves with the exit code. */
 export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const file: FileConfig = c.configPath ? loadConfigFile(c.configPath, io.env) : {};
@@ -72,6 +83,11 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   if (sinks.length === 0) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
   const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (envValue(io.env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
   const { events, skipped } = readDeadLetters(c.file);
+  if (c.deadLetter !== undefined && sameFile(c.deadLetter, c.file)) {
+    throw new ConfigError(
+      `replay: --dead-letter ${c.deadLetter} is the file being replayed: what fails again would be appended to it, beside the events that were delivered, and the file would no longer say which are left. Give another file (e.g. ${c.file.replace(/(\.ndjson)?$/, '.again.ndjson')}), then replace the first with it`,
+    );
+  }
 
   const log = createLogger({ level: c.logLevel, format: c.logFormat ?? defaultLogFormat(io.stderr as { isTTY?: boolean }) });
   const deadLetter = openDeadLetter(c.deadLetter, log, { stdoutSink: sinks.some((s) => s.type === 'stdout') });
