@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, durationNotes, type DaemonConfig, type SinkConfig } from './config.js';
 import { Dispatcher, type SinkFilter } from './dispatcher.js';
@@ -26,6 +26,7 @@ import { emptyState, replay } from './state/replay.js';
 import { Outbox } from './state/outbox.js';
 import { StateLock } from './state/lock.js';
 import { pseudoFsProblem } from './util/pseudo-fs.js';
+import { sameFile } from './util/file-kind.js';
 import { RepeatedWarning } from './util/repeated-warning.js';
 import { listenProblem } from './util/listen.js';
 import { SyncRun } from './util/sync-run.js';
@@ -135,13 +136,42 @@ export function sinkFilter(s: SinkConfig): SinkFilter {
 }
 
 /**
+ * Which of the files `--state` owns `path` names (the state, its outbox journal, its lock, or one of
+ * their temp files), by name or, for files that exist, as the same file under another name; or
+ * undefined.
+ */
+function stateFileNamed(path: string, statePath: string): string | undefined {
+  const outbox = `${statePath}.outbox.ndjson`;
+  const owned: [string, string][] = [
+    [statePath, 'the --state file'],
+    [outbox, "the --state file's outbox journal"],
+    [`${statePath}.lock`, "the --state file's lock"],
+  ];
+  const p = resolve(path);
+  for (const [file, what] of owned) if (p === resolve(file) || sameFile(path, file)) return what;
+  const base = resolve(statePath);
+  if (p === `${resolve(outbox)}.tmp` || (p.startsWith(`${base}.`) && /^\d+\.tmp$/.test(p.slice(base.length + 1)))) return "one of the --state file's temp files";
+  return undefined;
+}
+
+/**
  * The dead-letter file at `path`, checked writable now (ConfigError if not; `create: false` makes no
  * directory), or the log without one. `stdoutSink`: a stdout sink writes events to this process's
  * stdout, so a dead-letter there is refused (its records would be mixed into the event stream,
  * which the logs keep out of).
  */
-export function openDeadLetter(path: string | undefined, log: Logger, { create = true, stdoutSink = false } = {}): DeadLetter {
+export function openDeadLetter(
+  path: string | undefined,
+  log: Logger,
+  { create = true, stdoutSink = false, statePath }: { create?: boolean; stdoutSink?: boolean; statePath?: string | undefined } = {},
+): DeadLetter {
   if (!path) return new LogDeadLetter(log);
+  const owned = statePath === undefined ? undefined : stateFileNamed(path, statePath);
+  if (owned) {
+    throw new ConfigError(
+      `--dead-letter ${path}: that is ${owned}: dead-lettered events appended to it would corrupt it. Give a file of its own, e.g. ${join(dirname(path), 'dead-letter.ndjson')}`,
+    );
+  }
   // (where stdout and stderr are one (2>&1, a systemd unit's journal), logs mix with events already)
   if (stdoutSink && isOwnStdio(path, 1) && !isOwnStdio(path, 2)) {
     throw new ConfigError(`--dead-letter ${path}: that is this process's stdout, where the stdout sink writes the events: its records would be mixed into them. Give a file, or /dev/stderr`);
@@ -331,7 +361,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   const log = io.logger;
   keepSecret(cfg);
 
-  const deadLetter = openDeadLetter(cfg.deadLetterPath, log, { stdoutSink: cfg.sinks.some((s) => s.type === 'stdout') });
+  const deadLetter = openDeadLetter(cfg.deadLetterPath, log, { stdoutSink: cfg.sinks.some((s) => s.type === 'stdout'), statePath: cfg.statePath });
   const prepared = prepareSinks(cfg, io);
   for (const note of prepared.notes) log[note.level](note.message);
   for (const note of durationNotes(cfg)) log.warn(note);

@@ -34,7 +34,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   const notes: string[] = [];
   // in the daemon's order, so that of several problems the one reported is the one it would report
   keepSecret(cfg);
-  openDeadLetter(cfg.deadLetterPath, io.logger, { create: false, stdoutSink: cfg.sinks.some((s) => s.type === 'stdout') });
+  openDeadLetter(cfg.deadLetterPath, io.logger, { create: false, stdoutSink: cfg.sinks.some((s) => s.type === 'stdout'), statePath: cfg.statePath });
   const { sinks, notes: sinkNotes } = prepareSinks(cfg, io);
   notes.push(...sinkNotes.map((n) => n.message));
   notes.push(...durationNotes(cfg));

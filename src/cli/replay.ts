@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ConfigError, envValue, loadConfigFile, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
@@ -9,6 +9,7 @@ import { isEvent } from '../state/outbox.js';
 import { formatDuration } from '../util/duration.js';
 import type { Writable } from 'node:stream';
 import { withoutBom } from '../util/text.js';
+import { sameFile } from '../util/file-kind.js';
 
 export interface ReplayCommand {
   file: string;
@@ -63,17 +64,6 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
     if (!byId.has(event.id)) byId.set(event.id, event);
   });
   return { events: [...byId.values()], skipped };
-}
-
-/** Whether two paths name one file (a link or another spelling of the path included); false when either is missing. */
-function sameFile(a: string, b: string): boolean {
-  try {
-    const x = statSync(a);
-    const y = statSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
 }
 
 /** `presence-watcher replay`: deliver a dead-letter file's events again. Resolves with the exit code. */

@@ -26,3 +26,14 @@ export function specialKind(path: string): string | undefined {
   if (st.isBlockDevice()) return 'a block device';
   return 'not a regular file';
 }
+
+/** Whether two paths name one file (a link, or another spelling of the path); false when either is missing. */
+export function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
