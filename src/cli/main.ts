@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, loadConfigFile, resolveConfig, type DaemonConfig, type FileConfig } from '../config.js';
 import { startDaemon, type Daemon } from '../daemon.js';
@@ -13,6 +14,7 @@ import { formatDuration } from '../util/duration.js';
 import type { PollInfo } from '../events.js';
 import { ignoreProxyEnv } from '../util/http-agent.js';
 import { listenProblem } from '../util/listen.js';
+import { sameFile } from '../util/file-kind.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FATAL = 1;
@@ -113,6 +115,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       try {
         const file: FileConfig = command.configPath ? loadConfigFile(command.configPath, io.env) : {};
         cfg = resolveConfig(file, command.flags, io.env);
+        if (command.configPath) configFileReused(cfg, command.configPath);
         if (command.once && cfg.ignoreInitial && cfg.statePath === undefined) {
           throw new ConfigError(
             '--once with --ignore-initial and no --state would never report anything: every such run is a first snapshot, whose joins --ignore-initial drops. Add --state <file>: the first run then records who is there, and each later one reports what changed since',
@@ -129,6 +132,23 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       }
       if (command.check) return runCheck(cfg, command.configPath, io);
       return runDaemon(cfg, io, command.once ? { once: { timeoutMs: command.once.timeoutMs ?? onceTimeout(cfg) } } : undefined);
+    }
+  }
+}
+
+/**
+ * A --state or --dead-letter that names the config file itself (a slip in a path): the state would
+ * be saved over it (and the start before refused it as a corrupt state, advising to move it away),
+ * dead-lettered events appended to it. ConfigError.
+ */
+function configFileReused(cfg: DaemonConfig, configPath: string): void {
+  const uses: [string, string | undefined, string][] = [
+    ['--state (state)', cfg.statePath, 'the state would be saved over it'],
+    ['--dead-letter (deadLetter)', cfg.deadLetterPath, 'dead-lettered events would be appended to it'],
+  ];
+  for (const [flag, path, harm] of uses) {
+    if (path !== undefined && (resolve(path) === resolve(configPath) || sameFile(path, configPath))) {
+      throw new ConfigError(`${flag} ${path} is the config file itself: ${harm}. Give a file of its own`);
     }
   }
 }
