@@ -1053,6 +1053,16 @@ describe('CLI', () => {
     expect(many.stdout).toMatch(/\n  rooms: standup, design-review, (\S+, ){7}lounge … and 4990 more \(5000 rooms\)\n/);
     many.kill('SIGINT');
     expect((await many.exit).code).toBe(0);
+
+    // bound to every interface: the line to run names the loopback, which works from here
+    const open = start(['simulate', '--host', '0.0.0.0', '--port', '0', '--rooms', '1', '--churn', '0']);
+    await open.until(() => /Watch it with/.test(open.stdout));
+    expect(open.stdout).toMatch(/^Simulated Daily presence API listening at http:\/\/0\.0\.0\.0:\d+\/v1 \(every interface: from another machine, use this one's address\)\n/);
+    const local = /DAILY_API_URL=(\S+)/.exec(open.stdout)![1]!;
+    expect(local).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    expect((await fetch(`${local}/presence`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+    open.kill('SIGINT');
+    expect((await open.exit).code).toBe(0);
   });
 
   it('demo shows events flowing with no account and no network (and a proxy set for the real world does not catch it)', async () => {

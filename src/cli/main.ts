@@ -318,11 +318,15 @@ async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'sim
   }
   // the handlers first: a script that reads the banner and then stops the simulator must find them
   const signals = onSignals(io, undefined);
+  // bound to every interface: the watch line names this machine's loopback (0.0.0.0 is no address
+  // to connect to everywhere), other machines use this one's address
+  const everywhere = /^\/\/(0\.0\.0\.0|\[::\]):/.exec(url.slice(url.indexOf('//')));
+  const local = everywhere ? url.replace(everywhere[1]!, everywhere[1] === '0.0.0.0' ? '127.0.0.1' : '[::1]') : url;
   io.stdout.write(
-    `Simulated Daily presence API listening at ${url}\n` +
+    `Simulated Daily presence API listening at ${url}${everywhere ? ' (every interface: from another machine, use this one\'s address)' : ''}\n` +
       `  rooms: ${listSome(sim.roomNames)}\n` +
       `  churn: ${c.churn} change(s)/s\n\n` +
-      `Watch it with:\n  DAILY_API_URL=${url} DAILY_API_KEY=${sim.apiKey} presence-watcher --all-rooms --interval 2s\n`,
+      `Watch it with:\n  DAILY_API_URL=${local} DAILY_API_KEY=${sim.apiKey} presence-watcher --all-rooms --interval 2s\n`,
   );
   await signals.received;
   signals.dispose();
