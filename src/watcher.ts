@@ -3,6 +3,7 @@ import { DailyClient, DEFAULT_API_URL, isDailyHost, normalizeApiKey, type Presen
 import { DailyApiError, targetName } from './daily/errors.js';
 import { roomAsUrl } from './daily/room-name.js';
 import { wholeRoomText } from './daily/parse.js';
+import { checkClientDomainAnswer, checkClientRoomAnswer } from './daily/client-answer.js';
 import { DomainTracker, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
@@ -840,7 +841,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (target === DOMAIN_TARGET) {
       const daily = this.#daily;
       const presence = await this.#inTurn(target, signal, () =>
-        daily ? daily.getDomainEntriesDeferred({ signal }) : this.#client.getDomainEntries({ signal }),
+        daily ? daily.getDomainEntriesDeferred({ signal }) : this.#client.getDomainEntries({ signal }).then(checkClientDomainAnswer),
       );
       signal.throwIfAborted();
       const tracker = (this.#domainState ??= new DomainTracker());
@@ -855,7 +856,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       const daily = this.#daily;
       const query = { signal, ...(this.#limit ? { limit: this.#limit } : {}) };
       const answer = await this.#inTurn(target, signal, async () =>
-        daily ? daily.getRoomText(target, query) : wholeRoomText(await this.#client.getRoomEntries(target, query)),
+        daily ? daily.getRoomText(target, query) : wholeRoomText(checkClientRoomAnswer(await this.#client.getRoomEntries(target, query), target)),
       );
       signal.throwIfAborted();
       let tracker = this.#roomState.get(target);

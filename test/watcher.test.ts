@@ -475,6 +475,52 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(domain.lines).toEqual([]);
   });
 
+  it("a custom client's answer of the wrong shape is an error naming it, never a TypeError from inside, nobody seen or every answer partial; the next good answer is read", async () => {
+    const ann = { id: 'p-ann', userId: null, userName: 'Ann', mtgSessionId: 'm', joinTime: '2026-01-01T00:00:00.000Z', duration: 1 };
+    const good = { room: 'a', totalCount: 1, entries: [ann], complete: true };
+    const bad: [unknown, string][] = [
+      [[ann], 'it is an array, not { room, totalCount, entries, complete } (RoomEntries)'],
+      [undefined, 'it is undefined, not { room, totalCount, entries, complete } (RoomEntries)'],
+      [{ ...good, complete: undefined }, '"complete" is undefined, not true or false (false: some people are not listed, and none is taken to have left)'],
+      [{ ...good, entries: [null] }, 'entries[0] is null, not an entry object'],
+      [{ ...good, entries: [{ id: 5 }] }, 'entries[0] has no non-empty string "id" (it is a number)'],
+      [{ ...good, entries: 'Ann' }, '"entries" is the string "Ann", not an array of entries'],
+      [{ ...good, room: 'b' }, '"room" is the string "b", not "a", the room asked for'],
+      [{ ...good, totalCount: -1 }, '"totalCount" is a number, not a whole number ≥ 0 (Daily\'s total_count; the number of entries when there is none)'],
+    ];
+    const answers: unknown[] = [...bad.map(([a]) => a), good];
+    const client = { getRoomEntries: async () => answers.shift(), getDomainEntries: async () => new Map(), close: async () => {} };
+    const w = new PresenceWatcher({ client: client as never, rooms: ['a'], intervalMs: 100, backoffMinMs: 20, backoffMaxMs: 20, logger: quietLogger });
+    const errors: Error[] = [];
+    const events: PresenceEvent[] = [];
+    w.on('error', (e) => errors.push(e));
+    w.on('event', (e) => events.push(e));
+    w.start();
+    await waitFor(w, 'event', () => events.length > 0);
+    await w.stop();
+    expect(errors.map((e) => e.message)).toEqual(bad.map(([, what]) => `invalid answer from the client's getRoomEntries for room "a": ${what}`));
+    for (const e of errors) expect(e).toMatchObject({ code: 'DAILY_INVALID_RESPONSE', retryable: true, target: 'a' });
+    expect(summary(events)).toEqual(['join:a:Ann']);
+
+    // GET /presence: a list that is not one is found as it is handed out, and the rooms read before it are undone
+    const bo = { ...ann, id: 'p-bo', userName: 'Bo' };
+    const domainAnswers: unknown[] = [[['x', [bo]]], new Map<string, unknown>([['x', [bo]], ['y', [null]]]), new Map([['x', [bo]]])];
+    const domainClient = { getRoomEntries: async () => good, getDomainEntries: async () => domainAnswers.shift(), close: async () => {} };
+    const all = new PresenceWatcher({ client: domainClient as never, allRooms: true, intervalMs: 100, backoffMinMs: 20, backoffMaxMs: 20, logger: quietLogger });
+    const domainErrors: Error[] = [];
+    const domainEvents: PresenceEvent[] = [];
+    all.on('error', (e) => domainErrors.push(e));
+    all.on('event', (e) => domainEvents.push(e));
+    all.start();
+    await waitFor(all, 'event', () => domainEvents.length > 0);
+    await all.stop();
+    expect(domainErrors.map((e) => e.message)).toEqual([
+      "invalid answer from the client's getDomainEntries for GET /presence: it is an array, not a DomainEntries (a Map of room name → entries qualifies)",
+      'invalid answer from the client\'s getDomainEntries for GET /presence: "y"[0] is null, not an entry object',
+    ]);
+    expect(summary(domainEvents)).toEqual(['join:x:Bo']); // once: the answer that failed after reading x was undone
+  });
+
   it("warns when maxRps is over Daily's own limit, only against Daily", async () => {
     const { logger, lines } = capturingLogger('warn');
     const made = [
