@@ -15,7 +15,7 @@ import { didYouMean, unknownOption, type SameKeys } from './util/options.js';
 import { ListenerError, SafeEmitter } from './util/safe-emitter.js';
 import { LeaveGrace } from './grace.js';
 import { SAME_PERSON_RULES, SameUser, type SamePersonRule } from './same-user.js';
-import { checkSource, type SavedState, type StateStore } from './state/store.js';
+import { checkSource, StateError, type SavedState, type StateStore } from './state/store.js';
 import { savedStateProblem } from './state/file-store.js';
 import { formatDuration } from './util/duration.js';
 
@@ -476,23 +476,29 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (this.#started) return this;
     this.#started = true;
     if (this.#store && !this.#initialState) {
-      const checked = this.#store.load().then((state) => {
-        if (state) checkSource(state, this.#client.source, 'the saved state');
-        return state;
-      });
-      checked.then(
-        (state) => {
+      // (a custom store's load() may throw instead of rejecting, or answer something that is no state)
+      const checked = Promise.resolve()
+        .then(() => this.#store!.load())
+        .then((state: unknown) => {
+          if (state === undefined || state === null) return undefined;
+          const problem = savedStateProblem(state);
+          if (problem !== undefined) throw new StateError(`stateStore.load() answered something that is no saved state: ${problem}`);
+          checkSource(state as SavedState, this.#client.source, 'the saved state');
+          return state as SavedState;
+        });
+      // (what the restore throws stops the watcher as a failed load does, never an unhandled rejection)
+      checked
+        .then((state) => {
           if (this.#abort.signal.aborted) return;
           if (state) this.#restore(state);
           this.#launch();
-        },
-        (err: unknown) => {
+        })
+        .catch((err: unknown) => {
           const error = err instanceof Error ? err : new Error(String(err));
           this.#log.error({ err: error }, error.message);
           this.safeEmit('error', error);
           this.#stopping ??= this.#doStop(error);
-        },
-      );
+        });
     } else {
       if (this.#initialState) this.#restore(this.#initialState);
       this.#launch();

@@ -166,6 +166,41 @@ describe('resume from state (watcher against the simulator)', () => {
     h = undefined;
   });
 
+  it("a custom store's load() that answers something that is no state, or throws at once, stops the watcher with an error naming it (no request, no crash); null or undefined is a fresh start", async () => {
+    h = await startHarness({ rooms: ['a'] }, {});
+    h.sim.join('a', { userName: 'Ann' });
+    const cases: [() => unknown, string | undefined][] = [
+      [() => Promise.resolve('abc'), 'stateStore.load() answered something that is no saved state: not a JSON object'],
+      [() => Promise.resolve({ version: 2, mode: 'rooms', rooms: {} }), 'stateStore.load() answered something that is no saved state: unknown version 2'],
+      [() => Promise.resolve({ version: 1, mode: 'rooms', rooms: { a: 'Ann' } }), 'stateStore.load() answered something that is no saved state: room "a" is not a list of participants'],
+      [() => { throw new Error('the disk is gone'); }, 'the disk is gone'],
+      [() => Promise.resolve(null), undefined],
+      [() => Promise.resolve(undefined), undefined],
+    ];
+    for (const [load, why] of cases) {
+      const requests = h.sim.requests.length;
+      const w = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, stateStore: { load: load as never, save: async () => {} } });
+      const errors: Error[] = [];
+      const events: PresenceEvent[] = [];
+      w.on('error', (e) => errors.push(e));
+      w.on('event', (e) => events.push(e));
+      if (why === undefined) {
+        w.start();
+        await waitFor(w, 'event', () => events.length > 0);
+        await w.stop();
+        expect(errors).toEqual([]);
+        expect(events.map((e) => `${e.type}:${e.room}:${e.participant.userName}`)).toEqual(['join:a:Ann']);
+        continue;
+      }
+      const stopped = new Promise<Error | undefined>((r) => w.once('stop', r));
+      w.start();
+      expect((await stopped)?.message).toBe(why);
+      expect(errors.map((e) => e.message)).toEqual([why]);
+      expect(events).toEqual([]);
+      expect(h.sim.requests.length).toBe(requests);
+    }
+  });
+
   it('people who stayed get no join, leavers while down get a leave, arrivals a non-initial join', async () => {
     const file = join(tmp(), 'state.json');
     h = await startHarness({ rooms: ['a'] }, { stateStore: new FileStateStore(file) });
