@@ -589,7 +589,15 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   #save(): Promise<void> {
     if (!this.#store) return Promise.resolve();
-    return this.#store.save(this.exportState()).then(
+    // the state as of now; a store may save synchronously, and its throw is a failed save (a
+    // TypeError from calling .then on its undefined once made every save fail, and stop() reject)
+    let saving: Promise<void>;
+    try {
+      saving = Promise.resolve(this.#store.save(this.exportState()));
+    } catch (err) {
+      saving = Promise.reject(err);
+    }
+    return saving.then(
       () => {
         this.#savedAt = this.#now();
         if (this.#saveError !== undefined) this.#log.info('state saved again');

@@ -201,6 +201,44 @@ describe('resume from state (watcher against the simulator)', () => {
     }
   });
 
+  it('a custom store may be synchronous: a load that answers at once and a save that returns nothing work, and a save that throws is a failed save (an error, stateSaveError), never a stop() that rejects', async () => {
+    h = await startHarness({ rooms: ['a'] }, {});
+    const ann = h.sim.join('a', { userName: 'Ann' });
+    const file = join(tmp(), 'sync.json');
+    const syncStore = {
+      load: () => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined),
+      save: (state: unknown) => writeFileSync(file, JSON.stringify(state)),
+    };
+    const opts = { apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger };
+    const first = new PresenceWatcher({ ...opts, stateStore: syncStore });
+    const errors: Error[] = [];
+    first.on('error', (e) => errors.push(e));
+    first.start();
+    await waitFor(first, 'ready', () => first.isReady);
+    await first.stop();
+    expect(errors).toEqual([]);
+    expect(JSON.parse(readFileSync(file, 'utf8')).rooms.a.map((p: Participant) => p.id)).toEqual([ann.id]);
+    // resumed from it: Ann was there already, so nothing to report until she leaves
+    const events: PresenceEvent[] = [];
+    const second = new PresenceWatcher({ ...opts, stateStore: syncStore });
+    second.on('event', (e) => events.push(e));
+    second.start();
+    await waitFor(second, 'ready', () => second.isReady);
+    h.sim.leave('a', ann.id);
+    await waitFor(second, 'event', () => events.length > 0);
+    await second.stop();
+    expect(kinds(events)).toEqual([`leave:${ann.id}`]);
+
+    const failing = new PresenceWatcher({ ...opts, stateStore: { load: () => undefined, save: () => { throw new Error('read-only file system'); } } });
+    const failed: Error[] = [];
+    failing.on('error', (e) => failed.push(e));
+    failing.start();
+    await waitFor(failing, 'error', () => failed.length > 0);
+    expect(failing.stateSaveError).toBe('read-only file system');
+    await expect(failing.stop()).resolves.toBeUndefined();
+    expect(failed.map((e) => e.message)).toContain('read-only file system');
+  });
+
   it('people who stayed get no join, leavers while down get a leave, arrivals a non-initial join', async () => {
     const file = join(tmp(), 'state.json');
     h = await startHarness({ rooms: ['a'] }, { stateStore: new FileStateStore(file) });

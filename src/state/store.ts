@@ -30,10 +30,16 @@ export interface SavedState {
 
 /** Where snapshots live between runs. The file store is the default; any other can be plugged in. */
 export interface StateStore {
-  /** The saved state, or undefined on a first start. Throws StateError when it exists but is unusable. */
-  load(): Promise<SavedState | undefined>;
-  /** Replace the saved state, atomically: after a crash either the old or the new state is there. */
-  save(state: SavedState): Promise<void>;
+  /**
+   * The saved state, or undefined (or null) on a first start. Throws (or rejects with) StateError
+   * when it exists but is unusable. May answer at once, without a promise.
+   */
+  load(): Promise<SavedState | undefined | null> | SavedState | undefined | null;
+  /**
+   * Replace the saved state, atomically: after a crash either the old or the new state is there.
+   * May be synchronous (a `writeFileSync` and a rename): a throw is a failed save, as a rejection is.
+   */
+  save(state: SavedState): Promise<void> | void;
 }
 
 export class StateError extends Error {
