@@ -77,6 +77,16 @@ export function overBudget(rooms: number, intervalMs: number, maxRps: number): s
 
 export const DOMAIN_TARGET = '*';
 
+/** The largest time a Date holds, ms either side of the epoch. */
+const MAX_TIME_MS = 8.64e15;
+
+/** A value as an error names it: NaN, "x" (quoted), undefined, an Invalid Date. */
+function describeValue(v: unknown): string {
+  if (v instanceof Date) return 'an Invalid Date';
+  if (typeof v === 'string') return JSON.stringify(v);
+  return String(v);
+}
+
 interface CommonOptions {
   /** Daily API key. Required unless `client` is given. */
   apiKey?: string;
@@ -359,8 +369,21 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#initialState = options.initialState;
     const requestTimeoutMs = optNumber(o, 'requestTimeoutMs', 10_000, { min: 1 });
     const watchdogMs = options.watchdogMs === undefined ? undefined : optNumber(o, 'watchdogMs', 0, { min: 1 });
+    if (options.logger !== undefined) lacking('logger', options.logger, ['debug', 'info', 'warn', 'error']);
     this.#log = options.logger ?? defaultLibraryLogger();
-    this.#now = options.now ?? Date.now;
+    if (options.now !== undefined) {
+      // every event's time and every saved state's come from it: a clock that answers no time made
+      // each poll fail on its first event, and the failure's own report with it, without a word
+      if (typeof options.now !== 'function') throw new WatcherOptionsError(`PresenceWatcher: now must be a function returning the time in ms since the epoch, as Date.now does`);
+      const t: unknown = options.now();
+      // (a Date reads as its time, as it did before this check)
+      const ms = typeof t === 'number' || t instanceof Date ? Number(t) : NaN;
+      if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIME_MS) {
+        throw new WatcherOptionsError(`PresenceWatcher: now() must return the time in ms since the epoch (a number, as Date.now() does), but returned ${describeValue(t)}`);
+      }
+    }
+    const now = options.now;
+    this.#now = now === undefined ? Date.now : () => Number(now());
 
     if (options.client) {
       this.#client = options.client;
@@ -659,8 +682,13 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#saveTimer = undefined;
     await Promise.allSettled(this.#loops);
     // failures counted at debug since a target's last warning are said, not lost with the process
-    for (const [target, failing] of this.#failing) {
-      failing.flush({ target }, (n) => `${targetName(target)}: ${n} more failed attempt(s) since its last warning; still failing at the stop`);
+    // (a line the logger cannot take must not keep stop() from finishing its work)
+    try {
+      for (const [target, failing] of this.#failing) {
+        failing.flush({ target }, (n) => `${targetName(target)}: ${n} more failed attempt(s) since its last warning; still failing at the stop`);
+      }
+    } catch {
+      // the logger threw: nothing else to say it with
     }
     if (this.#store && this.#seen.size > 0) {
       this.#saveAgain = false;
@@ -949,9 +977,13 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       this.#limiter.pauseFor(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
     }
     const fatal = error instanceof DailyApiError && error.fatal;
-    if (fatal) this.#log.error({ target, attempt, err: error }, error.message);
-    else this.#logFailure(target, error, attempt);
-    if (!fatal) this.safeEmit('error', error);
+    try {
+      if (fatal) this.#log.error({ target, attempt, err: error }, error.message);
+      else this.#logFailure(target, error, attempt);
+    } finally {
+      // (the error event, even when the log could not take the line)
+      if (!fatal) this.safeEmit('error', error);
+    }
   }
 
   /**

@@ -521,6 +521,23 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(summary(domainEvents)).toEqual(['join:x:Bo']); // once: the answer that failed after reading x was undone
   });
 
+  it("a failed poll is still an error event when the logger throws on the warning (a logger's own failure hid the poll's)", async () => {
+    const client = { getRoomEntries: async () => { throw new DailyApiError({ code: 'DAILY_SERVER_ERROR', message: 'Daily answered HTTP 503', target: 'a', status: 503 }); }, getDomainEntries: async () => new Map(), close: async () => {} };
+    const logger = { debug() {}, info() {}, error() {}, warn() { throw new Error('the log is gone'); } };
+    const w = new PresenceWatcher({ client, rooms: ['a'], intervalMs: 100, maxRps: 1000, backoffMinMs: 20, backoffMaxMs: 20, logger: logger as never });
+    const errors: Error[] = [];
+    const failed: unknown[] = [];
+    w.on('error', (e) => errors.push(e));
+    w.on('poll', (p) => p.ok || failed.push(p.error));
+    w.start();
+    await waitFor(w, 'error', () => errors.length >= 2);
+    await w.stop();
+    // every failed poll an error event, the first (the one the logger refused to warn of) included
+    expect(errors.slice(0, 2).map((e) => e.message)).toEqual(['Daily answered HTTP 503', 'Daily answered HTTP 503']);
+    expect(errors[0]).toBe(failed[0]);
+    expect(errors[1]).toBe(failed[1]);
+  });
+
   it("warns when maxRps is over Daily's own limit, only against Daily", async () => {
     const { logger, lines } = capturingLogger('warn');
     const made = [
@@ -592,6 +609,12 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ client: {}, rooms: ['a'] }, /^PresenceWatcher: client must have the methods getRoomEntries, getDomainEntries, close$/],
       [{ client: { getRoomEntries() {}, getDomainEntries() {} }, rooms: ['a'] }, /^PresenceWatcher: client must have the method close$/],
       [{ apiKey: 'k', rooms: ['a'], stateStore: { load() {} } }, /^PresenceWatcher: stateStore must have the method save$/],
+      [{ apiKey: 'k', rooms: ['a'], logger: { info() {}, warn() {} } }, /^PresenceWatcher: logger must have the methods debug, error$/],
+      // every event's time comes from it: a clock answering no time failed each poll without a word
+      [{ apiKey: 'k', rooms: ['a'], now: () => NaN }, /^PresenceWatcher: now\(\) must return the time in ms since the epoch \(a number, as Date\.now\(\) does\), but returned NaN$/],
+      [{ apiKey: 'k', rooms: ['a'], now: () => new Date(NaN) }, /but returned an Invalid Date$/],
+      [{ apiKey: 'k', rooms: ['a'], now: () => '2026-01-01' }, /but returned "2026-01-01"$/],
+      [{ apiKey: 'k', rooms: ['a'], now: 1_700_000_000_000 }, /^PresenceWatcher: now must be a function returning the time in ms since the epoch, as Date\.now does$/],
       [{ apiKey: 'k', rooms: ['a'], initialState: { version: 2 } }, /^PresenceWatcher: initialState: unknown version 2$/],
       [{ apiKey: 'k', rooms: ['a'], initialState: { version: 1, mode: 'rooms', rooms: { a: [{ name: 'x' }] } } }, /^PresenceWatcher: initialState: room "a" is not a list of participants$/],
     ];
@@ -599,6 +622,8 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       expect(() => new PresenceWatcher(opts as never)).toThrow(msg);
       expect(() => new PresenceWatcher(opts as never)).toThrow(WatcherOptionsError);
     }
+    // a clock answering Dates reads as their times (it did before now() was checked)
+    expect(() => new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger, now: (() => new Date(1_700_000_000_000)) as never })).not.toThrow();
     // an option explicitly undefined is the same as absent, whatever its name (a spread of a partial config)
     expect(() => new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger, extra: undefined } as never)).not.toThrow();
     const w = new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger });
