@@ -360,6 +360,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     };
     if (options.stateStore !== undefined) lacking('stateStore', options.stateStore, ['load', 'save']);
     if (options.client !== undefined) lacking('client', options.client, ['getRoomEntries', 'getDomainEntries', 'close']);
+    if (options.limiter !== undefined && !(options.limiter instanceof RateLimiter)) lacking('limiter (a RateLimiter, or a Bottleneck)', options.limiter, ['schedule']);
     const stateProblem = options.initialState === undefined ? undefined : savedStateProblem(options.initialState);
     if (stateProblem !== undefined) throw new WatcherOptionsError(`PresenceWatcher: initialState: ${stateProblem}`);
     this.#store = options.stateStore;

@@ -103,4 +103,13 @@ describe('RateLimiter (fake timers)', () => {
     await b.disconnect();
     clock = FakeTimers.install({ toFake: ['setTimeout'] });
   });
+
+  it("a limiter of the caller's that answers without a promise, throws at once, or never runs the job: the job's own answer, or an error naming the slip", async () => {
+    const signal = new AbortController().signal;
+    await expect(scheduleAbortable({ schedule: ((job: () => Promise<number>) => void job()) as never }, signal, async () => 7)).resolves.toBe(7);
+    await expect(scheduleAbortable({ schedule: (() => { throw new Error('limiter broke'); }) as never }, signal, async () => 7)).rejects.toThrow('limiter broke');
+    await expect(scheduleAbortable({ schedule: (() => Promise.resolve(5)) as never }, signal, async () => 7)).rejects.toThrow(
+      "the limiter's schedule() finished without running the request it was given: it must run the job and answer with its promise, as Bottleneck's does",
+    );
+  });
 });

@@ -609,6 +609,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ client: {}, rooms: ['a'] }, /^PresenceWatcher: client must have the methods getRoomEntries, getDomainEntries, close$/],
       [{ client: { getRoomEntries() {}, getDomainEntries() {} }, rooms: ['a'] }, /^PresenceWatcher: client must have the method close$/],
       [{ apiKey: 'k', rooms: ['a'], stateStore: { load() {} } }, /^PresenceWatcher: stateStore must have the method save$/],
+      [{ apiKey: 'k', rooms: ['a'], limiter: { maxRps: 5 } }, /^PresenceWatcher: limiter \(a RateLimiter, or a Bottleneck\) must have the method schedule$/],
       [{ apiKey: 'k', rooms: ['a'], logger: { info() {}, warn() {} } }, /^PresenceWatcher: logger must have the methods debug, error$/],
       // every event's time comes from it: a clock answering no time failed each poll without a word
       [{ apiKey: 'k', rooms: ['a'], now: () => NaN }, /^PresenceWatcher: now\(\) must return the time in ms since the epoch \(a number, as Date\.now\(\) does\), but returned NaN$/],

@@ -184,11 +184,17 @@ export async function scheduleAbortable<T>(limiter: RequestLimiter, signal: Abor
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    limiter
-      .schedule(() => {
-        if (signal.aborted) return Promise.reject(signal.reason);
-        return fn();
-      })
+    // The job's own promise is the answer, whatever schedule() resolves with: a limiter of the
+    // caller's may answer without a promise, throw at once, or resolve without running the job
+    let job: Promise<T> | undefined;
+    Promise.resolve()
+      .then(() =>
+        limiter.schedule(() => {
+          if (signal.aborted) return Promise.reject(signal.reason);
+          return (job = fn());
+        }),
+      )
+      .then(() => job ?? Promise.reject(new Error("the limiter's schedule() finished without running the request it was given: it must run the job and answer with its promise, as Bottleneck's does")))
       .then(resolve, reject)
       .finally(() => signal.removeEventListener('abort', onAbort));
   });
