@@ -88,6 +88,26 @@ describe('Standard Webhooks signing', () => {
     expect(verify(SECRET, new Headers({ 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000' }), body, at)).toBe(false);
   });
 
+  it("verify names a receiver's mistakes instead of failing inside crypto or looking like a bad signature: a parsed body, no headers, a secret not set (whatever the request)", () => {
+    const body = '{"name":"Zoë"}';
+    const plain = { 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000', 'webhook-signature': sign(secretKey(SECRET), 'msg_1', 1700000000, body) };
+    const at = { now: 1700000000_000 };
+    const call = (...args: unknown[]) => () => (verify as (...a: unknown[]) => boolean)(...args);
+    // express.json() hands over the parse: its bytes are gone
+    expect(call(SECRET, plain, JSON.parse(body), at)).toThrow(
+      /^verifyWebhook: the body must be the raw body exactly as received, a string or a Buffer, not an object: a parsed JSON body cannot be verified .*express\.raw\(\{ type: 'application\/json' \}\)$/,
+    );
+    expect(call(SECRET, plain, undefined, at)).toThrow(/^verifyWebhook: the body must be the raw body .*, not undefined:/);
+    expect(call(SECRET, undefined, body, at)).toThrow(/^verifyWebhook: headers must be the request's headers \(Node's req\.headers, or a Fetch Headers\), not undefined$/);
+    // process.env.SECRET unset: an error on the first request, not every delivery refused as forged
+    expect(call(undefined, plain, body, at)).toThrow(/^verifyWebhook: the secret must be a string \(whsec_<base64>, or raw\), or a list of them, not undefined \(is the variable holding it set\?\)$/);
+    expect(call(undefined, {}, body, at)).toThrow(/not undefined/); // even when the request has no signature
+    expect(call([SECRET, undefined], plain, body, at)).toThrow(/not undefined/);
+    expect(call([], plain, body, at)).toThrow(/^verifyWebhook: no secret given \(an empty list\)$/);
+    expect(call('whsec_!!', {}, body, at)).toThrow(/not base64/);
+    expect(verify([SECRET], plain, body, at)).toBe(true);
+  });
+
   it('a raw secret is used as UTF-8 bytes; a bad whsec_ is an error', () => {
     expect(secretKey('plain-secret').toString()).toBe('plain-secret');
     // a secret file's line break: dropped from the whsec_ form, refused in a raw secret (it would be part of the key)
@@ -129,7 +149,8 @@ describe('Standard Webhooks signing', () => {
     expect(verify(SECRET, signed(SECRET, OLD_SECRET), body, at)).toBe(true);
     expect(verify([SECRET, OLD_SECRET], signed(OTHER), body, at)).toBe(false);
     expect(verify(OTHER, signed(SECRET, OLD_SECRET), body, at)).toBe(false);
-    expect(verify([], signed(SECRET), body, at)).toBe(false);
+    // no secret at all is a receiver's configuration slip, said as one (next test), not a forged delivery
+    expect(() => verify([], signed(SECRET), body, at)).toThrow(/no secret given/);
   });
 });
 

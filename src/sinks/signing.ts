@@ -102,6 +102,14 @@ function header(headers: WebhookHeaders, name: string): string | undefined {
   return typeof v === 'string' ? v : v?.[0];
 }
 
+/** What a value is, for an argument error: undefined, null, an object, an array, a number. */
+function kindOf(v: unknown): string {
+  if (v === undefined || v === null) return String(v);
+  if (Array.isArray(v)) return 'an array';
+  const t = typeof v;
+  return `${t === 'object' || t === 'undefined' ? 'an' : 'a'} ${t}`;
+}
+
 /**
  * Verify a delivery as a receiver would: any of the space-separated `v1,` signatures may match
  * any of the secrets (key rotation: a list, or whsec_ secrets separated by spaces), compared in
@@ -110,13 +118,31 @@ function header(headers: WebhookHeaders, name: string): string | undefined {
  * re-serialised parse of it.
  */
 export function verify(secret: string | readonly string[], headers: WebhookHeaders, body: string | Uint8Array, opts: VerifyOptions = {}): boolean {
+  // the arguments a receiver's code gets wrong, said as such (each was a TypeError from inside
+  // Node's crypto, or a plain false that looked like a bad signature); the secret is checked on
+  // every call, so one that is missing or malformed throws whatever the request
+  const secrets: readonly unknown[] = typeof secret === 'string' ? [secret] : Array.isArray(secret) ? secret : [secret];
+  if (secrets.length === 0) throw new TypeError('verifyWebhook: no secret given (an empty list)');
+  for (const s of secrets) {
+    if (typeof s !== 'string') {
+      throw new TypeError(`verifyWebhook: the secret must be a string (whsec_<base64>, or raw), or a list of them, not ${s === undefined ? 'undefined (is the variable holding it set?)' : kindOf(s)}`);
+    }
+  }
+  const keys = (secrets as string[]).flatMap(secretKeys);
+  if (headers === null || typeof headers !== 'object') {
+    throw new TypeError(`verifyWebhook: headers must be the request's headers (Node's req.headers, or a Fetch Headers), not ${kindOf(headers)}`);
+  }
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) {
+    throw new TypeError(
+      `verifyWebhook: the body must be the raw body exactly as received, a string or a Buffer, not ${kindOf(body)}: a parsed JSON body cannot be verified (re-serialising it changes its bytes); read the raw body, e.g. with express.raw({ type: 'application/json' })`,
+    );
+  }
   const id = header(headers, 'webhook-id');
   const ts = Number(header(headers, 'webhook-timestamp'));
   const sigs = header(headers, 'webhook-signature');
   if (!id || !Number.isInteger(ts) || !sigs) return false;
   const now = Math.floor((opts.now ?? Date.now()) / 1000);
   if (Math.abs(now - ts) > (opts.toleranceSec ?? TOLERANCE_SEC)) return false;
-  const keys = (typeof secret === 'string' ? [secret] : secret).flatMap(secretKeys);
   const expected = keys.map((key) => createHmac('sha256', key).update(`${id}.${ts}.`).update(body).digest());
   for (const s of sigs.split(' ')) {
     const [version, value] = s.split(',', 2);
