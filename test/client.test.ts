@@ -678,6 +678,19 @@ describe('DailySimulator reconnects', () => {
     };
     expect(plain({ reconnects: 0 })).toEqual(plain({}));
     expect(() => new DailySimulator({ reconnects: 1.5 })).toThrow(/reconnects must be a share from 0 to 1, got 1.5/);
+    // the rest of its options, as a test writes them wrong
+    const bad: [object, RegExp][] = [
+      [{ rooms: -1 }, /^simulator: rooms must be a whole number ≥ 0, got -1$/],
+      [{ rooms: ['a', ''] }, /^simulator: rooms must be a number of rooms or an array of non-empty room names$/],
+      [{ churn: '2' }, /^simulator: churn must be a number of changes a second ≥ 0, got "2"$/],
+      [{ initialParticipants: 2.5 }, /^simulator: initialParticipants must be a whole number ≥ 0, got 2.5$/],
+      [{ seed: 'x' }, /^simulator: seed must be a whole number ≥ 0, got "x"$/],
+      [{ defaultLimit: 0 }, /^simulator: defaultLimit must be a whole number ≥ 1, got 0$/],
+      [{ apiKey: 'two words' }, /^simulator: apiKey must be a non-empty string of printable ASCII without spaces/],
+      [{ room: ['a'] }, /^simulator: unknown option "room" \(did you mean rooms\?\)$/],
+    ];
+    for (const [opts, message] of bad) expect(() => new DailySimulator(opts as never), JSON.stringify(opts)).toThrow(message);
+    expect(new DailySimulator({ rooms: 0, churn: 0.5, seed: 0 }).roomNames).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { EventEmitter } from 'eventemitter3';
 import type { Participant } from '../events.js';
 import { NAMES, randomUuid, ROOM_NAMES, seededRandom } from './random.js';
+import { unknownOption, type SameKeys } from '../util/options.js';
 
 /** Ways the simulator can misbehave on purpose. */
 export type SimulatorFault =
@@ -79,6 +80,37 @@ export interface SimulatorEvents {
 
 export const SIMULATOR_API_KEY = 'sim_local_key';
 
+const SIMULATOR_OPTIONS = ['apiKey', 'rooms', 'churn', 'reconnects', 'initialParticipants', 'seed', 'defaultLimit', 'compress', 'now'] as const;
+const simulatorOptionsChecked: SameKeys<keyof SimulatorOptions, (typeof SIMULATOR_OPTIONS)[number]> = true;
+void simulatorOptionsChecked;
+
+/**
+ * The options a test gets wrong, said at construction (RangeError or TypeError, "simulator: …"):
+ * `churn: '2'` or `rooms: -1` were taken as given, and a simulator with no rooms, or whose churn
+ * never fires, looked like a watcher that sees nothing.
+ */
+function checkSimulatorOptions(opts: SimulatorOptions): void {
+  const unknown = unknownOption(opts as Record<string, unknown>, SIMULATOR_OPTIONS);
+  if (unknown) throw new TypeError(`simulator: ${unknown}`);
+  const whole = (name: keyof SimulatorOptions, min: number) => {
+    const v = opts[name];
+    if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= min)) throw new RangeError(`simulator: ${name} must be a whole number ≥ ${min}, got ${JSON.stringify(v) ?? String(v)}`);
+  };
+  if (opts.apiKey !== undefined && !(typeof opts.apiKey === 'string' && /^[\x21-\x7e]+$/.test(opts.apiKey))) {
+    throw new TypeError('simulator: apiKey must be a non-empty string of printable ASCII without spaces (a key a Bearer header can carry)');
+  }
+  const rooms = opts.rooms;
+  if (typeof rooms === 'number' || rooms === undefined) whole('rooms', 0);
+  else if (!Array.isArray(rooms) || !rooms.every((r) => typeof r === 'string' && r !== '')) throw new TypeError('simulator: rooms must be a number of rooms or an array of non-empty room names');
+  if (opts.churn !== undefined && !(typeof opts.churn === 'number' && Number.isFinite(opts.churn) && opts.churn >= 0)) {
+    throw new RangeError(`simulator: churn must be a number of changes a second ≥ 0, got ${JSON.stringify(opts.churn) ?? String(opts.churn)}`);
+  }
+  whole('initialParticipants', 0);
+  whole('seed', 0);
+  whole('defaultLimit', 1);
+  if (opts.now !== undefined && typeof opts.now !== 'function') throw new TypeError('simulator: now must be a function returning ms since the epoch');
+}
+
 /**
  * A local, Daily-compatible presence API (`GET /v1/rooms/:name/presence`, `GET /v1/presence`), with
  * Bearer auth, Daily-shaped error bodies, scripted or random presence, and fault injection.
@@ -106,6 +138,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
 
   constructor(opts: SimulatorOptions = {}) {
     super();
+    checkSimulatorOptions(opts);
     this.apiKey = opts.apiKey ?? SIMULATOR_API_KEY;
     this.#random = seededRandom(opts.seed ?? 1);
     this.#now = opts.now ?? Date.now;
