@@ -100,6 +100,9 @@ export class Dispatcher {
   readonly #routes: Route[] = [];
 
   add(queue: DeliveryQueue, filter: SinkFilter = {}): void {
+    if (typeof (queue as { push?: unknown } | null)?.push !== 'function' || typeof (queue as { sink?: unknown }).sink !== 'object') {
+      throw new TypeError('Dispatcher.add: the first argument must be a DeliveryQueue (new DeliveryQueue({ sink, deadLetter, logger })), not the sink itself');
+    }
     const problem = filterProblem(filter);
     if (problem) throw new TypeError(`Dispatcher.add: ${problem}`);
     this.#routes.push({

@@ -321,6 +321,19 @@ describe('webhook sink', () => {
     expect(new WebhookSink({ url: 'http://127.0.0.1:9/h', concurrency: 64 }).concurrency).toBe(64);
   });
 
+  it("the library's sink constructors and Dispatcher.add name a caller's slip: a misspelt option, an options object where StdoutSink takes a stream, a sink where add takes its queue", () => {
+    expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', timout: 5 } as never)).toThrow(/^WebhookSink: unknown option "timout"$/);
+    expect(() => new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', roomURL: 'https://a.daily.co/{room}' } as never)).toThrow(/^SlackSink: unknown option "roomURL" \(did you mean roomUrl\?\)$/);
+    expect(() => new StdoutSink({ format: 'text' } as never)).toThrow(/^StdoutSink: the first argument is the stream to write to/);
+    expect(() => new StdoutSink(new PassThrough(), 'stdout', 'txt' as never)).toThrow(/^StdoutSink: format must be "json" or "text", got "txt"$/);
+    const sink = new StdoutSink(new PassThrough(), 'stdout', 'text');
+    expect(sink.forPeople).toBe(true);
+    expect(() => new Dispatcher().add(sink as never)).toThrow(/^Dispatcher\.add: the first argument must be a DeliveryQueue \(new DeliveryQueue\(\{ sink, deadLetter, logger \}\)\), not the sink itself$/);
+    // what the daemon builds is accepted: every option it passes is known
+    expect(new WebhookSink({ url: 'http://127.0.0.1:9/h', secret: SECRET, timeoutMs: 1000, name: 'w', userAgent: 'x', headers: { 'x-a': '1' }, concurrency: 2, now: Date.now }).name).toBe('w');
+    expect(new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', timeoutMs: 1000, name: 's', minIntervalMs: 0, userAgent: 'x', roomUrl: 'https://a.daily.co/{room}' }).name).toBe('s');
+  });
+
   it('a 4xx is permanent: dead-lettered, and the next event still goes', async () => {
     const r = await receiver();
     r.script = [{ status: 400, body: 'bad' }];

@@ -2,6 +2,7 @@ import type { PresenceEvent } from '../events.js';
 import { describeEvent } from './describe.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { DeliveryError, type Sink } from './sink.js';
+import { unknownOption, type SameKeys } from '../util/options.js';
 
 export { describeEvent } from './describe.js';
 
@@ -79,6 +80,10 @@ export function slackMessage(events: readonly PresenceEvent[], opts: { roomUrl?:
   return { text: esc(text.length > 2000 ? `${text.slice(0, 1999)}…` : text), blocks };
 }
 
+const SLACK_SINK_OPTIONS = ['url', 'timeoutMs', 'name', 'minIntervalMs', 'userAgent', 'roomUrl'] as const;
+const slackOptionsChecked: SameKeys<keyof SlackSinkOptions, (typeof SLACK_SINK_OPTIONS)[number]> = true;
+void slackOptionsChecked;
+
 /**
  * Posts to a Slack incoming webhook: a burst of events becomes one message, at most about one
  * message per second. The URL is the credential and is never shown.
@@ -94,6 +99,8 @@ export class SlackSink implements Sink {
   readonly #roomUrl: string | undefined;
 
   constructor(o: SlackSinkOptions) {
+    const unknown = unknownOption(o as unknown as Record<string, unknown>, SLACK_SINK_OPTIONS);
+    if (unknown) throw new TypeError(`SlackSink: ${unknown}`);
     const wrong = o.roomUrl === undefined ? undefined : checkRoomUrl(o.roomUrl);
     if (wrong) throw new TypeError(`SlackSink: roomUrl ${wrong}`);
     this.#roomUrl = o.roomUrl;

@@ -26,6 +26,11 @@ export class StdoutSink implements Sink {
   readonly #line: (e: PresenceEvent) => string;
 
   constructor(out: Writable = process.stdout, name = 'stdout', format: StdoutFormat = 'json') {
+    // its arguments are positional: an options object ({ format: 'text' }) for `out` wrote nowhere
+    if (typeof (out as { write?: unknown } | null)?.write !== 'function') {
+      throw new TypeError('StdoutSink: the first argument is the stream to write to (process.stdout by default), then a name and the format: new StdoutSink(process.stdout, "stdout", "text")');
+    }
+    if (format !== 'json' && format !== 'text') throw new TypeError(`StdoutSink: format must be "json" or "text", got ${JSON.stringify(format) ?? String(format)}`);
     this.#out = out;
     this.name = name;
     this.forPeople = format === 'text';

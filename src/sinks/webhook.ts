@@ -1,6 +1,7 @@
 import type { PresenceEvent } from '../events.js';
 import { secrets } from '../log.js';
 import { decodePart } from '../util/url.js';
+import { unknownOption, type SameKeys } from '../util/options.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { secretKeys, sign, TOLERANCE_SEC } from './signing.js';
 import { DeliveryError, type Sink } from './sink.js';
@@ -100,6 +101,10 @@ export function checkWebhookAuth(url: string, headers: Record<string, string> | 
   return undefined;
 }
 
+const WEBHOOK_SINK_OPTIONS = ['url', 'secret', 'timeoutMs', 'name', 'userAgent', 'headers', 'concurrency', 'now'] as const;
+const webhookOptionsChecked: SameKeys<keyof WebhookSinkOptions, (typeof WEBHOOK_SINK_OPTIONS)[number]> = true;
+void webhookOptionsChecked;
+
 /**
  * POSTs each event as JSON. With a secret, signs it with the Standard Webhooks headers; the
  * `webhook-id` is the event id, identical on every retry, so receivers can dedupe.
@@ -119,6 +124,9 @@ export class WebhookSink implements Sink {
   #refusals = 0;
 
   constructor(o: WebhookSinkOptions) {
+    // plain JavaScript has no type check: a misspelt option (timout) would leave its default silently
+    const unknown = unknownOption(o as unknown as Record<string, unknown>, WEBHOOK_SINK_OPTIONS);
+    if (unknown) throw new TypeError(`WebhookSink: ${unknown}`);
     const c = o.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
     if (!Number.isInteger(c) || c < 1 || c > MAX_WEBHOOK_CONCURRENCY) {
       throw new TypeError(`WebhookSink: concurrency must be a whole number from 1 to ${MAX_WEBHOOK_CONCURRENCY}, got ${JSON.stringify(o.concurrency) ?? String(o.concurrency)}`);
