@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import { UNSHOWN } from './util/text.js';
+import { didYouMean, unknownOption } from './util/options.js';
 
 export type { Logger } from 'pino';
 
@@ -125,7 +126,20 @@ function textDestination(to: DestinationStream): DestinationStream {
   }) as DestinationStream;
 }
 
+const LOGGER_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const LOGGER_FORMATS = ['json', 'text'];
+
 export function createLogger(opts: CreateLoggerOptions = {}): Logger {
+  // pino's own word for a level it does not know is "default level:verbose must be included in custom
+  // levels"; a format it does not know was taken as json
+  const unknown = unknownOption(opts as Record<string, unknown>, ['level', 'destination', 'registry', 'format']);
+  if (unknown) throw new TypeError(`createLogger: ${unknown}`);
+  if (opts.level !== undefined && !LOGGER_LEVELS.includes(opts.level)) {
+    throw new TypeError(`createLogger: level must be one of ${LOGGER_LEVELS.join(', ')}, got ${JSON.stringify(opts.level) ?? String(opts.level)}${typeof opts.level === 'string' ? didYouMean(opts.level, LOGGER_LEVELS) : ''}`);
+  }
+  if (opts.format !== undefined && !LOGGER_FORMATS.includes(opts.format)) {
+    throw new TypeError(`createLogger: format must be json or text, got ${JSON.stringify(opts.format) ?? String(opts.format)}${typeof opts.format === 'string' ? didYouMean(opts.format, LOGGER_FORMATS) : ''}`);
+  }
   const registry = opts.registry ?? secrets;
   const destination = opts.destination ?? pino.destination({ fd: 2, sync: true });
   return pino(

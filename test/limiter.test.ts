@@ -17,6 +17,13 @@ async function startsOver(limiter: RateLimiter, jobs: number, ms: number): Promi
 }
 
 describe('RateLimiter (fake timers)', () => {
+  it("names a caller's slip in its options: a misspelt one, a number given as text, none that is positive", () => {
+    expect(() => new RateLimiter({ maxRPS: 5 } as never)).toThrow(/^RateLimiter: unknown option "maxRPS" \(did you mean maxRps\?\)$/);
+    expect(() => new RateLimiter({ maxRps: '5' } as never)).toThrow(/^RateLimiter: maxRps must be a number, got "5"$/);
+    expect(() => new RateLimiter({ maxRps: 0 })).toThrow(/^RateLimiter: maxRps and maxPer5s must be positive$/);
+    expect(new RateLimiter({ maxRps: 2, maxPer5s: undefined }).maxPer5s).toBe(10);
+  });
+
   it('counts its windows on the monotonic clock: the wall clock stepped back an hour (NTP, a VM restored) holds nobody', async () => {
     const l = new RateLimiter({ maxRps: 1, maxPer5s: 5 });
     const starts: number[] = [];

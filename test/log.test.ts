@@ -16,6 +16,16 @@ function capture(registry = new SecretRegistry()) {
   return { logger, written: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
+describe('createLogger', () => {
+  it("names a level or format it does not know, instead of pino's words or a silent json", () => {
+    expect(() => createLogger({ level: 'verbose' as never })).toThrow(/^createLogger: level must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"$/);
+    expect(() => createLogger({ level: 'warning' as never })).toThrow(/got "warning" \(did you mean "warn"\?\)$/);
+    expect(() => createLogger({ format: 'pretty' as never })).toThrow(/^createLogger: format must be json or text, got "pretty"$/);
+    expect(() => createLogger({ levle: 'info' } as never)).toThrow(/^createLogger: unknown option "levle" \(did you mean level\?\)$/);
+    expect(createLogger({ level: 'silent', format: 'text' }).level).toBe('silent');
+  });
+});
+
 describe('logged errors', () => {
   it('an error from the outside world is logged with its code and message, no stack', () => {
     const { logger, written } = capture();

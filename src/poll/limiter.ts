@@ -1,6 +1,7 @@
 import type Bottleneck from 'bottleneck';
 import { monotonicNow } from '../util/clock.js';
 import { timerDelay } from '../util/sleep.js';
+import { unknownOption } from '../util/options.js';
 
 export const DEFAULT_MAX_RPS = 5;
 /** Daily's rate limit for a domain: 20 requests/s (100 per 5 s), shared with everything the customer runs. */
@@ -53,6 +54,12 @@ export class RateLimiter {
   #pausedUntil = 0;
 
   constructor(opts: LimiterOptions = {}, now: () => number = monotonicNow) {
+    const unknown = unknownOption(opts as Record<string, unknown>, ['maxRps', 'maxPer5s']);
+    if (unknown) throw new TypeError(`RateLimiter: ${unknown}`);
+    for (const k of ['maxRps', 'maxPer5s'] as const) {
+      const v: unknown = opts[k];
+      if (v !== undefined && typeof v !== 'number') throw new TypeError(`RateLimiter: ${k} must be a number, got ${JSON.stringify(v) ?? String(v)}`);
+    }
     this.maxRps = opts.maxRps ?? DEFAULT_MAX_RPS;
     this.maxPer5s = opts.maxPer5s ?? Math.max(1, Math.floor(this.maxRps * 5));
     if (!(this.maxRps > 0) || !(this.maxPer5s >= 1)) throw new TypeError('RateLimiter: maxRps and maxPer5s must be positive');
