@@ -490,14 +490,18 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     ];
     const answers: unknown[] = [...bad.map(([a]) => a), good];
     const client = { getRoomEntries: async () => answers.shift(), getDomainEntries: async () => new Map(), close: async () => {} };
-    const w = new PresenceWatcher({ client: client as never, rooms: ['a'], intervalMs: 100, backoffMinMs: 20, backoffMaxMs: 20, logger: quietLogger });
-    const errors: Error[] = [];
-    const events: PresenceEvent[] = [];
-    w.on('error', (e) => errors.push(e));
-    w.on('event', (e) => events.push(e));
-    w.start();
-    await waitFor(w, 'event', () => events.length > 0);
-    await w.stop();
+    // run until the first event, and what came
+    const untilEvent = async (w: PresenceWatcher) => {
+      const errors: Error[] = [];
+      const events: PresenceEvent[] = [];
+      w.on('error', (e) => errors.push(e));
+      w.on('event', (e) => events.push(e));
+      w.start();
+      await waitFor(w, 'event', () => events.length > 0);
+      await w.stop();
+      return { errors, events };
+    };
+    const { errors, events } = await untilEvent(new PresenceWatcher({ client: client as never, rooms: ['a'], intervalMs: 100, backoffMinMs: 20, backoffMaxMs: 20, logger: quietLogger }));
     expect(errors.map((e) => e.message)).toEqual(bad.map(([, what]) => `invalid answer from the client's getRoomEntries for room "a": ${what}`));
     for (const e of errors) expect(e).toMatchObject({ code: 'DAILY_INVALID_RESPONSE', retryable: true, target: 'a' });
     expect(summary(events)).toEqual(['join:a:Ann']);
@@ -506,14 +510,9 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     const bo = { ...ann, id: 'p-bo', userName: 'Bo' };
     const domainAnswers: unknown[] = [[['x', [bo]]], new Map<string, unknown>([['x', [bo]], ['y', [null]]]), new Map([['x', [bo]]])];
     const domainClient = { getRoomEntries: async () => good, getDomainEntries: async () => domainAnswers.shift(), close: async () => {} };
-    const all = new PresenceWatcher({ client: domainClient as never, allRooms: true, intervalMs: 100, backoffMinMs: 20, backoffMaxMs: 20, logger: quietLogger });
-    const domainErrors: Error[] = [];
-    const domainEvents: PresenceEvent[] = [];
-    all.on('error', (e) => domainErrors.push(e));
-    all.on('event', (e) => domainEvents.push(e));
-    all.start();
-    await waitFor(all, 'event', () => domainEvents.length > 0);
-    await all.stop();
+    const { errors: domainErrors, events: domainEvents } = await untilEvent(
+      new PresenceWatcher({ client: domainClient as never, allRooms: true, intervalMs: 100, backoffMinMs: 20, backoffMaxMs: 20, logger: quietLogger }),
+    );
     expect(domainErrors.map((e) => e.message)).toEqual([
       "invalid answer from the client's getDomainEntries for GET /presence: it is an array, not a DomainEntries (a Map of room name → entries qualifies)",
       'invalid answer from the client\'s getDomainEntries for GET /presence: "y"[0] is null, not an entry object',
