@@ -162,6 +162,8 @@ function formatPath(path: readonly PropertyKey[]): string {
 /** `${NAME}` or `${NAME:-default}`; `$${NAME}` is the text `${NAME}` itself (the escape, as in Docker Compose). */
 const ENV_REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
+/** A whole value that is `$NAME`, without the braces a config file needs. */
+const BARE_ENV_REF = /^\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*$/;
 
 /** A secret file holds one value: anything larger is the wrong file (a certificate bundle, a binary). */
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -206,6 +208,12 @@ export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefin
  */
 export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[] = [], fromEnv?: Map<string, string>): unknown {
   if (typeof value === 'string') {
+    // `url: $SLACK_URL`, as a shell or a .env file would have it: taken as written, it made a webhook
+    // secret of the variable's name (every delivery refused by its receiver) or a URL that is none
+    const bare = BARE_ENV_REF.exec(value);
+    if (bare) {
+      throw new ConfigError(`${formatPath(path)}: "$${bare[1]}" would be taken as written, not as the environment variable: in a config file, write "\${${bare[1]}}" (in braces)`);
+    }
     const whole = WHOLE_ENV_REF.exec(value);
     if (whole && fromEnv) fromEnv.set(JSON.stringify(path), whole[1]!);
     return value.replace(ENV_REF, (ref: string, escaped: string, name: string, fallback: string | undefined) => {

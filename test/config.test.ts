@@ -200,6 +200,15 @@ describe('${VAR} in a config file', () => {
     expect(() => load('apiKey: ${NO_SUCH_KEY}\n', {})).toThrow(/apiKey: environment variable NO_SUCH_KEY is not set$/);
   });
 
+  it('a whole value written $NAME, as a shell or .env file has it, is refused naming the braces it needs (it became a webhook secret of the name itself)', () => {
+    expect(() => load('webhookSecret: $PRESENCE_WEBHOOK_SECRET\n', { PRESENCE_WEBHOOK_SECRET: 'whsec_abcd' })).toThrow(
+      /webhookSecret: "\$PRESENCE_WEBHOOK_SECRET" would be taken as written, not as the environment variable: in a config file, write "\$\{PRESENCE_WEBHOOK_SECRET\}" \(in braces\)$/,
+    );
+    expect(() => load('sinks:\n  - type: slack\n    url: " $SLACK_URL "\n', {})).toThrow(/: sinks\[0\]\.url: "\$SLACK_URL" would be taken as written/);
+    // a $ inside a value is text, as before
+    expect(load('rooms: ["a$b", "$5"]\n', {}).rooms).toEqual(['a$b', '$5']);
+  });
+
   it('$${NAME} is the text ${NAME} itself, not a reference (a header or URL that needs it literally)', () => {
     const text = 'sinks:\n  - type: webhook\n    url: https://example.com/h?t=$${TEMPLATE}&u=${USER_ID}\n    headers: {X-Template: "$${NOT_SET:-x} and ${SET}"}\n';
     expect(load(text, { USER_ID: '7', SET: 'yes' }).sinks).toEqual([
