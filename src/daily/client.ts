@@ -7,7 +7,7 @@ import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
-import { oneLine } from '../util/text.js';
+import { NOT_EXPANDED_WHERE, oneLine, UNEXPANDED } from '../util/text.js';
 import { DailyApiError, httpError, invalidResponse, targetName } from './errors.js';
 import {
   parseDomainEntries,
@@ -85,6 +85,7 @@ export function normalizeApiKey(raw: unknown): string {
   if (/^(["'`]).*\1$/s.test(key)) {
     throw new TypeError("the Daily API key is wrapped in quotes, which are not part of it: docker run's --env-file, among others, keeps quotes as written: write the line as DAILY_API_KEY=<key>, without them");
   }
+  if (UNEXPANDED.test(key)) throw new TypeError(`the Daily API key is a variable's reference ($NAME or \${NAME}) that was never expanded: ${NOT_EXPANDED_WHERE}; give the key itself`);
   if (/^bearer\s/i.test(key)) throw new TypeError('the Daily API key starts with "Bearer ": give the key alone (the watcher sends it as a Bearer token itself)');
   if (/^DAILY_API_KEY\s*=/.test(key)) throw new TypeError('the Daily API key starts with "DAILY_API_KEY=": give the value alone, not the whole line');
   if (!/^[\x21-\x7e]+$/.test(key)) {

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { NOT_EXPANDED_WHERE, UNEXPANDED } from '../util/text.js';
 
 /**
  * Standard Webhooks signing. A secret is `whsec_<base64>` (the key is the decoded bytes) or any
@@ -21,6 +22,7 @@ export function secretKey(secret: string): Buffer {
     return Buffer.from(b64, 'base64');
   }
   if (trimmed.length === 0) throw new TypeError('webhook secret is empty');
+  if (UNEXPANDED.test(trimmed)) throw new TypeError(`webhook secret is a variable's reference ($NAME or \${NAME}) that was never expanded: ${NOT_EXPANDED_WHERE}; give the secret itself`);
   if (trimmed !== secret) {
     throw new TypeError('webhook secret starts or ends with whitespace (a line break from a secret file?): remove it, or use the whsec_<base64> form');
   }

@@ -18,3 +18,8 @@ export function oneLine(text: string): string {
 export function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
+
+/** A value that is a variable's reference, `$NAME` or `${NAME}`, left as written (a key or secret that never arrived). */
+export const UNEXPANDED = /^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$/;
+/** Where a variable's reference arrives unexpanded, for the error that finds one. */
+export const NOT_EXPANDED_WHERE = "a systemd unit's Environment= line, a single-quoted shell string and docker run's --env-file take it as written";
