@@ -14,7 +14,7 @@ import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
 import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from './sinks/webhook.js';
 import { LOG_FORMATS, type LogFormat } from './log.js';
 import { EVENT_TYPES } from './events.js';
-import { withoutBom } from './util/text.js';
+import { NOT_EXPANDED_WHERE, UNEXPANDED, withoutBom } from './util/text.js';
 import { MAX_SAVE_EVERY_MS } from './watcher.js';
 import { roomAsUrl } from './daily/room-name.js';
 
@@ -535,6 +535,8 @@ export function parseSinkSpec(spec: string): SinkConfig {
   if (!m) throw new ConfigError(`--sink "${spec.split(':')[0]}…": expected stdout, stdout:text, webhook:<url> or slack:<url>${sinkSpecHint(spec)}`);
   const type = m[1] as 'webhook' | 'slack';
   const url = m[2]!;
+  if (url.trim() === '') throw new ConfigError(`--sink ${type}: the URL is empty (an unset shell variable, as in --sink ${type}:$URL?)`);
+  if (UNEXPANDED.test(url.trim())) throw new ConfigError(`--sink ${type}:…: the URL is a variable's reference that was never expanded: ${NOT_EXPANDED_WHERE}; give the URL itself`);
   if (!httpUrl.safeParse(url).success) throw new ConfigError(`--sink ${type}:…: the URL must be an http(s) URL`);
   return { type, url };
 }

@@ -979,6 +979,12 @@ describe('--sink specs', () => {
     expect(() => parseSinkSpec('stdout:ndjson')).toThrow(/ \(did you mean "json"\?\)$/);
   });
 
+  it('a URL that is empty (an unset shell variable) or a reference never expanded is said as such', () => {
+    expect(() => parseSinkSpec('webhook:')).toThrow(/^--sink webhook: the URL is empty \(an unset shell variable, as in --sink webhook:\$URL\?\)$/);
+    expect(() => parseSinkSpec("slack:${SLACK_URL}")).toThrow(/^--sink slack:…: the URL is a variable's reference that was never expanded: .*; give the URL itself$/);
+    expect(() => parseSinkSpec('webhook:hooks.example/x')).toThrow(/^--sink webhook:…: the URL must be an http\(s\) URL$/);
+  });
+
   it('a spec with no kind it knows says what it most likely meant, and never repeats a URL', () => {
     const problem = (spec: string) => {
       try {
