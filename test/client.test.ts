@@ -691,6 +691,12 @@ describe('DailySimulator reconnects', () => {
     ];
     for (const [opts, message] of bad) expect(() => new DailySimulator(opts as never), JSON.stringify(opts)).toThrow(message);
     expect(new DailySimulator({ rooms: 0, churn: 0.5, seed: 0 }).roomNames).toEqual([]);
+    // a fault it does not know was served as a normal answer: the test meant to see it passed for nothing
+    const s = new DailySimulator({ rooms: 1 });
+    expect(() => s.inject({ kind: 'timeout' } as never)).toThrow(/^simulator: inject: fault kind "timeout" is not one of status, malformed, .*, reset$/);
+    expect(() => s.inject({ fault: { kind: 'wrong_schema' }, on: 'domain' } as never)).toThrow(/is not one of .* \(did you mean "wrong-schema"\?\)$/);
+    expect(() => s.inject({ kind: 'status', status: '503' } as never)).toThrow(/^simulator: inject: a status fault needs an HTTP status \(100–599\), got "503"$/);
+    expect(s.pendingFaults).toBe(0);
   });
 });
 

@@ -105,6 +105,7 @@ describe('Standard Webhooks signing', () => {
     expect(call([SECRET, undefined], plain, body, at)).toThrow(/not undefined/);
     expect(call([], plain, body, at)).toThrow(/^verifyWebhook: no secret given \(an empty list\)$/);
     expect(call('whsec_!!', {}, body, at)).toThrow(/not base64/);
+    expect(call(SECRET, plain, body, { tolerance: 600 })).toThrow(/^verifyWebhook: unknown option "tolerance" \(did you mean toleranceSec\?\)$/);
     expect(verify([SECRET], plain, body, at)).toBe(true);
   });
 
@@ -328,6 +329,10 @@ describe('webhook sink', () => {
     expect(() => new StdoutSink(new PassThrough(), 'stdout', 'txt' as never)).toThrow(/^StdoutSink: format must be "json" or "text", got "txt"$/);
     const sink = new StdoutSink(new PassThrough(), 'stdout', 'text');
     expect(sink.forPeople).toBe(true);
+    const base = { sink, deadLetter: { write() {} }, logger: quietLogger };
+    expect(() => new DeliveryQueue({ ...base, capp: 5 } as never)).toThrow(/^DeliveryQueue: unknown option "capp" \(did you mean cap\?\)$/);
+    expect(() => new DeliveryQueue({ ...base, cap: '5' } as never)).toThrow(/^DeliveryQueue: cap must be a number ≥ 1, got "5"$/);
+    expect(() => new DeliveryQueue({ ...base, maxAttempts: 0 })).toThrow(/^DeliveryQueue: maxAttempts must be a number ≥ 1, got 0$/);
     expect(() => new Dispatcher().add(sink as never)).toThrow(/^Dispatcher\.add: the first argument must be a DeliveryQueue \(new DeliveryQueue\(\{ sink, deadLetter, logger \}\)\), not the sink itself$/);
     // what the daemon builds is accepted: every option it passes is known
     expect(new WebhookSink({ url: 'http://127.0.0.1:9/h', secret: SECRET, timeoutMs: 1000, name: 'w', userAgent: 'x', headers: { 'x-a': '1' }, concurrency: 2, now: Date.now }).name).toBe('w');

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { EventEmitter } from 'eventemitter3';
 import type { Participant } from '../events.js';
 import { NAMES, randomUuid, ROOM_NAMES, seededRandom } from './random.js';
-import { unknownOption, type SameKeys } from '../util/options.js';
+import { didYouMean, unknownOption, type SameKeys } from '../util/options.js';
 
 /** Ways the simulator can misbehave on purpose. */
 export type SimulatorFault =
@@ -18,6 +18,21 @@ export type SimulatorFault =
   | { kind: 'delay'; ms: number } // the right answer, late
   | { kind: 'hang' } // never answer
   | { kind: 'reset' }; // destroy the connection without answering
+
+/** Every fault kind, once (the Record makes the compiler hold it to SimulatorFault). */
+const FAULT_KIND_SET: Record<SimulatorFault['kind'], true> = {
+  status: true,
+  malformed: true,
+  truncated: true,
+  'wrong-schema': true,
+  'bad-entry': true,
+  'bad-list': true,
+  partial: true,
+  delay: true,
+  hang: true,
+  reset: true,
+};
+const FAULT_KINDS: readonly string[] = Object.keys(FAULT_KIND_SET);
 
 export interface FaultRule {
   fault: SimulatorFault;
@@ -278,6 +293,14 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
   /** Queue a fault for the next matching request(s). */
   inject(rule: FaultRule | SimulatorFault): void {
     const r: FaultRule = 'kind' in rule ? { fault: rule } : rule;
+    // a fault it does not know would be served as a normal answer, and the test would pass for nothing
+    const kind = (r.fault as { kind?: unknown } | undefined)?.kind;
+    if (typeof kind !== 'string' || !FAULT_KINDS.includes(kind)) {
+      throw new TypeError(`simulator: inject: fault kind ${JSON.stringify(kind) ?? String(kind)} is not one of ${FAULT_KINDS.join(', ')}${typeof kind === 'string' ? didYouMean(kind, FAULT_KINDS) : ''}`);
+    }
+    if (r.fault.kind === 'status' && !(Number.isInteger(r.fault.status) && r.fault.status >= 100 && r.fault.status <= 599)) {
+      throw new TypeError(`simulator: inject: a status fault needs an HTTP status (100–599), got ${JSON.stringify(r.fault.status) ?? String(r.fault.status)}`);
+    }
     this.#faults.push({ fault: r.fault, on: r.on ?? 'any', times: r.times ?? 1 });
   }
 

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { RepeatedWarning } from '../util/repeated-warning.js';
+import { unknownOption, type SameKeys } from '../util/options.js';
 import { SafeEmitter, type ListenerError } from '../util/safe-emitter.js';
 import { backoffDelay, sleep, timerDelay } from '../util/sleep.js';
 import type { DeadLetter } from './dead-letter.js';
@@ -37,6 +38,8 @@ export interface DeliveryQueueEvents {
   disabled: (reason: string) => void;
 }
 
+const QUEUE_OPTIONS = ['sink', 'deadLetter', 'logger', 'cap', 'maxAttempts', 'backoffMinMs', 'backoffMaxMs', 'random'] as const;
+
 export interface DeliveryQueueOptions {
   sink: Sink;
   deadLetter: DeadLetter;
@@ -53,6 +56,8 @@ export interface DeliveryQueueOptions {
   backoffMaxMs?: number;
   random?: () => number;
 }
+const queueOptionsChecked: SameKeys<keyof DeliveryQueueOptions, (typeof QUEUE_OPTIONS)[number]> = true;
+void queueOptionsChecked;
 
 /**
  * The one delivery queue every sink sits behind: FIFO, one delivery in flight (or up to the sink's
@@ -104,6 +109,16 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     if (typeof o?.sink?.deliver !== 'function') throw new TypeError('DeliveryQueue: sink must be a Sink (deliver, name, maxBatch, minIntervalMs), e.g. a WebhookSink');
     if (typeof o.deadLetter?.write !== 'function') throw new TypeError('DeliveryQueue: deadLetter must be a DeadLetter (write), e.g. a FileDeadLetter or LogDeadLetter');
     if (typeof o.logger?.child !== 'function') throw new TypeError('DeliveryQueue: logger must be a pino logger (createLogger())');
+    // plain JavaScript has no type check: a misspelt option (capp) or a number as text would be
+    // ignored, or compared as text, without a word
+    const unknown = unknownOption(o as unknown as Record<string, unknown>, QUEUE_OPTIONS);
+    if (unknown) throw new TypeError(`DeliveryQueue: ${unknown}`);
+    for (const k of ['cap', 'maxAttempts', 'backoffMinMs', 'backoffMaxMs'] as const) {
+      const v: unknown = o[k];
+      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= (k === 'backoffMinMs' || k === 'backoffMaxMs' ? 0 : 1))) {
+        throw new TypeError(`DeliveryQueue: ${k} must be a number ≥ ${k.startsWith('backoff') ? 0 : 1}, got ${JSON.stringify(v) ?? String(v)}`);
+      }
+    }
     // a window of no batch would never take anything off the queue, and the loop would spin
     for (const [name, value] of [['concurrency', o.sink.concurrency ?? 1], ['maxBatch', o.sink.maxBatch]] as const) {
       if (!Number.isInteger(value) || value < 1) throw new TypeError(`DeliveryQueue: sink ${o.sink.name}: ${name} must be a whole number ≥ 1, got ${String(value)}`);

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { NOT_EXPANDED_WHERE, UNEXPANDED } from '../util/text.js';
+import { unknownOption } from '../util/options.js';
 
 /**
  * Standard Webhooks signing. A secret is `whsec_<base64>` (the key is the decoded bytes) or any
@@ -131,6 +132,8 @@ export function verify(secret: string | readonly string[], headers: WebhookHeade
     }
   }
   const keys = (secrets as string[]).flatMap(secretKeys);
+  const unknown = unknownOption(opts as Record<string, unknown>, ['toleranceSec', 'now']);
+  if (unknown) throw new TypeError(`verifyWebhook: ${unknown}`);
   if (headers === null || typeof headers !== 'object') {
     throw new TypeError(`verifyWebhook: headers must be the request's headers (Node's req.headers, or a Fetch Headers), not ${kindOf(headers)}`);
   }
