@@ -622,6 +622,13 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       expect(() => new PresenceWatcher(opts as never)).toThrow(msg);
       expect(() => new PresenceWatcher(opts as never)).toThrow(WatcherOptionsError);
     }
+    // a listener for an event it never emits would wait forever: plain JavaScript has no type check
+    const listening = new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger });
+    expect(() => listening.on('joined' as never, () => {})).toThrow(/^PresenceWatcher: no event "joined" \(did you mean "join"\?\); its events are join, leave, update, event, error, ready, poll, stop$/);
+    expect(() => listening.once('Stop' as never, () => {})).toThrow(/^PresenceWatcher: no event "Stop" \(did you mean "stop"\?\)/);
+    expect(() => listening.addListener('change' as never, () => {})).toThrow(/^PresenceWatcher: no event "change";/);
+    expect(listening.on('join', () => {}).once('stop', () => {}).addListener('poll', () => {}).listenerCount('join')).toBe(1);
+    void listening.stop();
     // a clock answering Dates reads as their times (it did before now() was checked)
     expect(() => new PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quietLogger, now: (() => new Date(1_700_000_000_000)) as never })).not.toThrow();
     // an option explicitly undefined is the same as absent, whatever its name (a spread of a partial config)
