@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import type { EventEmitter } from 'eventemitter3';
 import { DailyClient, DEFAULT_API_URL, isDailyHost, normalizeApiKey, type PresenceClient } from './daily/client.js';
 import { DailyApiError, targetName } from './daily/errors.js';
 import { roomAsUrl } from './daily/room-name.js';
@@ -78,19 +77,8 @@ export function overBudget(rooms: number, intervalMs: number, maxRps: number): s
 
 export const DOMAIN_TARGET = '*';
 
-/** The events a watcher emits (PresenceWatcherEvents), for the check of a listener's event name. */
+/** The events a watcher emits: a listener for any other is refused (SafeEmitter). */
 const WATCHER_EVENTS: Record<keyof PresenceWatcherEvents, true> = { join: true, leave: true, update: true, event: true, error: true, ready: true, poll: true, stop: true };
-const WATCHER_EVENT_NAMES = Object.keys(WATCHER_EVENTS);
-
-/**
- * A listener for an event the watcher never emits (`joined`, `Join`, `change`) would wait forever
- * without a word: plain JavaScript has no type check. A TypeError naming it, and the closest.
- */
-function checkWatcherEvent(event: unknown): void {
-  if (typeof event === 'string' && Object.hasOwn(WATCHER_EVENTS, event)) return;
-  const hint = typeof event === 'string' ? didYouMean(event, WATCHER_EVENT_NAMES) : '';
-  throw new TypeError(`PresenceWatcher: no event ${typeof event === 'string' ? JSON.stringify(event) : String(event)}${hint}; its events are ${WATCHER_EVENT_NAMES.join(', ')}`);
-}
 
 /** The largest time a Date holds, ms either side of the epoch. */
 const MAX_TIME_MS = 8.64e15;
@@ -319,7 +307,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: PresenceWatcherOptions) {
-    super();
+    super({ owner: 'PresenceWatcher', names: WATCHER_EVENTS });
     // every target loop listens on the one stop signal: 1000 rooms means 1000 listeners, by design
     setMaxListeners(0, this.#abort.signal);
     if (!options || typeof options !== 'object') {
@@ -716,21 +704,6 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     for (const push of this.#iterators) push(null);
     this.#iterators.clear();
     this.safeEmit('stop', reason);
-  }
-
-  override on<T extends EventEmitter.EventNames<PresenceWatcherEvents>>(event: T, fn: EventEmitter.EventListener<PresenceWatcherEvents, T>, context?: unknown): this {
-    checkWatcherEvent(event);
-    return super.on(event, fn, context);
-  }
-
-  override addListener<T extends EventEmitter.EventNames<PresenceWatcherEvents>>(event: T, fn: EventEmitter.EventListener<PresenceWatcherEvents, T>, context?: unknown): this {
-    checkWatcherEvent(event);
-    return super.addListener(event, fn, context);
-  }
-
-  override once<T extends EventEmitter.EventNames<PresenceWatcherEvents>>(event: T, fn: EventEmitter.EventListener<PresenceWatcherEvents, T>, context?: unknown): this {
-    checkWatcherEvent(event);
-    return super.once(event, fn, context);
   }
 
   /**

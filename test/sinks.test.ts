@@ -333,6 +333,9 @@ describe('webhook sink', () => {
     expect(() => new DeliveryQueue({ ...base, capp: 5 } as never)).toThrow(/^DeliveryQueue: unknown option "capp" \(did you mean cap\?\)$/);
     expect(() => new DeliveryQueue({ ...base, cap: '5' } as never)).toThrow(/^DeliveryQueue: cap must be a number ≥ 1, got "5"$/);
     expect(() => new DeliveryQueue({ ...base, maxAttempts: 0 })).toThrow(/^DeliveryQueue: maxAttempts must be a number ≥ 1, got 0$/);
+    const q = new DeliveryQueue(base);
+    expect(() => q.on('deliverd' as never, () => {})).toThrow(/^DeliveryQueue: no event "deliverd" \(did you mean "delivered"\?\); its events are delivered, abandoned, outcome, depth, disabled$/);
+    expect(q.on('delivered', () => {}).listenerCount('delivered')).toBe(1);
     expect(() => new Dispatcher().add(sink as never)).toThrow(/^Dispatcher\.add: the first argument must be a DeliveryQueue \(new DeliveryQueue\(\{ sink, deadLetter, logger \}\)\), not the sink itself$/);
     // what the daemon builds is accepted: every option it passes is known
     expect(new WebhookSink({ url: 'http://127.0.0.1:9/h', secret: SECRET, timeoutMs: 1000, name: 'w', userAgent: 'x', headers: { 'x-a': '1' }, concurrency: 2, now: Date.now }).name).toBe('w');

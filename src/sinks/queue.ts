@@ -65,6 +65,9 @@ void queueOptionsChecked;
  * retries with exponential backoff and jitter, Retry-After honoured, and a dead-letter for what
  * cannot be delivered. push() never blocks: a slow sink never slows polling.
  */
+/** The events a queue emits: a listener for any other is refused (SafeEmitter). */
+const QUEUE_EVENTS: Record<keyof DeliveryQueueEvents, true> = { delivered: true, abandoned: true, outcome: true, depth: true, disabled: true };
+
 export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   readonly sink: Sink;
   readonly #deadLetter: DeadLetter;
@@ -105,7 +108,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   readonly #retrying: RepeatedWarning;
 
   constructor(o: DeliveryQueueOptions) {
-    super();
+    super({ owner: 'DeliveryQueue', names: QUEUE_EVENTS });
     if (typeof o?.sink?.deliver !== 'function') throw new TypeError('DeliveryQueue: sink must be a Sink (deliver, name, maxBatch, minIntervalMs), e.g. a WebhookSink');
     if (typeof o.deadLetter?.write !== 'function') throw new TypeError('DeliveryQueue: deadLetter must be a DeadLetter (write), e.g. a FileDeadLetter or LogDeadLetter');
     if (typeof o.logger?.child !== 'function') throw new TypeError('DeliveryQueue: logger must be a pino logger (createLogger())');

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
+import { didYouMean } from './options.js';
 
 /** eventemitter3 keys its listeners by the name itself, or by "~" and the name where objects without a prototype are missing. */
 const PREFIX = EventEmitter.prefixed as string | false;
@@ -26,6 +27,41 @@ export class ListenerError extends Error {
  * rejects does not stop the others, nor the code that emitted. Failures go to `onListenerError`.
  */
 export class SafeEmitter<Events extends EventEmitter.ValidEventTypes> extends EventEmitter<Events> {
+  /** Who emits (for the error) and every event name it emits, when listeners' names are checked. */
+  readonly #known: { owner: string; names: readonly string[] } | undefined;
+
+  /**
+   * With `known`, a listener for an event the emitter never emits (`on('joined', …)`) is a TypeError
+   * naming it and the closest name: plain JavaScript has no type check, and it would wait forever.
+   * `names` from a `Record<keyof Events, true>`, so the compiler holds it to the events.
+   */
+  constructor(known?: { owner: string; names: Record<EventEmitter.EventNames<Events> & string, true> }) {
+    super();
+    this.#known = known && { owner: known.owner, names: Object.keys(known.names) };
+  }
+
+  #check(event: unknown): void {
+    const known = this.#known;
+    if (known === undefined || (typeof event === 'string' && known.names.includes(event))) return;
+    const hint = typeof event === 'string' ? didYouMean(event, known.names) : '';
+    throw new TypeError(`${known.owner}: no event ${typeof event === 'string' ? JSON.stringify(event) : String(event)}${hint}; its events are ${known.names.join(', ')}`);
+  }
+
+  override on<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
+    this.#check(event);
+    return super.on(event, fn, context);
+  }
+
+  override addListener<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
+    this.#check(event);
+    return super.addListener(event, fn, context);
+  }
+
+  override once<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
+    this.#check(event);
+    return super.once(event, fn, context);
+  }
+
   protected onListenerError(_error: ListenerError): void {}
 
   // @ts-expect-error TS cannot tell that every event's arguments fit the three the implementation takes (none here has more than two)
