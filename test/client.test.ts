@@ -432,6 +432,11 @@ describe('DailyClient against the simulator', () => {
     await expect(client.getRoomText('standup', { limit: 0 })).rejects.toThrow(/^DailyClient: limit must be a whole number ≥ 1, got 0$/);
     expect(sim.requests.length).toBe(before);
   });
+
+  it("a room query's misspelt option is named, not ignored (limitt: every person listed, as if no limit were asked)", async () => {
+    await expect(client.getRoomPresence('standup', { limitt: 5 } as never)).rejects.toThrow(/^DailyClient: unknown option "limitt" \(did you mean limit\?\)$/);
+    await expect(client.getRoomPresence('standup', { limit: 5 })).resolves.toMatchObject({ room: 'standup' });
+  });
 });
 
 describe('DailyClient body limits', () => {

@@ -53,6 +53,10 @@ export interface RoomPresenceOptions {
   signal?: AbortSignal;
 }
 
+const ROOM_QUERY_OPTIONS = ['limit', 'userId', 'userName', 'signal'] as const;
+const roomQueryChecked: SameKeys<keyof RoomPresenceOptions, (typeof ROOM_QUERY_OPTIONS)[number]> = true;
+void roomQueryChecked;
+
 /**
  * What the watcher needs from a presence source; DailyClient is the real one. Answers are checked
  * (every entry an object with a non-empty string id) but need not be copied into typed
@@ -191,6 +195,8 @@ export class DailyClient implements PresenceClient {
   #roomPath(room: string, opts: RoomPresenceOptions): string {
     // (an empty name asked for /rooms//presence, and a missing one failed as a "network error")
     if (typeof room !== 'string' || room === '') throw new TypeError(`DailyClient: the room must be a non-empty string, got ${JSON.stringify(room) ?? String(room)}`);
+    const unknown = unknownOption(opts as Record<string, unknown>, ROOM_QUERY_OPTIONS);
+    if (unknown) throw new TypeError(`DailyClient: ${unknown}`);
     if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1)) throw new TypeError(`DailyClient: limit must be a whole number ≥ 1, got ${String(opts.limit)}`);
     const query = new URLSearchParams();
     if (opts.limit !== undefined) query.set('limit', String(opts.limit));
