@@ -745,6 +745,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    * buffer grow for as long as it lags.
    */
   events(opts: { signal?: AbortSignal; maxBuffered?: number } = {}): AsyncIterableIterator<PresenceEvent> {
+    // (a misspelt option, maxBuffer or signall, would leave the buffer unbounded or the loop unending)
+    const unknown = unknownOption(opts as Record<string, unknown>, ['signal', 'maxBuffered']);
+    if (unknown) throw new WatcherOptionsError(`events(): ${unknown}`);
     const max = opts.maxBuffered ?? Infinity;
     if (opts.maxBuffered !== undefined && !(Number.isInteger(max) && max >= 1)) {
       throw new WatcherOptionsError(`events(): maxBuffered must be a whole number ≥ 1, got ${String(opts.maxBuffered)}`);

@@ -431,6 +431,8 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       expect(() => h!.watcher.events({ maxBuffered: bad })).toThrow(WatcherOptionsError);
       expect(() => h!.watcher.events({ maxBuffered: bad })).toThrow(`events(): maxBuffered must be a whole number ≥ 1, got ${String(bad)}`);
     }
+    // misspelt, it left the buffer unbounded without a word
+    expect(() => h!.watcher.events({ maxBuffer: 100 } as never)).toThrow(/^events\(\): unknown option "maxBuffer" \(did you mean maxBuffered\?\)$/);
   });
 
   it('events({signal}) ends when the signal aborts', async () => {
