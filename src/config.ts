@@ -562,6 +562,7 @@ const SINK_KINDS = ['stdout', 'webhook', 'slack'];
 export function parseHostPort(text: string, what = '--health'): { host: string; port: number } {
   const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d+)$/.exec(text.trim());
   const port = m ? Number(m[2]) : NaN;
+  if (m && !(port <= 65535)) throw new ConfigError(`${what} "${text}": port ${m[2]} is out of range (0–65535)`);
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError(`${what} "${text}": expected host:port, :port or port (e.g. 127.0.0.1:9464)`);
   }

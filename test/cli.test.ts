@@ -143,6 +143,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ["Daily's API over plain http (the key would go out unencrypted)", () => ['--room', 'a', '--api-url', 'http://api.daily.co/v1'], undefined, /^presence-watcher: --api-url \(apiUrl\): the API URL is plain http \(http:\/\/api\.daily\.co\): the API key would cross the network unencrypted; Daily's API is https:\/\/api\.daily\.co\/v1$/m],
     ["Daily's API over plain http, from DAILY_API_URL", () => ['--room', 'a'], { DAILY_API_URL: 'http://api.daily.co/v1' }, /^presence-watcher: DAILY_API_URL: the API URL is plain http/m],
     ['bad DAILY_API_URL', () => ['--room', 'a'], { DAILY_API_URL: 'not-a-url' }, /DAILY_API_URL "not-a-url" is not an http\(s\) URL/],
+    ['a --health port out of range', () => ['--room', 'a', '--health', '0.0.0.0:99999'], undefined, /^presence-watcher: --health "0\.0\.0\.0:99999": port 99999 is out of range \(0–65535\)$/],
     ['bad PRESENCE_HEALTH (named as the variable, not as --health)', () => ['--room', 'a'], { PRESENCE_HEALTH: 'abc' }, /^presence-watcher: PRESENCE_HEALTH "abc": expected host:port, :port or port/],
     ['state directory cannot be created', () => ['--room', 'a', '--state', '/etc/hostname/sub/state.json'], undefined, /--state \/etc\/hostname\/sub\/state\.json: cannot create its directory \(ENOTDIR\)/],
     ['dead-letter file that cannot be written', () => ['--room', 'a', '--dead-letter', '/etc/hostname/sub/dead.ndjson'], undefined, /--dead-letter \/etc\/hostname\/sub\/dead\.ndjson: cannot write it \(ENOTDIR\)/],
@@ -1106,6 +1107,9 @@ describe('--check-config', () => {
     expect(r.stdout).toContain('webhook-3(h.example): signed with 1 secret; one request at a time, in order; ignoring *Bot');
     expect(r.stdout).toContain(`state        ${join(dir, 'data', 'state.json')}: none yet (a first start: everyone present gets an initial join); written at most every 5m (--save-every)\n`);
     expect(r.stdout).toContain('health       127.0.0.1:9464');
+    // an IPv6 address in brackets, as in a URL (":::9464" said nothing)
+    const v6 = await runCli(['--room', 'a', '--health', '[::]:9464', '--check-config'], env());
+    expect(v6.stdout).toContain('health       [::]:9464 (/healthz, /livez, /metrics)\n');
     expect(r.stdout).toContain('reconnects   paired by userId and name (set through meeting tokens; sessions without one are not paired)\n');
     expect(r.stdout).toContain('leaves       at the first poll a person is missing (no --leave-grace)\n');
     expect(r.stdout).toMatch(/notes:\n  - webhook-2\(203\.0\.113\.9\) posts over plain http to another machine/);

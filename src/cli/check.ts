@@ -100,7 +100,9 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   );
   lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
   lines.push(...stateLines);
-  lines.push(`health       ${cfg.health ? `${cfg.health.host}:${cfg.health.port} (/healthz, /livez, /metrics)` : 'off'}`);
+  // (an IPv6 host in brackets, as in a URL: ":::9464" read as nothing)
+  const healthHost = cfg.health?.host.includes(':') ? `[${cfg.health.host}]` : cfg.health?.host;
+  lines.push(`health       ${cfg.health ? `${healthHost}:${cfg.health.port} (/healthz, /livez, /metrics)` : 'off'}`);
   return { lines, notes };
 }
 
