@@ -97,6 +97,8 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
   const cases: [string, () => string[], Record<string, string> | undefined, RegExp][] = [
     ['unknown flag', () => ['--room', 'a', '--bogus'], undefined, /Unknown option '--bogus'$/],
     ['a flag a letter off', () => ['--rooms', 'a'], undefined, /^presence-watcher: Unknown option '--rooms' \(did you mean --room\?\)$/],
+    ["the watcher's flag given to replay, which does not take it (whose it is, and replay's own)", () => ['replay', join(dir, 'dead.ndjson'), '--sink', 'stdout', '--events', 'join'], undefined, /^presence-watcher: Unknown option '--events': --events is the watcher's option, not replay's \(replay takes --sink, --webhook-secret, --config, --dead-letter, --drain-timeout, --log-level, --log-format\)$/],
+    ["the watcher's flag given to simulate", () => ['simulate', '--interval', '1s'], undefined, /^presence-watcher: Unknown option '--interval': --interval is the watcher's option, not simulate's \(simulate takes --port, --host, --rooms, /],
     ['a flag spelt as the config setting', () => ['--allRooms', '--max_rps', '3'], undefined, /^presence-watcher: Unknown option '--allRooms' \(did you mean --all-rooms\?\)$/],
     ['bad duration', () => ['--room', 'a', '--interval', '5 parsecs'], undefined, /--interval "5 parsecs" is not a duration/],
     ['bad leave grace', () => ['--room', 'a', '--leave-grace', 'soon'], undefined, /--leave-grace "soon" is not a duration/],

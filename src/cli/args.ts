@@ -187,7 +187,7 @@ export type Command =
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): { values: Values; positionals: string[] } {
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, command?: string): { values: Values; positionals: string[] } {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: true }) as { values: Values; positionals: string[] };
   } catch (err) {
@@ -209,7 +209,11 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>)
     // a flag spelt as the config file's setting (--allRooms, --max_rps) or a letter off (--rooms)
     const unknown = /^Unknown option '--([^'=]+)'/.exec(e.message)?.[1];
     const meant = unknown === undefined ? undefined : closestName(unknown, Object.keys(options));
-    throw new ConfigError(m ? `${m[1] ?? m[2]!}${meant ? ` (did you mean --${meant}?)` : ''}` : e.message.split('. ')[0]!);
+    // the watcher's flag given to a subcommand (replay --events, demo --room): say whose it is
+    const theirs = command !== undefined && meant === undefined && unknown !== undefined && Object.hasOwn(DAEMON_OPTIONS, unknown);
+    const own = Object.keys(options).filter((k) => k !== 'help').map((k) => `--${k}`).join(', ');
+    const whose = theirs ? `: --${unknown} is the watcher's option, not ${command}'s (${command} takes ${own})` : '';
+    throw new ConfigError(m ? `${m[1] ?? m[2]!}${meant ? ` (did you mean --${meant}?)` : whose}` : e.message.split('. ')[0]!);
   }
 }
 
@@ -308,6 +312,40 @@ function noPositionals(positionals: string[], cmd: string): void {
   if (positionals.length) throw new ConfigError(`unexpected argument "${positionals[0]}" for ${cmd}`);
 }
 
+/** The watcher's own flags (also named when one is given to a subcommand that does not take it). */
+const DAEMON_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
+  room: { type: 'string', multiple: true },
+  'all-rooms': { type: 'boolean' },
+  interval: { type: 'string' },
+  sink: { type: 'string', multiple: true },
+  'webhook-secret': { type: 'string', multiple: true },
+  'ignore-initial': { type: 'boolean' },
+  'ignore-user': { type: 'string', multiple: true },
+  events: { type: 'string', multiple: true },
+  state: { type: 'string' },
+  'save-every': { type: 'string' },
+  'leave-grace': { type: 'string' },
+  'same-person': { type: 'string' },
+  'api-url': { type: 'string' },
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  health: { type: 'string' },
+  'max-rps': { type: 'string' },
+  limit: { type: 'string' },
+  'dead-letter': { type: 'string' },
+  'queue-cap': { type: 'string' },
+  'outbox-cap': { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'max-body': { type: 'string' },
+  once: { type: 'boolean' },
+  'once-timeout': { type: 'string' },
+  'check-config': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+};
+
 /** argv (without node and script) → a command, or a ConfigError naming the problem. */
 export function parseCommand(argv: string[]): Command {
   const sub = argv[0];
@@ -321,7 +359,7 @@ export function parseCommand(argv: string[]): Command {
       participants: { type: 'string' },
       seed: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-    });
+    }, 'simulate');
     if (values.help) return { kind: 'help', text: SIMULATE_HELP };
     noPositionals(positionals, 'simulate');
     const port = number('--port', values.port as string | undefined, { integer: true }) ?? 8787;
@@ -348,7 +386,7 @@ export function parseCommand(argv: string[]): Command {
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-    });
+    }, 'replay');
     if (values.help) return { kind: 'help', text: REPLAY_HELP };
     if (positionals.length !== 1) {
       throw new ConfigError(positionals.length === 0 ? 'replay: give the dead-letter file to replay' : `replay: one file at a time (got ${positionals.length})`);
@@ -375,7 +413,7 @@ export function parseCommand(argv: string[]): Command {
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-    });
+    }, 'demo');
     if (values.help) return { kind: 'help', text: DEMO_HELP };
     noPositionals(positionals, 'demo');
     const logLevel = logLevelFlag(values['log-level'] as string | undefined) ?? 'info';
@@ -392,38 +430,7 @@ export function parseCommand(argv: string[]): Command {
     };
   }
 
-  const { values: v, positionals } = parse(argv, {
-    room: { type: 'string', multiple: true },
-    'all-rooms': { type: 'boolean' },
-    interval: { type: 'string' },
-    sink: { type: 'string', multiple: true },
-    'webhook-secret': { type: 'string', multiple: true },
-    'ignore-initial': { type: 'boolean' },
-    'ignore-user': { type: 'string', multiple: true },
-    events: { type: 'string', multiple: true },
-    state: { type: 'string' },
-    'save-every': { type: 'string' },
-    'leave-grace': { type: 'string' },
-    'same-person': { type: 'string' },
-    'api-url': { type: 'string' },
-    config: { type: 'string' },
-    'log-level': { type: 'string' },
-    'log-format': { type: 'string' },
-    health: { type: 'string' },
-    'max-rps': { type: 'string' },
-    limit: { type: 'string' },
-    'dead-letter': { type: 'string' },
-    'queue-cap': { type: 'string' },
-    'outbox-cap': { type: 'string' },
-    'drain-timeout': { type: 'string' },
-    'request-timeout': { type: 'string' },
-    'max-body': { type: 'string' },
-    once: { type: 'boolean' },
-    'once-timeout': { type: 'string' },
-    'check-config': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-    version: { type: 'boolean', short: 'V' },
-  });
+  const { values: v, positionals } = parse(argv, DAEMON_OPTIONS);
   if (v.help) return { kind: 'help', text: HELP };
   if (v.version) return { kind: 'version' };
   if (positionals.length) {
