@@ -315,6 +315,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     }
     const o = options as unknown as Record<string, unknown>;
     checkOptionNames(o);
+    // a flag from the environment arrives as text: 'true' was read as not set, 'false' as false
+    for (const flag of ['allRooms', 'ignoreInitial'] as const) {
+      const v: unknown = o[flag];
+      if (v !== undefined && typeof v !== 'boolean') throw new WatcherOptionsError(`PresenceWatcher: ${flag} must be true or false, got ${JSON.stringify(v) ?? String(v)}`);
+    }
     if (options.allRooms === true) {
       if (options.rooms !== undefined) {
         throw new WatcherOptionsError('PresenceWatcher: give either rooms or allRooms: true, not both');

@@ -610,6 +610,9 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ client: {}, rooms: ['a'] }, /^PresenceWatcher: client must have the methods getRoomEntries, getDomainEntries, close$/],
       [{ client: { getRoomEntries() {}, getDomainEntries() {} }, rooms: ['a'] }, /^PresenceWatcher: client must have the method close$/],
       [{ apiKey: 'k', rooms: ['a'], stateStore: { load() {} } }, /^PresenceWatcher: stateStore must have the method save$/],
+      // a flag from the environment arrives as text: 'true' was read as not set
+      [{ apiKey: 'k', rooms: ['a'], ignoreInitial: 'true' }, /^PresenceWatcher: ignoreInitial must be true or false, got "true"$/],
+      [{ apiKey: 'k', allRooms: 'true' }, /^PresenceWatcher: allRooms must be true or false, got "true"$/],
       [{ apiKey: 'k', rooms: ['a'], limiter: { maxRps: 5 } }, /^PresenceWatcher: limiter \(a RateLimiter, or a Bottleneck\) must have the method schedule$/],
       [{ apiKey: 'k', rooms: ['a'], logger: { info() {}, warn() {} } }, /^PresenceWatcher: logger must have the methods debug, error$/],
       // every event's time comes from it: a clock answering no time failed each poll without a word
