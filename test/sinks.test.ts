@@ -337,6 +337,12 @@ describe('webhook sink', () => {
     expect(() => q.on('deliverd' as never, () => {})).toThrow(/^DeliveryQueue: no event "deliverd" \(did you mean "delivered"\?\); its events are delivered, abandoned, outcome, depth, disabled$/);
     expect(q.on('delivered', () => {}).listenerCount('delivered')).toBe(1);
     expect(() => new Dispatcher().add(sink as never)).toThrow(/^Dispatcher\.add: the first argument must be a DeliveryQueue \(new DeliveryQueue\(\{ sink, deadLetter, logger \}\)\), not the sink itself$/);
+    // values of the wrong kind, each named (a header's value is not shown: headers carry credentials)
+    expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', timeoutMs: 0 })).toThrow(/^WebhookSink: timeoutMs must be a number of milliseconds above 0, got 0$/);
+    expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', headers: { 'x-key': 12345 } } as never)).toThrow(/^WebhookSink: headers: the value of "x-key" must be text, not a number$/);
+    expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', name: '' })).toThrow(/^WebhookSink: name must be a non-empty string/);
+    expect(() => new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', minIntervalMs: '1000' } as never)).toThrow(/^SlackSink: minIntervalMs must be a number of milliseconds ≥ 0, got "1000"$/);
+    expect(() => new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', timeoutMs: -5 })).toThrow(/^SlackSink: timeoutMs must be a number of milliseconds above 0, got -5$/);
     // what the daemon builds is accepted: every option it passes is known
     expect(new WebhookSink({ url: 'http://127.0.0.1:9/h', secret: SECRET, timeoutMs: 1000, name: 'w', userAgent: 'x', headers: { 'x-a': '1' }, concurrency: 2, now: Date.now }).name).toBe('w');
     expect(new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', timeoutMs: 1000, name: 's', minIntervalMs: 0, userAgent: 'x', roomUrl: 'https://a.daily.co/{room}' }).name).toBe('s');

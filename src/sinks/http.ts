@@ -29,6 +29,10 @@ export class HttpTarget {
 
   /** `connections`: keep-alive connections at most (one per delivery a sink has in flight). */
   constructor(url: string, timeoutMs: number, connections = 4) {
+    // (0 timed every request out at once; a number as text was compared as text)
+    if (!(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+      throw new TypeError(`timeoutMs must be a number of milliseconds above 0, got ${JSON.stringify(timeoutMs) ?? String(timeoutMs)}`);
+    }
     let u: URL;
     try {
       u = new URL(url);

@@ -109,7 +109,12 @@ export class SlackSink implements Sink {
     } catch (err) {
       throw new TypeError(`SlackSink: ${(err as Error).message}`);
     }
+    if (o.name !== undefined && !(typeof o.name === 'string' && o.name.trim() !== '')) throw new TypeError('SlackSink: name must be a non-empty string (it names the sink in logs and metrics)');
     this.name = o.name ?? `slack(${this.#target.host})`;
+    const gap: unknown = o.minIntervalMs;
+    if (gap !== undefined && !(typeof gap === 'number' && Number.isFinite(gap) && gap >= 0)) {
+      throw new TypeError(`SlackSink: minIntervalMs must be a number of milliseconds ≥ 0, got ${JSON.stringify(gap) ?? String(gap)}`);
+    }
     this.minIntervalMs = o.minIntervalMs ?? SLACK_DEFAULT_INTERVAL_MS;
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
   }

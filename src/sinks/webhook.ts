@@ -60,6 +60,8 @@ export function checkWebhookHeaders(headers: Record<string, string>): string | u
   for (const [name, value] of Object.entries(headers)) {
     if (!TOKEN.test(name)) return `"${name}" is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only)`;
     if (RESERVED_HEADERS.has(name.toLowerCase())) return `"${name}" is set by the watcher itself${name.toLowerCase().startsWith('webhook-') ? ' (Standard Webhooks signing: give a secret instead)' : ''}`;
+    // (the value is not shown: headers carry credentials)
+    if (typeof value !== 'string') return `the value of "${name}" must be text, not ${value === null ? 'null' : `a ${typeof value}`}`;
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) return `the value of "${name}" has a line break or a control character`;
   }
   return undefined;
@@ -139,6 +141,7 @@ export class WebhookSink implements Sink {
     } catch (err) {
       throw new TypeError(`WebhookSink: ${(err as Error).message}`);
     }
+    if (o.name !== undefined && !(typeof o.name === 'string' && o.name.trim() !== '')) throw new TypeError('WebhookSink: name must be a non-empty string (it names the sink in logs and metrics)');
     this.name = o.name ?? `webhook(${this.#target.host})`;
     this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
