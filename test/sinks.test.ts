@@ -343,6 +343,8 @@ describe('webhook sink', () => {
     expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', name: '' })).toThrow(/^WebhookSink: name must be a non-empty string/);
     expect(() => new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', minIntervalMs: '1000' } as never)).toThrow(/^SlackSink: minIntervalMs must be a number of milliseconds ≥ 0, got "1000"$/);
     expect(() => new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', timeoutMs: -5 })).toThrow(/^SlackSink: timeoutMs must be a number of milliseconds above 0, got -5$/);
+    expect(() => new FileDeadLetter(undefined as never, quietLogger)).toThrow(/^FileDeadLetter: give the file's path, then a logger/);
+    expect(() => new FileDeadLetter('/tmp/dead.ndjson', undefined as never)).toThrow(/^FileDeadLetter: the logger must be a pino logger/);
     // what the daemon builds is accepted: every option it passes is known
     expect(new WebhookSink({ url: 'http://127.0.0.1:9/h', secret: SECRET, timeoutMs: 1000, name: 'w', userAgent: 'x', headers: { 'x-a': '1' }, concurrency: 2, now: Date.now }).name).toBe('w');
     expect(new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', timeoutMs: 1000, name: 's', minIntervalMs: 0, userAgent: 'x', roomUrl: 'https://a.daily.co/{room}' }).name).toBe('s');

@@ -26,7 +26,10 @@ export class FileDeadLetter implements DeadLetter {
   constructor(
     readonly path: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    if (typeof path !== 'string' || path === '') throw new TypeError("FileDeadLetter: give the file's path, then a logger (createLogger())");
+    checkLogger('FileDeadLetter', log);
+  }
 
   /**
    * Make sure the file can be written (creating its directory, not the file: it appears only once
@@ -114,8 +117,16 @@ export function isOwnStdio(path: string, fd?: 1 | 2): boolean {
   });
 }
 
+/** A logger it can say things with (a TypeError from inside its first write, after the events went to the file, otherwise). */
+function checkLogger(owner: string, log: unknown): void {
+  const l = log as Record<string, unknown> | null | undefined;
+  if (!l || !['debug', 'warn', 'error'].every((m) => typeof l[m] === 'function')) throw new TypeError(`${owner}: the logger must be a pino logger (createLogger()), or an object with debug, warn and error`);
+}
+
 export class LogDeadLetter implements DeadLetter {
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: Logger) {
+    checkLogger('LogDeadLetter', log);
+  }
 
   write(sink: string, reason: string, events: readonly PresenceEvent[]): void {
     for (const event of events) this.log.error({ sink, reason, deadLetter: event }, `undeliverable event ${event.id} (${event.type} in ${event.room})`);
