@@ -693,6 +693,7 @@ describe('DailySimulator reconnects', () => {
       [{ defaultLimit: 0 }, /^simulator: defaultLimit must be a whole number ≥ 1, got 0$/],
       [{ apiKey: 'two words' }, /^simulator: apiKey must be a non-empty string of printable ASCII without spaces/],
       [{ room: ['a'] }, /^simulator: unknown option "room" \(did you mean rooms\?\)$/],
+      [{ compress: 'yes' }, /^simulator: compress must be true or false, got "yes"$/],
     ];
     for (const [opts, message] of bad) expect(() => new DailySimulator(opts as never), JSON.stringify(opts)).toThrow(message);
     expect(new DailySimulator({ rooms: 0, churn: 0.5, seed: 0 }).roomNames).toEqual([]);

@@ -124,6 +124,7 @@ function checkSimulatorOptions(opts: SimulatorOptions): void {
   whole('seed', 0);
   whole('defaultLimit', 1);
   if (opts.now !== undefined && typeof opts.now !== 'function') throw new TypeError('simulator: now must be a function returning ms since the epoch');
+  if (opts.compress !== undefined && typeof opts.compress !== 'boolean') throw new TypeError(`simulator: compress must be true or false, got ${JSON.stringify(opts.compress) ?? String(opts.compress)}`);
 }
 
 /**
