@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
-import { parseDomainEntries, parseDomainText, parseJson, type ParticipantEntry } from '../src/daily/parse.js';
+import { parseDomainEntries, parseDomainText, parseJson, parseRoomText, type ParticipantEntry } from '../src/daily/parse.js';
 import { seededRandom } from '../src/simulator/random.js';
 import { NodeRun } from './support/cli.js';
 
@@ -90,6 +90,12 @@ function mutate(text: string): string {
 }
 
 describe('parseDomainText', () => {
+  it("given something other than text (an answer already parsed), names the parser for that instead of failing inside", () => {
+    expect(() => parseDomainText({ standup: [] } as never)).toThrow(/^parseDomainText: give the answer's text, as read from the response, not an object: for an answer already parsed, use parseDomainEntries$/);
+    expect(() => parseDomainText(undefined as never)).toThrow(/^parseDomainText: give the answer's text, as read from the response, not undefined$/);
+    expect(() => parseRoomText('a', { data: [] } as never)).toThrow(/^parseRoomText: .*not an object: for an answer already parsed, use parseRoomEntries$/);
+  });
+
   it('agrees with JSON.parse + parseDomainEntries on random answers, awkward names, spacing and repeated keys', () => {
     const paths = { deferred: 0, classic: 0 };
     let deferredErrors = 0;

@@ -222,7 +222,18 @@ export function parseJson(target: string, text: string): unknown {
  * whose answers list their rooms in a steady order reads its names without slicing or hashing them.
  */
 export function parseDomainText(text: string, names?: Map<string, string>): DomainEntries & Iterable<[string, readonly ParticipantEntry[]]> {
+  if (typeof text !== 'string') throw notText('parseDomainText', text, 'parseDomainEntries');
   return splitDomainText(text, names) ?? parseDomainEntries(parseJson('*', text));
+}
+
+/**
+ * The text parsers given something else (an answer already parsed, most likely): a TypeError naming
+ * the parser for that, instead of "text.indexOf is not a function" from inside.
+ */
+function notText(fn: string, value: unknown, parsedFn: string): TypeError {
+  const what = value === null || value === undefined ? String(value) : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  const hint = value !== null && typeof value === 'object' ? `: for an answer already parsed, use ${parsedFn}` : '';
+  return new TypeError(`${fn}: give the answer's text, as read from the response, not ${what}${hint}`);
 }
 
 /** JSON's whitespace: space, tab, line feed, carriage return. */
@@ -915,6 +926,7 @@ export function wholeRoomText(answer: RoomEntries): RoomText {
  * leaves to `whole()`, whose result or error is the one JSON.parse and parseRoomEntries give.
  */
 export function parseRoomText(room: string, text: string, sizes: RoomTextSizes = {}): RoomText {
+  if (typeof text !== 'string') throw notText('parseRoomText', text, 'parseRoomEntries');
   return new PiecewiseRoomText(room, text, sizes.minChars ?? PIECEWISE_MIN_CHARS, sizes.pieceChars ?? PIECE_CHARS);
 }
 
