@@ -12,7 +12,7 @@ import { checkProxyEnv } from './util/http-agent.js';
 import { joinSecrets } from './sinks/signing.js';
 import { checkRoomUrl, SLACK_MIN_INTERVAL_MS } from './sinks/slack.js';
 import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from './sinks/webhook.js';
-import { LOG_FORMATS, type LogFormat } from './log.js';
+import { LOG_FORMATS, LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from './log.js';
 import { EVENT_TYPES } from './events.js';
 import { NOT_EXPANDED_WHERE, UNEXPANDED, withoutBom } from './util/text.js';
 import { MAX_SAVE_EVERY_MS } from './watcher.js';
@@ -26,8 +26,7 @@ export class ConfigError extends Error {
 
 export { EVENT_TYPES } from './events.js';
 export { closestName, didYouMean } from './util/options.js';
-export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
+export { LOG_LEVEL_NAMES, type LogLevelName } from './log.js';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -162,8 +161,6 @@ function formatPath(path: readonly PropertyKey[]): string {
 /** `${NAME}` or `${NAME:-default}`; `$${NAME}` is the text `${NAME}` itself (the escape, as in Docker Compose). */
 const ENV_REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
-/** A whole value that is `$NAME`, without the braces a config file needs. */
-const BARE_ENV_REF = /^\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*$/;
 
 /** A secret file holds one value: anything larger is the wrong file (a certificate bundle, a binary). */
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -210,9 +207,9 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (st
   if (typeof value === 'string') {
     // `url: $SLACK_URL`, as a shell or a .env file would have it: taken as written, it made a webhook
     // secret of the variable's name (every delivery refused by its receiver) or a URL that is none
-    const bare = BARE_ENV_REF.exec(value);
-    if (bare) {
-      throw new ConfigError(`${formatPath(path)}: "$${bare[1]}" would be taken as written, not as the environment variable: in a config file, write "\${${bare[1]}}" (in braces)`);
+    const t = value.trim();
+    if (UNEXPANDED.test(t) && !t.startsWith('${')) {
+      throw new ConfigError(`${formatPath(path)}: "${t}" would be taken as written, not as the environment variable: in a config file, write "\${${t.slice(1)}}" (in braces)`);
     }
     const whole = WHOLE_ENV_REF.exec(value);
     if (whole && fromEnv) fromEnv.set(JSON.stringify(path), whole[1]!);

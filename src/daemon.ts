@@ -147,8 +147,8 @@ function stateFileNamed(path: string, statePath: string): string | undefined {
     [outbox, "the --state file's outbox journal"],
     [`${statePath}.lock`, "the --state file's lock"],
   ];
+  for (const [file, what] of owned) if (sameFile(path, file)) return what;
   const p = resolve(path);
-  for (const [file, what] of owned) if (p === resolve(file) || sameFile(path, file)) return what;
   const base = resolve(statePath);
   if (p === `${resolve(outbox)}.tmp` || (p.startsWith(`${base}.`) && /^\d+\.tmp$/.test(p.slice(base.length + 1)))) return "one of the --state file's temp files";
   return undefined;

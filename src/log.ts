@@ -54,6 +54,10 @@ export const REPEAT_LOG_EVERY_MS = 10 * 60_000;
 export type LogFormat = 'json' | 'text';
 export const LOG_FORMATS = ['json', 'text'] as const;
 
+/** pino's levels, and `silent`. */
+export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
+
 export interface CreateLoggerOptions {
   level?: LevelWithSilent;
   /** Defaults to stderr: stdout belongs to the stdout sink. */
@@ -126,19 +130,16 @@ function textDestination(to: DestinationStream): DestinationStream {
   }) as DestinationStream;
 }
 
-const LOGGER_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-const LOGGER_FORMATS = ['json', 'text'];
-
 export function createLogger(opts: CreateLoggerOptions = {}): Logger {
   // pino's own word for a level it does not know is "default level:verbose must be included in custom
   // levels"; a format it does not know was taken as json
   const unknown = unknownOption(opts as Record<string, unknown>, ['level', 'destination', 'registry', 'format']);
   if (unknown) throw new TypeError(`createLogger: ${unknown}`);
-  if (opts.level !== undefined && !LOGGER_LEVELS.includes(opts.level)) {
-    throw new TypeError(`createLogger: level must be one of ${LOGGER_LEVELS.join(', ')}, got ${JSON.stringify(opts.level) ?? String(opts.level)}${typeof opts.level === 'string' ? didYouMean(opts.level, LOGGER_LEVELS) : ''}`);
+  if (opts.level !== undefined && !(LOG_LEVEL_NAMES as readonly string[]).includes(opts.level)) {
+    throw new TypeError(`createLogger: level must be one of ${LOG_LEVEL_NAMES.join(', ')}, got ${JSON.stringify(opts.level) ?? String(opts.level)}${typeof opts.level === 'string' ? didYouMean(opts.level, LOG_LEVEL_NAMES) : ''}`);
   }
-  if (opts.format !== undefined && !LOGGER_FORMATS.includes(opts.format)) {
-    throw new TypeError(`createLogger: format must be json or text, got ${JSON.stringify(opts.format) ?? String(opts.format)}${typeof opts.format === 'string' ? didYouMean(opts.format, LOGGER_FORMATS) : ''}`);
+  if (opts.format !== undefined && !(LOG_FORMATS as readonly string[]).includes(opts.format)) {
+    throw new TypeError(`createLogger: format must be json or text, got ${JSON.stringify(opts.format) ?? String(opts.format)}${typeof opts.format === 'string' ? didYouMean(opts.format, LOG_FORMATS) : ''}`);
   }
   const registry = opts.registry ?? secrets;
   const destination = opts.destination ?? pino.destination({ fd: 2, sync: true });

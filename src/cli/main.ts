@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, loadConfigFile, resolveConfig, type DaemonConfig, type FileConfig } from '../config.js';
 import { startDaemon, type Daemon } from '../daemon.js';
@@ -147,7 +146,7 @@ function configFileReused(cfg: DaemonConfig, configPath: string): void {
     ['--dead-letter (deadLetter)', cfg.deadLetterPath, 'dead-lettered events would be appended to it'],
   ];
   for (const [flag, path, harm] of uses) {
-    if (path !== undefined && (resolve(path) === resolve(configPath) || sameFile(path, configPath))) {
+    if (path !== undefined && sameFile(path, configPath)) {
       throw new ConfigError(`${flag} ${path} is the config file itself: ${harm}. Give a file of its own`);
     }
   }

@@ -1,3 +1,4 @@
+import { kindOf } from '../util/text.js';
 import { DailyApiError, targetName } from './errors.js';
 import type { DomainEntries, ParticipantEntry, RoomEntries } from './parse.js';
 
@@ -14,15 +15,6 @@ function badAnswer(target: string, method: string, what: string): DailyApiError 
     code: 'DAILY_INVALID_RESPONSE',
     message: `invalid answer from the client's ${method} for ${targetName(target)}: ${what}`,
   });
-}
-
-/** What a value is, for an error: "an array", "null", "the string \"a\"", "a number". */
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
-  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 /** Every entry an object with a non-empty string id; `at(i)` names entry i for the error. */

@@ -1,7 +1,7 @@
 import type { Participant } from '../events.js';
 import { invalidResponse, type DailyApiError } from './errors.js';
 import { proxyNote } from '../util/http-agent.js';
-import { oneLine } from '../util/text.js';
+import { kindOf, oneLine } from '../util/text.js';
 
 /**
  * One participant as the API listed it, checked only as far as every later step relies on: an
@@ -231,9 +231,8 @@ export function parseDomainText(text: string, names?: Map<string, string>): Doma
  * the parser for that, instead of "text.indexOf is not a function" from inside.
  */
 function notText(fn: string, value: unknown, parsedFn: string): TypeError {
-  const what = value === null || value === undefined ? String(value) : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
   const hint = value !== null && typeof value === 'object' ? `: for an answer already parsed, use ${parsedFn}` : '';
-  return new TypeError(`${fn}: give the answer's text, as read from the response, not ${what}${hint}`);
+  return new TypeError(`${fn}: give the answer's text, as read from the response, not ${kindOf(value)}${hint}`);
 }
 
 /** JSON's whitespace: space, tab, line feed, carriage return. */

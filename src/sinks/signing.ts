@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { NOT_EXPANDED_WHERE, UNEXPANDED } from '../util/text.js';
+import { kindOf, NOT_EXPANDED_WHERE, UNEXPANDED } from '../util/text.js';
 import { unknownOption } from '../util/options.js';
 
 /**
@@ -103,14 +103,6 @@ function header(headers: WebhookHeaders, name: string): string | undefined {
     }
   }
   return typeof v === 'string' ? v : v?.[0];
-}
-
-/** What a value is, for an argument error: undefined, null, an object, an array, a number. */
-function kindOf(v: unknown): string {
-  if (v === undefined || v === null) return String(v);
-  if (Array.isArray(v)) return 'an array';
-  const t = typeof v;
-  return `${t === 'object' || t === 'undefined' ? 'an' : 'a'} ${t}`;
 }
 
 /**

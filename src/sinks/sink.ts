@@ -34,6 +34,11 @@ export interface Sink {
   close?(): Promise<void>;
 }
 
+/** A sink's `name` option, when given, must be a non-empty string: it names the sink in logs and metrics. */
+export function checkSinkName(owner: string, name: unknown): void {
+  if (name !== undefined && !(typeof name === 'string' && name.trim() !== '')) throw new TypeError(`${owner}: name must be a non-empty string (it names the sink in logs and metrics)`);
+}
+
 export type DeliveryFailure =
   /** Try again later (5xx, 429, timeouts, network). */
   | 'retry'

@@ -1,7 +1,7 @@
 import type { PresenceEvent } from '../events.js';
 import { describeEvent } from './describe.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
-import { DeliveryError, type Sink } from './sink.js';
+import { checkSinkName, DeliveryError, type Sink } from './sink.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
 
 export { describeEvent } from './describe.js';
@@ -109,7 +109,7 @@ export class SlackSink implements Sink {
     } catch (err) {
       throw new TypeError(`SlackSink: ${(err as Error).message}`);
     }
-    if (o.name !== undefined && !(typeof o.name === 'string' && o.name.trim() !== '')) throw new TypeError('SlackSink: name must be a non-empty string (it names the sink in logs and metrics)');
+    checkSinkName('SlackSink', o.name);
     this.name = o.name ?? `slack(${this.#target.host})`;
     const gap: unknown = o.minIntervalMs;
     if (gap !== undefined && !(typeof gap === 'number' && Number.isFinite(gap) && gap >= 0)) {

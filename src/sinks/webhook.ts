@@ -1,10 +1,11 @@
 import type { PresenceEvent } from '../events.js';
 import { secrets } from '../log.js';
 import { decodePart } from '../util/url.js';
+import { kindOf } from '../util/text.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { secretKeys, sign, TOLERANCE_SEC } from './signing.js';
-import { DeliveryError, type Sink } from './sink.js';
+import { checkSinkName, DeliveryError, type Sink } from './sink.js';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
 /** Requests in flight at once by default: a receiver 100 ms away takes ~40 events/s, not ~10. */
@@ -61,7 +62,7 @@ export function checkWebhookHeaders(headers: Record<string, string>): string | u
     if (!TOKEN.test(name)) return `"${name}" is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only)`;
     if (RESERVED_HEADERS.has(name.toLowerCase())) return `"${name}" is set by the watcher itself${name.toLowerCase().startsWith('webhook-') ? ' (Standard Webhooks signing: give a secret instead)' : ''}`;
     // (the value is not shown: headers carry credentials)
-    if (typeof value !== 'string') return `the value of "${name}" must be text, not ${value === null ? 'null' : `a ${typeof value}`}`;
+    if (typeof value !== 'string') return `the value of "${name}" must be text, not ${kindOf(value)}`;
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) return `the value of "${name}" has a line break or a control character`;
   }
   return undefined;
@@ -141,7 +142,7 @@ export class WebhookSink implements Sink {
     } catch (err) {
       throw new TypeError(`WebhookSink: ${(err as Error).message}`);
     }
-    if (o.name !== undefined && !(typeof o.name === 'string' && o.name.trim() !== '')) throw new TypeError('WebhookSink: name must be a non-empty string (it names the sink in logs and metrics)');
+    checkSinkName('WebhookSink', o.name);
     this.name = o.name ?? `webhook(${this.#target.host})`;
     this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';

@@ -1,4 +1,5 @@
 import { statSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
 
 /** The kinds a write or read can block on (specialKind's words for them). */
 export const FIFO = 'a FIFO (named pipe)';
@@ -27,8 +28,12 @@ export function specialKind(path: string): string | undefined {
   return 'not a regular file';
 }
 
-/** Whether two paths name one file (a link, or another spelling of the path); false when either is missing. */
+/**
+ * Whether two paths name one file: the same path once resolved (whether or not the file exists
+ * yet), or, for files that exist, a link or another spelling of it.
+ */
 export function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
   try {
     const x = statSync(a);
     const y = statSync(b);

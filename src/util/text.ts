@@ -23,3 +23,15 @@ export function withoutBom(text: string): string {
 export const UNEXPANDED = /^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$/;
 /** Where a variable's reference arrives unexpanded, for the error that finds one. */
 export const NOT_EXPANDED_WHERE = "a systemd unit's Environment= line, a single-quoted shell string and docker run's --env-file take it as written";
+
+/**
+ * What a JavaScript value is, for an error about an argument of the wrong kind: "undefined", "null",
+ * "an array", "an object", "a number", or a string shown (cut at 40 characters). Never give it a
+ * value that may be a secret as a string.
+ */
+export function kindOf(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
