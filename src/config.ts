@@ -15,6 +15,7 @@ import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from '
 import { LOG_FORMATS, LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from './log.js';
 import { EVENT_TYPES } from './events.js';
 import { NOT_EXPANDED_WHERE, UNEXPANDED, withoutBom } from './util/text.js';
+import { setOwn } from './util/record.js';
 import { MAX_SAVE_EVERY_MS } from './watcher.js';
 import { roomAsUrl } from './daily/room-name.js';
 
@@ -231,7 +232,8 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: (st
   if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, [...path, i], fromEnv));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolateEnv(v, env, [...path, k], fromEnv);
+    // (setOwn: a key `__proto__` stays a key, refused as unknown, instead of becoming the settings' prototype)
+    for (const [k, v] of Object.entries(value)) setOwn(out, k, interpolateEnv(v, env, [...path, k], fromEnv));
     return out;
   }
   return value;

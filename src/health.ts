@@ -5,6 +5,7 @@ import type { Metrics } from './metrics.js';
 import { monotonicNow } from './util/clock.js';
 import type { PresenceWatcher } from './watcher.js';
 import type { DeliveryQueue } from './sinks/queue.js';
+import { setOwn } from './util/record.js';
 
 export interface HealthOptions {
   watcher: PresenceWatcher;
@@ -80,7 +81,7 @@ export class HealthServer {
     for (const t of this.#o.watcher.targets) {
       const ok = this.#lastOk.get(t);
       const err = this.#lastError.get(t) ?? null;
-      targets[t] = { lastSuccess: ok === undefined ? null : new Date(ok.wall).toISOString(), lastError: err, partial: partial.has(t) };
+      setOwn(targets, t, { lastSuccess: ok === undefined ? null : new Date(ok.wall).toISOString(), lastError: err, partial: partial.has(t) });
       const since = now - (ok?.at ?? this.#started);
       if (ok === undefined) reasons.push(`${targetName(t)}: no successful poll yet${err ? ` (last error: ${err})` : ''}`);
       else if (since > limit) reasons.push(`${targetName(t)}: no successful poll for ${Math.round(since / 1000)}s${err ? ` (last error: ${err})` : ''}`);

@@ -18,6 +18,7 @@ import { SAME_PERSON_RULES, SameUser, type SamePersonRule } from './same-user.js
 import { checkSource, StateError, type SavedState, type StateStore } from './state/store.js';
 import { savedStateProblem } from './state/file-store.js';
 import { formatDuration } from './util/duration.js';
+import { ownValue, setOwn } from './util/record.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
 /** How far behind Daily says GET /presence can be. */
@@ -549,7 +550,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     }
     if (this.#rooms) {
       for (const room of this.#rooms) {
-        const list = state.rooms[room];
+        const list = ownValue(state.rooms, room);
         if (list) {
           this.#listedInState.add(room);
           this.#sameUser.seed(room, list);
@@ -576,15 +577,15 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** The state to persist: last snapshots plus people whose leave is still pending (so a restart cannot lose it). */
   exportState(): SavedState {
     const rooms: Record<string, Participant[]> = {};
-    for (const [room, list] of this.#presence()) rooms[room] = list;
-    for (const room of this.#grace.rooms) rooms[room] = [...(rooms[room] ?? []), ...this.#grace.pending(room)];
+    for (const [room, list] of this.#presence()) setOwn(rooms, room, list);
+    for (const room of this.#grace.rooms) setOwn(rooms, room, [...(ownValue(rooms, room) ?? []), ...this.#grace.pending(room)]);
     const wallNow = this.#now();
     const state: SavedState = { version: 1, savedAt: new Date(wallNow).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
     if (this.#client.source !== undefined) state.source = this.#client.source;
     const missing = this.#grace.missingSince(wallNow, monotonicNow());
     if (missing.size > 0) {
       state.pendingLeaves = {};
-      for (const [room, ids] of missing) state.pendingLeaves[room] = Object.fromEntries([...ids].map(([id, at]) => [id, new Date(at).toISOString()]));
+      for (const [room, ids] of missing) setOwn(state.pendingLeaves, room, Object.fromEntries([...ids].map(([id, at]) => [id, new Date(at).toISOString()])));
     }
     return state;
   }
@@ -726,7 +727,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const presence = this.#presence();
     if (room !== undefined) return presence.get(room) ?? [];
     const out: Record<string, Participant[]> = {};
-    for (const [name, list] of presence) if (list.length > 0) out[name] = list;
+    for (const [name, list] of presence) if (list.length > 0) setOwn(out, name, list);
     return out;
   }
 

@@ -39,6 +39,11 @@ describe('config file errors', () => {
     expect(lines.slice(11)).toEqual(['  (and 2 more)']);
   });
 
+  it('a key `__proto__` (JSON.parse and YAML make it a key of its own) is an unknown setting, not the settings\' prototype whose values were taken as given', () => {
+    expect(problem(JSON.parse('{"__proto__": {"rooms": ["x"]}}'))).toMatch(/^w\.yaml: \(top level\): unknown setting "__proto__"/);
+    expect(problem(JSON.parse('{"rooms": ["a"], "sinks": [{"type": "stdout", "__proto__": {"events": ["join"]}}]}'))).toBe('w.yaml: sinks[0]: unknown setting "__proto__"');
+  });
+
   it('an unknown setting suggests the one it most likely meant', () => {
     expect(problem({ room: ['a'] })).toBe('w.yaml: (top level): unknown setting "room" (did you mean "rooms"?)');
     // the flag's spelling

@@ -1188,6 +1188,16 @@ describe('liveness (/livez)', () => {
     }
   });
 
+  it('a room named `__proto__` is a target of its own in /healthz (assigned, it became the report\'s prototype)', () => {
+    const w = Object.assign(stubWatcher(15_000), { targets: ['__proto__', 'constructor'] });
+    const health = new HealthServer({ watcher: w as never, metrics: new Metrics(), queues: [], host: '127.0.0.1', port: 0 });
+    w.emit('poll', { target: '__proto__', ok: true, participants: 0, rooms: 0, durationMs: 1, events: 0 });
+    const targets = JSON.parse(JSON.stringify(health.report().targets)) as Record<string, { lastSuccess: string | null }>;
+    expect(Object.keys(targets).sort()).toEqual(['__proto__', 'constructor']);
+    expect(targets['__proto__']!.lastSuccess).not.toBeNull();
+    expect(targets['constructor']!.lastSuccess).toBeNull();
+  });
+
   it('with a long interval, waits five intervals before calling it stuck', () => {
     let now = 0;
     const w = stubWatcher(60 * 60_000);

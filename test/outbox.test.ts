@@ -225,6 +225,19 @@ describe('replay', () => {
     expect(state.rooms.r).toHaveLength(3); // the input is not changed
   });
 
+  it('rooms named like Object.prototype\'s properties: `constructor` not yet in the state is a new room (it was Object\'s function: "not iterable"), `__proto__` a key of its own', () => {
+    const state: SavedState = { version: 1, savedAt: 'x', mode: 'rooms', rooms: {}, pendingLeaves: JSON.parse('{"__proto__": {"z": "2026-11-27T00:00:00.000Z", "y": "2026-11-27T00:00:00.000Z"}}') };
+    const out = replay(state, [
+      { id: '1', type: 'join', room: 'constructor', at: 'x', participant: p('a') },
+      { id: '2', type: 'join', room: '__proto__', at: 'x', participant: p('b') },
+      { id: '3', type: 'leave', room: '__proto__', at: 'x', participant: p('z') },
+    ]);
+    expect(JSON.parse(JSON.stringify(out.rooms))).toEqual({ constructor: [p('a')], ['__proto__']: [p('b')] });
+    expect(Object.keys(out.rooms).sort()).toEqual(['__proto__', 'constructor']);
+    expect(Object.keys(out.pendingLeaves!)).toEqual(['__proto__']);
+    expect(Object.keys(out.pendingLeaves!['__proto__']!)).toEqual(['y']);
+  });
+
   it('a journaled event about someone whose leave was pending settles it; the others stay pending', () => {
     const pendingLeaves = { r: { a: '2026-11-27T00:00:00.000Z', b: '2026-11-27T00:00:01.000Z' }, s: { z: '2026-11-27T00:00:02.000Z' } };
     const state: SavedState = { version: 1, savedAt: 'x', mode: 'rooms', rooms: { r: [p('a'), p('b')], s: [p('z')] }, pendingLeaves };

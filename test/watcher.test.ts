@@ -129,6 +129,43 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(h.sim.requests.every((r) => r.path.startsWith('/v1/rooms/'))).toBe(true);
   });
 
+  it("rooms named like Object.prototype's properties (Daily allows `__proto__`, `constructor`, `toString`) are rooms like any other: watched, saved, resumed and in snapshot()", async () => {
+    const names = ['__proto__', 'constructor', 'toString'];
+    for (const mode of [{ rooms: names }, { allRooms: true as const }]) {
+      // a state that has not seen them: `state.rooms.constructor` was Object's, and start() threw "participants is not iterable"
+      const initialState = { version: 1 as const, savedAt: new Date().toISOString(), mode: 'rooms' as const, rooms: { other: [] } };
+      h = await startHarness({ rooms: 0 }, { ...mode, initialState });
+      for (const room of names) {
+        h.sim.createRoom(room);
+        h.sim.join(room, { userName: `in ${room}` });
+      }
+      h.watcher.start();
+      await waitFor(h.watcher, 'event', () => h!.events.length >= 3);
+      expect(summary(h.events).sort()).toEqual(names.map((r) => `join:${r}:in ${r}`).sort());
+      const saved = JSON.parse(JSON.stringify(h.watcher.exportState())) as { rooms: Record<string, unknown[]> };
+      // `rooms['__proto__'] = list` set the record's prototype: the room was missing from the state file
+      expect(Object.keys(saved.rooms).sort()).toEqual(names.slice().sort());
+      expect(Object.keys(h.watcher.snapshot()).sort()).toEqual(names.slice().sort());
+      expect(Object.hasOwn(h.watcher.snapshot(), '__proto__')).toBe(true);
+      await h.watcher.stop();
+
+      // resumed from that state (the same people still there), nobody joins again
+      const again = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, intervalMs: 50, maxRps: 1000, logger: quietLogger, ...mode, initialState: saved as never });
+      const events: PresenceEvent[] = [];
+      const errors: Error[] = [];
+      again.on('event', (e) => events.push(e));
+      again.on('error', (e) => errors.push(e));
+      again.start();
+      await waitFor(again, 'ready', () => again.isReady);
+      await polls(again, 2);
+      await again.stop();
+      expect(events).toEqual([]);
+      expect(errors).toEqual([]);
+      await h.close();
+      h = undefined;
+    }
+  });
+
   it('an unknown room is a per-room error; the other rooms go on', async () => {
     h = await startHarness({ rooms: ['a'] }, { rooms: ['a', 'missing'] });
     h.sim.join('a', { userName: 'Ada' });

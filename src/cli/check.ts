@@ -152,7 +152,7 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
     // by room knows only its rooms
     const saved = state.rooms;
     let fresh: string[] = [];
-    if (state.mode === 'rooms') fresh = cfg.allRooms ? ['every room but those the state watched'] : cfg.rooms.filter((r) => !(r in saved));
+    if (state.mode === 'rooms') fresh = cfg.allRooms ? ['every room but those the state watched'] : cfg.rooms.filter((r) => !Object.hasOwn(saved, r));
     if (fresh.length > 0) {
       notes.push(
         `the state has never seen ${fresh.join(', ')}: ${fresh.length === 1 && !cfg.allRooms ? 'its' : 'their'} people get initial joins on the first poll${cfg.ignoreInitial ? ' (dropped: --ignore-initial)' : ' (--ignore-initial drops them)'}`,

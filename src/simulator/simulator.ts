@@ -5,6 +5,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { Participant } from '../events.js';
 import { NAMES, randomUuid, ROOM_NAMES, seededRandom } from './random.js';
 import { didYouMean, unknownOption, type SameKeys } from '../util/options.js';
+import { setOwn } from '../util/record.js';
 
 /** Ways the simulator can misbehave on purpose. */
 export type SimulatorFault =
@@ -502,7 +503,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
       const out: Record<string, unknown[]> = {};
       for (const room of this.#rooms.keys()) {
         const list = this.presence(room);
-        if (list.length > 0) out[room] = list.map((p) => ({ room, ...p }));
+        if (list.length > 0) setOwn(out, room, list.map((p) => ({ room, ...p })));
       }
       return out;
     }

@@ -1,6 +1,7 @@
 import { applyEvents, type RoomState } from '../diff.js';
 import type { Participant, PresenceEvent } from '../events.js';
 import type { SavedState } from './store.js';
+import { ownValue, setOwn } from '../util/record.js';
 
 /**
  * A saved state with events applied in order (`applyEvents` per room): a join or update sets the
@@ -19,8 +20,8 @@ export function replay(state: SavedState, events: readonly PresenceEvent[]): Sav
   const rooms: Record<string, Participant[]> = { ...state.rooms };
   for (const [room, list] of byRoom) {
     const before: RoomState = new Map();
-    for (const p of state.rooms[room] ?? []) if (!before.has(p.id)) before.set(p.id, p); // a repeated id counts once, the first, as on restore
-    rooms[room] = [...applyEvents(before, list).values()];
+    for (const p of ownValue(state.rooms, room) ?? []) if (!before.has(p.id)) before.set(p.id, p); // a repeated id counts once, the first, as on restore
+    setOwn(rooms, room, [...applyEvents(before, list).values()]);
   }
   // a journaled event about someone whose leave was pending settles it: they left, or came back
   let pendingLeaves = state.pendingLeaves;
@@ -29,7 +30,7 @@ export function replay(state: SavedState, events: readonly PresenceEvent[]): Sav
     for (const [room, ids] of Object.entries(pendingLeaves)) {
       const settled = new Set((byRoom.get(room) ?? []).map((e) => e.participant.id));
       const still = Object.entries(ids).filter(([id]) => !settled.has(id));
-      if (still.length > 0) left[room] = Object.fromEntries(still);
+      if (still.length > 0) setOwn(left, room, Object.fromEntries(still));
     }
     pendingLeaves = Object.keys(left).length > 0 ? left : undefined;
   }
