@@ -340,7 +340,7 @@ async function main() {
       '| what | bytes per participant |',
       '| --- | ---: |',
       `| participant data itself (typed Participant objects and their strings) | ${fmt(dataPer, 0)} |`,
-      `| watcher state beyond the data (RoomTracker: slot bookkeeping, the leave event id computed at the join, id table cell and list entry, order arrays; and the sessions by userId kept for reconnects, \`SameUser\`, for the two in three participants of this data with a userId; net of ~56 B a person the data holds and the watcher does not: the data has an mtgSessionId string per person, where the tracker's people of one room share one) | ${fmt(overheadPer, 0)} |`,
+      `| watcher state beyond the data (RoomTracker: slot bookkeeping, the leave event id computed at the join, the count of updates that update ids include, id table cell and list entry, order arrays; and the sessions by userId kept for reconnects, \`SameUser\`, for the two in three participants of this data with a userId; net of ~56 B a person the data holds and the watcher does not: the data has an mtgSessionId string per person, where the tracker's people of one room share one) | ${fmt(overheadPer, 0)} |`,
       `| watcher total (RoomTracker and SameUser after one snapshot) | ${fmt(totalPer, 0)} |`,
       `| naive baseline total (raw objects + JSON key strings) | ${fmt(naivePer, 0)} |`,
       '',

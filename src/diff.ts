@@ -97,9 +97,16 @@ export function leaveEvent(room: string, p: Participant, at: string, id = eventI
   return { id, type: 'leave', room, at, participant: p };
 }
 
-export function updateEvent(room: string, p: Participant, changes: ParticipantChanges, at: string): UpdateEvent {
+/**
+ * `seq`: how many updates this session had before this one (0 for its first). It is part of the id
+ * from the second on, so a change back and forth (a name set to "Ann (away)", back to "Ann", then
+ * to "Ann (away)" again) gets a new id each time: the same values alone gave the third the first's
+ * id, and a receiver that dedupes by id dropped it. The first keeps the id it had without a count.
+ */
+export function updateEvent(room: string, p: Participant, changes: ParticipantChanges, at: string, seq = 0): UpdateEvent {
+  const detail = changeDetail(changes);
   return {
-    id: eventId(room, p.id, 'update', changeDetail(changes)),
+    id: eventId(room, p.id, 'update', seq === 0 ? detail : `${detail}#${seq}`),
     type: 'update',
     room,
     at,
@@ -115,8 +122,11 @@ export function updateEvent(room: string, p: Participant, changes: ParticipantCh
  * - An incomplete snapshot yields joins and updates, never leaves: the people it did not show are
  *   kept in the next state.
  * - A participant id listed twice in one snapshot counts once (the first occurrence).
+ * - `updates`: how many updates each tracked participant has had (by id; absent is none), which
+ *   each update's id includes (`updateEvent`). Kept up to date in place: an update counts one
+ *   more, a leave drops its person. Without it every update is counted as its session's first.
  */
-export function diffRoom(prev: RoomState | undefined, snapshot: RoomSnapshot, opts: DiffOptions): DiffResult {
+export function diffRoom(prev: RoomState | undefined, snapshot: RoomSnapshot, opts: DiffOptions, updates?: Map<string, number>): DiffResult {
   const { room } = snapshot;
   const { at } = opts;
   const initial = prev === undefined && opts.initial === true;
@@ -137,7 +147,11 @@ export function diffRoom(prev: RoomState | undefined, snapshot: RoomSnapshot, op
     } else {
       matched++;
       const changes = changesOf(before, p);
-      if (changes) events.push(updateEvent(room, p, changes, at));
+      if (changes) {
+        const seq = updates?.get(p.id) ?? 0;
+        events.push(updateEvent(room, p, changes, at, seq));
+        updates?.set(p.id, seq + 1);
+      }
     }
   }
 
@@ -147,6 +161,7 @@ export function diffRoom(prev: RoomState | undefined, snapshot: RoomSnapshot, op
       if (next.has(id)) continue;
       if (snapshot.complete) {
         events.push(leaveEvent(room, p, at));
+        updates?.delete(id);
       } else {
         next.set(id, p);
       }
@@ -168,11 +183,13 @@ export interface DomainDiffResult {
 /**
  * Diff a whole domain (GET /presence). A room absent from `snapshot` has nobody in it: everyone
  * previously seen there leaves. `initial` marks joins only when there is no previous domain state.
+ * `updates`: as diffRoom's, by room (a room whose people all left is dropped).
  */
 export function diffDomain(
   prev: DomainState | undefined,
   snapshot: ReadonlyMap<string, Participant[]>,
   opts: DiffOptions,
+  updates?: Map<string, Map<string, number>>,
 ): DomainDiffResult {
   const events: PresenceEvent[] = [];
   const next: DomainState = new Map();
@@ -180,7 +197,10 @@ export function diffDomain(
   const roomOpts: DiffOptions = { at: opts.at, initial };
 
   for (const [room, participants] of snapshot) {
-    const r = diffRoom(prev?.get(room) ?? (initial ? undefined : EMPTY), { room, participants, complete: true }, roomOpts);
+    let counts = updates?.get(room);
+    if (updates && !counts) updates.set(room, (counts = new Map()));
+    const r = diffRoom(prev?.get(room) ?? (initial ? undefined : EMPTY), { room, participants, complete: true }, roomOpts, counts);
+    if (counts?.size === 0) updates!.delete(room);
     for (const e of r.events) events.push(e);
     if (r.next.size > 0) next.set(room, r.next);
   }
@@ -188,6 +208,7 @@ export function diffDomain(
     for (const [room, state] of prev) {
       if (snapshot.has(room)) continue;
       for (const p of state.values()) events.push(leaveEvent(room, p, opts.at));
+      updates?.delete(room);
     }
   }
   return { events, next };

@@ -2,6 +2,7 @@ import { durationSpots, entryEnds, hasLists, num, readEntries, sameButDurations,
 import { changesOf, eventId, joinAndLeaveIds, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey, SlotTable } from './util/slot-table.js';
+import { ownValue, setOwn } from './util/record.js';
 
 /**
  * One tracked participant: its room and last-known fields, updated in place (duration on every
@@ -22,6 +23,14 @@ interface Slot extends Participant {
    * cache (at 100,000 people with 10% churn, ~3 ms of a ~20 ms diff), for ~56 B of heap a person.
    */
   leaveId: string;
+  /** How many updates this session has had (each update's id includes it: `updateEvent`). */
+  updates: number;
+}
+
+/** A saved update count: what `counts` has for `id` when it is a count (a hand-edited state may hold anything), else 0. */
+function countOf(counts: Readonly<Record<string, number>> | undefined, id: string): number {
+  const n = ownValue(counts, id);
+  return Number.isSafeInteger(n) && n! > 0 ? n! : 0;
 }
 
 /**
@@ -35,8 +44,8 @@ function sharedSession(session: string | null, near: Slot | undefined, room: str
   return session !== null && near !== undefined && near.room === room && near.mtgSessionId === session ? near.mtgSessionId : session;
 }
 
-function slotOf(room: string, p: Participant, seen: number, pos: number, leaveId: string): Slot {
-  return { room, id: p.id, userId: p.userId, userName: p.userName, mtgSessionId: p.mtgSessionId, joinTime: p.joinTime, duration: p.duration, seen, pos, at: -1, leaveId };
+function slotOf(room: string, p: Participant, seen: number, pos: number, leaveId: string, updates = 0): Slot {
+  return { room, id: p.id, userId: p.userId, userName: p.userName, mtgSessionId: p.mtgSessionId, joinTime: p.joinTime, duration: p.duration, seen, pos, at: -1, leaveId, updates };
 }
 
 /**
@@ -114,7 +123,8 @@ abstract class Tracker {
   #wentBack = false;
   /**
    * What undo() needs: whether the tracker was primed before this snapshot, who joined in it, each
-   * changed slot's fields before (slot, userName, userId, mtgSessionId, joinTime, flat), and each
+   * changed slot's fields before (slot, userName, userId, mtgSessionId, joinTime, flat; its update
+   * count is one less than now), and each
    * listed slot's duration before, at its new position (NaN for null).
    */
   #wasPrimed = false;
@@ -131,10 +141,10 @@ abstract class Tracker {
     this.#primed = primed;
   }
 
-  /** Add a person from a saved state (a repeated id in the same room counts once). */
-  protected restore(room: string, p: Participant): void {
+  /** Add a person from a saved state (a repeated id in the same room counts once), with the updates they had. */
+  protected restore(room: string, p: Participant, updates = 0): void {
     if (this.#index.find(room, p.id)) return;
-    const s = slotOf(room, p, 0, this.#order.length, eventId(room, p.id, 'leave'));
+    const s = slotOf(room, p, 0, this.#order.length, eventId(room, p.id, 'leave'), updates);
     s.mtgSessionId = sharedSession(s.mtgSessionId, this.#order.at(-1), room);
     this.#index.add(s);
     this.#order.push(s);
@@ -190,6 +200,7 @@ abstract class Tracker {
       s.userId = c[i + 2] as string | null;
       s.mtgSessionId = c[i + 3] as string | null;
       s.joinTime = c[i + 4] as string | null;
+      s.updates--;
     }
     this.#joined.length = 0;
     this.#changed.length = 0;
@@ -291,7 +302,7 @@ abstract class Tracker {
       s.userId = p.userId;
       s.mtgSessionId = p.mtgSessionId;
       s.joinTime = p.joinTime;
-      events.push(updateEvent(room, p, changes, at));
+      events.push(updateEvent(room, p, changes, at, s.updates++));
     }
     this.#n = n;
     this.#expect = expect;
@@ -463,16 +474,27 @@ function sortAndMerge(pairs: number[]): void {
 export class RoomTracker extends Tracker {
   readonly room: string;
 
-  /** `saved`: the state to resume from. Without it the room has never been seen: the first snapshot's joins may be marked `initial`. */
-  constructor(room: string, saved?: Iterable<Participant>) {
+  /**
+   * `saved`: the state to resume from. Without it the room has never been seen: the first
+   * snapshot's joins may be marked `initial`. `updates`: how many updates each of them had, by id
+   * (`updateCounts()` of the tracker saved; absent is none), so that their next one gets a new id.
+   */
+  constructor(room: string, saved?: Iterable<Participant>, updates?: Readonly<Record<string, number>>) {
     super(saved !== undefined);
     this.room = room;
-    for (const p of saved ?? []) this.restore(room, p);
+    for (const p of saved ?? []) this.restore(room, p, countOf(updates, p.id));
   }
 
   /** The tracked people, as new Participant objects with their last-known durations (for saving state). */
   participants(): Participant[] {
     return this.tracked().map(toParticipant);
+  }
+
+  /** How many updates each tracked person has had, by id: those who had any (for saving state beside `participants()`). */
+  updateCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.tracked()) if (s.updates > 0) setOwn(out, s.id, s.updates);
+    return out;
   }
 
   /**
@@ -582,11 +604,28 @@ export class DomainTracker extends Tracker {
    * `saved`: room → people, the state to resume from. `onlyRooms`: the saved state watched just
    * these rooms (it was taken in room mode), so anyone in another room at the first snapshot was
    * already there, not arriving: those joins are marked initial when the snapshot asks for it.
+   * `updates`: how many updates each of them had, by room and id (`updateCounts()` of the tracker
+   * saved; absent is none), so that their next one gets a new id.
    */
-  constructor(saved?: Iterable<[string, Iterable<Participant>]>, onlyRooms?: Iterable<string>) {
+  constructor(saved?: Iterable<[string, Iterable<Participant>]>, onlyRooms?: Iterable<string>, updates?: Readonly<Record<string, Readonly<Record<string, number>>>>) {
     super(saved !== undefined);
-    for (const [room, list] of saved ?? []) for (const p of list) this.restore(room, p);
+    for (const [room, list] of saved ?? []) {
+      const counts = ownValue(updates, room);
+      for (const p of list) this.restore(room, p, countOf(counts, p.id));
+    }
     if (saved !== undefined && onlyRooms !== undefined) this.#watchedRooms = new Set(onlyRooms);
+  }
+
+  /** How many updates each tracked person has had, by room and id: those who had any (for saving state beside `rooms()`). */
+  updateCounts(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const s of this.tracked()) {
+      if (s.updates === 0) continue;
+      let room = ownValue(out, s.room);
+      if (room === undefined) setOwn(out, s.room, (room = {}));
+      setOwn(room, s.id, s.updates);
+    }
+    return out;
   }
 
   /** The occupied rooms and their people (new Participant objects with last-known durations), in the last snapshot's order. */

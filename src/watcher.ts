@@ -556,11 +556,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
           this.#sameUser.seed(room, list);
         }
         // in domain mode an absent room was empty; in room mode it was never seen
-        if (list || state.mode === 'domain') this.#roomState.set(room, new RoomTracker(room, list ?? []));
+        if (list || state.mode === 'domain') this.#roomState.set(room, new RoomTracker(room, list ?? [], ownValue(state.updates, room)));
       }
     } else {
       // a state taken room by room says nothing of the domain's other rooms: their people were there already
-      this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined);
+      this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined, state.updates);
       for (const [room, list] of Object.entries(state.rooms)) this.#sameUser.seed(room, list);
     }
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
@@ -574,6 +574,17 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     return out;
   }
 
+  /** How many updates each tracked person has had, by room and id (those who had any): saved, so that an update after a restart gets a new id. */
+  #updateCounts(): Record<string, Record<string, number>> {
+    if (this.#domainState) return this.#domainState.updateCounts();
+    const out: Record<string, Record<string, number>> = {};
+    for (const [room, t] of this.#roomState) {
+      const counts = t.updateCounts();
+      if (Object.keys(counts).length > 0) setOwn(out, room, counts);
+    }
+    return out;
+  }
+
   /** The state to persist: last snapshots plus people whose leave is still pending (so a restart cannot lose it). */
   exportState(): SavedState {
     const rooms: Record<string, Participant[]> = {};
@@ -582,6 +593,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const wallNow = this.#now();
     const state: SavedState = { version: 1, savedAt: new Date(wallNow).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
     if (this.#client.source !== undefined) state.source = this.#client.source;
+    const updates = this.#updateCounts();
+    if (Object.keys(updates).length > 0) state.updates = updates;
     const missing = this.#grace.missingSince(wallNow, monotonicNow());
     if (missing.size > 0) {
       state.pendingLeaves = {};

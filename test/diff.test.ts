@@ -125,6 +125,34 @@ describe('event ids', () => {
     expect(ids.size).toBe(8);
   });
 
+  it('a change back and forth gets a new update id each time (the count of the session\'s updates is part of it from the second on), the same id again for the same state and counts', () => {
+    const names = ['Ann', 'Ann (away)', 'Ann', 'Ann (away)', 'Ann'];
+    const counts = new Map<string, number>();
+    let prev = state(p('1', { userName: names[0] }));
+    const ids: string[] = [];
+    for (const name of names.slice(1)) {
+      const before = new Map(counts);
+      const r = diffRoom(prev, { room: 'r', participants: [p('1', { userName: name })], complete: true }, { at }, counts);
+      // derived again from the same state and counts (a restart whose state lagged): the same id, for receivers to dedupe
+      expect(diffRoom(prev, { room: 'r', participants: [p('1', { userName: name })], complete: true }, { at }, before).events[0]!.id).toBe(r.events[0]!.id);
+      ids.push(r.events[0]!.id);
+      prev = r.next;
+    }
+    // before, the third and fourth repeated the first and second: a receiver deduping by id dropped them
+    expect(new Set(ids).size).toBe(4);
+    expect(counts).toEqual(new Map([['1', 4]]));
+    // the first update of a session keeps the id it had without a count (state files and receivers from before agree)
+    expect(ids[0]).toBe(eventId('r', '1', 'update', 'userName\u0000Ann\u0000Ann (away)\u0000'));
+    expect(ids[2]).toBe(eventId('r', '1', 'update', 'userName\u0000Ann\u0000Ann (away)\u0000#2'));
+    // a leave drops the count; without counts every update is counted as the first
+    diffRoom(prev, { room: 'r', participants: [], complete: true }, { at }, counts);
+    expect(counts.size).toBe(0);
+    const domainCounts = new Map([['r', new Map([['1', 3]])], ['gone', new Map([['9', 1]])]]);
+    const d = diffDomain(new Map([['r', state(p('1', { userName: 'A' }))], ['gone', state(p('9'))]]), new Map([['r', [p('1', { userName: 'B' })]]]), { at }, domainCounts);
+    expect(d.events.find((e) => e.type === 'update')!.id).toBe(eventId('r', '1', 'update', 'userName\u0000A\u0000B\u0000#3'));
+    expect(domainCounts).toEqual(new Map([['r', new Map([['1', 4]])]]));
+  });
+
   it('are evt_ + 22 base64url characters; joins and leaves use MurmurHash3 x86_128, updates SHA-256', () => {
     const join = eventId('room', 'id', 'join');
     expect(join).toMatch(/^evt_[A-Za-z0-9_-]{22}$/);

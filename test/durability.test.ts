@@ -6,7 +6,7 @@ import * as FakeTimers from '@sinonjs/fake-timers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DailyApiError, httpError } from '../src/daily/errors.js';
 import { diffRoom } from '../src/diff.js';
-import type { Participant, PresenceEvent } from '../src/events.js';
+import type { Participant, PresenceEvent, UpdateEvent } from '../src/events.js';
 import { LeaveGrace } from '../src/grace.js';
 // the public entry point: library users get the file store from there
 import { FileStateStore } from '../src/index.js';
@@ -149,6 +149,8 @@ describe('FileStateStore', () => {
     ['bad rooms', '{"version":1,"mode":"rooms","rooms":{"r":[{"nope":1}]}}', /room "r" is not a list of participants/],
     ['not an object', '[1,2]', /not a JSON object/],
     ['bad pendingLeaves', '{"version":1,"mode":"rooms","rooms":{"r":[]},"pendingLeaves":{"r":{"a":"yesterday"}}}', /"pendingLeaves" of room "r" must map participant ids to times/],
+    ['bad updates', '{"version":1,"mode":"rooms","rooms":{"r":[]},"updates":{"r":{"a":"2"}}}', /"updates" of room "r" must map participant ids to counts/],
+    ['updates not an object', '{"version":1,"mode":"rooms","rooms":{"r":[]},"updates":[]}', /"updates" must be an object/],
   ])('a corrupt file (%s) is a clear error', async (_n, text, msg) => {
     const file = join(tmp(), 'state.json');
     writeFileSync(file, text);
@@ -164,6 +166,39 @@ describe('resume from state (watcher against the simulator)', () => {
   afterEach(async () => {
     await h?.close();
     h = undefined;
+  });
+
+  it('a change back and forth after a restart gets a new update id: the state file keeps how many updates each person had', async () => {
+    for (const mode of [{ rooms: ['r'] }, { allRooms: true as const }]) {
+      const file = join(tmp(), 'state.json');
+      h = await startHarness({ rooms: ['r'] }, { ...mode, stateStore: new FileStateStore(file) });
+      const ann = h.sim.join('r', { userName: 'Ann' });
+      h.watcher.start();
+      await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+      const updates: UpdateEvent[] = [];
+      h.watcher.on('update', (e) => updates.push(e));
+      h.sim.rename('r', ann.id, 'Ann (away)');
+      await waitFor(h.watcher, 'update', () => updates.length >= 1);
+      h.sim.rename('r', ann.id, 'Ann');
+      await waitFor(h.watcher, 'update', () => updates.length >= 2);
+      await h.watcher.stop(); // saves the state
+      expect(JSON.parse(readFileSync(file, 'utf8')).updates).toEqual({ r: { [ann.id]: 2 } });
+
+      // the same change as the first update, after the restart: a new id (it repeated the first's, which a receiver that dedupes dropped)
+      const again = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, intervalMs: 50, maxRps: 1000, logger: quietLogger, ...mode, stateStore: new FileStateStore(file) });
+      const later: UpdateEvent[] = [];
+      again.on('update', (e) => later.push(e));
+      again.start();
+      await waitFor(again, 'ready', () => again.isReady);
+      h.sim.rename('r', ann.id, 'Ann (away)');
+      await waitFor(again, 'update', () => later.length >= 1);
+      await again.stop();
+      expect(later[0]!.changes).toEqual(updates[0]!.changes);
+      expect(new Set([...updates, ...later].map((e) => e.id)).size).toBe(3);
+      expect(JSON.parse(readFileSync(file, 'utf8')).updates).toEqual({ r: { [ann.id]: 3 } });
+      await h.close();
+      h = undefined;
+    }
   });
 
   it("a custom store's load() that answers something that is no state, or throws at once, stops the watcher with an error naming it (no request, no crash); null or undefined is a fresh start", async () => {

@@ -238,6 +238,16 @@ describe('replay', () => {
     expect(Object.keys(out.pendingLeaves!['__proto__']!)).toEqual(['y']);
   });
 
+  it('counts each journaled update of a person onto the saved counts (the next update\'s id includes it); a leave or a join starts them afresh', () => {
+    const state: SavedState = { version: 1, savedAt: 'x', mode: 'rooms', rooms: { r: [p('a'), p('b')], s: [p('z')] }, updates: { r: { a: 2, b: 1 }, s: { z: 5 } } };
+    const update = (id: string, room: string, who: string) => ({ id, type: 'update' as const, room, at: 'x', participant: p(who, 'N'), changes: { userName: { from: who, to: 'N' } } });
+    const out = replay(state, [update('1', 'r', 'a'), update('2', 'r', 'a'), { id: '3', type: 'leave', room: 'r', at: 'x', participant: p('b') }, update('4', 't', 'c')]);
+    expect(out.updates).toEqual({ r: { a: 4 }, s: { z: 5 }, t: { c: 1 } });
+    expect(state.updates).toEqual({ r: { a: 2, b: 1 }, s: { z: 5 } }); // the input is not changed
+    const none = replay({ ...state, updates: { r: { a: 1 } } }, [{ id: '5', type: 'leave', room: 'r', at: 'x', participant: p('a') }]);
+    expect(none).not.toHaveProperty('updates');
+  });
+
   it('a journaled event about someone whose leave was pending settles it; the others stay pending', () => {
     const pendingLeaves = { r: { a: '2026-11-27T00:00:00.000Z', b: '2026-11-27T00:00:01.000Z' }, s: { z: '2026-11-27T00:00:02.000Z' } };
     const state: SavedState = { version: 1, savedAt: 'x', mode: 'rooms', rooms: { r: [p('a'), p('b')], s: [p('z')] }, pendingLeaves };

@@ -54,11 +54,12 @@ describe('RoomTracker', () => {
     // the same snapshots, each list given away (`consume`): the same events, and the list emptied
     const consuming = new RoomTracker('r');
     let state: RoomState | undefined;
+    const counts = new Map<string, number>();
     let events = 0;
     for (let poll = 0; poll < 300; poll++) {
       const { entries, complete } = next();
       const opts = { at: `${at}#${poll}`, initial: true };
-      const expected = diffRoom(state, { room: 'r', participants: entries.map(toParticipant), complete }, opts);
+      const expected = diffRoom(state, { room: 'r', participants: entries.map(toParticipant), complete }, opts, counts);
       const given = [...entries];
       const got = tracker.apply(entries, complete, opts);
       expect(got).toEqual(expected.events);
@@ -69,9 +70,11 @@ describe('RoomTracker', () => {
       state = expected.next;
       expect(tracker.participants()).toEqual([...state.values()]);
       expect(tracker.size).toBe(state.size);
+      expect(tracker.updateCounts()).toEqual(Object.fromEntries(counts));
       events += got.length;
     }
     expect(events).toBeGreaterThan(300); // the sequence really exercised joins, leaves and updates
+    expect(Math.max(...counts.values())).toBeGreaterThan(1); // and people updated more than once
   });
 
   it('resumes from a saved state like diffRoom from that state', () => {
@@ -84,6 +87,25 @@ describe('RoomTracker', () => {
     expect(got).toEqual(expected.events);
     expect(got.map((e) => `${e.type}:${e.participant.id}`)).toEqual(['update:b', 'join:c', 'leave:a']);
     expect('initial' in got[1]!).toBe(false);
+  });
+
+  it('counts each person\'s updates, so a change back and forth gets new ids; resumed with updateCounts() it goes on counting', () => {
+    const tracker = new RoomTracker('r');
+    const name = (userName: string) => [{ id: 'a', userName }, { id: 'b', userName: 'B' }];
+    tracker.apply(name('Ann'), true, { at });
+    const ids = ['Ann (away)', 'Ann', 'Ann (away)'].map((n) => tracker.apply(name(n), true, { at })[0]!.id);
+    expect(new Set(ids).size).toBe(3);
+    expect(tracker.updateCounts()).toEqual({ a: 3 });
+    // a tracker resumed from the saved people and counts gives the id the running one gives
+    const resumed = new RoomTracker('r', tracker.participants(), tracker.updateCounts());
+    const next = tracker.apply(name('Ann'), true, { at });
+    expect(resumed.apply(name('Ann'), true, { at })).toEqual(next);
+    expect(next[0]!.id).not.toBe(ids[1]); // Ann (away) → Ann, the second time
+    // a saved count that is not one (a hand-edited file) counts as none
+    expect(new RoomTracker('r', tracker.participants(), { a: -2, b: 1.5 }).updateCounts()).toEqual({});
+    const domain = new DomainTracker([['r', tracker.participants()], ['__proto__', [toParticipant({ id: 'z' })]]], undefined, JSON.parse('{"r": {"a": 4}, "__proto__": {"z": 2}}'));
+    expect(domain.updateCounts()).toEqual(JSON.parse('{"r": {"a": 4}, "__proto__": {"z": 2}}'));
+    expect(Object.keys(domain.updateCounts())).toEqual(['r', '__proto__']);
   });
 
   it('marks the joins of a first snapshot initial only when asked', () => {
@@ -222,6 +244,7 @@ describe('DomainTracker', () => {
     const tracker = new DomainTracker();
     const consuming = new DomainTracker();
     let state: DomainState | undefined;
+    const counts = new Map<string, Map<string, number>>();
     for (let poll = 0; poll < 200; poll++) {
       const snap = new Map<string, ParticipantEntry[]>();
       // GET /presence lists complete rooms and leaves out empty ones; the room order varies
@@ -230,7 +253,7 @@ describe('DomainTracker', () => {
         if (entries.length && random() > 0.1) snap.set(room, entries);
       }
       const opts = { at: `${at}#${poll}`, initial: true };
-      const expected = diffDomain(state, new Map([...snap].map(([r, es]) => [r, es.map(toParticipant)])), opts);
+      const expected = diffDomain(state, new Map([...snap].map(([r, es]) => [r, es.map(toParticipant)])), opts, counts);
       const given = new Map([...snap].map(([r, es]) => [r, [...es]]));
       const got = tracker.apply(snap, opts);
       expect(consuming.apply(given, { ...opts, consume: true })).toEqual(got);
@@ -243,7 +266,9 @@ describe('DomainTracker', () => {
       if (firstLeave >= 0) expect(got.slice(firstLeave).every((e) => e.type === 'leave')).toBe(true);
       state = expected.next;
       expect(tracker.rooms()).toEqual(new Map([...state].map(([r, s]) => [r, [...s.values()]])));
+      expect(tracker.updateCounts()).toEqual(Object.fromEntries([...counts].map(([r, c]) => [r, Object.fromEntries(c)])));
     }
+    expect(Math.max(...[...counts.values()].flatMap((c) => [...c.values()]))).toBeGreaterThan(1);
   });
 
   // DailyClient.getDomainEntriesDeferred parses GET /presence a room at a time, so a list that is not
@@ -295,6 +320,7 @@ describe('DomainTracker', () => {
         }
         expect(() => undoing.apply(source, { ...opts, consume: true })).toThrow(DailyApiError);
         expect(undoing.rooms()).toEqual(plain.rooms());
+        expect(undoing.updateCounts()).toEqual(plain.updateCounts());
         expect(undoing.primed).toBe(plain.primed);
         continue;
       }
@@ -302,8 +328,10 @@ describe('DomainTracker', () => {
       const got = undoing.apply(parseDomainText(asText(snap)), { ...opts, consume: true });
       expect(got).toEqual(plain.apply(snap, opts));
       expect(undoing.rooms()).toEqual(plain.rooms());
+      expect(undoing.updateCounts()).toEqual(plain.updateCounts());
     }
     expect([...kinds.values()].every((n) => n >= 5)).toBe(true);
+    expect(Object.keys(plain.updateCounts()).length).toBeGreaterThan(0);
   });
 
   // A room whose list reads as last time but for durations is not parsed (sameButDurations): its

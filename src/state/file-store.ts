@@ -12,6 +12,10 @@ function isParticipant(p: unknown): p is Participant {
   return typeof r.id === 'string' && s(r.userId) && s(r.userName) && s(r.mtgSessionId) && s(r.joinTime) && (r.duration === null || typeof r.duration === 'number');
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
 /** What is wrong with a parsed saved state, or undefined when it is a SavedState. */
 export function savedStateProblem(raw: unknown): string | undefined {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return 'not a JSON object';
@@ -25,10 +29,15 @@ export function savedStateProblem(raw: unknown): string | undefined {
   }
   if (r.source !== undefined && typeof r.source !== 'string') return '"source" must be a string';
   if (r.pendingLeaves !== undefined) {
-    const ok = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-    if (!ok(r.pendingLeaves)) return '"pendingLeaves" must be an object';
+    if (!isRecord(r.pendingLeaves)) return '"pendingLeaves" must be an object';
     for (const [room, ids] of Object.entries(r.pendingLeaves as object)) {
-      if (!ok(ids) || !Object.values(ids).every((t) => typeof t === 'string' && !Number.isNaN(Date.parse(t)))) return `"pendingLeaves" of room "${room}" must map participant ids to times`;
+      if (!isRecord(ids) || !Object.values(ids).every((t) => typeof t === 'string' && !Number.isNaN(Date.parse(t)))) return `"pendingLeaves" of room "${room}" must map participant ids to times`;
+    }
+  }
+  if (r.updates !== undefined) {
+    if (!isRecord(r.updates)) return '"updates" must be an object';
+    for (const [room, ids] of Object.entries(r.updates as object)) {
+      if (!isRecord(ids) || !Object.values(ids).every((n) => Number.isSafeInteger(n) && (n as number) > 0)) return `"updates" of room "${room}" must map participant ids to counts`;
     }
   }
   return undefined;

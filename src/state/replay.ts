@@ -5,10 +5,11 @@ import { ownValue, setOwn } from '../util/record.js';
 
 /**
  * A saved state with events applied in order (`applyEvents` per room): a join or update sets the
- * person's details, a leave removes them. The daemon uses it on start to bring its state file up to
- * the events its outbox journal recorded after that state was written, so the first poll diffs
- * against what the sinks were told, not against an older picture (which would leave a delivered
- * join without its leave).
+ * person's details, a leave removes them, and each update counts one more of that person's
+ * (`updates`, which the next update's id includes; a join or leave starts them afresh). The daemon
+ * uses it on start to bring its state file up to the events its outbox journal recorded after that
+ * state was written, so the first poll diffs against what the sinks were told, not against an
+ * older picture (which would leave a delivered join without its leave).
  */
 export function replay(state: SavedState, events: readonly PresenceEvent[]): SavedState {
   const byRoom = new Map<string, PresenceEvent[]>();
@@ -18,10 +19,18 @@ export function replay(state: SavedState, events: readonly PresenceEvent[]): Sav
     else byRoom.set(e.room, [e]);
   }
   const rooms: Record<string, Participant[]> = { ...state.rooms };
+  const updates: Record<string, Record<string, number>> = { ...state.updates };
   for (const [room, list] of byRoom) {
     const before: RoomState = new Map();
     for (const p of ownValue(state.rooms, room) ?? []) if (!before.has(p.id)) before.set(p.id, p); // a repeated id counts once, the first, as on restore
     setOwn(rooms, room, [...applyEvents(before, list).values()]);
+    const counts = new Map(Object.entries(ownValue(state.updates, room) ?? {}));
+    for (const e of list) {
+      if (e.type === 'update') counts.set(e.participant.id, (counts.get(e.participant.id) ?? 0) + 1);
+      else counts.delete(e.participant.id);
+    }
+    if (counts.size > 0) setOwn(updates, room, Object.fromEntries(counts));
+    else delete updates[room];
   }
   // a journaled event about someone whose leave was pending settles it: they left, or came back
   let pendingLeaves = state.pendingLeaves;
@@ -37,6 +46,8 @@ export function replay(state: SavedState, events: readonly PresenceEvent[]): Sav
   const out: SavedState = { ...state, rooms };
   if (pendingLeaves) out.pendingLeaves = pendingLeaves;
   else delete out.pendingLeaves;
+  if (Object.keys(updates).length > 0) out.updates = updates;
+  else delete out.updates;
   return out;
 }
 

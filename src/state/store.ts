@@ -21,6 +21,13 @@ export interface SavedState {
    */
   pendingLeaves?: Record<string, Record<string, string>>;
   /**
+   * How many updates each person in `rooms` has had: room → participant id → count, only those who
+   * had any. An update's id includes the count (`updateEvent`), so that a change back and forth
+   * gets a new id each time, after a restart too. Absent when nobody had one (and in states saved
+   * before it was recorded: their people's next update is counted as their first).
+   */
+  updates?: Record<string, Record<string, number>>;
+  /**
    * Where the snapshots were polled from: the API's origin and path (`https://api.daily.co/v1`), as
    * the client's `source` gives it. A watcher polling another source refuses the state
    * (`checkSource`). Absent in states saved before it was recorded, or by a client without one.
