@@ -3,6 +3,8 @@ import { changesOf, eventId, joinAndLeaveIds, joinEvent, leaveEvent, updateEvent
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey, SlotTable } from './util/slot-table.js';
 import { ownValue, setOwn } from './util/record.js';
+import { unknownOption } from './util/options.js';
+import { kindOf } from './util/text.js';
 
 /**
  * One tracked participant: its room and last-known fields, updated in place (duration on every
@@ -450,6 +452,22 @@ export interface RoomTextApplied {
   complete: boolean;
 }
 
+const APPLY_OPTIONS = ['at', 'initial', 'consume'] as const satisfies readonly (keyof ApplyOptions)[];
+
+/**
+ * The options an apply was given, checked: plain JavaScript has no type checker, and without `at`
+ * (or with the arguments in another order) the walk failed inside, on a property of undefined.
+ * A few keys a call, never per entry.
+ */
+function checkApplyOptions(method: string, opts: unknown): void {
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${method}: options must be { at, initial?, consume? } (at: the ISO time the events are stamped with), not ${kindOf(opts)}`);
+  const o = opts as Record<string, unknown>;
+  const unknown = unknownOption(o, APPLY_OPTIONS);
+  if (unknown !== undefined) throw new TypeError(`${method}: ${unknown}`);
+  if (typeof o.at !== 'string') throw new TypeError(`${method}: options.at must be the ISO time the events are stamped with (new Date().toISOString()), not ${kindOf(o.at)}`);
+  for (const k of ['initial', 'consume'] as const) if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`${method}: options.${k} must be true or false, not ${kindOf(o[k])}`);
+}
+
 /** How far past the expected place the walk looks for someone before asking the index. */
 const LOOK_AHEAD = 3;
 
@@ -503,6 +521,12 @@ export class RoomTracker extends Tracker {
    * first). Cannot throw on any checked entry.
    */
   apply(entries: readonly ParticipantEntry[], complete: boolean, opts: ApplyOptions): PresenceEvent[] {
+    if (!Array.isArray(entries)) {
+      const answer = entries !== null && typeof entries === 'object' && Array.isArray((entries as { entries?: unknown }).entries);
+      throw new TypeError(`RoomTracker.apply(entries, complete, { at }): entries must be an array of checked entries, not ${kindOf(entries)}${answer ? ' (an answer of parseRoomEntries? give its .entries and .complete)' : ''}`);
+    }
+    if (typeof complete !== 'boolean') throw new TypeError(`RoomTracker.apply(entries, complete, { at }): complete must be true or false (whether the answer listed everyone: parseRoomEntries' .complete), not ${kindOf(complete)}`);
+    checkApplyOptions('RoomTracker.apply', opts);
     const events: PresenceEvent[] = [];
     this.begin(opts, false);
     this.walk(events, this.room, entries);
@@ -517,6 +541,10 @@ export class RoomTracker extends Tracker {
    * (thrown with the tracker as before it). Same events as `apply` of the answer parsed whole.
    */
   applyText(answer: RoomText, opts: ApplyOptions): RoomTextApplied {
+    if (answer === null || typeof answer !== 'object' || typeof (answer as Partial<RoomText>).whole !== 'function') {
+      throw new TypeError(`RoomTracker.applyText(answer, { at }): answer must be what parseRoomText (or DailyClient's getRoomText) returns, not ${kindOf(answer)}`);
+    }
+    checkApplyOptions('RoomTracker.applyText', opts);
     if (!answer.piecewise) return this.#applyWhole(answer, opts);
     const events: PresenceEvent[] = [];
     // the pieces are fresh arrays, garbage once walked: nothing to give away
@@ -652,6 +680,11 @@ export class DomainTracker extends Tracker {
    * Same events and state either way.
    */
   apply(snapshot: DomainEntries, opts: ApplyOptions): PresenceEvent[] {
+    if (snapshot === null || typeof snapshot !== 'object' || typeof (snapshot as Partial<DomainEntries>).forEach !== 'function') {
+      const parsed = snapshot !== null && typeof snapshot === 'object' && !Array.isArray(snapshot);
+      throw new TypeError(`DomainTracker.apply(snapshot, { at }): snapshot must be GET /presence's answer checked (parseDomainEntries, parseDomainText) or a Map of room → entries, not ${kindOf(snapshot)}${parsed ? ' (the parsed body? give parseDomainEntries(body))' : ''}`);
+    }
+    checkApplyOptions('DomainTracker.apply', opts);
     const events: PresenceEvent[] = [];
     const lists = hasLists(snapshot);
     // a list read from text is a fresh array, garbage once walked: nothing to give away (and the

@@ -108,6 +108,34 @@ describe('RoomTracker', () => {
     expect(Object.keys(domain.updateCounts())).toEqual(['r', '__proto__']);
   });
 
+  it("a caller's slip (the answer instead of its entries, options missing or misspelt) is a TypeError naming it, before anything changes", () => {
+    const tracker = new RoomTracker('r');
+    const answer = parseRoomEntries('r', { total_count: 1, data: [{ id: 'a' }] });
+    const call = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        expect(err).toBeInstanceOf(TypeError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a TypeError');
+    };
+    const t = tracker as unknown as { apply: (...args: unknown[]) => unknown; applyText: (...args: unknown[]) => unknown };
+    // before: "Cannot read properties of undefined (reading 'initial')" from inside, or a string walked as a list
+    expect(call(() => t.apply(answer, { at }))).toMatch(/entries must be an array of checked entries, not an object \(an answer of parseRoomEntries\? give its \.entries and \.complete\)/);
+    expect(call(() => t.apply(answer.entries, { at }))).toMatch(/complete must be true or false/);
+    expect(call(() => t.apply(answer.entries, true))).toMatch(/RoomTracker\.apply: options must be \{ at, initial\?, consume\? \}/);
+    expect(call(() => t.apply(answer.entries, true, { now: 1 }))).toBe('RoomTracker.apply: unknown option "now"');
+    expect(call(() => t.apply(answer.entries, true, { at: Date.now() }))).toMatch(/options\.at must be the ISO time .* not a number/);
+    expect(call(() => t.apply(answer.entries, true, { at, initial: 'yes' }))).toMatch(/options\.initial must be true or false/);
+    expect(call(() => t.applyText('{"data":[]}', { at }))).toMatch(/answer must be what parseRoomText .* returns/);
+    const d = new DomainTracker() as unknown as { apply: (...args: unknown[]) => unknown };
+    expect(call(() => d.apply({ a: [] }, { at }))).toMatch(/snapshot must be GET \/presence's answer checked .* \(the parsed body\? give parseDomainEntries\(body\)\)/);
+    expect(call(() => d.apply(new Map([['a', [{ id: 'x' }]]])))).toMatch(/DomainTracker\.apply: options must be/);
+    expect(tracker.primed).toBe(false);
+    expect(tracker.apply(answer.entries, answer.complete, { at })).toHaveLength(1);
+  });
+
   it('marks the joins of a first snapshot initial only when asked', () => {
     expect(new RoomTracker('r').apply([{ id: 'a' }], true, { at, initial: true })[0]).toMatchObject({ initial: true });
     expect(new RoomTracker('r').apply([{ id: 'a' }], true, { at })[0]).not.toHaveProperty('initial');
