@@ -452,6 +452,17 @@ export interface RoomTextApplied {
   complete: boolean;
 }
 
+/** What a constructor's saved state gets wrong, for a plain-JavaScript caller: a TypeError naming it. */
+function checkSaved(owner: string, saved: unknown, savedIs: string, updates: unknown, updatesAre: string): void {
+  if (saved !== undefined && (saved === null || typeof (saved as Iterable<unknown>)[Symbol.iterator] !== 'function')) {
+    const record = saved !== null && typeof saved === 'object';
+    throw new TypeError(`${owner}: saved must be ${savedIs}, not ${kindOf(saved)}${record && owner === 'DomainTracker' ? ' (a saved state\'s rooms? give Object.entries(state.rooms))' : ''}`);
+  }
+  if (updates !== undefined && (updates === null || typeof updates !== 'object' || Array.isArray(updates) || updates instanceof Map)) {
+    throw new TypeError(`${owner}: updates must be ${updatesAre} (updateCounts() of the tracker saved), not ${updates instanceof Map ? 'a Map (give Object.fromEntries(map))' : kindOf(updates)}`);
+  }
+}
+
 const APPLY_OPTIONS = ['at', 'initial', 'consume'] as const satisfies readonly (keyof ApplyOptions)[];
 
 /**
@@ -498,6 +509,8 @@ export class RoomTracker extends Tracker {
    * (`updateCounts()` of the tracker saved; absent is none), so that their next one gets a new id.
    */
   constructor(room: string, saved?: Iterable<Participant>, updates?: Readonly<Record<string, number>>) {
+    if (typeof room !== 'string') throw new TypeError(`RoomTracker: room must be the room's name, not ${kindOf(room)}`);
+    checkSaved('RoomTracker', saved, 'its people (participants() of the tracker saved)', updates, 'an object of participant id → count');
     super(saved !== undefined);
     this.room = room;
     for (const p of saved ?? []) this.restore(room, p, countOf(updates, p.id));
@@ -636,6 +649,7 @@ export class DomainTracker extends Tracker {
    * saved; absent is none), so that their next one gets a new id.
    */
   constructor(saved?: Iterable<[string, Iterable<Participant>]>, onlyRooms?: Iterable<string>, updates?: Readonly<Record<string, Readonly<Record<string, number>>>>) {
+    checkSaved('DomainTracker', saved, 'room → people pairs (rooms() of the tracker saved)', updates, 'an object of room → participant id → count');
     super(saved !== undefined);
     for (const [room, list] of saved ?? []) {
       const counts = ownValue(updates, room);

@@ -134,6 +134,14 @@ describe('RoomTracker', () => {
     expect(call(() => d.apply(new Map([['a', [{ id: 'x' }]]])))).toMatch(/DomainTracker\.apply: options must be/);
     expect(tracker.primed).toBe(false);
     expect(tracker.apply(answer.entries, answer.complete, { at })).toHaveLength(1);
+    // the constructors' saved state: before, a Record where pairs go was "saved is not iterable" from inside, and counts in a Map were taken as none
+    const R = RoomTracker as unknown as new (...args: unknown[]) => RoomTracker;
+    const D = DomainTracker as unknown as new (...args: unknown[]) => DomainTracker;
+    expect(call(() => new R(['r']))).toBe("RoomTracker: room must be the room's name, not an array");
+    expect(call(() => new R('r', { a: 1 }))).toMatch(/RoomTracker: saved must be its people/);
+    expect(call(() => new R('r', [], new Map([['a', 1]])))).toMatch(/updates must be an object of participant id → count .* not a Map \(give Object\.fromEntries\(map\)\)/);
+    expect(call(() => new D({ r: [] }))).toMatch(/\(a saved state's rooms\? give Object\.entries\(state\.rooms\)\)/);
+    expect(call(() => new D([['r', []]], undefined, [1]))).toMatch(/DomainTracker: updates must be an object of room → participant id → count .* not an array/);
   });
 
   it('marks the joins of a first snapshot initial only when asked', () => {
