@@ -34,7 +34,7 @@ export { createLogger, SecretRegistry } from './log.js';
 export type { Logger } from './log.js';
 export { DailySimulator, SIMULATOR_API_KEY } from './simulator/simulator.js';
 export type { SimulatorOptions, SimulatorFault, FaultRule, SimulatorRequest, SimulatedParticipant } from './simulator/simulator.js';
-export { sign as signWebhook, verify as verifyWebhook, secretKey as webhookSecretKey, secretKeys as webhookSecretKeys, type WebhookHeaders } from './sinks/signing.js';
+export { signWebhook, verify as verifyWebhook, secretKey as webhookSecretKey, secretKeys as webhookSecretKeys, type WebhookHeaders } from './sinks/signing.js';
 export type { VerifyOptions } from './sinks/signing.js';
 export { DeliveryQueue } from './sinks/queue.js';
 export type { DeliveryQueueOptions, DeliveryOutcome } from './sinks/queue.js';

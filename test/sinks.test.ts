@@ -12,7 +12,7 @@ import { Dispatcher, nameFilter } from '../src/dispatcher.js';
 import { FileDeadLetter, type DeadLetter } from '../src/sinks/dead-letter.js';
 import { SecretRegistry, secrets } from '../src/log.js';
 import { DeliveryQueue, DRAIN_GAP_MS, type DeliveryQueueOptions } from '../src/sinks/queue.js';
-import { joinSecrets, secretKey, secretKeys, sign, verify } from '../src/sinks/signing.js';
+import { joinSecrets, secretKey, secretKeys, sign, signWebhook, verify } from '../src/sinks/signing.js';
 import { checkRoomUrl, describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
 import { StdoutSink } from '../src/sinks/stdout.js';
 import { WebhookSink } from '../src/sinks/webhook.js';
@@ -107,6 +107,25 @@ describe('Standard Webhooks signing', () => {
     expect(call('whsec_!!', {}, body, at)).toThrow(/not base64/);
     expect(call(SECRET, plain, body, { tolerance: 600 })).toThrow(/^verifyWebhook: unknown option "tolerance" \(did you mean toleranceSec\?\)$/);
     expect(verify([SECRET], plain, body, at)).toBe(true);
+  });
+
+  it("signWebhook (for a receiver's tests) takes the secret as set or its key, and names a slip: before, a whsec_ string was signed with as raw bytes and a timestamp in milliseconds was signed as given", () => {
+    const body = '{"name":"Zoë"}';
+    const at = { now: 1700000000_000 };
+    const headers = (sig: string) => ({ 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000', 'webhook-signature': sig });
+    const fromSecret = signWebhook(SECRET, 'msg_1', 1700000000, body);
+    expect(fromSecret).toBe(sign(secretKey(SECRET), 'msg_1', 1700000000, body));
+    expect(signWebhook(secretKey(SECRET), 'msg_1', 1700000000, Buffer.from(body))).toBe(fromSecret);
+    expect(verify(SECRET, headers(fromSecret), body, at)).toBe(true);
+    expect(signWebhook('plain-secret', 'msg_1', 1700000000, body)).toBe(sign(Buffer.from('plain-secret'), 'msg_1', 1700000000, body));
+    const call = (...args: unknown[]) => () => (signWebhook as (...a: unknown[]) => string)(...args);
+    expect(call(SECRET, 'msg_1', 1700000000_000, body)).toThrow(/^signWebhook: timestamp 1700000000000 is in milliseconds: give unix seconds/);
+    expect(call(SECRET, 'msg_1', '1700000000', body)).toThrow(/^signWebhook: timestamp must be whole unix seconds .* not the string "1700000000"$/);
+    expect(call(undefined, 'msg_1', 1700000000, body)).toThrow(/^signWebhook: the secret must be a string \(whsec_<base64>, or raw\) or its key \(webhookSecretKey\), not undefined$/);
+    expect(call(SECRET, '', 1700000000, body)).toThrow(/^signWebhook: id must be the event's id/);
+    expect(call(SECRET, 'msg_1', 1700000000, { name: 'Zoë' })).toThrow(/^signWebhook: body must be the body as sent/);
+    expect(() => (secretKey as (s: unknown) => Buffer)(42)).toThrow(/^webhookSecretKey: the secret must be a string .* not a number$/);
+    expect(() => (secretKeys as (s: unknown) => Buffer[])(undefined)).toThrow(/^webhookSecretKeys: the secret must be a string .* not undefined \(is the variable holding it set\?\)$/);
   });
 
   it('a raw secret is used as UTF-8 bytes; a bad whsec_ is an error', () => {

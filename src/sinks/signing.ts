@@ -8,6 +8,7 @@ import { unknownOption } from '../util/options.js';
  * several (a rotation).
  */
 export function secretKey(secret: string): Buffer {
+  checkSecretText('webhookSecretKey', secret);
   // a secret read from a file often ends with a line break: harmless to drop from the whsec_ form
   // (base64 has no whitespace), but in a raw secret it would be part of the key, so it is refused
   const trimmed = secret.trim();
@@ -38,6 +39,7 @@ export function secretKey(secret: string): Buffer {
  * secret, as before. The same key twice counts once.
  */
 export function secretKeys(secret: string): Buffer[] {
+  checkSecretText('webhookSecretKeys', secret);
   const trimmed = secret.trim();
   if (!trimmed.startsWith('whsec_') || !/\s/.test(trimmed)) return [secretKey(secret)];
   const parts = trimmed.split(/\s+/);
@@ -69,10 +71,34 @@ export function joinSecrets(list: readonly string[]): string {
   return list.map((s) => s.trim()).join(' ');
 }
 
-/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` */
+/** A secret that is not text: a TypeError naming it (it was `secret.trim is not a function`). */
+function checkSecretText(fn: string, secret: unknown): void {
+  if (typeof secret !== 'string') {
+    throw new TypeError(`${fn}: the secret must be a string (whsec_<base64>, or raw), not ${secret === undefined ? 'undefined (is the variable holding it set?)' : kindOf(secret)}`);
+  }
+}
+
+/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` (the webhook sink's, its arguments its own). */
 export function sign(key: Buffer, id: string, timestamp: number, body: string): string {
   const mac = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
   return `v1,${mac}`;
+}
+
+/**
+ * The `webhook-signature` value a delivery of `body` with this id and timestamp carries, for a
+ * receiver's tests: `secret` as it is set (`whsec_<base64>` or raw, as `verifyWebhook` takes it) or
+ * its key (`webhookSecretKey(secret)`), `timestamp` in unix seconds. Each argument is checked: a
+ * whsec_ secret given as a string was taken as raw key bytes, and a timestamp in milliseconds
+ * signed what every receiver then refused as 50,000 years off.
+ */
+export function signWebhook(secret: string | Uint8Array, id: string, timestamp: number, body: string | Uint8Array): string {
+  const key = typeof secret === 'string' ? secretKey(secret) : secret instanceof Uint8Array ? secret : undefined;
+  if (key === undefined) throw new TypeError(`signWebhook: the secret must be a string (whsec_<base64>, or raw) or its key (webhookSecretKey), not ${kindOf(secret)}`);
+  if (typeof id !== 'string' || id === '') throw new TypeError(`signWebhook: id must be the event's id (webhook-id), not ${kindOf(id)}`);
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new TypeError(`signWebhook: timestamp must be whole unix seconds (Math.floor(Date.now() / 1000)), not ${kindOf(timestamp)}${typeof timestamp === 'number' ? ` ${timestamp}` : ''}`);
+  if (timestamp > 1e11) throw new TypeError(`signWebhook: timestamp ${timestamp} is in milliseconds: give unix seconds (Math.floor(Date.now() / 1000))`);
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) throw new TypeError(`signWebhook: body must be the body as sent, a string or bytes, not ${kindOf(body)}`);
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64')}`;
 }
 
 /** The clock skew Standard Webhooks receivers allow between a signature's timestamp and their clock, seconds. */
