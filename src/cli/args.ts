@@ -187,9 +187,16 @@ export type Command =
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
+/**
+ * Flags whose repeat is refused rather than the last one taken: two config files are not merged
+ * (`--config base.yaml --config prod.yaml` ran with prod.yaml alone, base.yaml ignored without a word).
+ */
+const ONCE_ONLY = ['config'];
+
 function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, command?: string): { values: Values; positionals: string[] } {
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: true }) as { values: Values; positionals: string[] };
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
   } catch (err) {
     const e = err as Error & { code?: string };
     // "--limit -1": parseArgs cannot tell a negative number from a forgotten value
@@ -215,6 +222,11 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
     const whose = theirs ? `: --${unknown} is the watcher's option, not ${command}'s (${command} takes ${own})` : '';
     throw new ConfigError(m ? `${m[1] ?? m[2]!}${meant ? ` (did you mean --${meant}?)` : whose}` : e.message.split('. ')[0]!);
   }
+  for (const name of ONCE_ONLY) {
+    const given = [...new Set((parsed.tokens ?? []).flatMap((t) => (t.kind === 'option' && t.name === name && typeof t.value === 'string' ? [t.value] : [])))];
+    if (given.length > 1) throw new ConfigError(`--${name} is given ${given.length === 2 ? 'twice' : `${given.length} times`} (${given.join(', ')}): config files are not merged; give one --${name}, and flags to override it`);
+  }
+  return { values: parsed.values as Values, positionals: parsed.positionals };
 }
 
 /** replay's --drain-timeout (5 minutes unless given): 0 gives up at once, under 100 ms is a slip. */
