@@ -16,6 +16,7 @@ import { LOG_FORMATS, LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from 
 import { EVENT_TYPES } from './events.js';
 import { NOT_EXPANDED_WHERE, UNEXPANDED, withoutBom } from './util/text.js';
 import { setOwn } from './util/record.js';
+import { followLinks } from './util/file-kind.js';
 import { MAX_SAVE_EVERY_MS } from './watcher.js';
 import { roomAsUrl } from './daily/room-name.js';
 
@@ -581,7 +582,10 @@ export interface DaemonConfig {
   ignoreInitial: boolean;
   sinks: SinkConfig[];
   webhookSecret: string | undefined;
+  /** `--state`, its symbolic links followed: the state, its outbox journal and its lock live beside the file it names. */
   statePath: string | undefined;
+  /** `--state` as given, when it is a symbolic link (to say so at start): `statePath` is where it points. */
+  stateLink?: string;
   /** Write the state at most this often (0: after every poll that changed it). */
   saveEveryMs: number;
   leaveGraceMs: number;
@@ -783,7 +787,8 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     ignoreInitial: m.ignoreInitial ?? false,
     sinks,
     webhookSecret,
-    statePath: m.state,
+    statePath: m.state === undefined ? undefined : followLinks(m.state),
+    ...(m.state !== undefined && followLinks(m.state) !== m.state ? { stateLink: m.state } : {}),
     saveEveryMs: m.saveEvery ?? 0,
     leaveGraceMs: m.leaveGrace ?? 0,
     samePerson: m.samePerson ?? 'userId',

@@ -388,6 +388,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   let lockLost!: (err: Error) => void;
   const lostLock = new Promise<Error>((resolve) => (lockLost = resolve));
   if (cfg.statePath) {
+    if (cfg.stateLink !== undefined) log.info({ state: cfg.stateLink, file: cfg.statePath }, `--state ${cfg.stateLink} is a symbolic link: the state, its outbox and its lock are kept beside ${cfg.statePath}, where it points`);
     stateStore = new FileStateStore(cfg.statePath);
     try {
       const pseudo = pseudoFsProblem(cfg.statePath);

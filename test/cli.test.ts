@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -349,6 +349,31 @@ describe('CLI', () => {
     const next = await runCli(['--room', 'standup', '--once', '--state', state], env());
     expect(next.code).toBe(0);
     expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
+  });
+
+  it('--state through a symbolic link: the state, its outbox and its lock are kept where it points, the link stays, and a daemon given another link to the same file finds it in use', async () => {
+    sim.join('standup', { userName: 'Ann' });
+    const real = join(dir, 'real');
+    const linked = join(dir, 'linked');
+    mkdirSync(real);
+    mkdirSync(linked);
+    symlinkSync('../real/state.json', join(linked, 'state.json')); // dangling until the first save
+    symlinkSync(join(real, 'state.json'), join(linked, 'other.json'));
+    const first = await runCli(['--room', 'standup', '--once', '--state', join(linked, 'state.json')], env());
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain(`is a symbolic link: the state, its outbox and its lock are kept beside ${join(real, 'state.json')}, where it points`);
+    // before, the rename of the save replaced the link with a file of its own, and the outbox sat beside the link
+    expect(lstatSync(join(linked, 'state.json')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(real).sort()).toEqual(['state.json', 'state.json.outbox.ndjson']);
+    expect(readdirSync(linked).sort()).toEqual(['other.json', 'state.json']);
+    const daemon = start(['--room', 'standup', '--state', join(linked, 'state.json'), ...FAST]);
+    await daemon.until(() => daemon.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const busy = await runCli(['--room', 'standup', '--state', join(linked, 'other.json'), '--check-config'], env());
+    expect(busy.code).toBe(0);
+    expect(busy.stdout).toContain(`the state file is in use by a running presence-watcher (pid ${daemon.child.pid})`);
+    daemon.kill('SIGTERM');
+    expect((await daemon.exit).code).toBe(0);
+    expect(lstatSync(join(linked, 'state.json')).isSymbolicLink()).toBe(true);
   });
 
   it('--same-person name, from cron: someone without a token who reconnected between two --once runs is not said to have left and joined; without it, they are', async () => {

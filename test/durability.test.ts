@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -130,6 +130,20 @@ describe('FileStateStore', () => {
     expect(readdirSync(join(dir, 'sub'))).toEqual(['state.json']); // no temp file left
     writeFileSync(store.path, JSON.stringify({ ...state, source: 42 }));
     await expect(store.load()).rejects.toThrow(/is corrupt: "source" must be a string/);
+  });
+
+  it('a state file that is a symbolic link is written where it points, the link kept (a dangling one creates its target)', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'real'));
+    symlinkSync('real/state.json', join(dir, 'link.json'));
+    const store = new FileStateStore(join(dir, 'link.json'));
+    const state = { version: 1 as const, savedAt: at, mode: 'rooms' as const, rooms: { r: [p('a')] } };
+    await store.save(state);
+    await store.save({ ...state, rooms: { r: [p('b')] } });
+    expect(lstatSync(join(dir, 'link.json')).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'real', 'state.json'), 'utf8')).rooms).toEqual({ r: [p('b')] });
+    expect(readdirSync(join(dir, 'real'))).toEqual(['state.json']); // no temp file left
+    expect(await store.load()).toEqual({ ...state, rooms: { r: [p('b')] } });
   });
 
   it('a save that fails part way (here the state cannot be written; on a full disk, ENOSPC) leaves no temp file and the old state', async () => {

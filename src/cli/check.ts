@@ -110,6 +110,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
 async function checkState(cfg: DaemonConfig, keys: string[], names: string[], notes: string[]): Promise<string[]> {
   const path = cfg.statePath!;
   const lines: string[] = [];
+  if (cfg.stateLink !== undefined) notes.push(`--state ${cfg.stateLink} is a symbolic link: the state, its outbox and its lock are kept beside ${path}, where it points`);
   const fail = (err: unknown): never => {
     if (err instanceof StateError) throw new ConfigError(err.message);
     throw err;

@@ -2,7 +2,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Participant } from '../events.js';
 import { makeDirs } from '../util/dirs.js';
-import { specialKind } from '../util/file-kind.js';
+import { followLinks, specialKind } from '../util/file-kind.js';
 import { StateError, type SavedState, type StateStore } from './store.js';
 
 function isParticipant(p: unknown): p is Participant {
@@ -92,9 +92,12 @@ export class FileStateStore implements StateStore {
   }
 
   async #write(state: SavedState): Promise<void> {
-    const dir = dirname(this.path);
+    // a state file that is a symbolic link is written where it points (renamed over the link, the
+    // new file replaced the link, and the file it pointed to was left behind as it was)
+    const path = followLinks(this.path);
+    const dir = dirname(path);
     await makeDirs(dir);
-    const tmp = `${this.path}.${process.pid}.tmp`;
+    const tmp = `${path}.${process.pid}.tmp`;
     try {
       const fh = await open(tmp, 'w', 0o600);
       try {
@@ -103,7 +106,7 @@ export class FileStateStore implements StateStore {
       } finally {
         await fh.close();
       }
-      await rename(tmp, this.path);
+      await rename(tmp, path);
     } catch (err) {
       // a failed write (a full disk) or rename leaves no temp file behind: the next pid's would be
       // another, and a full disk is no place to leave them
