@@ -14,7 +14,7 @@ import { SlackSink } from './sinks/slack.js';
 import { StdoutSink } from './sinks/stdout.js';
 import { WebhookSink } from './sinks/webhook.js';
 import { secretKeys } from './sinks/signing.js';
-import { PresenceWatcher, WatcherOptionsError } from './watcher.js';
+import { ONE_SHOT, PresenceWatcher, WatcherOptionsError } from './watcher.js';
 import { DailyApiError } from './daily/errors.js';
 import { roomNameSlip } from './daily/room-name.js';
 import { apiSource } from './daily/client.js';
@@ -334,6 +334,19 @@ export function watcherOptions(cfg: DaemonConfig, log: Logger, durable: { stateS
   };
 }
 
+/** How long `requests` requests take at `maxRps`, ms: the first goes at once. */
+export function requestsTakeMs(requests: number, maxRps: number): number {
+  return Math.ceil(Math.max(0, requests - 1) / maxRps) * 1000;
+}
+
+/** --once's snapshot in words: what it costs in requests, and how long the budget makes them take when that is a while. */
+export function oneSnapshot(cfg: Pick<DaemonConfig, 'allRooms' | 'rooms' | 'maxRps'>): string {
+  if (cfg.allRooms) return 'one request (GET /presence)';
+  const n = cfg.rooms.length;
+  const ms = requestsTakeMs(n, cfg.maxRps);
+  return `${n} request${n === 1 ? '' : 's'}${ms >= 2000 ? `, about ${formatDuration(ms)} at --max-rps ${cfg.maxRps}` : ''}`;
+}
+
 /**
  * The lock's heartbeat: PRESENCE_LOCK_HEARTBEAT_MS, a test aid (the suite runs daemons in pid
  * namespaces of their own and cannot wait 30 s for a stale lock), else the default.
@@ -517,7 +530,9 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   const common = watcherOptions(cfg, log, { stateStore: watcherStore, initialState });
   let watcher: PresenceWatcher;
   try {
-    watcher = cfg.allRooms ? new PresenceWatcher({ ...common, allRooms: true }) : new PresenceWatcher({ ...common, rooms: cfg.rooms });
+    // --once: one snapshot, so nothing the interval decides is said (the request budget's warning)
+    const once = io.once ? { [ONE_SHOT]: true } : {};
+    watcher = cfg.allRooms ? new PresenceWatcher({ ...common, ...once, allRooms: true }) : new PresenceWatcher({ ...common, ...once, rooms: cfg.rooms });
   } catch (err) {
     // the config checks should catch every bad value first; this keeps one that slips through a
     // usage error (exit 2, one line) instead of an internal error with a stack trace
@@ -634,7 +649,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       ...(Object.keys(filters).length > 0 ? { filters } : {}),
       maxRps: cfg.maxRps,
     },
-    io.once ? `taking one snapshot of ${what} (--once)` : `watching ${what} every ${formatDuration(cfg.intervalMs)}`,
+    io.once ? `taking one snapshot of ${what} (--once): ${oneSnapshot(cfg)}` : `watching ${what} every ${formatDuration(cfg.intervalMs)}`,
   );
   watcher.start();
 

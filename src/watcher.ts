@@ -78,6 +78,14 @@ export function overBudget(rooms: number, intervalMs: number, maxRps: number): s
 
 export const DOMAIN_TARGET = '*';
 
+/**
+ * The daemon's `--once`: an option only it sets (a symbol, not exported from the package), for a
+ * watcher that takes one snapshot and is stopped. What depends on the interval (the request
+ * budget's warning, GET /presence polled faster than its lag) does not apply: a cron user's every
+ * run warned "watching 100 rooms every 15s needs 6.7 requests/s".
+ */
+export const ONE_SHOT = Symbol('presence-watcher one snapshot');
+
 /** The events a watcher emits: a listener for any other is refused (SafeEmitter). */
 const WATCHER_EVENTS: Record<keyof PresenceWatcherEvents, true> = { join: true, leave: true, update: true, event: true, error: true, ready: true, poll: true, stop: true };
 
@@ -263,6 +271,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #maxRps: number;
+  /** {@link ONE_SHOT}: one snapshot, then stopped (the daemon's --once). */
+  readonly #oneShot: boolean;
 
   /** Room mode: one tracker per room, created by its first snapshot (or by a saved state). */
   #roomState = new Map<string, RoomTracker>();
@@ -353,6 +363,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#backoffMinMs = optNumber(o, 'backoffMinMs', 1000, { min: 1 });
     this.#backoffMaxMs = optNumber(o, 'backoffMaxMs', Math.max(this.#intervalMs, 60_000), { min: 1 });
     this.#maxRps = optNumber(o, 'maxRps', DEFAULT_MAX_RPS, { min: 0.01 });
+    this.#oneShot = (options as { [ONE_SHOT]?: unknown })[ONE_SHOT] === true;
     const maxPer5s = options.maxPer5s === undefined ? undefined : optNumber(o, 'maxPer5s', 0, { min: 1, integer: true });
     const rule = options.samePerson ?? 'userId';
     if (!(SAME_PERSON_RULES as readonly unknown[]).includes(rule)) {
@@ -414,7 +425,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       if (notBase) this.#log.warn(notBase);
       const overDaily = overDailyLimit(this.#maxRps, apiUrl);
       if (overDaily) this.#log.warn({ maxRps: this.#maxRps }, overDaily);
-      const tooFast = this.#rooms ? undefined : fasterThanDomainData(this.#intervalMs, apiUrl);
+      const tooFast = this.#rooms || this.#oneShot ? undefined : fasterThanDomainData(this.#intervalMs, apiUrl);
       if (tooFast) this.#log.info({ intervalMs: this.#intervalMs }, tooFast);
       try {
         this.#client = this.#daily = new DailyClient({
@@ -663,7 +674,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const signal = this.#abort.signal;
     const targets = this.targets;
     const step = Math.min(this.#intervalMs / targets.length, 1000 / this.#maxRps);
-    const over = this.#rooms ? overBudget(this.#rooms.length, this.#intervalMs, this.#maxRps) : undefined;
+    const over = this.#rooms && !this.#oneShot ? overBudget(this.#rooms.length, this.#intervalMs, this.#maxRps) : undefined;
     if (over) this.#log.warn({ rooms: this.#rooms!.length, intervalMs: this.#intervalMs, maxRps: this.#maxRps }, over);
     targets.forEach((target, i) => {
       const loop = runTargetLoop({

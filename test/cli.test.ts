@@ -332,7 +332,7 @@ describe('CLI', () => {
     expect(first.code).toBe(0);
     // the log says what --once does, not that it is watching every 15s
     const msgs = first.stderr.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);
-    expect(msgs).toContain('taking one snapshot of 1 room(s) (--once)');
+    expect(msgs).toContain('taking one snapshot of 1 room(s) (--once): 1 request');
     expect(msgs).toContain('snapshot taken: 2 people in 1 room(s), 2 event(s) to deliver; delivering them, then stopping (--once)');
     expect(msgs.filter((m) => /watching/.test(m))).toEqual([]);
     const joins = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; initial?: boolean; participant: { userName: string } });
@@ -374,6 +374,23 @@ describe('CLI', () => {
     daemon.kill('SIGTERM');
     expect((await daemon.exit).code).toBe(0);
     expect(lstatSync(join(linked, 'state.json')).isSymbolicLink()).toBe(true);
+  });
+
+  it('--once with more rooms than the budget polls in an interval: no warning about polling every 15s, the start line and --check-config say how long the snapshot takes instead', async () => {
+    const rooms = Array.from({ length: 12 }, (_, i) => ['--room', i === 0 ? 'standup' : `gone-${i}`]).flat();
+    const args = [...rooms, '--once', '--max-rps', '5', '--interval', '1s', '--log-level', 'info'];
+    const check = await runCli([...args, '--check-config'], env());
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/^ {2}watch {8}12 room\(s\) \(standup, gone-1, .*, gone-11\), one snapshot \(--once\): 12 requests, about 3s at --max-rps 5$/m);
+    expect(check.stdout).not.toMatch(/requests\/s|every 1s/);
+    // without --once, the same flags are over the budget, and said to be
+    expect((await runCli([...rooms, '--max-rps', '5', '--interval', '1s', '--check-config'], env())).stdout).toContain('watching 12 rooms every 1s needs 12.0 requests/s, over the budget of 5/s');
+    const r = await runCli(args, env());
+    expect(r.code).toBe(1); // the 11 rooms Daily does not know
+    expect(r.stderr).toMatch(/^presence-watcher: .*gone-1/m);
+    const msgs = r.stderr.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(msgs).toContain('taking one snapshot of 12 room(s) (--once): 12 requests, about 3s at --max-rps 5');
+    expect(msgs.filter((m) => /requests\/s|budget/.test(m))).toEqual([]);
   });
 
   it('--same-person name, from cron: someone without a token who reconnected between two --once runs is not said to have left and joined; without it, they are', async () => {

@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, durationNotes, type DaemonConfig } from '../config.js';
-import { apiNotes, keepSecret, openDeadLetter, prepareSinks, roomNotes, watcherOptions, type DaemonIO } from '../daemon.js';
+import { apiNotes, keepSecret, oneSnapshot, openDeadLetter, prepareSinks, roomNotes, watcherOptions, type DaemonIO } from '../daemon.js';
 import type { SinkFilter } from '../dispatcher.js';
 import { nearestExisting } from '../util/dirs.js';
 import { pseudoFsProblem } from '../util/pseudo-fs.js';
@@ -56,10 +56,13 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   if (notBase) notes.push(notBase);
   const overDaily = overDailyLimit(cfg.maxRps, cfg.apiUrl);
   if (overDaily) notes.push(overDaily);
-  const tooFast = cfg.allRooms ? fasterThanDomainData(cfg.intervalMs, cfg.apiUrl) : undefined;
+  // --once takes one snapshot: what the interval decides does not apply
+  const tooFast = cfg.allRooms && !io.once ? fasterThanDomainData(cfg.intervalMs, cfg.apiUrl) : undefined;
   if (tooFast) notes.push(tooFast);
 
-  if (cfg.allRooms) {
+  if (io.once) {
+    lines.push(`watch        ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s) (${cfg.rooms.join(', ')})`}, one snapshot (--once): ${oneSnapshot(cfg)}`);
+  } else if (cfg.allRooms) {
     lines.push(`watch        every room of the domain (GET /presence) every ${formatDuration(cfg.intervalMs)}: one request per interval`);
   } else {
     const rps = cfg.rooms.length / (cfg.intervalMs / 1000);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { ConfigError, loadConfigFile, resolveConfig, type DaemonConfig, type FileConfig } from '../config.js';
-import { startDaemon, type Daemon } from '../daemon.js';
+import { requestsTakeMs, startDaemon, type Daemon } from '../daemon.js';
 import { DailyApiError } from '../daily/errors.js';
 import { createLogger, defaultLogFormat, secrets, type Logger } from '../log.js';
 import { DailySimulator } from '../simulator/simulator.js';
@@ -129,7 +129,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         }
         throw err;
       }
-      if (command.check) return runCheck(cfg, command.configPath, io);
+      if (command.check) return runCheck(cfg, command.configPath, io, command.once !== undefined);
       return runDaemon(cfg, io, command.once ? { once: { timeoutMs: command.once.timeoutMs ?? onceTimeout(cfg) } } : undefined);
     }
   }
@@ -158,12 +158,7 @@ function configFileReused(cfg: DaemonConfig, configPath: string): void {
  * than the budget covers in that time (at the default 5/s, ~150 rooms) with nothing wrong.
  */
 export function onceTimeout(cfg: Pick<DaemonConfig, 'allRooms' | 'rooms' | 'maxRps'>): number {
-  return 30_000 + budgetMs(cfg.allRooms ? 1 : cfg.rooms.length, cfg.maxRps);
-}
-
-/** How long `requests` requests take at `maxRps`, ms: the first goes at once. */
-function budgetMs(requests: number, maxRps: number): number {
-  return Math.ceil(Math.max(0, requests - 1) / maxRps) * 1000;
+  return 30_000 + requestsTakeMs(cfg.allRooms ? 1 : cfg.rooms.length, cfg.maxRps);
 }
 
 /**
@@ -202,7 +197,7 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number, maxRps: number): { don
     let why = lastError ? ` (last error: ${lastError})` : '';
     // no error, rooms still waiting: the request budget spaced their polls out past the timeout
     if (!lastError && targets.length > 1) {
-      why = ` (${answered.size} of ${targets.length} rooms answered: at --max-rps ${maxRps}, ${targets.length} requests take about ${formatDuration(budgetMs(targets.length, maxRps))}; raise --once-timeout or --max-rps, or use --all-rooms, one request for every room)`;
+      why = ` (${answered.size} of ${targets.length} rooms answered: at --max-rps ${maxRps}, ${targets.length} requests take about ${formatDuration(requestsTakeMs(targets.length, maxRps))}; raise --once-timeout or --max-rps, or use --all-rooms, one request for every room)`;
     }
     settle(`no complete snapshot within ${formatDuration(timeoutMs)}${why}`);
   }, timerDelay(timeoutMs));
@@ -280,12 +275,12 @@ async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: n
 }
 
 /** --check-config: what the daemon would run, or why it would not start (exit 2). */
-async function runCheck(cfg: DaemonConfig, configPath: string | undefined, io: CliIO): Promise<number> {
+async function runCheck(cfg: DaemonConfig, configPath: string | undefined, io: CliIO, once: boolean): Promise<number> {
   // what the parts it reuses would log (a maxRps over Daily's limit) is in the report's notes
   const logger = createLogger({ level: 'silent' });
   let report;
   try {
-    report = await checkConfig(cfg, { stdout: io.stdout, logger, version: version() });
+    report = await checkConfig(cfg, { stdout: io.stdout, logger, version: version(), once });
   } catch (err) {
     if (err instanceof ConfigError) {
       say(io, err.message);
