@@ -777,6 +777,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   if (m.saveEvery !== undefined && m.saveEvery > MAX_SAVE_EVERY_MS) {
     throw new ConfigError(`--save-every (saveEvery) ${formatDuration(m.saveEvery)} is too long: at most 24h (the outbox journal keeps every event since the last save, and a restart replays them)`);
   }
+  const statePath = m.state === undefined ? undefined : followLinks(m.state);
   return {
     apiKey,
     apiKeyFrom: m.apiKey !== undefined ? "the config file's apiKey" : keyFile ? `DAILY_API_KEY_FILE (${keyFile})` : 'DAILY_API_KEY',
@@ -787,8 +788,8 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     ignoreInitial: m.ignoreInitial ?? false,
     sinks,
     webhookSecret,
-    statePath: m.state === undefined ? undefined : followLinks(m.state),
-    ...(m.state !== undefined && followLinks(m.state) !== m.state ? { stateLink: m.state } : {}),
+    statePath,
+    ...(statePath !== m.state ? { stateLink: m.state } : {}),
     saveEveryMs: m.saveEvery ?? 0,
     leaveGraceMs: m.leaveGrace ?? 0,
     samePerson: m.samePerson ?? 'userId',

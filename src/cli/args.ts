@@ -187,12 +187,6 @@ export type Command =
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-/**
- * Flags whose repeat is refused rather than the last one taken: two config files are not merged
- * (`--config base.yaml --config prod.yaml` ran with prod.yaml alone, base.yaml ignored without a word).
- */
-const ONCE_ONLY = ['config'];
-
 function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, command?: string): { values: Values; positionals: string[] } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -222,10 +216,10 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
     const whose = theirs ? `: --${unknown} is the watcher's option, not ${command}'s (${command} takes ${own})` : '';
     throw new ConfigError(m ? `${m[1] ?? m[2]!}${meant ? ` (did you mean --${meant}?)` : whose}` : e.message.split('. ')[0]!);
   }
-  for (const name of ONCE_ONLY) {
-    const given = [...new Set((parsed.tokens ?? []).flatMap((t) => (t.kind === 'option' && t.name === name && typeof t.value === 'string' ? [t.value] : [])))];
-    if (given.length > 1) throw new ConfigError(`--${name} is given ${given.length === 2 ? 'twice' : `${given.length} times`} (${given.join(', ')}): config files are not merged; give one --${name}, and flags to override it`);
-  }
+  // a repeated flag keeps its last value, but two config files are not merged: `--config base.yaml
+  // --config prod.yaml` ran with prod.yaml alone, base.yaml ignored without a word
+  const configs = [...new Set((parsed.tokens ?? []).flatMap((t) => (t.kind === 'option' && t.name === 'config' && typeof t.value === 'string' ? [t.value] : [])))];
+  if (configs.length > 1) throw new ConfigError(`--config is given ${configs.length === 2 ? 'twice' : `${configs.length} times`} (${configs.join(', ')}): config files are not merged; give one --config, and flags to override it`);
   return { values: parsed.values as Values, positionals: parsed.positionals };
 }
 

@@ -79,9 +79,8 @@ function checkSecretText(fn: string, secret: unknown): void {
 }
 
 /** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` (the webhook sink's, its arguments its own). */
-export function sign(key: Buffer, id: string, timestamp: number, body: string): string {
-  const mac = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
-  return `v1,${mac}`;
+export function sign(key: Uint8Array, id: string, timestamp: number, body: string | Uint8Array): string {
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64')}`;
 }
 
 /**
@@ -98,7 +97,7 @@ export function signWebhook(secret: string | Uint8Array, id: string, timestamp: 
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new TypeError(`signWebhook: timestamp must be whole unix seconds (Math.floor(Date.now() / 1000)), not ${kindOf(timestamp)}${typeof timestamp === 'number' ? ` ${timestamp}` : ''}`);
   if (timestamp > 1e11) throw new TypeError(`signWebhook: timestamp ${timestamp} is in milliseconds: give unix seconds (Math.floor(Date.now() / 1000))`);
   if (typeof body !== 'string' && !(body instanceof Uint8Array)) throw new TypeError(`signWebhook: body must be the body as sent, a string or bytes, not ${kindOf(body)}`);
-  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64')}`;
+  return sign(key, id, timestamp, body);
 }
 
 /** The clock skew Standard Webhooks receivers allow between a signature's timestamp and their clock, seconds. */

@@ -16,6 +16,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** What is wrong with an optional room → participant id → value field (`pendingLeaves`, `updates`), or undefined. */
+function byRoomProblem(field: string, v: unknown, ok: (value: unknown) => boolean, what: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (!isRecord(v)) return `"${field}" must be an object`;
+  for (const [room, ids] of Object.entries(v)) {
+    if (!isRecord(ids) || !Object.values(ids).every(ok)) return `"${field}" of room "${room}" must map participant ids to ${what}`;
+  }
+  return undefined;
+}
+
 /** What is wrong with a parsed saved state, or undefined when it is a SavedState. */
 export function savedStateProblem(raw: unknown): string | undefined {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return 'not a JSON object';
@@ -28,19 +38,10 @@ export function savedStateProblem(raw: unknown): string | undefined {
     if (!Array.isArray(list) || !list.every(isParticipant)) return `room "${room}" is not a list of participants`;
   }
   if (r.source !== undefined && typeof r.source !== 'string') return '"source" must be a string';
-  if (r.pendingLeaves !== undefined) {
-    if (!isRecord(r.pendingLeaves)) return '"pendingLeaves" must be an object';
-    for (const [room, ids] of Object.entries(r.pendingLeaves as object)) {
-      if (!isRecord(ids) || !Object.values(ids).every((t) => typeof t === 'string' && !Number.isNaN(Date.parse(t)))) return `"pendingLeaves" of room "${room}" must map participant ids to times`;
-    }
-  }
-  if (r.updates !== undefined) {
-    if (!isRecord(r.updates)) return '"updates" must be an object';
-    for (const [room, ids] of Object.entries(r.updates as object)) {
-      if (!isRecord(ids) || !Object.values(ids).every((n) => Number.isSafeInteger(n) && (n as number) > 0)) return `"updates" of room "${room}" must map participant ids to counts`;
-    }
-  }
-  return undefined;
+  return (
+    byRoomProblem('pendingLeaves', r.pendingLeaves, (t) => typeof t === 'string' && !Number.isNaN(Date.parse(t)), 'times') ??
+    byRoomProblem('updates', r.updates, (n) => Number.isSafeInteger(n) && (n as number) > 0, 'counts')
+  );
 }
 
 /** Check a parsed state file; throws StateError naming what is wrong. */
