@@ -13,7 +13,7 @@ import { FileStateStore } from '../src/index.js';
 import { StateError } from '../src/state/store.js';
 import { PresenceWatcher } from '../src/watcher.js';
 import { FakeClient } from './support/fake-client.js';
-import { capturingLogger, polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
+import { capturingLogger, polls, quickOptions, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 import { runCli } from './support/cli.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { HealthServer, LIVENESS_WINDOW_MIN_MS } from '../src/health.js';
@@ -199,7 +199,7 @@ describe('resume from state (watcher against the simulator)', () => {
       expect(JSON.parse(readFileSync(file, 'utf8')).updates).toEqual({ r: { [ann.id]: 2 } });
 
       // the same change as the first update, after the restart: a new id (it repeated the first's, which a receiver that dedupes dropped)
-      const again = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, intervalMs: 50, maxRps: 1000, logger: quietLogger, ...mode, stateStore: new FileStateStore(file) });
+      const again = new PresenceWatcher({ ...quickOptions(h.sim), ...mode, stateStore: new FileStateStore(file) });
       const later: UpdateEvent[] = [];
       again.on('update', (e) => later.push(e));
       again.start();
@@ -228,7 +228,7 @@ describe('resume from state (watcher against the simulator)', () => {
     ];
     for (const [load, why] of cases) {
       const requests = h.sim.requests.length;
-      const w = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, stateStore: { load: load as never, save: async () => {} } });
+      const w = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], stateStore: { load: load as never, save: async () => {} } });
       const errors: Error[] = [];
       const events: PresenceEvent[] = [];
       w.on('error', (e) => errors.push(e));
@@ -258,7 +258,7 @@ describe('resume from state (watcher against the simulator)', () => {
       load: () => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined),
       save: (state: unknown) => writeFileSync(file, JSON.stringify(state)),
     };
-    const opts = { apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger };
+    const opts = { ...quickOptions(h.sim), rooms: ['a'] };
     const first = new PresenceWatcher({ ...opts, stateStore: syncStore });
     const errors: Error[] = [];
     first.on('error', (e) => errors.push(e));
@@ -302,7 +302,7 @@ describe('resume from state (watcher against the simulator)', () => {
     // while "down": one leaves, one arrives
     h.sim.leave('a', go.id);
     const come = h.sim.join('a', { userName: 'Come' });
-    const w2 = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, stateStore: new FileStateStore(file) });
+    const w2 = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], stateStore: new FileStateStore(file) });
     const events: PresenceEvent[] = [];
     w2.on('event', (e) => events.push(e));
     w2.start();
@@ -325,7 +325,7 @@ describe('resume from state (watcher against the simulator)', () => {
 
       // restarted over the whole domain: b was never watched, so its people were already there
       const come = h.sim.join('a', { userName: 'Come' });
-      const w2 = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, allRooms: true, ignoreInitial, intervalMs: 50, maxRps: 1000, logger: quietLogger, stateStore: new FileStateStore(file) });
+      const w2 = new PresenceWatcher({ ...quickOptions(h.sim), allRooms: true, ignoreInitial, stateStore: new FileStateStore(file) });
       const events: PresenceEvent[] = [];
       w2.on('event', (e) => events.push(e));
       w2.start();
@@ -407,7 +407,7 @@ describe('resume from state (watcher against the simulator)', () => {
 
     // a state saved before sources were recorded: taken as it is, and saved again with one
     writeFileSync(file, JSON.stringify({ ...saved, source: undefined }));
-    const w3 = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, stateStore: new FileStateStore(file) });
+    const w3 = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], stateStore: new FileStateStore(file) });
     w3.on('event', (e) => events.push(e));
     w3.start();
     await waitFor(w3, 'ready', () => w3.isReady);

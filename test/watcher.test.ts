@@ -4,7 +4,7 @@ import type { PresenceEvent } from '../src/events.js';
 import { PIECEWISE_MIN_CHARS } from '../src/daily/parse.js';
 import type { SimulatorFault } from '../src/simulator/simulator.js';
 import { EventsOverflowError, overBudget, PresenceWatcher, WatcherOptionsError } from '../src/watcher.js';
-import { capturingLogger, polls, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
+import { capturingLogger, polls, quickOptions, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -150,7 +150,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       await h.watcher.stop();
 
       // resumed from that state (the same people still there), nobody joins again
-      const again = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, intervalMs: 50, maxRps: 1000, logger: quietLogger, ...mode, initialState: saved as never });
+      const again = new PresenceWatcher({ ...quickOptions(h.sim), ...mode, initialState: saved as never });
       const events: PresenceEvent[] = [];
       const errors: Error[] = [];
       again.on('event', (e) => events.push(e));
@@ -419,7 +419,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       { target: 'a', participants: 1, events: 0, msg: 'polled room "a": 1 person, 0 event(s)' },
     ]);
     const quiet = capturingLogger('info');
-    const w = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: h.sim.url, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quiet.logger });
+    const w = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], logger: quiet.logger });
     w.start();
     await polls(w, 2);
     await w.stop();

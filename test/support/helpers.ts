@@ -3,7 +3,7 @@ import { PresenceWatcher, type PresenceWatcherOptions } from '../../src/watcher.
 import type { PresenceEvent } from '../../src/events.js';
 import { Writable } from 'node:stream';
 import { eventId } from '../../src/diff.js';
-import { createLogger, type SecretRegistry } from '../../src/log.js';
+import { createLogger, type Logger, type SecretRegistry } from '../../src/log.js';
 
 /** A silent logger for tests that do not look at logs. */
 export const quietLogger = createLogger({ level: 'silent' });
@@ -80,22 +80,18 @@ export interface Harness {
 }
 
 /** A simulator on 127.0.0.1 and a watcher against it, collecting everything it emits. */
+/** A watcher's options for a quick poll of this listening simulator, quiet: add rooms or allRooms (and the rest). */
+export function quickOptions(sim: DailySimulator): { apiKey: string; apiUrl: string; intervalMs: number; maxRps: number; logger: Logger } {
+  return { apiKey: sim.apiKey, apiUrl: sim.url, intervalMs: 50, maxRps: 1000, logger: quietLogger };
+}
+
 export async function startHarness(
   simOpts: SimulatorOptions,
   watcherOpts: Partial<PresenceWatcherOptions> & { rooms?: string[]; allRooms?: boolean },
 ): Promise<Harness> {
   const sim = new DailySimulator(simOpts);
-  const url = await sim.listen();
-  const opts = {
-    apiKey: sim.apiKey,
-    apiUrl: url,
-    intervalMs: 50,
-    maxRps: 1000,
-    backoffMinMs: 20,
-    backoffMaxMs: 100,
-    logger: quietLogger,
-    ...watcherOpts,
-  } as PresenceWatcherOptions;
+  await sim.listen();
+  const opts = { ...quickOptions(sim), backoffMinMs: 20, backoffMaxMs: 100, ...watcherOpts } as PresenceWatcherOptions;
   if (!('allRooms' in watcherOpts) && !watcherOpts.rooms) (opts as { rooms: string[] }).rooms = sim.roomNames;
   const watcher = new PresenceWatcher(opts);
   const h: Harness = {
