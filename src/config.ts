@@ -595,6 +595,11 @@ export interface DaemonConfig {
   /** Undefined: text on a terminal, JSON otherwise (`defaultLogFormat`). */
   logFormat: LogFormat | undefined;
   health: { host: string; port: number } | undefined;
+  /**
+   * PRESENCE_HEALTH's address when `--health` (or the file's `health`) replaced it: the Docker
+   * image's HEALTHCHECK probes that address's port, whatever the flag says (`healthNotes`).
+   */
+  healthFromEnv?: { host: string; port: number };
   maxRps: number;
   limit: number | undefined;
   deadLetterPath: string | undefined;
@@ -754,6 +759,14 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   if (intervalMs < 100) throw new ConfigError(tooShort('interval', intervalMs, "the minimum is 100ms (Daily's data lags up to 15s anyway)"));
   const healthSpec = m.health ?? (env.PRESENCE_HEALTH || undefined);
   const health = healthSpec === undefined ? undefined : parseHostPort(healthSpec, m.health !== undefined ? '--health' : 'PRESENCE_HEALTH');
+  let healthFromEnv: { host: string; port: number } | undefined;
+  if (m.health !== undefined && env.PRESENCE_HEALTH) {
+    try {
+      healthFromEnv = parseHostPort(env.PRESENCE_HEALTH, 'PRESENCE_HEALTH');
+    } catch {
+      // replaced by --health, so never used: a slip in it does not stop the daemon
+    }
+  }
   const sinks = withSinkDefaults(m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }], m);
   const webhookSecret = m.webhookSecret ?? (envValue(env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
@@ -796,6 +809,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     logLevel: m.logLevel ?? DEFAULTS.logLevel,
     logFormat: m.logFormat,
     health,
+    ...(healthFromEnv ? { healthFromEnv } : {}),
     maxRps: m.maxRps ?? DEFAULTS.maxRps,
     limit: m.limit,
     deadLetterPath: m.deadLetter,

@@ -240,6 +240,30 @@ export function roomNotes(cfg: Pick<DaemonConfig, 'rooms' | 'allRooms'>): StartN
   });
 }
 
+/** Hosts a probe of 127.0.0.1 reaches when the health endpoint binds them. */
+const LOOPBACK_REACHABLE = new Set(['0.0.0.0', '::', '127.0.0.1', 'localhost']);
+
+/**
+ * `--health` moved the endpoint away from PRESENCE_HEALTH's port (or off loopback). The Docker image
+ * sets PRESENCE_HEALTH, and its HEALTHCHECK probes 127.0.0.1 on that port: it cannot see the flag,
+ * so it would find nothing and mark the container unhealthy, with a daemon that is fine.
+ */
+export function healthNotes(cfg: Pick<DaemonConfig, 'health' | 'healthFromEnv'>): StartNote[] {
+  const { health, healthFromEnv: env } = cfg;
+  if (!health || !env) return [];
+  if (health.port === env.port && LOOPBACK_REACHABLE.has(health.host)) return [];
+  const addr = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  return [
+    {
+      level: 'warn',
+      message:
+        `--health ${addr(health)} replaces PRESENCE_HEALTH (${addr(env)}), which a health check may still probe: ` +
+        `the Docker image's HEALTHCHECK asks 127.0.0.1:${env.port}, finds nothing there and marks the container unhealthy. ` +
+        `To move the endpoint, set PRESENCE_HEALTH=${addr(health)} instead of --health (or PRESENCE_HEALTH= to turn it off)`,
+    },
+  ];
+}
+
 export interface PreparedSink {
   sink: Sink;
   /** The events, rooms and people it takes. */
@@ -380,6 +404,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   for (const note of durationNotes(cfg)) log.warn(note);
   for (const note of apiNotes(cfg)) log[note.level](note.message);
   for (const note of roomNotes(cfg)) log[note.level](note.message);
+  for (const note of healthNotes(cfg)) log[note.level](note.message);
   const metrics = new Metrics(io.version);
   const dispatcher = new Dispatcher();
   const keys = prepared.sinks.map((s) => s.key);

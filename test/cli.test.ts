@@ -1180,6 +1180,27 @@ describe('--check-config', () => {
     expect(all.stdout).not.toContain('is polled as written');
   });
 
+  it('--health that moves the endpoint off PRESENCE_HEALTH\'s port is warned of: the Docker image\'s HEALTHCHECK probes the variable\'s port and cannot see the flag', async () => {
+    const image = { PRESENCE_HEALTH: '0.0.0.0:9464' };
+    const note = (r: { stdout: string }) => r.stdout.split('\n').filter((l) => l.includes('replaces PRESENCE_HEALTH'));
+    const moved = await runCli(['--room', 'a', '--health', '0.0.0.0:9100', '--check-config'], env(image));
+    expect(moved.code).toBe(0);
+    expect(note(moved)).toEqual([
+      "  - --health 0.0.0.0:9100 replaces PRESENCE_HEALTH (0.0.0.0:9464), which a health check may still probe: the Docker image's HEALTHCHECK asks 127.0.0.1:9464, finds nothing there and marks the container unhealthy. To move the endpoint, set PRESENCE_HEALTH=0.0.0.0:9100 instead of --health (or PRESENCE_HEALTH= to turn it off)",
+    ]);
+    // the same port on loopback or every address: the probe still answers, nothing to say
+    for (const same of ['9464', '0.0.0.0:9464', '[::]:9464']) {
+      expect(note(await runCli(['--room', 'a', '--health', same, '--check-config'], env(image)))).toEqual([]);
+    }
+    // the same port on one other address (the pod's): 127.0.0.1 finds nothing there either
+    expect(note(await runCli(['--room', 'a', '--health', '[::1]:9464', '--check-config'], env(image)))[0]).toContain('--health [::1]:9464 replaces PRESENCE_HEALTH (0.0.0.0:9464)');
+    // a config file's health is the same setting; without PRESENCE_HEALTH nothing is replaced
+    const dir = mkdtempSync(join(tmpdir(), 'pw-health-'));
+    writeFileSync(join(dir, 'w.yaml'), 'rooms: [a]\nhealth: 9100\n');
+    expect(note(await runCli(['--config', join(dir, 'w.yaml'), '--check-config'], env(image)))[0]).toContain('--health 127.0.0.1:9100 replaces PRESENCE_HEALTH');
+    expect(note(await runCli(['--room', 'a', '--health', '0.0.0.0:9100', '--check-config'], env()))).toEqual([]);
+  });
+
   it('--check-config warns of a signing secret shorter than Standard Webhooks\' 24 random bytes, naming the sink, never the secret', async () => {
     const strong = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     const weakRaw = await runCli(['--room', 'standup', '--sink', 'webhook:https://h.example/in', '--webhook-secret', 'hunter2', '--check-config'], env());

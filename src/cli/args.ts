@@ -24,7 +24,8 @@ Environment:
   DAILY_API_KEY            Daily API key (required to watch Daily)
   DAILY_API_URL            API base URL (default https://api.daily.co/v1)
   PRESENCE_WEBHOOK_SECRET  signing secret for webhook sinks (keeps it out of ps and shell history)
-  PRESENCE_HEALTH          default for --health (the Docker image sets 0.0.0.0:9464)
+  PRESENCE_HEALTH          default for --health (the Docker image sets 0.0.0.0:9464, where its
+                           HEALTHCHECK probes: in a container, move the endpoint with this)
   <NAME>_FILE              a file holding the value instead (Docker and Kubernetes secrets): for
                            DAILY_API_KEY, PRESENCE_WEBHOOK_SECRET and a config file's \${NAME}
   HTTPS_PROXY, HTTP_PROXY  send requests (to Daily, webhooks, Slack) through this proxy;

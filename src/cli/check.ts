@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, durationNotes, type DaemonConfig } from '../config.js';
-import { apiNotes, keepSecret, oneSnapshot, openDeadLetter, prepareSinks, roomNotes, watcherOptions, type DaemonIO } from '../daemon.js';
+import { apiNotes, healthNotes, keepSecret, oneSnapshot, openDeadLetter, prepareSinks, roomNotes, watcherOptions, type DaemonIO } from '../daemon.js';
 import type { SinkFilter } from '../dispatcher.js';
 import { nearestExisting } from '../util/dirs.js';
 import { pseudoFsProblem } from '../util/pseudo-fs.js';
@@ -40,6 +40,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   notes.push(...durationNotes(cfg));
   notes.push(...apiNotes(cfg).map((n) => n.message));
   notes.push(...roomNotes(cfg).map((n) => n.message));
+  notes.push(...healthNotes(cfg).map((n) => n.message));
   const stateLines = cfg.statePath
     ? await checkState(cfg, sinks.map((s) => s.key), sinks.map((s) => s.sink.name), notes)
     : ['state        none: a restart sends joins for everyone present again, and no leave for who left meanwhile'];
