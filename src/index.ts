@@ -44,7 +44,7 @@ export { StdoutSink, type StdoutFormat } from './sinks/stdout.js';
 export { WebhookSink } from './sinks/webhook.js';
 export type { WebhookSinkOptions } from './sinks/webhook.js';
 export { SlackSink, slackMessage, describeEvent } from './sinks/slack.js';
-export type { SlackSinkOptions } from './sinks/slack.js';
+export type { SlackSinkOptions, SlackMessageOptions } from './sinks/slack.js';
 export { FileDeadLetter, LogDeadLetter } from './sinks/dead-letter.js';
 export type { DeadLetter } from './sinks/dead-letter.js';
 export { Dispatcher } from './dispatcher.js';

@@ -1164,6 +1164,21 @@ describe('slack sink', () => {
     expect(JSON.stringify(slackMessage([ev(1)]))).not.toContain('|join>'); // none without roomUrl
   });
 
+  it('with `now`, a line whose event is older than lateAfterMs carries its time: Slack\'s date token for the blocks, UTC in the notification text', () => {
+    const at = Date.parse('2026-01-01T09:05:30.000Z');
+    const e = { ...ev(1, 'join', 'standup', 'Ann'), at: new Date(at).toISOString() };
+    const line = (m: { blocks: unknown[] }) => (m.blocks[0] as { text: { text: string } }).text.text;
+    const late = slackMessage([e], { now: at + 61_000, roomUrl: 'https://acme.daily.co/{room}' });
+    expect(line(late)).toBe('• Ann joined standup (<!date^1767258330^{date_short_pretty} at {time}|2026-01-01 09:05 UTC>) · <https://acme.daily.co/standup|join>');
+    expect(late.text).toBe('Ann joined standup (2026-01-01 09:05 UTC)');
+    // within the minute, or no `now` (the function alone has no clock), or a custom threshold
+    expect(line(slackMessage([e], { now: at + 60_000 }))).toBe('• Ann joined standup');
+    expect(line(slackMessage([e]))).toBe('• Ann joined standup');
+    expect(line(slackMessage([e], { now: at + 11_000, lateAfterMs: 10_000 }))).toContain('<!date^1767258330^');
+    // an `at` that is no time (a dead-letter line edited by hand) is shown without one
+    expect(line(slackMessage([{ ...e, at: 'yesterday' }], { now: at + 3_600_000 }))).toBe('• Ann joined standup');
+  });
+
   it('roomUrl is checked: {room} in an http(s) URL without Slack\'s delimiters', () => {
     expect(checkRoomUrl('https://acme.daily.co/{room}')).toBeUndefined();
     expect(checkRoomUrl('https://acme.daily.co/')).toMatch(/^must contain \{room\}/);
@@ -1218,15 +1233,30 @@ describe('slack sink', () => {
   it('posts {text, blocks}, one message per burst, at most about one per second', async () => {
     const r = await receiver();
     const { q } = queue(new SlackSink({ url: r.url }));
-    q.push(ev(1, 'join', 'standup', 'Moishe'));
+    // seen just now (a late event's line says when: the test after next)
+    const now = (e: PresenceEvent) => ({ ...e, at: new Date().toISOString() });
+    q.push(now(ev(1, 'join', 'standup', 'Moishe')));
     await waitFor(r, 'request', () => r.requests.length >= 1);
-    for (let i = 2; i <= 6; i++) q.push(ev(i));
+    for (let i = 2; i <= 6; i++) q.push(now(ev(i)));
     await waitFor(r, 'request', () => r.requests.length >= 2, 5000);
     const [m1, m2] = r.requests.map((x) => JSON.parse(x.body));
     expect(m1.text).toBe('Moishe joined standup');
     expect(m1.blocks[0].text.text).toBe('• Moishe joined standup');
     expect(m2.text).toMatch(/^5 presence changes/);
     expect(r.requests[1]!.at - r.requests[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('a line sent over a minute after its event (Slack was down, a re-delivery after a restart) says when it happened; one sent on time does not', async () => {
+    const r = await receiver();
+    const { q } = queue(new SlackSink({ url: r.url, minIntervalMs: 0 }));
+    const hourAgo = Date.now() - 3_600_000;
+    q.push({ ...ev(1, 'join', 'standup', 'Ann'), at: new Date(hourAgo).toISOString() });
+    q.push({ ...ev(2, 'leave', 'standup', 'Bob'), at: new Date().toISOString() });
+    await waitFor(r, 'request', () => r.accepted.length >= 1, 5000);
+    const m = JSON.parse(r.accepted[0]!.body);
+    const utc = `${new Date(hourAgo).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    expect(m.blocks[0].text.text.split('\n')).toEqual([`• Ann joined standup (<!date^${Math.floor(hourAgo / 1000)}^{date_short_pretty} at {time}|${utc}>)`, '• Bob left standup']);
+    expect(m.text).toBe(`2 presence changes: Ann joined standup (${utc}); Bob left standup`);
   });
 
   it('waits out 429 Retry-After', async () => {

@@ -51,10 +51,46 @@ function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** What {@link slackMessage} takes besides the events. */
+export interface SlackMessageOptions {
+  /** A room's page with `{room}` (the sink's `roomUrl`): each join line links to the call. */
+  roomUrl?: string;
+  /**
+   * The time the message is sent (ms since the epoch). With it, a line whose event is older than
+   * `lateAfterMs` says when it happened: without a time, "Ann joined standup" posted after a Slack
+   * outage, a restart's re-delivery or a dead-letter replay reads as news. Without it, no line does.
+   */
+  now?: number;
+  /** How old an event may be before its line carries its time (ms). Default 60 000. */
+  lateAfterMs?: number;
+}
+
+/** The age past which a line carries its event's time, when slackMessage is given `now`. */
+export const SLACK_LATE_AFTER_MS = 60_000;
+
+/**
+ * When the event happened, for a line sent late: Slack shows it in each reader's own time zone and
+ * format ("today at 9:18 AM"), and a client that cannot shows the UTC text after the `|`.
+ */
+function slackTime(ms: number): { mrkdwn: string; plain: string } {
+  const plain = `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return { mrkdwn: `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} at {time}|${plain}>`, plain };
+}
+
 /** The Slack message for a burst of events: fallback `text` plus section blocks under the limits. */
-export function slackMessage(events: readonly PresenceEvent[], opts: { roomUrl?: string } = {}): { text: string; blocks: unknown[] } {
+export function slackMessage(events: readonly PresenceEvent[], opts: SlackMessageOptions = {}): { text: string; blocks: unknown[] } {
   const firsts = events.slice(0, SLACK_MAX_LINES);
-  const shown = firsts.map(describeEvent);
+  const { now } = opts;
+  const lateAfter = opts.lateAfterMs ?? SLACK_LATE_AFTER_MS;
+  // an `at` that is no time (a hand-edited dead-letter line) is shown without one
+  const times = firsts.map((e) => {
+    if (now === undefined) return undefined;
+    const at = Date.parse(e.at);
+    return now - at > lateAfter ? slackTime(at) : undefined;
+  });
+  const described = firsts.map(describeEvent);
+  // the notification and the fallback text: plain, the time in UTC
+  const shown = described.map((line, i) => (times[i] ? `${line} (${times[i]!.plain})` : line));
   const more = events.length - shown.length;
   const text =
     events.length === 1
@@ -63,11 +99,11 @@ export function slackMessage(events: readonly PresenceEvent[], opts: { roomUrl?:
   // verbatim: Slack neither turns a URL in someone's name into a link nor links channel names
   const blocks: unknown[] = [];
   let section = '';
-  for (const [i, line] of shown.entries()) {
-    const e = firsts[i]!;
+  for (const [i, e] of firsts.entries()) {
     // the room's name is encoded, so the link can hold neither Slack's delimiters nor a space
     const link = opts.roomUrl && e.type === 'join' ? ` · <${opts.roomUrl.replaceAll('{room}', encodeURIComponent(e.room))}|join>` : '';
-    const l = `• ${esc(line)}${link}`;
+    const when = times[i] ? ` (${times[i]!.mrkdwn})` : '';
+    const l = `• ${esc(described[i]!)}${when}${link}`;
     if (section && section.length + 1 + l.length > SECTION_LIMIT) {
       blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section, verbatim: true } });
       section = '';
@@ -120,7 +156,10 @@ export class SlackSink implements Sink {
   }
 
   async deliver(events: PresenceEvent[], signal: AbortSignal): Promise<void> {
-    const body = JSON.stringify(slackMessage(events, this.#roomUrl ? { roomUrl: this.#roomUrl } : {}));
+    // late: older than a message's usual wait (the gap between messages) by a minute
+    const opts: SlackMessageOptions = { now: Date.now(), lateAfterMs: SLACK_LATE_AFTER_MS + this.minIntervalMs };
+    if (this.#roomUrl) opts.roomUrl = this.#roomUrl;
+    const body = JSON.stringify(slackMessage(events, opts));
     const r = await this.#target.post(body, { 'content-type': 'application/json', 'user-agent': this.#userAgent }, signal);
     if (r.status >= 200 && r.status < 300) return;
     if (r.status >= 300 && r.status < 400) throw redirectError(`Slack answered HTTP ${r.status}`, r);
