@@ -19,6 +19,8 @@ import { DailyApiError } from './daily/errors.js';
 import { roomNameSlip } from './daily/room-name.js';
 import { apiSource } from './daily/client.js';
 import { makeDirs } from './util/dirs.js';
+import { proxyRoute } from './util/http-agent.js';
+import { isLoopbackHost } from './util/url.js';
 import { formatDuration } from './util/duration.js';
 import { FileStateStore } from './state/file-store.js';
 import { checkSource, StateError, type SavedState, type StateStore } from './state/store.js';
@@ -208,9 +210,7 @@ export function sinkKeys(sinks: readonly SinkConfig[]): string[] {
  */
 export function crossesNetworkInClear(url: string): boolean {
   const u = new URL(url);
-  const host = u.hostname.toLowerCase();
-  const loopback = host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
-  return u.protocol === 'http:' && !loopback;
+  return u.protocol === 'http:' && !isLoopbackHost(u.hostname);
 }
 
 /**
@@ -237,6 +237,35 @@ export function roomNotes(cfg: Pick<DaemonConfig, 'rooms' | 'allRooms'>): StartN
   return cfg.rooms.flatMap((room) => {
     const slip = roomNameSlip(room);
     return slip === undefined ? [] : [{ level: 'warn' as const, message: `room ${JSON.stringify(room)} is polled as written, and Daily likely knows no such room: ${slip[0]!.toLowerCase()}${slip.slice(1)}` }];
+  });
+}
+
+/** Where the daemon sends requests: Daily, and each webhook and Slack sink (by its name). */
+export function requestTargets(cfg: Pick<DaemonConfig, 'apiUrl' | 'sinks'>, sinks: readonly PreparedSink[]): { label: string; url: string }[] {
+  const out = [{ label: `Daily (${new URL(cfg.apiUrl).host})`, url: cfg.apiUrl }];
+  cfg.sinks.forEach((s, i) => {
+    if (s.type !== 'stdout') out.push({ label: sinks[i]!.sink.name, url: s.url });
+  });
+  return out;
+}
+
+/**
+ * A target on this machine (a local receiver, the simulator) whose requests go to a proxy on
+ * another: that proxy's 127.0.0.1 is its own, so they fail, as timeouts or its error pages, with
+ * nothing in the config to say why. A proxy on this machine reaches them (a debugging proxy).
+ */
+export function proxyNotes(targets: readonly { label: string; url: string }[], env: NodeJS.ProcessEnv = process.env): StartNote[] {
+  return targets.flatMap(({ label, url }) => {
+    const route = proxyRoute(url, env);
+    if (!route || isLoopbackHost(route.hostname) || !isLoopbackHost(new URL(url).hostname)) return [];
+    const { host, hostname } = new URL(url);
+    const where = label.includes(host) ? '' : ` (${host})`;
+    return [
+      {
+        level: 'warn' as const,
+        message: `${label} is on this machine${where}, but its requests go to the proxy in ${route.variable} (${route.host}), whose ${hostname} is not this one: add ${hostname} to NO_PROXY`,
+      },
+    ];
   });
 }
 
@@ -405,6 +434,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   for (const note of apiNotes(cfg)) log[note.level](note.message);
   for (const note of roomNotes(cfg)) log[note.level](note.message);
   for (const note of healthNotes(cfg)) log[note.level](note.message);
+  for (const note of proxyNotes(requestTargets(cfg, prepared.sinks))) log[note.level](note.message);
   const metrics = new Metrics(io.version);
   const dispatcher = new Dispatcher();
   const keys = prepared.sinks.map((s) => s.key);

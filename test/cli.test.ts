@@ -1201,6 +1201,38 @@ describe('--check-config', () => {
     expect(note(await runCli(['--room', 'a', '--health', '0.0.0.0:9100', '--check-config'], env()))).toEqual([]);
   });
 
+  it('--check-config says, behind a proxy, where each request goes, and warns of a target on this machine sent to a proxy on another', async () => {
+    const proxyEnv = { HTTPS_PROXY: 'http://user:proxypass@proxy.corp:3128', NO_PROXY: 'hooks.internal' };
+    const r = await runCli(
+      ['--room', 'a', '--sink', 'slack:https://hooks.slack.com/services/T0/B0/x', '--sink', 'webhook:http://127.0.0.1:3000/in', '--sink', 'webhook:https://api.hooks.internal/x', '--check-config'],
+      env({ ...proxyEnv, HTTP_PROXY: 'http://proxy.corp:3128' }),
+    );
+    expect(r.code).toBe(0);
+    const block = r.stdout.slice(r.stdout.indexOf('  proxy'), r.stdout.indexOf('  health'));
+    expect(block.split('\n')).toEqual([
+      `  proxy        Daily (${new URL(sim.url).host}): through proxy.corp:3128 (HTTP_PROXY)`,
+      '               slack-1(hooks.slack.com): through proxy.corp:3128 (HTTPS_PROXY)',
+      '               webhook-2(127.0.0.1:3000): through proxy.corp:3128 (HTTP_PROXY)',
+      '               webhook-3(api.hooks.internal): direct (NO_PROXY: hooks.internal)',
+      '',
+    ]);
+    expect(r.stdout).not.toContain('proxypass');
+    // the simulator and the receiver are here, the proxy is not: both would fail there
+    const warned = r.stdout.split('\n').filter((l) => l.includes('is on this machine'));
+    expect(warned).toEqual([
+      `  - Daily (${new URL(sim.url).host}) is on this machine, but its requests go to the proxy in HTTP_PROXY (proxy.corp:3128), whose 127.0.0.1 is not this one: add 127.0.0.1 to NO_PROXY`,
+      '  - webhook-2(127.0.0.1:3000) is on this machine, but its requests go to the proxy in HTTP_PROXY (proxy.corp:3128), whose 127.0.0.1 is not this one: add 127.0.0.1 to NO_PROXY',
+    ]);
+    // http:// with only HTTPS_PROXY set goes direct, and says why; a proxy on this machine reaches it, no warning
+    const direct = await runCli(['--room', 'a', '--sink', 'webhook:http://127.0.0.1:3000/in', '--check-config'], env({ HTTPS_PROXY: 'http://127.0.0.1:3128' }));
+    expect(direct.stdout).toContain('               webhook-1(127.0.0.1:3000): direct (HTTP_PROXY, which http:// URLs take, is not set)\n');
+    const local = await runCli(['--room', 'a', '--check-config'], env({ HTTP_PROXY: 'http://127.0.0.1:3128' }));
+    expect(local.stdout).toContain(`  proxy        Daily (${new URL(sim.url).host}): through 127.0.0.1:3128 (HTTP_PROXY)\n`);
+    expect(local.stdout).not.toContain('is on this machine');
+    // no proxy variable: no proxy line
+    expect((await runCli(['--room', 'a', '--check-config'], env())).stdout).not.toContain('  proxy ');
+  });
+
   it('--check-config warns of a signing secret shorter than Standard Webhooks\' 24 random bytes, naming the sink, never the secret', async () => {
     const strong = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
     const weakRaw = await runCli(['--room', 'standup', '--sink', 'webhook:https://h.example/in', '--webhook-secret', 'hunter2', '--check-config'], env());

@@ -57,20 +57,31 @@ async function failure(p: Promise<unknown>): Promise<DailyApiError> {
 }
 
 describe('DailyClient against the simulator', () => {
-  it('a network error says when it went through the proxy in HTTP_PROXY, for Daily and for a webhook', async () => {
+  it('a network error says when it went through the proxy in HTTP_PROXY, naming it, for Daily and for a webhook; not for one NO_PROXY sends direct', async () => {
     process.env.HTTP_PROXY = 'http://127.0.0.1:9'; // a proxy that refuses connections
     const viaProxy = new DailyClient({ apiKey: sim.apiKey, apiUrl: sim.url, timeoutMs: 1000 });
     const hook = new WebhookSink({ url: 'http://127.0.0.1:9/hook', timeoutMs: 1000 });
     try {
       const err = await failure(viaProxy.getRoomPresence('standup'));
-      expect(err.message).toMatch(/^network error talking to Daily for room "standup" \(through the proxy in HTTPS_PROXY\/HTTP_PROXY\): /);
+      expect(err.message).toMatch(/^network error talking to Daily for room "standup" \(through the proxy in HTTP_PROXY, 127\.0\.0\.1:9\): /);
       await expect(hook.deliver([joinOf(1)], new AbortController().signal)).rejects.toThrow(
-        /^network error posting to 127\.0\.0\.1:9 \(through the proxy in HTTPS_PROXY\/HTTP_PROXY\): /,
+        /^network error posting to 127\.0\.0\.1:9 \(through the proxy in HTTP_PROXY, 127\.0\.0\.1:9\): /,
       );
     } finally {
       delete process.env.HTTP_PROXY;
       await viaProxy.close();
       await hook.close();
+    }
+    // NO_PROXY names the host: the request went direct, and the message must not send anyone to the proxy
+    process.env.HTTP_PROXY = 'http://127.0.0.1:9';
+    process.env.NO_PROXY = '127.0.0.1';
+    const direct = new WebhookSink({ url: 'http://127.0.0.1:9/hook', timeoutMs: 1000 });
+    try {
+      await expect(direct.deliver([joinOf(1)], new AbortController().signal)).rejects.toThrow(/^network error posting to 127\.0\.0\.1:9: connect ECONNREFUSED/);
+    } finally {
+      delete process.env.HTTP_PROXY;
+      delete process.env.NO_PROXY;
+      await direct.close();
     }
   });
 

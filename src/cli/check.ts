@@ -1,9 +1,10 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, durationNotes, type DaemonConfig } from '../config.js';
-import { apiNotes, healthNotes, keepSecret, oneSnapshot, openDeadLetter, prepareSinks, roomNotes, watcherOptions, type DaemonIO } from '../daemon.js';
+import { apiNotes, healthNotes, proxyNotes, requestTargets, keepSecret, oneSnapshot, openDeadLetter, prepareSinks, roomNotes, watcherOptions, type DaemonIO } from '../daemon.js';
 import type { SinkFilter } from '../dispatcher.js';
 import { nearestExisting } from '../util/dirs.js';
+import { noProxyEntry, proxyConfigured, proxyRoute } from '../util/http-agent.js';
 import { pseudoFsProblem } from '../util/pseudo-fs.js';
 import { FileStateStore } from '../state/file-store.js';
 import { StateLock } from '../state/lock.js';
@@ -41,6 +42,8 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   notes.push(...apiNotes(cfg).map((n) => n.message));
   notes.push(...roomNotes(cfg).map((n) => n.message));
   notes.push(...healthNotes(cfg).map((n) => n.message));
+  const targets = requestTargets(cfg, sinks);
+  notes.push(...proxyNotes(targets).map((n) => n.message));
   const stateLines = cfg.statePath
     ? await checkState(cfg, sinks.map((s) => s.key), sinks.map((s) => s.sink.name), notes)
     : ['state        none: a restart sends joins for everyone present again, and no leave for who left meanwhile'];
@@ -106,6 +109,19 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   lines.push(...stateLines);
   // (an IPv6 host in brackets, as in a URL: ":::9464" read as nothing)
   const healthHost = cfg.health?.host.includes(':') ? `[${cfg.health.host}]` : cfg.health?.host;
+  if (proxyConfigured()) {
+    // behind a proxy, "why does it time out?" starts with where each request goes
+    targets.forEach(({ label, url }, i) => {
+      const route = proxyRoute(url);
+      const entry = noProxyEntry(url);
+      const how = route
+        ? `through ${route.host} (${route.variable})`
+        : entry !== undefined
+          ? `direct (NO_PROXY: ${entry})`
+          : `direct (HTTP_PROXY, which http:// URLs take, is not set)`;
+      lines.push(`${i === 0 ? 'proxy        ' : '             '}${label}: ${how}`);
+    });
+  }
   lines.push(`health       ${cfg.health ? `${healthHost}:${cfg.health.port} (/healthz, /livez, /metrics)` : 'off'}`);
   return { lines, notes };
 }

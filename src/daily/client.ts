@@ -122,7 +122,7 @@ export class DailyClient implements PresenceClient {
   readonly #pool: Dispatcher;
   readonly #basePath: string;
   readonly #origin: string;
-  readonly #proxyNote = proxyNote();
+  readonly #proxyNote: string;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
@@ -155,6 +155,7 @@ export class DailyClient implements PresenceClient {
     this.#maxBodyBytes = positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#origin = url.origin;
+    this.#proxyNote = proxyNote(url.href);
     this.source = apiSource(url);
     this.#headers = {
       authorization: `Bearer ${apiKey}`,

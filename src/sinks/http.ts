@@ -24,7 +24,7 @@ export class HttpTarget {
   readonly #pool: Dispatcher;
   readonly #path: string;
   readonly #origin: string;
-  readonly #proxyNote = proxyNote();
+  readonly #proxyNote: string;
   readonly #timeoutMs: number;
 
   /** `connections`: keep-alive connections at most (one per delivery a sink has in flight). */
@@ -45,6 +45,7 @@ export class HttpTarget {
     // the URL is a credential (a Slack webhook's path is its token): scrubbed from everything we show
     secrets.addUrl(url);
     this.#origin = u.origin;
+    this.#proxyNote = proxyNote(url);
     this.#path = (u.pathname || '/') + u.search;
     this.#timeoutMs = timeoutMs;
     this.#pool = originDispatcher(u.origin, connections);

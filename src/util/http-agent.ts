@@ -8,9 +8,17 @@ export function proxyConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   return PROXY_VARS.some((name) => Boolean(env[name]));
 }
 
-/** For a network error's message: ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' when one is set, else ''. */
-export function proxyNote(env: NodeJS.ProcessEnv = process.env): string {
-  return proxyConfigured(env) ? ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)' : '';
+/**
+ * For a network error's message. With the URL requested: ' (through the proxy in HTTP_PROXY,
+ * proxy.corp:3128)' when its requests go through one, '' when they go direct (NO_PROXY names its
+ * host: saying "through the proxy" sent people to look at the wrong machine). Without: the
+ * proxy variables, when any is set.
+ */
+export function proxyNote(url?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!proxyConfigured(env)) return '';
+  if (url === undefined) return ' (through the proxy in HTTPS_PROXY/HTTP_PROXY)';
+  const route = proxyRoute(url, env);
+  return route ? ` (through the proxy in ${route.variable}, ${route.host})` : '';
 }
 
 /** Forget the proxy variables for this process: for the demo, whose only traffic is to 127.0.0.1. */
@@ -35,6 +43,54 @@ export function checkProxyEnv(env: NodeJS.ProcessEnv = process.env): void {
     }
     if (!ok) throw new TypeError(`${name} is set but is not an http(s) URL: write it as http://host:port (user:password@ before the host if the proxy needs them)`);
   }
+}
+
+/** The proxy a request to a URL goes through: the variable it is set in and its host (never its credentials). */
+export interface ProxyRoute {
+  variable: string;
+  host: string;
+  hostname: string;
+}
+
+/**
+ * Which proxy undici's EnvHttpProxyAgent sends a request for `url` through, or undefined for a
+ * direct one (no proxy for its scheme, or NO_PROXY names the host). Its rules, read from its
+ * source: https takes https_proxy ?? HTTPS_PROXY, else the http one; http takes http_proxy ??
+ * HTTP_PROXY; NO_PROXY (no_proxy first) is a list split at commas and spaces, "*" for every
+ * host, an entry matching the host or a domain above it (a leading "." or "*." dropped), with a
+ * port only that port. For --check-config and the start log, which say where requests go.
+ */
+export function proxyRoute(url: string, env: NodeJS.ProcessEnv = process.env): ProxyRoute | undefined {
+  if (noProxyEntry(url, env) !== undefined) return undefined;
+  const u = new URL(url);
+  const http = env.http_proxy !== undefined ? (['http_proxy', env.http_proxy] as const) : (['HTTP_PROXY', env.HTTP_PROXY] as const);
+  const https = env.https_proxy !== undefined ? (['https_proxy', env.https_proxy] as const) : (['HTTPS_PROXY', env.HTTPS_PROXY] as const);
+  const [variable, value] = u.protocol === 'https:' && https[1] ? https : http;
+  if (!value) return undefined;
+  try {
+    const p = new URL(value);
+    return { variable, host: p.host, hostname: p.hostname };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The NO_PROXY entry (no_proxy first) that sends a request for `url` direct, as EnvHttpProxyAgent matches them, or undefined. */
+export function noProxyEntry(url: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const u = new URL(url);
+  // the host as undici takes it: an IPv6 address keeps its brackets
+  const hostname = u.host.replace(/:\d*$/, '').toLowerCase();
+  const port = Number.parseInt(u.port, 10) || (u.protocol === 'https:' ? 443 : 80);
+  const noProxy = env.no_proxy ?? env.NO_PROXY ?? '';
+  if (noProxy === '*') return '*';
+  for (const entry of noProxy.split(/[,\s]/)) {
+    if (!entry) continue;
+    const m = /^(.+):(\d+)$/.exec(entry);
+    const host = (m ? m[1]! : entry).replace(/^\*?\./, '').toLowerCase();
+    if (m && Number.parseInt(m[2]!, 10) !== port) continue;
+    if (hostname === host || hostname.endsWith(`.${host}`)) return entry;
+  }
+  return undefined;
 }
 
 /**

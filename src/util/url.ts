@@ -22,3 +22,9 @@ export function decodePart(part: string): string {
     return part;
   }
 }
+
+/** Whether a URL's hostname (as `URL.hostname` gives it, IPv6 in brackets) is this machine: localhost, 127.0.0.0/8 or ::1. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
+}
