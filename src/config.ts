@@ -19,6 +19,7 @@ import { setOwn } from './util/record.js';
 import { followLinks } from './util/file-kind.js';
 import { MAX_SAVE_EVERY_MS } from './watcher.js';
 import { roomAsUrl } from './daily/room-name.js';
+import { isLoopbackHost } from './util/url.js';
 
 /** A mistake in flags, environment or config file: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -417,8 +418,69 @@ export function readProblem(err: unknown): string {
   return (err as Error).message;
 }
 
-/** Read and validate a JSON or YAML config file. */
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): FileConfig {
+/**
+ * Where a config file holds a secret as written rather than as `\${VAR}`: the API key, a signing
+ * secret, a sink's URL (a Slack webhook's is its token) or a header's value (an Authorization).
+ * Read from the file as parsed, before `\${VAR}` is replaced; x- blocks count where a sink merges
+ * them in.
+ */
+export function writtenSecrets(raw: unknown): string[] {
+  const out: string[] = [];
+  const written = (v: unknown) => typeof v === 'string' && v.trim() !== '' && !v.includes('${');
+  if (!isMapping(raw)) return out;
+  const r = raw as Record<string, unknown>;
+  for (const k of ['apiKey', 'webhookSecret']) if (written(r[k])) out.push(k);
+  if (Array.isArray(r.sinks)) {
+    r.sinks.forEach((s: unknown, i) => {
+      if (!isMapping(s)) return;
+      const sink = s as Record<string, unknown>;
+      if (written(sink.secret)) out.push(`sinks[${i}].secret`);
+      // a receiver on this machine is no credential to anyone else on it
+      if (written(sink.url) && !onThisMachine(sink.url as string)) out.push(`sinks[${i}].url`);
+      if (isMapping(sink.headers)) {
+        for (const [name, v] of Object.entries(sink.headers as Record<string, unknown>)) if (written(v)) out.push(`sinks[${i}].headers.${name}`);
+      }
+    });
+  }
+  return out;
+}
+
+function onThisMachine(url: string): boolean {
+  try {
+    return isLoopbackHost(new URL(url.trim()).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A config file that holds secrets as written and that every user of the machine may read (its
+ * mode gives others read): said at start and by --check-config. Not on Windows, whose modes say
+ * nothing of this.
+ */
+export function exposedConfigNote(path: string, raw: unknown, platform: NodeJS.Platform = process.platform): string | undefined {
+  if (platform === 'win32') return undefined;
+  const secrets = writtenSecrets(raw);
+  if (secrets.length === 0) return undefined;
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o004) === 0) return undefined;
+  const octal = (mode & 0o777).toString(8);
+  return (
+    `${path} holds secrets as written (${secrets.join(', ')}) and every user of this machine can read it (mode ${octal}): ` +
+    `chmod 600 ${path} (or 640 with the daemon's group), or take them from the environment ("\${DAILY_API_KEY}", "\${SLACK_WEBHOOK_URL}"; a <NAME>_FILE names a secrets file)`
+  );
+}
+
+/**
+ * Read and validate a JSON or YAML config file. `notes`, when given, gets what is worth saying
+ * about the file itself (exposedConfigNote).
+ */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, notes?: string[]): FileConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -434,7 +496,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     } catch (err) {
       throw new ConfigError(`config file ${path} is not valid JSON${jsonProblem(text, (err as Error).message)}`);
     }
-    return relativeToFile(validateFileConfig(raw, path, env), path);
+    return withNotes(relativeToFile(validateFileConfig(raw, path, env), path), path, raw, notes);
   }
   try {
     // merge keys (`<<: *anchor`, YAML 1.1, as Compose files use them) so sinks can share settings
@@ -446,7 +508,14 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     const alias = /^Unresolved alias/.test(msg ?? '') ? ' (a value that starts with * must be quoted in YAML, e.g. rooms: ["*-retro"])' : '';
     throw new ConfigError(`config file ${path} is not valid YAML${pos ? ` at ${lineCol(text, pos[0])}` : ''}: ${msg}${alias}`);
   }
-  return relativeToFile(validateFileConfig(raw, path, env), path);
+  return withNotes(relativeToFile(validateFileConfig(raw, path, env), path), path, raw, notes);
+}
+
+/** The file's config, its notes pushed to `notes` (after validation: a file refused has none). */
+function withNotes(cfg: FileConfig, path: string, raw: unknown, notes: string[] | undefined): FileConfig {
+  const note = notes ? exposedConfigNote(path, raw) : undefined;
+  if (note) notes!.push(note);
+  return cfg;
 }
 
 /**
@@ -600,6 +669,8 @@ export interface DaemonConfig {
    * image's HEALTHCHECK probes that address's port, whatever the flag says (`healthNotes`).
    */
   healthFromEnv?: { host: string; port: number };
+  /** What is worth saying about the config file itself (exposedConfigNote): logged at start, listed by --check-config. */
+  fileNotes?: string[];
   maxRps: number;
   limit: number | undefined;
   deadLetterPath: string | undefined;

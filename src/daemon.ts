@@ -434,6 +434,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   for (const note of apiNotes(cfg)) log[note.level](note.message);
   for (const note of roomNotes(cfg)) log[note.level](note.message);
   for (const note of healthNotes(cfg)) log[note.level](note.message);
+  for (const note of cfg.fileNotes ?? []) log.warn(note);
   for (const note of proxyNotes(requestTargets(cfg, prepared.sinks))) log[note.level](note.message);
   const metrics = new Metrics(io.version);
   const dispatcher = new Dispatcher();

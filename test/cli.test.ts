@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -1231,6 +1231,23 @@ describe('--check-config', () => {
     expect(local.stdout).not.toContain('is on this machine');
     // no proxy variable: no proxy line
     expect((await runCli(['--room', 'a', '--check-config'], env())).stdout).not.toContain('  proxy ');
+  });
+
+  it('a config file holding the API key as written, readable by every user, is noted by --check-config and warned of at start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-exposed-'));
+    const path = join(dir, 'w.yaml');
+    writeFileSync(path, `apiKey: ${sim.apiKey}\nrooms: [standup]\n`);
+    chmodSync(path, 0o644);
+    const { DAILY_API_KEY: _key, ...noKey } = env();
+    const r = await runCli(['--config', path, '--check-config'], noKey);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`  - ${path} holds secrets as written (apiKey) and every user of this machine can read it (mode 644): chmod 600`);
+    expect(r.stdout).not.toContain(sim.apiKey);
+    const run = start(['--config', path, ...FAST], noKey);
+    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    expect(run.logs.filter((l) => l.level === 40 && String(l.msg).includes('holds secrets as written'))).toHaveLength(1);
+    chmodSync(path, 0o600);
+    expect((await runCli(['--config', path, '--check-config'], noKey)).stdout).not.toContain('holds secrets');
   });
 
   it('--check-config warns of a signing secret shorter than Standard Webhooks\' 24 random bytes, naming the sink, never the secret', async () => {

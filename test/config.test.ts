@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfigFile, MAX_SECRET_FILE_BYTES, resolveConfig, validateFileConfig } from '../src/config.js';
+import { ConfigError, exposedConfigNote, loadConfigFile, MAX_SECRET_FILE_BYTES, resolveConfig, validateFileConfig } from '../src/config.js';
 import { formatSize, parseSize } from '../src/util/size.js';
 import { buildSink } from '../src/daemon.js';
 import { quietLogger } from './support/helpers.js';
@@ -587,5 +587,54 @@ describe('top-level events', () => {
   it('is checked like any setting', () => {
     expect(problem({ rooms: ['a'], events: ['joins'] })).toBe('w.yaml: events[0]: must be one of "join", "leave", "update", not the text "joins" (did you mean "join"?)');
     expect(problem({ rooms: ['a'], events: [] })).toMatch(/^w\.yaml: events: /);
+  });
+});
+
+describe('a config file that holds secrets as written and that every user can read', () => {
+  const file = (text: string, mode: number) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'pw-exposed-')), 'w.yaml');
+    writeFileSync(path, text);
+    chmodSync(path, mode);
+    return path;
+  };
+  const YAML = [
+    'apiKey: sk_live_written',
+    'rooms: [a]',
+    'x-auth: &auth',
+    '  headers: { authorization: "Bearer hook-token" }',
+    'sinks:',
+    '  - type: slack',
+    '    url: https://hooks.slack.com/services/T0/B0/tok',
+    '  - type: webhook',
+    '    url: ${HOOK_URL}',
+    '    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    '    <<: *auth',
+    '  - type: webhook',
+    '    url: http://127.0.0.1:3000/in',
+    '',
+  ].join('\n');
+  const env = { HOOK_URL: 'https://h.example/in' };
+
+  it('is noted, naming the settings (never their values) and the mode', () => {
+    const notes: string[] = [];
+    const path = file(YAML, 0o644);
+    loadConfigFile(path, env, notes);
+    expect(notes).toEqual([
+      `${path} holds secrets as written (apiKey, sinks[0].url, sinks[1].secret, sinks[1].headers.authorization) and every user of this machine can read it (mode 644): chmod 600 ${path} (or 640 with the daemon's group), or take them from the environment ("\${DAILY_API_KEY}", "\${SLACK_WEBHOOK_URL}"; a <NAME>_FILE names a secrets file)`,
+    ]);
+    for (const secret of ['sk_live_written', 'tok', 'whsec_', 'hook-token']) expect(notes[0]).not.toContain(secret);
+  });
+
+  it('is not noted when others cannot read it, when every secret comes from ${VAR}, or on Windows', () => {
+    for (const mode of [0o600, 0o640]) {
+      const notes: string[] = [];
+      loadConfigFile(file(YAML, mode), env, notes);
+      expect(notes).toEqual([]);
+    }
+    const notes: string[] = [];
+    loadConfigFile(file('apiKey: ${KEY}\nrooms: [a]\nsinks: [{ type: slack, url: "${SLACK}" }]\n', 0o644), { KEY: 'k', SLACK: 'https://hooks.slack.com/services/x' }, notes);
+    expect(notes).toEqual([]);
+    expect(exposedConfigNote(file(YAML, 0o644), { apiKey: 'k' }, 'win32')).toBeUndefined();
+    expect(exposedConfigNote(file(YAML, 0o644), { apiKey: 'k' }, 'linux')).toContain('holds secrets as written (apiKey)');
   });
 });

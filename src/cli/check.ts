@@ -42,6 +42,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   notes.push(...apiNotes(cfg).map((n) => n.message));
   notes.push(...roomNotes(cfg).map((n) => n.message));
   notes.push(...healthNotes(cfg).map((n) => n.message));
+  notes.push(...(cfg.fileNotes ?? []));
   const targets = requestTargets(cfg, sinks);
   notes.push(...proxyNotes(targets).map((n) => n.message));
   const stateLines = cfg.statePath

@@ -112,8 +112,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     case 'run': {
       let cfg: DaemonConfig;
       try {
-        const file: FileConfig = command.configPath ? loadConfigFile(command.configPath, io.env) : {};
+        const fileNotes: string[] = [];
+        const file: FileConfig = command.configPath ? loadConfigFile(command.configPath, io.env, fileNotes) : {};
         cfg = resolveConfig(file, command.flags, io.env);
+        if (fileNotes.length > 0) cfg.fileNotes = fileNotes;
         if (command.configPath) configFileReused(cfg, command.configPath);
         if (command.once && cfg.ignoreInitial && cfg.statePath === undefined) {
           throw new ConfigError(
