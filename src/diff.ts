@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { murmur3Id, murmur3IdPair } from './util/murmur3.js';
+import { kindOf } from './util/text.js';
 import {
   TRACKED_FIELDS,
   type JoinEvent,
@@ -126,7 +127,23 @@ export function updateEvent(room: string, p: Participant, changes: ParticipantCh
  *   each update's id includes (`updateEvent`). Kept up to date in place: an update counts one
  *   more, a leave drops its person. Without it every update is counted as its session's first.
  */
+/**
+ * The reference diff's arguments checked (a few typeofs a call): a caller's slip is a TypeError
+ * naming it, not "prev.get is not a function" from inside, or events stamped `at: undefined`.
+ */
+function checkDiffArgs(fn: string, prev: unknown, opts: unknown, updates: unknown): void {
+  if (prev !== undefined && typeof (prev as Map<unknown, unknown> | null)?.get !== 'function') throw new TypeError(`${fn}: prev must be the last result's next (a Map) or undefined for a first snapshot, not ${kindOf(prev)}`);
+  const at = (opts as { at?: unknown } | null | undefined)?.at;
+  if (typeof at !== 'string') throw new TypeError(`${fn}: opts must be { at, initial? }, at the ISO time the events are stamped with (new Date().toISOString()); at is ${kindOf(at)}`);
+  if (updates !== undefined && typeof (updates as Map<unknown, unknown> | null)?.get !== 'function') throw new TypeError(`${fn}: updates must be a Map of update counts (kept in place), or left out, not ${kindOf(updates)}`);
+}
+
 export function diffRoom(prev: RoomState | undefined, snapshot: RoomSnapshot, opts: DiffOptions, updates?: Map<string, number>): DiffResult {
+  checkDiffArgs('diffRoom', prev, opts, updates);
+  const s = snapshot as Partial<RoomSnapshot> | null | undefined;
+  if (typeof s?.room !== 'string' || !Array.isArray(s.participants) || typeof s.complete !== 'boolean') {
+    throw new TypeError(`diffRoom: snapshot must be { room, participants, complete } (a name, an array of participants, whether Daily listed everyone), not ${kindOf(snapshot)}${Array.isArray(snapshot) ? ' (the participants alone?)' : ''}`);
+  }
   const { room } = snapshot;
   const { at } = opts;
   const initial = prev === undefined && opts.initial === true;
@@ -191,6 +208,8 @@ export function diffDomain(
   opts: DiffOptions,
   updates?: Map<string, Map<string, number>>,
 ): DomainDiffResult {
+  checkDiffArgs('diffDomain', prev, opts, updates);
+  if (typeof (snapshot as Map<unknown, unknown> | null)?.has !== 'function' || typeof (snapshot as Map<unknown, unknown>)[Symbol.iterator] !== 'function') throw new TypeError(`diffDomain: snapshot must be a Map of room name → participants, not ${kindOf(snapshot)}${snapshot !== null && typeof snapshot === 'object' && !Array.isArray(snapshot) ? ' (a parsed body? new Map(Object.entries(body)), each list as participants)' : ''}`);
   const events: PresenceEvent[] = [];
   const next: DomainState = new Map();
   const initial = prev === undefined && opts.initial === true;
@@ -218,6 +237,8 @@ const EMPTY: RoomState = new Map();
 
 /** Apply events to a state (the inverse view of diff; used by tests and by state replay). */
 export function applyEvents(state: RoomState, events: readonly PresenceEvent[]): RoomState {
+  if (typeof (state as Map<unknown, unknown> | null)?.entries !== 'function') throw new TypeError(`applyEvents: state must be a room's state (a Map of participant id → participant), not ${kindOf(state)}`);
+  if (!Array.isArray(events)) throw new TypeError(`applyEvents: events must be an array of events, not ${kindOf(events)}`);
   const out = new Map(state);
   for (const e of events) {
     if (e.type === 'leave') out.delete(e.participant.id);

@@ -265,3 +265,50 @@ describe('diffDomain', () => {
     expect(r.events.map((e) => `${e.type}:${e.room}`).sort()).toEqual(['join:b', 'leave:a']);
   });
 });
+
+describe("the reference diff and the room parsers name a caller's slip", () => {
+  const call = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      expect(err).toBeInstanceOf(TypeError);
+      return (err as Error).message;
+    }
+    throw new Error('expected a TypeError');
+  };
+  const room = { room: 'r', participants: [p('a')], complete: true };
+
+  it('diffRoom, diffDomain and applyEvents, each argument', () => {
+    const anyRoom = diffRoom as unknown as (...a: unknown[]) => unknown;
+    const anyDomain = diffDomain as unknown as (...a: unknown[]) => unknown;
+    const anyApply = applyEvents as unknown as (...a: unknown[]) => unknown;
+    // before: events stamped `at: undefined`, "prev.get is not a function", "snapshot is not iterable"
+    expect(call(() => anyRoom(undefined, room, {}))).toBe('diffRoom: opts must be { at, initial? }, at the ISO time the events are stamped with (new Date().toISOString()); at is undefined');
+    expect(call(() => anyRoom(undefined, room, { at: Date.now() }))).toMatch(/; at is a number$/);
+    expect(call(() => anyRoom({ a: p('a') }, room, { at }))).toBe('diffRoom: prev must be the last result\'s next (a Map) or undefined for a first snapshot, not an object');
+    expect(call(() => anyRoom(undefined, [p('a')], { at }))).toMatch(/^diffRoom: snapshot must be \{ room, participants, complete \} .* not an array \(the participants alone\?\)$/);
+    expect(call(() => anyRoom(undefined, { room: 'r', participants: [] }, { at }))).toMatch(/snapshot must be \{ room, participants, complete \}/);
+    expect(call(() => anyRoom(undefined, room, { at }, { a: 1 }))).toBe('diffRoom: updates must be a Map of update counts (kept in place), or left out, not an object');
+    expect(call(() => anyDomain(undefined, { r: [p('a')] }, { at }))).toMatch(/^diffDomain: snapshot must be a Map of room name → participants, not an object \(a parsed body\?/);
+    expect(call(() => anyDomain(new Map(), new Map(), undefined))).toMatch(/^diffDomain: opts must be/);
+    expect(call(() => anyApply({}, []))).toMatch(/^applyEvents: state must be a room's state \(a Map of participant id → participant\), not an object$/);
+    expect(call(() => anyApply(new Map(), new Map()))).toBe('applyEvents: events must be an array of events, not a Map');
+    // right, they run as before
+    expect(diffRoom(undefined, room, { at }).events).toHaveLength(1);
+    expect(diffDomain(undefined, new Map([['r', [p('a')]]]), { at }).events).toHaveLength(1);
+  });
+
+  it('parseRoomEntries, parseRoomPresence and parseRoomText given the body first', async () => {
+    const { parseRoomEntries, parseRoomPresence, parseRoomText } = await import('../src/daily/parse.js');
+    const body = { total_count: 0, data: [] };
+    // before: 'invalid response from Daily for room "[object Object]": body is not a JSON object', blaming Daily
+    const anyEntries = parseRoomEntries as unknown as (...a: unknown[]) => unknown;
+    const anyPresence = parseRoomPresence as unknown as (...a: unknown[]) => unknown;
+    const anyText = parseRoomText as unknown as (...a: unknown[]) => unknown;
+    expect(call(() => anyEntries(body))).toBe("parseRoomEntries(room, …): room must be the room's name, not an object (the answer goes second)");
+    expect(call(() => anyPresence(body))).toBe("parseRoomPresence(room, …): room must be the room's name, not an object (the answer goes second)");
+    expect(call(() => anyText('{"data":[]}'))).toBe("parseRoomText(room, text): the text is missing: the room's name goes first, then the answer's text");
+    expect(call(() => anyText({ data: [] }, '{"data":[]}'))).toBe("parseRoomText(room, …): room must be the room's name, not an object (the answer goes second)");
+    expect(parseRoomPresence('r', body).participants).toEqual([]);
+  });
+});

@@ -93,7 +93,16 @@ function checkEntries(list: unknown[], target: string, domainRoom?: string): rea
 }
 
 /** Check the parsed body of GET /rooms/:name/presence without copying its entries. Throws a retryable DailyApiError. */
+/**
+ * A room parser given something else than a name first (the body alone, most likely): a TypeError
+ * saying so, instead of blaming Daily for room "[object Object]".
+ */
+function checkRoomName(fn: string, room: unknown): void {
+  if (typeof room !== 'string') throw new TypeError(`${fn}(room, …): room must be the room's name, not ${kindOf(room)}${room !== null && typeof room === 'object' ? ' (the answer goes second)' : ''}`);
+}
+
 export function parseRoomEntries(room: string, body: unknown): RoomEntries {
+  checkRoomName('parseRoomEntries', room);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalidResponse(room, 'body is not a JSON object');
   }
@@ -925,6 +934,8 @@ export function wholeRoomText(answer: RoomEntries): RoomText {
  * leaves to `whole()`, whose result or error is the one JSON.parse and parseRoomEntries give.
  */
 export function parseRoomText(room: string, text: string, sizes: RoomTextSizes = {}): RoomText {
+  checkRoomName('parseRoomText', room);
+  if (text === undefined) throw new TypeError("parseRoomText(room, text): the text is missing: the room's name goes first, then the answer's text");
   if (typeof text !== 'string') throw notText('parseRoomText', text, 'parseRoomEntries');
   return new PiecewiseRoomText(room, text, sizes.minChars ?? PIECEWISE_MIN_CHARS, sizes.pieceChars ?? PIECE_CHARS);
 }
@@ -1074,6 +1085,7 @@ export function toDomainPresence(domain: DomainEntries): DomainPresence {
 
 /** Validate the parsed body of GET /rooms/:name/presence into typed participants. Throws a retryable DailyApiError. */
 export function parseRoomPresence(room: string, body: unknown): RoomPresence {
+  checkRoomName('parseRoomPresence', room);
   return toRoomPresence(parseRoomEntries(room, body));
 }
 

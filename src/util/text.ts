@@ -33,5 +33,6 @@ export function kindOf(v: unknown): string {
   if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (v instanceof Map) return 'a Map';
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
