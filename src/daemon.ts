@@ -9,7 +9,7 @@ import { Metrics } from './metrics.js';
 import { FileDeadLetter, isOwnStdio, LogDeadLetter, type DeadLetter } from './sinks/dead-letter.js';
 import { DeliveryQueue } from './sinks/queue.js';
 import type { Sink } from './sinks/sink.js';
-import type { PresenceEvent } from './events.js';
+import type { PollInfo, PresenceEvent } from './events.js';
 import { SlackSink } from './sinks/slack.js';
 import { StdoutSink } from './sinks/stdout.js';
 import { WebhookSink } from './sinks/webhook.js';
@@ -644,9 +644,27 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   });
   let emitted = 0;
   if (io.once) watcher.on('event', () => emitted++);
+  // who the first snapshots found, from the polls' counts (snapshot() would copy everyone): a key for
+  // another domain, or the wrong rooms, shows as nobody at all, where nothing else would say so
+  const firstCounts = new Map<string, { people: number; rooms: number }>();
+  const countFirst = (p: PollInfo) => {
+    if (p.ok) firstCounts.set(p.target, { people: p.participants, rooms: p.rooms });
+  };
+  if (!io.once) watcher.on('poll', countFirst);
   watcher.on('ready', () => {
     if (!io.once) {
-      log.info({ targets: watcher.targets.length }, 'first snapshot taken: watching for changes');
+      watcher.off('poll', countFirst);
+      let people = 0;
+      let rooms = 0;
+      for (const c of firstCounts.values()) {
+        people += c.people;
+        rooms += c.rooms;
+      }
+      firstCounts.clear();
+      const where = cfg.allRooms ? `${rooms} room(s) with anyone in them` : `${rooms} of the ${watcher.targets.length} room(s) watched`;
+      // nobody in the whole domain is normal at night, and what a key for another domain looks like
+      const nobody = cfg.allRooms && people === 0 ? ' (if calls are on now: is the API key the one of their Daily domain?)' : '';
+      log.info({ targets: watcher.targets.length, people, rooms }, `first snapshot taken: ${people} ${people === 1 ? 'person' : 'people'} present, in ${where}; watching for changes${nobody}`);
       return;
     }
     // what the snapshot found, said even when it found nobody: "who is in standup now?" answered

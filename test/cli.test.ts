@@ -367,7 +367,7 @@ describe('CLI', () => {
     expect(readdirSync(real).sort()).toEqual(['state.json', 'state.json.outbox.ndjson']);
     expect(readdirSync(linked).sort()).toEqual(['other.json', 'state.json']);
     const daemon = start(['--room', 'standup', '--state', join(linked, 'state.json'), ...FAST]);
-    await daemon.until(() => daemon.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await daemon.until(() => daemon.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     const busy = await runCli(['--room', 'standup', '--state', join(linked, 'other.json'), '--check-config'], env());
     expect(busy.code).toBe(0);
     expect(busy.stdout).toContain(`the state file is in use by a running presence-watcher (pid ${daemon.child.pid})`);
@@ -840,7 +840,7 @@ describe('CLI', () => {
       ].join('\n'),
     );
     const run = start(['--config', cfg, '--interval', '100ms'], { MY_DAILY_KEY: sim.apiKey, DAILY_API_URL: sim.url, SLACK_URL: slack.url });
-    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await run.until(() => run.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     const a = sim.join('standup', { userName: 'Ann' });
     sim.join('retro', { userName: 'Rex' });
     await waitFor(hook, 'request', () => hook.accepted.length >= 2, 10_000);
@@ -890,6 +890,26 @@ describe('CLI', () => {
     const simulator = await runCli(['simulate', '--port', String(port)], {});
     expect(simulator.code).toBe(2);
     expect(simulator.stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is in use`);
+  });
+
+  it('the first snapshot\'s line says how many people it found, and in how many rooms: nobody at all (a key for another domain, the wrong rooms) shows at start', async () => {
+    sim.join('standup', { userName: 'Ann' });
+    sim.join('standup', { userName: 'Bob' });
+    const rooms = start(['--room', 'standup', '--room', 'retro', ...FAST]);
+    const line = await rooms.until(() => rooms.logs.find((l) => String(l.msg).startsWith('first snapshot taken')));
+    expect(line.msg).toBe('first snapshot taken: 2 people present, in 1 of the 2 room(s) watched; watching for changes');
+    expect(line).toMatchObject({ people: 2, rooms: 1, targets: 2 });
+    sim.join('retro', { userName: 'Cy' });
+    const all = start(['--all-rooms', ...FAST]);
+    const domain = await all.until(() => all.logs.find((l) => String(l.msg).startsWith('first snapshot taken')));
+    expect(domain.msg).toBe('first snapshot taken: 3 people present, in 2 room(s) with anyone in them; watching for changes');
+    // a domain with nobody in it: what a key for another domain looks like, so the line asks
+    const empty = new DailySimulator({ rooms: ['standup'] });
+    await empty.listen();
+    cleanup.push(() => empty.close());
+    const none = start(['--all-rooms', ...FAST], { DAILY_API_KEY: empty.apiKey, DAILY_API_URL: empty.url });
+    const nobody = await none.until(() => none.logs.find((l) => String(l.msg).startsWith('first snapshot taken')));
+    expect(nobody.msg).toBe('first snapshot taken: 0 people present, in 0 room(s) with anyone in them; watching for changes (if calls are on now: is the API key the one of their Daily domain?)');
   });
 
   it('--health serves /healthz and Prometheus /metrics', async () => {
@@ -965,7 +985,7 @@ describe('CLI', () => {
     for (let i = 0; i < 5; i++) sim.join('standup', { userName: `Q${i}` });
     const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0', '--sink', `webhook:${slow.url}`, '--queue-cap', '2']);
     const url = await healthUrl(run);
-    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await run.until(() => run.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     const res = await healthAfterPolls(url);
     expect(res.status).toBe(503);
     const host = new URL(slow.url).host;
@@ -1244,7 +1264,7 @@ describe('--check-config', () => {
     expect(r.stdout).toContain(`  - ${path} holds secrets as written (apiKey) and every user of this machine can read it (mode 644): chmod 600`);
     expect(r.stdout).not.toContain(sim.apiKey);
     const run = start(['--config', path, ...FAST], noKey);
-    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await run.until(() => run.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     expect(run.logs.filter((l) => l.level === 40 && String(l.msg).includes('holds secrets as written'))).toHaveLength(1);
     chmodSync(path, 0o600);
     expect((await runCli(['--config', path, '--check-config'], noKey)).stdout).not.toContain('holds secrets');
@@ -1325,7 +1345,7 @@ describe('--check-config', () => {
     for (const note of twice) expect(r.stdout).toContain(`  - ${note}\n`);
     expect(r.stdout).not.toMatch(/webhook-5.*same URL/);
     const daemon = start([...args, ...FAST, '--drain-timeout', '100ms']);
-    await daemon.until(() => daemon.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await daemon.until(() => daemon.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     daemon.kill('SIGTERM');
     await daemon.exit;
     expect(daemon.logs.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(expect.arrayContaining(twice));
@@ -1343,7 +1363,7 @@ describe('--check-config', () => {
     expect(meant.code).toBe(0);
     expect(meant.stdout).not.toMatch(/leave grace|spaces nothing out/);
     const daemon = start(['--room', 'standup', '--leave-grace', '50', ...FAST, '--drain-timeout', '100ms']);
-    await daemon.until(() => daemon.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await daemon.until(() => daemon.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     daemon.kill('SIGTERM');
     await daemon.exit;
     expect(daemon.logs.filter((l) => l.level === 40).map((l) => l.msg)).toContain(
@@ -1408,7 +1428,7 @@ describe('--check-config', () => {
     expect(readdirSync(dir).sort()).toEqual(['state.json', 'state.json.outbox.ndjson']);
 
     const daemon = start([...args.slice(0, 6), '--sink', 'stdout', ...FAST]);
-    await daemon.until(() => daemon.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await daemon.until(() => daemon.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     const busy = await runCli(['--room', 'standup', '--state', state, '--sink', 'stdout', '--check-config'], env());
     expect(busy.code).toBe(0);
     expect(busy.stdout).toContain(`the state file is in use by a running presence-watcher (pid ${daemon.child.pid}): a daemon started with it now would exit 2 until that one stops`);

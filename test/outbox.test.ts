@@ -390,7 +390,7 @@ describe('at-least-once delivery across restarts (CLI)', () => {
 
   it('one daemon per state file: a second one exits 2; a stale lock from kill -9 is taken over', async () => {
     const { start } = await setup([]);
-    const ready = (run: CliRun) => run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const ready = (run: CliRun) => run.until(() => run.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     const first = start([]);
     await ready(first);
     const second = start([]);
@@ -407,7 +407,7 @@ describe('at-least-once delivery across restarts (CLI)', () => {
   it('a daemon whose lock another one took over (it judged this one gone) stops with exit 1 saying so, and leaves the other\'s lock in place', async () => {
     const { dir, start } = await setup([]);
     const first = start([], { PRESENCE_LOCK_HEARTBEAT_MS: '100' });
-    await first.until(() => first.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await first.until(() => first.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     const other = formatOwner({ pid: 4242, boot: 'another-boot', start: '7', pidns: 'pid:[4026531836]' });
     writeFileSync(join(dir, 'state.json.lock'), other);
     expect((await first.exit).code).toBe(1);
@@ -475,7 +475,7 @@ describe('at-least-once delivery across restarts (CLI)', () => {
 
   it.runIf(canUnshare)('across pid namespaces (two containers on one volume): the second sees the first\'s heartbeat and exits 2; once the first is killed, its lock is taken when stale', async () => {
     const { dir, start } = await setup([]);
-    const ready = (run: CliRun) => run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    const ready = (run: CliRun) => run.until(() => run.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     const beat = { PRESENCE_LOCK_HEARTBEAT_MS: '200' }; // the test aid: stale after 600 ms instead of 30 s
     const first = start([], beat);
     await ready(first);
@@ -497,7 +497,7 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     const deadLetter = join(dir, 'dead.ndjson');
     const run = start(['--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--dead-letter', deadLetter, '--drain-timeout', '200ms']);
     // the first snapshot's two joins are one poll's: both admitted, though the cap is 1
-    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await run.until(() => run.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     expect(run.stderr).not.toContain('outbox full');
     // a later poll's events find it full (the receiver answers 503 to everything)
     sim.join('standup', { userName: 'C' });
@@ -515,7 +515,7 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     const { sim, r, start } = await setup(['A']);
     const run = start(['--sink', `webhook:${r.url}`, '--outbox-cap', '1', '--health', '127.0.0.1:0', '--drain-timeout', '200ms']);
     const url = await run.until(() => run.logs.find((l) => typeof l.healthz === 'string')?.healthz as string | undefined);
-    await run.until(() => run.logs.some((l) => l.msg === 'first snapshot taken: watching for changes'));
+    await run.until(() => run.logs.some((l) => String(l.msg).startsWith('first snapshot taken')));
     sim.join('standup', { userName: 'B' });
     await run.until(() => run.stderr.includes('outbox full'));
     const res = await fetch(url);
