@@ -26,10 +26,10 @@ async function receiver(path = '/hook') {
 const leaveOf = (n: number): PresenceEvent => ({ ...joinOf(n), id: `${joinOf(n).id}-leave`, type: 'leave' });
 
 /** A dead-letter file as the daemon writes it: one {at, sink, reason, event} a line. */
-function deadLetterFile(events: PresenceEvent[], tail = ''): { dir: string; file: string } {
+function deadLetterFile(events: PresenceEvent[], tail = '', sinkOf = (i: number) => (i % 2 ? 'webhook-1(x)' : 'slack-2(y)')): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'pw-replay-'));
   const file = join(dir, 'dead.ndjson');
-  const lines = events.map((event, i) => JSON.stringify({ at: '2026-01-01T00:00:00.000Z', sink: i % 2 ? 'webhook-1(x)' : 'slack-2(y)', reason: 'HTTP 500', event }));
+  const lines = events.map((event, i) => JSON.stringify({ at: '2026-01-01T00:00:00.000Z', sink: sinkOf(i), reason: 'HTTP 500', event }));
   writeFileSync(file, lines.join('\n') + '\n' + tail);
   return { dir, file };
 }
@@ -62,7 +62,7 @@ describe('presence-watcher replay', () => {
 
   it("takes the sinks, their filters and the secret from the daemon's config file", async () => {
     const r = await receiver();
-    const { dir, file } = deadLetterFile([joinOf(1), leaveOf(1), joinOf(2)]);
+    const { dir, file } = deadLetterFile([joinOf(1), leaveOf(1), joinOf(2)], '', () => 'webhook-1(x)');
     const cfg = join(dir, 'watcher.yaml');
     writeFileSync(cfg, `rooms: [r]\nwebhookSecret: ${SECRET}\nsinks:\n  - type: webhook\n    url: ${r.url}\n    events: [join]\n`);
     const run = await runCli(['replay', file, '--config', cfg]);
@@ -70,6 +70,39 @@ describe('presence-watcher replay', () => {
     expect(r.requests.map((x) => JSON.parse(x.body).type)).toEqual(['join', 'join']);
     expect(verify(SECRET, r.requests[0]!.headers as Record<string, string>, r.requests[0]!.body)).toBe(true);
     expect(run.stderr).toContain("2 of 2 deliveries made; the sinks' filters took the rest");
+  });
+
+  it('with --config, each event goes back only to the sink that failed it: a Slack message delivered fine is not posted again for a webhook\'s failure', async () => {
+    const hook = await receiver();
+    const slack = await receiver('/services/T0/B0/tok');
+    // the daemon's names: slack-1(<host>) and webhook-2(<host>); the webhook's URL has moved since
+    // (another host), which its place in the list ("webhook-2") still finds
+    const slackName = `slack-1(${new URL(slack.url).host})`;
+    const { dir, file } = deadLetterFile([joinOf(1), joinOf(2), joinOf(3), joinOf(2)], '', (i) => (i === 0 || i === 3 ? slackName : 'webhook-2(old-host.example:8443)'));
+    const cfg = join(dir, 'watcher.yaml');
+    writeFileSync(cfg, `rooms: [r]\nsinks:\n  - type: slack\n    url: ${slack.url}\n  - type: webhook\n    url: ${hook.url}\n`);
+    const run = await runCli(['replay', file, '--config', cfg]);
+    expect(run.code).toBe(0);
+    expect(hook.requests.map((x) => JSON.parse(x.body).id)).toEqual([joinOf(2).id, joinOf(3).id]);
+    // joinOf(2) failed for both: one message for Slack with 1 and 2; 3 was Slack's already
+    const posted = slack.requests.map((x) => JSON.parse(x.body).text).join('\n');
+    expect(posted).toContain('P1 joined');
+    expect(posted).toContain('P2 joined');
+    expect(posted).not.toContain('P3');
+    expect(run.stderr).toContain('4 of 4 deliveries made\n');
+
+    // a sink the config no longer has: nothing is sent, and the way out is named
+    const gone = deadLetterFile([joinOf(4)], '', () => 'webhook-3(removed.example)');
+    const refused = await runCli(['replay', gone.file, '--config', cfg]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.split('\n')[0]).toBe(
+      `presence-watcher: replay: ${gone.file} holds events dead-lettered for sinks the config has none like: webhook-3(removed.example) (1 event); its sinks are ${slackName}, webhook-2(${new URL(hook.url).host}). Each event goes back to the sink that failed it (Slack and stdout would repeat what others delivered): to send them somewhere, name it with --sink (every event of the file goes to every --sink)`,
+    );
+    expect(hook.requests).toHaveLength(2);
+    // --sink: every event of the file to every sink named, as asked
+    const named = await runCli(['replay', gone.file, '--sink', `webhook:${hook.url}`]);
+    expect(named.code).toBe(0);
+    expect(hook.requests.map((x) => JSON.parse(x.body).id).at(-1)).toBe(joinOf(4).id);
   });
 
   it('what fails again goes to --dead-letter and exits 1, without the URL', async () => {
@@ -133,7 +166,7 @@ describe('presence-watcher replay', () => {
     const { file } = deadLetterFile([joinOf(1), joinOf(2), leaveOf(1)]);
     const written = readDeadLetters(file).events;
     writeFileSync(file, '\uFEFF' + readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
-    expect(readDeadLetters(file)).toEqual({ events: written, skipped: 0 });
+    expect(readDeadLetters(file)).toMatchObject({ events: written, skipped: 0 });
     expect(written.map((e) => e.id)).toEqual([joinOf(1).id, joinOf(2).id, leaveOf(1).id]);
   });
 });

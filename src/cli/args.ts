@@ -159,12 +159,14 @@ export const REPLAY_HELP = `presence-watcher replay: deliver dead-lettered event
 Usage: presence-watcher replay <dead-letter.ndjson> [--sink <spec> …] [options]
 
 Reads a dead-letter file (--dead-letter of the daemon: one {at, sink, reason, event} per line) and
-delivers its events, each once and with its original id, to the sinks given: after fixing what made
-a receiver refuse them (a wrong secret, a gone URL). Receivers dedupe on the id (webhook-id), so a
-replay that repeats an event already delivered is harmless. Retries as the daemon does.
+delivers its events, each once and with its original id, after fixing what made a receiver refuse
+them (a wrong secret, a gone URL). With --config, each event goes back only to the sink(s) it was
+dead-lettered for (found by name, or by kind and place: "webhook-2"), since Slack and stdout would
+repeat what they already delivered; with --sink, every event goes to every sink named. Webhook
+receivers dedupe on the id (webhook-id). Retries as the daemon does.
 
-  --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable
-                           (default: the sinks of --config, with their filters)
+  --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable; every
+                           event to each (default: the sinks of --config, with their filters)
   --webhook-secret <s>     sign webhook deliveries (or env PRESENCE_WEBHOOK_SECRET[_FILE]); repeatable
                            with whsec_ secrets, one signature each (a rotation)
   --config <file>          take the sinks and webhookSecret from the daemon's config file

@@ -36,7 +36,7 @@ export interface ReplayIO {
  * in the file's order. A last line cut short (a crash mid-append) is skipped; any other line that is
  * not a dead-letter record makes the file unusable (ConfigError naming the line).
  */
-export function readDeadLetters(path: string): { events: PresenceEvent[]; skipped: number } {
+export function readDeadLetters(path: string): { events: PresenceEvent[]; skipped: number; sinksOf: Map<string, Set<string>> } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -46,6 +46,8 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
   // an editor may have added a byte order mark, trimming the file by hand before a replay
   const lines = withoutBom(text).split('\n');
   const byId = new Map<string, PresenceEvent>();
+  /** Each event's id → the sinks it was dead-lettered for, by name, as the lines say. */
+  const sinksOf = new Map<string, Set<string>>();
   let skipped = 0;
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
@@ -62,8 +64,14 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
     const event = (record as { event?: unknown } | null)?.event;
     if (!isEvent(event)) throw new ConfigError(`${path}: line ${i + 1} has no event: not a dead-letter file?`);
     if (!byId.has(event.id)) byId.set(event.id, event);
+    const sink = (record as { sink?: unknown }).sink;
+    if (typeof sink === 'string') {
+      let set = sinksOf.get(event.id);
+      if (!set) sinksOf.set(event.id, (set = new Set()));
+      set.add(sink);
+    }
   });
-  return { events: [...byId.values()], skipped };
+  return { events: [...byId.values()], skipped, sinksOf };
 }
 
 /** `presence-watcher replay`: deliver a dead-letter file's events again. Resolves with the exit code. */
@@ -72,7 +80,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const sinks = withSinkDefaults(c.sinks ?? file.sinks ?? [], file);
   if (sinks.length === 0) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
   const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (envValue(io.env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
-  const { events, skipped } = readDeadLetters(c.file);
+  const { events, skipped, sinksOf } = readDeadLetters(c.file);
   if (c.deadLetter !== undefined && sameFile(c.deadLetter, c.file)) {
     throw new ConfigError(
       `replay: --dead-letter ${c.deadLetter} is the file being replayed: what fails again would be appended to it, beside the events that were delivered, and the file would no longer say which are left. Give another file (e.g. ${c.file.replace(/(\.ndjson)?$/, '.again.ndjson')}), then replace the first with it`,
@@ -93,9 +101,16 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
     q.on('delivered', (batch) => (delivered += batch.length));
     q.on('abandoned', (batch) => (failed += batch.length));
   }
+  // --config: each event to the sink(s) it was dead-lettered for, not every sink: Slack and stdout do
+  // not dedupe, so a Slack message sent fine would have been posted again for a webhook's failure.
+  // --sink: to every sink given (the user names where they go: a moved URL, a new receiver).
+  const forEvent = c.sinks === undefined ? sinkRouting(dispatcher.queues.map((q) => q.sink.name), events, sinksOf, c.file) : undefined;
   let handed = 0;
+  let wanted = 0;
   for (const e of events) {
-    const routes = dispatcher.routesFor(e);
+    const mine = forEvent?.get(e.id);
+    wanted += mine ? mine.size : dispatcher.queues.length;
+    const routes = dispatcher.routesFor(e).filter((q) => !mine || mine.has(q.sink.name));
     handed += routes.length;
     for (const q of routes) q.push(e);
   }
@@ -119,8 +134,44 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
     `replayed ${events.length} event(s) from ${c.file}${skipped ? ` (a last line cut short skipped)` : ''}: ` +
     `${delivered} of ${handed} deliveries made` +
     (failed ? `, ${failed} failed again (${where})` : '') +
-    (handed < events.length * sinks.length ? '; the sinks\' filters took the rest' : '');
+    (handed < wanted ? '; the sinks\' filters took the rest' : '');
   io.stderr.write(`presence-watcher: ${secrets.scrub(summary)}\n`);
   log.flush();
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * For a replay with the config's sinks: each event's id → the names of the sinks it goes to, those
+ * it was dead-lettered for. A line's sink is found by its name ("webhook-2(hooks.example)"), else by
+ * its kind and place alone ("webhook-2"), so a sink whose URL was fixed is still found. An event
+ * whose sink the config no longer has (removed, reordered) stops the replay before anything is
+ * sent (ConfigError): where it should go is the user's call.
+ */
+function sinkRouting(names: readonly string[], events: readonly PresenceEvent[], sinksOf: ReadonlyMap<string, ReadonlySet<string>>, file: string): Map<string, Set<string>> {
+  const place = (name: string) => name.replace(/\(.*\)$/, '');
+  const byName = new Map(names.map((n) => [n, n]));
+  const byPlace = new Map(names.map((n) => [place(n), n]));
+  const out = new Map<string, Set<string>>();
+  const unknown = new Map<string, number>();
+  for (const e of events) {
+    // a line that names no sink (not the daemon's writing): every sink, as before sinks were named
+    const failed = sinksOf.get(e.id);
+    if (!failed) continue;
+    const to = new Set<string>();
+    for (const was of failed) {
+      const now = byName.get(was) ?? byPlace.get(place(was));
+      if (now === undefined) unknown.set(was, (unknown.get(was) ?? 0) + 1);
+      else to.add(now);
+    }
+    out.set(e.id, to);
+  }
+  if (unknown.size > 0) {
+    const list = [...unknown].map(([name, n]) => `${name} (${n} event${n === 1 ? '' : 's'})`).join(', ');
+    throw new ConfigError(
+      `replay: ${file} holds events dead-lettered for sinks the config has none like: ${list}; its sinks are ${names.join(', ')}. ` +
+        'Each event goes back to the sink that failed it (Slack and stdout would repeat what others delivered): ' +
+        'to send them somewhere, name it with --sink (every event of the file goes to every --sink)',
+    );
+  }
+  return out;
 }
