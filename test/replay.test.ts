@@ -26,7 +26,7 @@ async function receiver(path = '/hook') {
 const leaveOf = (n: number): PresenceEvent => ({ ...joinOf(n), id: `${joinOf(n).id}-leave`, type: 'leave' });
 
 /** A dead-letter file as the daemon writes it: one {at, sink, reason, event} a line. */
-function deadLetterFile(events: PresenceEvent[], tail = '', sinkOf = (i: number) => (i % 2 ? 'webhook-1(x)' : 'slack-2(y)')): { dir: string; file: string } {
+function deadLetterFile(events: PresenceEvent[], tail = '', sinkOf: (i: number) => string = (i) => (i % 2 ? 'webhook-1(x)' : 'slack-2(y)')): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'pw-replay-'));
   const file = join(dir, 'dead.ndjson');
   const lines = events.map((event, i) => JSON.stringify({ at: '2026-01-01T00:00:00.000Z', sink: sinkOf(i), reason: 'HTTP 500', event }));
