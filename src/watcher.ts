@@ -283,6 +283,13 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #seen = new Set<string>();
   /** Room mode: the rooms a saved state listed (so they answered Daily once), for #roomGone. */
   #listedInState = new Set<string>();
+  /**
+   * Room mode: what the saved state held of rooms this watcher does not watch (a room taken off the
+   * list for a while, a state from --all-rooms), saved again as it was. Dropped, a room put back on
+   * the list was a first snapshot again: everyone there announced again as already there, and no
+   * leave for who had left meanwhile.
+   */
+  #unwatched: Pick<SavedState, 'rooms' | 'updates' | 'pendingLeaves'> | undefined;
   #ready = false;
   #started = false;
   #abort = new AbortController();
@@ -560,6 +567,22 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       for (const [id, at] of Object.entries(ids)) this.#grace.carry(room, id, wallNow - Date.parse(at), now);
     }
     if (this.#rooms) {
+      const watched = new Set(this.#rooms);
+      const kept: Pick<SavedState, 'rooms' | 'updates' | 'pendingLeaves'> = { rooms: {} };
+      for (const [room, list] of Object.entries(state.rooms)) if (!watched.has(room)) setOwn(kept.rooms, room, list);
+      for (const key of ['updates', 'pendingLeaves'] as const) {
+        for (const [room, byId] of Object.entries(state[key] ?? {})) {
+          if (!watched.has(room)) setOwn((kept[key] ??= {}) as Record<string, unknown>, room, byId);
+        }
+      }
+      const names = Object.keys(kept.rooms);
+      if (names.length > 0) {
+        this.#unwatched = kept;
+        this.#log.info(
+          { rooms: names.length },
+          `the saved state holds ${names.length} room(s) not watched now (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}): kept as they were, so that watching one again reports what changed since`,
+        );
+      }
       for (const room of this.#rooms) {
         const list = ownValue(state.rooms, room);
         if (list) {
@@ -610,6 +633,13 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (missing.size > 0) {
       state.pendingLeaves = {};
       for (const [room, ids] of missing) setOwn(state.pendingLeaves, room, Object.fromEntries([...ids].map(([id, at]) => [id, new Date(at).toISOString()])));
+    }
+    // rooms not watched now, as the state held them (never one this watcher polls: the restore kept only others)
+    const kept = this.#unwatched;
+    if (kept) {
+      for (const [room, list] of Object.entries(kept.rooms)) setOwn(rooms, room, list);
+      for (const [room, byId] of Object.entries(kept.updates ?? {})) setOwn((state.updates ??= {}), room, byId);
+      for (const [room, byId] of Object.entries(kept.pendingLeaves ?? {})) setOwn((state.pendingLeaves ??= {}), room, byId);
     }
     return state;
   }

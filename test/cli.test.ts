@@ -912,6 +912,19 @@ describe('CLI', () => {
     expect(nobody.msg).toBe('first snapshot taken: 0 people present, in 0 room(s) with anyone in them; watching for changes (if calls are on now: is the API key the one of their Daily domain?)');
   });
 
+  it('--check-config says which rooms of the state this config does not watch, kept as they are', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-unwatched-'));
+    const state = join(dir, 'state.json');
+    sim.join('retro', { userName: 'Rex' });
+    expect((await runCli(['--room', 'standup', '--room', 'retro', '--once', '--state', state], env())).code).toBe(0);
+    const r = await runCli(['--room', 'standup', '--state', state, '--check-config'], env());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('\n               1 of its room(s) not watched by this config (retro): kept as they are, so that watching one again reports what changed since\n');
+    // and kept: a run of standup alone leaves retro in the file as it was
+    expect((await runCli(['--room', 'standup', '--once', '--state', state], env())).code).toBe(0);
+    expect((JSON.parse(readFileSync(state, 'utf8')) as { rooms: Record<string, { userName: string }[]> }).rooms.retro!.map((p) => p.userName)).toEqual(['Rex']);
+  });
+
   it('--health serves /healthz and Prometheus /metrics', async () => {
     sim.join('standup', { userName: 'A' });
     const run = start(['--room', 'standup', ...FAST, '--health', '127.0.0.1:0']);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DailyApiError } from '../src/daily/errors.js';
 import type { PresenceEvent } from '../src/events.js';
+import type { SavedState } from '../src/state/store.js';
 import { PIECEWISE_MIN_CHARS } from '../src/daily/parse.js';
 import type { SimulatorFault } from '../src/simulator/simulator.js';
 import { EventsOverflowError, overBudget, PresenceWatcher, WatcherOptionsError } from '../src/watcher.js';
@@ -144,7 +145,8 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       expect(summary(h.events).sort()).toEqual(names.map((r) => `join:${r}:in ${r}`).sort());
       const saved = JSON.parse(JSON.stringify(h.watcher.exportState())) as { rooms: Record<string, unknown[]> };
       // `rooms['__proto__'] = list` set the record's prototype: the room was missing from the state file
-      expect(Object.keys(saved.rooms).sort()).toEqual(names.slice().sort());
+      // (room mode keeps the state's unwatched room "other" as it was)
+      expect(Object.keys(saved.rooms).sort()).toEqual([...names, ...('rooms' in mode ? ['other'] : [])].sort());
       expect(Object.keys(h.watcher.snapshot()).sort()).toEqual(names.slice().sort());
       expect(Object.hasOwn(h.watcher.snapshot(), '__proto__')).toBe(true);
       await h.watcher.stop();
@@ -164,6 +166,55 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       await h.close();
       h = undefined;
     }
+  });
+
+  it('a room taken off the list keeps its saved state: watched again, it reports what changed since (a leave), not everyone again as already there', async () => {
+    h = await startHarness({ rooms: ['a', 'b'] }, { rooms: ['a', 'b'], leaveGraceMs: 60_000 });
+    h.sim.join('a', { userName: 'Ann' });
+    const bob = h.sim.join('b', { userName: 'Bob' });
+    const cy = h.sim.join('b', { userName: 'Cy' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    await polls(h.watcher, 1, 'b');
+    // Cy goes missing: a leave pending under the grace, and Bob renamed (an update counted)
+    h.sim.leave('b', cy.id);
+    h.sim.rename('b', bob.id, 'Bob (away)');
+    await waitFor(h.watcher, 'event', () => h!.events.some((e) => e.type === 'update'));
+    await polls(h.watcher, 1, 'b');
+    const first = JSON.parse(JSON.stringify(h.watcher.exportState())) as SavedState;
+    expect(first.pendingLeaves?.b).toHaveProperty(cy.id);
+    await h.watcher.stop();
+
+    // a run watching "a" alone: b is not polled, and saved again as it was
+    const { logger, lines: logs } = capturingLogger();
+    const bRequests = () => h!.sim.requests.filter((r) => r.path.endsWith('/rooms/b/presence')).length;
+    const before = bRequests();
+    const onlyA = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], leaveGraceMs: 60_000, initialState: first, logger });
+    const events: PresenceEvent[] = [];
+    onlyA.on('event', (e) => events.push(e));
+    onlyA.start();
+    await waitFor(onlyA, 'ready', () => onlyA.isReady);
+    await polls(onlyA, 2);
+    const second = JSON.parse(JSON.stringify(onlyA.exportState())) as SavedState;
+    await onlyA.stop();
+    expect(events).toEqual([]);
+    expect(bRequests()).toBe(before);
+    expect(second.rooms.b).toEqual(first.rooms.b);
+    expect(second.updates?.b).toEqual(first.updates?.b);
+    expect(second.pendingLeaves?.b).toEqual(first.pendingLeaves?.b);
+    expect(logs.join('\n')).toContain('the saved state holds 1 room(s) not watched now (b): kept as they were, so that watching one again reports what changed since');
+
+    // Bob leaves while b is not watched; b watched again (no grace now): his leave, Cy's pending one,
+    // and no join for anyone
+    h.sim.leave('b', bob.id);
+    const again = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a', 'b'], initialState: second });
+    const later: PresenceEvent[] = [];
+    again.on('event', (e) => later.push(e));
+    again.start();
+    await waitFor(again, 'ready', () => again.isReady);
+    await polls(again, 1, 'b');
+    await again.stop();
+    expect(summary(later).sort()).toEqual(['leave:b:Bob (away)', 'leave:b:Cy']);
   });
 
   it('an unknown room is a per-room error; the other rooms go on', async () => {

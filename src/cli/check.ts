@@ -175,6 +175,13 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
     const saved = state.rooms;
     let fresh: string[] = [];
     if (state.mode === 'rooms') fresh = cfg.allRooms ? ['every room but those the state watched'] : cfg.rooms.filter((r) => !Object.hasOwn(saved, r));
+    // room mode keeps what the state holds of rooms it does not watch, saved again as it was
+    const unwatched = cfg.allRooms ? [] : Object.keys(saved).filter((r) => !cfg.rooms.includes(r));
+    if (unwatched.length > 0) {
+      lines.push(
+        `             ${unwatched.length} of its room(s) not watched by this config (${unwatched.slice(0, 5).join(', ')}${unwatched.length > 5 ? ', …' : ''}): kept as they are, so that watching one again reports what changed since`,
+      );
+    }
     if (fresh.length > 0) {
       notes.push(
         `the state has never seen ${fresh.join(', ')}: ${fresh.length === 1 && !cfg.allRooms ? 'its' : 'their'} people get initial joins on the first poll${cfg.ignoreInitial ? ' (dropped: --ignore-initial)' : ' (--ignore-initial drops them)'}`,
