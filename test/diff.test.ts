@@ -5,6 +5,7 @@ import { murmur3Id, murmur3IdPair } from '../src/util/murmur3.js';
 import { applyEvents, diffDomain, diffRoom, eventId, joinAndLeaveIds, type RoomState } from '../src/diff.js';
 import { TRACKED_FIELDS, type Participant } from '../src/events.js';
 import { seededRandom } from '../src/simulator/random.js';
+import { typeErrorOf } from './support/helpers.js';
 
 const at = '2026-01-01T00:00:00.000Z';
 
@@ -267,15 +268,7 @@ describe('diffDomain', () => {
 });
 
 describe("the reference diff and the room parsers name a caller's slip", () => {
-  const call = (f: () => unknown) => {
-    try {
-      f();
-    } catch (err) {
-      expect(err).toBeInstanceOf(TypeError);
-      return (err as Error).message;
-    }
-    throw new Error('expected a TypeError');
-  };
+  const call = typeErrorOf;
   const room = { room: 'r', participants: [p('a')], complete: true };
 
   it('diffRoom, diffDomain and applyEvents, each argument', () => {

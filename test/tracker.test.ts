@@ -6,6 +6,7 @@ import { seededRandom } from '../src/simulator/random.js';
 import { DomainTracker, RoomTracker } from '../src/tracker.js';
 import { parseDomainText, parseJson, parseRoomEntries, parseRoomText, toParticipant, type DomainEntries, type DomainLists, type RoomText } from '../src/daily/parse.js';
 import { DailyApiError } from '../src/daily/errors.js';
+import { typeErrorOf } from './support/helpers.js';
 
 // The watcher runs on RoomTracker/DomainTracker; diffRoom/diffDomain are the pure reference. These
 // tests drive both with the same random snapshot sequences and require identical events (ids,
@@ -111,15 +112,7 @@ describe('RoomTracker', () => {
   it("a caller's slip (the answer instead of its entries, options missing or misspelt) is a TypeError naming it, before anything changes", () => {
     const tracker = new RoomTracker('r');
     const answer = parseRoomEntries('r', { total_count: 1, data: [{ id: 'a' }] });
-    const call = (f: () => unknown) => {
-      try {
-        f();
-      } catch (err) {
-        expect(err).toBeInstanceOf(TypeError);
-        return (err as Error).message;
-      }
-      throw new Error('expected a TypeError');
-    };
+    const call = typeErrorOf;
     const t = tracker as unknown as { apply: (...args: unknown[]) => unknown; applyText: (...args: unknown[]) => unknown };
     // before: "Cannot read properties of undefined (reading 'initial')" from inside, or a string walked as a list
     expect(call(() => t.apply(answer, { at }))).toMatch(/entries must be an array of checked entries, not an object \(an answer of parseRoomEntries\? give its \.entries and \.complete\)/);

@@ -4,6 +4,7 @@ import type { PresenceEvent } from '../../src/events.js';
 import { Writable } from 'node:stream';
 import { eventId } from '../../src/diff.js';
 import { createLogger, type Logger, type SecretRegistry } from '../../src/log.js';
+import { expect } from 'vitest';
 
 /** A silent logger for tests that do not look at logs. */
 export const quietLogger = createLogger({ level: 'silent' });
@@ -126,4 +127,15 @@ export function polls(watcher: PresenceWatcher, n: number, target?: string, time
     };
     watcher.on('poll', on);
   });
+}
+
+/** The message of the TypeError `f` throws; fails the test when it throws nothing, or something else. */
+export function typeErrorOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(TypeError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a TypeError');
 }
