@@ -280,8 +280,23 @@ const LOOPBACK_REACHABLE = new Set(['0.0.0.0', '::', '127.0.0.1', 'localhost']);
 export function healthNotes(cfg: Pick<DaemonConfig, 'health' | 'healthFromEnv'>): StartNote[] {
   const { health, healthFromEnv: env } = cfg;
   if (!health || !env) return [];
-  if (health.port === env.port && LOOPBACK_REACHABLE.has(health.host)) return [];
   const addr = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  if (health.port === env.port && LOOPBACK_REACHABLE.has(health.host)) {
+    // the image's own check still answers, but a loopback address is out of reach of everything
+    // outside the container: a Kubernetes probe (to the pod's IP) restarts it over and over, and
+    // Prometheus scrapes nothing. A bare `--health 9464`, meant to turn on what the image had on.
+    const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
+    if (!wildcard(env.host) || wildcard(health.host)) return [];
+    return [
+      {
+        level: 'warn',
+        message:
+          `--health ${addr(health)} replaces PRESENCE_HEALTH (${addr(env)}): the endpoint now answers on this machine's loopback only, ` +
+          `out of reach of a Kubernetes probe (to the pod's address, so the pod is restarted over and over) or a Prometheus scrape from elsewhere. ` +
+          `The image serves it already: drop --health, or give ${addr({ host: env.host, port: health.port })}`,
+      },
+    ];
+  }
   return [
     {
       level: 'warn',

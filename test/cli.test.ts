@@ -1221,10 +1221,17 @@ describe('--check-config', () => {
     expect(note(moved)).toEqual([
       "  - --health 0.0.0.0:9100 replaces PRESENCE_HEALTH (0.0.0.0:9464), which a health check may still probe: the Docker image's HEALTHCHECK asks 127.0.0.1:9464, finds nothing there and marks the container unhealthy. To move the endpoint, set PRESENCE_HEALTH=0.0.0.0:9100 instead of --health (or PRESENCE_HEALTH= to turn it off)",
     ]);
-    // the same port on loopback or every address: the probe still answers, nothing to say
-    for (const same of ['9464', '0.0.0.0:9464', '[::]:9464']) {
+    // the same port on every address: the probe still answers, nothing to say
+    for (const same of ['0.0.0.0:9464', '[::]:9464']) {
       expect(note(await runCli(['--room', 'a', '--health', same, '--check-config'], env(image)))).toEqual([]);
     }
+    // on loopback (a bare port): the image's check still answers, but nothing outside the container can
+    const loopback = await runCli(['--room', 'a', '--health', '9464', '--check-config'], env(image));
+    expect(note(loopback)).toEqual([
+      "  - --health 127.0.0.1:9464 replaces PRESENCE_HEALTH (0.0.0.0:9464): the endpoint now answers on this machine's loopback only, out of reach of a Kubernetes probe (to the pod's address, so the pod is restarted over and over) or a Prometheus scrape from elsewhere. The image serves it already: drop --health, or give 0.0.0.0:9464",
+    ]);
+    // a PRESENCE_HEALTH on loopback itself (not the image's): nothing is taken from outside
+    expect(note(await runCli(['--room', 'a', '--health', '9464', '--check-config'], env({ PRESENCE_HEALTH: '127.0.0.1:9464' })))).toEqual([]);
     // the same port on one other address (the pod's): 127.0.0.1 finds nothing there either
     expect(note(await runCli(['--room', 'a', '--health', '[::1]:9464', '--check-config'], env(image)))[0]).toContain('--health [::1]:9464 replaces PRESENCE_HEALTH (0.0.0.0:9464)');
     // a config file's health is the same setting; without PRESENCE_HEALTH nothing is replaced
