@@ -290,6 +290,13 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    * leave for who had left meanwhile.
    */
   #unwatched: Pick<SavedState, 'rooms' | 'updates' | 'pendingLeaves'> | undefined;
+  /**
+   * Room mode resumed from a state of the whole domain (--all-rooms): saved as one again, since with
+   * the other rooms kept it still says every room's last-known people (a room it lacks was empty).
+   * Saved as `rooms`, a room empty then and occupied by the next --all-rooms run read as never seen:
+   * its people announced as already there when watching started.
+   */
+  #keepsDomain = false;
   #ready = false;
   #started = false;
   #abort = new AbortController();
@@ -576,6 +583,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         }
       }
       const names = Object.keys(kept.rooms);
+      this.#keepsDomain = state.mode === 'domain';
       if (names.length > 0) {
         this.#unwatched = kept;
         this.#log.info(
@@ -625,7 +633,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     for (const [room, list] of this.#presence()) setOwn(rooms, room, list);
     for (const room of this.#grace.rooms) setOwn(rooms, room, [...(ownValue(rooms, room) ?? []), ...this.#grace.pending(room)]);
     const wallNow = this.#now();
-    const state: SavedState = { version: 1, savedAt: new Date(wallNow).toISOString(), mode: this.#rooms ? 'rooms' : 'domain', rooms };
+    const state: SavedState = { version: 1, savedAt: new Date(wallNow).toISOString(), mode: this.#rooms && !this.#keepsDomain ? 'rooms' : 'domain', rooms };
     if (this.#client.source !== undefined) state.source = this.#client.source;
     const updates = this.#updateCounts();
     if (Object.keys(updates).length > 0) state.updates = updates;

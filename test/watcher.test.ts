@@ -217,6 +217,32 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(summary(later).sort()).toEqual(['leave:b:Bob (away)', 'leave:b:Cy']);
   });
 
+  it('room mode resumed from a state of the whole domain saves one of the whole domain again: back on allRooms, a room empty then is a room whose people joined, not people already there', async () => {
+    h = await startHarness({ rooms: ['a', 'b', 'c'] }, { allRooms: true });
+    h.sim.join('b', { userName: 'Bob' });
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    const domain = JSON.parse(JSON.stringify(h.watcher.exportState())) as SavedState;
+    await h.watcher.stop();
+    // a run of room a alone, from that state
+    const onlyA = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], initialState: domain });
+    onlyA.start();
+    await waitFor(onlyA, 'ready', () => onlyA.isReady);
+    const saved = JSON.parse(JSON.stringify(onlyA.exportState())) as SavedState;
+    await onlyA.stop();
+    expect(saved.mode).toBe('domain');
+    expect(saved.rooms.b!.map((p) => p.userName)).toEqual(['Bob']);
+    // Cy comes into c, empty at the domain's snapshot: back on allRooms, a join, not "already there"
+    h.sim.join('c', { userName: 'Cy' });
+    const all = new PresenceWatcher({ ...quickOptions(h.sim), allRooms: true, initialState: saved });
+    const events: PresenceEvent[] = [];
+    all.on('event', (e) => events.push(e));
+    all.start();
+    await waitFor(all, 'ready', () => all.isReady);
+    await all.stop();
+    expect(events.map((e) => [e.type, e.room, e.participant.userName, e.type === 'join' ? (e.initial ?? false) : undefined])).toEqual([['join', 'c', 'Cy', false]]);
+  });
+
   it('an unknown room is a per-room error; the other rooms go on', async () => {
     h = await startHarness({ rooms: ['a'] }, { rooms: ['a', 'missing'] });
     h.sim.join('a', { userName: 'Ada' });
