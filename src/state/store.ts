@@ -4,7 +4,11 @@ import type { Participant } from '../events.js';
 export interface SavedState {
   version: 1;
   savedAt: string;
-  /** `rooms`: one entry per watched room seen at least once (empty rooms included). `domain`: every occupied room. */
+  /**
+   * `rooms`: one entry per room seen at least once (empty rooms included): a room it lacks was never
+   * seen. `domain`: every room's last-known people, a room it lacks was empty (a watcher in room
+   * mode that resumed such a state keeps it so, its own rooms listed even when empty).
+   */
   mode: 'rooms' | 'domain';
   rooms: Record<string, Participant[]>;
   /**
