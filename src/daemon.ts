@@ -660,26 +660,49 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   let emitted = 0;
   if (io.once) watcher.on('event', () => emitted++);
   // who the first snapshots found, from the polls' counts (snapshot() would copy everyone): a key for
-  // another domain, or the wrong rooms, shows as nobody at all, where nothing else would say so
-  const firstCounts = new Map<string, { people: number; rooms: number }>();
-  const countFirst = (p: PollInfo) => {
-    if (p.ok) firstCounts.set(p.target, { people: p.participants, rooms: p.rooms });
+  // another domain, or the wrong rooms, shows as nobody at all, where nothing else would say so. A
+  // room Daily does not know (404) or refuses (403) never gets a first snapshot, so `ready` never
+  // comes: once every other target has answered, the line is said all the same, naming those rooms
+  const firsts = new Map<string, { people: number; rooms: number } | Error>();
+  let startSaid = false;
+  const sayStarted = () => {
+    startSaid = true;
+    watcher.off('poll', onFirstPoll);
+    let people = 0;
+    let rooms = 0;
+    const failing: string[] = [];
+    for (const [target, first] of firsts) {
+      if (first instanceof Error) failing.push(target);
+      else {
+        people += first.people;
+        rooms += first.rooms;
+      }
+    }
+    firsts.clear();
+    const watched = watcher.targets.length;
+    const where = cfg.allRooms
+      ? `${rooms} room(s) with anyone in them`
+      : failing.length === 0
+        ? `${rooms} of the ${watched} room(s) watched`
+        : `${rooms} of the ${watched - failing.length} room(s) that answered; ${failing.length} of the ${watched} watched did not (${failing.slice(0, 5).join(', ')}${failing.length > 5 ? ', …' : ''}: see the warnings above)`;
+    // nobody in the whole domain is normal at night, and what a key for another domain looks like
+    const nobody = cfg.allRooms && people === 0 ? ' (if calls are on now: is the API key the one of their Daily domain?)' : '';
+    log.info(
+      { targets: watched, people, rooms, ...(failing.length > 0 ? { failing } : {}) },
+      `first snapshot taken: ${people} ${people === 1 ? 'person' : 'people'} present, in ${where}; watching for changes${nobody}`,
+    );
   };
-  if (!io.once) watcher.on('poll', countFirst);
+  const onFirstPoll = (p: PollInfo) => {
+    if (p.ok) firsts.set(p.target, { people: p.participants, rooms: p.rooms });
+    // a room Daily will answer the same way until someone changes it (a transient failure is retried)
+    else if (p.error instanceof DailyApiError && !p.error.retryable && !p.error.fatal) firsts.set(p.target, p.error);
+    const failed = [...firsts.values()].some((f) => f instanceof Error);
+    if (failed && firsts.size === watcher.targets.length) sayStarted();
+  };
+  if (!io.once) watcher.on('poll', onFirstPoll);
   watcher.on('ready', () => {
     if (!io.once) {
-      watcher.off('poll', countFirst);
-      let people = 0;
-      let rooms = 0;
-      for (const c of firstCounts.values()) {
-        people += c.people;
-        rooms += c.rooms;
-      }
-      firstCounts.clear();
-      const where = cfg.allRooms ? `${rooms} room(s) with anyone in them` : `${rooms} of the ${watcher.targets.length} room(s) watched`;
-      // nobody in the whole domain is normal at night, and what a key for another domain looks like
-      const nobody = cfg.allRooms && people === 0 ? ' (if calls are on now: is the API key the one of their Daily domain?)' : '';
-      log.info({ targets: watcher.targets.length, people, rooms }, `first snapshot taken: ${people} ${people === 1 ? 'person' : 'people'} present, in ${where}; watching for changes${nobody}`);
+      if (!startSaid) sayStarted();
       return;
     }
     // what the snapshot found, said even when it found nobody: "who is in standup now?" answered
