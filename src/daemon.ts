@@ -661,7 +661,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   if (io.once) watcher.on('event', () => emitted++);
   // who the first snapshots found, from the polls' counts (snapshot() would copy everyone): a key for
   // another domain, or the wrong rooms, shows as nobody at all, where nothing else would say so. A
-  // room Daily does not know (404) or refuses (403) never gets a first snapshot, so `ready` never
+  // room Daily does not know (404; a 400 likewise) never gets a first snapshot, so `ready` never
   // comes: once every other target has answered, the line is said all the same, naming those rooms
   const firsts = new Map<string, { people: number; rooms: number } | Error>();
   let startSaid = false;
