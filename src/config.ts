@@ -15,7 +15,7 @@ import { checkWebhookAuth, checkWebhookHeaders, MAX_WEBHOOK_CONCURRENCY } from '
 import { LOG_FORMATS, LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from './log.js';
 import { EVENT_TYPES } from './events.js';
 import { NOT_EXPANDED_WHERE, UNEXPANDED, withoutBom } from './util/text.js';
-import { setOwn } from './util/record.js';
+import { isRecord, setOwn } from './util/record.js';
 import { followLinks } from './util/file-kind.js';
 import { MAX_SAVE_EVERY_MS } from './watcher.js';
 import { roomAsUrl } from './daily/room-name.js';
@@ -270,9 +270,6 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-function isMapping(v: unknown): boolean {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 const SECRET_FIELDS = new Set(['apiKey', 'webhookSecret', 'secret', 'url', 'apiUrl', 'headers']);
 
@@ -349,7 +346,7 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
       const hint = closestName(k, known);
       if (hint !== undefined) return `"${k}" (did you mean "${hint}"?)`;
       // a block of shared sink settings, kept for a YAML anchor: x- keys are there for that
-      const block = issue.path.length === 0 && k !== '<<' && isMapping(valueAt(interpolated, [k]));
+      const block = issue.path.length === 0 && k !== '<<' && isRecord(valueAt(interpolated, [k]));
       return block ? `"${k}" (a block of your own, for YAML anchors? name it "x-${k}": top-level keys starting with x- are ignored)` : `"${k}"`;
     });
     message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
@@ -427,18 +424,16 @@ export function readProblem(err: unknown): string {
 export function writtenSecrets(raw: unknown): string[] {
   const out: string[] = [];
   const written = (v: unknown) => typeof v === 'string' && v.trim() !== '' && !v.includes('${');
-  if (!isMapping(raw)) return out;
-  const r = raw as Record<string, unknown>;
-  for (const k of ['apiKey', 'webhookSecret']) if (written(r[k])) out.push(k);
-  if (Array.isArray(r.sinks)) {
-    r.sinks.forEach((s: unknown, i) => {
-      if (!isMapping(s)) return;
-      const sink = s as Record<string, unknown>;
+  if (!isRecord(raw)) return out;
+  for (const k of ['apiKey', 'webhookSecret']) if (written(raw[k])) out.push(k);
+  if (Array.isArray(raw.sinks)) {
+    raw.sinks.forEach((sink: unknown, i) => {
+      if (!isRecord(sink)) return;
       if (written(sink.secret)) out.push(`sinks[${i}].secret`);
       // a receiver on this machine is no credential to anyone else on it
       if (written(sink.url) && !onThisMachine(sink.url as string)) out.push(`sinks[${i}].url`);
-      if (isMapping(sink.headers)) {
-        for (const [name, v] of Object.entries(sink.headers as Record<string, unknown>)) if (written(v)) out.push(`sinks[${i}].headers.${name}`);
+      if (isRecord(sink.headers)) {
+        for (const [name, v] of Object.entries(sink.headers)) if (written(v)) out.push(`sinks[${i}].headers.${name}`);
       }
     });
   }
@@ -637,6 +632,11 @@ export function parseHostPort(text: string, what = '--health'): { host: string; 
   }
   const host = m[1] ? m[1].replace(/^\[|\]$/g, '') : '127.0.0.1';
   return { host, port };
+}
+
+/** `parseHostPort`'s inverse: `host:port`, an IPv6 host in brackets, as in a URL (":::9464" read as nothing). */
+export function formatHostPort(a: { host: string; port: number }): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
 
 /** Everything the daemon needs, resolved from file, flags and environment. */

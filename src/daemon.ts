@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { ConfigError, durationNotes, type DaemonConfig, type SinkConfig } from './config.js';
+import { ConfigError, durationNotes, formatHostPort, type DaemonConfig, type SinkConfig } from './config.js';
 import { Dispatcher, type SinkFilter } from './dispatcher.js';
 import { HealthServer } from './health.js';
 import { secrets, type Logger } from './log.js';
@@ -280,7 +280,6 @@ const LOOPBACK_REACHABLE = new Set(['0.0.0.0', '::', '127.0.0.1', 'localhost']);
 export function healthNotes(cfg: Pick<DaemonConfig, 'health' | 'healthFromEnv'>): StartNote[] {
   const { health, healthFromEnv: env } = cfg;
   if (!health || !env) return [];
-  const addr = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
   if (health.port === env.port && LOOPBACK_REACHABLE.has(health.host)) {
     // the image's own check still answers, but a loopback address is out of reach of everything
     // outside the container: a Kubernetes probe (to the pod's IP) restarts it over and over, and
@@ -291,9 +290,9 @@ export function healthNotes(cfg: Pick<DaemonConfig, 'health' | 'healthFromEnv'>)
       {
         level: 'warn',
         message:
-          `--health ${addr(health)} replaces PRESENCE_HEALTH (${addr(env)}): the endpoint now answers on this machine's loopback only, ` +
+          `--health ${formatHostPort(health)} replaces PRESENCE_HEALTH (${formatHostPort(env)}): the endpoint now answers on this machine's loopback only, ` +
           `out of reach of a Kubernetes probe (to the pod's address, so the pod is restarted over and over) or a Prometheus scrape from elsewhere. ` +
-          `The image serves it already: drop --health, or give ${addr({ host: env.host, port: health.port })}`,
+          `The image serves it already: drop --health, or give ${formatHostPort({ host: env.host, port: health.port })}`,
       },
     ];
   }
@@ -301,9 +300,9 @@ export function healthNotes(cfg: Pick<DaemonConfig, 'health' | 'healthFromEnv'>)
     {
       level: 'warn',
       message:
-        `--health ${addr(health)} replaces PRESENCE_HEALTH (${addr(env)}), which a health check may still probe: ` +
+        `--health ${formatHostPort(health)} replaces PRESENCE_HEALTH (${formatHostPort(env)}), which a health check may still probe: ` +
         `the Docker image's HEALTHCHECK asks 127.0.0.1:${env.port}, finds nothing there and marks the container unhealthy. ` +
-        `To move the endpoint, set PRESENCE_HEALTH=${addr(health)} instead of --health (or PRESENCE_HEALTH= to turn it off)`,
+        `To move the endpoint, set PRESENCE_HEALTH=${formatHostPort(health)} instead of --health (or PRESENCE_HEALTH= to turn it off)`,
     },
   ];
 }
@@ -696,8 +695,8 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     if (p.ok) firsts.set(p.target, { people: p.participants, rooms: p.rooms });
     // a room Daily will answer the same way until someone changes it (a transient failure is retried)
     else if (p.error instanceof DailyApiError && !p.error.retryable && !p.error.fatal) firsts.set(p.target, p.error);
-    const failed = [...firsts.values()].some((f) => f instanceof Error);
-    if (failed && firsts.size === watcher.targets.length) sayStarted();
+    // every target heard from, and not all of them answered (then `ready` says it)
+    if (firsts.size === watcher.targets.length && [...firsts.values()].some((f) => f instanceof Error)) sayStarted();
   };
   if (!io.once) watcher.on('poll', onFirstPoll);
   watcher.on('ready', () => {
@@ -727,7 +726,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       healthUrl = await health.listen();
     } catch (err) {
       await watcher.stop();
-      throw new ConfigError(`--health ${cfg.health.host}:${cfg.health.port}: cannot listen: ${listenProblem(err, cfg.health.port)}`);
+      throw new ConfigError(`--health ${formatHostPort(cfg.health)}: cannot listen: ${listenProblem(err, cfg.health.port)}`);
     }
     log.info(
       { healthz: `${healthUrl}/healthz`, livez: `${healthUrl}/livez`, metrics: `${healthUrl}/metrics` },

@@ -144,6 +144,11 @@ export function diffRoom(prev: RoomState | undefined, snapshot: RoomSnapshot, op
   if (typeof s?.room !== 'string' || !Array.isArray(s.participants) || typeof s.complete !== 'boolean') {
     throw new TypeError(`diffRoom: snapshot must be { room, participants, complete } (a name, an array of participants, whether Daily listed everyone), not ${kindOf(snapshot)}${Array.isArray(snapshot) ? ' (the participants alone?)' : ''}`);
   }
+  return roomDiff(prev, snapshot, opts, updates);
+}
+
+/** diffRoom without its argument checks: for diffDomain, whose own checks cover every room's. */
+function roomDiff(prev: RoomState | undefined, snapshot: RoomSnapshot, opts: DiffOptions, updates: Map<string, number> | undefined): DiffResult {
   const { room } = snapshot;
   const { at } = opts;
   const initial = prev === undefined && opts.initial === true;
@@ -218,7 +223,7 @@ export function diffDomain(
   for (const [room, participants] of snapshot) {
     let counts = updates?.get(room);
     if (updates && !counts) updates.set(room, (counts = new Map()));
-    const r = diffRoom(prev?.get(room) ?? (initial ? undefined : EMPTY), { room, participants, complete: true }, roomOpts, counts);
+    const r = roomDiff(prev?.get(room) ?? (initial ? undefined : EMPTY), { room, participants, complete: true }, roomOpts, counts);
     if (counts?.size === 0) updates!.delete(room);
     for (const e of r.events) events.push(e);
     if (r.next.size > 0) next.set(room, r.next);

@@ -86,6 +86,10 @@ export const DOMAIN_TARGET = '*';
  */
 export const ONE_SHOT = Symbol('presence-watcher one snapshot');
 
+/** A saved state's fields keyed by room: what room mode keeps of the rooms it does not watch. */
+const BY_ROOM = ['rooms', 'updates', 'pendingLeaves'] as const;
+type ByRoom = (typeof BY_ROOM)[number];
+
 /** The events a watcher emits: a listener for any other is refused (SafeEmitter). */
 const WATCHER_EVENTS: Record<keyof PresenceWatcherEvents, true> = { join: true, leave: true, update: true, event: true, error: true, ready: true, poll: true, stop: true };
 
@@ -289,7 +293,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
    * the list was a first snapshot again: everyone there announced again as already there, and no
    * leave for who had left meanwhile.
    */
-  #unwatched: Pick<SavedState, 'rooms' | 'updates' | 'pendingLeaves'> | undefined;
+  #unwatched: Pick<SavedState, ByRoom> | undefined;
   /**
    * Room mode resumed from a state of the whole domain (--all-rooms): saved as one again, since with
    * the other rooms kept it still says every room's last-known people (a room it lacks was empty).
@@ -575,12 +579,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     }
     if (this.#rooms) {
       const watched = new Set(this.#rooms);
-      const kept: Pick<SavedState, 'rooms' | 'updates' | 'pendingLeaves'> = { rooms: {} };
-      for (const [room, list] of Object.entries(state.rooms)) if (!watched.has(room)) setOwn(kept.rooms, room, list);
-      for (const key of ['updates', 'pendingLeaves'] as const) {
-        for (const [room, byId] of Object.entries(state[key] ?? {})) {
-          if (!watched.has(room)) setOwn((kept[key] ??= {}) as Record<string, unknown>, room, byId);
-        }
+      const kept: Pick<SavedState, ByRoom> = { rooms: {} };
+      for (const key of BY_ROOM) {
+        for (const [room, value] of Object.entries(state[key] ?? {})) if (!watched.has(room)) setOwn((kept[key] ??= {}) as Record<string, unknown>, room, value);
       }
       const names = Object.keys(kept.rooms);
       this.#keepsDomain = state.mode === 'domain';
@@ -645,9 +646,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     // rooms not watched now, as the state held them (never one this watcher polls: the restore kept only others)
     const kept = this.#unwatched;
     if (kept) {
-      for (const [room, list] of Object.entries(kept.rooms)) setOwn(rooms, room, list);
-      for (const [room, byId] of Object.entries(kept.updates ?? {})) setOwn((state.updates ??= {}), room, byId);
-      for (const [room, byId] of Object.entries(kept.pendingLeaves ?? {})) setOwn((state.pendingLeaves ??= {}), room, byId);
+      for (const key of BY_ROOM) {
+        for (const [room, value] of Object.entries(kept[key] ?? {})) setOwn((state[key] ??= {}) as Record<string, unknown>, room, value);
+      }
     }
     return state;
   }

@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError, durationNotes, type DaemonConfig } from '../config.js';
+import { ConfigError, durationNotes, formatHostPort, type DaemonConfig } from '../config.js';
 import { apiNotes, healthNotes, proxyNotes, requestTargets, keepSecret, oneSnapshot, openDeadLetter, prepareSinks, roomNotes, watcherOptions, type DaemonIO } from '../daemon.js';
 import type { SinkFilter } from '../dispatcher.js';
 import { nearestExisting } from '../util/dirs.js';
@@ -108,8 +108,6 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   );
   lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
   lines.push(...stateLines);
-  // (an IPv6 host in brackets, as in a URL: ":::9464" read as nothing)
-  const healthHost = cfg.health?.host.includes(':') ? `[${cfg.health.host}]` : cfg.health?.host;
   if (proxyConfigured()) {
     // behind a proxy, "why does it time out?" starts with where each request goes
     targets.forEach(({ label, url }, i) => {
@@ -123,7 +121,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       lines.push(`${i === 0 ? 'proxy        ' : '             '}${label}: ${how}`);
     });
   }
-  lines.push(`health       ${cfg.health ? `${healthHost}:${cfg.health.port} (/healthz, /livez, /metrics)` : 'off'}`);
+  lines.push(`health       ${cfg.health ? `${formatHostPort(cfg.health)} (/healthz, /livez, /metrics)` : 'off'}`);
   return { lines, notes };
 }
 

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { Participant } from '../events.js';
 import { makeDirs } from '../util/dirs.js';
 import { followLinks, specialKind } from '../util/file-kind.js';
+import { isRecord } from '../util/record.js';
 import { StateError, type SavedState, type StateStore } from './store.js';
 
 function isParticipant(p: unknown): p is Participant {
@@ -10,10 +11,6 @@ function isParticipant(p: unknown): p is Participant {
   const r = p as Record<string, unknown>;
   const s = (v: unknown) => v === null || typeof v === 'string';
   return typeof r.id === 'string' && s(r.userId) && s(r.userName) && s(r.mtgSessionId) && s(r.joinTime) && (r.duration === null || typeof r.duration === 'number');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** What is wrong with an optional room → participant id → value field (`pendingLeaves`, `updates`), or undefined. */

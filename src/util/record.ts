@@ -15,3 +15,8 @@ export function setOwn<T>(record: Record<string, T>, key: string, value: T): voi
   if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
   else record[key] = value;
 }
+
+/** Whether a value is a plain record (an object, not null, not an array): a parsed JSON or YAML mapping. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
