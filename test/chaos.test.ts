@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { verify } from '../src/sinks/signing.js';
 import { CliRun } from './support/cli.js';
 import { waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
+import { tempDir } from './support/tmp.js';
 
 const SECRET = 'whsec_' + Buffer.from('chaos-secret-0123456789abcdefgh').toString('base64');
 const ROOMS = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
@@ -42,7 +42,7 @@ interface Stint {
 describe('chaos: scripted timeline, random API and receiver faults, kill -9 and restarts', () => {
   it('delivers every lasting transition, never an invented leave, duplicates only as re-deliveries', async () => {
     const random = seededRandom(4242);
-    const dir = mkdtempSync(join(tmpdir(), 'pw-chaos-'));
+    const dir = tempDir('chaos');
     const sim = new DailySimulator({ rooms: ROOMS, seed: 99 });
     await sim.listen();
     const receiver = new Receiver();

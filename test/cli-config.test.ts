@@ -1,13 +1,13 @@
 // The CLI's usage errors and --check-config (test/cli.test.ts has the daemon's runs): a file of its
 // own, so the two halves of the CLI's tests run side by side.
-import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, runCli } from './support/cli.js';
 import { sinkKeys } from '../src/daemon.js';
 import { eventId } from '../src/diff.js';
 import { SECRET, sim, dir, env, FAST, start, receiver, fifo, writeConfig } from './support/cli-harness.js';
+import { tempDir } from './support/tmp.js';
 
 describe('CLI usage errors exit 2 with one clear line and no stack trace', () => {
   const cases: [string, () => string[], Record<string, string> | undefined, RegExp][] = [
@@ -225,7 +225,7 @@ describe('--check-config', () => {
     // the same port on one other address (the pod's): 127.0.0.1 finds nothing there either
     expect(note(await runCli(['--room', 'a', '--health', '[::1]:9464', '--check-config'], env(image)))[0]).toContain('--health [::1]:9464 replaces PRESENCE_HEALTH (0.0.0.0:9464)');
     // a config file's health is the same setting; without PRESENCE_HEALTH nothing is replaced
-    const dir = mkdtempSync(join(tmpdir(), 'pw-health-'));
+    const dir = tempDir('health');
     writeFileSync(join(dir, 'w.yaml'), 'rooms: [a]\nhealth: 9100\n');
     expect(note(await runCli(['--config', join(dir, 'w.yaml'), '--check-config'], env(image)))[0]).toContain('--health 127.0.0.1:9100 replaces PRESENCE_HEALTH');
     expect(note(await runCli(['--room', 'a', '--health', '0.0.0.0:9100', '--check-config'], env()))).toEqual([]);
@@ -264,7 +264,7 @@ describe('--check-config', () => {
   });
 
   it('a config file holding the API key as written, readable by every user, is noted by --check-config and warned of at start', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-exposed-'));
+    const dir = tempDir('exposed');
     const path = join(dir, 'w.yaml');
     writeFileSync(path, `apiKey: ${sim.apiKey}\nrooms: [standup]\n`);
     chmodSync(path, 0o644);

@@ -1,6 +1,5 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DailySimulator } from '../src/simulator/simulator.js';
@@ -10,6 +9,7 @@ import { ConnectProxy } from './support/proxy.js';
 import { waitFor } from './support/helpers.js';
 import { onceTimeout } from '../src/cli/main.js';
 import { SECRET, sim, dir, cleanup, listenAnywhere, env, FAST, start, receiver, healthUrl, healthAfterPolls, writeConfig } from './support/cli-harness.js';
+import { tempDir } from './support/tmp.js';
 
 describe('CLI', () => {
   it('--check-config names every mistake in a config file at once, a line each', async () => {
@@ -706,7 +706,7 @@ describe('CLI', () => {
   });
 
   it('--check-config says which rooms of the state this config does not watch, kept as they are', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-unwatched-'));
+    const dir = tempDir('unwatched');
     const state = join(dir, 'state.json');
     sim.join('retro', { userName: 'Rex' });
     expect((await runCli(['--room', 'standup', '--room', 'retro', '--once', '--state', state], env())).code).toBe(0);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, exposedConfigNote, loadConfigFile, MAX_SECRET_FILE_BYTES, resolveConfig, validateFileConfig } from '../src/config.js';
 import { formatSize, parseSize } from '../src/util/size.js';
 import { buildSink } from '../src/daemon.js';
 import { quietLogger } from './support/helpers.js';
+import { tempDir } from './support/tmp.js';
 
 function problem(raw: unknown): string {
   try {
@@ -169,7 +169,7 @@ describe('a sink written the wrong way round', () => {
 
 describe('${VAR} in a config file', () => {
   const load = (text: string, env: Record<string, string>) => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-env-'));
+    const dir = tempDir('env');
     const file = join(dir, 'w.yaml');
     writeFileSync(file, text);
     return loadConfigFile(file, env);
@@ -223,7 +223,7 @@ describe('${VAR} in a config file', () => {
 });
 
 describe('secrets from files (<NAME>_FILE, as Docker and Kubernetes secrets arrive)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-secret-file-'));
+  const dir = tempDir('secret-file');
   const file = (name: string, text: string | Buffer) => {
     const path = join(dir, name);
     writeFileSync(path, text);
@@ -275,7 +275,7 @@ describe('secrets from files (<NAME>_FILE, as Docker and Kubernetes secrets arri
   });
 
   it("a config file's ${NAME} reads the file NAME_FILE names when NAME is unset; its problems name the field too", () => {
-    const cfgDir = mkdtempSync(join(tmpdir(), 'pw-secret-cfg-'));
+    const cfgDir = tempDir('secret-cfg');
     const cfg = join(cfgDir, 'w.yaml');
     writeFileSync(cfg, 'sinks:\n  - type: slack\n    url: ${SLACK_URL}\n  - type: webhook\n    url: https://example.com/h\n    headers: {Authorization: "Bearer ${TOKEN}"}\n');
     const url = file('slack', 'https://hooks.slack.com/services/T0/B0/abcdefghijklmnop\n');
@@ -295,7 +295,7 @@ describe('secrets from files (<NAME>_FILE, as Docker and Kubernetes secrets arri
 
 describe('a config file that does not parse', () => {
   const fails = (name: string, text: string): string => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-parse-'));
+    const dir = tempDir('parse');
     const file = join(dir, name);
     writeFileSync(file, text);
     try {
@@ -327,7 +327,7 @@ describe('a config file that does not parse', () => {
 
 describe('a config file saved with a byte order mark (as Windows editors save UTF-8)', () => {
   it('reads as it would without one, JSON and YAML; an error in it still says where', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-bom-'));
+    const dir = tempDir('bom');
     const json = join(dir, 'w.json');
     writeFileSync(json, '\uFEFF{"rooms": ["standup"], "interval": "30s"}\n');
     expect(loadConfigFile(json, {})).toMatchObject({ rooms: ['standup'], interval: 30000 });
@@ -341,7 +341,7 @@ describe('a config file saved with a byte order mark (as Windows editors save UT
 
 describe('paths in a config file', () => {
   it('a relative state or deadLetter is relative to the file (under systemd the working directory is /); an absolute one, or a flag, is taken as it is', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-paths-'));
+    const dir = tempDir('paths');
     const file = join(dir, 'w.yaml');
     writeFileSync(file, 'rooms: [a]\nstate: data/state.json\ndeadLetter: ./dead.ndjson\n');
     const cfg = loadConfigFile(file, {});
@@ -360,7 +360,7 @@ describe('paths in a config file', () => {
 
 describe('YAML anchors for settings sinks share', () => {
   const load = (text: string, env: Record<string, string> = {}) => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-anchor-'));
+    const dir = tempDir('anchor');
     const file = join(dir, 'w.yaml');
     writeFileSync(file, text);
     return loadConfigFile(file, env);
@@ -457,7 +457,7 @@ describe('signing secrets', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const yaml = /### Config file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(yaml).toBeDefined();
-    const dir = mkdtempSync(join(tmpdir(), 'pw-cfg-'));
+    const dir = tempDir('cfg');
     const file = join(dir, 'readme.yaml');
     writeFileSync(file, yaml!);
     const env = { DAILY_API_KEY: 'k', PRESENCE_WEBHOOK_SECRET: A, SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x', OTHER_SECRET: B, GATEWAY_TOKEN: 'gw' };
@@ -469,7 +469,7 @@ describe('signing secrets', () => {
   });
 
   it('the YAML forms the README shows load: a quoted flow list and a block list, with ${VAR}s', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-cfg-'));
+    const dir = tempDir('cfg');
     const env = { NEW_SECRET: A, OLD_SECRET: B };
     const flow = join(dir, 'flow.yaml');
     writeFileSync(flow, 'webhookSecret: ["${NEW_SECRET}", "${OLD_SECRET}"]\n');
@@ -592,7 +592,7 @@ describe('top-level events', () => {
 
 describe('a config file that holds secrets as written and that every user can read', () => {
   const file = (text: string, mode: number) => {
-    const path = join(mkdtempSync(join(tmpdir(), 'pw-exposed-')), 'w.yaml');
+    const path = join(tempDir('exposed'), 'w.yaml');
     writeFileSync(path, text);
     chmodSync(path, mode);
     return path;

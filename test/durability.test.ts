@@ -1,5 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import * as FakeTimers from '@sinonjs/fake-timers';
@@ -25,11 +24,12 @@ import { Outbox } from '../src/state/outbox.js';
 import { makeDirs, makeDirsSync } from '../src/util/dirs.js';
 import { DeliveryQueue } from '../src/sinks/queue.js';
 import { LogDeadLetter } from '../src/sinks/dead-letter.js';
+import { tempDir } from './support/tmp.js';
 
 const at = '2026-01-01T00:00:00.000Z';
 const p = (id: string, userName = id): Participant => ({ id, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 0 });
 type FakeClock = ReturnType<typeof FakeTimers.install>;
-const tmp = () => mkdtempSync(join(tmpdir(), 'pw-dur-'));
+const tmp = () => tempDir('dur');
 
 /** Run `fn` under fake timers (Date and performance too), uninstalled after whatever happens. */
 async function underFakeClock(fn: (clock: FakeClock) => Promise<void>, now = 0): Promise<void> {

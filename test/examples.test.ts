@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
@@ -9,6 +8,7 @@ import { parseDuration } from '../src/util/duration.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { signWebhook, webhookSecretKey } from '../src/index.js';
 import { CliRun, NodeRun, runCli } from './support/cli.js';
+import { tempDir } from './support/tmp.js';
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
 
@@ -106,7 +106,7 @@ describe('deployment examples (examples/deploy): what they run passes --check-co
    * mounted at `configAt` is examples/deploy/watcher.yaml, and /data a directory of our own.
    */
   async function checkAsDeployed(args: string[], configAt: string, dataAt = '/data/') {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-deploy-'));
+    const dir = tempDir('deploy');
     const config = join(dir, 'watcher.yaml');
     writeFileSync(config, readFileSync(deploy('watcher.yaml'), 'utf8').replaceAll('/data/', `${dir}/data/`));
     const local = (a: string) => (a === configAt ? config : a.startsWith(dataAt) ? `${dir}/data/${a.slice(dataAt.length)}` : a);

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { tempDir } from './support/tmp.js';
 
 // a filesystem without hard links (some network shares): link() answers EPERM
 vi.mock('node:fs', async (importOriginal) => {
@@ -20,7 +20,7 @@ const { StateLock, formatOwner, parseOwner, startTime } = await import('../src/s
 
 describe('the state lock on a filesystem without hard links', () => {
   it('is created in place instead, and refuses while a lock names another running process', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pw-nolink-'));
+    const dir = tempDir('nolink');
     const lock = new StateLock(join(dir, 'state.json'));
     await lock.acquire();
     expect(vi.mocked(fs.linkSync)).toHaveBeenCalled();

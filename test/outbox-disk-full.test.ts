@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Outbox } from '../src/state/outbox.js';
 import { joinOf, quietLogger } from './support/helpers.js';
+import { tempDir } from './support/tmp.js';
 
 // A disk that fills up: write(2) writes what still fits and reports that much (a short write), and
 // the next call fails with ENOSPC, as on a real file system. Only this file sees the mock.
@@ -23,7 +23,7 @@ vi.mock('node:fs', async (importOriginal) => {
 });
 
 const ev = joinOf;
-const tmp = () => mkdtempSync(join(tmpdir(), 'pw-outbox-full-'));
+const tmp = () => tempDir('outbox-full');
 
 afterEach(() => {
   disk.free = Infinity;

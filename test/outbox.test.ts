@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -17,9 +16,10 @@ import { StateError, type SavedState } from '../src/state/store.js';
 import { CliRun } from './support/cli.js';
 import { capturingLogger, joinOf, quietLogger, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
+import { tempDir } from './support/tmp.js';
 
 const ev = joinOf;
-const tmp = () => mkdtempSync(join(tmpdir(), 'pw-outbox-'));
+const tmp = () => tempDir('outbox');
 
 const leave = (n: number): PresenceEvent => ({ ...ev(n), id: eventId('r', `p${n}`, 'leave'), type: 'leave' });
 

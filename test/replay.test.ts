@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../src/events.js';
@@ -8,6 +7,7 @@ import { verify } from '../src/sinks/signing.js';
 import { CliRun, runCli } from './support/cli.js';
 import { joinOf, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
+import { tempDir } from './support/tmp.js';
 
 const SECRET = 'whsec_' + Buffer.from('replay-test-secret-0123456789').toString('base64');
 const receivers: Receiver[] = [];
@@ -27,7 +27,7 @@ const leaveOf = (n: number): PresenceEvent => ({ ...joinOf(n), id: `${joinOf(n).
 
 /** A dead-letter file as the daemon writes it: one {at, sink, reason, event} a line. */
 function deadLetterFile(events: PresenceEvent[], tail = '', sinkOf: (i: number) => string = (i) => (i % 2 ? 'webhook-1(x)' : 'slack-2(y)')): { dir: string; file: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-replay-'));
+  const dir = tempDir('replay');
   const file = join(dir, 'dead.ndjson');
   const lines = events.map((event, i) => JSON.stringify({ at: '2026-01-01T00:00:00.000Z', sink: sinkOf(i), reason: 'HTTP 500', event }));
   writeFileSync(file, lines.join('\n') + '\n' + tail);

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as FakeTimers from '@sinonjs/fake-timers';
@@ -20,6 +19,7 @@ import { DeliveryError } from '../src/sinks/sink.js';
 import { FileStateStore } from '../src/state/file-store.js';
 import { capturingLogger, quietLogger, waitFor } from './support/helpers.js';
 import { Receiver } from './support/receiver.js';
+import { tempDir } from './support/tmp.js';
 
 function ev(n: number, type: PresenceEvent['type'] = 'join', room = 'standup', userName = `Person ${n}`): PresenceEvent {
   const participant = { id: `p${n}`, userId: null, userName, mtgSessionId: null, joinTime: null, duration: 0 };
@@ -1057,7 +1057,7 @@ describe('plain http', () => {
 
 describe('dead-letter file', () => {
   it('appends one NDJSON line per event with sink and reason', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dl-'));
+    const dir = tempDir('dl');
     const file = join(dir, 'dead.ndjson');
     const dl = new FileDeadLetter(file, quietLogger);
     dl.write('webhook-1(x)', 'permanent error', [ev(1), ev(2)]);
@@ -1078,7 +1078,7 @@ describe('dead-letter file', () => {
   it('says it wrote to the file once per sink, then at most every 10 minutes with how many went unsaid (a sink down with its queue full sends events one at a time), and what is still unsaid at a stop; every event is in the file', () => {
     const clock = FakeTimers.install({ toFake: ['Date', 'performance'] });
     try {
-      const file = join(mkdtempSync(join(tmpdir(), 'dl-')), 'dead.ndjson');
+      const file = join(tempDir('dl'), 'dead.ndjson');
       const { logger, lines } = capturingLogger('info');
       const dl = new FileDeadLetter(file, logger);
       const said = () => lines.splice(0).map((l) => JSON.parse(l) as { msg: string; sink: string; repeated?: number });
@@ -1120,7 +1120,7 @@ describe('dead-letter file', () => {
 
   it('keeps a registered secret out of the reason (a receiver may echo its URL in its error text)', () => {
     secrets.addUrl('https://hooks.example/services/tok-SECRET-42');
-    const file = join(mkdtempSync(join(tmpdir(), 'dl-')), 'dead.ndjson');
+    const file = join(tempDir('dl'), 'dead.ndjson');
     new FileDeadLetter(file, quietLogger).write('webhook-1(hooks.example)', 'permanent error: HTTP 404 "no route /services/tok-SECRET-42"', [ev(1)]);
     const text = readFileSync(file, 'utf8');
     expect(text).not.toContain('tok-SECRET-42');

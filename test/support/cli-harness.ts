@@ -2,14 +2,14 @@
 // and what each test starts (daemons, receivers, servers) stopped after it. Imported by the CLI test
 // files, which it registers its hooks in; `sim` and `dir` are live bindings, new in each test.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import { DailySimulator } from '../../src/simulator/simulator.js';
 import { CliRun } from './cli.js';
 import { Receiver } from './receiver.js';
+import { tempDir } from './tmp.js';
 
 export const SECRET = 'whsec_' + Buffer.from('cli-test-secret-0123456789abcdef').toString('base64');
 export let sim: DailySimulator;
@@ -19,7 +19,7 @@ export const cleanup: (() => Promise<void> | void)[] = [];
 beforeEach(async () => {
   sim = new DailySimulator({ rooms: ['standup', 'retro'] });
   await sim.listen();
-  dir = mkdtempSync(join(tmpdir(), 'pw-cli-'));
+  dir = tempDir('cli');
 });
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
