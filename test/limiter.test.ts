@@ -2,6 +2,7 @@ import * as FakeTimers from '@sinonjs/fake-timers';
 import Bottleneck from 'bottleneck';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RateLimiter, scheduleAbortable } from '../src/poll/limiter.js';
+import { seededRandom } from '../src/simulator/random.js';
 
 let clock: ReturnType<typeof FakeTimers.install>;
 beforeEach(() => {
@@ -55,6 +56,70 @@ describe('RateLimiter (fake timers)', () => {
     const starts = await startsOver(new RateLimiter({ maxRps: 10, maxPer5s: 12 }), 14, 6000);
     expect(starts.filter((t) => t < 5000)).toHaveLength(12);
     expect(starts.slice(12)).toEqual([5000, 5000]);
+  });
+
+  it('a budget above 128 starts in 5 s keeps both windows exactly, while its buffer grows and old starts are dropped', async () => {
+    // The spec, not the implementation: with FIFO admission, job k starts at the earliest time its
+    // request, the job before it and both windows allow. Bursts of 1–400 jobs and streams of 40–100 a
+    // second, at random moments, make each new limiter grow its buffer (128 at first, then 256, then
+    // 300) and drop starts older than 5 s as it fills: a stream at 60–64/s fills 256 with starts 4–5 s
+    // old, which still count in the 5 s window (a 5 s budget under 5 × maxRps, so both windows bind).
+    const random = seededRandom(34);
+    let total = 0;
+    for (let trial = 0; trial < 24; trial++) {
+      const l = new RateLimiter({ maxRps: 100, maxPer5s: 300 });
+      const requested: number[] = [];
+      const starts: number[] = [];
+      const request = (jobs: number) => {
+        for (let i = 0; i < jobs; i++) {
+          requested.push(Date.now());
+          void l.acquire().then(() => starts.push(Date.now()));
+        }
+      };
+      for (let step = 0; step < 8; step++) {
+        if (random() < 0.3) request(1 + Math.floor(random() ** 2 * 400));
+        else {
+          const perSecond = 40 + Math.floor(random() * 60);
+          for (let s = 0; s < 3 + random() * 10; s++) {
+            request(perSecond);
+            await clock.tickAsync(1000);
+          }
+        }
+        await clock.tickAsync(Math.floor(random() * 8000));
+      }
+      await clock.tickAsync(600_000);
+      expect(starts).toHaveLength(requested.length);
+      const expected: number[] = [];
+      for (let k = 0; k < requested.length; k++) {
+        expected.push(Math.max(requested[k]!, expected[k - 1] ?? 0, (expected[k - 100] ?? -Infinity) + 1000, (expected[k - 300] ?? -Infinity) + 5000));
+      }
+      expect(starts, `trial ${trial}`).toEqual(expected);
+      total += requested.length;
+    }
+    expect(total).toBeGreaterThan(20_000);
+  });
+
+  it('a budget far above any use ("no limit", against a local API) admits at once and allocates for what it admits, not for the budget', async () => {
+    // sized for the budget up front, 1e9 requests/s asked for a 40 GB buffer and threw a RangeError,
+    // which the CLI reported as an internal error; 1e6 took 40 MB
+    const before = process.memoryUsage().arrayBuffers;
+    const l = new RateLimiter({ maxRps: 1e9 });
+    const lots = new RateLimiter({ maxRps: 1e6 });
+    let started = 0;
+    for (let i = 0; i < 10_000; i++) void l.acquire().then(() => started++);
+    await clock.tickAsync(0);
+    expect(started).toBe(10_000);
+    // an hour at 100 requests/s: what the last 5 s admitted is kept, not every start since
+    for (let s = 0; s < 3600; s++) {
+      for (let i = 0; i < 100; i++) await lots.acquire();
+      clock.tick(1000);
+    }
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+  });
+
+  it('refuses budgets that are no number of requests: Infinity, a fractional maxPer5s', () => {
+    expect(() => new RateLimiter({ maxRps: Infinity })).toThrow(/^RateLimiter: maxRps must be a finite number of requests\/s, got Infinity$/);
+    expect(() => new RateLimiter({ maxRps: 5, maxPer5s: 2.5 })).toThrow(/^RateLimiter: maxPer5s must be a whole number of requests, got 2.5$/);
   });
 
   it('below 1/s, spaces starts by 1/maxRps seconds', async () => {

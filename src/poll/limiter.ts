@@ -35,12 +35,21 @@ interface Waiter {
  * synchronously when the budget allows and keeps at most one timer. A Bottleneck shared with other
  * code can still be passed as `limiter`.
  */
+/** The starts a limiter makes room for at first; a budget of more grows its buffer as it is used. */
+const INITIAL_STARTS = 128;
+
 export class RateLimiter {
   readonly maxRps: number;
   readonly maxPer5s: number;
   readonly #now: () => number;
-  /** Start times of the last `maxPer5s` admitted jobs, oldest first (a ring buffer). */
-  readonly #starts: Float64Array;
+  /**
+   * Start times of the admitted jobs that can still hold one back, oldest first: a ring buffer of at
+   * most `maxPer5s`, grown as it fills. Sized `maxPer5s` up front, a high budget (`--max-rps 1e9`,
+   * meaning "no limit" against a local API) asked for gigabytes and failed with a RangeError.
+   */
+  #starts: Float64Array;
+  /** How long a start limits others, ms: a start older than this is dropped when the buffer would grow. */
+  readonly #horizon: number;
   /** Starts allowed within `#spacing` ms: maxRps per second, or one per 1/maxRps s below 1/s. */
   readonly #perSecond: number;
   readonly #spacing: number;
@@ -63,10 +72,15 @@ export class RateLimiter {
     this.maxRps = opts.maxRps ?? DEFAULT_MAX_RPS;
     this.maxPer5s = opts.maxPer5s ?? Math.max(1, Math.floor(this.maxRps * 5));
     if (!(this.maxRps > 0) || !(this.maxPer5s >= 1)) throw new TypeError('RateLimiter: maxRps and maxPer5s must be positive');
+    // Infinity or 1e400 (which JSON and YAML read as Infinity) would make every window check NaN;
+    // a fractional maxPer5s left the ring buffer's arithmetic off the array, and its count unbounded
+    if (!Number.isFinite(this.maxRps)) throw new TypeError(`RateLimiter: maxRps must be a finite number of requests/s, got ${this.maxRps}`);
+    if (!Number.isSafeInteger(this.maxPer5s)) throw new TypeError(`RateLimiter: maxPer5s must be a whole number of requests, got ${this.maxPer5s}`);
     this.#now = now;
-    this.#starts = new Float64Array(this.maxPer5s);
+    this.#starts = new Float64Array(Math.min(this.maxPer5s, INITIAL_STARTS));
     this.#perSecond = Math.max(1, Math.floor(this.maxRps));
     this.#spacing = this.maxRps >= 1 ? 1000 : 1000 / this.maxRps; // below 1/s: one start per 1/maxRps s
+    this.#horizon = Math.max(5000, this.#spacing);
   }
 
   /** Jobs waiting for budget. */
@@ -140,17 +154,37 @@ export class RateLimiter {
   }
 
   #startAt(i: number): number {
-    return this.#starts[(this.#head + i) % this.maxPer5s]!;
+    return this.#starts[(this.#head + i) % this.#starts.length]!;
   }
 
   #record(t: number): void {
     if (this.#count === this.maxPer5s) {
+      // full at the budget (the buffer is maxPer5s long): the oldest start gives way
       this.#starts[this.#head] = t;
-      this.#head = (this.#head + 1) % this.maxPer5s;
-    } else {
-      this.#starts[(this.#head + this.#count) % this.maxPer5s] = t;
-      this.#count++;
+      this.#head = (this.#head + 1) % this.#starts.length;
+      return;
     }
+    if (this.#count === this.#starts.length) this.#makeRoom(t);
+    this.#starts[(this.#head + this.#count) % this.#starts.length] = t;
+    this.#count++;
+  }
+
+  /**
+   * Room for one more start: first drop the starts older than `#horizon`, which hold nobody back (a
+   * window check on one of them, or on an index before it, finds it already past), so the buffer holds
+   * what the last 5 s admitted, not every start since the limiter was made; else double the buffer,
+   * up to `maxPer5s`.
+   */
+  #makeRoom(now: number): void {
+    while (this.#count > 0 && this.#startAt(0) <= now - this.#horizon) {
+      this.#head = (this.#head + 1) % this.#starts.length;
+      this.#count--;
+    }
+    if (this.#count < this.#starts.length) return;
+    const grown = new Float64Array(Math.min(this.maxPer5s, this.#starts.length * 2));
+    for (let i = 0; i < this.#count; i++) grown[i] = this.#startAt(i);
+    this.#starts = grown;
+    this.#head = 0;
   }
 
   #arm(): void {
