@@ -31,7 +31,13 @@ export { EVENT_TYPES } from './events.js';
 export { closestName, didYouMean } from './util/options.js';
 export { LOG_LEVEL_NAMES, type LogLevelName } from './log.js';
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+/** A value of neither kind a duration or size field takes (a boolean, a list, YAML's .inf), in words. */
+function wrongKind(v: unknown): string {
+  return typeof v === 'number' ? String(v) : kindOf(v, true);
+}
+
+// (zod's own message for a value that is neither text nor a number was "Invalid input")
+const duration = z.union([z.string(), z.number()], { error: (iss) => `must be a duration such as "15s", "500ms" or "2m", or a number of milliseconds, not ${wrongKind(iss.input)}` }).transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (use e.g. "15s", "500ms", "2m", or milliseconds)` });
@@ -40,7 +46,7 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   return ms;
 });
 
-const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+const size = z.union([z.string(), z.number()], { error: (iss) => `must be a size such as "64MiB" or "100MB", or a number of bytes, not ${wrongKind(iss.input)}` }).transform((v, ctx) => {
   const bytes = parseSize(v);
   if (bytes === undefined || bytes < 1) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (use e.g. "64MiB", "100MB", or bytes)` });
@@ -377,6 +383,8 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
     const found = issue.expected === 'int' && typeof got === 'number' ? String(got) : kindOf(got, !secret);
     message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${found}`}${variable ? ` (from environment variable ${variable})` : ''}`;
     if (got === undefined && !variable) message = `is missing (${EXPECTED[issue.expected] ?? issue.expected} is required here)`;
+    // YAML's .inf and .nan, or JSON's 1e999: a number to JavaScript ("must be a number, not a number")
+    if ((issue.expected === 'number' || issue.expected === 'int') && typeof got === 'number' && !Number.isFinite(got)) message = `must be a finite number, not ${got}${variable ? ` (from environment variable ${variable})` : ''}`;
     if (issue.path[0] === 'sinks' && issue.path.length <= 2 && typeof got === 'string') message += ': each sink is a mapping, e.g. {type: slack, url: "https://hooks.slack.com/…"} (the "slack:<url>" form is --sink\'s, on the command line)';
     // `rooms: [2024]`: a name of digits reads as a number (and 0800 as 800); quoting keeps it as written
     if (!secret && issue.expected === 'string' && typeof got === 'number') message += ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
@@ -393,7 +401,8 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
   } else if (issue.code === 'invalid_union' && field === 'health') {
     const got = valueAt(interpolated, issue.path);
     message = `must be host:port, :port or a port number (e.g. 127.0.0.1:9464 or 9464)${got === undefined ? '' : `, not ${kindOf(got, true)}`}`;
-  } else if (issue.code === 'invalid_union' && formatPath(issue.path).startsWith('sinks')) {
+  } else if (issue.code === 'invalid_union' && issue.path[0] === 'sinks' && (issue.path.length === 2 || field === 'type')) {
+    // (the sink's kind, not a setting inside it: a webhook's `timeout: false` is a duration's union too)
     message = 'type must be one of stdout, webhook, slack';
     // a likely slip: the kind as the key (`- slack: https://…`)
     const item = valueAt(interpolated, issue.path.slice(0, 2));

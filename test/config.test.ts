@@ -113,6 +113,22 @@ describe('config file type errors', () => {
     expect(problem({ samePerson: 'userid' })).toBe('w.yaml: samePerson: must be one of "userId", "name", not the text "userid" (did you mean "userId"?)');
   });
 
+  it('a duration or size of the wrong kind, or YAML\'s .inf and .nan for a number: named, not "Invalid input"', () => {
+    const d = 'must be a duration such as "15s", "500ms" or "2m", or a number of milliseconds';
+    expect(problem({ interval: true })).toBe(`w.yaml: interval: ${d}, not a boolean (true)`);
+    expect(problem({ leaveGrace: null })).toBe(`w.yaml: leaveGrace: ${d}, not empty (null)`);
+    expect(problem({ drainTimeout: ['10s'] })).toBe(`w.yaml: drainTimeout: ${d}, not a list`);
+    expect(problem({ interval: Infinity })).toBe(`w.yaml: interval: ${d}, not Infinity`);
+    expect(problem({ maxBody: false })).toBe('w.yaml: maxBody: must be a size such as "64MiB" or "100MB", or a number of bytes, not a boolean (false)');
+    // (Infinity is a number to JavaScript: "must be a number, not a number (Infinity)" said nothing)
+    expect(problem({ maxRps: Infinity })).toBe('w.yaml: maxRps: must be a finite number, not Infinity');
+    expect(problem({ queueCap: NaN })).toBe('w.yaml: queueCap: must be a finite number, not NaN');
+    expect(problem({ limit: -Infinity })).toBe('w.yaml: limit: must be a finite number, not -Infinity');
+    // a sink's own duration is that duration's problem, not a question about the sink's type
+    expect(problem({ sinks: [{ type: 'webhook', url: 'https://hooks.example/in', timeout: false }] })).toBe(`w.yaml: sinks[0].timeout: ${d}, not a boolean (false)`);
+    expect(problem({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/services/T1/B2/tok123', messageInterval: {} }] })).toBe(`w.yaml: sinks[0].messageInterval: ${d}, not a mapping`);
+  });
+
   it('a name of digits that YAML read as a number: says to quote it', () => {
     const hint = ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
     expect(problem({ rooms: [2024] })).toBe(`w.yaml: rooms[0]: must be a string, not a number (2024)${hint}`);
