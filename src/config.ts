@@ -357,7 +357,7 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
     });
     message = `unknown setting${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
   }
-  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'number') {
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && (issue.origin === 'number' || issue.origin === 'int')) {
     const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
     const got = valueAt(interpolated, issue.path);
     const side = issue.code === 'too_small' ? (issue.inclusive ? 'at least' : 'more than') : issue.inclusive ? 'at most' : 'less than';

@@ -124,6 +124,8 @@ describe('config file type errors', () => {
     expect(problem({ maxRps: Infinity })).toBe('w.yaml: maxRps: must be a finite number, not Infinity');
     expect(problem({ queueCap: NaN })).toBe('w.yaml: queueCap: must be a finite number, not NaN');
     expect(problem({ limit: -Infinity })).toBe('w.yaml: limit: must be a finite number, not -Infinity');
+    // past the whole numbers a double holds exactly: zod's "Too big: expected int to be <=9007199254740991"
+    expect(problem({ queueCap: 1e308 })).toBe('w.yaml: queueCap: must be at most 9007199254740991, not 1e+308');
     // a sink's own duration is that duration's problem, not a question about the sink's type
     expect(problem({ sinks: [{ type: 'webhook', url: 'https://hooks.example/in', timeout: false }] })).toBe(`w.yaml: sinks[0].timeout: ${d}, not a boolean (false)`);
     expect(problem({ sinks: [{ type: 'slack', url: 'https://hooks.slack.com/services/T1/B2/tok123', messageInterval: {} }] })).toBe(`w.yaml: sinks[0].messageInterval: ${d}, not a mapping`);
