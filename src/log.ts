@@ -1,5 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
-import { UNSHOWN } from './util/text.js';
+import { UNSHOWN, shownValue } from './util/text.js';
 import { didYouMean, unknownOption } from './util/options.js';
 
 export type { Logger } from 'pino';
@@ -136,10 +136,10 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
   const unknown = unknownOption(opts as Record<string, unknown>, ['level', 'destination', 'registry', 'format']);
   if (unknown) throw new TypeError(`createLogger: ${unknown}`);
   if (opts.level !== undefined && !(LOG_LEVEL_NAMES as readonly string[]).includes(opts.level)) {
-    throw new TypeError(`createLogger: level must be one of ${LOG_LEVEL_NAMES.join(', ')}, got ${JSON.stringify(opts.level) ?? String(opts.level)}${typeof opts.level === 'string' ? didYouMean(opts.level, LOG_LEVEL_NAMES) : ''}`);
+    throw new TypeError(`createLogger: level must be one of ${LOG_LEVEL_NAMES.join(', ')}, got ${shownValue(opts.level)}${typeof opts.level === 'string' ? didYouMean(opts.level, LOG_LEVEL_NAMES) : ''}`);
   }
   if (opts.format !== undefined && !(LOG_FORMATS as readonly string[]).includes(opts.format)) {
-    throw new TypeError(`createLogger: format must be json or text, got ${JSON.stringify(opts.format) ?? String(opts.format)}${typeof opts.format === 'string' ? didYouMean(opts.format, LOG_FORMATS) : ''}`);
+    throw new TypeError(`createLogger: format must be json or text, got ${shownValue(opts.format)}${typeof opts.format === 'string' ? didYouMean(opts.format, LOG_FORMATS) : ''}`);
   }
   const registry = opts.registry ?? secrets;
   const destination = opts.destination ?? pino.destination({ fd: 2, sync: true });

@@ -18,6 +18,7 @@ import { SAME_PERSON_RULES, SameUser, type SamePersonRule } from './same-user.js
 import { checkSource, StateError, type SavedState, type StateStore } from './state/store.js';
 import { savedStateProblem } from './state/file-store.js';
 import { formatDuration } from './util/duration.js';
+import { shownValue } from './util/text.js';
 import { ownValue, setOwn } from './util/record.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
@@ -233,9 +234,9 @@ function optNumber(
 ): number {
   const v = o[name];
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isSafeInteger(v))) {
     throw new WatcherOptionsError(
-      `PresenceWatcher: ${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(v)}`,
+      `PresenceWatcher: ${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${shownValue(v)}`,
     );
   }
   return v;
@@ -347,7 +348,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     // a flag from the environment arrives as text: 'true' was read as not set, 'false' as false
     for (const flag of ['allRooms', 'ignoreInitial'] as const) {
       const v: unknown = o[flag];
-      if (v !== undefined && typeof v !== 'boolean') throw new WatcherOptionsError(`PresenceWatcher: ${flag} must be true or false, got ${JSON.stringify(v) ?? String(v)}`);
+      if (v !== undefined && typeof v !== 'boolean') throw new WatcherOptionsError(`PresenceWatcher: ${flag} must be true or false, got ${shownValue(v)}`);
     }
     if (options.allRooms === true) {
       if (options.rooms !== undefined) {
@@ -364,7 +365,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       }
       for (const r of rooms) {
         if (typeof r !== 'string' || r === '') {
-          throw new WatcherOptionsError(`PresenceWatcher: every room must be a non-empty string, got ${JSON.stringify(r)}`);
+          throw new WatcherOptionsError(`PresenceWatcher: every room must be a non-empty string, got ${shownValue(r)}`);
         }
         // "*" names GET /presence in errors, health and metrics; and nobody means a room by it
         if (r === DOMAIN_TARGET) throw new WatcherOptionsError('PresenceWatcher: "*" is not a room name: to watch every room of the domain, set allRooms: true');
@@ -386,7 +387,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     const rule = options.samePerson ?? 'userId';
     if (!(SAME_PERSON_RULES as readonly unknown[]).includes(rule)) {
       const hint = typeof rule === 'string' ? didYouMean(rule, SAME_PERSON_RULES) : '';
-      throw new WatcherOptionsError(`PresenceWatcher: samePerson must be one of ${SAME_PERSON_RULES.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(rule) ?? String(rule)}${hint}`);
+      throw new WatcherOptionsError(`PresenceWatcher: samePerson must be one of ${SAME_PERSON_RULES.map((r) => `'${r}'`).join(', ')}, got ${shownValue(rule)}${hint}`);
     }
     this.#sameUser = new SameUser(rule);
     this.#grace = new LeaveGrace(optNumber(o, 'leaveGraceMs', 0), rule);

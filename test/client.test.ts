@@ -434,6 +434,11 @@ describe('DailyClient against the simulator', () => {
     expect(() => new DailyClient({ apiKey: 'k', timeoutMs: -1 })).toThrow(/timeoutMs/);
     expect(() => new DailyClient({ apiKey: 'k', timeout: 5000 } as never)).toThrow(/^DailyClient: unknown option "timeout" \(did you mean timeoutMs\?\)$/);
     expect(() => new DailyClient({ apiKey: 'k', baseUrl: 'http://x' } as never)).toThrow(/^DailyClient: unknown option "baseUrl"$/);
+    // no options, or a URL where they go: "Cannot read properties of null (reading 'apiKey')" before
+    expect(() => new DailyClient(null as never)).toThrow(/^DailyClient: options must be an object, got null$/);
+    expect(() => new DailyClient('k' as never)).toThrow(/^DailyClient: options must be an object, got "k"$/);
+    expect(() => new DailyClient({ apiKey: 'k', maxBodyBytes: {} as never })).toThrow(/^DailyClient: maxBodyBytes must be a positive number, got \{\}$/);
+    expect(() => new DailySimulator(null as never)).toThrow(/^simulator: options must be an object, got null$/);
   });
 
   it('a room that is no name, or a limit that is no count, is refused without a request (it was a request to /rooms//presence, or a "network error")', async () => {
@@ -705,8 +710,11 @@ describe('DailySimulator reconnects', () => {
       [{ apiKey: 'two words' }, /^simulator: apiKey must be a non-empty string of printable ASCII without spaces/],
       [{ room: ['a'] }, /^simulator: unknown option "room" \(did you mean rooms\?\)$/],
       [{ compress: 'yes' }, /^simulator: compress must be true or false, got "yes"$/],
+      [{ seed: 5n }, /^simulator: seed must be a whole number ≥ 0, got 5n \(a BigInt: give a number\)$/],
+      [{ reconnects: Symbol('x') }, /^simulator: reconnects must be a share from 0 to 1, got a symbol$/],
+      [{ reconnects: {} }, /^simulator: reconnects must be a share from 0 to 1, got \{\}$/],
     ];
-    for (const [opts, message] of bad) expect(() => new DailySimulator(opts as never), JSON.stringify(opts)).toThrow(message);
+    for (const [opts, message] of bad) expect(() => new DailySimulator(opts as never), Object.keys(opts).join()).toThrow(message);
     expect(new DailySimulator({ rooms: 0, churn: 0.5, seed: 0 }).roomNames).toEqual([]);
     // a fault it does not know was served as a normal answer: the test meant to see it passed for nothing
     const s = new DailySimulator({ rooms: 1 });

@@ -346,6 +346,11 @@ describe('webhook sink', () => {
     expect(() => new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', roomURL: 'https://a.daily.co/{room}' } as never)).toThrow(/^SlackSink: unknown option "roomURL" \(did you mean roomUrl\?\)$/);
     expect(() => new StdoutSink({ format: 'text' } as never)).toThrow(/^StdoutSink: the first argument is the stream to write to/);
     expect(() => new StdoutSink(new PassThrough(), 'stdout', 'txt' as never)).toThrow(/^StdoutSink: format must be "json" or "text", got "txt"$/);
+    expect(() => new StdoutSink(new PassThrough(), 'stdout', 1n as never)).toThrow(/^StdoutSink: format must be "json" or "text", got 1n \(a BigInt: give a number\)$/);
+    // the URL where the options go, or none: "Cannot convert undefined or null to object" before, and a
+    // string's characters read as options ('unknown option "0"')
+    expect(() => new WebhookSink('http://127.0.0.1:9/h' as never)).toThrow(/^WebhookSink: options must be an object, got "http:\/\/127\.0\.0\.1:9\/h"$/);
+    expect(() => new SlackSink(null as never)).toThrow(/^SlackSink: options must be an object, got null$/);
     const sink = new StdoutSink(new PassThrough(), 'stdout', 'text');
     expect(sink.forPeople).toBe(true);
     const base = { sink, deadLetter: { write() {} }, logger: quietLogger };

@@ -734,6 +734,14 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       [{ apiKey: 'k', rooms: ['a'], now: () => new Date(NaN) }, /but returned an Invalid Date$/],
       [{ apiKey: 'k', rooms: ['a'], now: () => '2026-01-01' }, /but returned "2026-01-01"$/],
       [{ apiKey: 'k', rooms: ['a'], now: 1_700_000_000_000 }, /^PresenceWatcher: now must be a function returning the time in ms since the epoch, as Date\.now does$/],
+      // values JSON.stringify cannot write: a BigInt threw its own TypeError, a symbol or NaN read "got undefined" or "got null"
+      [{ apiKey: 'k', rooms: ['a'], intervalMs: 15_000n }, /^PresenceWatcher: intervalMs must be a number ≥ 10, got 15000n \(a BigInt: give a number\)$/],
+      [{ apiKey: 'k', rooms: ['a'], leaveGraceMs: Symbol('x') }, /^PresenceWatcher: leaveGraceMs must be a number ≥ 0, got a symbol$/],
+      [{ apiKey: 'k', rooms: ['a'], backoffMinMs: NaN }, /^PresenceWatcher: backoffMinMs must be a number ≥ 1, got NaN$/],
+      [{ apiKey: 'k', rooms: ['a'], ignoreInitial: () => true }, /^PresenceWatcher: ignoreInitial must be true or false, got a function$/],
+      [{ apiKey: 'k', rooms: ['a', 7n] }, /^PresenceWatcher: every room must be a non-empty string, got 7n \(a BigInt: give a number\)$/],
+      // past what a double counts exactly, the limiter's own TypeError came through instead
+      [{ apiKey: 'k', rooms: ['a'], maxPer5s: 1e308 }, /^PresenceWatcher: maxPer5s must be an integer ≥ 1, got 1e\+308$/],
       [{ apiKey: 'k', rooms: ['a'], initialState: { version: 2 } }, /^PresenceWatcher: initialState: unknown version 2$/],
       [{ apiKey: 'k', rooms: ['a'], initialState: { version: 1, mode: 'rooms', rooms: { a: [{ name: 'x' }] } } }, /^PresenceWatcher: initialState: room "a" is not a list of participants$/],
     ];

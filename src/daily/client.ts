@@ -7,7 +7,7 @@ import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
-import { NOT_EXPANDED_WHERE, oneLine, UNEXPANDED } from '../util/text.js';
+import { NOT_EXPANDED_WHERE, oneLine, UNEXPANDED, shownValue } from '../util/text.js';
 import { DailyApiError, httpError, invalidResponse, targetName } from './errors.js';
 import {
   parseDomainEntries,
@@ -131,7 +131,7 @@ export class DailyClient implements PresenceClient {
   #closing: Promise<void> | undefined;
 
   constructor(options: DailyClientOptions) {
-    const unknown = options && typeof options === 'object' ? unknownOption(options as unknown as Record<string, unknown>, CLIENT_OPTION_NAMES) : undefined;
+    const unknown = unknownOption(options, CLIENT_OPTION_NAMES);
     if (unknown !== undefined) throw new TypeError(`DailyClient: ${unknown}`);
     let apiKey: string;
     try {
@@ -195,7 +195,7 @@ export class DailyClient implements PresenceClient {
 
   #roomPath(room: string, opts: RoomPresenceOptions): string {
     // (an empty name asked for /rooms//presence, and a missing one failed as a "network error")
-    if (typeof room !== 'string' || room === '') throw new TypeError(`DailyClient: the room must be a non-empty string, got ${JSON.stringify(room) ?? String(room)}`);
+    if (typeof room !== 'string' || room === '') throw new TypeError(`DailyClient: the room must be a non-empty string, got ${shownValue(room)}`);
     const unknown = unknownOption(opts as Record<string, unknown>, ROOM_QUERY_OPTIONS);
     if (unknown) throw new TypeError(`DailyClient: ${unknown}`);
     if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1)) throw new TypeError(`DailyClient: limit must be a whole number ≥ 1, got ${String(opts.limit)}`);
@@ -399,7 +399,7 @@ function tooLarge(target: string, max: number): DailyApiError {
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`DailyClient: ${name} must be a positive number, got ${String(value)}`);
+    throw new TypeError(`DailyClient: ${name} must be a positive number, got ${shownValue(value)}`);
   }
   return value;
 }

@@ -2,6 +2,7 @@ import type Bottleneck from 'bottleneck';
 import { monotonicNow } from '../util/clock.js';
 import { timerDelay } from '../util/sleep.js';
 import { unknownOption } from '../util/options.js';
+import { shownValue } from '../util/text.js';
 
 export const DEFAULT_MAX_RPS = 5;
 /** Daily's rate limit for a domain: 20 requests/s (100 per 5 s), shared with everything the customer runs. */
@@ -67,10 +68,10 @@ export class RateLimiter {
     if (unknown) throw new TypeError(`RateLimiter: ${unknown}`);
     for (const k of ['maxRps', 'maxPer5s'] as const) {
       const v: unknown = opts[k];
-      if (v !== undefined && typeof v !== 'number') throw new TypeError(`RateLimiter: ${k} must be a number, got ${JSON.stringify(v) ?? String(v)}`);
+      if (v !== undefined && typeof v !== 'number') throw new TypeError(`RateLimiter: ${k} must be a number, got ${shownValue(v)}`);
     }
     this.maxRps = opts.maxRps ?? DEFAULT_MAX_RPS;
-    this.maxPer5s = opts.maxPer5s ?? Math.max(1, Math.floor(this.maxRps * 5));
+    this.maxPer5s = opts.maxPer5s ?? Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, Math.floor(this.maxRps * 5)));
     if (!(this.maxRps > 0) || !(this.maxPer5s >= 1)) throw new TypeError('RateLimiter: maxRps and maxPer5s must be positive');
     // Infinity or 1e400 (which JSON and YAML read as Infinity) would make every window check NaN;
     // a fractional maxPer5s left the ring buffer's arithmetic off the array, and its count unbounded

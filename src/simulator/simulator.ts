@@ -6,6 +6,7 @@ import type { Participant } from '../events.js';
 import { NAMES, randomUuid, ROOM_NAMES, seededRandom } from './random.js';
 import { didYouMean, unknownOption, type SameKeys } from '../util/options.js';
 import { setOwn } from '../util/record.js';
+import { shownValue } from '../util/text.js';
 
 /** Ways the simulator can misbehave on purpose. */
 export type SimulatorFault =
@@ -110,7 +111,7 @@ function checkSimulatorOptions(opts: SimulatorOptions): void {
   if (unknown) throw new TypeError(`simulator: ${unknown}`);
   const whole = (name: keyof SimulatorOptions, min: number) => {
     const v = opts[name];
-    if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= min)) throw new RangeError(`simulator: ${name} must be a whole number ≥ ${min}, got ${JSON.stringify(v) ?? String(v)}`);
+    if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= min)) throw new RangeError(`simulator: ${name} must be a whole number ≥ ${min}, got ${shownValue(v)}`);
   };
   if (opts.apiKey !== undefined && !(typeof opts.apiKey === 'string' && /^[\x21-\x7e]+$/.test(opts.apiKey))) {
     throw new TypeError('simulator: apiKey must be a non-empty string of printable ASCII without spaces (a key a Bearer header can carry)');
@@ -119,13 +120,13 @@ function checkSimulatorOptions(opts: SimulatorOptions): void {
   if (typeof rooms === 'number' || rooms === undefined) whole('rooms', 0);
   else if (!Array.isArray(rooms) || !rooms.every((r) => typeof r === 'string' && r !== '')) throw new TypeError('simulator: rooms must be a number of rooms or an array of non-empty room names');
   if (opts.churn !== undefined && !(typeof opts.churn === 'number' && Number.isFinite(opts.churn) && opts.churn >= 0)) {
-    throw new RangeError(`simulator: churn must be a number of changes a second ≥ 0, got ${JSON.stringify(opts.churn) ?? String(opts.churn)}`);
+    throw new RangeError(`simulator: churn must be a number of changes a second ≥ 0, got ${shownValue(opts.churn)}`);
   }
   whole('initialParticipants', 0);
   whole('seed', 0);
   whole('defaultLimit', 1);
   if (opts.now !== undefined && typeof opts.now !== 'function') throw new TypeError('simulator: now must be a function returning ms since the epoch');
-  if (opts.compress !== undefined && typeof opts.compress !== 'boolean') throw new TypeError(`simulator: compress must be true or false, got ${JSON.stringify(opts.compress) ?? String(opts.compress)}`);
+  if (opts.compress !== undefined && typeof opts.compress !== 'boolean') throw new TypeError(`simulator: compress must be true or false, got ${shownValue(opts.compress)}`);
 }
 
 /**
@@ -161,7 +162,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     this.#now = opts.now ?? Date.now;
     this.#churn = opts.churn ?? 0;
     this.#reconnects = opts.reconnects ?? 0;
-    if (!(this.#reconnects >= 0 && this.#reconnects <= 1)) throw new RangeError(`simulator: reconnects must be a share from 0 to 1, got ${opts.reconnects}`);
+    if (!(typeof this.#reconnects === 'number' && this.#reconnects >= 0 && this.#reconnects <= 1)) throw new RangeError(`simulator: reconnects must be a share from 0 to 1, got ${shownValue(opts.reconnects)}`);
     this.#defaultLimit = opts.defaultLimit;
     this.#compress = opts.compress === true;
     const rooms = opts.rooms ?? 3;
@@ -298,10 +299,10 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     // a fault it does not know would be served as a normal answer, and the test would pass for nothing
     const kind = (r.fault as { kind?: unknown } | undefined)?.kind;
     if (typeof kind !== 'string' || !FAULT_KINDS.includes(kind)) {
-      throw new TypeError(`simulator: inject: fault kind ${JSON.stringify(kind) ?? String(kind)} is not one of ${FAULT_KINDS.join(', ')}${typeof kind === 'string' ? didYouMean(kind, FAULT_KINDS) : ''}`);
+      throw new TypeError(`simulator: inject: fault kind ${shownValue(kind)} is not one of ${FAULT_KINDS.join(', ')}${typeof kind === 'string' ? didYouMean(kind, FAULT_KINDS) : ''}`);
     }
     if (r.fault.kind === 'status' && !(Number.isInteger(r.fault.status) && r.fault.status >= 100 && r.fault.status <= 599)) {
-      throw new TypeError(`simulator: inject: a status fault needs an HTTP status (100–599), got ${JSON.stringify(r.fault.status) ?? String(r.fault.status)}`);
+      throw new TypeError(`simulator: inject: a status fault needs an HTTP status (100–599), got ${shownValue(r.fault.status)}`);
     }
     this.#faults.push({ fault: r.fault, on: r.on ?? 'any', times: r.times ?? 1 });
   }

@@ -5,7 +5,7 @@ import { parseRetryAfter } from '../util/retry-after.js';
 import { secrets } from '../log.js';
 import { deadline } from '../util/deadline.js';
 import { DeliveryError } from './sink.js';
-import { oneLine } from '../util/text.js';
+import { oneLine, shownValue } from '../util/text.js';
 
 export interface PostResult {
   status: number;
@@ -31,7 +31,7 @@ export class HttpTarget {
   constructor(url: string, timeoutMs: number, connections = 4) {
     // (0 timed every request out at once; a number as text was compared as text)
     if (!(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-      throw new TypeError(`timeoutMs must be a number of milliseconds above 0, got ${JSON.stringify(timeoutMs) ?? String(timeoutMs)}`);
+      throw new TypeError(`timeoutMs must be a number of milliseconds above 0, got ${shownValue(timeoutMs)}`);
     }
     let u: URL;
     try {

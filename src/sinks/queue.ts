@@ -7,6 +7,7 @@ import { SafeEmitter, type ListenerError } from '../util/safe-emitter.js';
 import { backoffDelay, sleep, timerDelay } from '../util/sleep.js';
 import type { DeadLetter } from './dead-letter.js';
 import { DeliveryError, type Sink } from './sink.js';
+import { shownValue } from '../util/text.js';
 
 export const DEFAULT_QUEUE_CAP = 10_000;
 export const DEFAULT_MAX_ATTEMPTS = 10;
@@ -119,7 +120,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     for (const k of ['cap', 'maxAttempts', 'backoffMinMs', 'backoffMaxMs'] as const) {
       const v: unknown = o[k];
       if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= (k === 'backoffMinMs' || k === 'backoffMaxMs' ? 0 : 1))) {
-        throw new TypeError(`DeliveryQueue: ${k} must be a number ≥ ${k.startsWith('backoff') ? 0 : 1}, got ${JSON.stringify(v) ?? String(v)}`);
+        throw new TypeError(`DeliveryQueue: ${k} must be a number ≥ ${k.startsWith('backoff') ? 0 : 1}, got ${shownValue(v)}`);
       }
     }
     // a window of no batch would never take anything off the queue, and the loop would spin

@@ -3,6 +3,7 @@ import { describeEvent } from './describe.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { checkSinkName, DeliveryError, type Sink } from './sink.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
+import { shownValue } from '../util/text.js';
 
 export { describeEvent } from './describe.js';
 
@@ -149,7 +150,7 @@ export class SlackSink implements Sink {
     this.name = o.name ?? `slack(${this.#target.host})`;
     const gap: unknown = o.minIntervalMs;
     if (gap !== undefined && !(typeof gap === 'number' && Number.isFinite(gap) && gap >= 0)) {
-      throw new TypeError(`SlackSink: minIntervalMs must be a number of milliseconds ≥ 0, got ${JSON.stringify(gap) ?? String(gap)}`);
+      throw new TypeError(`SlackSink: minIntervalMs must be a number of milliseconds ≥ 0, got ${shownValue(gap)}`);
     }
     this.minIntervalMs = o.minIntervalMs ?? SLACK_DEFAULT_INTERVAL_MS;
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';

@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { PresenceEvent } from '../events.js';
 import { describeEvent } from './describe.js';
 import { DeliveryError, type Sink } from './sink.js';
+import { shownValue } from '../util/text.js';
 
 /** `json`: one event per line as JSON (NDJSON), for programs. `text`: one line a person reads. */
 export type StdoutFormat = 'json' | 'text';
@@ -30,7 +31,7 @@ export class StdoutSink implements Sink {
     if (typeof (out as { write?: unknown } | null)?.write !== 'function') {
       throw new TypeError('StdoutSink: the first argument is the stream to write to (process.stdout by default), then a name and the format: new StdoutSink(process.stdout, "stdout", "text")');
     }
-    if (format !== 'json' && format !== 'text') throw new TypeError(`StdoutSink: format must be "json" or "text", got ${JSON.stringify(format) ?? String(format)}`);
+    if (format !== 'json' && format !== 'text') throw new TypeError(`StdoutSink: format must be "json" or "text", got ${shownValue(format)}`);
     this.#out = out;
     this.name = name;
     this.forPeople = format === 'text';

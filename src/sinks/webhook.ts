@@ -1,7 +1,7 @@
 import type { PresenceEvent } from '../events.js';
 import { secrets } from '../log.js';
 import { decodePart } from '../util/url.js';
-import { kindOf } from '../util/text.js';
+import { kindOf, shownValue } from '../util/text.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { secretKeys, sign, TOLERANCE_SEC } from './signing.js';
@@ -132,7 +132,7 @@ export class WebhookSink implements Sink {
     if (unknown) throw new TypeError(`WebhookSink: ${unknown}`);
     const c = o.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
     if (!Number.isInteger(c) || c < 1 || c > MAX_WEBHOOK_CONCURRENCY) {
-      throw new TypeError(`WebhookSink: concurrency must be a whole number from 1 to ${MAX_WEBHOOK_CONCURRENCY}, got ${JSON.stringify(o.concurrency) ?? String(o.concurrency)}`);
+      throw new TypeError(`WebhookSink: concurrency must be a whole number from 1 to ${MAX_WEBHOOK_CONCURRENCY}, got ${shownValue(o.concurrency)}`);
     }
     this.concurrency = c;
     // a connection for each request in flight; at least 4, so that a receiver's 2xx whose body is

@@ -1,3 +1,5 @@
+import { shownValue } from './text.js';
+
 /** Edits (insert, delete, replace) from a to b, for "did you mean" (names are short: the plain two-row table is plenty). */
 export function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -42,9 +44,12 @@ export function didYouMean(typed: string, choices: readonly string[]): string {
  * known. Plain JavaScript callers have no type check, and an ignored misspelling would leave the
  * default the caller meant to change.
  */
-export function unknownOption(options: Record<string, unknown>, names: readonly string[]): string | undefined {
+export function unknownOption(options: unknown, names: readonly string[]): string | undefined {
+  // null threw "Cannot convert undefined or null to object"; a string had its characters' indexes
+  // for keys ("unknown option "0"")
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return `options must be an object, got ${shownValue(options)}`;
   for (const key of Object.keys(options)) {
-    if (names.includes(key) || options[key] === undefined) continue;
+    if (names.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
     const k = key.toLowerCase();
     const near =
       names.find((n) => n.toLowerCase() === k) ??

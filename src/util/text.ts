@@ -36,3 +36,23 @@ export function kindOf(v: unknown): string {
   if (v instanceof Map) return 'a Map';
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
+
+/**
+ * An option's value as an error about it shows it: a number as written (NaN, Infinity and 1e+308,
+ * which JSON.stringify turns into null), a string quoted, a list or object as JSON cut at 60
+ * characters, and what JSON cannot write (a BigInt, a symbol, a function) by its kind, where
+ * JSON.stringify threw or answered undefined. Not for a value that may be a secret.
+ */
+export function shownValue(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'bigint') return `${v}n (a BigInt: give a number)`;
+  if (typeof v === 'symbol' || typeof v === 'function') return `a ${typeof v}`;
+  if (v === undefined) return 'undefined';
+  try {
+    const json = JSON.stringify(v);
+    if (json !== undefined) return json.length > 60 ? `${json.slice(0, 60)}…` : json;
+  } catch {
+    // a cycle, or a BigInt inside
+  }
+  return kindOf(v);
+}
