@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { murmur3Id, murmur3IdPair } from './util/murmur3.js';
 import { kindOf } from './util/text.js';
 import {
+  notEventError,
   TRACKED_FIELDS,
   type JoinEvent,
   type LeaveEvent,
@@ -44,6 +45,10 @@ export const SEP = '\u0000';
  * of, someone else's event.
  */
 export function eventId(room: string, participantId: string, type: string, detail = ''): string {
+  if (typeof room !== 'string' || typeof participantId !== 'string' || typeof type !== 'string' || typeof detail !== 'string') {
+    const [name, v] = typeof room !== 'string' ? ['room', room] : typeof participantId !== 'string' ? ['participantId', participantId] : typeof type !== 'string' ? ['type', type] : ['detail', detail];
+    throw new TypeError(`eventId(room, participantId, type, detail?): ${name} must be a string, not ${kindOf(v)}`);
+  }
   if (!detail) return murmur3Id(room, participantId, type);
   return 'evt_' + hash('sha256', room + SEP + participantId + SEP + type + SEP + detail, 'base64url').slice(0, 22);
 }
@@ -244,6 +249,10 @@ const EMPTY: RoomState = new Map();
 export function applyEvents(state: RoomState, events: readonly PresenceEvent[]): RoomState {
   if (typeof (state as Map<unknown, unknown> | null)?.entries !== 'function') throw new TypeError(`applyEvents: state must be a room's state (a Map of participant id → participant), not ${kindOf(state)}`);
   if (!Array.isArray(events)) throw new TypeError(`applyEvents: events must be an array of events, not ${kindOf(events)}`);
+  for (let i = 0; i < events.length; i++) {
+    const notEvent = notEventError('applyEvents', `events[${i}]`, events[i]);
+    if (notEvent) throw notEvent;
+  }
   const out = new Map(state);
   for (const e of events) {
     if (e.type === 'leave') out.delete(e.participant.id);

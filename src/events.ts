@@ -111,3 +111,21 @@ export interface PresenceWatcherEvents {
   /** The watcher stopped: by stop(), or by a fatal error (which is emitted as `error` first). */
   stop: (reason?: Error) => void;
 }
+
+/**
+ * Whether a value has the shape of a PresenceEvent as far as the code that reads events relies on
+ * (an id, a room, a type and a participant with an id): events read back from the outbox or a
+ * dead-letter file, and the library functions that take events from a caller.
+ */
+export function isEvent(e: unknown): e is PresenceEvent {
+  if (!e || typeof e !== 'object') return false;
+  const r = e as Partial<PresenceEvent>;
+  return typeof r.id === 'string' && typeof r.room === 'string' && (r.type === 'join' || r.type === 'leave' || r.type === 'update') && typeof r.participant?.id === 'string';
+}
+
+/** A TypeError for a library function given something that is not an event, or undefined. */
+export function notEventError(fn: string, what: string, e: unknown): TypeError | undefined {
+  if (isEvent(e)) return undefined;
+  const kind = e === null || e === undefined ? String(e) : Array.isArray(e) ? 'an array' : typeof e === 'object' ? 'an object without an event\'s id, room, type (join, leave or update) and participant' : `a ${typeof e}`;
+  return new TypeError(`${fn}: ${what} must be a presence event (as the watcher emits), not ${kind}`);
+}

@@ -286,9 +286,32 @@ describe("the reference diff and the room parsers name a caller's slip", () => {
     expect(call(() => anyDomain(new Map(), new Map(), undefined))).toMatch(/^diffDomain: opts must be/);
     expect(call(() => anyApply({}, []))).toMatch(/^applyEvents: state must be a room's state \(a Map of participant id → participant\), not an object$/);
     expect(call(() => anyApply(new Map(), new Map()))).toBe('applyEvents: events must be an array of events, not a Map');
+    // an entry that is no event: "Cannot read properties of null (reading 'type')" before
+    expect(call(() => anyApply(new Map(), [null]))).toBe('applyEvents: events[0] must be a presence event (as the watcher emits), not null');
+    expect(call(() => anyApply(new Map(), [{ type: 'leave', id: 'evt_1', room: 'r', participant: { id: 'a' } }, { type: 'join', participant: p('b') }]))).toBe(
+      "applyEvents: events[1] must be a presence event (as the watcher emits), not an object without an event's id, room, type (join, leave or update) and participant",
+    );
     // right, they run as before
     expect(diffRoom(undefined, room, { at }).events).toHaveLength(1);
     expect(diffDomain(undefined, new Map([['r', [p('a')]]]), { at }).events).toHaveLength(1);
+  });
+
+  it('eventId, toParticipant, encodeRoomSegment and parseDomainText, each given something else', async () => {
+    const { toParticipant, parseDomainText } = await import('../src/daily/parse.js');
+    const { encodeRoomSegment } = await import('../src/daily/client.js');
+    const any = (f: unknown) => f as (...a: unknown[]) => unknown;
+    // before: "s.charCodeAt is not a function", "Cannot read properties of null (reading 'id')",
+    // "Cannot read properties of null (reading 'size')"
+    expect(call(() => any(eventId)('r', 42, 'join'))).toBe('eventId(room, participantId, type, detail?): participantId must be a string, not a number');
+    expect(call(() => any(eventId)('r', 'a', 'update', { userName: 'x' }))).toBe('eventId(room, participantId, type, detail?): detail must be a string, not an object');
+    expect(call(() => any(toParticipant)(null))).toBe("toParticipant: the entry must be a participant entry of Daily's answer (an object with an id), not null");
+    expect(call(() => any(encodeRoomSegment)(7))).toBe('encodeRoomSegment: room must be a string, not a number');
+    expect(call(() => any(parseDomainText)('{}', {}))).toBe('parseDomainText(text, names?): names must be a Map (kept from one answer to the next), not an object');
+    // right, as before
+    expect(eventId('r', 'a', 'join')).toMatch(/^evt_[\w-]{22}$/);
+    expect(toParticipant({ id: 'a' })).toEqual({ id: 'a', userId: null, userName: null, mtgSessionId: null, joinTime: null, duration: null });
+    expect(encodeRoomSegment('..')).toBe('%2E%2E');
+    expect([...parseDomainText('{}', new Map())]).toEqual([]);
   });
 
   it('parseRoomEntries, parseRoomPresence and parseRoomText given the body first', async () => {

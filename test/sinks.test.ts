@@ -351,6 +351,15 @@ describe('webhook sink', () => {
     // string's characters read as options ('unknown option "0"')
     expect(() => new WebhookSink('http://127.0.0.1:9/h' as never)).toThrow(/^WebhookSink: options must be an object, got "http:\/\/127\.0\.0\.1:9\/h"$/);
     expect(() => new SlackSink(null as never)).toThrow(/^SlackSink: options must be an object, got null$/);
+    // slackMessage and describeEvent, public too, given what is not an event: "Cannot read
+    // properties of null (reading 'room')", "events.slice is not a function" before
+    const any = (f: unknown) => f as (...a: unknown[]) => unknown;
+    expect(() => any(describeEvent)(null)).toThrow(/^describeEvent: its argument must be a presence event \(as the watcher emits\), not null$/);
+    expect(() => any(slackMessage)('Ann joined')).toThrow(/^slackMessage: events must be an array of presence events, not the string "Ann joined"$/);
+    expect(() => any(slackMessage)([{ type: 'joined', room: 'a' }])).toThrow(/^slackMessage: events\[0\] must be a presence event \(as the watcher emits\), not an object without/);
+    expect(() => any(slackMessage)([], null)).toThrow(/^slackMessage: options must be an object, got null$/);
+    expect(() => any(slackMessage)([], { now: new Date() })).toThrow(/^slackMessage: now must be the time in ms since the epoch \(Date\.now\(\)\), not "20/);
+    expect(() => any(slackMessage)([], { lateAfter: 5 })).toThrow(/^slackMessage: unknown option "lateAfter" \(did you mean lateAfterMs\?\)$/);
     const sink = new StdoutSink(new PassThrough(), 'stdout', 'text');
     expect(sink.forPeople).toBe(true);
     const base = { sink, deadLetter: { write() {} }, logger: quietLogger };

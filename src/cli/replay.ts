@@ -5,7 +5,7 @@ import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
 import { createLogger, defaultLogFormat, secrets, type LogFormat } from '../log.js';
 import { DeliveryQueue } from '../sinks/queue.js';
-import { isEvent } from '../state/outbox.js';
+import { isEvent } from '../events.js';
 import { formatDuration } from '../util/duration.js';
 import type { Writable } from 'node:stream';
 import { withoutBom } from '../util/text.js';

@@ -7,7 +7,7 @@ import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.
 import { parseRetryAfter } from '../util/retry-after.js';
 import { deadline } from '../util/deadline.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
-import { NOT_EXPANDED_WHERE, oneLine, UNEXPANDED, shownValue } from '../util/text.js';
+import { kindOf, NOT_EXPANDED_WHERE, oneLine, UNEXPANDED, shownValue } from '../util/text.js';
 import { DailyApiError, httpError, invalidResponse, targetName } from './errors.js';
 import {
   parseDomainEntries,
@@ -100,6 +100,7 @@ export function normalizeApiKey(raw: unknown): string {
 
 /** Encode a room name as one path segment; `.` and `..` are encoded too so no server can resolve them. */
 export function encodeRoomSegment(room: string): string {
+  if (typeof room !== 'string') throw new TypeError(`encodeRoomSegment: room must be a string, not ${kindOf(room)}`);
   const enc = encodeURIComponent(room);
   return enc.replace(/\./g, '%2E');
 }

@@ -62,6 +62,7 @@ export function num(v: unknown): number | null {
 
 /** The typed participant of a checked entry. Never throws: a field of the wrong type is null. */
 export function toParticipant(e: ParticipantEntry): Participant {
+  if (e === null || typeof e !== 'object') throw new TypeError(`toParticipant: the entry must be a participant entry of Daily's answer (an object with an id), not ${kindOf(e)}`);
   return {
     id: e.id,
     userId: str(e.userId),
@@ -232,6 +233,7 @@ export function parseJson(target: string, text: string): unknown {
  */
 export function parseDomainText(text: string, names?: Map<string, string>): DomainEntries & Iterable<[string, readonly ParticipantEntry[]]> {
   if (typeof text !== 'string') throw notText('parseDomainText', text, 'parseDomainEntries');
+  if (names !== undefined && !(names instanceof Map)) throw new TypeError(`parseDomainText(text, names?): names must be a Map (kept from one answer to the next), not ${kindOf(names)}`);
   return splitDomainText(text, names) ?? parseDomainEntries(parseJson('*', text));
 }
 

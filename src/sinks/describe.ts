@@ -1,4 +1,4 @@
-import type { PresenceEvent } from '../events.js';
+import { notEventError, type PresenceEvent } from '../events.js';
 import { oneLine } from '../util/text.js';
 
 /** Longest line describeEvent returns; a longer one is cut with an ellipsis. */
@@ -19,6 +19,8 @@ function who(e: PresenceEvent): string {
  * text format. Plain text: Slack's message escapes it for Slack.
  */
 export function describeEvent(e: PresenceEvent): string {
+  const notEvent = notEventError('describeEvent', 'its argument', e);
+  if (notEvent) throw notEvent;
   const room = oneLine(e.room);
   let line: string;
   switch (e.type) {

@@ -1,9 +1,9 @@
-import type { PresenceEvent } from '../events.js';
+import { notEventError, type PresenceEvent } from '../events.js';
 import { describeEvent } from './describe.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { checkSinkName, DeliveryError, type Sink } from './sink.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
-import { shownValue } from '../util/text.js';
+import { kindOf as shownKind, shownValue } from '../util/text.js';
 
 export { describeEvent } from './describe.js';
 
@@ -66,6 +66,10 @@ export interface SlackMessageOptions {
   lateAfterMs?: number;
 }
 
+const SLACK_MESSAGE_OPTIONS = ['roomUrl', 'now', 'lateAfterMs'] as const;
+const slackMessageOptionsChecked: SameKeys<keyof SlackMessageOptions, (typeof SLACK_MESSAGE_OPTIONS)[number]> = true;
+void slackMessageOptionsChecked;
+
 /** The age past which a line carries its event's time, when slackMessage is given `now`. */
 export const SLACK_LATE_AFTER_MS = 60_000;
 
@@ -80,6 +84,15 @@ function slackTime(ms: number): { mrkdwn: string; plain: string } {
 
 /** The Slack message for a burst of events: fallback `text` plus section blocks under the limits. */
 export function slackMessage(events: readonly PresenceEvent[], opts: SlackMessageOptions = {}): { text: string; blocks: unknown[] } {
+  if (!Array.isArray(events)) throw new TypeError(`slackMessage: events must be an array of presence events, not ${shownKind(events)}`);
+  for (let i = 0; i < events.length; i++) {
+    const notEvent = notEventError('slackMessage', `events[${i}]`, events[i]);
+    if (notEvent) throw notEvent;
+  }
+  const unknown = unknownOption(opts, SLACK_MESSAGE_OPTIONS);
+  if (unknown) throw new TypeError(`slackMessage: ${unknown}`);
+  if (opts.now !== undefined && !(typeof opts.now === 'number' && Number.isFinite(opts.now))) throw new TypeError(`slackMessage: now must be the time in ms since the epoch (Date.now()), not ${shownValue(opts.now)}`);
+  if (opts.lateAfterMs !== undefined && !(typeof opts.lateAfterMs === 'number' && opts.lateAfterMs >= 0)) throw new TypeError(`slackMessage: lateAfterMs must be a number of ms ≥ 0, not ${shownValue(opts.lateAfterMs)}`);
   const firsts = events.slice(0, SLACK_MAX_LINES);
   const { now } = opts;
   const lateAfter = opts.lateAfterMs ?? SLACK_LATE_AFTER_MS;

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { specialKind } from '../util/file-kind.js';
 import { StateError } from './store.js';
 import { SyncRun } from '../util/sync-run.js';
+import { isEvent } from '../events.js';
 
 /**
  * write(2) until every byte is written. writeSync makes one call, and on a disk filling up that call
@@ -20,13 +21,6 @@ function writeAll(fd: number, text: string): void {
 function progress(n: number): number {
   if (n > 0) return n;
   throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
-}
-
-/** Whether a value read back from the log has the shape of a PresenceEvent, as far as the outbox relies on. */
-export function isEvent(e: unknown): e is PresenceEvent {
-  if (!e || typeof e !== 'object') return false;
-  const r = e as Partial<PresenceEvent>;
-  return typeof r.id === 'string' && typeof r.room === 'string' && (r.type === 'join' || r.type === 'leave' || r.type === 'update') && typeof r.participant?.id === 'string';
 }
 
 type Record_ =
