@@ -417,6 +417,27 @@ describe('webhook sink', () => {
   });
 
   it.each([
+    ['webhook', (url: string) => new WebhookSink({ url, concurrency: 1 })],
+    ['slack', (url: string) => new SlackSink({ url, minIntervalMs: 0 })],
+  ] as const)('%s: a redirect from a URL that has taken deliveries (a maintenance page) is retried, and what waited is delivered after it', async (_kind, make) => {
+    // before, one 302 disabled the sink for good: every later event went to the dead-letter until a restart
+    const r = await receiver();
+    r.script = [{ status: 200, body: 'ok' }, { status: 302, headers: { location: 'https://status.example/maintenance' } }, { status: 302, headers: { location: 'https://status.example/maintenance' } }];
+    const { q, deadLetter } = queue(make(r.url));
+    const retried: string[] = [];
+    q.on('outcome', (o) => retried.push(o));
+    q.push(ev(1));
+    await waitFor(r, 'request', () => r.accepted.length >= 1);
+    q.push(ev(2));
+    await waitFor(r, 'request', () => r.accepted.length >= 2);
+    expect(r.requests.map((x) => x.status)).toEqual([200, 302, 302, 200]);
+    expect(q.disabled).toBe(false);
+    expect(deadLetter.entries).toEqual([]);
+    expect(retried.filter((o) => o === 'retried')).toHaveLength(2);
+    expect(r.accepted[1]!.body).toContain(_kind === 'webhook' ? ev(2).id : 'standup');
+  });
+
+  it.each([
     [401, 'raw-secret-value', /HTTP 401 "bad signature" 3 times in a row: check the signing secret the receiver expects, and the URL$/],
     [403, undefined, /HTTP 403 "bad signature" 3 times in a row: the receiver wants credentials: sign deliveries \(--webhook-secret\) or check the URL$/],
   ] as const)('a receiver refusing our credentials (%i) three times in a row disables the sink, saying what to check', async (status, secret, reason) => {

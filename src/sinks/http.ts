@@ -106,11 +106,18 @@ export class HttpTarget {
 }
 
 /**
- * A redirect, which no sink follows (a POST is not re-sent blindly, and the URL is a credential):
- * every event would meet it, so the sink is disabled with a message naming where it points.
+ * A redirect, which no sink follows (a POST is not re-sent blindly, and the URL is a credential).
+ * From a URL that has never taken a delivery, it is the URL that is wrong (http:// for https://, an
+ * old path): every event would meet it, so the sink is disabled with a message naming where it
+ * points. From one that has, it is most likely passing (a load balancer sending everything to a
+ * maintenance page), and disabling the sink would send every later event to the dead-letter until a
+ * restart: it is retried, as a 503 is, and the message says what to do if it lasts.
  */
-export function redirectError(what: string, r: PostResult): DeliveryError {
+export function redirectError(what: string, r: PostResult, answeredBefore = false): DeliveryError {
   const to = r.redirectTo ? ` to ${r.redirectTo}` : '';
+  if (answeredBefore) {
+    return new DeliveryError(`${what}: a redirect${to}, which is not followed; retried, as this URL has taken deliveries before (a maintenance page?): if it lasts, configure the final URL`, 'retry', r.status, r.retryAfterMs);
+  }
   return new DeliveryError(`${what}: a redirect${to}, which is not followed; configure the final URL`, 'disable', r.status);
 }
 

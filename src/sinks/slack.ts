@@ -146,6 +146,8 @@ export class SlackSink implements Sink {
   readonly minIntervalMs: number;
   readonly #target: HttpTarget;
   readonly #userAgent: string;
+  /** Whether the URL has taken a message (2xx): a redirect after that is retried, not disabling (redirectError). */
+  #answered = false;
   readonly #roomUrl: string | undefined;
 
   constructor(o: SlackSinkOptions) {
@@ -175,8 +177,11 @@ export class SlackSink implements Sink {
     if (this.#roomUrl) opts.roomUrl = this.#roomUrl;
     const body = JSON.stringify(slackMessage(events, opts));
     const r = await this.#target.post(body, { 'content-type': 'application/json', 'user-agent': this.#userAgent }, signal);
-    if (r.status >= 200 && r.status < 300) return;
-    if (r.status >= 300 && r.status < 400) throw redirectError(`Slack answered HTTP ${r.status}`, r);
+    if (r.status >= 200 && r.status < 300) {
+      this.#answered = true;
+      return;
+    }
+    if (r.status >= 300 && r.status < 400) throw redirectError(`Slack answered HTTP ${r.status}`, r, this.#answered);
     const reason = snippet(r.text) || `HTTP ${r.status}`;
     const what = `Slack answered HTTP ${r.status} "${reason}"`;
     if (r.status === 429 || r.status >= 500) throw new DeliveryError(what, 'retry', r.status, r.retryAfterMs);

@@ -125,6 +125,8 @@ export class WebhookSink implements Sink {
   readonly #now: () => number;
   /** 401/403 answers in a row, with no success between. */
   #refusals = 0;
+  /** Whether the URL has answered a delivery 2xx: a redirect after that is retried, not disabling (redirectError). */
+  #answered = false;
 
   constructor(o: WebhookSinkOptions) {
     // plain JavaScript has no type check: a misspelt option (timout) would leave its default silently
@@ -184,11 +186,12 @@ export class WebhookSink implements Sink {
     const r = await this.#target.post(body, headers, signal);
     if (r.status >= 200 && r.status < 300) {
       this.#refusals = 0;
+      this.#answered = true;
       return;
     }
     const what = `${this.#target.host} answered HTTP ${r.status}${r.text ? ` "${snippet(r.text)}"` : ''}`;
     const clock = this.#keys ? clockNote(this.#target.host, this.#now(), r.dateMs) : '';
-    if (r.status >= 300 && r.status < 400) throw redirectError(`${this.#target.host} answered HTTP ${r.status}`, r);
+    if (r.status >= 300 && r.status < 400) throw redirectError(`${this.#target.host} answered HTTP ${r.status}`, r, this.#answered);
     if (r.status === 410) throw new DeliveryError(`${what}: the endpoint is gone`, 'disable', r.status);
     // refused credentials are about the endpoint, not this event: a wrong signing secret or a
     // revoked URL fails every later delivery too, each dead-lettered in turn while /healthz said ok.
