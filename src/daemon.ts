@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, durationNotes, formatHostPort, type DaemonConfig, type SinkConfig } from './config.js';
@@ -468,6 +469,8 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   let stateStore: FileStateStore | undefined;
   let initialState: SavedState | undefined;
   let lock: StateLock | undefined;
+  /** At each of the lock's heartbeats: the state file and the outbox still there (set once both exist). */
+  let filesBeside: (() => void) | undefined;
   let lockLost!: (err: Error) => void;
   const lostLock = new Promise<Error>((resolve) => (lockLost = resolve));
   if (cfg.statePath) {
@@ -500,6 +503,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
           );
         },
         onRestored: () => log.warn({ lock: lock!.path }, "the state file's lock was removed while this daemon held it (by hand, or a cleaner of old files): written again"),
+        onBeat: () => filesBeside?.(),
       });
       initialState = await stateStore.load();
       // before the outbox is touched: nothing of a state polled elsewhere is replayed or delivered
@@ -521,6 +525,8 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
       `cannot write the outbox (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): events are still delivered, but one not yet delivered when the daemon dies would be lost`,
     );
   let watcherStore: StateStore | undefined;
+  /** The watcher, once made: filesBeside saves its state again. */
+  let watcherRef: PresenceWatcher | undefined;
   if (cfg.statePath) {
     try {
       outbox = held.outbox = new Outbox(`${cfg.statePath}.outbox.ndjson`, log, initialState?.journalSeq ?? 0);
@@ -540,6 +546,8 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     const store = stateStore!;
     const box = outbox;
     const loaded = initialState;
+    /** The state file holds a state (it did at start, or a save has written one): its removal is news. */
+    let stateWritten = loaded !== undefined;
     watcherStore = {
       // already read (and brought up to the journal) above: the watcher gets it as initialState
       load: () => Promise.resolve(loaded),
@@ -552,7 +560,33 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
         const seq = box.seq;
         await store.save({ ...state, journalSeq: seq });
         box.covered(seq);
+        stateWritten = true;
       },
+    };
+    const saveStore = watcherStore;
+    const statePath = cfg.statePath;
+    // a cleaner of old files (systemd-tmpfiles in /tmp or /var/tmp judges a file by its age) removes
+    // a state file and an outbox nothing changed for days; the lock beside them, touched by every
+    // heartbeat, stays. The outbox was then appended to in a file no restart reads, and a state
+    // file is written only when something changes: a restart before that was a first start, every
+    // person "already there", every leave meanwhile lost
+    filesBeside = () => {
+      try {
+        const found = box.restoreIfRemoved();
+        if (found !== 'ok') {
+          log.warn(
+            { outbox: box.path, pending: box.size },
+            `the outbox ${box.path} was removed or replaced while this daemon used it (by hand, or a cleaner of old files): written again from memory (${box.size} undelivered event(s))${found === 'spilled' ? '; the journal since the state was last saved lived in that file only, so a restart before the next save may repeat or miss those events' : ''}`,
+          );
+        }
+      } catch (err) {
+        outboxFailed(err);
+      }
+      if (stateWritten && watcherRef && !existsSync(statePath)) {
+        stateWritten = false; // said once; the save below (or the watcher's next) sets it again
+        log.warn({ state: statePath }, `the state file ${statePath} was removed while this daemon ran (by hand, or a cleaner of old files): writing it again`);
+        Promise.resolve(saveStore.save(watcherRef.exportState())).catch((err: unknown) => log.error({ err, state: statePath }, `cannot write the state file again: ${(err as Error).message}`));
+      }
     };
     // an outbox from before sink keys: a sink's events wait under its display name
     const waiting = new Set(outbox.pendingSinks());
@@ -610,6 +644,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
     throw err;
   }
   metrics.observeWatcher(watcher, cfg.allRooms);
+  watcherRef = watcher;
   const outboxFull = new RepeatedWarning(log);
   /**
    * Whether the outbox had room when this poll's events began (they come in one synchronous run):

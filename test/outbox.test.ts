@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -39,6 +39,43 @@ describe('Outbox', () => {
     // reopening compacted the log to the pending events
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(4);
     again.close();
+  });
+
+  it('restoreIfRemoved: a log removed or replaced is written again from memory and appended to; one left alone is "ok"', async () => {
+    const dir = tmp();
+    const file = join(dir, 'o.ndjson');
+    const o = new Outbox(file, quietLogger, 0, { journalMemoryCap: 3 });
+    o.record(ev(1), ['a']);
+    o.record(ev(2), ['a']);
+    o.ack('a', [ev(1)]);
+    expect(o.restoreIfRemoved()).toBe('ok');
+    rmSync(file);
+    o.record(ev(3), ['a']); // appended to the removed file: only memory has it
+    expect(o.restoreIfRemoved()).toBe('rewritten');
+    o.record(ev(4), ['a']); // appended to the new one
+    // replaced (another file moved over it): the daemon's memory wins
+    writeFileSync(join(dir, 'other'), '');
+    renameSync(join(dir, 'other'), file);
+    expect(o.restoreIfRemoved()).toBe('rewritten');
+    // the directory gone too
+    rmSync(dir, { recursive: true });
+    expect(o.restoreIfRemoved()).toBe('rewritten');
+    o.close();
+    const again = new Outbox(file, quietLogger, 0);
+    expect(again.pending('a').map((e) => e.participant.id)).toEqual(['p2', 'p3', 'p4']);
+    expect(again.journal().map((e) => e.participant.id)).toEqual(['p1', 'p2', 'p3', 'p4']);
+    again.close();
+    // past journalMemoryCap the journal lives in the log only: removed, it is gone, and that is said
+    const spilled = new Outbox(join(tmp(), 'o.ndjson'), quietLogger, 0, { journalMemoryCap: 2 });
+    for (let i = 1; i <= 4; i++) spilled.record(ev(i), ['a']);
+    spilled.ack('a', [ev(1), ev(2), ev(3), ev(4)]);
+    await Promise.resolve(); // the next poll's first event finds the journal past the cap
+    spilled.record(ev(5), ['a']);
+    expect(spilled.journalInMemory).toBe(0);
+    rmSync(spilled.path);
+    expect(spilled.restoreIfRemoved()).toBe('spilled');
+    expect(spilled.restoreIfRemoved()).toBe('ok');
+    spilled.close();
   });
 
   it('acknowledges a batch of any size at once (a full queue drops 100,000 in one go), each ack in the log', () => {
@@ -386,6 +423,40 @@ describe('at-least-once delivery across restarts (CLI)', () => {
     const box = new Outbox(join(dir, 'state.json.outbox.ndjson'), quietLogger);
     expect(box.pendingSinks()).toEqual([]);
     box.close();
+  });
+
+  it('the state file and outbox removed under a running daemon (a cleaner of old files) are written again at its next heartbeat: a kill -9 after loses nothing, and the restart is no first start', async () => {
+    // before, the outbox went on being appended to a removed file, and the state file came back only
+    // when something changed: after kill -9, the restart found neither, its undelivered events were
+    // lost and everyone present was a join "already there when watching started"
+    const { sim, r, dir, start } = await setup(['A', 'B']);
+    const state = join(dir, 'state.json');
+    const outboxFile = join(dir, 'state.json.outbox.ndjson');
+    const first = start(['--max-rps', '100', '--sink', `webhook:${r.url}`, '--log-format', 'json', '--log-level', 'debug'], { PRESENCE_LOCK_HEARTBEAT_MS: '100' });
+    await waitFor(r, 'request', () => r.requests.length >= 2, 15_000); // both joins refused (503): waiting in the outbox
+    await first.until(() => existsSync(state) && JSON.parse(readFileSync(state, 'utf8')).rooms.standup?.length === 2, 15_000, 'the first save');
+    rmSync(state);
+    rmSync(outboxFile);
+    await first.until(() => first.logs.some((l) => String(l.msg).startsWith('the state file') && String(l.msg).includes('was removed while this daemon ran')), 15_000, 'the state file noticed');
+    await first.until(() => first.logs.some((l) => String(l.msg).startsWith('the outbox') && String(l.msg).includes('written again from memory (2 undelivered event(s))')), 15_000, 'the outbox noticed');
+    await first.until(() => existsSync(state) && existsSync(outboxFile), 15_000, 'both written again');
+    first.kill('SIGKILL');
+    await first.exit;
+    const joins = new Set(r.requests.map((x) => JSON.parse(x.body).id));
+    expect(joins.size).toBe(2);
+
+    sim.join('standup', { userName: 'C' });
+    r.fallback = { status: 200 };
+    const second = start(['--max-rps', '100', '--sink', `webhook:${r.url}`, '--log-format', 'json']);
+    await waitFor(r, 'request', () => r.accepted.length >= 3, 15_000);
+    second.kill('SIGTERM');
+    expect((await second.exit).code).toBe(0);
+    const delivered = r.accepted.map((x) => JSON.parse(x.body) as PresenceEvent);
+    // A's and B's joins again, same ids; C's a plain join: the restart diffed against the saved state
+    expect(new Set(delivered.filter((e) => joins.has(e.id)).map((e) => e.id))).toEqual(joins);
+    const fresh = delivered.filter((e) => !joins.has(e.id));
+    expect(fresh.map((e) => [e.type, e.participant.userName, e.type === 'join' && e.initial === true])).toEqual([['join', 'C', false]]);
+    expect(second.logs.map((l) => l.msg)).not.toContain('no saved state: first start');
   });
 
   it('one daemon per state file: a second one exits 2; a stale lock from kill -9 is taken over', async () => {

@@ -45,6 +45,8 @@ export interface AcquireOptions {
   onLost?: (owner: LockOwner | undefined) => void;
   /** Called when the heartbeat found the lock file removed (by hand, by a cleaner) and wrote it again. */
   onRestored?: () => void;
+  /** Called after each heartbeat while the lock is held: a time to look at the files beside it. */
+  onBeat?: () => void;
 }
 
 /**
@@ -234,7 +236,10 @@ export class StateLock {
    */
   #beat(opts: AcquireOptions): void {
     this.#opts = opts;
-    this.#heartbeat = setInterval(() => this.#check(true), this.#beatMs);
+    this.#heartbeat = setInterval(() => {
+      this.#check(true);
+      if (this.#held !== undefined) this.#opts.onBeat?.();
+    }, this.#beatMs);
     this.#heartbeat.unref();
   }
 

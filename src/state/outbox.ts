@@ -1,4 +1,6 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { makeDirsSync } from '../util/dirs.js';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { specialKind } from '../util/file-kind.js';
@@ -306,6 +308,37 @@ export class Outbox {
       if (r.seq > this.#covered) out.push({ seq: r.seq, event: r.event });
     }
     return out;
+  }
+
+  /**
+   * Whether the log at `path` is still the file this outbox appends to; if it was removed or
+   * replaced (by hand, or by a cleaner of old files such as systemd-tmpfiles, which judges a file by
+   * its age: an outbox nothing was appended to for days is old), write it again from memory and
+   * append there. Until then, every append went to a file no restart would read: a daemon that died
+   * lost the events still waiting, and the journal the next start replays. Returns what it found:
+   * 'ok', 'rewritten', or 'spilled' (rewritten, but the journal since the last save lived only in
+   * the removed file, so a restart before the next save cannot replay it). Throws when the log
+   * cannot be written (the next call tries again).
+   */
+  restoreIfRemoved(): 'ok' | 'rewritten' | 'spilled' {
+    if (this.#closed) return 'ok';
+    const mine = fstatSync(this.#fd);
+    let there: { ino: number; dev: number } | undefined;
+    try {
+      there = statSync(this.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (there && there.ino === mine.ino && there.dev === mine.dev) return 'ok';
+    const spilled = this.#spilled;
+    makeDirsSync(dirname(this.path));
+    const fd = this.#compact();
+    closeSync(this.#fd);
+    this.#fd = fd;
+    this.#compactAt = 10_000;
+    // what the removed file held past the last save is gone with it; from here the log is whole again
+    this.#spilled = false;
+    return spilled ? 'spilled' : 'rewritten';
   }
 
   close(): void {
