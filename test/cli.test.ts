@@ -289,7 +289,7 @@ describe('CLI', () => {
   it('--once exits 1 saying why when there is no complete snapshot in time, or an event is not delivered', async () => {
     const down = await runCli(['--room', 'standup', '--once', '--once-timeout', '1s', '--log-level', 'silent'], env({ DAILY_API_URL: 'http://127.0.0.1:9/v1' }));
     expect(down.code).toBe(1);
-    expect(down.stderr).toMatch(/^presence-watcher: --once: no complete snapshot within 1s \(last error: network error talking to Daily for room "standup": connect ECONNREFUSED 127\.0\.0\.1:9\)\n$/);
+    expect(down.stderr).toMatch(/^presence-watcher: --once: no complete snapshot within 1s \(last error: network error talking to Daily for room "standup": connect ECONNREFUSED 127\.0\.0\.1:9 \(nothing accepts connections on that port there: is it running, and is the port right\?(; this process runs in a container, .*)?\)\)\n$/);
     sim.join('standup', { userName: 'Cy' });
     const r = await receiver();
     r.fallback = { status: 400, body: 'no' };

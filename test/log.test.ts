@@ -71,14 +71,31 @@ describe('logged errors', () => {
 });
 
 describe('networkFailure', () => {
+  const refused = ' (nothing accepts connections on that port there: is it running, and is the port right?)';
   it('says the code and message once', () => {
-    expect(networkFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }))).toBe('connect ECONNREFUSED 127.0.0.1:9');
+    expect(networkFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }), false)).toBe(`connect ECONNREFUSED 127.0.0.1:9${refused}`);
     expect(networkFailure(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toBe('UND_ERR_SOCKET other side closed');
     // Node's AggregateError when every address of a host refused: no message
-    expect(networkFailure(Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' }))).toBe('ECONNREFUSED');
+    expect(networkFailure(Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' }), false)).toBe(`ECONNREFUSED${refused}`);
     expect(networkFailure(new Error('socket hang up'))).toBe('socket hang up');
     expect(networkFailure(new Error(''))).toBe('unknown error');
     expect(networkFailure('weird')).toBe('weird');
+  });
+
+  it('the codes that send people searching, in words; in a container, a refused 127.0.0.1 says where the host machine is', () => {
+    const err = (code: string, message: string) => Object.assign(new Error(message), { code });
+    expect(networkFailure(err('ENOTFOUND', 'getaddrinfo ENOTFOUND hooks.exmaple.com'))).toBe("getaddrinfo ENOTFOUND hooks.exmaple.com (the host name does not resolve: check the URL's host (or this machine's DNS))");
+    expect(networkFailure(err('EAI_AGAIN', 'getaddrinfo EAI_AGAIN api.daily.co'))).toMatch(/\(the host name could not be looked up for now: this machine's DNS resolver did not answer\)$/);
+    expect(networkFailure(err('EHOSTUNREACH', 'connect EHOSTUNREACH 10.0.0.9:443'))).toMatch(/\(no route to that host from this machine/);
+    // a receiver on the host, given to a daemon in Docker as localhost: the container's own loopback refuses
+    const local = err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:8080');
+    expect(networkFailure(local, true)).toBe(
+      `connect ECONNREFUSED 127.0.0.1:8080 (nothing accepts connections on that port there: is it running, and is the port right?; this process runs in a container, where 127.0.0.1 is the container itself (unless it runs with --network host): a server on the host machine is host.docker.internal (Docker Desktop; on Linux add --add-host=host.docker.internal:host-gateway))`,
+    );
+    expect(networkFailure(err('ECONNREFUSED', 'connect ECONNREFUSED ::1:8080'), true)).toContain('host.docker.internal');
+    expect(networkFailure(local, false)).not.toContain('container');
+    // another machine's refusal is not about the container's loopback
+    expect(networkFailure(err('ECONNREFUSED', 'connect ECONNREFUSED 10.1.2.3:8080'), true)).not.toContain('container');
   });
 
   it("https:// to a port that serves plain HTTP: OpenSSL's reason and what to do, not its dump of hex, source paths and a line break", async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { EnvHttpProxyAgent, Pool, type Dispatcher } from 'undici';
 import { secrets } from '../log.js';
 
@@ -115,7 +116,7 @@ export function originDispatcher(origin: string, connections: number): Dispatche
  * start with the code: "connect ECONNREFUSED 127.0.0.1:443"), and the code alone when the message
  * is empty (an AggregateError from a connection tried on IPv6 and IPv4).
  */
-export function networkFailure(err: unknown): string {
+export function networkFailure(err: unknown, container: boolean = inContainer()): string {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   let message = typeof e?.message === 'string' ? e.message : String(err);
@@ -124,9 +125,31 @@ export function networkFailure(err: unknown): string {
   const openssl = /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+):/.exec(message);
   if (openssl) message = openssl[1]!;
   if (!code) return message || 'unknown error';
-  const hint = TLS_HINTS[code] ? ` (${TLS_HINTS[code]})` : '';
+  let hint = TLS_HINTS[code] ?? NETWORK_HINTS[code];
+  // the classic of a daemon in Docker: a receiver (or the simulator) on the host, given as localhost
+  if (code === 'ECONNREFUSED' && container && /(?:^|[\s[])(?:127\.\d+\.\d+\.\d+|::1)\]?:\d+/.test(message)) hint += `; ${CONTAINER_LOOPBACK}`;
+  hint = hint ? ` (${hint})` : '';
   if (!message || message === code) return code + hint;
   return (message.includes(code) ? message : `${code} ${message}`) + hint;
+}
+
+/** The network errors whose codes alone send people searching, in words. */
+const NETWORK_HINTS: Record<string, string> = {
+  ENOTFOUND: "the host name does not resolve: check the URL's host (or this machine's DNS)",
+  EAI_AGAIN: "the host name could not be looked up for now: this machine's DNS resolver did not answer",
+  ECONNREFUSED: 'nothing accepts connections on that port there: is it running, and is the port right?',
+  EHOSTUNREACH: 'no route to that host from this machine (a network down, or a firewall)',
+  ENETUNREACH: 'no route to that network from this machine (no network, or an IPv6 address with no IPv6 here)',
+};
+
+const CONTAINER_LOOPBACK =
+  'this process runs in a container, where 127.0.0.1 is the container itself (unless it runs with --network host): a server on the host machine is host.docker.internal (Docker Desktop; on Linux add --add-host=host.docker.internal:host-gateway)';
+
+let container: boolean | undefined;
+/** Whether this process runs in a container (Docker's /.dockerenv, Podman's /run/.containerenv, a Kubernetes pod). */
+export function inContainer(): boolean {
+  container ??= existsSync('/.dockerenv') || existsSync('/run/.containerenv') || process.env.KUBERNETES_SERVICE_HOST !== undefined;
+  return container;
 }
 
 /**
