@@ -274,14 +274,16 @@ function writeReliability(f: Record<string, unknown> & { faultCounts: Record<str
   const j = text.indexOf(end);
   if (i < 0 || j < 0) return;
   const faults = Object.entries(f.faultCounts).sort().map(([k, v]) => `${k} ×${v}`).join(', ');
+  /** "1 request", "2 requests" ("failed 1 requests" was written once). */
+  const n = (count: unknown, one: string, many = `${one}s`) => `${String(count)} ${count === 1 ? one : many}`;
   const body = [
     start,
-    `Last chaos run (\`test/chaos.test.ts\`, ${f.date}): ${f.runSeconds} s over ${f.rooms} rooms with ${f.joins} joins, ${f.leaves} leaves and ${f.renames} renames;`,
-    `${f.apiFaults} Daily API faults injected (${faults});`,
-    `the webhook receiver failed ${f.receiverFaults.error} requests, dropped ${f.receiverFaults.dropped} connections and delayed ${f.receiverFaults.delayed};`,
-    `the daemon was killed with SIGKILL ${f.kills} times and restarted from its state and outbox (every other run writing its state at most every 2 s: --save-every).`,
-    `${f.webhookRequests} webhook requests, ${f.eventsChecked} distinct events checked against the timeline, ${f.redeliveries} true re-deliveries (same id, same transition),`,
-    `all ${f.lastingStays} stays of ≥ ${HOLD_MS / 1000} s delivered (join and leave), no invented join or leave, final presence identical to the simulator's: nothing lost.`,
+    `Last chaos run (\`test/chaos.test.ts\`, ${f.date}): ${f.runSeconds} s over ${f.rooms} rooms with ${n(f.joins, 'join')}, ${n(f.leaves, 'leave')} and ${n(f.renames, 'rename')};`,
+    `${n(f.apiFaults, 'Daily API fault')} injected (${faults});`,
+    `the webhook receiver failed ${n(f.receiverFaults.error, 'request')}, dropped ${n(f.receiverFaults.dropped, 'connection')} and delayed ${f.receiverFaults.delayed};`,
+    `the daemon was killed with SIGKILL ${n(f.kills, 'time')} and restarted from its state and outbox (every other run writing its state at most every 2 s: --save-every).`,
+    `${n(f.webhookRequests, 'webhook request')}, ${n(f.eventsChecked, 'distinct event')} checked against the timeline, ${n(f.redeliveries, 'true re-delivery', 'true re-deliveries')} (same id, same transition),`,
+    `all ${n(f.lastingStays, 'stay')} of ≥ ${HOLD_MS / 1000} s delivered (join and leave), no invented join or leave, final presence identical to the simulator's: nothing lost.`,
     end,
   ].join('\n');
   writeFileSync(readme, text.slice(0, i) + body + text.slice(j + end.length));
