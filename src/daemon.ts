@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError, durationNotes, formatHostPort, type DaemonConfig, type SinkConfig } from './config.js';
-import { Dispatcher, type SinkFilter } from './dispatcher.js';
+import { Dispatcher, ignoreCaseMiss, type SinkFilter } from './dispatcher.js';
 import { HealthServer } from './health.js';
 import { secrets, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -22,6 +22,7 @@ import { apiSource } from './daily/client.js';
 import { makeDirs } from './util/dirs.js';
 import { proxyRoute } from './util/http-agent.js';
 import { isLoopbackHost } from './util/url.js';
+import { oneLine } from './util/text.js';
 import { formatDuration } from './util/duration.js';
 import { FileStateStore } from './state/file-store.js';
 import { checkSource, StateError, type SavedState, type StateStore } from './state/store.js';
@@ -130,6 +131,42 @@ export function buildSink(s: SinkConfig, index: number, webhookSecret: string | 
     ...(s.messageInterval !== undefined ? { minIntervalMs: s.messageInterval } : {}),
     name: `slack-${index + 1}(${host})`,
     userAgent: ua,
+  });
+}
+
+/**
+ * Warn, once for each entry and name, of a person an ignoreUsers list would have matched but for
+ * case ("notetaker" for a bot shown as "Notetaker"): the events about them are delivered, and
+ * nothing else says why. Looked at on joins and renames, where a name first shows.
+ */
+function warnIgnoreCaseMisses(watcher: PresenceWatcher, sinks: readonly { sink: Sink; filter: SinkFilter }[], log: Logger): void {
+  const lists = new Map<string, { misses: ReturnType<typeof ignoreCaseMiss>; sinks: string[] }>();
+  for (const { sink, filter } of sinks) {
+    if (!filter.ignoreUsers?.length) continue;
+    const key = JSON.stringify(filter.ignoreUsers);
+    const list = lists.get(key);
+    if (list) list.sinks.push(sink.name);
+    else lists.set(key, { misses: ignoreCaseMiss(filter.ignoreUsers), sinks: [sink.name] });
+  }
+  if (lists.size === 0) return;
+  const said = new Set<string>();
+  const look = (e: PresenceEvent) => {
+    for (const { misses, sinks: names } of lists.values()) {
+      const miss = misses(e.participant);
+      if (!miss) continue;
+      const key = `${miss.entry}\u0000${miss.value}`;
+      // (a hundred is plenty to make the point; a domain of bots named alike does not grow it for ever)
+      if (said.has(key) || said.size >= 100) continue;
+      said.add(key);
+      log.warn(
+        { entry: miss.entry, room: e.room, sinks: names },
+        `ignoreUsers entry "${oneLine(miss.entry)}" does not match "${oneLine(miss.value)}" (in ${oneLine(e.room)}) only because case counts there: the events about them go to ${names.join(', ')}. To ignore them, write the entry in the case that name has`,
+      );
+    }
+  };
+  watcher.on('join', look);
+  watcher.on('update', (e) => {
+    if (e.changes.userName !== undefined) look(e);
   });
 }
 
@@ -645,6 +682,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   }
   metrics.observeWatcher(watcher, cfg.allRooms);
   watcherRef = watcher;
+  warnIgnoreCaseMisses(watcher, prepared.sinks, log);
   const outboxFull = new RepeatedWarning(log);
   /**
    * Whether the outbox had room when this poll's events began (they come in one synchronous run):

@@ -87,6 +87,27 @@ interface Route {
   forPeople: boolean;
 }
 
+/**
+ * For an ignoreUsers list: given a person it does not match, the entry and the value (their
+ * userName or userId) it would match but for case, or undefined. Case counts in the list, and a
+ * "notetaker" written for a bot shown as "Notetaker" let every event about it through with
+ * nothing to say why; the daemon warns with this.
+ */
+export function ignoreCaseMiss(entries: readonly string[]): (p: Participant) => { entry: string; value: string } | undefined {
+  const exact = userFilter(entries);
+  const lower = entries.map((e) => e.toLowerCase());
+  const loose = nameFilter(lower);
+  return (p) => {
+    if (exact(p)) return undefined;
+    for (const value of [p.userName, p.userId]) {
+      if (value === null || !loose(value.toLowerCase())) continue;
+      const i = lower.findIndex((e) => nameFilter([e])(value.toLowerCase()));
+      return { entry: entries[i]!, value };
+    }
+    return undefined;
+  };
+}
+
 function userFilter(entries: readonly string[]): (p: Participant) => boolean {
   const listed = nameFilter(entries);
   return (p) => (p.userName !== null && listed(p.userName)) || (p.userId !== null && listed(p.userId));

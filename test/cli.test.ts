@@ -106,6 +106,27 @@ describe('CLI', () => {
     expect((await big.exit).code).toBe(0);
   });
 
+  it('an --ignore-user entry that matches a name but for its case is warned of, once for each name, naming the sinks that get the events', async () => {
+    // case counts in the list: "notetaker" for a bot shown as "Notetaker" let it through with nothing said
+    sim.join('standup', { userName: 'Notetaker' });
+    sim.join('standup', { userName: 'notetaker' }); // matches exactly: ignored, nothing to say
+    sim.join('retro', { userName: 'Notetaker' }); // the same name again: said once
+    sim.join('retro', { userName: 'Recorder Bot', userId: 'rec-1' });
+    sim.join('retro', { userName: 'Ann' });
+    const run = await runCli(['--room', 'standup', '--room', 'retro', '--once', '--ignore-user', 'notetaker', '--ignore-user', '*BOT', '--sink', 'stdout:text'], env());
+    expect(run.code).toBe(0);
+    const warnings = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40).map((l) => l.msg);
+    expect(warnings.sort()).toEqual([
+      'ignoreUsers entry "*BOT" does not match "Recorder Bot" (in retro) only because case counts there: the events about them go to stdout. To ignore them, write the entry in the case that name has',
+      'ignoreUsers entry "notetaker" does not match "Notetaker" (in standup) only because case counts there: the events about them go to stdout. To ignore them, write the entry in the case that name has',
+    ]);
+    // what the warning says is so: they were delivered, the exact match was not
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.filter((l) => l.includes('Notetaker is in'))).toHaveLength(2);
+    expect(lines.filter((l) => l.includes('notetaker is in'))).toHaveLength(0);
+    expect(lines.filter((l) => l.includes('Recorder Bot is in'))).toHaveLength(1);
+  });
+
   it('--once: one snapshot, its events delivered, exit 0; with --state the next run reports what changed since', async () => {
     const ann = sim.join('standup', { userName: 'Ann' });
     sim.join('standup', { userName: 'Bob' });
