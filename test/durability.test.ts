@@ -159,7 +159,10 @@ describe('FileStateStore', () => {
 
   it.each([
     ['not JSON', '{"version":1,', /not valid JSON/],
-    ['wrong version', '{"version":7,"mode":"rooms","rooms":{}}', /unknown version 7/],
+    // a later version's file is no corruption: moving it away would lose what a rollback could keep
+    ['a later version', '{"version":7,"mode":"rooms","rooms":{}}', /was written by a newer presence-watcher \(state version 7; this one reads version 1\): run that version or a later one, or move the file away to start fresh$/],
+    ['no version', '{"mode":"rooms","rooms":{}}', /is corrupt: unknown version undefined/],
+    ['version 0', '{"version":0,"mode":"rooms","rooms":{}}', /is corrupt: unknown version 0/],
     ['bad rooms', '{"version":1,"mode":"rooms","rooms":{"r":[{"nope":1}]}}', /room "r" is not a list of participants/],
     ['not an object', '[1,2]', /not a JSON object/],
     ['bad pendingLeaves', '{"version":1,"mode":"rooms","rooms":{"r":[]},"pendingLeaves":{"r":{"a":"yesterday"}}}', /"pendingLeaves" of room "r" must map participant ids to times/],

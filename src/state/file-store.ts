@@ -23,11 +23,14 @@ function byRoomProblem(field: string, v: unknown, ok: (value: unknown) => boolea
   return undefined;
 }
 
+/** The version of the state file this build writes and reads. */
+export const STATE_VERSION = 1;
+
 /** What is wrong with a parsed saved state, or undefined when it is a SavedState. */
 export function savedStateProblem(raw: unknown): string | undefined {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return 'not a JSON object';
   const r = raw as Record<string, unknown>;
-  if (r.version !== 1) return `unknown version ${JSON.stringify(r.version)}`;
+  if (r.version !== STATE_VERSION) return `unknown version ${JSON.stringify(r.version)}`;
   if (r.mode !== 'rooms' && r.mode !== 'domain') return '"mode" must be "rooms" or "domain"';
   if (!r.rooms || typeof r.rooms !== 'object' || Array.isArray(r.rooms)) return '"rooms" must be an object';
   if (r.journalSeq !== undefined && !(Number.isSafeInteger(r.journalSeq) && (r.journalSeq as number) >= 0)) return '"journalSeq" must be a non-negative integer';
@@ -43,6 +46,14 @@ export function savedStateProblem(raw: unknown): string | undefined {
 
 /** Check a parsed state file; throws StateError naming what is wrong. */
 export function validateSavedState(raw: unknown, where: string): SavedState {
+  // a later version's file is not corrupt: "move it away" would throw away what a downgrade (a
+  // rollback of a deploy) could have kept by running the version that wrote it
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && Number.isSafeInteger(version) && version > STATE_VERSION) {
+    throw new StateError(
+      `state file ${where} was written by a newer presence-watcher (state version ${version}; this one reads version ${STATE_VERSION}): run that version or a later one, or move the file away to start fresh`,
+    );
+  }
   const problem = savedStateProblem(raw);
   if (problem !== undefined) throw new StateError(`state file ${where} is corrupt: ${problem} (move it away to start fresh)`);
   return raw as SavedState;
