@@ -367,6 +367,10 @@ describe('webhook sink', () => {
     expect(() => new DeliveryQueue({ ...base, cap: '5' } as never)).toThrow(/^DeliveryQueue: cap must be a number ≥ 1, got "5"$/);
     expect(() => new DeliveryQueue({ ...base, maxAttempts: 0 })).toThrow(/^DeliveryQueue: maxAttempts must be a number ≥ 1, got 0$/);
     const q = new DeliveryQueue(base);
+    // before, taken: a webhook then posted the body "null", a text sink threw inside its delivery
+    expect(() => q.push(null as never)).toThrow(/^DeliveryQueue\.push: the event must be a presence event \(as the watcher emits\), not null$/);
+    expect(() => q.push({ type: 'join', room: 'a' } as never)).toThrow(/^DeliveryQueue\.push: the event must be a presence event/);
+    expect(q.depth).toBe(0);
     expect(() => q.on('deliverd' as never, () => {})).toThrow(/^DeliveryQueue: no event "deliverd" \(did you mean "delivered"\?\); its events are delivered, abandoned, outcome, depth, disabled$/);
     expect(q.on('delivered', () => {}).listenerCount('delivered')).toBe(1);
     expect(() => new Dispatcher().add(sink as never)).toThrow(/^Dispatcher\.add: the first argument must be a DeliveryQueue \(new DeliveryQueue\(\{ sink, deadLetter, logger \}\)\), not the sink itself$/);

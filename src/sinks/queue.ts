@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { PresenceEvent } from '../events.js';
+import { notEventError, type PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { RepeatedWarning } from '../util/repeated-warning.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
@@ -167,6 +167,9 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   }
 
   push(event: PresenceEvent): void {
+    // (a caller's slip found here, not inside a sink's delivery later: a webhook posted the body "null")
+    const notEvent = notEventError('DeliveryQueue.push', 'the event', event);
+    if (notEvent) throw notEvent;
     if (this.#disabled !== undefined || this.#closed) {
       this.#abandon([event], this.#disabled ?? 'shutting down');
       return;
