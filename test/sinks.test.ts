@@ -104,6 +104,9 @@ describe('Standard Webhooks signing', () => {
     expect(call(undefined, {}, body, at)).toThrow(/not undefined/); // even when the request has no signature
     expect(call([SECRET, undefined], plain, body, at)).toThrow(/not undefined/);
     expect(call([], plain, body, at)).toThrow(/^verifyWebhook: no secret given \(an empty list\)$/);
+    // a secret of the right kind but malformed: said as verifyWebhook's, as the others are
+    expect(call('', plain, body, at)).toThrow(/^verifyWebhook: webhook secret is empty$/);
+    expect(call('whsec_!!', plain, body, at)).toThrow(/^verifyWebhook: webhook secret: the part after whsec_ is not base64$/);
     expect(call('whsec_!!', {}, body, at)).toThrow(/not base64/);
     expect(call(SECRET, plain, body, { tolerance: 600 })).toThrow(/^verifyWebhook: unknown option "tolerance" \(did you mean toleranceSec\?\)$/);
     expect(verify([SECRET], plain, body, at)).toBe(true);

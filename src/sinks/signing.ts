@@ -148,7 +148,13 @@ export function verify(secret: string | readonly string[], headers: WebhookHeade
       throw new TypeError(`verifyWebhook: the secret must be a string (whsec_<base64>, or raw), or a list of them, not ${s === undefined ? 'undefined (is the variable holding it set?)' : kindOf(s)}`);
     }
   }
-  const keys = (secrets as string[]).flatMap(secretKeys);
+  let keys: Buffer[];
+  try {
+    keys = (secrets as string[]).flatMap(secretKeys);
+  } catch (err) {
+    // ("webhook secret is empty" alone did not say which call of a receiver's code threw it)
+    throw new TypeError(`verifyWebhook: ${(err as Error).message}`);
+  }
   const unknown = unknownOption(opts as Record<string, unknown>, ['toleranceSec', 'now']);
   if (unknown) throw new TypeError(`verifyWebhook: ${unknown}`);
   if (headers === null || typeof headers !== 'object') {
