@@ -104,6 +104,9 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
       : []),
     ['proxy variable that is not a URL', () => ['--room', 'a'], { HTTPS_PROXY: 'proxy.corp:3128' }, /HTTPS_PROXY is set but is not an http\(s\) URL: write it as http:\/\/host:port/],
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
+    ['a misspelt command', () => ['simualte', '--port', '0'], undefined, /^presence-watcher: unknown command "simualte" \(did you mean simulate\? the commands are simulate, demo and replay\)$/],
+    // the form many daemons' CLIs take; the watcher has none
+    ['"watch" as a command', () => ['watch', '--room', 'a'], undefined, /^presence-watcher: there is no "watch" command: the watcher runs with its flags alone \(presence-watcher --room standup, or --all-rooms\); the commands are simulate, demo and replay$/],
     ['"check" as a command', () => ['check', '--config', 'w.yaml'], undefined, /^presence-watcher: unknown command "check": to check a config, add --check-config to the daemon's own flags/],
     // a right key that arrives wrong reads as 'Daily rejected the API key' (a 401) unless caught here
     ['API key in quotes (docker run --env-file keeps them)', () => ['--room', 'a'], { DAILY_API_KEY: '"raw-secret-value"' }, /^presence-watcher: DAILY_API_KEY: the Daily API key is wrapped in quotes, which are not part of it: .*DAILY_API_KEY=<key>, without them$/],

@@ -7,6 +7,9 @@ import { parseDuration } from '../util/duration.js';
 import type { ReplayCommand } from './replay.js';
 import { parseSize } from '../util/size.js';
 
+/** The subcommands; anything else is the watcher's own flags. */
+const COMMANDS = ['simulate', 'demo', 'replay'];
+
 export const HELP = `presence-watcher: real-time join/leave/update events for Daily video rooms
 
 Usage:
@@ -439,6 +442,10 @@ export function parseCommand(argv: string[]): Command {
     };
   }
 
+  // a misspelt command first: its own flags (simualte --port 0) would otherwise be "unknown options"
+  const first = argv[0];
+  const meantCommand = first !== undefined && !first.startsWith('-') ? closestName(first, COMMANDS) : undefined;
+  if (meantCommand) throw new ConfigError(`unknown command "${first}" (did you mean ${meantCommand}? the commands are simulate, demo and replay)`);
   const { values: v, positionals } = parse(argv, DAEMON_OPTIONS);
   if (v.help) return { kind: 'help', text: HELP };
   if (v.version) return { kind: 'version' };
@@ -446,6 +453,10 @@ export function parseCommand(argv: string[]): Command {
     const word = positionals[0]!;
     if (['check', 'validate', 'check-config', 'test'].includes(word)) {
       throw new ConfigError(`unknown command "${word}": to check a config, add --check-config to the daemon's own flags (e.g. --config watcher.yaml --check-config)`);
+    }
+    // `presence-watcher watch --room a`, as many daemons' CLIs are written: the watcher is the command-less form
+    if (['watch', 'run', 'start', 'daemon', 'serve', 'poll'].includes(word)) {
+      throw new ConfigError(`there is no "${word}" command: the watcher runs with its flags alone (presence-watcher --room standup, or --all-rooms); the commands are simulate, demo and replay`);
     }
     throw new ConfigError(`unknown command "${word}" (commands: simulate, demo, replay; to watch a room use --room ${word})`);
   }
