@@ -106,6 +106,30 @@ describe('CLI', () => {
     expect((await big.exit).code).toBe(0);
   });
 
+  it('after a stop, a leave the restart finds says it happened sometime after the saved snapshot, a join while down when it happened (text lines; Slack the same)', async () => {
+    // Daily's clock, two hours back: Bob's joinTime and durations, as the state keeps them, are that old
+    let now = Date.now() - 2 * 3_600_000;
+    const old = new DailySimulator({ rooms: ['standup'], now: () => now });
+    await old.listen();
+    cleanup.push(() => old.close());
+    const e = { DAILY_API_KEY: old.apiKey, DAILY_API_URL: old.url };
+    const bob = old.join('standup', { userName: 'Bob' });
+    const state = join(dir, 'state.json');
+    const args = ['--room', 'standup', '--once', '--state', state, '--sink', 'stdout:text'];
+    expect((await runCli(args, e)).code).toBe(0);
+    const lastSaved = new Date(now).toISOString().slice(0, 16).replace('T', ' ');
+    // while the watcher is down: Bob leaves, Ann joins (an hour before the next run)
+    old.leave('standup', bob.id);
+    now += 3_600_000;
+    const joined = new Date(now).toISOString().slice(0, 16).replace('T', ' ');
+    old.join('standup', { userName: 'Ann' });
+    now += 3_600_000;
+    const next = await runCli(args, e);
+    expect(next.code).toBe(0);
+    const lines = next.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, ''));
+    expect(lines.sort()).toEqual([`Ann joined standup (joined ${joined} UTC)`, `Bob left standup (sometime after ${lastSaved} UTC)`]);
+  });
+
   it('an --ignore-user entry that matches a name but for its case is warned of, once for each name, naming the sinks that get the events', async () => {
     // case counts in the list: "notetaker" for a bot shown as "Notetaker" let it through with nothing said
     sim.join('standup', { userName: 'Notetaker' });

@@ -13,7 +13,7 @@ import { SecretRegistry, secrets } from '../src/log.js';
 import { DeliveryQueue, DRAIN_GAP_MS, type DeliveryQueueOptions } from '../src/sinks/queue.js';
 import { joinSecrets, secretKey, secretKeys, sign, signWebhook, verify } from '../src/sinks/signing.js';
 import { checkRoomUrl, describeEvent, SlackSink, slackMessage } from '../src/sinks/slack.js';
-import { StdoutSink } from '../src/sinks/stdout.js';
+import { StdoutSink, textLine } from '../src/sinks/stdout.js';
 import { WebhookSink } from '../src/sinks/webhook.js';
 import { DeliveryError } from '../src/sinks/sink.js';
 import { FileStateStore } from '../src/state/file-store.js';
@@ -1219,6 +1219,32 @@ describe('slack sink', () => {
     expect(line(slackMessage([e], { now: at + 11_000, lateAfterMs: 10_000 }))).toContain('<!date^1767258330^');
     // an `at` that is no time (a dead-letter line edited by hand) is shown without one
     expect(line(slackMessage([{ ...e, at: 'yesterday' }], { now: at + 3_600_000 }))).toBe('• Ann joined standup');
+  });
+
+  it('a join or leave that happened well before the watcher saw it says when (a restart\'s or an outage\'s first poll): in Slack and in text lines', () => {
+    // before, "Bob left standup" after a weekend's downtime read as news: the event's `at` is when it was seen
+    const seen = Date.parse('2026-11-30T09:00:00.000Z');
+    const at = new Date(seen).toISOString();
+    const person = (name: string, joinTime: string | null, duration: number | null) => ({ id: name, userId: null, userName: name, mtgSessionId: null, joinTime, duration });
+    const bob: PresenceEvent = { id: 'evt_b', type: 'leave', room: 'standup', at, participant: person('Bob', '2026-11-27T17:00:00.000Z', 3720) }; // still there Fri 18:02, as the kept snapshot says
+    const ann: PresenceEvent = { id: 'evt_a', type: 'join', room: 'standup', at, participant: person('Ann', '2026-11-30T08:50:00.000Z', 0) };
+    const cy: PresenceEvent = { id: 'evt_c', type: 'join', room: 'standup', at, participant: person('Cy', '2026-11-30T08:59:30.000Z', 0) }; // a poll's lag: nothing to say
+    const dee: PresenceEvent = { id: 'evt_d', type: 'join', room: 'standup', at, initial: true, participant: person('Dee', '2026-11-30T07:00:00.000Z', 0) }; // says "already there"
+    const eve: PresenceEvent = { id: 'evt_e', type: 'leave', room: 'standup', at, participant: person('Eve', null, null) }; // Daily gave no times
+    const m = slackMessage([bob, ann, cy, dee, eve]);
+    expect((m.blocks[0] as { text: { text: string } }).text.text.split('\n')).toEqual([
+      '• Bob left standup (sometime after <!date^1795802520^{date_short_pretty} at {time}|2026-11-27 18:02 UTC>)',
+      '• Ann joined standup (<!date^1796028600^{date_short_pretty} at {time}|2026-11-30 08:50 UTC>)',
+      '• Cy joined standup',
+      '• Dee is in standup (already there when watching started)',
+      '• Eve left standup',
+    ]);
+    expect(slackMessage([bob]).text).toBe('Bob left standup (sometime after 2026-11-27 18:02 UTC)');
+    // sent late as well: when it happened, not when it was seen, is what the line says
+    expect(slackMessage([bob], { now: seen + 3_600_000 }).text).toBe('Bob left standup (sometime after 2026-11-27 18:02 UTC)');
+    expect(textLine(bob)).toBe('2026-11-30T09:00:00.000Z Bob left standup (sometime after 2026-11-27 18:02 UTC)');
+    expect(textLine(ann)).toBe('2026-11-30T09:00:00.000Z Ann joined standup (joined 2026-11-30 08:50 UTC)');
+    expect(textLine(cy)).toBe('2026-11-30T09:00:00.000Z Cy joined standup');
   });
 
   it('roomUrl is checked: {room} in an http(s) URL without Slack\'s delimiters', () => {

@@ -14,6 +14,29 @@ function who(e: PresenceEvent): string {
   return shownName(e.participant.userName) ?? `someone (${e.participant.id.slice(0, 8)})`;
 }
 
+/** How long before the watcher saw it a join or leave must have happened for a line to say when: past any poll's lag, Daily's ~15 s included. */
+export const SEEN_LATE_MS = 5 * 60_000;
+
+/**
+ * When a join or leave happened, if that was well before the watcher saw it (its `at`): a join's
+ * session start (`joinTime`, exact); for a leave, a time the person was still there (the kept
+ * snapshot's `joinTime` + `duration`): they left sometime after it. That is their last sighting
+ * after a clean stop, which saves the state, but may be earlier after a crash (a state is saved
+ * when presence changes, not as durations grow), hence "sometime after", never "last seen".
+ * After the watcher was stopped over a weekend, or Daily failed for an hour, the first poll's "Bob
+ * left standup" otherwise reads as news in a channel. Undefined for updates, for a join "already
+ * there when watching started" (it says so), and where Daily gave no times.
+ */
+export function happenedEarlier(e: PresenceEvent): { kind: 'joined' | 'left after'; ms: number } | undefined {
+  if (e.type === 'update' || (e.type === 'join' && e.initial)) return undefined;
+  const seen = Date.parse(e.at);
+  const start = typeof e.participant.joinTime === 'string' ? Date.parse(e.participant.joinTime) : NaN;
+  const duration = e.participant.duration;
+  const ms = e.type === 'join' ? start : typeof duration === 'number' ? start + duration * 1000 : NaN;
+  if (!Number.isFinite(seen) || !Number.isFinite(ms) || seen - ms <= SEEN_LATE_MS) return undefined;
+  return { kind: e.type === 'join' ? 'joined' : 'left after', ms };
+}
+
 /**
  * One human line per event, e.g. "Moishe joined standup": Slack's messages and the stdout sink's
  * text format. Plain text: Slack's message escapes it for Slack.

@@ -1,5 +1,5 @@
 import { notEventError, type PresenceEvent } from '../events.js';
-import { describeEvent } from './describe.js';
+import { describeEvent, happenedEarlier } from './describe.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { checkSinkName, DeliveryError, type Sink } from './sink.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
@@ -59,7 +59,9 @@ export interface SlackMessageOptions {
   /**
    * The time the message is sent (ms since the epoch). With it, a line whose event is older than
    * `lateAfterMs` says when it happened: without a time, "Ann joined standup" posted after a Slack
-   * outage, a restart's re-delivery or a dead-letter replay reads as news. Without it, no line does.
+   * outage, a restart's re-delivery or a dead-letter replay reads as news. Without it, only a line
+   * whose event happened well before it was seen says when (happenedEarlier: a join's joinTime, a
+   * time a leaver was still there), as it does with it.
    */
   now?: number;
   /** How old an event may be before its line carries its time (ms). Default 60 000. */
@@ -96,8 +98,15 @@ export function slackMessage(events: readonly PresenceEvent[], opts: SlackMessag
   const firsts = events.slice(0, SLACK_MAX_LINES);
   const { now } = opts;
   const lateAfter = opts.lateAfterMs ?? SLACK_LATE_AFTER_MS;
-  // an `at` that is no time (a hand-edited dead-letter line) is shown without one
+  // when it happened, if well before it was seen (a restart's or an outage's first poll: "Bob left
+  // standup (sometime after Fri at 6:02 PM)"); else, for a line sent late, when it was seen. An `at`
+  // that is no time (a hand-edited dead-letter line) is shown without one
   const times = firsts.map((e) => {
+    const earlier = happenedEarlier(e);
+    if (earlier) {
+      const t = slackTime(earlier.ms);
+      return earlier.kind === 'joined' ? t : { mrkdwn: `sometime after ${t.mrkdwn}`, plain: `sometime after ${t.plain}` };
+    }
     if (now === undefined) return undefined;
     const at = Date.parse(e.at);
     return now - at > lateAfter ? slackTime(at) : undefined;

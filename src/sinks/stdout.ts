@@ -1,15 +1,21 @@
 import type { Writable } from 'node:stream';
 import type { PresenceEvent } from '../events.js';
-import { describeEvent } from './describe.js';
+import { describeEvent, happenedEarlier } from './describe.js';
 import { DeliveryError, type Sink } from './sink.js';
 import { shownValue } from '../util/text.js';
 
 /** `json`: one event per line as JSON (NDJSON), for programs. `text`: one line a person reads. */
 export type StdoutFormat = 'json' | 'text';
 
-/** One event as a line of text: its time and what happened ("2026-11-26T09:00:00.000Z Moishe joined standup"). */
+/**
+ * One event as a line of text: its time and what happened ("2026-11-26T09:00:00.000Z Moishe joined
+ * standup"), and when it happened if that was well before it was seen ("… Bob left standup
+ * (sometime after 2026-11-20 18:02 UTC)": the watcher was stopped, or Daily failed, meanwhile).
+ */
 export function textLine(e: PresenceEvent): string {
-  return `${e.at} ${describeEvent(e)}`;
+  const earlier = happenedEarlier(e);
+  const when = earlier ? ` (${earlier.kind === 'joined' ? 'joined' : 'sometime after'} ${new Date(earlier.ms).toISOString().slice(0, 16).replace('T', ' ')} UTC)` : '';
+  return `${e.at} ${describeEvent(e)}${when}`;
 }
 
 /**
