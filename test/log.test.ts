@@ -89,13 +89,15 @@ describe('networkFailure', () => {
     expect(networkFailure(err('EHOSTUNREACH', 'connect EHOSTUNREACH 10.0.0.9:443'))).toMatch(/\(no route to that host from this machine/);
     // a receiver on the host, given to a daemon in Docker as localhost: the container's own loopback refuses
     const local = err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:8080');
-    expect(networkFailure(local, true)).toBe(
+    expect(networkFailure(local, 'docker')).toBe(
       `connect ECONNREFUSED 127.0.0.1:8080 (nothing accepts connections on that port there: is it running, and is the port right?; this process runs in a container, where 127.0.0.1 is the container itself (unless it runs with --network host): a server on the host machine is host.docker.internal (Docker Desktop; on Linux add --add-host=host.docker.internal:host-gateway))`,
     );
-    expect(networkFailure(err('ECONNREFUSED', 'connect ECONNREFUSED ::1:8080'), true)).toContain('host.docker.internal');
+    expect(networkFailure(err('ECONNREFUSED', 'connect ECONNREFUSED ::1:8080'), 'docker')).toContain('host.docker.internal');
+    // in a pod, 127.0.0.1 is the pod, sidecars included: host.docker.internal would be the wrong advice
+    expect(networkFailure(local, 'pod')).toMatch(/; this process runs in a Kubernetes pod, where 127\.0\.0\.1 is the pod: only its own containers answer there \(a sidecar that has not started yet\?\); a receiver elsewhere is reached by its Service's name\)$/);
     expect(networkFailure(local, false)).not.toContain('container');
     // another machine's refusal is not about the container's loopback
-    expect(networkFailure(err('ECONNREFUSED', 'connect ECONNREFUSED 10.1.2.3:8080'), true)).not.toContain('container');
+    expect(networkFailure(err('ECONNREFUSED', 'connect ECONNREFUSED 10.1.2.3:8080'), 'docker')).not.toContain('container');
   });
 
   it("https:// to a port that serves plain HTTP: OpenSSL's reason and what to do, not its dump of hex, source paths and a line break", async () => {

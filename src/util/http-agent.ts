@@ -116,7 +116,7 @@ export function originDispatcher(origin: string, connections: number): Dispatche
  * start with the code: "connect ECONNREFUSED 127.0.0.1:443"), and the code alone when the message
  * is empty (an AggregateError from a connection tried on IPv6 and IPv4).
  */
-export function networkFailure(err: unknown, container: boolean = inContainer()): string {
+export function networkFailure(err: unknown, container: Container = inContainer()): string {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   let message = typeof e?.message === 'string' ? e.message : String(err);
@@ -127,7 +127,7 @@ export function networkFailure(err: unknown, container: boolean = inContainer())
   if (!code) return message || 'unknown error';
   let hint = TLS_HINTS[code] ?? NETWORK_HINTS[code];
   // the classic of a daemon in Docker: a receiver (or the simulator) on the host, given as localhost
-  if (code === 'ECONNREFUSED' && container && /(?:^|[\s[])(?:127\.\d+\.\d+\.\d+|::1)\]?:\d+/.test(message)) hint += `; ${CONTAINER_LOOPBACK}`;
+  if (code === 'ECONNREFUSED' && container && /(?:^|[\s[])(?:127\.\d+\.\d+\.\d+|::1)\]?:\d+/.test(message)) hint += `; ${CONTAINER_LOOPBACK[container]}`;
   hint = hint ? ` (${hint})` : '';
   if (!message || message === code) return code + hint;
   return (message.includes(code) ? message : `${code} ${message}`) + hint;
@@ -142,13 +142,20 @@ const NETWORK_HINTS: Record<string, string> = {
   ENETUNREACH: 'no route to that network from this machine (no network, or an IPv6 address with no IPv6 here)',
 };
 
-const CONTAINER_LOOPBACK =
-  'this process runs in a container, where 127.0.0.1 is the container itself (unless it runs with --network host): a server on the host machine is host.docker.internal (Docker Desktop; on Linux add --add-host=host.docker.internal:host-gateway)';
+/** Where this process runs, as far as a refused 127.0.0.1 is concerned: a container, a Kubernetes pod, or neither (false). */
+export type Container = 'docker' | 'pod' | false;
 
-let container: boolean | undefined;
-/** Whether this process runs in a container (Docker's /.dockerenv, Podman's /run/.containerenv, a Kubernetes pod). */
-export function inContainer(): boolean {
-  container ??= existsSync('/.dockerenv') || existsSync('/run/.containerenv') || process.env.KUBERNETES_SERVICE_HOST !== undefined;
+const CONTAINER_LOOPBACK: Record<'docker' | 'pod', string> = {
+  docker:
+    'this process runs in a container, where 127.0.0.1 is the container itself (unless it runs with --network host): a server on the host machine is host.docker.internal (Docker Desktop; on Linux add --add-host=host.docker.internal:host-gateway)',
+  // a pod's containers share its loopback (a sidecar is there), but nothing outside the pod is
+  pod: "this process runs in a Kubernetes pod, where 127.0.0.1 is the pod: only its own containers answer there (a sidecar that has not started yet?); a receiver elsewhere is reached by its Service's name",
+};
+
+let container: Container | undefined;
+/** Whether this process runs in a Kubernetes pod (KUBERNETES_SERVICE_HOST) or another container (Docker's /.dockerenv, Podman's /run/.containerenv). */
+export function inContainer(): Container {
+  container ??= process.env.KUBERNETES_SERVICE_HOST !== undefined ? 'pod' : existsSync('/.dockerenv') || existsSync('/run/.containerenv') ? 'docker' : false;
   return container;
 }
 
