@@ -678,7 +678,7 @@ export interface DaemonConfig {
    * image's HEALTHCHECK probes that address's port, whatever the flag says (`healthNotes`).
    */
   healthFromEnv?: { host: string; port: number };
-  /** What is worth saying about the config file itself (exposedConfigNote): logged at start, listed by --check-config. */
+  /** What is worth saying about the command line and the config file themselves (a flag given two values, exposedConfigNote): logged at start, listed by --check-config. */
   fileNotes?: string[];
   maxRps: number;
   limit: number | undefined;

@@ -192,6 +192,23 @@ describe('--check-config', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
+  it('a flag of one value given two different ones: the last is used, and --check-config and the start log say which', async () => {
+    // before, --state a.json … --state b.json wrote b.json without a word (only --config refused a repeat)
+    const a = join(dir, 'a.json');
+    const b = join(dir, 'b.json');
+    const args = ['--room', 'standup', '--state', a, '--interval', '5s', '--state', b, '--interval', '5s', '--max-rps', '2', '--max-rps', '3'];
+    const r = await runCli([...args, '--check-config'], env());
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.includes(' is given '))).toEqual([
+      `  - --state is given twice ("${a}", "${b}"): the last one, "${b}", is used`,
+      '  - --max-rps is given twice ("2", "3"): the last one, "3", is used',
+    ]);
+    expect(r.stdout).toContain(`state        ${b}`);
+    const run = start([...args, '--once']);
+    expect((await run.exit).code).toBe(0);
+    expect(run.logs.filter((l) => l.level === 40).map((l) => l.msg)).toContain(`--state is given twice ("${a}", "${b}"): the last one, "${b}", is used`);
+  });
+
   it('--check-config warns of a room name that looks like a slip (a pattern, a list, a stray space), which Daily would answer 404 for', async () => {
     const r = await runCli(['--room', 'team-*', '--room', 'standup,retro', '--room', 'standup ', '--room', 'design', '--check-config'], env());
     expect(r.code).toBe(0);

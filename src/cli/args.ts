@@ -186,14 +186,14 @@ SIGTERM stopped it (it says how far it got; the file is never changed).
 export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
-  | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number | undefined } | undefined; check: boolean }
+  | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number | undefined } | undefined; check: boolean; notes: string[] }
   | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; reconnects: number; participants: number; seed: number }
   | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: LogLevelName; logFormat: LogFormat | undefined }
   | ({ kind: 'replay' } & ReplayCommand);
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, command?: string): { values: Values; positionals: string[] } {
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, command?: string): { values: Values; positionals: string[]; notes: string[] } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true });
@@ -226,7 +226,21 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
   // --config prod.yaml` ran with prod.yaml alone, base.yaml ignored without a word
   const configs = [...new Set((parsed.tokens ?? []).flatMap((t) => (t.kind === 'option' && t.name === 'config' && typeof t.value === 'string' ? [t.value] : [])))];
   if (configs.length > 1) throw new ConfigError(`--config is given ${configs.length === 2 ? 'twice' : `${configs.length} times`} (${configs.join(', ')}): config files are not merged; give one --config, and flags to override it`);
-  return { values: parsed.values as Values, positionals: parsed.positionals };
+  // any other flag of one value keeps its last, as a wrapper script's defaults before "$@" rely on;
+  // given two different values, which one won is said at start and by --check-config (--state
+  // a.json … --state b.json wrote b.json without a word)
+  const given = new Map<string, string[]>();
+  for (const t of parsed.tokens ?? []) {
+    const o = t.kind === 'option' ? options[t.name] : undefined;
+    if (t.kind !== 'option' || o?.type !== 'string' || o.multiple || typeof t.value !== 'string' || t.name.includes('secret')) continue;
+    const values = given.get(t.name) ?? [];
+    values.push(t.value);
+    given.set(t.name, values);
+  }
+  const notes = [...given]
+    .filter(([, values]) => new Set(values).size > 1)
+    .map(([name, values]) => `--${name} is given ${values.length === 2 ? 'twice' : `${values.length} times`} (${values.map((v) => JSON.stringify(v)).join(', ')}): the last one, ${JSON.stringify(values.at(-1))}, is used`);
+  return { values: parsed.values as Values, positionals: parsed.positionals, notes };
 }
 
 /** replay's --drain-timeout (5 minutes unless given): 0 gives up at once, under 100 ms is a slip. */
@@ -446,7 +460,7 @@ export function parseCommand(argv: string[]): Command {
   const first = argv[0];
   const meantCommand = first !== undefined && !first.startsWith('-') ? closestName(first, COMMANDS) : undefined;
   if (meantCommand) throw new ConfigError(`unknown command "${first}" (did you mean ${meantCommand}? the commands are simulate, demo and replay)`);
-  const { values: v, positionals } = parse(argv, DAEMON_OPTIONS);
+  const { values: v, positionals, notes: flagNotes } = parse(argv, DAEMON_OPTIONS);
   if (v.help) return { kind: 'help', text: HELP };
   if (v.version) return { kind: 'version' };
   if (positionals.length) {
@@ -505,5 +519,5 @@ export function parseCommand(argv: string[]): Command {
   if (onceTimeoutMs !== undefined && onceTimeoutMs < MIN_TIMEOUT_MS) {
     throw new ConfigError(tooShort('--once-timeout', onceTimeoutMs, 'give the first snapshot some time, e.g. 30s (the default)'));
   }
-  return { kind: 'run', flags, configPath: pathFlag('--config', s('config')), once: v.once === true ? { timeoutMs: onceTimeoutMs } : undefined, check: v['check-config'] === true };
+  return { kind: 'run', flags, configPath: pathFlag('--config', s('config')), once: v.once === true ? { timeoutMs: onceTimeoutMs } : undefined, check: v['check-config'] === true, notes: flagNotes };
 }

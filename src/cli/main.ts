@@ -112,7 +112,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     case 'run': {
       let cfg: DaemonConfig;
       try {
-        const fileNotes: string[] = [];
+        const fileNotes: string[] = [...command.notes];
         const file: FileConfig = command.configPath ? loadConfigFile(command.configPath, io.env, fileNotes) : {};
         cfg = resolveConfig(file, command.flags, io.env);
         if (fileNotes.length > 0) cfg.fileNotes = fileNotes;
