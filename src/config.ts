@@ -282,6 +282,8 @@ const SECRET_FIELDS = new Set(['apiKey', 'webhookSecret', 'secret', 'url', 'apiU
 /** What a wrong value is: its kind, and the value itself when `show` (short, so a message stays one line). */
 function kindOf(v: unknown, show: boolean): string {
   if (v === null) return 'empty (null)';
+  // YAML's .inf and .nan (JSON's 1e999): "not a number (NaN)" said the opposite of what it meant
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${v} (YAML's ${v < 0 ? '-.inf' : v > 0 ? '.inf' : '.nan'})`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   const kind = typeof v === 'string' ? 'text' : typeof v === 'number' ? 'a number' : typeof v === 'boolean' ? 'a boolean' : typeof v;
@@ -387,7 +389,7 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
     if ((issue.expected === 'number' || issue.expected === 'int') && typeof got === 'number' && !Number.isFinite(got)) message = `must be a finite number, not ${got}${variable ? ` (from environment variable ${variable})` : ''}`;
     if (issue.path[0] === 'sinks' && issue.path.length <= 2 && typeof got === 'string') message += ': each sink is a mapping, e.g. {type: slack, url: "https://hooks.slack.com/…"} (the "slack:<url>" form is --sink\'s, on the command line)';
     // `rooms: [2024]`: a name of digits reads as a number (and 0800 as 800); quoting keeps it as written
-    if (!secret && issue.expected === 'string' && typeof got === 'number') message += ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
+    if (!secret && issue.expected === 'string' && typeof got === 'number' && Number.isFinite(got)) message += ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';
   }
   if (issue.code === 'invalid_value' && issue.path.length > 0) {
     const got = valueAt(interpolated, issue.path);

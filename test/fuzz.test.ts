@@ -104,6 +104,99 @@ describe('fuzz: only typed errors, never a crash', () => {
   });
 });
 
+/** Words from inside JavaScript or zod that a message for a person must not show (each was found once). */
+const RAW_WORDS = /Invalid input|expected \w+, received|Too (small|big)|\[object \w+\]|Cannot read properties|Cannot convert|is not a function|is not iterable|Do not know how to serialize|not a number \((Infinity|NaN)\)|\.(inf|nan)\): quote it/;
+
+/** Every setting the config file takes, valid: mutations start from each of them. */
+const fullConfig = {
+  rooms: ['a'],
+  interval: '15s',
+  maxRps: 5,
+  queueCap: 100,
+  outboxCap: 100,
+  limit: 10,
+  maxBody: '1MiB',
+  leaveGrace: '30s',
+  saveEvery: '1m',
+  drainTimeout: '10s',
+  requestTimeout: '10s',
+  logLevel: 'info',
+  logFormat: 'json',
+  health: 9464,
+  samePerson: 'name',
+  events: ['join'],
+  ignoreUsers: ['bot'],
+  apiUrl: 'https://api.daily.co/v1',
+  state: '/tmp/x.json',
+  deadLetter: '/tmp/dl.ndjson',
+  ignoreInitial: false,
+  sinks: [
+    { type: 'webhook', url: 'https://hooks.example/in', timeout: '10s', headers: { 'X-A': 'b' }, events: ['join'], rooms: ['a*'], ignoreUsers: ['bot'], concurrency: 2 },
+    { type: 'slack', url: 'https://hooks.slack.com/services/T/B/x', messageInterval: '2s', roomUrl: 'https://acme.daily.co/{room}' },
+    { type: 'stdout', format: 'text' },
+  ],
+};
+const oddValues: unknown[] = [null, true, 0, -1, 1.5, NaN, Infinity, -Infinity, 1e308, '', 'x', [], {}, [null], ['a'], [1], { type: 'stdout' }, '15s', '-5s', 'https://hooks.slack.com/services/T/B/x'];
+
+describe('fuzz: messages a person reads', () => {
+  it("config file: every mistake is named in words, none in zod's or JavaScript's own (Invalid input, [object Object], Too big, …)", () => {
+    expect(validateFileConfig(fullConfig, 'w.yaml', {})).toMatchObject({ maxRps: 5 });
+    const bad: string[] = [];
+    for (let i = 0; i < 4000; i++) {
+      let raw: unknown = fullConfig;
+      for (let m = 0; m < 1 + (i % 3); m++) raw = random() < 0.5 ? mutate(raw) : setRandomLeaf(raw);
+      try {
+        validateFileConfig(raw, 'w.yaml', {});
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        for (const line of (err as Error).message.split('\n')) if (RAW_WORDS.test(line)) bad.push(line);
+      }
+    }
+    expect([...new Set(bad)]).toEqual([]);
+  });
+
+  it('library constructors: a value of the wrong kind is a TypeError or RangeError naming the class, in words', async () => {
+    const lib = await import('../src/index.js');
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const kinds: unknown[] = [...oddValues, undefined, () => {}, Symbol('s'), 10n, new Map()];
+    const made: [string, () => unknown][] = [];
+    for (let i = 0; i < 3000; i++) {
+      const v = pick(kinds);
+      const which = i % 6;
+      if (which === 0) made.push(['PresenceWatcher', () => new lib.PresenceWatcher({ apiKey: 'k', rooms: ['a'], logger: quiet, [pick(['intervalMs', 'maxRps', 'maxPer5s', 'limit', 'leaveGraceMs', 'saveEveryMs', 'requestTimeoutMs', 'maxBodyBytes', 'backoffMinMs', 'samePerson', 'ignoreInitial', 'rooms'])]: v } as never)]);
+      if (which === 1) made.push(['WebhookSink', () => new lib.WebhookSink(random() < 0.2 ? (v as never) : ({ url: 'http://127.0.0.1:9/h', [pick(['timeoutMs', 'concurrency', 'headers', 'secret', 'name'])]: v } as never))]);
+      if (which === 2) made.push(['SlackSink', () => new lib.SlackSink(random() < 0.2 ? (v as never) : ({ url: 'https://hooks.slack.com/services/T/B/x', [pick(['timeoutMs', 'minIntervalMs', 'roomUrl', 'name'])]: v } as never))]);
+      if (which === 3) made.push(['DailyClient', () => new lib.DailyClient(random() < 0.2 ? (v as never) : ({ apiKey: 'k', [pick(['apiUrl', 'timeoutMs', 'maxBodyBytes'])]: v } as never))]);
+      if (which === 4) made.push(['simulator', () => new lib.DailySimulator(random() < 0.2 ? (v as never) : ({ [pick(['rooms', 'churn', 'reconnects', 'initialParticipants', 'seed', 'defaultLimit', 'compress', 'apiKey'])]: v } as never))]);
+      if (which === 5) made.push(['RateLimiter', () => new lib.RateLimiter({ [pick(['maxRps', 'maxPer5s'])]: v } as never)]);
+    }
+    const bad: string[] = [];
+    for (const [name, make] of made) {
+      try {
+        const made = make() as { close?: () => unknown; stop?: () => unknown };
+        void (made instanceof lib.PresenceWatcher ? made.stop() : made.close?.());
+      } catch (err) {
+        const message = String((err as Error).message);
+        const named = message.startsWith(`${name}:`) || message.startsWith(`PresenceWatcher:`);
+        if (!(err instanceof TypeError || err instanceof RangeError || err instanceof lib.WatcherOptionsError) || !named || RAW_WORDS.test(message)) bad.push(`${name}: ${(err as Error).constructor.name}: ${message}`);
+      }
+    }
+    expect([...new Set(bad)]).toEqual([]);
+  });
+});
+
+/** Set a random leaf of a JSON value (not the root) to one of oddValues. */
+function setRandomLeaf(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return pick(oddValues);
+  const copy: Record<string, unknown> | unknown[] = Array.isArray(v) ? [...v] : { ...(v as object) };
+  const keys = Object.keys(copy);
+  if (keys.length === 0) return copy;
+  const k = pick(keys);
+  const child = (copy as Record<string, unknown>)[k];
+  (copy as Record<string, unknown>)[k] = child !== null && typeof child === 'object' && random() < 0.6 ? setRandomLeaf(child) : pick(oddValues);
+  return copy;
+}
+
 function safeParse(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -32,6 +32,8 @@ export interface SlackSinkOptions {
 
 /** Why `template` cannot be a room link, or undefined: an http(s) URL with `{room}`, none of Slack's link delimiters. */
 export function checkRoomUrl(template: string): string | undefined {
+  // (a library caller's null or number read "template.includes is not a function")
+  if (typeof template !== 'string') return `must be a URL with {room} in it (e.g. https://your-domain.daily.co/{room}), not ${shownValue(template)}`;
   if (!template.includes('{room}')) return 'must contain {room}, where the room name goes (e.g. https://your-domain.daily.co/{room})';
   if (/[|<>\s]/.test(template)) return 'must not contain |, <, > or spaces (Slack\'s link syntax)';
   try {

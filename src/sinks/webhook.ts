@@ -146,7 +146,12 @@ export class WebhookSink implements Sink {
     }
     checkSinkName('WebhookSink', o.name);
     this.name = o.name ?? `webhook(${this.#target.host})`;
-    this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
+    try {
+      this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
+    } catch (err) {
+      // ("webhook secret is empty" alone did not say which constructor threw it)
+      throw new TypeError(`WebhookSink: secret: ${(err as Error).message.replace(/^webhookSecretKeys: the secret /, '')}`);
+    }
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
     const wrong = o.headers && checkWebhookHeaders(o.headers);
     if (wrong) throw new TypeError(`WebhookSink: headers: ${wrong}`);
