@@ -54,8 +54,9 @@ Where events go:
   --events <types>         deliver only these: join, leave, update, comma-separated ("--events join"
                            to alert on arrivals only); every sink, unless its config lists its own
   --ignore-user <name>     no events about a person whose userName or userId is this (your own bot,
-                           a recorder); * matches any characters ("*Bot"); repeatable. In a config
-                           file: ignoreUsers, for every sink, or per sink (overrides)
+                           a recorder); * matches any characters ("*Bot"); case counts (a name that
+                           differs only in case is warned of); repeatable. In a config file:
+                           ignoreUsers, for every sink, or per sink (overrides)
   --webhook-secret <s>     sign webhook deliveries (Standard Webhooks; whsec_<base64> or raw).
                            Rotating? Repeat it (or put "whsec_new whsec_old" in the env var): each
                            delivery carries a signature per secret, so receivers holding either
