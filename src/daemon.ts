@@ -613,7 +613,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
         if (found !== 'ok') {
           log.warn(
             { outbox: box.path, pending: box.size },
-            `the outbox ${box.path} was removed or replaced while this daemon used it (by hand, or a cleaner of old files): written again from memory (${box.size} undelivered event(s))${found === 'spilled' ? '; the journal since the state was last saved lived in that file only, so a restart before the next save may repeat or miss those events' : ''}`,
+            `the outbox ${box.path} was removed, replaced or truncated while this daemon used it (by hand, or a cleaner of old files): written again from memory (${box.size} undelivered event(s))${found === 'spilled' ? '; the journal since the state was last saved lived in that file only, so a restart before the next save may repeat or miss those events' : ''}`,
           );
         }
       } catch (err) {

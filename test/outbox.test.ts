@@ -41,7 +41,7 @@ describe('Outbox', () => {
     again.close();
   });
 
-  it('restoreIfRemoved: a log removed or replaced is written again from memory and appended to; one left alone is "ok"', async () => {
+  it('restoreIfRemoved: a log removed, replaced or truncated is written again from memory and appended to; one left alone is "ok"', async () => {
     const dir = tmp();
     const file = join(dir, 'o.ndjson');
     const o = new Outbox(file, quietLogger, 0, { journalMemoryCap: 3 });
@@ -57,13 +57,24 @@ describe('Outbox', () => {
     writeFileSync(join(dir, 'other'), '');
     renameSync(join(dir, 'other'), file);
     expect(o.restoreIfRemoved()).toBe('rewritten');
+    // truncated in place (`: > file`, logrotate's copytruncate): the same file, emptied
+    writeFileSync(file, '');
+    expect(o.restoreIfRemoved()).toBe('rewritten');
+    // and once an append went on at the old offset, after a hole of NUL bytes (a restart read the
+    // hole and the record after it as one line cut short: every event waiting was lost)
+    writeFileSync(file, '');
+    o.record(ev(5), ['a']);
+    expect(readFileSync(file)[0]).toBe(0);
+    expect(o.restoreIfRemoved()).toBe('rewritten');
+    expect(readFileSync(file, 'utf8').startsWith('{')).toBe(true);
+    expect(o.restoreIfRemoved()).toBe('ok');
     // the directory gone too
     rmSync(dir, { recursive: true });
     expect(o.restoreIfRemoved()).toBe('rewritten');
     o.close();
     const again = new Outbox(file, quietLogger, 0);
-    expect(again.pending('a').map((e) => e.participant.id)).toEqual(['p2', 'p3', 'p4']);
-    expect(again.journal().map((e) => e.participant.id)).toEqual(['p1', 'p2', 'p3', 'p4']);
+    expect(again.pending('a').map((e) => e.participant.id)).toEqual(['p2', 'p3', 'p4', 'p5']);
+    expect(again.journal().map((e) => e.participant.id)).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
     again.close();
     // past journalMemoryCap the journal lives in the log only: removed, it is gone, and that is said
     const spilled = new Outbox(join(tmp(), 'o.ndjson'), quietLogger, 0, { journalMemoryCap: 2 });

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { makeDirsSync } from '../util/dirs.js';
 import type { PresenceEvent } from '../events.js';
@@ -150,6 +150,8 @@ export class Outbox {
   #compactAt = 10_000;
   #syncScheduled = false;
   readonly #journalCap: number;
+  /** Bytes written to the log through `#fd`: a log shorter than this was truncated under the daemon. */
+  #written = 0;
   /** A failed append left part of its line in the log: the next one starts by ending that line. */
   #torn = false;
   /** The journal past the covered state is in the log only (it outgrew #journalCap). */
@@ -311,8 +313,8 @@ export class Outbox {
   }
 
   /**
-   * Whether the log at `path` is still the file this outbox appends to; if it was removed or
-   * replaced (by hand, or by a cleaner of old files such as systemd-tmpfiles, which judges a file by
+   * Whether the log at `path` is still the file this outbox appends to, whole; if it was removed,
+   * replaced or truncated (by hand, or by a cleaner of old files such as systemd-tmpfiles, which judges a file by
    * its age: an outbox nothing was appended to for days is old), write it again from memory and
    * append there. Until then, every append went to a file no restart would read: a daemon that died
    * lost the events still waiting, and the journal the next start replays. Returns what it found:
@@ -329,7 +331,10 @@ export class Outbox {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    if (there && there.ino === mine.ino && there.dev === mine.dev) return 'ok';
+    // the same file, but truncated in place (`: > file`, logrotate's copytruncate): shorter than
+    // what was written to it, or, once the next append went on at the old offset, starting with a
+    // hole of NUL bytes, which a restart read as a line cut short: every event waiting was lost
+    if (there && there.ino === mine.ino && there.dev === mine.dev && mine.size >= this.#written && this.#startsWhole()) return 'ok';
     const spilled = this.#spilled;
     makeDirsSync(dirname(this.path));
     const fd = this.#compact();
@@ -339,6 +344,18 @@ export class Outbox {
     // what the removed file held past the last save is gone with it; from here the log is whole again
     this.#spilled = false;
     return spilled ? 'spilled' : 'rewritten';
+  }
+
+  /** Whether the log starts as one this outbox wrote does: with a record (`{`), or a line break after a torn write. */
+  #startsWhole(): boolean {
+    if (this.#written === 0) return true;
+    const fd = openSync(this.path, 'r');
+    try {
+      const first = Buffer.alloc(1);
+      return readSync(fd, first, 0, 1, 0) === 1 && (first[0] === 0x7b || first[0] === 0x0a);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   close(): void {
@@ -385,6 +402,7 @@ export class Outbox {
     for (const r of records) text += `${JSON.stringify(r)}\n`;
     this.#torn = true;
     writeAll(this.#fd, text);
+    this.#written += Buffer.byteLength(text);
     this.#torn = false;
     this.#records += records.length;
     if (!this.#syncScheduled) {
@@ -450,8 +468,10 @@ export class Outbox {
       const sinks = [...this.#pending].filter(([, m]) => m.has(event.id)).map(([sink]) => sink);
       lines.push(JSON.stringify({ op: 'ev', seq, event, sinks }));
     }
-    writeAll(fd, lines.length ? lines.join('\n') + '\n' : '');
+    const text = lines.length ? lines.join('\n') + '\n' : '';
+    writeAll(fd, text);
     fsyncSync(fd);
+    this.#written = Buffer.byteLength(text);
     return lines.length;
   }
 }
