@@ -127,7 +127,7 @@ describe('CLI', () => {
     const next = await runCli(args, e);
     expect(next.code).toBe(0);
     const lines = next.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, ''));
-    expect(lines.sort()).toEqual([`Ann joined standup (joined ${joined} UTC)`, `Bob left standup (sometime after ${lastSaved} UTC)`]);
+    expect(lines.sort()).toEqual([`Ann joined standup (at ${joined} UTC)`, `Bob left standup (sometime after ${lastSaved} UTC)`]);
   });
 
   it('an --ignore-user entry that matches a name but for its case is warned of, once for each name, naming the sinks that get the events', async () => {

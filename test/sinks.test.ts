@@ -1248,7 +1248,7 @@ describe('slack sink', () => {
     // sent late as well: when it happened, not when it was seen, is what the line says
     expect(slackMessage([bob], { now: seen + 3_600_000 }).text).toBe('Bob left standup (sometime after 2026-11-27 18:02 UTC)');
     expect(textLine(bob)).toBe('2026-11-30T09:00:00.000Z Bob left standup (sometime after 2026-11-27 18:02 UTC)');
-    expect(textLine(ann)).toBe('2026-11-30T09:00:00.000Z Ann joined standup (joined 2026-11-30 08:50 UTC)');
+    expect(textLine(ann)).toBe('2026-11-30T09:00:00.000Z Ann joined standup (at 2026-11-30 08:50 UTC)');
     expect(textLine(cy)).toBe('2026-11-30T09:00:00.000Z Cy joined standup');
   });
 

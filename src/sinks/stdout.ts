@@ -14,7 +14,7 @@ export type StdoutFormat = 'json' | 'text';
  */
 export function textLine(e: PresenceEvent): string {
   const earlier = happenedEarlier(e);
-  const when = earlier ? ` (${earlier.kind === 'joined' ? 'joined' : 'sometime after'} ${new Date(earlier.ms).toISOString().slice(0, 16).replace('T', ' ')} UTC)` : '';
+  const when = earlier ? ` (${earlier.kind === 'joined' ? 'at' : 'sometime after'} ${new Date(earlier.ms).toISOString().slice(0, 16).replace('T', ' ')} UTC)` : '';
   return `${e.at} ${describeEvent(e)}${when}`;
 }
 
