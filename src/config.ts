@@ -55,17 +55,27 @@ const size = z.union([z.string(), z.number()], { error: (iss) => `must be a size
   return bytes;
 });
 
-const httpUrl = z.string().refine(
-  (s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be an http(s) URL' },
-);
+/**
+ * Why `s` is no http(s) URL, or undefined: one that does not parse ("https://h:99999/x" is
+ * https, and its port is out of range) is told apart from one of another scheme. The reason
+ * follows "the URL" or a config field's name.
+ */
+export function httpUrlProblem(s: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    if (!/^https?:\/\//i.test(s)) return 'must be an http(s) URL';
+    const port = /^https?:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/i.exec(s)?.[1];
+    return port !== undefined && Number(port) > 65535 ? `is not valid: its port ${port} is past 65535` : 'is not valid (a space or a stray character in its host?)';
+  }
+  return u.protocol === 'http:' || u.protocol === 'https:' ? undefined : 'must be an http(s) URL';
+}
+
+const httpUrl = z.string().superRefine((s, ctx) => {
+  const problem = httpUrlProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /**
  * A signing secret, or a list of whsec_ secrets (a rotation: every delivery signed with each), kept
@@ -612,7 +622,8 @@ export function parseSinkSpec(spec: string): SinkConfig {
   const url = m[2]!;
   if (url.trim() === '') throw new ConfigError(`--sink ${type}: the URL is empty (an unset shell variable, as in --sink ${type}:$URL?)`);
   if (UNEXPANDED.test(url.trim())) throw new ConfigError(`--sink ${type}:…: the URL is a variable's reference that was never expanded: ${NOT_EXPANDED_WHERE}; give the URL itself`);
-  if (!httpUrl.safeParse(url).success) throw new ConfigError(`--sink ${type}:…: the URL must be an http(s) URL`);
+  const problem = httpUrlProblem(url);
+  if (problem) throw new ConfigError(`--sink ${type}:…: the URL ${problem}`);
   return { type, url };
 }
 

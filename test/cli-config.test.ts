@@ -104,6 +104,9 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
       : []),
     ['proxy variable that is not a URL', () => ['--room', 'a'], { HTTPS_PROXY: 'proxy.corp:3128' }, /HTTPS_PROXY is set but is not an http\(s\) URL: write it as http:\/\/host:port/],
     ['stray argument', () => ['standup'], undefined, /unknown command "standup".*--room standup/],
+    // the URL is the credential: its first request would carry the token in the clear, as plain http to Daily would the key
+    ['a sink URL with a port past 65535', () => ['--room', 'a', '--sink', 'webhook:https://hooks.example:99999/x'], undefined, /^presence-watcher: --sink webhook:…: the URL is not valid: its port 99999 is past 65535$/],
+    ['Slack over plain http', () => ['--room', 'a', '--sink', 'slack:http://hooks.slack.com/services/T1/B2/tok123'], undefined, /^presence-watcher: sinks\[0\]: hooks\.slack\.com over plain http: the webhook's URL is its credential and would cross the internet unencrypted; Slack's webhooks are https:\/\/hooks\.slack\.com\/…$/],
     ['a misspelt command', () => ['simualte', '--port', '0'], undefined, /^presence-watcher: unknown command "simualte" \(did you mean simulate\? the commands are simulate, demo and replay\)$/],
     // the form many daemons' CLIs take; the watcher has none
     ['"watch" as a command', () => ['watch', '--room', 'a'], undefined, /^presence-watcher: there is no "watch" command: the watcher runs with its flags alone \(presence-watcher --room standup, or --all-rooms\); the commands are simulate, demo and replay$/],
