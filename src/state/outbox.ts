@@ -441,9 +441,11 @@ export class Outbox {
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
-      const records = this.#rewrite(fd);
+      const { records, bytes } = this.#rewrite(fd);
       renameSync(tmp, this.path);
       this.#records = records;
+      // (only once the rewrite is the log: a failed one leaves the old log, and its count, as they were)
+      this.#written = bytes;
     } catch (err) {
       closeSync(fd);
       try {
@@ -456,8 +458,8 @@ export class Outbox {
     return fd;
   }
 
-  /** Write what is still needed to `fd`; returns how many records that is. */
-  #rewrite(fd: number): number {
+  /** Write what is still needed to `fd`; returns how many records and bytes that is. */
+  #rewrite(fd: number): { records: number; bytes: number } {
     const journaled = new Set(this.#journal.map((j) => j.event.id));
     const lines: string[] = [];
     for (const [sink, m] of this.#pending) {
@@ -471,7 +473,6 @@ export class Outbox {
     const text = lines.length ? lines.join('\n') + '\n' : '';
     writeAll(fd, text);
     fsyncSync(fd);
-    this.#written = Buffer.byteLength(text);
-    return lines.length;
+    return { records: lines.length, bytes: Buffer.byteLength(text) };
   }
 }
