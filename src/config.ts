@@ -31,13 +31,8 @@ export { EVENT_TYPES } from './events.js';
 export { closestName, didYouMean } from './util/options.js';
 export { LOG_LEVEL_NAMES, type LogLevelName } from './log.js';
 
-/** A value of neither kind a duration or size field takes (a boolean, a list, YAML's .inf), in words. */
-function wrongKind(v: unknown): string {
-  return typeof v === 'number' ? String(v) : kindOf(v, true);
-}
-
 // (zod's own message for a value that is neither text nor a number was "Invalid input")
-const duration = z.union([z.string(), z.number()], { error: (iss) => `must be a duration such as "15s", "500ms" or "2m", or a number of milliseconds, not ${wrongKind(iss.input)}` }).transform((v, ctx) => {
+const duration = z.union([z.string(), z.number()], { error: (iss) => `must be a duration such as "15s", "500ms" or "2m", or a number of milliseconds, not ${kindOf(iss.input, true)}` }).transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (use e.g. "15s", "500ms", "2m", or milliseconds)` });
@@ -46,7 +41,7 @@ const duration = z.union([z.string(), z.number()], { error: (iss) => `must be a 
   return ms;
 });
 
-const size = z.union([z.string(), z.number()], { error: (iss) => `must be a size such as "64MiB" or "100MB", or a number of bytes, not ${wrongKind(iss.input)}` }).transform((v, ctx) => {
+const size = z.union([z.string(), z.number()], { error: (iss) => `must be a size such as "64MiB" or "100MB", or a number of bytes, not ${kindOf(iss.input, true)}` }).transform((v, ctx) => {
   const bytes = parseSize(v);
   if (bytes === undefined || bytes < 1) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (use e.g. "64MiB", "100MB", or bytes)` });
@@ -396,7 +391,7 @@ function describeIssue(issue: z.core.$ZodIssue, interpolated: unknown, fromEnv: 
     message = `must be ${EXPECTED[issue.expected] ?? issue.expected}${got === undefined ? '' : `, not ${found}`}${variable ? ` (from environment variable ${variable})` : ''}`;
     if (got === undefined && !variable) message = `is missing (${EXPECTED[issue.expected] ?? issue.expected} is required here)`;
     // YAML's .inf and .nan, or JSON's 1e999: a number to JavaScript ("must be a number, not a number")
-    if ((issue.expected === 'number' || issue.expected === 'int') && typeof got === 'number' && !Number.isFinite(got)) message = `must be a finite number, not ${got}${variable ? ` (from environment variable ${variable})` : ''}`;
+    if ((issue.expected === 'number' || issue.expected === 'int') && typeof got === 'number' && !Number.isFinite(got)) message = `must be a finite number, not ${kindOf(got, true)}${variable ? ` (from environment variable ${variable})` : ''}`;
     if (issue.path[0] === 'sinks' && issue.path.length <= 2 && typeof got === 'string') message += ': each sink is a mapping, e.g. {type: slack, url: "https://hooks.slack.com/…"} (the "slack:<url>" form is --sink\'s, on the command line)';
     // `rooms: [2024]`: a name of digits reads as a number (and 0800 as 800); quoting keeps it as written
     if (!secret && issue.expected === 'string' && typeof got === 'number' && Number.isFinite(got)) message += ': quote it to keep it as text (unquoted, 0800 reads as the number 800)';

@@ -380,8 +380,9 @@ export function prepareSinks(cfg: DaemonConfig, io: DaemonIO): { sinks: Prepared
     // Slack's own webhooks over plain http: the URL is the credential, and the first request would
     // carry it across the internet in the clear (whatever Slack answers), as plain http to Daily
     // would the API key, which is refused the same way
-    if (s.type !== 'stdout' && /^http:$/i.test(new URL(s.url).protocol) && /(^|\.)slack\.com$/i.test(new URL(s.url).hostname)) {
-      throw new ConfigError(`sinks[${i}]: ${new URL(s.url).hostname} over plain http: the webhook's URL is its credential and would cross the internet unencrypted; Slack's webhooks are https://hooks.slack.com/…`);
+    const url = s.type === 'stdout' ? undefined : new URL(s.url);
+    if (url?.protocol === 'http:' && /(^|\.)slack\.com$/i.test(url.hostname)) {
+      throw new ConfigError(`sinks[${i}]: ${url.hostname} over plain http: the webhook's URL is its credential and would cross the internet unencrypted; Slack's webhooks are https://hooks.slack.com/…`);
     }
     const sink = buildSink(s, i, cfg.webhookSecret, io);
     if (s.type !== 'stdout' && crossesNetworkInClear(s.url)) plain.push(sink.name);

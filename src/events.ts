@@ -1,3 +1,4 @@
+import { kindOf } from './util/text.js';
 /**
  * The data that crosses module boundaries: participants, snapshots and presence events.
  * Everything here is plain data (JSON-serialisable), so it can be logged, persisted and sent as is.
@@ -126,6 +127,6 @@ export function isEvent(e: unknown): e is PresenceEvent {
 /** A TypeError for a library function given something that is not an event, or undefined. */
 export function notEventError(fn: string, what: string, e: unknown): TypeError | undefined {
   if (isEvent(e)) return undefined;
-  const kind = e === null || e === undefined ? String(e) : Array.isArray(e) ? 'an array' : typeof e === 'object' ? 'an object without an event\'s id, room, type (join, leave or update) and participant' : `a ${typeof e}`;
+  const kind = e !== null && typeof e === 'object' && !Array.isArray(e) && !(e instanceof Map) ? "an object without an event's id, room, type (join, leave or update) and participant" : kindOf(e);
   return new TypeError(`${fn}: ${what} must be a presence event (as the watcher emits), not ${kind}`);
 }

@@ -118,12 +118,12 @@ describe('config file type errors', () => {
     expect(problem({ interval: true })).toBe(`w.yaml: interval: ${d}, not a boolean (true)`);
     expect(problem({ leaveGrace: null })).toBe(`w.yaml: leaveGrace: ${d}, not empty (null)`);
     expect(problem({ drainTimeout: ['10s'] })).toBe(`w.yaml: drainTimeout: ${d}, not a list`);
-    expect(problem({ interval: Infinity })).toBe(`w.yaml: interval: ${d}, not Infinity`);
+    expect(problem({ interval: Infinity })).toBe(`w.yaml: interval: ${d}, not Infinity (YAML's .inf)`);
     expect(problem({ maxBody: false })).toBe('w.yaml: maxBody: must be a size such as "64MiB" or "100MB", or a number of bytes, not a boolean (false)');
     // (Infinity is a number to JavaScript: "must be a number, not a number (Infinity)" said nothing)
-    expect(problem({ maxRps: Infinity })).toBe('w.yaml: maxRps: must be a finite number, not Infinity');
-    expect(problem({ queueCap: NaN })).toBe('w.yaml: queueCap: must be a finite number, not NaN');
-    expect(problem({ limit: -Infinity })).toBe('w.yaml: limit: must be a finite number, not -Infinity');
+    expect(problem({ maxRps: Infinity })).toBe('w.yaml: maxRps: must be a finite number, not Infinity (YAML\'s .inf)');
+    expect(problem({ queueCap: NaN })).toBe('w.yaml: queueCap: must be a finite number, not NaN (YAML\'s .nan)');
+    expect(problem({ limit: -Infinity })).toBe('w.yaml: limit: must be a finite number, not -Infinity (YAML\'s -.inf)');
     // past the whole numbers a double holds exactly: zod's "Too big: expected int to be <=9007199254740991"
     expect(problem({ queueCap: 1e308 })).toBe('w.yaml: queueCap: must be at most 9007199254740991, not 1e+308');
     // a sink's own duration is that duration's problem, not a question about the sink's type

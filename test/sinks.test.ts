@@ -358,7 +358,7 @@ describe('webhook sink', () => {
     // problem that did not say which constructor it came from)
     expect(() => new SlackSink({ url: 'https://hooks.slack.com/services/T/B/x', roomUrl: null as never })).toThrow(/^SlackSink: roomUrl must be a URL with \{room\} in it \(e\.g\. https:\/\/your-domain\.daily\.co\/\{room\}\), not null$/);
     expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', secret: '' })).toThrow(/^WebhookSink: secret: webhook secret is empty$/);
-    expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', secret: 42 as never })).toThrow(/^WebhookSink: secret: must be a string \(whsec_<base64>, or raw\), not a number$/);
+    expect(() => new WebhookSink({ url: 'http://127.0.0.1:9/h', secret: 42 as never })).toThrow(/^WebhookSink: secret must be a string \(whsec_<base64>, or raw\), not a number$/);
     // slackMessage and describeEvent, public too, given what is not an event: "Cannot read
     // properties of null (reading 'room')", "events.slice is not a function" before
     const any = (f: unknown) => f as (...a: unknown[]) => unknown;

@@ -9,6 +9,7 @@ import { parseSize } from '../util/size.js';
 
 /** The subcommands; anything else is the watcher's own flags. */
 const COMMANDS = ['simulate', 'demo', 'replay'];
+const THE_COMMANDS = `the commands are ${COMMANDS.slice(0, -1).join(', ')} and ${COMMANDS.at(-1)}`;
 
 export const HELP = `presence-watcher: real-time join/leave/update events for Daily video rooms
 
@@ -460,7 +461,7 @@ export function parseCommand(argv: string[]): Command {
   // a misspelt command first: its own flags (simualte --port 0) would otherwise be "unknown options"
   const first = argv[0];
   const meantCommand = first !== undefined && !first.startsWith('-') ? closestName(first, COMMANDS) : undefined;
-  if (meantCommand) throw new ConfigError(`unknown command "${first}" (did you mean ${meantCommand}? the commands are simulate, demo and replay)`);
+  if (meantCommand) throw new ConfigError(`unknown command "${first}" (did you mean ${meantCommand}? ${THE_COMMANDS})`);
   const { values: v, positionals, notes: flagNotes } = parse(argv, DAEMON_OPTIONS);
   if (v.help) return { kind: 'help', text: HELP };
   if (v.version) return { kind: 'version' };
@@ -471,7 +472,7 @@ export function parseCommand(argv: string[]): Command {
     }
     // `presence-watcher watch --room a`, as many daemons' CLIs are written: the watcher is the command-less form
     if (['watch', 'run', 'start', 'daemon', 'serve', 'poll'].includes(word)) {
-      throw new ConfigError(`there is no "${word}" command: the watcher runs with its flags alone (presence-watcher --room standup, or --all-rooms); the commands are simulate, demo and replay`);
+      throw new ConfigError(`there is no "${word}" command: the watcher runs with its flags alone (presence-watcher --room standup, or --all-rooms); ${THE_COMMANDS}`);
     }
     throw new ConfigError(`unknown command "${word}" (commands: simulate, demo, replay; to watch a room use --room ${word})`);
   }

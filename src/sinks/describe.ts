@@ -37,13 +37,24 @@ export function happenedEarlier(e: PresenceEvent): { kind: 'joined' | 'left afte
   return { kind: e.type === 'join' ? 'joined' : 'left after', ms };
 }
 
+/** A time to the minute in UTC, as a line a person reads shows it ("2026-11-27 18:02 UTC"). */
+export function utcMinute(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
 /**
  * One human line per event, e.g. "Moishe joined standup": Slack's messages and the stdout sink's
- * text format. Plain text: Slack's message escapes it for Slack.
+ * text format. Plain text: Slack's message escapes it for Slack. Its argument is checked (it is
+ * public); the sinks, whose events the queue checked, call `describe`.
  */
 export function describeEvent(e: PresenceEvent): string {
   const notEvent = notEventError('describeEvent', 'its argument', e);
   if (notEvent) throw notEvent;
+  return describe(e);
+}
+
+/** describeEvent, for an event already known to be one. */
+export function describe(e: PresenceEvent): string {
   const room = oneLine(e.room);
   let line: string;
   switch (e.type) {

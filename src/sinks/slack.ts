@@ -1,5 +1,5 @@
 import { notEventError, type PresenceEvent } from '../events.js';
-import { describeEvent, happenedEarlier } from './describe.js';
+import { describe, happenedEarlier, utcMinute } from './describe.js';
 import { HttpTarget, redirectError, snippet } from './http.js';
 import { checkSinkName, DeliveryError, type Sink } from './sink.js';
 import { unknownOption, type SameKeys } from '../util/options.js';
@@ -82,7 +82,7 @@ export const SLACK_LATE_AFTER_MS = 60_000;
  * format ("today at 9:18 AM"), and a client that cannot shows the UTC text after the `|`.
  */
 function slackTime(ms: number): { mrkdwn: string; plain: string } {
-  const plain = `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const plain = utcMinute(ms);
   return { mrkdwn: `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} at {time}|${plain}>`, plain };
 }
 
@@ -113,7 +113,7 @@ export function slackMessage(events: readonly PresenceEvent[], opts: SlackMessag
     const at = Date.parse(e.at);
     return now - at > lateAfter ? slackTime(at) : undefined;
   });
-  const described = firsts.map(describeEvent);
+  const described = firsts.map(describe); // each checked above
   // the notification and the fallback text: plain, the time in UTC
   const shown = described.map((line, i) => (times[i] ? `${line} (${times[i]!.plain})` : line));
   const more = events.length - shown.length;

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { PresenceEvent } from '../events.js';
-import { describeEvent, happenedEarlier } from './describe.js';
+import { describe, happenedEarlier, utcMinute } from './describe.js';
 import { DeliveryError, type Sink } from './sink.js';
 import { shownValue } from '../util/text.js';
 
@@ -14,8 +14,8 @@ export type StdoutFormat = 'json' | 'text';
  */
 export function textLine(e: PresenceEvent): string {
   const earlier = happenedEarlier(e);
-  const when = earlier ? ` (${earlier.kind === 'joined' ? 'at' : 'sometime after'} ${new Date(earlier.ms).toISOString().slice(0, 16).replace('T', ' ')} UTC)` : '';
-  return `${e.at} ${describeEvent(e)}${when}`;
+  const when = earlier ? ` (${earlier.kind === 'joined' ? 'at' : 'sometime after'} ${utcMinute(earlier.ms)})` : '';
+  return `${e.at} ${describe(e)}${when}`;
 }
 
 /**

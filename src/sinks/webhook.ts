@@ -146,11 +146,12 @@ export class WebhookSink implements Sink {
     }
     checkSinkName('WebhookSink', o.name);
     this.name = o.name ?? `webhook(${this.#target.host})`;
+    if (o.secret !== undefined && typeof o.secret !== 'string') throw new TypeError(`WebhookSink: secret must be a string (whsec_<base64>, or raw), not ${kindOf(o.secret)}`);
     try {
       this.#keys = o.secret === undefined ? undefined : secretKeys(o.secret);
     } catch (err) {
       // ("webhook secret is empty" alone did not say which constructor threw it)
-      throw new TypeError(`WebhookSink: secret: ${(err as Error).message.replace(/^webhookSecretKeys: the secret /, '')}`);
+      throw new TypeError(`WebhookSink: secret: ${(err as Error).message}`);
     }
     this.#userAgent = o.userAgent ?? 'daily-presence-watcher';
     const wrong = o.headers && checkWebhookHeaders(o.headers);

@@ -337,10 +337,7 @@ export class Outbox {
     if (there && there.ino === mine.ino && there.dev === mine.dev && mine.size >= this.#written && this.#startsWhole()) return 'ok';
     const spilled = this.#spilled;
     makeDirsSync(dirname(this.path));
-    const fd = this.#compact();
-    closeSync(this.#fd);
-    this.#fd = fd;
-    this.#compactAt = 10_000;
+    this.#replaceLog();
     // what the removed file held past the last save is gone with it; from here the log is whole again
     this.#spilled = false;
     return spilled ? 'spilled' : 'rewritten';
@@ -373,19 +370,23 @@ export class Outbox {
     // spilled: the journal is in the log only, and a rewrite from memory would drop it
     if (this.#closed || this.#spilled) return;
     if (this.#records > this.#compactAt && this.#records > 4 * (this.size + this.#journal.length)) {
-      let fd: number;
       try {
-        fd = this.#compact();
+        this.#replaceLog();
       } catch (err) {
         // the old log is untouched and still appended to; try again after as many records more
         this.#compactAt = this.#records + 10_000;
         this.#log.error({ err, outbox: this.path }, `cannot compact the outbox (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): it keeps growing until it can`);
         return;
       }
-      closeSync(this.#fd);
-      this.#fd = fd;
-      this.#compactAt = 10_000;
     }
+  }
+
+  /** The log rewritten as what is still needed, and appended to from now on; throws, the old log kept, when it cannot be. */
+  #replaceLog(): void {
+    const fd = this.#compact();
+    closeSync(this.#fd);
+    this.#fd = fd;
+    this.#compactAt = 10_000;
   }
 
   #append(r: Record_): void {
