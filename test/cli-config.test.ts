@@ -441,6 +441,16 @@ describe('--check-config', () => {
     }
   });
 
+  it("a state that records no time it was saved (or one that is no time) is read, and said so, not shown as 'saved undefined'", async () => {
+    const state = join(dir, 'state.json');
+    for (const savedAt of [undefined, 12, 'yesterday']) {
+      writeFileSync(state, JSON.stringify({ version: 1, savedAt, mode: 'rooms', rooms: { standup: [] } }));
+      const r = await runCli(['--room', 'standup', '--state', state, '--check-config'], env());
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`state        ${state}: saved at a time it does not record, 1 room(s), 0 people`);
+    }
+  });
+
   it('reads the state, outbox and lock as the daemon would find them: events orphaned by a changed sink URL, rooms the state never saw, a daemon holding the lock', async () => {
     const state = join(dir, 'state.json');
     const person = { id: 'p1', userId: null, userName: 'Ann', mtgSessionId: null, joinTime: null, duration: 1 };

@@ -16,6 +16,15 @@ import { urlCredentials } from '../sinks/webhook.js';
 import { apiSource } from '../daily/client.js';
 
 /** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
+/**
+ * When a state says it was saved. The watcher always writes savedAt, but nothing reads it: a state
+ * written by hand or by a library store without it (or with something else) is not corrupt for
+ * that, and is not shown as "saved undefined".
+ */
+function savedWhen(savedAt: unknown): string {
+  return typeof savedAt === 'string' && !Number.isNaN(Date.parse(savedAt)) ? savedAt : 'at a time it does not record';
+}
+
 export interface CheckReport {
   lines: string[];
   notes: string[];
@@ -167,7 +176,7 @@ async function checkState(cfg: DaemonConfig, keys: string[], names: string[], no
   } else {
     const people = Object.values(state.rooms).reduce((n, list) => n + list.length, 0);
     const leaving = Object.values(state.pendingLeaves ?? {}).reduce((n, ids) => n + Object.keys(ids).length, 0);
-    lines.push(`state        ${path}: saved ${state.savedAt}, ${Object.keys(state.rooms).length} room(s), ${people} people${leaving ? ` (${leaving} of them missing, their leave pending: --leave-grace)` : ''}${every}`);
+    lines.push(`state        ${path}: saved ${savedWhen(state.savedAt)}, ${Object.keys(state.rooms).length} room(s), ${people} people${leaving ? ` (${leaving} of them missing, their leave pending: --leave-grace)` : ''}${every}`);
     // a state taken of the whole domain knows every room (an absent one was empty); one taken room
     // by room knows only its rooms
     const saved = state.rooms;
