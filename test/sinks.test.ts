@@ -1250,6 +1250,19 @@ describe('slack sink', () => {
     expect(textLine(bob)).toBe('2026-11-30T09:00:00.000Z Bob left standup (sometime after 2026-11-27 18:02 UTC)');
     expect(textLine(ann)).toBe('2026-11-30T09:00:00.000Z Ann joined standup (at 2026-11-30 08:50 UTC)');
     expect(textLine(cy)).toBe('2026-11-30T09:00:00.000Z Cy joined standup');
+    // times past what a Date holds (a broken answer's duration, a hand-edited state) are no time to
+    // show: the line is said without one, never a RangeError where a sink formats it
+    const farOff = [
+      { ...bob, participant: person('Bob', '2026-11-27T17:00:00.000Z', -1e13) },
+      { ...bob, participant: person('Bob', '-271821-04-20T00:00:00.000Z', -1) },
+      { ...ann, participant: person('Ann', '-271821-04-20T00:00:00.000Z', 0) },
+    ];
+    expect(farOff.map((e) => textLine(e))).toEqual([
+      '2026-11-30T09:00:00.000Z Bob left standup',
+      '2026-11-30T09:00:00.000Z Bob left standup',
+      '2026-11-30T09:00:00.000Z Ann joined standup (at -271821-04-20 00:00 UTC)',
+    ]);
+    expect(slackMessage(farOff.slice(0, 2)).text).toBe('2 presence changes: Bob left standup; Bob left standup');
   });
 
   it('roomUrl is checked: {room} in an http(s) URL without Slack\'s delimiters', () => {

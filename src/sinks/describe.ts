@@ -27,19 +27,26 @@ export const SEEN_LATE_MS = 5 * 60_000;
  * left standup" otherwise reads as news in a channel. Undefined for updates, for a join "already
  * there when watching started" (it says so), and where Daily gave no times.
  */
+/** The furthest a Date reaches from the epoch, either way (ECMAScript's time range). */
+const MAX_DATE_MS = 8.64e15;
+
 export function happenedEarlier(e: PresenceEvent): { kind: 'joined' | 'left after'; ms: number } | undefined {
   if (e.type === 'update' || (e.type === 'join' && e.initial)) return undefined;
   const seen = Date.parse(e.at);
   const start = typeof e.participant.joinTime === 'string' ? Date.parse(e.participant.joinTime) : NaN;
   const duration = e.participant.duration;
   const ms = e.type === 'join' ? start : typeof duration === 'number' ? start + duration * 1000 : NaN;
-  if (!Number.isFinite(seen) || !Number.isFinite(ms) || seen - ms <= SEEN_LATE_MS) return undefined;
+  // a time past what a Date holds (±8.64e15 ms: a duration of -1e13 s from a broken answer or a
+  // hand-edited state) is no time to show, and would throw where it is formatted
+  if (!Number.isFinite(seen) || !(Math.abs(ms) <= MAX_DATE_MS) || seen - ms <= SEEN_LATE_MS) return undefined;
   return { kind: e.type === 'join' ? 'joined' : 'left after', ms };
 }
 
 /** A time to the minute in UTC, as a line a person reads shows it ("2026-11-27 18:02 UTC"). */
 export function utcMinute(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  // cut at the seconds, not at a count of characters: a year past 9999 (or before 0) is written
+  // with six digits and a sign
+  return `${new Date(ms).toISOString().replace(/:\d\d\.\d{3}Z$/, '').replace('T', ' ')} UTC`;
 }
 
 /**
