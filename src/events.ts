@@ -1,4 +1,4 @@
-import { kindOf } from './util/text.js';
+import { kindOf, shownValue } from './util/text.js';
 /**
  * The data that crosses module boundaries: participants, snapshots and presence events.
  * Everything here is plain data (JSON-serialisable), so it can be logged, persisted and sent as is.
@@ -113,20 +113,56 @@ export interface PresenceWatcherEvents {
   stop: (reason?: Error) => void;
 }
 
+/** Participant fields other than `id`, and what each holds; absent reads as null. */
+const PARTICIPANT_TEXT = ['userId', 'userName', 'mtgSessionId', 'joinTime'] as const;
+
 /**
- * Whether a value has the shape of a PresenceEvent as far as the code that reads events relies on
- * (an id, a room, a type and a participant with an id): events read back from the outbox or a
- * dead-letter file, and the library functions that take events from a caller.
+ * What keeps a value from being a PresenceEvent as the code that reads events relies on, in words
+ * ("participant.userName is a number (1.5), not a string or null"), or undefined when it is one.
+ * For events that come from outside the watcher: read back from the outbox or a dead-letter file
+ * (edited by hand), or given to a library function by a caller. Every field a sink reads is
+ * checked, so that a sink formatting it cannot throw (a name that is a number threw
+ * "text.replace is not a function" in the Slack and text sinks, and the queue dead-lettered the
+ * whole batch with it). Lenient where the sinks are: `at` may be a string that is no time, and a
+ * participant's optional fields may be absent.
  */
+export function eventProblem(e: unknown): string | undefined {
+  if (e === null || typeof e !== 'object' || Array.isArray(e) || e instanceof Map) return `it is ${kindOf(e)}`;
+  const r = e as Record<string, unknown>;
+  if (r.type !== 'join' && r.type !== 'leave' && r.type !== 'update') return `its type is ${shownValue(r.type)}, not join, leave or update`;
+  if (typeof r.id !== 'string') return `its id is ${shownValue(r.id)}, not a string`;
+  if (typeof r.room !== 'string') return `its room is ${shownValue(r.room)}, not a string`;
+  if (typeof r.at !== 'string') return `its at is ${shownValue(r.at)}, not a string (an ISO time)`;
+  const p = r.participant;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) return `its participant is ${shownValue(p)}, not an object`;
+  const pr = p as Record<string, unknown>;
+  if (typeof pr.id !== 'string') return `participant.id is ${shownValue(pr.id)}, not a string`;
+  for (const k of PARTICIPANT_TEXT) {
+    const v = pr[k];
+    if (v !== undefined && v !== null && typeof v !== 'string') return `participant.${k} is ${shownValue(v)}, not a string or null`;
+  }
+  if (pr.duration !== undefined && pr.duration !== null && typeof pr.duration !== 'number') return `participant.duration is ${shownValue(pr.duration)}, not a number or null`;
+  if (r.sameUserAs !== undefined && (r.type === 'update' || typeof r.sameUserAs !== 'string')) return `its sameUserAs is ${shownValue(r.sameUserAs)}, not a session id of a join or leave`;
+  if (r.type === 'join' && r.initial !== undefined && typeof r.initial !== 'boolean') return `its initial is ${shownValue(r.initial)}, not true (or absent)`;
+  if (r.type !== 'update') return undefined;
+  const changes = r.changes;
+  if (changes === null || typeof changes !== 'object' || Array.isArray(changes) || Object.keys(changes).length === 0) return `an update's changes are ${shownValue(changes)}, not an object of at least one field's { from, to }`;
+  for (const [k, c] of Object.entries(changes)) {
+    const ok = (v: unknown) => v === null || typeof v === 'string';
+    if (c === null || typeof c !== 'object' || !ok((c as { from?: unknown }).from) || !ok((c as { to?: unknown }).to)) return `changes.${k} is ${shownValue(c)}, not { from, to } of strings or null`;
+  }
+  return undefined;
+}
+
+/** Whether a value is a PresenceEvent as far as the code that reads events relies on ({@link eventProblem}). */
 export function isEvent(e: unknown): e is PresenceEvent {
-  if (!e || typeof e !== 'object') return false;
-  const r = e as Partial<PresenceEvent>;
-  return typeof r.id === 'string' && typeof r.room === 'string' && (r.type === 'join' || r.type === 'leave' || r.type === 'update') && typeof r.participant?.id === 'string';
+  return eventProblem(e) === undefined;
 }
 
 /** A TypeError for a library function given something that is not an event, or undefined. */
 export function notEventError(fn: string, what: string, e: unknown): TypeError | undefined {
-  if (isEvent(e)) return undefined;
-  const kind = e !== null && typeof e === 'object' && !Array.isArray(e) && !(e instanceof Map) ? "an object without an event's id, room, type (join, leave or update) and participant" : kindOf(e);
-  return new TypeError(`${fn}: ${what} must be a presence event (as the watcher emits), not ${kind}`);
+  const problem = eventProblem(e);
+  if (problem === undefined) return undefined;
+  if (e === null || typeof e !== 'object' || Array.isArray(e) || e instanceof Map) return new TypeError(`${fn}: ${what} must be a presence event (as the watcher emits), not ${kindOf(e)}`);
+  return new TypeError(`${fn}: ${what} must be a presence event (as the watcher emits): ${problem}`);
 }

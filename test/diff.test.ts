@@ -288,8 +288,8 @@ describe("the reference diff and the room parsers name a caller's slip", () => {
     expect(call(() => anyApply(new Map(), new Map()))).toBe('applyEvents: events must be an array of events, not a Map');
     // an entry that is no event: "Cannot read properties of null (reading 'type')" before
     expect(call(() => anyApply(new Map(), [null]))).toBe('applyEvents: events[0] must be a presence event (as the watcher emits), not null');
-    expect(call(() => anyApply(new Map(), [{ type: 'leave', id: 'evt_1', room: 'r', participant: { id: 'a' } }, { type: 'join', participant: p('b') }]))).toBe(
-      "applyEvents: events[1] must be a presence event (as the watcher emits), not an object without an event's id, room, type (join, leave or update) and participant",
+    expect(call(() => anyApply(new Map(), [{ type: 'leave', id: 'evt_1', room: 'r', at, participant: { id: 'a' } }, { type: 'join', participant: p('b') }]))).toBe(
+      'applyEvents: events[1] must be a presence event (as the watcher emits): its id is undefined, not a string',
     );
     // right, they run as before
     expect(diffRoom(undefined, room, { at }).events).toHaveLength(1);

@@ -183,6 +183,49 @@ describe('fuzz: messages a person reads', () => {
     }
     expect([...new Set(bad)]).toEqual([]);
   });
+
+  it("sinks' lines: an event is refused where it enters, in words, or formatted on one line each, under Slack's limits (never a throw where a sink formats it: that dead-lettered the whole batch)", async () => {
+    const { slackMessage, describeEvent } = await import('../src/sinks/slack.js');
+    const { textLine } = await import('../src/sinks/stdout.js');
+    const { isEvent } = await import('../src/events.js');
+    const texts: unknown[] = [...oddValues, undefined, 'Ann', '<!channel>', '&<>', 'x'.repeat(5000), '\u{1F600}'.repeat(400), 'a\nb', '\u202e', '-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', -1e13, 8.64e12];
+    const bad = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const events = Array.from({ length: 1 + (i % 4) }, (_, k) => {
+        const type = pick(['join', 'leave', 'update'] as const);
+        const e: Record<string, unknown> = {
+          id: `evt_${i}_${k}`, type, room: pick(['standup', 'r'.repeat(3000), 'a\nb', '']), at: '2026-11-28T01:00:00.000Z',
+          participant: { id: `p${k}`, userId: 'u', userName: 'Ann', mtgSessionId: 'm', joinTime: '2026-11-27T00:00:00.000Z', duration: 60 },
+          ...(type === 'update' ? { changes: { userName: { from: 'A', to: 'B' } } } : {}),
+        };
+        for (let m = 0; m < 1 + (i % 3); m++) {
+          const where = pick(['at', 'initial', 'changes', 'participant', 'participant', 'participant'] as const);
+          if (where === 'participant') (e.participant as Record<string, unknown>)[pick(['userId', 'userName', 'mtgSessionId', 'joinTime', 'duration'])] = pick(texts);
+          else if (where === 'changes') e.changes = random() < 0.5 ? pick(texts) : { [pick(['userName', 'userId', 'joinTime'])]: random() < 0.5 ? pick(texts) : { from: pick(texts), to: pick(texts) } };
+          else e[where] = pick(texts);
+        }
+        return e as never;
+      });
+      for (const [name, format] of [
+        ['describeEvent', () => events.map((e) => describeEvent(e))],
+        ['textLine', () => events.filter(isEvent).map((e) => textLine(e))],
+        ['slackMessage', () => {
+          const m = slackMessage(events, { now: Date.parse('2026-11-28T02:00:00Z'), roomUrl: 'https://acme.daily.co/{room}' });
+          const sections = m.blocks.flatMap((b) => ((b as { text?: { text: string } }).text ? [(b as { text: { text: string } }).text.text] : []));
+          if (m.blocks.length > 50 || sections.some((t) => t.length > 3000)) bad.add('slackMessage: over a limit');
+          return [m.text];
+        }],
+      ] as const) {
+        try {
+          for (const line of format()) if (/\n|\[object Object\]|undefined|NaN|Invalid Date/.test(line)) bad.add(`${name}: ${JSON.stringify(line).slice(0, 120)}`);
+        } catch (err) {
+          const typed = err instanceof TypeError && /^(describeEvent: its argument|slackMessage: events\[\d\]) must be a presence event \(as the watcher emits\): /.test((err as Error).message);
+          if (!typed || RAW_WORDS.test((err as Error).message)) bad.add(`${name}: ${(err as Error).constructor.name}: ${(err as Error).message.slice(0, 160)}`);
+        }
+      }
+    }
+    expect([...bad]).toEqual([]);
+  });
 });
 
 /** Set a random leaf of a JSON value (not the root) to one of oddValues. */

@@ -144,6 +144,8 @@ describe('presence-watcher replay', () => {
     ['a missing file', () => ['replay', '/nonexistent/dead.ndjson', '--sink', 'stdout'], /^presence-watcher: cannot read \/nonexistent\/dead\.ndjson: no such file$/],
     ['a file that is not a dead-letter file', (f: string) => ['replay', f.replace(/dead\.ndjson$/, 'other.ndjson'), '--sink', 'stdout'], /other\.ndjson: line 1 has no event: not a dead-letter file\?$/],
     ['a damaged line before the last', (f: string) => ['replay', f.replace(/dead\.ndjson$/, 'damaged.ndjson'), '--sink', 'stdout'], /damaged\.ndjson: line 2 is not JSON: not a dead-letter file\? \(In one, a damaged line, e\.g\. from two daemons appending to one file: delete that line and replay again; replay sends each event once, whatever is left\)$/],
+    // edited by hand: a name that is a number made the text and Slack sinks throw, and the whole batch went to the dead-letter again
+    ['a line whose event was edited into one no sink can read', (f: string) => ['replay', f.replace(/dead\.ndjson$/, 'edited.ndjson'), '--sink', 'stdout:text'], /edited\.ndjson: line 2: the event is not one the watcher writes: participant\.userName is 42, not a string or null\. Mend or delete that line and replay again$/],
     [
       'the file being replayed as --dead-letter (spelt another way)',
       (f: string) => ['replay', f, '--sink', 'stdout', '--dead-letter', f.replace(/\/dead\.ndjson$/, '/./dead.ndjson')],
@@ -154,6 +156,7 @@ describe('presence-watcher replay', () => {
     writeFileSync(join(dir, 'other.ndjson'), '{"status":"ok"}\n{"status":"ok"}\n');
     const good = readFileSync(file, 'utf8').trim();
     writeFileSync(join(dir, 'damaged.ndjson'), `${good}\n{"at":"2026-01-01T00:0{"at":\n${good}\n`);
+    writeFileSync(join(dir, 'edited.ndjson'), `${good}\n${good.replace(/"userName":"[^"]*"/, '"userName":42')}\n`);
     const run = await runCli(args(file));
     expect(run.code).toBe(2);
     expect(run.stderr.split('\n')[0]).toMatch(message);

@@ -364,7 +364,7 @@ describe('webhook sink', () => {
     const any = (f: unknown) => f as (...a: unknown[]) => unknown;
     expect(() => any(describeEvent)(null)).toThrow(/^describeEvent: its argument must be a presence event \(as the watcher emits\), not null$/);
     expect(() => any(slackMessage)('Ann joined')).toThrow(/^slackMessage: events must be an array of presence events, not the string "Ann joined"$/);
-    expect(() => any(slackMessage)([{ type: 'joined', room: 'a' }])).toThrow(/^slackMessage: events\[0\] must be a presence event \(as the watcher emits\), not an object without/);
+    expect(() => any(slackMessage)([{ type: 'joined', room: 'a' }])).toThrow(/^slackMessage: events\[0\] must be a presence event \(as the watcher emits\): its type is "joined", not join, leave or update$/);
     expect(() => any(slackMessage)([], null)).toThrow(/^slackMessage: options must be an object, got null$/);
     expect(() => any(slackMessage)([], { now: new Date() })).toThrow(/^slackMessage: now must be the time in ms since the epoch \(Date\.now\(\)\), not "20/);
     expect(() => any(slackMessage)([], { lateAfter: 5 })).toThrow(/^slackMessage: unknown option "lateAfter" \(did you mean lateAfterMs\?\)$/);
@@ -875,6 +875,48 @@ describe('the sinks as a library, from plain JavaScript', () => {
     expect(() => new FileStateStore('' as string)).toThrow(/^FileStateStore: give the state file's path$/);
     expect(() => new DeliveryQueue({ sink: {} as never, deadLetter: new MemoryDeadLetter(), logger: quietLogger })).toThrow(/^DeliveryQueue: sink must be a Sink/);
     expect(() => new DeliveryQueue({ sink: new StdoutSink(new PassThrough()), deadLetter: new MemoryDeadLetter(), logger: console as never })).toThrow(/^DeliveryQueue: logger must be a pino logger/);
+  });
+});
+
+describe('events from outside the watcher (a caller, a hand-edited dead-letter line)', () => {
+  it('one a sink could not format is refused where it enters, naming the field: before, the queue took it and the text and Slack sinks threw (a name that is a number: "text.replace is not a function"), and the whole batch was dead-lettered with it', async () => {
+    const good = ev(1, 'join');
+    const bad: [unknown, string][] = [
+      [{ ...good, participant: { ...good.participant, userName: 42 } }, 'participant.userName is 42, not a string or null'],
+      [{ ...good, participant: { ...good.participant, duration: '60' } }, 'participant.duration is "60", not a number or null'],
+      [{ ...ev(2, 'update'), changes: null }, "an update's changes are null, not an object of at least one field's { from, to }"],
+      [{ ...ev(2, 'update'), changes: {} }, "an update's changes are {}, not an object of at least one field's { from, to }"],
+      [{ ...ev(2, 'update'), changes: { userName: 'Ann' } }, 'changes.userName is "Ann", not { from, to } of strings or null'],
+      [{ ...good, at: 1767225600000 }, 'its at is 1767225600000, not a string (an ISO time)'],
+      [{ ...good, initial: 'yes' }, 'its initial is "yes", not true (or absent)'],
+      [{ ...ev(3, 'leave'), sameUserAs: 7 }, 'its sameUserAs is 7, not a session id of a join or leave'],
+    ];
+    const out = new PassThrough();
+    const { q, deadLetter } = queue(new StdoutSink(out, 'stdout', 'text'));
+    for (const [e, problem] of bad) {
+      expect(() => q.push(e as PresenceEvent)).toThrow(`DeliveryQueue.push: the event must be a presence event (as the watcher emits): ${problem}`);
+      expect(() => slackMessage([good, e as PresenceEvent])).toThrow(`slackMessage: events[1] must be a presence event (as the watcher emits): ${problem}`);
+      expect(() => describeEvent(e as PresenceEvent)).toThrow(`describeEvent: its argument must be a presence event (as the watcher emits): ${problem}`);
+    }
+    // what the watcher writes, and a caller's participant without its optional fields, are taken
+    const bare = { ...good, participant: { id: 'p9' } } as unknown as PresenceEvent;
+    expect(describeEvent(bare)).toBe('someone (p9) joined standup');
+    q.push(good);
+    q.push(bare);
+    await waitFor(q, 'delivered', () => q.depth === 0);
+    expect(String(out.read())).toBe('2026-01-01T00:00:00.000Z Person 1 joined standup\n2026-01-01T00:00:00.000Z someone (p9) joined standup\n');
+    expect(deadLetter.entries).toEqual([]);
+  });
+
+  it("a text line's time is on one line, and a Slack line that a long room name's link would push past a section's 3,000 characters goes without the link", () => {
+    expect(textLine({ ...ev(1), at: '2026-01-01\nforged line' })).toBe('2026-01-01 forged line Person 1 joined standup');
+    const room = 'r'.repeat(3000);
+    const m = slackMessage([ev(1, 'join', room), ev(2, 'join', 'standup')], { roomUrl: 'https://acme.daily.co/{room}' });
+    const sections = m.blocks.map((b) => (b as { text: { text: string } }).text.text);
+    for (const text of sections) expect(text.length).toBeLessThanOrEqual(3000);
+    const lines = sections.join('\n').split('\n');
+    expect(lines[0]).toBe(`• Person 1 joined ${room.slice(0, 300 - 'Person 1 joined '.length - 1)}…`);
+    expect(lines[1]).toBe('• Person 2 joined standup · <https://acme.daily.co/standup|join>');
   });
 });
 

@@ -5,7 +5,7 @@ import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
 import { createLogger, defaultLogFormat, secrets, type LogFormat } from '../log.js';
 import { DeliveryQueue } from '../sinks/queue.js';
-import { isEvent } from '../events.js';
+import { eventProblem, isEvent } from '../events.js';
 import { formatDuration } from '../util/duration.js';
 import type { Writable } from 'node:stream';
 import { withoutBom } from '../util/text.js';
@@ -62,7 +62,11 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
       throw new ConfigError(`${path}: line ${i + 1} is not JSON: not a dead-letter file? (In one, a damaged line, e.g. from two daemons appending to one file: delete that line and replay again; replay sends each event once, whatever is left)`);
     }
     const event = (record as { event?: unknown } | null)?.event;
-    if (!isEvent(event)) throw new ConfigError(`${path}: line ${i + 1} has no event: not a dead-letter file?`);
+    if (event === null || typeof event !== 'object') throw new ConfigError(`${path}: line ${i + 1} has no event: not a dead-letter file?`);
+    // a line edited by hand: what is wrong with its event, said before anything is sent (a name
+    // that is a number made the Slack and text sinks throw, and the whole batch was dead-lettered)
+    const problem = eventProblem(event);
+    if (problem !== undefined || !isEvent(event)) throw new ConfigError(`${path}: line ${i + 1}: the event is not one the watcher writes: ${problem}. Mend or delete that line and replay again`);
     if (!byId.has(event.id)) byId.set(event.id, event);
     const sink = (record as { sink?: unknown }).sink;
     if (typeof sink === 'string') {

@@ -128,7 +128,10 @@ export function slackMessage(events: readonly PresenceEvent[], opts: SlackMessag
     // the room's name is encoded, so the link can hold neither Slack's delimiters nor a space
     const link = opts.roomUrl && e.type === 'join' ? ` · <${opts.roomUrl.replaceAll('{room}', encodeURIComponent(e.room))}|join>` : '';
     const when = times[i] ? ` (${times[i]!.mrkdwn})` : '';
-    const l = `• ${esc(described[i]!)}${when}${link}`;
+    // a line is at most ~1,600 characters (300 escaped, and a time) but a link to a room of a long
+    // name can be longer than a section holds: the line goes without its link
+    const line = `• ${esc(described[i]!)}${when}`;
+    const l = line.length + link.length <= SECTION_LIMIT ? `${line}${link}` : line;
     if (section && section.length + 1 + l.length > SECTION_LIMIT) {
       blocks.push({ type: 'section', text: { type: 'mrkdwn', text: section, verbatim: true } });
       section = '';

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import type { PresenceEvent } from '../events.js';
 import { describe, happenedEarlier, utcMinute } from './describe.js';
 import { DeliveryError, type Sink } from './sink.js';
-import { shownValue } from '../util/text.js';
+import { oneLine, shownValue } from '../util/text.js';
 
 /** `json`: one event per line as JSON (NDJSON), for programs. `text`: one line a person reads. */
 export type StdoutFormat = 'json' | 'text';
@@ -15,7 +15,8 @@ export type StdoutFormat = 'json' | 'text';
 export function textLine(e: PresenceEvent): string {
   const earlier = happenedEarlier(e);
   const when = earlier ? ` (${earlier.kind === 'joined' ? 'at' : 'sometime after'} ${utcMinute(earlier.ms)})` : '';
-  return `${e.at} ${describe(e)}${when}`;
+  // the time on one line too: a hand-edited dead-letter line's `at` may hold a line break
+  return `${oneLine(e.at)} ${describe(e)}${when}`;
 }
 
 /**
