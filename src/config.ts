@@ -210,6 +210,24 @@ export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefin
 }
 
 /**
+ * The signing secret PRESENCE_WEBHOOK_SECRET (or its _FILE) gives, or undefined when it is not set.
+ * Set to nothing while a webhook sink has no secret of its own, it is an error: a compose file's
+ * `${HOOK_SECRET}` of a variable the shell did not have arrives empty, and the deliveries went out
+ * unsigned (each refused by a receiver that verifies them) with only a note. Unset, they are
+ * unsigned on purpose.
+ */
+export function webhookSecretFromEnv(env: NodeJS.ProcessEnv, sinks: readonly { type: string; secret?: unknown }[]): string | undefined {
+  const value = envValue(env, 'PRESENCE_WEBHOOK_SECRET');
+  if (value === undefined || value.trim() !== '') return value;
+  if (sinks.some((s) => s.type === 'webhook' && s.secret === undefined)) {
+    throw new ConfigError(
+      "PRESENCE_WEBHOOK_SECRET is set but empty, so webhook deliveries would go unsigned: give it the signing secret (a compose file's ${…} is empty when the shell that ran compose did not have the variable), or unset it to deliver unsigned",
+    );
+  }
+  return undefined;
+}
+
+/**
  * Replace `${NAME}` with the environment variable (or the content of the file `NAME_FILE` names:
  * envValue), or `${NAME:-default}` with the default when the variable is unset or empty; a missing
  * one without a default is an error naming the field.
@@ -819,6 +837,14 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const keyFile = m.apiKey === undefined && !env.DAILY_API_KEY ? env.DAILY_API_KEY_FILE || undefined : undefined;
   const rawKey = m.apiKey ?? envValue(env, 'DAILY_API_KEY');
   if (!rawKey || rawKey.trim() === '') {
+    // set to nothing is another slip than not set: a compose file's ${DAILY_API_KEY} of a variable
+    // its shell did not have, a `DAILY_API_KEY=` line of an env file, a config's empty apiKey
+    if (m.apiKey !== undefined) throw new ConfigError('apiKey is empty: give your Daily API key (dashboard → Developers), or leave apiKey out and set DAILY_API_KEY');
+    if (rawKey !== undefined) {
+      throw new ConfigError(
+        'DAILY_API_KEY is set but empty: give it your Daily API key (dashboard → Developers). A compose file\'s ${DAILY_API_KEY} is empty when the shell that ran compose did not have it; or name a file holding the key in DAILY_API_KEY_FILE',
+      );
+    }
     throw new ConfigError('DAILY_API_KEY is not set: export your Daily API key (dashboard → Developers) as DAILY_API_KEY, or name a file holding it in DAILY_API_KEY_FILE');
   }
   let apiKey: string;
@@ -856,7 +882,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
     }
   }
   const sinks = withSinkDefaults(m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }], m);
-  const webhookSecret = m.webhookSecret ?? (envValue(env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
+  const webhookSecret = m.webhookSecret ?? webhookSecretFromEnv(env, sinks);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
   if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);
   const inClear = dailyInClear(new URL(apiUrl));

@@ -10,7 +10,7 @@ import { SECRET, sim, dir, env, FAST, start, receiver, fifo, writeConfig } from 
 import { tempDir } from './support/tmp.js';
 
 describe('CLI usage errors exit 2 with one clear line and no stack trace', () => {
-  const cases: [string, () => string[], Record<string, string> | undefined, RegExp][] = [
+  const cases: [string, () => string[], Record<string, string | undefined> | undefined, RegExp][] = [
     ['unknown flag', () => ['--room', 'a', '--bogus'], undefined, /Unknown option '--bogus'$/],
     ['a flag a letter off', () => ['--rooms', 'a'], undefined, /^presence-watcher: Unknown option '--rooms' \(did you mean --room\?\)$/],
     ["the watcher's flag given to replay, which does not take it (whose it is, and replay's own)", () => ['replay', join(dir, 'dead.ndjson'), '--sink', 'stdout', '--events', 'join'], undefined, /^presence-watcher: Unknown option '--events': --events is the watcher's option, not replay's \(replay takes --sink, --webhook-secret, --config, --dead-letter, --drain-timeout, --log-level, --log-format\)$/],
@@ -38,7 +38,13 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ["a room's URL for its name", () => ['--room', 'https://acme.daily.co/standup'], undefined, /^presence-watcher: --room "https:\/\/acme\.daily\.co\/standup" \(rooms\) is a room's URL, not its name: give --room standup$/m],
     ["a room's URL with a meeting token, no scheme, in a config file (the token is not repeated)", () => ['--config', writeConfig('c12.yaml', 'rooms: ["acme.daily.co/team%20sync?t=eyJsecret-token"]\n')], undefined, /^presence-watcher: --room "acme\.daily\.co\/team%20sync…" \(rooms\) is a room's URL, not its name: give --room "team sync"$/m],
     ["a URL whose path names no one room", () => ['--room', 'https://meet.example.com/'], undefined, /^presence-watcher: --room "https:\/\/meet\.example\.com\/" \(rooms\) is a room's URL, not its name: give the name, the last part of its URL$/m],
-    ['missing DAILY_API_KEY', () => ['--room', 'a'], { DAILY_API_KEY: '' }, /DAILY_API_KEY is not set/],
+    ['missing DAILY_API_KEY', () => ['--room', 'a'], { DAILY_API_KEY: undefined }, /^presence-watcher: DAILY_API_KEY is not set: export your Daily API key/m],
+    // set to nothing is another slip than not set: "is not set" sent people looking for an export that was there
+    ['DAILY_API_KEY set to nothing (a compose file passing a variable its shell did not have)', () => ['--room', 'a'], { DAILY_API_KEY: '' }, /^presence-watcher: DAILY_API_KEY is set but empty: give it your Daily API key .*A compose file's \$\{DAILY_API_KEY\} is empty when the shell that ran compose did not have it/m],
+    // before, the deliveries went out unsigned with only a note, each refused by a receiver that verifies them
+    ['PRESENCE_WEBHOOK_SECRET set to nothing beside a webhook sink', () => ['--room', 'a', '--sink', 'webhook:https://hooks.example/x', '--check-config'], { PRESENCE_WEBHOOK_SECRET: '' }, /^presence-watcher: PRESENCE_WEBHOOK_SECRET is set but empty, so webhook deliveries would go unsigned: give it the signing secret .*or unset it to deliver unsigned$/m],
+    ['PRESENCE_WEBHOOK_SECRET set to nothing, replay to a webhook', () => ['replay', join(dir, 'dead.ndjson'), '--sink', 'webhook:https://hooks.example/x'], { PRESENCE_WEBHOOK_SECRET: ' ' }, /^presence-watcher: PRESENCE_WEBHOOK_SECRET is set but empty/m],
+    ["a config file's apiKey of blanks", () => ['--config', writeConfig('c15.yaml', 'rooms: [a]\napiKey: "  "\n')], undefined, /^presence-watcher: apiKey is empty: give your Daily API key \(dashboard → Developers\), or leave apiKey out and set DAILY_API_KEY$/m],
     ['unreadable config', () => ['--config', join(dir, 'missing.yaml')], undefined, /cannot read config file .*missing\.yaml: no such file/],
     ['a directory as the config', () => ['--config', dir], undefined, /cannot read config file .*: it is a directory, not a file$/],
     ['--dead-letter /dev/stdout beside the stdout sink (its records would be mixed into the events)', () => ['--room', 'a', '--dead-letter', '/dev/stdout'], undefined, /^presence-watcher: --dead-letter \/dev\/stdout: that is this process's stdout, where the stdout sink writes the events: .*Give a file, or \/dev\/stderr$/],

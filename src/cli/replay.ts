@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, envValue, loadConfigFile, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
+import { ConfigError, loadConfigFile, webhookSecretFromEnv, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
 import type { PresenceEvent } from '../events.js';
@@ -83,7 +83,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const file: FileConfig = c.configPath ? loadConfigFile(c.configPath, io.env) : {};
   const sinks = withSinkDefaults(c.sinks ?? file.sinks ?? [], file);
   if (sinks.length === 0) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
-  const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? (envValue(io.env, 'PRESENCE_WEBHOOK_SECRET') || undefined);
+  const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? webhookSecretFromEnv(io.env, sinks);
   const { events, skipped, sinksOf } = readDeadLetters(c.file);
   if (c.deadLetter !== undefined && sameFile(c.deadLetter, c.file)) {
     throw new ConfigError(
