@@ -161,6 +161,22 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
 describe('--check-config', () => {
   const SLACK = 'https://hooks.slack.com/services/T0001/B0001/tokenPart123456';
 
+  it('a long list of rooms goes on lines of its own under the watch line, each under 100 characters, every room in order (before: one line of all of them)', async () => {
+    const rooms = Array.from({ length: 40 }, (_, i) => `room-number-${i + 1}`);
+    for (const once of [[], ['--once']]) {
+      const r = await runCli([...rooms.flatMap((room) => ['--room', room]), ...once, '--check-config'], env());
+      expect(r.code).toBe(0);
+      const lines = r.stdout.split('\n');
+      const at = lines.findIndex((l) => l.startsWith('  watch        40 room(s)'));
+      expect(lines[at]).toBe(once.length ? '  watch        40 room(s), one snapshot (--once): 40 requests, about 8s at --max-rps 5' : '  watch        40 room(s) every 15s: 2.7 requests/s of a 5/s budget');
+      const below = lines.slice(at + 1, lines.findIndex((l, i) => i > at && !l.startsWith('             ')));
+      for (const l of below) expect(l.length).toBeLessThanOrEqual(100);
+      expect(below.map((l) => l.trim()).join(' ').split(', ')).toEqual(rooms);
+    }
+    const few = await runCli(['--room', 'standup', '--room', 'retro', '--check-config'], env());
+    expect(few.stdout).toContain('  watch        2 room(s) (standup, retro) every 15s: 0.13 requests/s of a 5/s budget\n  api ');
+  });
+
   it('prints what the daemon would run (targets, each sink with its filters, files) and exits 0, creating and sending nothing, secrets kept out', async () => {
     const cfg = writeConfig(
       'w.yaml',

@@ -16,6 +16,30 @@ import { urlCredentials } from '../sinks/webhook.js';
 import { apiSource } from '../daily/client.js';
 
 /** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
+/** Where the check's continuation lines start, under the first line's value. */
+const INDENT = ' '.repeat(13);
+
+/**
+ * The watched rooms as the check shows them: a short list in parentheses on the watch line
+ * (" (standup, retro)"), a long one on lines of their own under it, up to ~100 characters each, so
+ * that 300 rooms are not one line of 6,000 characters that a terminal wraps into the lines after it.
+ */
+function roomList(rooms: readonly string[]): { inline: string; below: string[] } {
+  const joined = rooms.join(', ');
+  if (joined.length <= 60) return { inline: ` (${joined})`, below: [] };
+  const below: string[] = [];
+  let line = '';
+  for (const [i, room] of rooms.entries()) {
+    const item = i < rooms.length - 1 ? `${room},` : room;
+    if (line && line.length + 1 + item.length > 100 - INDENT.length) {
+      below.push(INDENT + line);
+      line = item;
+    } else line = line ? `${line} ${item}` : item;
+  }
+  below.push(INDENT + line);
+  return { inline: '', below };
+}
+
 /**
  * When a state says it was saved. The watcher always writes savedAt, but nothing reads it: a state
  * written by hand or by a library store without it (or with something else) is not corrupt for
@@ -75,14 +99,15 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
   if (tooFast) notes.push(tooFast);
 
   if (io.once) {
-    lines.push(`watch        ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s) (${cfg.rooms.join(', ')})`}, one snapshot (--once): ${oneSnapshot(cfg)}`);
+    const list = cfg.allRooms ? undefined : roomList(cfg.rooms);
+    lines.push(`watch        ${cfg.allRooms ? 'every room of the domain' : `${cfg.rooms.length} room(s)${list!.inline}`}, one snapshot (--once): ${oneSnapshot(cfg)}`);
+    if (list) lines.push(...list.below);
   } else if (cfg.allRooms) {
     lines.push(`watch        every room of the domain (GET /presence) every ${formatDuration(cfg.intervalMs)}: one request per interval`);
   } else {
     const rps = cfg.rooms.length / (cfg.intervalMs / 1000);
-    lines.push(
-      `watch        ${cfg.rooms.length} room(s) (${cfg.rooms.join(', ')}) every ${formatDuration(cfg.intervalMs)}: ${round(rps)} requests/s of a ${cfg.maxRps}/s budget`,
-    );
+    const list = roomList(cfg.rooms);
+    lines.push(`watch        ${cfg.rooms.length} room(s)${list.inline} every ${formatDuration(cfg.intervalMs)}: ${round(rps)} requests/s of a ${cfg.maxRps}/s budget`, ...list.below);
     const over = overBudget(cfg.rooms.length, cfg.intervalMs, cfg.maxRps);
     if (over) notes.push(over);
   }
