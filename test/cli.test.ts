@@ -38,6 +38,22 @@ describe('CLI', () => {
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it('help, help <command> and version as words, as git and docker take them (before: "unknown command … to watch a room use --room help")', async () => {
+    const [help, replayHelp, own, version, other, extra] = await Promise.all([
+      runCli(['help']), runCli(['help', 'replay']), runCli(['replay', '--help']), runCli(['version']), runCli(['help', 'watch']), runCli(['help', '--room', 'standup']),
+    ]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe((await runCli(['--help'])).stdout);
+    expect(replayHelp.code).toBe(0);
+    expect(replayHelp.stdout).toBe(own.stdout);
+    expect(replayHelp.stdout).toMatch(/^presence-watcher replay: /);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(other.code).toBe(2);
+    expect(other.stderr.split('\n')[0]).toBe('presence-watcher: help: no command "watch" (the commands are simulate, demo and replay; presence-watcher --help describes the watcher itself)');
+    expect(extra.code).toBe(2);
+    expect(extra.stderr.split('\n')[0]).toBe('presence-watcher: "help" takes at most a command\'s name after it: presence-watcher help, help replay (or --help)');
+  });
+
   it('--log-format text (the default on a terminal) writes log lines a person reads; logFormat in a config file too', async () => {
     const run = start(['--room', 'standup', ...FAST, '--log-format', 'text']);
     await run.until(() => run.stderr.includes('first snapshot taken'));

@@ -19,6 +19,7 @@ Usage:
   presence-watcher simulate [--port N] [--rooms N] [--churn R]
   presence-watcher demo
   presence-watcher replay <dead-letter.ndjson> [--sink <spec> …]
+  presence-watcher help [simulate|demo|replay]      (or --help; version, or --version)
 
 Polls Daily's presence API (GET /rooms/:name/presence, or GET /presence for the whole domain),
 diffs consecutive snapshots and writes one JSON event per line to stdout, or delivers them to
@@ -377,6 +378,16 @@ const DAEMON_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
 /** argv (without node and script) → a command, or a ConfigError naming the problem. */
 export function parseCommand(argv: string[]): Command {
   const sub = argv[0];
+  // `help`, `help replay` and `version`, as git, docker and go take them: answered "to watch a room
+  // use --room help" before. Only alone (or help with a command's name): a room is always --room
+  if (sub === 'help' && argv.length <= 2) {
+    const topic = argv[1];
+    const texts: Record<string, string> = { simulate: SIMULATE_HELP, demo: DEMO_HELP, replay: REPLAY_HELP };
+    if (topic === undefined) return { kind: 'help', text: HELP };
+    if (Object.hasOwn(texts, topic)) return { kind: 'help', text: texts[topic]! };
+    throw new ConfigError(`help: no command "${topic}" (${THE_COMMANDS}; presence-watcher --help describes the watcher itself)`);
+  }
+  if (sub === 'version' && argv.length === 1) return { kind: 'version' };
   if (sub === 'simulate') {
     const { values, positionals } = parse(argv.slice(1), {
       port: { type: 'string' },
@@ -467,6 +478,9 @@ export function parseCommand(argv: string[]): Command {
   if (v.version) return { kind: 'version' };
   if (positionals.length) {
     const word = positionals[0]!;
+    if (word === 'help' || word === 'version') {
+      throw new ConfigError(`"${word}" takes ${word === 'help' ? "at most a command's name" : 'nothing'} after it: presence-watcher ${word === 'help' ? 'help, help replay' : 'version'} (or --${word})`);
+    }
     if (['check', 'validate', 'check-config', 'test'].includes(word)) {
       throw new ConfigError(`unknown command "${word}": to check a config, add --check-config to the daemon's own flags (e.g. --config watcher.yaml --check-config)`);
     }
