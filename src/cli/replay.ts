@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfigFile, webhookSecretFromEnv, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
@@ -8,7 +7,7 @@ import { DeliveryQueue } from '../sinks/queue.js';
 import { eventProblem, isEvent } from '../events.js';
 import { formatDuration } from '../util/duration.js';
 import type { Writable } from 'node:stream';
-import { withoutBom } from '../util/text.js';
+import { forEachLine } from '../util/lines.js';
 import { sameFile } from '../util/file-kind.js';
 
 export interface ReplayCommand {
@@ -37,25 +36,17 @@ export interface ReplayIO {
  * not a dead-letter record makes the file unusable (ConfigError naming the line).
  */
 export function readDeadLetters(path: string): { events: PresenceEvent[]; skipped: number; sinksOf: Map<string, Set<string>> } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read ${path}: ${readProblem(err)}`);
-  }
-  // an editor may have added a byte order mark, trimming the file by hand before a replay
-  const lines = withoutBom(text).split('\n');
   const byId = new Map<string, PresenceEvent>();
   /** Each event's id → the sinks it was dead-lettered for, by name, as the lines say. */
   const sinksOf = new Map<string, Set<string>>();
   let skipped = 0;
-  lines.forEach((line, i) => {
+  const onLine = (line: string, i: number, last: boolean) => {
     if (line.trim() === '') return;
     let record: unknown;
     try {
       record = JSON.parse(line);
     } catch {
-      if (i >= lines.length - 2) {
+      if (last) {
         skipped++;
         return;
       }
@@ -74,7 +65,16 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
       if (!set) sinksOf.set(event.id, (set = new Set()));
       set.add(sink);
     }
-  });
+  };
+  // a line at a time: a file of months of a large domain's events (600 MB) was "Cannot create a
+  // string longer than 0x1fffffe8 characters" read whole. A byte order mark (an editor's, the file
+  // trimmed by hand before a replay) is left out
+  try {
+    forEachLine(path, onLine);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read ${path}: ${readProblem(err)}`);
+  }
   return { events: [...byId.values()], skipped, sinksOf };
 }
 

@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { forEachLine } from '../util/lines.js';
 import { dirname } from 'node:path';
 import { makeDirsSync } from '../util/dirs.js';
 import type { PresenceEvent } from '../events.js';
@@ -59,12 +60,6 @@ export function readOutboxLog(path: string, covered = 0): OutboxLog | undefined 
   if (!existsSync(path)) return undefined;
   const kind = specialKind(path);
   if (kind) throw new StateError(`outbox ${path} is ${kind}, not a regular file`);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new StateError(`cannot read outbox ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
   const log: OutboxLog = { pending: new Map(), journal: [], seq: covered, cutShort: 0 };
   const pendingFor = (sink: string) => waitingFor(log.pending, sink);
   /** One record; false when it is not a well-formed record. */
@@ -90,8 +85,7 @@ export function readOutboxLog(path: string, covered = 0): OutboxLog | undefined 
     }
     return false;
   };
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
+  const onLine = (line: string, i: number, last: boolean) => {
     if (!line) return;
     let r: unknown;
     try {
@@ -99,7 +93,7 @@ export function readOutboxLog(path: string, covered = 0): OutboxLog | undefined 
     } catch {
       // a line cut short: by a crash (the last line), or by a full disk (anywhere: the append
       // after it starts a new line). Only its own record is lost: the rest of the log is good
-      if (i >= lines.length - 2 || line.startsWith('{"op":')) {
+      if (last || line.startsWith('{"op":')) {
         log.cutShort++;
         return;
       }
@@ -108,7 +102,15 @@ export function readOutboxLog(path: string, covered = 0): OutboxLog | undefined 
     if (!apply(r)) {
       throw new StateError(`outbox ${path} is corrupt at line ${i + 1}: not an outbox record (move it away to start fresh; its events would be lost)`);
     }
-  });
+  };
+  // a line at a time: a log grown past ~512 MiB while state saves failed (compaction waits for one)
+  // could not be made one string, and the daemon could not start
+  try {
+    forEachLine(path, onLine);
+  } catch (err) {
+    if (err instanceof StateError) throw err;
+    throw new StateError(`cannot read outbox ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   return log;
 }
 
@@ -299,16 +301,16 @@ export class Outbox {
   /** The `ev` records of the log past the covered state, oldest first. */
   #journalFromLog(): { seq: number; event: PresenceEvent }[] {
     const out: { seq: number; event: PresenceEvent }[] = [];
-    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
-      if (!line.startsWith('{"op":"ev"')) continue;
+    forEachLine(this.path, (line) => {
+      if (!line.startsWith('{"op":"ev"')) return;
       let r: { seq: number; event: PresenceEvent };
       try {
         r = JSON.parse(line) as { seq: number; event: PresenceEvent };
       } catch {
-        continue; // cut short by a full disk: the event is in the memory of the pending maps only
+        return; // cut short by a full disk: the event is in the memory of the pending maps only
       }
       if (r.seq > this.#covered) out.push({ seq: r.seq, event: r.event });
-    }
+    });
     return out;
   }
 
