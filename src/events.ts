@@ -118,7 +118,7 @@ const PARTICIPANT_TEXT = ['userId', 'userName', 'mtgSessionId', 'joinTime'] as c
 
 /**
  * What keeps a value from being a PresenceEvent as the code that reads events relies on, in words
- * ("participant.userName is a number (1.5), not a string or null"), or undefined when it is one.
+ * ("participant.userName is 1.5, not a string or null"), or undefined when it is one.
  * For events that come from outside the watcher: read back from the outbox or a dead-letter file
  * (edited by hand), or given to a library function by a caller. Every field a sink reads is
  * checked, so that a sink formatting it cannot throw (a name that is a number threw
@@ -147,8 +147,8 @@ export function eventProblem(e: unknown): string | undefined {
   if (r.type !== 'update') return undefined;
   const changes = r.changes;
   if (changes === null || typeof changes !== 'object' || Array.isArray(changes) || Object.keys(changes).length === 0) return `an update's changes are ${shownValue(changes)}, not an object of at least one field's { from, to }`;
+  const ok = (v: unknown) => v === null || typeof v === 'string';
   for (const [k, c] of Object.entries(changes)) {
-    const ok = (v: unknown) => v === null || typeof v === 'string';
     if (c === null || typeof c !== 'object' || !ok((c as { from?: unknown }).from) || !ok((c as { to?: unknown }).to)) return `changes.${k} is ${shownValue(c)}, not { from, to } of strings or null`;
   }
   return undefined;

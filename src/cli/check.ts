@@ -15,7 +15,6 @@ import { fasterThanDomainData, notDailyBase, overBudget, overDailyLimit, Presenc
 import { urlCredentials } from '../sinks/webhook.js';
 import { apiSource } from '../daily/client.js';
 
-/** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
 /** Where the check's continuation lines start, under the first line's value. */
 const INDENT = ' '.repeat(13);
 
@@ -49,6 +48,7 @@ function savedWhen(savedAt: unknown): string {
   return typeof savedAt === 'string' && !Number.isNaN(Date.parse(savedAt)) ? savedAt : 'at a time it does not record';
 }
 
+/** What `--check-config` found: lines saying what the daemon would run, and notes worth reading first. */
 export interface CheckReport {
   lines: string[];
   notes: string[];

@@ -17,6 +17,9 @@ function who(e: PresenceEvent): string {
 /** How long before the watcher saw it a join or leave must have happened for a line to say when: past any poll's lag, Daily's ~15 s included. */
 export const SEEN_LATE_MS = 5 * 60_000;
 
+/** The furthest a Date reaches from the epoch, either way (ECMAScript's time range). */
+const MAX_DATE_MS = 8.64e15;
+
 /**
  * When a join or leave happened, if that was well before the watcher saw it (its `at`): a join's
  * session start (`joinTime`, exact); for a leave, a time the person was still there (the kept
@@ -27,9 +30,6 @@ export const SEEN_LATE_MS = 5 * 60_000;
  * left standup" otherwise reads as news in a channel. Undefined for updates, for a join "already
  * there when watching started" (it says so), and where Daily gave no times.
  */
-/** The furthest a Date reaches from the epoch, either way (ECMAScript's time range). */
-const MAX_DATE_MS = 8.64e15;
-
 export function happenedEarlier(e: PresenceEvent): { kind: 'joined' | 'left after'; ms: number } | undefined {
   if (e.type === 'update' || (e.type === 'join' && e.initial)) return undefined;
   const seen = Date.parse(e.at);
