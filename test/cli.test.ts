@@ -972,6 +972,27 @@ describe('CLI', () => {
     else expect(proxy.tunnels).toEqual([]);
   });
 
+  it('a proxy that wants credentials (407) is said in words for Daily and for a webhook, never with the proxy URL\'s password', async () => {
+    const proxy = new ConnectProxy();
+    proxy.refuse = 407;
+    const proxyUrl = (await proxy.listen()).replace('http://', 'http://user:pr0xy-pass@');
+    cleanup.push(() => proxy.close());
+    const r = await receiver();
+    const wanted = "the proxy answered HTTP 407 to its tunnel request (CONNECT): it wants credentials (407 Proxy Authentication Required): give them in the proxy's URL, http://user:password@host:port (or the ones there are wrong)";
+    const once = await runCli(['--room', 'standup', '--once', '--once-timeout', '2s', '--log-level', 'warn'], env({ HTTP_PROXY: proxyUrl }));
+    expect(once.code).toBe(1);
+    expect(once.stderr).toContain(`network error talking to Daily for room "standup" (through the proxy in HTTP_PROXY, ${new URL(proxyUrl).host}): ${wanted}`);
+    expect(once.stderr).not.toContain('pr0xy-pass');
+    const dead = join(dir, 'proxy-dead.ndjson');
+    const event = { id: 'evt_p1', type: 'join', room: 'standup', at: '2026-11-28T00:00:00.000Z', participant: { id: 'p1', userId: null, userName: 'A', mtgSessionId: null, joinTime: null, duration: 0 } };
+    writeFileSync(dead, `${JSON.stringify({ sink: 'webhook-1(x)', reason: 'test', event })}\n`);
+    const replayed = await runCli(['replay', dead, '--sink', `webhook:${r.url}`, '--drain-timeout', '1s', '--log-level', 'warn'], env({ HTTP_PROXY: proxyUrl }));
+    expect(replayed.code).toBe(1);
+    expect(replayed.stderr).toContain(`: ${wanted}`);
+    expect(replayed.stderr).not.toContain('pr0xy-pass');
+    expect(r.requests).toHaveLength(0);
+  });
+
   it('simulate prints the URL and key, and serves presence', async () => {
     const run = start(['simulate', '--port', '0', '--rooms', '2', '--churn', '0', '--participants', '3']);
     const url = await run.until(() => /listening at (http:\/\/\S+)/.exec(run.stdout)?.[1]);

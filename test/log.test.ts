@@ -82,6 +82,14 @@ describe('networkFailure', () => {
     expect(networkFailure('weird')).toBe('weird');
   });
 
+  it("a proxy that would not open the tunnel, in words for its status (undici's own: 'UND_ERR_ABORTED Proxy response (407) !== 200 when HTTP Tunneling')", () => {
+    const refusal = (status: number) => networkFailure(Object.assign(new Error(`Proxy response (${status}) !== 200 when HTTP Tunneling`), { code: 'UND_ERR_ABORTED' }));
+    expect(refusal(407)).toBe("the proxy answered HTTP 407 to its tunnel request (CONNECT): it wants credentials (407 Proxy Authentication Required): give them in the proxy's URL, http://user:password@host:port (or the ones there are wrong)");
+    expect(refusal(403)).toBe('the proxy answered HTTP 403 to its tunnel request (CONNECT): it does not allow this host (403 Forbidden): ask whoever runs it to allow it, or list the host in NO_PROXY if it is reachable without the proxy');
+    for (const status of [502, 503, 504]) expect(refusal(status)).toMatch(/: it could not reach the host itself \(the host down, or the proxy's own network\)$/);
+    expect(refusal(400)).toBe('the proxy answered HTTP 400 to its tunnel request (CONNECT)');
+  });
+
   it('the codes that send people searching, in words; in a container, a refused 127.0.0.1 says where the host machine is', () => {
     const err = (code: string, message: string) => Object.assign(new Error(message), { code });
     expect(networkFailure(err('ENOTFOUND', 'getaddrinfo ENOTFOUND hooks.exmaple.com'))).toBe("getaddrinfo ENOTFOUND hooks.exmaple.com (the host name does not resolve: check the URL's host (or this machine's DNS))");

@@ -124,6 +124,10 @@ export function networkFailure(err: unknown, container: Container = inContainer(
   // number:../deps/openssl/…/ssl3_record.c:350:" and a line break): its reason is what says anything
   const openssl = /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+):/.exec(message);
   if (openssl) message = openssl[1]!;
+  // undici's words for a proxy that would not open the tunnel ("Proxy response (407) !== 200 when
+  // HTTP Tunneling", code UND_ERR_ABORTED): what its status means for the person who set the proxy
+  const tunnel = /Proxy response \((\d{3})\) !== 200 when HTTP Tunneling/.exec(message);
+  if (tunnel) return proxyRefusal(Number(tunnel[1]));
   if (!code) return message || 'unknown error';
   let hint = TLS_HINTS[code] ?? NETWORK_HINTS[code];
   // the classic of a daemon in Docker: a receiver (or the simulator) on the host, given as localhost
@@ -131,6 +135,15 @@ export function networkFailure(err: unknown, container: Container = inContainer(
   hint = hint ? ` (${hint})` : '';
   if (!message || message === code) return code + hint;
   return (message.includes(code) ? message : `${code} ${message}`) + hint;
+}
+
+/** A proxy's answer to the tunnel request (CONNECT) other than 200, in words. */
+function proxyRefusal(status: number): string {
+  const said = `the proxy answered HTTP ${status} to its tunnel request (CONNECT)`;
+  if (status === 407) return `${said}: it wants credentials (407 Proxy Authentication Required): give them in the proxy's URL, http://user:password@host:port (or the ones there are wrong)`;
+  if (status === 403) return `${said}: it does not allow this host (403 Forbidden): ask whoever runs it to allow it, or list the host in NO_PROXY if it is reachable without the proxy`;
+  if (status === 502 || status === 503 || status === 504) return `${said}: it could not reach the host itself (the host down, or the proxy's own network)`;
+  return said;
 }
 
 /** The network errors whose codes alone send people searching, in words. */

@@ -7,6 +7,8 @@ import { connect, type Socket } from 'node:net';
  */
 export class ConnectProxy {
   readonly tunnels: string[] = [];
+  /** A status to answer every CONNECT with instead of opening the tunnel (407: a proxy that wants credentials). */
+  refuse: number | undefined;
   #server: Server | undefined;
   readonly #sockets = new Set<Socket>();
 
@@ -14,6 +16,10 @@ export class ConnectProxy {
     const server = createServer((_req, res) => res.writeHead(405).end('CONNECT only'));
     server.on('connect', (req, client: Socket, head: Buffer) => {
       const target = req.url ?? '';
+      if (this.refuse !== undefined) {
+        client.end(`HTTP/1.1 ${this.refuse} No\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
       this.tunnels.push(target);
       const at = target.lastIndexOf(':');
       const upstream = connect(Number(target.slice(at + 1)), target.slice(0, at).replace(/^\[|\]$/g, ''), () => {
