@@ -74,7 +74,8 @@ describe('networkFailure', () => {
   const refused = ' (nothing accepts connections on that port there: is it running, and is the port right?)';
   it('says the code and message once', () => {
     expect(networkFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }), false)).toBe(`connect ECONNREFUSED 127.0.0.1:9${refused}`);
-    expect(networkFailure(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toBe('UND_ERR_SOCKET other side closed');
+    expect(networkFailure(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toBe('UND_ERR_SOCKET other side closed (the server, or something in between, closed the connection before its answer was complete)');
+    expect(networkFailure(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe('read ECONNRESET (the connection was cut by the server or by something in between (a firewall, a load balancer, a proxy))');
     // Node's AggregateError when every address of a host refused: no message
     expect(networkFailure(Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' }), false)).toBe(`ECONNREFUSED${refused}`);
     expect(networkFailure(new Error('socket hang up'))).toBe('socket hang up');

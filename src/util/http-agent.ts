@@ -153,6 +153,8 @@ const NETWORK_HINTS: Record<string, string> = {
   ECONNREFUSED: 'nothing accepts connections on that port there: is it running, and is the port right?',
   EHOSTUNREACH: 'no route to that host from this machine (a network down, or a firewall)',
   ENETUNREACH: 'no route to that network from this machine (no network, or an IPv6 address with no IPv6 here)',
+  ECONNRESET: 'the connection was cut by the server or by something in between (a firewall, a load balancer, a proxy)',
+  UND_ERR_SOCKET: 'the server, or something in between, closed the connection before its answer was complete',
 };
 
 /** Where this process runs, as far as a refused 127.0.0.1 is concerned: a container, a Kubernetes pod, or neither (false). */
