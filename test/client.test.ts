@@ -607,7 +607,7 @@ describe('DailyClient and a body cut short', () => {
       expect(cut.message).toMatch(/^network error talking to Daily for room "cut": /);
       const stall = await failure(c.getRoomPresence('stall'));
       expect(stall.code).toBe('DAILY_TIMEOUT');
-      expect(stall.message).toBe('no complete answer from Daily for room "stall" within 300 ms');
+      expect(stall.message).toBe('no complete answer from Daily for room "stall" within 300ms');
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
       await c.close();
     });

@@ -487,7 +487,7 @@ describe('watchdog (fake timers)', () => {
       w.start();
       await clock.tickAsync(3500);
       // the watchdog fired and the loop polled again without waiting for the deaf call
-      expect(errors[0]!.message).toMatch(/watchdog: no poll of room "a" completed within 3000 ms/);
+      expect(errors[0]!.message).toMatch(/watchdog: no poll of room "a" completed within 3s/);
       expect(client.calls.length).toBeGreaterThanOrEqual(2);
       expect(events.map((e) => `${e.type}:${e.participant.id}`)).toEqual(['join:x']);
       // the deaf call's answer arrives long after: it is not applied (no join of ghost, no leave of x)
@@ -533,7 +533,7 @@ describe('watchdog (fake timers)', () => {
       await clock.tickAsync(500);
       expect(client.calls[0]!.signal!.aborted).toBe(true);
       expect(errors[0]).toBeInstanceOf(DailyApiError);
-      expect(errors[0]!.message).toMatch(/watchdog: no poll of room "a" completed within 3000 ms/);
+      expect(errors[0]!.message).toMatch(/watchdog: no poll of room "a" completed within 3s/);
       expect(client.calls.length).toBeGreaterThanOrEqual(2);
       expect(w.isRunning).toBe(true);
       await stopUnder(clock, w);

@@ -1,3 +1,4 @@
+import { formatDuration } from '../util/duration.js';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
@@ -252,7 +253,7 @@ export class DailyClient implements PresenceClient {
         throw new DailyApiError({
           target,
           code: 'DAILY_TIMEOUT',
-          message: `no complete answer from Daily for ${targetName(target)} within ${this.#timeoutMs} ms`,
+          message: `no complete answer from Daily for ${targetName(target)} within ${formatDuration(this.#timeoutMs)}`,
         });
       }
       throw new DailyApiError({

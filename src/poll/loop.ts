@@ -1,3 +1,4 @@
+import { formatDuration } from '../util/duration.js';
 import pRetry from 'p-retry';
 import { DailyApiError, targetName } from '../daily/errors.js';
 import { sleep, timerDelay } from '../util/sleep.js';
@@ -90,7 +91,7 @@ async function attemptWithWatchdog(o: TargetLoopOptions, parent: AbortSignal): P
       throw new DailyApiError({
         target: o.target,
         code: 'DAILY_TIMEOUT',
-        message: `watchdog: no poll of ${targetName(o.target)} completed within ${o.watchdogMs} ms; aborted it and restarted the loop`,
+        message: `watchdog: no poll of ${targetName(o.target)} completed within ${formatDuration(o.watchdogMs)}; aborted it and restarted the loop`,
       });
     }
     throw err;

@@ -1,3 +1,4 @@
+import { formatDuration } from '../util/duration.js';
 import type { Dispatcher } from 'undici';
 import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.js';
 import { redirectOrigin } from '../util/url.js';
@@ -93,7 +94,7 @@ export class HttpTarget {
       };
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${this.#timeoutMs} ms`, 'retry');
+      if (d.expired) throw new DeliveryError(`no answer from ${this.host} within ${formatDuration(this.#timeoutMs)}`, 'retry');
       throw new DeliveryError(`network error posting to ${this.host}${this.#proxyNote}: ${networkFailure(err)}`, 'retry');
     } finally {
       d.dispose();
