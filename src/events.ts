@@ -116,6 +116,16 @@ export interface PresenceWatcherEvents {
 /** Participant fields other than `id`, and what each holds; absent reads as null. */
 const PARTICIPANT_TEXT = ['userId', 'userName', 'mtgSessionId', 'joinTime'] as const;
 
+/** A string, null, or absent (undefined). */
+function textOrAbsent(v: unknown): boolean {
+  return v === undefined || v === null || typeof v === 'string';
+}
+
+/** A string or null. */
+function textOrNull(v: unknown): boolean {
+  return v === null || typeof v === 'string';
+}
+
 /**
  * What keeps a value from being a PresenceEvent as the code that reads events relies on, in words
  * ("participant.userName is 1.5, not a string or null"), or undefined when it is one.
@@ -137,20 +147,26 @@ export function eventProblem(e: unknown): string | undefined {
   if (p === null || typeof p !== 'object' || Array.isArray(p)) return `its participant is ${shownValue(p)}, not an object`;
   const pr = p as Record<string, unknown>;
   if (typeof pr.id !== 'string') return `participant.id is ${shownValue(pr.id)}, not a string`;
-  for (const k of PARTICIPANT_TEXT) {
-    const v = pr[k];
-    if (v !== undefined && v !== null && typeof v !== 'string') return `participant.${k} is ${shownValue(v)}, not a string or null`;
+  // written out, not a loop over the names: this runs for every event pushed to every sink
+  if (!textOrAbsent(pr.userId) || !textOrAbsent(pr.userName) || !textOrAbsent(pr.mtgSessionId) || !textOrAbsent(pr.joinTime)) {
+    const k = PARTICIPANT_TEXT.find((name) => !textOrAbsent(pr[name]))!;
+    return `participant.${k} is ${shownValue(pr[k])}, not a string or null`;
   }
   if (pr.duration !== undefined && pr.duration !== null && typeof pr.duration !== 'number') return `participant.duration is ${shownValue(pr.duration)}, not a number or null`;
   if (r.sameUserAs !== undefined && (r.type === 'update' || typeof r.sameUserAs !== 'string')) return `its sameUserAs is ${shownValue(r.sameUserAs)}, not a session id of a join or leave`;
   if (r.type === 'join' && r.initial !== undefined && typeof r.initial !== 'boolean') return `its initial is ${shownValue(r.initial)}, not true (or absent)`;
   if (r.type !== 'update') return undefined;
   const changes = r.changes;
-  if (changes === null || typeof changes !== 'object' || Array.isArray(changes) || Object.keys(changes).length === 0) return `an update's changes are ${shownValue(changes)}, not an object of at least one field's { from, to }`;
-  const ok = (v: unknown) => v === null || typeof v === 'string';
-  for (const [k, c] of Object.entries(changes)) {
-    if (c === null || typeof c !== 'object' || !ok((c as { from?: unknown }).from) || !ok((c as { to?: unknown }).to)) return `changes.${k} is ${shownValue(c)}, not { from, to } of strings or null`;
+  const notChanges = () => `an update's changes are ${shownValue(changes)}, not an object of at least one field's { from, to }`;
+  if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) return notChanges();
+  let fields = 0;
+  for (const k in changes) {
+    if (!Object.hasOwn(changes, k)) continue;
+    fields++;
+    const c = (changes as Record<string, unknown>)[k];
+    if (c === null || typeof c !== 'object' || !textOrNull((c as { from?: unknown }).from) || !textOrNull((c as { to?: unknown }).to)) return `changes.${k} is ${shownValue(c)}, not { from, to } of strings or null`;
   }
+  if (fields === 0) return notChanges();
   return undefined;
 }
 
