@@ -253,7 +253,16 @@ describe('Outbox', () => {
     expect(() => new Outbox(bad, quietLogger)).toThrow(/corrupt at line 1/);
     const wrong = join(dir, 'wrong.ndjson');
     writeFileSync(wrong, JSON.stringify({ op: 'ev', seq: 1, event: { id: 'x' }, sinks: [] }) + '\n' + JSON.stringify({ op: 'ack', sink: 'a', id: 'x' }) + '\n');
-    expect(() => new Outbox(wrong, quietLogger)).toThrow(/corrupt at line 1: not an outbox record/);
+    expect(() => new Outbox(wrong, quietLogger)).toThrow(/corrupt at line 1: not an outbox record \(its event: its type is undefined, not join, leave or update\)/);
+    // a record of ours whose event was edited by hand: what is wrong with the event, not only that the line is
+    const edited = join(dir, 'edited.ndjson');
+    writeFileSync(edited, JSON.stringify({ op: 'add', sink: 'a', event: { ...ev(1), participant: { ...ev(1).participant, userName: 42 } } }) + '\n');
+    expect(() => new Outbox(edited, quietLogger)).toThrow(
+      `outbox ${edited} is corrupt at line 1: not an outbox record (its event: participant.userName is 42, not a string or null) (move it away to start fresh; its events would be lost)`,
+    );
+    const noEvent = join(dir, 'no-event.ndjson');
+    writeFileSync(noEvent, '{"op":"add","sink":"a"}\n');
+    expect(() => new Outbox(noEvent, quietLogger)).toThrow(/corrupt at line 1: not an outbox record \(move it away/);
   });
 });
 

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { specialKind } from '../util/file-kind.js';
 import { StateError } from './store.js';
 import { SyncRun } from '../util/sync-run.js';
-import { isEvent } from '../events.js';
+import { eventProblem, isEvent } from '../events.js';
 
 /**
  * write(2) until every byte is written. writeSync makes one call, and on a disk filling up that call
@@ -100,7 +100,10 @@ export function readOutboxLog(path: string, covered = 0): OutboxLog | undefined 
       throw new StateError(`outbox ${path} is corrupt at line ${i + 1} (move it away to start fresh; its events would be lost)`);
     }
     if (!apply(r)) {
-      throw new StateError(`outbox ${path} is corrupt at line ${i + 1}: not an outbox record (move it away to start fresh; its events would be lost)`);
+      // a record of ours whose event was edited: say what is wrong with it
+      const event = r !== null && typeof r === 'object' ? (r as { event?: unknown }).event : undefined;
+      const problem = event !== null && typeof event === 'object' ? eventProblem(event) : undefined;
+      throw new StateError(`outbox ${path} is corrupt at line ${i + 1}: not an outbox record${problem ? ` (its event: ${problem})` : ''} (move it away to start fresh; its events would be lost)`);
     }
   };
   // a line at a time: a log grown past ~512 MiB while state saves failed (compaction waits for one)
