@@ -1,4 +1,3 @@
-import { formatDuration } from '../util/duration.js';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
@@ -25,6 +24,7 @@ import {
   type RoomPresence,
   type RoomText,
 } from './parse.js';
+import { formatDuration } from '../util/duration.js';
 
 export const DEFAULT_API_URL = 'https://api.daily.co/v1';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;

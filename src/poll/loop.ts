@@ -1,8 +1,8 @@
-import { formatDuration } from '../util/duration.js';
 import pRetry from 'p-retry';
 import { DailyApiError, targetName } from '../daily/errors.js';
 import { sleep, timerDelay } from '../util/sleep.js';
 import { deadline } from '../util/deadline.js';
+import { formatDuration } from '../util/duration.js';
 
 export interface TargetLoopOptions {
   /** Room name, or `*` for the whole domain. */

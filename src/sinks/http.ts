@@ -1,4 +1,3 @@
-import { formatDuration } from '../util/duration.js';
 import type { Dispatcher } from 'undici';
 import { networkFailure, originDispatcher, proxyNote } from '../util/http-agent.js';
 import { redirectOrigin } from '../util/url.js';
@@ -7,6 +6,7 @@ import { secrets } from '../log.js';
 import { deadline } from '../util/deadline.js';
 import { DeliveryError } from './sink.js';
 import { oneLine, shownValue } from '../util/text.js';
+import { formatDuration } from '../util/duration.js';
 
 export interface PostResult {
   status: number;
