@@ -138,9 +138,20 @@ abstract class Tracker {
   readonly #joined: Slot[] = [];
   readonly #changed: unknown[] = [];
   #durations: Float64Array = new Float64Array(0);
+  /** Rooms whose list in the snapshot being applied named a participant id twice (the first counts), if any. */
+  #repeatedIn: Set<string> | undefined;
 
   protected constructor(primed: boolean) {
     this.#primed = primed;
+  }
+
+  /**
+   * The rooms whose list in the last snapshot applied named a participant id twice, in the order
+   * found: the first listing counted, the second was passed over. Daily is not known to do this;
+   * the watcher warns of it, as it would change nothing in the events otherwise said.
+   */
+  get repeatedIdRooms(): string[] {
+    return this.#repeatedIn ? [...this.#repeatedIn] : [];
   }
 
   /** Add a person from a saved state (a repeated id in the same room counts once), with the updates they had. */
@@ -175,6 +186,7 @@ abstract class Tracker {
     this.#primed = true;
     this.#at = opts.at;
     this.#snapshots++;
+    this.#repeatedIn = undefined;
     this.#expect = 0;
     this.#n = 0;
     this.#matched = 0;
@@ -272,7 +284,11 @@ abstract class Tracker {
           continue;
         }
       }
-      if (s.seen === gen) continue; // listed twice: the first one counts
+      if (s.seen === gen) {
+        // listed twice: the first one counts (no event for the second), and the room is noted
+        (this.#repeatedIn ??= new Set()).add(room);
+        continue;
+      }
       const was = s.pos;
       if (was !== expect) {
         if (was > expect) this.#skipped.push(expect, was);

@@ -25,6 +25,8 @@ export const DEFAULT_INTERVAL_MS = 15_000;
 /** How far behind Daily says GET /presence can be. */
 const DOMAIN_DATA_LAG_MS = 15_000;
 /** The same failed poll of a target is logged at warn level at most this often (debug between). */
+/** How many rooms a repeated participant id is warned of for, at most (one warning a room). */
+const REPEATED_ID_ROOMS = 100;
 /** A room's partial snapshots are logged when they start and then at most this often. */
 const PARTIAL_WARN_EVERY_MS = 60 * 60_000;
 /** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
@@ -316,6 +318,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #failing = new Map<string, RepeatedWarning>();
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
+  /** Rooms whose answer named a participant id twice, warned of once each (#noteRepeatedIds). */
+  readonly #repeatedIdWarned = new Set<string>();
   readonly #watchdogMs: number;
   /**
    * Targets whose poll waits for its turn in the limiter (not yet sent), each with its attempt's
@@ -969,6 +973,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // a deferred answer that turns out bad throws here, the tracker undone: a failed poll, as before
       const all = this.#sameUser.mark(tracker.apply(presence, { at, initial: true, consume: daily !== undefined }));
       ({ participants, rooms } = tracker.listed);
+      this.#noteRepeatedIds(tracker.repeatedIdRooms);
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
     } else {
@@ -985,6 +990,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       const first = !tracker.primed;
       const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined });
       const all = this.#sameUser.mark(applied.events);
+      this.#noteRepeatedIds(tracker.repeatedIdRooms);
       changed = first || all.length > 0;
       events = this.#ignoreInitial ? withoutInitial(all, first) : all;
       participants = applied.count;
@@ -1040,6 +1046,22 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       { room, totalCount: total, returned: listed },
       `Daily returned ${listed} of ${total} participants in room "${room}": leaves cannot be detected for the rest until it lists everyone (${this.#limit ? 'raise limit (--limit)' : 'Daily caps the list'}); said again hourly while it lasts`,
     );
+  }
+
+  /**
+   * Rooms whose answer named a participant id twice: the first listing counts and the second is
+   * passed over, which is right if they are one person, but Daily is not known to do it, so it is
+   * said (once a room, for at most REPEATED_ID_ROOMS rooms) rather than passed over in silence.
+   */
+  #noteRepeatedIds(rooms: readonly string[]): void {
+    for (const room of rooms) {
+      if (this.#repeatedIdWarned.has(room) || this.#repeatedIdWarned.size >= REPEATED_ID_ROOMS) continue;
+      this.#repeatedIdWarned.add(room);
+      this.#log.warn(
+        { room },
+        `Daily listed a participant id twice in one answer for room "${room}": the first listing counts and the second is passed over (no event for it). Daily is not known to do this: if it goes on, please report it; said once a room`,
+      );
+    }
   }
 
   #emitEvent(e: PresenceEvent): void {

@@ -90,6 +90,22 @@ describe('RoomTracker', () => {
     expect('initial' in got[1]!).toBe(false);
   });
 
+  it('repeatedIdRooms names the rooms whose last snapshot listed an id twice (the first listing counted), and is empty after one that did not', () => {
+    const room = new RoomTracker('r');
+    expect(room.repeatedIdRooms).toEqual([]);
+    const twice = [{ id: 'a', userName: 'A' }, { id: 'b' }, { id: 'a', userName: 'A again' }];
+    expect(room.apply(twice, true, { at }).map((e) => `${e.type}:${e.participant.userName}`)).toEqual(['join:A', 'join:null']);
+    expect(room.repeatedIdRooms).toEqual(['r']);
+    room.apply(twice.slice(0, 2), true, { at });
+    expect(room.repeatedIdRooms).toEqual([]);
+    const domain = new DomainTracker();
+    const text = JSON.stringify({ x: [{ id: 'a' }], y: [{ id: 'b' }, { id: 'b' }], z: [{ id: 'c' }, { id: 'c' }] });
+    domain.apply(parseDomainText(text), { at });
+    expect(domain.repeatedIdRooms).toEqual(['y', 'z']);
+    domain.apply(parseDomainText(JSON.stringify({ x: [{ id: 'a' }] })), { at });
+    expect(domain.repeatedIdRooms).toEqual([]);
+  });
+
   it('counts each person\'s updates, so a change back and forth gets new ids; resumed with updateCounts() it goes on counting', () => {
     const tracker = new RoomTracker('r');
     const name = (userName: string) => [{ id: 'a', userName }, { id: 'b', userName: 'B' }];

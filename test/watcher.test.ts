@@ -243,6 +243,31 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(events.map((e) => [e.type, e.room, e.participant.userName, e.type === 'join' ? (e.initial ?? false) : undefined])).toEqual([['join', 'c', 'Cy', false]]);
   });
 
+  it.each([['room', { rooms: ['a', 'b'] }], ['domain', { allRooms: true }]] as [string, { rooms: string[] } | { allRooms: true }][])(
+    "an answer that names a participant id twice (%s endpoint): the first listing counts, no event for the second, and it is warned of once a room (before: passed over in silence)",
+    async (_name, mode) => {
+      const { logger, lines } = capturingLogger('warn');
+      h = await startHarness({ rooms: ['a', 'b'] }, { ...mode, logger });
+      const ann = { room: 'a', id: 'p-ann', userId: 'u1', userName: 'Ann', mtgSessionId: 'm', joinTime: '2026-11-28T00:00:00.000Z', duration: 5 };
+      const list = [ann, { ...ann, userName: 'Ann (again)', duration: 6 }];
+      const body = 'rooms' in mode ? JSON.stringify({ total_count: 2, data: list }) : JSON.stringify({ a: list });
+      h.sim.inject({ fault: { kind: 'status', status: 200, body }, times: 3, on: 'rooms' in mode ? 'a' : 'domain' });
+      h.watcher.start();
+      await waitFor(h.sim, 'request', () => h!.sim.requests.filter((r) => r.fault).length >= 3);
+      // the answers after the faults do not list Ann: one leave, hers
+      await waitFor(h.watcher, 'event', () => h!.events.some((e) => e.type === 'leave' && e.participant.id === 'p-ann'));
+      const warned = lines.map((l) => JSON.parse(l) as { msg: string; room?: string }).filter((l) => l.msg.includes('twice'));
+      expect(warned).toEqual([
+        expect.objectContaining({
+          room: 'a',
+          msg: 'Daily listed a participant id twice in one answer for room "a": the first listing counts and the second is passed over (no event for it). Daily is not known to do this: if it goes on, please report it; said once a room',
+        }),
+      ]);
+      const about = h.events.filter((e) => e.participant.id === 'p-ann');
+      expect(about.map((e) => `${e.type}:${e.participant.userName}`)).toEqual(['join:Ann', 'leave:Ann']);
+    },
+  );
+
   it('an unknown room is a per-room error; the other rooms go on', async () => {
     h = await startHarness({ rooms: ['a'] }, { rooms: ['a', 'missing'] });
     h.sim.join('a', { userName: 'Ada' });
