@@ -14,6 +14,11 @@ export class SecretRegistry {
   add(secret: string | undefined | null): void {
     if (!secret || secret.length < 6 || this.#secrets.includes(secret)) return;
     this.#secrets.push(secret);
+    // the lines scrubbed are JSON (the log's, /healthz's), where a secret holding a quote, a
+    // backslash or a control character is written escaped: that form is a secret too (a raw
+    // webhook secret may hold any of them)
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    if (escaped !== secret && !this.#secrets.includes(escaped)) this.#secrets.push(escaped);
     // longest first, so a URL is replaced whole before its path is
     this.#secrets.sort((a, b) => b.length - a.length);
   }

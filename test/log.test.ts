@@ -68,6 +68,19 @@ describe('logged errors', () => {
     expect(JSON.stringify(lines)).not.toContain('sk_live_abcdef123456');
     expect((lines[0]!.err as { message: string }).message).toBe('receiver said: bad token [REDACTED]');
   });
+
+  it('a secret holding a quote, a backslash or a control character is scrubbed as JSON writes it too (before: the line held it escaped, unscrubbed)', () => {
+    const registry = new SecretRegistry();
+    const secret = 'raw"se\\cret\tvalue';
+    registry.add(secret);
+    const { logger, written } = capture(registry);
+    logger.warn({ body: `the receiver echoed ${secret}` }, `and the message too: ${secret}`);
+    const [line] = written();
+    expect(line!.body).toBe('the receiver echoed [REDACTED]');
+    expect(line!.msg).toBe('and the message too: [REDACTED]');
+    // and a plain text, not JSON, is scrubbed of the secret as it is
+    expect(registry.scrub(`x ${secret} y`)).toBe('x [REDACTED] y');
+  });
 });
 
 describe('networkFailure', () => {
