@@ -884,7 +884,7 @@ export function resolveConfig(file: FileConfig, flags: FileConfig, env: NodeJS.P
   const sinks = withSinkDefaults(m.sinks?.length ? m.sinks : [{ type: 'stdout' as const }], m);
   const webhookSecret = m.webhookSecret ?? webhookSecretFromEnv(env, sinks);
   const apiUrl = m.apiUrl ?? (env.DAILY_API_URL || undefined) ?? DEFAULTS.apiUrl;
-  if (!httpUrl.safeParse(apiUrl).success) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);
+  if (httpUrlProblem(apiUrl)) throw new ConfigError(`DAILY_API_URL "${apiUrl}" is not an http(s) URL`);
   const inClear = dailyInClear(new URL(apiUrl));
   if (inClear) throw new ConfigError(`${m.apiUrl !== undefined ? '--api-url (apiUrl)' : 'DAILY_API_URL'}: ${inClear}`);
   // a directory where a file belongs: the lock, the outbox and the temp file are named after the

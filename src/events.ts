@@ -116,6 +116,11 @@ export interface PresenceWatcherEvents {
 /** Participant fields other than `id`, and what each holds; absent reads as null. */
 const PARTICIPANT_TEXT = ['userId', 'userName', 'mtgSessionId', 'joinTime'] as const;
 
+/** Whether a value is no object an event could be: null, a primitive, an array or a Map. */
+function notAnObject(e: unknown): boolean {
+  return e === null || typeof e !== 'object' || Array.isArray(e) || e instanceof Map;
+}
+
 /** A string, null, or absent (undefined). */
 function textOrAbsent(v: unknown): boolean {
   return v === undefined || v === null || typeof v === 'string';
@@ -137,7 +142,7 @@ function textOrNull(v: unknown): boolean {
  * participant's optional fields may be absent.
  */
 export function eventProblem(e: unknown): string | undefined {
-  if (e === null || typeof e !== 'object' || Array.isArray(e) || e instanceof Map) return `it is ${kindOf(e)}`;
+  if (notAnObject(e)) return `it is ${kindOf(e)}`;
   const r = e as Record<string, unknown>;
   if (r.type !== 'join' && r.type !== 'leave' && r.type !== 'update') return `its type is ${shownValue(r.type)}, not join, leave or update`;
   if (typeof r.id !== 'string') return `its id is ${shownValue(r.id)}, not a string`;
@@ -179,6 +184,6 @@ export function isEvent(e: unknown): e is PresenceEvent {
 export function notEventError(fn: string, what: string, e: unknown): TypeError | undefined {
   const problem = eventProblem(e);
   if (problem === undefined) return undefined;
-  if (e === null || typeof e !== 'object' || Array.isArray(e) || e instanceof Map) return new TypeError(`${fn}: ${what} must be a presence event (as the watcher emits), not ${kindOf(e)}`);
+  if (notAnObject(e)) return new TypeError(`${fn}: ${what} must be a presence event (as the watcher emits), not ${kindOf(e)}`);
   return new TypeError(`${fn}: ${what} must be a presence event (as the watcher emits): ${problem}`);
 }

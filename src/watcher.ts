@@ -24,11 +24,10 @@ import { ownValue, setOwn } from './util/record.js';
 export const DEFAULT_INTERVAL_MS = 15_000;
 /** How far behind Daily says GET /presence can be. */
 const DOMAIN_DATA_LAG_MS = 15_000;
-/** The same failed poll of a target is logged at warn level at most this often (debug between). */
-/** How many rooms a repeated participant id is warned of for, at most (one warning a room). */
-const REPEATED_ID_ROOMS = 100;
 /** A room's partial snapshots are logged when they start and then at most this often. */
 const PARTIAL_WARN_EVERY_MS = 60 * 60_000;
+/** How many rooms a repeated participant id is warned of for, at most (one warning a room). */
+const REPEATED_ID_ROOMS = 100;
 /** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
 const RATE_LIMIT_PAUSE_MS = 1000;
 

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { closestName, ConfigError, didYouMean, EVENT_TYPES, LOG_LEVEL_NAMES, MIN_TIMEOUT_MS, parseSinkSpec, tooShort, type FileConfig, type LogLevelName } from '../config.js';
+import { closestName, ConfigError, didYouMean, EVENT_TYPES, httpUrlProblem, LOG_LEVEL_NAMES, MIN_TIMEOUT_MS, parseSinkSpec, tooShort, type FileConfig, type LogLevelName } from '../config.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { SAME_PERSON_RULES } from '../same-user.js';
 import { joinSecrets } from '../sinks/signing.js';
@@ -495,15 +495,7 @@ export function parseCommand(argv: string[]): Command {
   for (const r of rooms ?? []) if (r === '') throw new ConfigError('--room needs a room name');
   const logLevel = logLevelFlag(s('log-level'));
   const apiUrl = s('api-url');
-  if (apiUrl !== undefined) {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(apiUrl).protocol);
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new ConfigError(`--api-url "${apiUrl}" is not an http(s) URL`);
-  }
+  if (apiUrl !== undefined && httpUrlProblem(apiUrl)) throw new ConfigError(`--api-url "${apiUrl}" is not an http(s) URL`);
   const flags: FileConfig = {
     rooms,
     allRooms: v['all-rooms'] as boolean | undefined,

@@ -1,10 +1,9 @@
 import { ConfigError, loadConfigFile, webhookSecretFromEnv, readProblem, withSinkDefaults, type FileConfig, type LogLevelName } from '../config.js';
 import { buildSink, openDeadLetter, sinkFilter } from '../daemon.js';
 import { Dispatcher } from '../dispatcher.js';
-import type { PresenceEvent } from '../events.js';
 import { createLogger, defaultLogFormat, secrets, type LogFormat } from '../log.js';
 import { DeliveryQueue } from '../sinks/queue.js';
-import { eventProblem, isEvent } from '../events.js';
+import { eventProblem, type PresenceEvent } from '../events.js';
 import { formatDuration } from '../util/duration.js';
 import type { Writable } from 'node:stream';
 import { forEachLine } from '../util/lines.js';
@@ -57,12 +56,13 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
     // a line edited by hand: what is wrong with its event, said before anything is sent (a name
     // that is a number made the Slack and text sinks throw, and the whole batch was dead-lettered)
     const problem = eventProblem(event);
-    if (problem !== undefined || !isEvent(event)) throw new ConfigError(`${path}: line ${i + 1}: the event is not one the watcher writes: ${problem}. Mend or delete that line and replay again`);
-    if (!byId.has(event.id)) byId.set(event.id, event);
+    if (problem !== undefined) throw new ConfigError(`${path}: line ${i + 1}: the event is not one the watcher writes: ${problem}. Mend or delete that line and replay again`);
+    const e = event as PresenceEvent;
+    if (!byId.has(e.id)) byId.set(e.id, e);
     const sink = (record as { sink?: unknown }).sink;
     if (typeof sink === 'string') {
-      let set = sinksOf.get(event.id);
-      if (!set) sinksOf.set(event.id, (set = new Set()));
+      let set = sinksOf.get(e.id);
+      if (!set) sinksOf.set(e.id, (set = new Set()));
       set.add(sink);
     }
   };

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { forEachLine } from '../util/lines.js';
 import { dirname } from 'node:path';
 import { makeDirsSync } from '../util/dirs.js';
+import { forEachLine } from '../util/lines.js';
 import type { PresenceEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { specialKind } from '../util/file-kind.js';
