@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../src/events.js';
-import { readDeadLetters } from '../src/cli/replay.js';
+import { REPLAY_HIGH_WATER, indexDeadLetters, indexedEvents } from '../src/cli/replay.js';
 import { verify } from '../src/sinks/signing.js';
 import { CliRun, runCli } from './support/cli.js';
 import { joinOf, waitFor } from './support/helpers.js';
@@ -167,9 +167,79 @@ describe('presence-watcher replay', () => {
 
   it('a file an editor saved with a byte order mark and CRLF line ends (trimmed by hand before a replay) reads as the daemon wrote it', () => {
     const { file } = deadLetterFile([joinOf(1), joinOf(2), leaveOf(1)]);
-    const written = readDeadLetters(file).events;
+    const read = () => {
+      const index = indexDeadLetters(file);
+      return { events: [...indexedEvents(file, index)].map((x) => x.event), skipped: index.skipped };
+    };
+    const written = read().events;
     writeFileSync(file, '\uFEFF' + readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
-    expect(readDeadLetters(file)).toMatchObject({ events: written, skipped: 0 });
+    expect(read()).toMatchObject({ events: written, skipped: 0 });
     expect(written.map((e) => e.id)).toEqual([joinOf(1).id, joinOf(2).id, leaveOf(1).id]);
+  });
+});
+
+describe('presence-watcher replay of a file larger than its sinks hold at once (read twice: first each id, then each event as the sinks take them)', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => joinOf(i + 1));
+  const never = () => ({ until: new Promise(() => {}), then: { status: 200 } }) as const;
+
+  it('delivers each event once, in the file\'s order, the reading waiting for the sink', async () => {
+    const events = many(3 * REPLAY_HIGH_WATER + 123);
+    // every fifth dead-lettered twice (for two sinks), its second line far from its first
+    const lines = [...events, ...events.filter((_, i) => i % 5 === 0)];
+    const { file } = deadLetterFile(lines);
+    const run = await runCli(['replay', file, '--sink', 'stdout']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as PresenceEvent).id)).toEqual(events.map((e) => e.id));
+    expect(run.stderr).toContain(`replayed ${events.length} event(s) from ${file}: ${events.length} of ${events.length} deliveries made\n`);
+  });
+
+  it('--drain-timeout is for the whole replay: past it, what the sink holds and the rest of the file go to --dead-letter, each once, in order', async () => {
+    const r = await receiver();
+    r.fallback = never();
+    const events = many(2 * REPLAY_HIGH_WATER + 7);
+    const { dir, file } = deadLetterFile(events);
+    const again = join(dir, 'again.ndjson');
+    const run = await runCli(['replay', file, '--sink', `webhook:${r.url}`, '--drain-timeout', '1s', '--dead-letter', again, '--log-level', 'silent']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`replayed ${events.length} event(s) from ${file}: 0 of ${events.length} deliveries made, ${events.length} failed again (written to ${again})\n`);
+    const written = readFileSync(again, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; event: PresenceEvent });
+    expect(written.map((l) => l.event.id)).toEqual(events.map((e) => e.id));
+    expect(new Set(written.map((l) => l.reason))).toEqual(new Set(['not delivered within --drain-timeout 1s']));
+  });
+
+  it('SIGINT while the file is still being read says after which line nothing was handed to the sinks', async () => {
+    const r = await receiver();
+    r.fallback = never();
+    const { file } = deadLetterFile(many(2 * REPLAY_HIGH_WATER));
+    const run = new CliRun(['replay', file, '--sink', `webhook:${r.url}`]);
+    runs.push(run);
+    await waitFor(r, 'arrival', () => r.arrivals >= 1);
+    run.kill('SIGINT');
+    expect(await run.exitCode()).toBe(130);
+    const n = REPLAY_HIGH_WATER;
+    expect(run.stderr).toBe(
+      `presence-watcher: replay interrupted (SIGINT): 0 of ${n} deliveries made, ${n} not; the file's events after line ${n} were not handed to them (${file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
+    );
+  });
+
+  it('a file cut short between its two reads: the events whose lines went are counted as not sent, exit 1', async () => {
+    const r = await receiver();
+    let release!: () => void;
+    r.fallback = { until: new Promise<void>((go) => (release = go)), then: { status: 200 } };
+    const events = many(3 * REPLAY_HIGH_WATER);
+    const { file } = deadLetterFile(events);
+    const run = new CliRun(['replay', file, '--sink', `webhook:${r.url}`, '--log-level', 'silent']);
+    runs.push(run);
+    await waitFor(r, 'arrival', () => r.arrivals >= 1);
+    truncateSync(file, 0);
+    release();
+    expect(await run.exitCode()).toBe(1);
+    const said = run.stderr.match(/: (\d+) of (\d+) deliveries made; (\d+) event\(s\) not sent: their lines were gone or changed when .* was read a second time \(changed during the replay\): replay it again\n$/);
+    expect(said, run.stderr).not.toBeNull();
+    const [made, handed, missing] = said!.slice(1).map(Number) as [number, number, number];
+    expect(made).toBe(handed);
+    expect(missing).toBeGreaterThan(0);
+    expect(made + missing).toBe(events.length);
+    expect(new Set(r.accepted.map((x) => (JSON.parse(x.body) as PresenceEvent).id)).size).toBe(made);
   });
 });

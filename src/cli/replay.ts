@@ -6,7 +6,8 @@ import { DeliveryQueue } from '../sinks/queue.js';
 import { eventProblem, type PresenceEvent } from '../events.js';
 import { formatDuration } from '../util/duration.js';
 import type { Writable } from 'node:stream';
-import { forEachLine } from '../util/lines.js';
+import { forEachLine, readLines } from '../util/lines.js';
+import { timerDelay } from '../util/sleep.js';
 import { sameFile } from '../util/file-kind.js';
 
 export interface ReplayCommand {
@@ -29,17 +30,58 @@ export interface ReplayIO {
   interrupted?: Promise<{ signal: string; exitCode: number }>;
 }
 
+/** An id's mark in the index once its event has been handed to the sinks. */
+const SENT = -1;
+/** Events a sink's queue may hold before replay stops reading the file until it has taken half. */
+export const REPLAY_HIGH_WATER = 4096;
+
 /**
- * The events of a dead-letter file, each once (an event dead-lettered for two sinks is two lines),
- * in the file's order. A last line cut short (a crash mid-append) is skipped; any other line that is
- * not a dead-letter record makes the file unusable (ConfigError naming the line).
+ * What replay learns of a dead-letter file on its first read, before anything is sent, holding no
+ * event: all of them at once took 1.4 GB for a 605 MB file (months of a large domain's events), past
+ * a small container's memory. The second read hands each event on as it comes to it.
  */
-export function readDeadLetters(path: string): { events: PresenceEvent[]; skipped: number; sinksOf: Map<string, Set<string>> } {
-  const byId = new Map<string, PresenceEvent>();
-  /** Each event's id → the sinks it was dead-lettered for, by name, as the lines say. */
-  const sinksOf = new Map<string, Set<string>>();
+export interface DeadLetterIndex {
+  /** Each event's id → the sinks it was dead-lettered for (an index into `combos`); SENT once handed on. */
+  ids: Map<string, number>;
+  /** The distinct sets of sink names the lines give an event, sorted; the first, [], is none (every sink). */
+  combos: string[][];
+  /** Lines read: the second read stops there (what a daemon appends meanwhile is not this replay's). */
+  lines: number;
+  /** A last line cut short (a crash mid-append), left out. */
+  skipped: number;
+}
+
+/**
+ * The first read of a dead-letter file, a line at a time: each event's id once (an event
+ * dead-lettered for two sinks is two lines), and the sinks it was dead-lettered for. A last line
+ * cut short is skipped; any other line that is not a dead-letter record makes the file unusable
+ * (ConfigError naming the line), before anything is sent.
+ */
+export function indexDeadLetters(path: string): DeadLetterIndex {
+  const ids = new Map<string, number>();
+  const combos: string[][] = [[]];
+  /** A combination and one more sink → the combination of both (few distinct: each worked out once). */
+  const joined: Map<string, number>[] = [new Map()];
+  const byKey = new Map<string, number>([['', 0]]);
+  const withSink = (combo: number, sink: string): number => {
+    let to = joined[combo]!.get(sink);
+    if (to === undefined) {
+      const names = combos[combo]!.includes(sink) ? combos[combo]! : [...combos[combo]!, sink].sort();
+      const key = names.join('\n');
+      to = byKey.get(key);
+      if (to === undefined) {
+        byKey.set(key, (to = combos.length));
+        combos.push(names);
+        joined.push(new Map());
+      }
+      joined[combo]!.set(sink, to);
+    }
+    return to;
+  };
   let skipped = 0;
+  let lines = 0;
   const onLine = (line: string, i: number, last: boolean) => {
+    lines = i + 1;
     if (line.trim() === '') return;
     let record: unknown;
     try {
@@ -57,14 +99,10 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
     // that is a number made the Slack and text sinks throw, and the whole batch was dead-lettered)
     const problem = eventProblem(event);
     if (problem !== undefined) throw new ConfigError(`${path}: line ${i + 1}: the event is not one the watcher writes: ${problem}. Mend or delete that line and replay again`);
-    const e = event as PresenceEvent;
-    if (!byId.has(e.id)) byId.set(e.id, e);
+    const { id } = event as PresenceEvent;
     const sink = (record as { sink?: unknown }).sink;
-    if (typeof sink === 'string') {
-      let set = sinksOf.get(e.id);
-      if (!set) sinksOf.set(e.id, (set = new Set()));
-      set.add(sink);
-    }
+    const combo = ids.get(id) ?? 0;
+    ids.set(id, typeof sink === 'string' ? withSink(combo, sink) : combo);
   };
   // a line at a time: a file of months of a large domain's events (600 MB) was "Cannot create a
   // string longer than 0x1fffffe8 characters" read whole. A byte order mark (an editor's, the file
@@ -75,7 +113,56 @@ export function readDeadLetters(path: string): { events: PresenceEvent[]; skippe
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read ${path}: ${readProblem(err)}`);
   }
-  return { events: [...byId.values()], skipped, sinksOf };
+  return { ids, combos, lines, skipped };
+}
+
+/**
+ * The second read: the file's events, each once, in the file's order (an event's first line), with
+ * the sinks it was dead-lettered for (an index into the index's `combos`), each marked SENT in the
+ * index as it is given. Only the lines the first read saw; one that no longer reads as it did (the
+ * file changed between the reads) is passed over, and its event stays unmarked. Errors of reading
+ * are thrown as fs throws them.
+ */
+export function* indexedEvents(path: string, index: DeadLetterIndex): Generator<{ event: PresenceEvent; combo: number; line: number }, void, undefined> {
+  for (const [line, i] of readLines(path)) {
+    if (i >= index.lines) return;
+    if (line.trim() === '') continue;
+    let event: unknown;
+    try {
+      event = (JSON.parse(line) as { event?: unknown } | null)?.event;
+    } catch {
+      continue;
+    }
+    if (event === null || typeof event !== 'object' || eventProblem(event) !== undefined) continue;
+    const e = event as PresenceEvent;
+    const combo = index.ids.get(e.id);
+    if (combo === undefined || combo === SENT) continue;
+    index.ids.set(e.id, SENT);
+    yield { event: e, combo, line: i + 1 };
+  }
+}
+
+type Stop = { signal: string; exitCode: number };
+
+/** Until every queue holds at most half REPLAY_HIGH_WATER ('room'), the deadline passes, or a signal comes. */
+function room(queues: readonly DeliveryQueue[], deadline: number, interrupted: ReplayIO['interrupted']): Promise<'room' | 'deadline' | Stop> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: 'room' | 'deadline' | Stop) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      for (const q of queues) q.off('depth', check);
+      resolve(r);
+    };
+    const check = () => {
+      if (queues.every((q) => q.depth <= REPLAY_HIGH_WATER / 2)) done('room');
+    };
+    const timer = setTimeout(() => done('deadline'), timerDelay(deadline - performance.now()));
+    for (const q of queues) q.on('depth', check);
+    void interrupted?.then(done);
+    check();
+  });
 }
 
 /** `presence-watcher replay`: deliver a dead-letter file's events again. Resolves with the exit code. */
@@ -84,7 +171,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const sinks = withSinkDefaults(c.sinks ?? file.sinks ?? [], file);
   if (sinks.length === 0) throw new ConfigError('replay: where to? give --sink <spec> (repeatable), or --config with sinks');
   const webhookSecret = c.webhookSecret ?? file.webhookSecret ?? webhookSecretFromEnv(io.env, sinks);
-  const { events, skipped, sinksOf } = readDeadLetters(c.file);
+  const index = indexDeadLetters(c.file);
   if (c.deadLetter !== undefined && sameFile(c.deadLetter, c.file)) {
     throw new ConfigError(
       `replay: --dead-letter ${c.deadLetter} is the file being replayed: what fails again would be appended to it, beside the events that were delivered, and the file would no longer say which are left. Give another file (e.g. ${c.file.replace(/(\.ndjson)?$/, '.again.ndjson')}), then replace the first with it`,
@@ -96,79 +183,128 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   const dispatcher = new Dispatcher();
   sinks.forEach((s, i) => {
     const sink = buildSink(s, i, webhookSecret, { stdout: io.stdout, logger: log, version: io.version });
-    // room for the whole file: a replay must not drop its oldest events for want of space
-    dispatcher.add(new DeliveryQueue({ sink, deadLetter, logger: log, cap: Math.max(1, events.length) }), sinkFilter(s));
+    // room for the whole file: a replay must not drop its oldest events for want of space (the
+    // reading waits at REPLAY_HIGH_WATER for the sinks to catch up)
+    dispatcher.add(new DeliveryQueue({ sink, deadLetter, logger: log, cap: Math.max(1, index.ids.size) }), sinkFilter(s));
   });
+  const queues = dispatcher.queues;
   let delivered = 0;
   let failed = 0;
-  for (const q of dispatcher.queues) {
+  for (const q of queues) {
     q.on('delivered', (batch) => (delivered += batch.length));
     q.on('abandoned', (batch) => (failed += batch.length));
   }
   // --config: each event to the sink(s) it was dead-lettered for, not every sink: Slack and stdout do
   // not dedupe, so a Slack message sent fine would have been posted again for a webhook's failure.
   // --sink: to every sink given (the user names where they go: a moved URL, a new receiver).
-  const forEvent = c.sinks === undefined ? sinkRouting(dispatcher.queues.map((q) => q.sink.name), events, sinksOf, c.file) : undefined;
+  const forCombo = c.sinks === undefined ? sinkRouting(queues.map((q) => q.sink.name), index, c.file) : undefined;
+  const late = `not delivered within --drain-timeout ${formatDuration(c.drainTimeoutMs)}`;
+  /** Past the deadline: per sink, what it still held and what was read after, to the dead-letter a thousand at a time. */
+  let overdue: Map<DeliveryQueue, PresenceEvent[]> | undefined;
+  const putOff = (q: DeliveryQueue, list: PresenceEvent[], atLeast: number) => {
+    if (list.length === 0 || list.length < atLeast) return;
+    failed += list.length;
+    deadLetter.write(q.sink.name, late, list.splice(0));
+  };
+  let events = 0;
   let handed = 0;
   let wanted = 0;
-  for (const e of events) {
-    const mine = forEvent?.get(e.id);
-    wanted += mine ? mine.size : dispatcher.queues.length;
-    const routes = dispatcher.routesFor(e).filter((q) => !mine || mine.has(q.sink.name));
-    handed += routes.length;
-    for (const q of routes) q.push(e);
+  let lastLine = 0;
+  let stopped: Stop | undefined;
+  let unreadable: string | undefined;
+  // the deliveries have --drain-timeout in all, from the first, as when every event was handed on
+  // at once and then drained
+  const deadline = performance.now() + c.drainTimeoutMs;
+  try {
+    for (const { event, combo, line } of indexedEvents(c.file, index)) {
+      events++;
+      lastLine = line;
+      const mine = forCombo?.[combo];
+      wanted += mine ? mine.size : queues.length;
+      const routes = dispatcher.routesFor(event).filter((q) => !mine || mine.has(q.sink.name));
+      handed += routes.length;
+      if (overdue) {
+        for (const q of routes) {
+          const list = overdue.get(q)!;
+          list.push(event);
+          putOff(q, list, 1000);
+        }
+        continue;
+      }
+      for (const q of routes) q.push(event);
+      if (!routes.some((q) => q.depth >= REPLAY_HIGH_WATER)) continue;
+      const r = await room(queues, deadline, io.interrupted);
+      if (r === 'deadline') overdue = await dispatcher.close();
+      else if (r !== 'room') {
+        stopped = r;
+        break;
+      }
+    }
+  } catch (err) {
+    // the file gone or unreadable on the second read (a disk error: it read whole the first time)
+    unreadable = readProblem(err);
   }
-  const stopped = await Promise.race([dispatcher.drain(c.drainTimeoutMs).then(() => undefined), io.interrupted ?? new Promise<never>(() => {})]);
+  if (!stopped && !overdue) {
+    const r = await Promise.race([dispatcher.drain(deadline - performance.now()).then(() => undefined), io.interrupted ?? new Promise<never>(() => {})]);
+    if (r !== undefined) stopped = r;
+    else overdue = await dispatcher.close();
+  }
   if (stopped !== undefined) {
     let unsent = 0;
     for (const [, rest] of await dispatcher.close()) unsent += rest.length;
+    const unread = events < index.ids.size ? `; the file's events after line ${lastLine} were not handed to them` : '';
     io.stderr.write(
-      `presence-watcher: replay interrupted (${stopped.signal}): ${delivered} of ${handed} deliveries made, ${unsent} not (${c.file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
+      `presence-watcher: replay interrupted (${stopped.signal}): ${delivered} of ${handed} deliveries made, ${unsent} not${unread} (${c.file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
     );
     log.flush();
     return stopped.exitCode;
   }
-  for (const [q, rest] of await dispatcher.close()) {
-    if (!rest.length) continue;
-    failed += rest.length;
-    deadLetter.write(q.sink.name, `not delivered within --drain-timeout ${formatDuration(c.drainTimeoutMs)}`, rest);
-  }
+  for (const [q, rest] of overdue!) putOff(q, rest, 0);
+  const missing = index.ids.size - events;
   const where = c.deadLetter ? `written to ${c.deadLetter}` : 'logged above';
   const summary =
-    `replayed ${events.length} event(s) from ${c.file}${skipped ? ` (a last line cut short skipped)` : ''}: ` +
+    `replayed ${events} event(s) from ${c.file}${index.skipped ? ` (a last line cut short skipped)` : ''}: ` +
     `${delivered} of ${handed} deliveries made` +
     (failed ? `, ${failed} failed again (${where})` : '') +
-    (handed < wanted ? '; the sinks\' filters took the rest' : '');
+    (handed < wanted ? '; the sinks\' filters took the rest' : '') +
+    (missing === 0
+      ? ''
+      : unreadable !== undefined
+        ? `; ${missing} event(s) not sent: reading ${c.file} a second time failed after line ${lastLine} (${unreadable}): replay it again`
+        : `; ${missing} event(s) not sent: their lines were gone or changed when ${c.file} was read a second time (changed during the replay): replay it again`);
   io.stderr.write(`presence-watcher: ${secrets.scrub(summary)}\n`);
   log.flush();
-  return failed > 0 ? 1 : 0;
+  return failed > 0 || missing > 0 ? 1 : 0;
 }
 
 /**
- * For a replay with the config's sinks: each event's id → the names of the sinks it goes to, those
- * it was dead-lettered for. A line's sink is found by its name ("webhook-2(hooks.example)"), else by
- * its kind and place alone ("webhook-2"), so a sink whose URL was fixed is still found. An event
- * whose sink the config no longer has (removed, reordered) stops the replay before anything is
- * sent (ConfigError): where it should go is the user's call.
+ * For a replay with the config's sinks: each combination of sinks in the index → the names of the
+ * sinks its events go to, those they were dead-lettered for (undefined for the first, none named:
+ * every sink, as before sinks were named). A line's sink is found by its name
+ * ("webhook-2(hooks.example)"), else by its kind and place alone ("webhook-2"), so a sink whose URL
+ * was fixed is still found. An event whose sink the config no longer has (removed, reordered) stops
+ * the replay before anything is sent (ConfigError): where it should go is the user's call.
  */
-function sinkRouting(names: readonly string[], events: readonly PresenceEvent[], sinksOf: ReadonlyMap<string, ReadonlySet<string>>, file: string): Map<string, Set<string>> {
+function sinkRouting(names: readonly string[], index: DeadLetterIndex, file: string): (Set<string> | undefined)[] {
   const place = (name: string) => name.replace(/\(.*\)$/, '');
   const byName = new Map(names.map((n) => [n, n]));
   const byPlace = new Map(names.map((n) => [place(n), n]));
-  const out = new Map<string, Set<string>>();
+  const found = (was: string) => byName.get(was) ?? byPlace.get(place(was));
+  const perCombo = new Array<number>(index.combos.length).fill(0);
+  for (const combo of index.ids.values()) perCombo[combo]!++;
   const unknown = new Map<string, number>();
-  for (const e of events) {
-    // a line that names no sink (not the daemon's writing): every sink, as before sinks were named
-    const failed = sinksOf.get(e.id);
-    if (!failed) continue;
+  const out = index.combos.map((combo, k) => {
+    if (combo.length === 0) return undefined;
     const to = new Set<string>();
-    for (const was of failed) {
-      const now = byName.get(was) ?? byPlace.get(place(was));
-      if (now === undefined) unknown.set(was, (unknown.get(was) ?? 0) + 1);
+    for (const was of combo) {
+      const now = found(was);
+      if (now === undefined) unknown.set(was, (unknown.get(was) ?? 0) + perCombo[k]!);
       else to.add(now);
     }
-    out.set(e.id, to);
-  }
+    return to;
+  });
+  // (a combination only passed through on the way to a larger one has no events of its own)
+  for (const [name, n] of unknown) if (n === 0) unknown.delete(name);
   if (unknown.size > 0) {
     const list = [...unknown].map(([name, n]) => `${name} (${n} event${n === 1 ? '' : 's'})`).join(', ');
     throw new ConfigError(

@@ -14,6 +14,16 @@ const CHUNK_BYTES = 1 << 20;
  * reading (ENOENT, EISDIR, …) are thrown as fs throws them. `chunkBytes`: for tests.
  */
 export function forEachLine(path: string, onLine: (line: string, index: number, last: boolean) => void, chunkBytes = CHUNK_BYTES): void {
+  for (const [line, index, last] of readLines(path, chunkBytes)) onLine(line, index, last);
+}
+
+/**
+ * forEachLine's lines as an iterator: `[line, index, last]`, a line at a time, so a reader may wait
+ * between lines (replay, for its sinks to take what it handed them). The file is opened at the
+ * first `next()` and closed when the lines run out, or when the loop over them is left (a break, a
+ * throw: for-of calls the iterator's `return`).
+ */
+export function* readLines(path: string, chunkBytes = CHUNK_BYTES): Generator<[line: string, index: number, last: boolean], void, undefined> {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(chunkBytes);
@@ -23,9 +33,6 @@ export function forEachLine(path: string, onLine: (line: string, index: number, 
     const held: string[] = [];
     let index = 0;
     let first = true;
-    const give = (keep: number) => {
-      while (held.length > keep) onLine(held.shift()!, index++, keep === 0 && held.length < 2);
-    };
     for (;;) {
       const n = readSync(fd, buf, 0, chunkBytes, null);
       if (n === 0) break;
@@ -43,12 +50,15 @@ export function forEachLine(path: string, onLine: (line: string, index: number, 
         first = false;
       }
       for (const line of text.split('\n')) held.push(line);
-      give(2);
+      while (held.length > 2) yield [held.shift()!, index++, false];
     }
     let rest = carry.toString('utf8');
     if (first && rest.charCodeAt(0) === 0xfeff) rest = rest.slice(1);
     held.push(rest);
-    give(0);
+    while (held.length > 0) {
+      const line = held.shift()!;
+      yield [line, index++, held.length < 2];
+    }
   } finally {
     closeSync(fd);
   }
