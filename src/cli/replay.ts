@@ -45,6 +45,8 @@ export interface DeadLetterIndex {
   ids: Map<string, number>;
   /** The distinct sets of sink names the lines give an event, sorted; the first, [], is none (every sink). */
   combos: string[][];
+  /** Every sink name of the lines, in the order the file first gives them. */
+  sinks: string[];
   /** Lines read: the second read stops there (what a daemon appends meanwhile is not this replay's). */
   lines: number;
   /** A last line cut short (a crash mid-append), left out. */
@@ -63,9 +65,11 @@ export function indexDeadLetters(path: string): DeadLetterIndex {
   /** A combination and one more sink → the combination of both (few distinct: each worked out once). */
   const joined: Map<string, number>[] = [new Map()];
   const byKey = new Map<string, number>([['', 0]]);
+  const sinks = new Set<string>();
   const withSink = (combo: number, sink: string): number => {
     let to = joined[combo]!.get(sink);
     if (to === undefined) {
+      sinks.add(sink);
       const names = combos[combo]!.includes(sink) ? combos[combo]! : [...combos[combo]!, sink].sort();
       const key = names.join('\n');
       to = byKey.get(key);
@@ -113,7 +117,7 @@ export function indexDeadLetters(path: string): DeadLetterIndex {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read ${path}: ${readProblem(err)}`);
   }
-  return { ids, combos, lines, skipped };
+  return { ids, combos, sinks: [...sinks], lines, skipped };
 }
 
 /**
@@ -306,7 +310,7 @@ function sinkRouting(names: readonly string[], index: DeadLetterIndex, file: str
   // (a combination only passed through on the way to a larger one has no events of its own)
   for (const [name, n] of unknown) if (n === 0) unknown.delete(name);
   if (unknown.size > 0) {
-    const list = [...unknown].map(([name, n]) => `${name} (${n} event${n === 1 ? '' : 's'})`).join(', ');
+    const list = index.sinks.filter((name) => unknown.has(name)).map((name) => [name, unknown.get(name)!] as const).map(([name, n]) => `${name} (${n} event${n === 1 ? '' : 's'})`).join(', ');
     throw new ConfigError(
       `replay: ${file} holds events dead-lettered for sinks the config has none like: ${list}; its sinks are ${names.join(', ')}. ` +
         'Each event goes back to the sink that failed it (Slack and stdout would repeat what others delivered): ' +
