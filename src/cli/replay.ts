@@ -245,7 +245,10 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
       }
     }
   } catch (err) {
-    // the file gone or unreadable on the second read (a disk error: it read whole the first time)
+    // the file unreadable on the second read (a disk error: it read whole the first time); the
+    // events handed on are still delivered, and the summary says how many were not. Anything else
+    // is a bug, not the file's
+    if (typeof (err as NodeJS.ErrnoException | null)?.code !== 'string') throw err;
     unreadable = readProblem(err);
   }
   if (!stopped && !overdue) {
@@ -310,7 +313,13 @@ function sinkRouting(names: readonly string[], index: DeadLetterIndex, file: str
   // (a combination only passed through on the way to a larger one has no events of its own)
   for (const [name, n] of unknown) if (n === 0) unknown.delete(name);
   if (unknown.size > 0) {
-    const list = index.sinks.filter((name) => unknown.has(name)).map((name) => [name, unknown.get(name)!] as const).map(([name, n]) => `${name} (${n} event${n === 1 ? '' : 's'})`).join(', ');
+    const list = index.sinks
+      .filter((name) => unknown.has(name))
+      .map((name) => {
+        const n = unknown.get(name)!;
+        return `${name} (${n} event${n === 1 ? '' : 's'})`;
+      })
+      .join(', ');
     throw new ConfigError(
       `replay: ${file} holds events dead-lettered for sinks the config has none like: ${list}; its sinks are ${names.join(', ')}. ` +
         'Each event goes back to the sink that failed it (Slack and stdout would repeat what others delivered): ' +
