@@ -177,7 +177,9 @@ receivers dedupe on the id (webhook-id). Retries as the daemon does.
                            with whsec_ secrets, one signature each (a rotation)
   --config <file>          take the sinks and webhookSecret from the daemon's config file
   --dead-letter <file>     where events that fail again go (default: logged)
-  --drain-timeout <dur>    how long to keep retrying before giving up (default 5m)
+  --drain-timeout <dur>    how long the whole replay may deliver and retry; what is left then goes
+                           to --dead-letter (default 5m: raise it for a large file to Slack,
+                           which takes ~450 events/s)
   --log-level <level>      trace|debug|info|warn|error|fatal|silent (default warn)
   --log-format <f>         json | text (default: text when stderr is a terminal, else json)
 
