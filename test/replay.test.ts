@@ -2,7 +2,9 @@ import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../src/events.js';
-import { REPLAY_HIGH_WATER, indexDeadLetters, indexedEvents } from '../src/cli/replay.js';
+import { PassThrough } from 'node:stream';
+import { REPLAY_HIGH_WATER, REPLAY_PROGRESS_MS, indexDeadLetters, indexedEvents, replay, type ReplayCommand } from '../src/cli/replay.js';
+import { parseSinkSpec } from '../src/config.js';
 import { verify } from '../src/sinks/signing.js';
 import { CliRun, runCli } from './support/cli.js';
 import { joinOf, waitFor } from './support/helpers.js';
@@ -220,6 +222,29 @@ describe('presence-watcher replay of a file larger than its sinks hold at once (
     expect(run.stderr).toBe(
       `presence-watcher: replay interrupted (SIGINT): 0 of ${n} deliveries made, ${n} not; the file's events after line ${n} were not handed to them (${file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
     );
+  });
+
+  it(`a replay still running says how far it has got, on stderr, every ${REPLAY_PROGRESS_MS / 1000} s (here, sooner)`, async () => {
+    const r = await receiver();
+    let release!: () => void;
+    r.fallback = { until: new Promise<void>((go) => (release = go)), then: { status: 200 } };
+    const events = many(10);
+    const { file } = deadLetterFile(events);
+    const stderr = new PassThrough();
+    let said = '';
+    const progress = new Promise<void>((resolve) =>
+      stderr.on('data', (d: Buffer) => {
+        said += String(d);
+        if (said.includes('\n')) resolve();
+      }),
+    );
+    const command: ReplayCommand = { file, sinks: [parseSinkSpec(`webhook:${r.url}`)], webhookSecret: undefined, configPath: undefined, deadLetter: undefined, drainTimeoutMs: 60_000, logLevel: 'silent', logFormat: 'json' };
+    const done = replay(command, { stdout: new PassThrough(), stderr, env: {}, version: 'test', progressEveryMs: 20 });
+    await progress;
+    expect(said.split('\n')[0]).toMatch(new RegExp(`^presence-watcher: replaying ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 10 of 10 event\\(s\\) read, 0 of 10 deliveries made \\(\\d+m?s in\\)$`));
+    release();
+    expect(await done).toBe(0);
+    expect(said.trimEnd().split('\n').at(-1)).toBe(`presence-watcher: replayed 10 event(s) from ${file}: 10 of 10 deliveries made`);
   });
 
   it('a file cut short between its two reads: the events whose lines went are counted as not sent, exit 1', async () => {

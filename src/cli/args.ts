@@ -169,7 +169,8 @@ delivers its events, each once and with its original id, after fixing what made 
 them (a wrong secret, a gone URL). With --config, each event goes back only to the sink(s) it was
 dead-lettered for (found by name, or by kind and place: "webhook-2"), since Slack and stdout would
 repeat what they already delivered; with --sink, every event goes to every sink named. Webhook
-receivers dedupe on the id (webhook-id). Retries as the daemon does.
+receivers dedupe on the id (webhook-id). Retries as the daemon does. A replay still running after
+15 s says on stderr how far it has got, every 15 s; the last line sums it up.
 
   --sink <spec>            stdout | stdout:text | webhook:<url> | slack:<url>; repeatable; every
                            event to each (default: the sinks of --config, with their filters)

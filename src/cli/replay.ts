@@ -28,7 +28,16 @@ export interface ReplayIO {
   version: string;
   /** Resolves on SIGINT/SIGTERM/SIGHUP with its name and exit code: stop, say how far it got. */
   interrupted?: Promise<{ signal: string; exitCode: number }>;
+  /** How often a replay still running says how far it has got: REPLAY_PROGRESS_MS unless given (tests). */
+  progressEveryMs?: number;
 }
+
+/**
+ * How often a replay still running says on stderr how far it has got. A large file takes minutes
+ * (1.75M events: ~4 to a local webhook, ~65 to Slack), and the default log level says nothing
+ * while all goes well: that silence read as a hang.
+ */
+export const REPLAY_PROGRESS_MS = 15_000;
 
 /** An id's mark in the index once its event has been handed to the sinks. */
 const SENT = -1;
@@ -218,70 +227,80 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   let unreadable: string | undefined;
   // the deliveries have --drain-timeout in all, from the first, as when every event was handed on
   // at once and then drained
-  const deadline = performance.now() + c.drainTimeoutMs;
+  const started = performance.now();
+  const deadline = started + c.drainTimeoutMs;
+  const progress = setInterval(() => {
+    const line = `replaying ${c.file}: ${events} of ${index.ids.size} event(s) read, ${delivered} of ${handed} deliveries made${failed ? `, ${failed} failed again` : ''} (${formatDuration(Math.round((performance.now() - started) / 1000) * 1000)} in)`;
+    io.stderr.write(`presence-watcher: ${secrets.scrub(line)}\n`);
+  }, io.progressEveryMs ?? REPLAY_PROGRESS_MS);
+  progress.unref();
   try {
-    for (const { event, combo, line } of indexedEvents(c.file, index)) {
-      events++;
-      lastLine = line;
-      const mine = forCombo?.[combo];
-      wanted += mine ? mine.size : queues.length;
-      const routes = dispatcher.routesFor(event).filter((q) => !mine || mine.has(q.sink.name));
-      handed += routes.length;
-      if (overdue) {
-        for (const q of routes) {
-          const list = overdue.get(q)!;
-          list.push(event);
-          putOff(q, list, 1000);
+    try {
+      for (const { event, combo, line } of indexedEvents(c.file, index)) {
+        events++;
+        lastLine = line;
+        const mine = forCombo?.[combo];
+        wanted += mine ? mine.size : queues.length;
+        const routes = dispatcher.routesFor(event).filter((q) => !mine || mine.has(q.sink.name));
+        handed += routes.length;
+        if (overdue) {
+          for (const q of routes) {
+            const list = overdue.get(q)!;
+            list.push(event);
+            putOff(q, list, 1000);
+          }
+          continue;
         }
-        continue;
+        for (const q of routes) q.push(event);
+        if (!routes.some((q) => q.depth >= REPLAY_HIGH_WATER)) continue;
+        const r = await room(queues, deadline, io.interrupted);
+        if (r === 'deadline') overdue = await dispatcher.close();
+        else if (r !== 'room') {
+          stopped = r;
+          break;
+        }
       }
-      for (const q of routes) q.push(event);
-      if (!routes.some((q) => q.depth >= REPLAY_HIGH_WATER)) continue;
-      const r = await room(queues, deadline, io.interrupted);
-      if (r === 'deadline') overdue = await dispatcher.close();
-      else if (r !== 'room') {
-        stopped = r;
-        break;
-      }
+    } catch (err) {
+      // the file unreadable on the second read (a disk error: it read whole the first time); the
+      // events handed on are still delivered, and the summary says how many were not. Anything else
+      // is a bug, not the file's
+      if (typeof (err as NodeJS.ErrnoException | null)?.code !== 'string') throw err;
+      unreadable = readProblem(err);
     }
-  } catch (err) {
-    // the file unreadable on the second read (a disk error: it read whole the first time); the
-    // events handed on are still delivered, and the summary says how many were not. Anything else
-    // is a bug, not the file's
-    if (typeof (err as NodeJS.ErrnoException | null)?.code !== 'string') throw err;
-    unreadable = readProblem(err);
-  }
-  if (!stopped && !overdue) {
-    const r = await Promise.race([dispatcher.drain(deadline - performance.now()).then(() => undefined), io.interrupted ?? new Promise<never>(() => {})]);
-    if (r !== undefined) stopped = r;
-    else overdue = await dispatcher.close();
-  }
-  if (stopped !== undefined) {
-    let unsent = 0;
-    for (const [, rest] of await dispatcher.close()) unsent += rest.length;
-    const unread = events < index.ids.size ? `; the file's events after line ${lastLine} were not handed to them` : '';
-    io.stderr.write(
-      `presence-watcher: replay interrupted (${stopped.signal}): ${delivered} of ${handed} deliveries made, ${unsent} not${unread} (${c.file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
-    );
+    if (!stopped && !overdue) {
+      const r = await Promise.race([dispatcher.drain(deadline - performance.now()).then(() => undefined), io.interrupted ?? new Promise<never>(() => {})]);
+      if (r !== undefined) stopped = r;
+      else overdue = await dispatcher.close();
+    }
+    if (stopped !== undefined) {
+      let unsent = 0;
+      for (const [, rest] of await dispatcher.close()) unsent += rest.length;
+      const unread = events < index.ids.size ? `; the file's events after line ${lastLine} were not handed to them` : '';
+      io.stderr.write(
+        `presence-watcher: replay interrupted (${stopped.signal}): ${delivered} of ${handed} deliveries made, ${unsent} not${unread} (${c.file} is unchanged: replay it again; receivers dedupe what was sent twice)\n`,
+      );
+      log.flush();
+      return stopped.exitCode;
+    }
+    for (const [q, rest] of overdue!) putOff(q, rest, 0);
+    const missing = index.ids.size - events;
+    const where = c.deadLetter ? `written to ${c.deadLetter}` : 'logged above';
+    const summary =
+      `replayed ${events} event(s) from ${c.file}${index.skipped ? ` (a last line cut short skipped)` : ''}: ` +
+      `${delivered} of ${handed} deliveries made` +
+      (failed ? `, ${failed} failed again (${where})` : '') +
+      (handed < wanted ? '; the sinks\' filters took the rest' : '') +
+      (missing === 0
+        ? ''
+        : unreadable !== undefined
+          ? `; ${missing} event(s) not sent: reading ${c.file} a second time failed after line ${lastLine} (${unreadable}): replay it again`
+          : `; ${missing} event(s) not sent: their lines were gone or changed when ${c.file} was read a second time (changed during the replay): replay it again`);
+    io.stderr.write(`presence-watcher: ${secrets.scrub(summary)}\n`);
     log.flush();
-    return stopped.exitCode;
+    return failed > 0 || missing > 0 ? 1 : 0;
+  } finally {
+    clearInterval(progress);
   }
-  for (const [q, rest] of overdue!) putOff(q, rest, 0);
-  const missing = index.ids.size - events;
-  const where = c.deadLetter ? `written to ${c.deadLetter}` : 'logged above';
-  const summary =
-    `replayed ${events} event(s) from ${c.file}${index.skipped ? ` (a last line cut short skipped)` : ''}: ` +
-    `${delivered} of ${handed} deliveries made` +
-    (failed ? `, ${failed} failed again (${where})` : '') +
-    (handed < wanted ? '; the sinks\' filters took the rest' : '') +
-    (missing === 0
-      ? ''
-      : unreadable !== undefined
-        ? `; ${missing} event(s) not sent: reading ${c.file} a second time failed after line ${lastLine} (${unreadable}): replay it again`
-        : `; ${missing} event(s) not sent: their lines were gone or changed when ${c.file} was read a second time (changed during the replay): replay it again`);
-  io.stderr.write(`presence-watcher: ${secrets.scrub(summary)}\n`);
-  log.flush();
-  return failed > 0 || missing > 0 ? 1 : 0;
 }
 
 /**
