@@ -1,4 +1,4 @@
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceEvent } from '../src/events.js';
@@ -105,6 +105,35 @@ describe('presence-watcher replay', () => {
     const named = await runCli(['replay', gone.file, '--sink', `webhook:${hook.url}`]);
     expect(named.code).toBe(0);
     expect(hook.requests.map((x) => JSON.parse(x.body).id).at(-1)).toBe(joinOf(4).id);
+  });
+
+  it('--dry-run sends nothing: it checks the file, the sinks and the routing, and says what each sink would be sent', async () => {
+    const hook = await receiver();
+    const slack = await receiver('/services/T0/B0/tok');
+    const slackName = `slack-1(${new URL(slack.url).host})`;
+    const hookName = `webhook-2(${new URL(hook.url).host})`;
+    // joinOf(2) failed for both sinks; the webhook takes joins only
+    const { dir, file } = deadLetterFile([joinOf(1), joinOf(2), joinOf(3), joinOf(2), leaveOf(3)], '{"at":"2026-01-01T00:0', (i) => (i === 0 || i === 3 ? slackName : 'webhook-2(old-host.example:8443)'));
+    const cfg = join(dir, 'watcher.yaml');
+    writeFileSync(cfg, `rooms: [r]\nsinks:\n  - type: slack\n    url: ${slack.url}\n  - type: webhook\n    url: ${hook.url}\n    events: [join]\n`);
+    const before = readFileSync(file, 'utf8');
+    const again = join(dir, 'again.ndjson');
+    const run = await runCli(['replay', file, '--config', cfg, '--dead-letter', again, '--dry-run']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      `replay --dry-run: nothing sent. ${file}: 4 event(s) (a last line cut short skipped), 4 deliveries to make (the sinks' filters leave out 1):\n  ${slackName}: 2 event(s)\n  ${hookName}: 2 event(s)\n`,
+    );
+    expect(hook.arrivals + slack.arrivals).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    expect(existsSync(again)).toBe(false);
+    // --sink: every event to every sink named; a config that lacks a sink is refused as a replay would be
+    const named = await runCli(['replay', file, '--sink', 'stdout', '--sink', 'stdout:text', '--dry-run']);
+    expect(named.code).toBe(0);
+    expect(named.stdout).toBe(`replay --dry-run: nothing sent. ${file}: 4 event(s) (a last line cut short skipped), 8 deliveries to make:\n  stdout: 4 event(s)\n  stdout-2: 4 event(s)\n`);
+    writeFileSync(cfg, `rooms: [r]\nsinks:\n  - type: slack\n    url: ${slack.url}\n`);
+    const refused = await runCli(['replay', file, '--config', cfg, '--dry-run']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/holds events dead-lettered for sinks the config has none like: webhook-2\(old-host\.example:8443\) \(3 events\)/);
   });
 
   it('what fails again goes to --dead-letter and exits 1, without the URL', async () => {

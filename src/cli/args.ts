@@ -183,10 +183,13 @@ receivers dedupe on the id (webhook-id). Retries as the daemon does. A replay st
                            which takes ~450 events/s)
   --log-level <level>      trace|debug|info|warn|error|fatal|silent (default warn)
   --log-format <f>         json | text (default: text when stderr is a terminal, else json)
+  --dry-run                send nothing: check the file, the sinks and where each event would go,
+                           and print how many events each sink would be sent
 
-Exit codes: 0 when every event was delivered; 1 when some failed again (dead-lettered, counted on
-stderr); 2 on a usage error or a file that is not a dead-letter file; 130/143 when Ctrl-C or
-SIGTERM stopped it (it says how far it got; the file is never changed).
+Exit codes: 0 when every event was delivered (with --dry-run: when the replay could start); 1 when
+some failed again (dead-lettered, counted on stderr); 2 on a usage error or a file that is not a
+dead-letter file; 130/143 when Ctrl-C or SIGTERM stopped it (it says how far it got; the file is
+never changed).
 `;
 
 export type Command =
@@ -427,6 +430,7 @@ export function parseCommand(argv: string[]): Command {
       'drain-timeout': { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     }, 'replay');
     if (values.help) return { kind: 'help', text: REPLAY_HELP };
@@ -444,6 +448,7 @@ export function parseCommand(argv: string[]): Command {
       drainTimeoutMs: replayDrain(duration('--drain-timeout', values['drain-timeout'] as string | undefined)),
       logLevel,
       logFormat: logFormatFlag(values['log-format'] as string | undefined),
+      dryRun: values['dry-run'] === true,
     };
   }
   if (sub === 'demo') {

@@ -19,6 +19,8 @@ export interface ReplayCommand {
   drainTimeoutMs: number;
   logLevel: LogLevelName;
   logFormat: LogFormat | undefined;
+  /** Send nothing: check the file, the sinks and the routing, and print what each sink would be sent. */
+  dryRun?: boolean;
 }
 
 export interface ReplayIO {
@@ -192,7 +194,8 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   }
 
   const log = createLogger({ level: c.logLevel, format: c.logFormat ?? defaultLogFormat(io.stderr as { isTTY?: boolean }) });
-  const deadLetter = openDeadLetter(c.deadLetter, log, { stdoutSink: sinks.some((s) => s.type === 'stdout') });
+  // (a dry run checks that --dead-letter can be written, without making it)
+  const deadLetter = openDeadLetter(c.deadLetter, log, { stdoutSink: sinks.some((s) => s.type === 'stdout'), create: !c.dryRun });
   const dispatcher = new Dispatcher();
   sinks.forEach((s, i) => {
     const sink = buildSink(s, i, webhookSecret, { stdout: io.stdout, logger: log, version: io.version });
@@ -211,6 +214,7 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   // not dedupe, so a Slack message sent fine would have been posted again for a webhook's failure.
   // --sink: to every sink given (the user names where they go: a moved URL, a new receiver).
   const forCombo = c.sinks === undefined ? sinkRouting(queues.map((q) => q.sink.name), index, c.file) : undefined;
+  if (c.dryRun) return dryRun(c, index, dispatcher, forCombo, io);
   const late = `not delivered within --drain-timeout ${formatDuration(c.drainTimeoutMs)}`;
   /** Past the deadline: per sink, what it still held and what was read after, to the dead-letter a thousand at a time. */
   let overdue: Map<DeliveryQueue, PresenceEvent[]> | undefined;
@@ -301,6 +305,43 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
   } finally {
     clearInterval(progress);
   }
+}
+
+/**
+ * `replay --dry-run`: the second read without sending: how many events each sink would be sent
+ * (its filters and, with --config, the routing applied), on stdout. Everything before it ran as for
+ * a replay (the file checked line by line, the sinks built, a sink the config lacks refused), so a
+ * dry run that passes is a replay that starts.
+ */
+async function dryRun(c: ReplayCommand, index: DeadLetterIndex, dispatcher: Dispatcher, forCombo: (Set<string> | undefined)[] | undefined, io: ReplayIO): Promise<number> {
+  const queues = dispatcher.queues;
+  const perSink = new Map(queues.map((q) => [q, 0]));
+  let events = 0;
+  let handed = 0;
+  let wanted = 0;
+  try {
+    for (const { event, combo } of indexedEvents(c.file, index)) {
+      events++;
+      const mine = forCombo?.[combo];
+      wanted += mine ? mine.size : queues.length;
+      for (const q of dispatcher.routesFor(event)) {
+        if (mine && !mine.has(q.sink.name)) continue;
+        handed++;
+        perSink.set(q, perSink.get(q)! + 1);
+      }
+    }
+  } catch (err) {
+    if (typeof (err as NodeJS.ErrnoException | null)?.code !== 'string') throw err;
+    throw new ConfigError(`cannot read ${c.file}: ${readProblem(err)}`);
+  } finally {
+    await dispatcher.close();
+  }
+  const lines = [
+    `replay --dry-run: nothing sent. ${c.file}: ${events} event(s)${index.skipped ? ' (a last line cut short skipped)' : ''}, ${handed} deliveries to make${handed < wanted ? ` (the sinks' filters leave out ${wanted - handed})` : ''}:`,
+    ...queues.map((q) => `  ${q.sink.name}: ${perSink.get(q)} event(s)`),
+  ];
+  io.stdout.write(`${secrets.scrub(lines.join('\n'))}\n`);
+  return 0;
 }
 
 /**
