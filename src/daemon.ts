@@ -7,7 +7,7 @@ import { Dispatcher, ignoreCaseMiss, type SinkFilter } from './dispatcher.js';
 import { HealthServer } from './health.js';
 import { secrets, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { FileDeadLetter, isOwnStdio, LogDeadLetter, type DeadLetter } from './sinks/dead-letter.js';
+import { deadLetterHeld, FileDeadLetter, isOwnStdio, LogDeadLetter, type DeadLetter } from './sinks/dead-letter.js';
 import { DeliveryQueue } from './sinks/queue.js';
 import type { Sink } from './sinks/sink.js';
 import type { PollInfo, PresenceEvent } from './events.js';
@@ -487,6 +487,8 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   keepSecret(cfg);
 
   const deadLetter = openDeadLetter(cfg.deadLetterPath, log, { stdoutSink: cfg.sinks.some((s) => s.type === 'stdout'), statePath: cfg.statePath });
+  const earlier = cfg.deadLetterPath === undefined ? undefined : deadLetterHeld(cfg.deadLetterPath);
+  if (earlier) log.info({ deadLetter: cfg.deadLetterPath }, earlier);
   const prepared = prepareSinks(cfg, io);
   for (const note of prepared.notes) log[note.level](note.message);
   for (const note of durationNotes(cfg)) log.warn(note);

@@ -1,6 +1,6 @@
 // The CLI's usage errors and --check-config (test/cli.test.ts has the daemon's runs): a file of its
 // own, so the two halves of the CLI's tests run side by side.
-import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, runCli } from './support/cli.js';
@@ -353,6 +353,26 @@ describe('--check-config', () => {
     const other = await runCli(['--room', 'standup', '--dead-letter', fifo('other.fifo'), '--check-config'], env());
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/^presence-watcher: --dead-letter .*other\.fifo: cannot write it \(it is a FIFO \(named pipe\)/);
+  });
+
+  it('a dead-letter file holding events from before is named at start and by --check-config, with its size, when it was last written, and how to replay it; an empty or missing one is not', async () => {
+    const held = join(dir, 'held-dead.ndjson');
+    writeFileSync(held, `${JSON.stringify({ at: '2026-01-01T00:00:00.000Z', sink: 'webhook-1(x)', reason: 'HTTP 500', event: { id: 'e1', type: 'join', room: 'standup', at: 'x', participant: { id: 'p1', userId: null, userName: 'Ann' } } })}\n`.repeat(3));
+    utimesSync(held, new Date('2026-11-27T18:02:30Z'), new Date('2026-11-27T18:02:30Z'));
+    const size = statSync(held).size;
+    const said = `${held} holds ${size} bytes of events not delivered, the last written 2026-11-27 18:02 UTC: once what refused them is fixed, "presence-watcher replay ${held}" sends them again (its --dry-run first says where each would go)`;
+    const checked = await runCli(['--room', sim.roomNames[0]!, '--dead-letter', held, '--check-config'], env());
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain(`notes:\n  - ${said}\n`);
+    const once = await runCli(['--room', sim.roomNames[0]!, '--dead-letter', held, '--once', '--log-format', 'json'], env());
+    expect(once.code).toBe(0);
+    expect(once.stderr.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain(said);
+    for (const path of [join(dir, 'empty-dead.ndjson'), join(dir, 'no-such-dead.ndjson')]) {
+      if (path.includes('empty')) writeFileSync(path, '');
+      const quiet = await runCli(['--room', sim.roomNames[0]!, '--dead-letter', path, '--check-config'], env());
+      expect(quiet.code).toBe(0);
+      expect(quiet.stdout).not.toContain('events not delivered');
+    }
   });
 
   it('takes /dev/stdout as the dead-letter when no stdout sink writes events there', async () => {

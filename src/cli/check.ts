@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, durationNotes, formatHostPort, type DaemonConfig } from '../config.js';
 import { apiNotes, healthNotes, proxyNotes, requestTargets, keepSecret, oneSnapshot, openDeadLetter, prepareSinks, roomNotes, watcherOptions, type DaemonIO } from '../daemon.js';
+import { deadLetterHeld } from '../sinks/dead-letter.js';
 import type { SinkFilter } from '../dispatcher.js';
 import { nearestExisting } from '../util/dirs.js';
 import { noProxyEntry, proxyConfigured, proxyRoute } from '../util/http-agent.js';
@@ -141,6 +142,8 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       : 'leaves       at the first poll a person is missing (no --leave-grace)',
   );
   lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
+  const earlier = cfg.deadLetterPath === undefined ? undefined : deadLetterHeld(cfg.deadLetterPath);
+  if (earlier) notes.push(earlier);
   lines.push(...stateLines);
   if (proxyConfigured()) {
     // behind a proxy, "why does it time out?" starts with where each request goes

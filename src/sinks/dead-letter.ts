@@ -6,12 +6,33 @@ import { RepeatedWarning } from '../util/repeated-warning.js';
 import { makeDirsSync, nearestExisting } from '../util/dirs.js';
 import { FIFO, SOCKET, specialKind } from '../util/file-kind.js';
 import { pseudoFsProblem } from '../util/pseudo-fs.js';
+import { formatSize } from '../util/size.js';
+import { utcMinute } from './describe.js';
 
 /** Where undeliverable events end: an NDJSON file (one line per event), or the log. */
 export interface DeadLetter {
   write(sink: string, reason: string, events: readonly PresenceEvent[]): void;
   /** At a stop: say what the log has not said yet (the file's count since its last line). */
   flush?(): void;
+}
+
+/**
+ * What a dead-letter file holds from before, for the daemon's start and `--check-config`: a sentence
+ * naming its size and when it was last written, or undefined when it is missing, empty or not a
+ * regular file (/dev/stderr). After a restart /healthz no longer says that a sink dead-lettered
+ * events; this is where the file is remembered.
+ */
+export function deadLetterHeld(path: string, now: number = Date.now()): string | undefined {
+  let bytes: number;
+  let written: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size === 0) return undefined;
+    [bytes, written] = [st.size, st.mtimeMs];
+  } catch {
+    return undefined;
+  }
+  return `${path} holds ${formatSize(bytes)} of events not delivered, the last written ${utcMinute(Math.min(written, now))}: once what refused them is fixed, "presence-watcher replay ${path}" sends them again (its --dry-run first says where each would go)`;
 }
 
 export class FileDeadLetter implements DeadLetter {
