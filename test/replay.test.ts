@@ -48,7 +48,7 @@ describe('presence-watcher replay', () => {
       expect(req.headers['webhook-id']).toBe(JSON.parse(req.body).id);
       expect(verify(SECRET, req.headers as Record<string, string>, req.body)).toBe(true);
     }
-    expect(run.stderr).toContain(`presence-watcher: replayed 3 event(s) from ${file} (a last line cut short skipped): 3 of 3 deliveries made\n`);
+    expect(run.stderr).toContain(`presence-watcher: replayed 3 event(s) from ${file} (a last line cut short skipped): 3 of 3 deliveries made; ${file} is left as it was: delete it or move it aside, or a later replay sends these again (Slack and stdout do not dedupe)\n`);
     expect(run.stdout).toBe('');
   });
 
@@ -91,7 +91,7 @@ describe('presence-watcher replay', () => {
     expect(posted).toContain('P1 joined');
     expect(posted).toContain('P2 joined');
     expect(posted).not.toContain('P3');
-    expect(run.stderr).toContain('4 of 4 deliveries made\n');
+    expect(run.stderr).toContain(`4 of 4 deliveries made; ${file} is left as it was`);
 
     // a sink the config no longer has: nothing is sent, and the way out is named
     const gone = deadLetterFile([joinOf(4)], '', () => 'webhook-3(removed.example)');
@@ -221,7 +221,7 @@ describe('presence-watcher replay of a file larger than its sinks hold at once (
     const run = await runCli(['replay', file, '--sink', 'stdout']);
     expect(run.code).toBe(0);
     expect(run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as PresenceEvent).id)).toEqual(events.map((e) => e.id));
-    expect(run.stderr).toContain(`replayed ${events.length} event(s) from ${file}: ${events.length} of ${events.length} deliveries made\n`);
+    expect(run.stderr).toContain(`replayed ${events.length} event(s) from ${file}: ${events.length} of ${events.length} deliveries made; ${file} is left as it was: delete it or move it aside, or a later replay sends these again (Slack and stdout do not dedupe)\n`);
   });
 
   it('--drain-timeout is for the whole replay: past it, what the sink holds and the rest of the file go to --dead-letter, each once, in order', async () => {
@@ -273,7 +273,7 @@ describe('presence-watcher replay of a file larger than its sinks hold at once (
     expect(said.split('\n')[0]).toMatch(new RegExp(`^presence-watcher: replaying ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 10 of 10 event\\(s\\) read, 0 of 10 deliveries made \\(\\d+m?s in\\)$`));
     release();
     expect(await done).toBe(0);
-    expect(said.trimEnd().split('\n').at(-1)).toBe(`presence-watcher: replayed 10 event(s) from ${file}: 10 of 10 deliveries made`);
+    expect(said.trimEnd().split('\n').at(-1)).toBe(`presence-watcher: replayed 10 event(s) from ${file}: 10 of 10 deliveries made; ${file} is left as it was: delete it or move it aside, or a later replay sends these again (Slack and stdout do not dedupe)`);
   });
 
   it('a file cut short between its two reads: the events whose lines went are counted as not sent, exit 1', async () => {
