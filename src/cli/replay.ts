@@ -243,9 +243,8 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
       for (const { event, combo, line } of indexedEvents(c.file, index)) {
         events++;
         lastLine = line;
-        const mine = forCombo?.[combo];
-        wanted += mine ? mine.size : queues.length;
-        const routes = dispatcher.routesFor(event).filter((q) => !mine || mine.has(q.sink.name));
+        const { routes, unfiltered } = routesOf(dispatcher, forCombo, event, combo);
+        wanted += unfiltered;
         handed += routes.length;
         if (overdue) {
           for (const q of routes) {
@@ -310,6 +309,17 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
 }
 
 /**
+ * The sinks an event goes to: those whose filters take it and, with --config, that it was
+ * dead-lettered for; and how many it would go to but for the filters (for the summary's "the
+ * sinks' filters took the rest").
+ */
+function routesOf(dispatcher: Dispatcher, forCombo: (Set<string> | undefined)[] | undefined, event: PresenceEvent, combo: number): { routes: DeliveryQueue[]; unfiltered: number } {
+  const mine = forCombo?.[combo];
+  const routes = dispatcher.routesFor(event).filter((q) => !mine || mine.has(q.sink.name));
+  return { routes, unfiltered: mine ? mine.size : dispatcher.queues.length };
+}
+
+/**
  * `replay --dry-run`: the second read without sending: how many events each sink would be sent
  * (its filters and, with --config, the routing applied), on stdout. Everything before it ran as for
  * a replay (the file checked line by line, the sinks built, a sink the config lacks refused), so a
@@ -324,13 +334,10 @@ async function dryRun(c: ReplayCommand, index: DeadLetterIndex, dispatcher: Disp
   try {
     for (const { event, combo } of indexedEvents(c.file, index)) {
       events++;
-      const mine = forCombo?.[combo];
-      wanted += mine ? mine.size : queues.length;
-      for (const q of dispatcher.routesFor(event)) {
-        if (mine && !mine.has(q.sink.name)) continue;
-        handed++;
-        perSink.set(q, perSink.get(q)! + 1);
-      }
+      const { routes, unfiltered } = routesOf(dispatcher, forCombo, event, combo);
+      wanted += unfiltered;
+      handed += routes.length;
+      for (const q of routes) perSink.set(q, perSink.get(q)! + 1);
     }
   } catch (err) {
     if (typeof (err as NodeJS.ErrnoException | null)?.code !== 'string') throw err;
