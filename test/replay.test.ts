@@ -130,6 +130,14 @@ describe('presence-watcher replay', () => {
     const named = await runCli(['replay', file, '--sink', 'stdout', '--sink', 'stdout:text', '--dry-run']);
     expect(named.code).toBe(0);
     expect(named.stdout).toBe(`replay --dry-run: nothing sent. ${file}: 4 event(s) (a last line cut short skipped), 8 deliveries to make:\n  stdout: 4 event(s)\n  stdout-2: 4 event(s)\n`);
+    // Slack takes a message of up to 500 events every 1.1 s: 501 events need two, past a drain of 1s
+    const big = deadLetterFile(Array.from({ length: 501 }, (_, i) => joinOf(i + 10)));
+    const paced = await runCli(['replay', big.file, '--sink', `slack:${slack.url}`, '--drain-timeout', '1s', '--dry-run']);
+    expect(paced.code).toBe(0);
+    expect(paced.stdout).toBe(
+      `replay --dry-run: nothing sent. ${big.file}: 501 event(s), 501 deliveries to make:\n  slack-1(${new URL(slack.url).host}): 501 event(s) (a delivery of up to 500 every 1.1 s: at least 1.1 s, past --drain-timeout 1s, after which the rest would go to --dead-letter: raise it)\n`,
+    );
+    expect((await runCli(['replay', big.file, '--sink', `slack:${slack.url}`, '--drain-timeout', '2s', '--dry-run'])).stdout).not.toContain('raise it');
     writeFileSync(cfg, `rooms: [r]\nsinks:\n  - type: slack\n    url: ${slack.url}\n`);
     const refused = await runCli(['replay', file, '--config', cfg, '--dry-run']);
     expect(refused.code).toBe(2);

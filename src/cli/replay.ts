@@ -347,10 +347,23 @@ async function dryRun(c: ReplayCommand, index: DeadLetterIndex, dispatcher: Disp
   }
   const lines = [
     `replay --dry-run: nothing sent. ${c.file}: ${events} event(s)${index.skipped ? ' (a last line cut short skipped)' : ''}, ${handed} deliveries to make${handed < wanted ? ` (the sinks' filters leave out ${wanted - handed})` : ''}:`,
-    ...queues.map((q) => `  ${q.sink.name}: ${perSink.get(q)} event(s)`),
+    ...queues.map((q) => `  ${q.sink.name}: ${perSink.get(q)} event(s)${pacedPast(q, perSink.get(q)!, c.drainTimeoutMs)}`),
   ];
   io.stdout.write(`${secrets.scrub(lines.join('\n'))}\n`);
   return 0;
+}
+
+/**
+ * For the dry run: when a sink that waits between deliveries (Slack: a message of up to 500 events
+ * every 1.1 s) could not take `count` events within --drain-timeout even if every delivery went
+ * through at once, what that leaves out and how long it would need; else ''.
+ */
+function pacedPast(q: DeliveryQueue, count: number, drainMs: number): string {
+  const { minIntervalMs, maxBatch } = q.sink;
+  const least = (Math.ceil(count / maxBatch) - 1) * minIntervalMs;
+  if (minIntervalMs <= 0 || least <= drainMs) return '';
+  const time = (ms: number) => (ms < 60_000 ? `${Number((ms / 1000).toFixed(1))} s` : `~${Math.ceil(ms / 60_000)} min`);
+  return ` (a delivery of up to ${maxBatch} every ${time(minIntervalMs)}: at least ${time(least)}, past --drain-timeout ${formatDuration(drainMs)}, after which the rest would go to --dead-letter: raise it)`;
 }
 
 /**
