@@ -151,12 +151,16 @@ describe('presence-watcher replay', () => {
     const again = join(dir, 'again.ndjson');
     const run = await runCli(['replay', file, '--sink', `webhook:${r.url}`, '--dead-letter', again, '--log-level', 'silent']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`0 of 2 deliveries made, 2 failed again (written to ${again})`);
+    expect(run.stderr).toContain(`0 of 2 deliveries made, 2 failed again (written to ${again}); ${file} is left as it was: what failed again is all in ${again}, so once the cause is fixed replay that in its place\n`);
     const lines = readFileSync(again, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { sink: string; reason: string; event: PresenceEvent });
     expect(lines.map((l) => l.event.id)).toEqual([joinOf(1).id, joinOf(2).id]);
     expect(lines[0]!.reason).toMatch(/answered HTTP 410/);
     // the file is itself a dead-letter file: it can be replayed in turn
     expect(readFileSync(again, 'utf8') + run.stderr).not.toContain('REPLAY-SECRET');
+    // without --dead-letter the failures are only logged: replaying the file again is the way back
+    const logged = await runCli(['replay', file, '--sink', `webhook:${r.url}`, '--log-level', 'silent']);
+    expect(logged.code).toBe(1);
+    expect(logged.stderr).toContain(`0 of 2 deliveries made, 2 failed again (logged above); ${file} is left as it was: replaying it again also resends what was delivered (Slack and stdout do not dedupe), where --dead-letter would keep only what failed\n`);
     r.fallback = { status: 200 };
     const retry = await runCli(['replay', again, '--sink', `webhook:${r.url}`]);
     expect(retry.code).toBe(0);
@@ -240,7 +244,7 @@ describe('presence-watcher replay of a file larger than its sinks hold at once (
     const again = join(dir, 'again.ndjson');
     const run = await runCli(['replay', file, '--sink', `webhook:${r.url}`, '--drain-timeout', '1s', '--dead-letter', again, '--log-level', 'silent']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`replayed ${events.length} event(s) from ${file}: 0 of ${events.length} deliveries made, ${events.length} failed again (written to ${again})\n`);
+    expect(run.stderr).toContain(`replayed ${events.length} event(s) from ${file}: 0 of ${events.length} deliveries made, ${events.length} failed again (written to ${again}); ${file} is left as it was: what failed again is all in ${again}, so once the cause is fixed replay that in its place\n`);
     const written = readFileSync(again, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; event: PresenceEvent });
     expect(written.map((l) => l.event.id)).toEqual(events.map((e) => e.id));
     expect(new Set(written.map((l) => l.reason))).toEqual(new Set(['not delivered within --drain-timeout 1s']));

@@ -299,7 +299,13 @@ export async function replay(c: ReplayCommand, io: ReplayIO): Promise<number> {
           ? `; ${missing} event(s) not sent: reading ${c.file} a second time failed after line ${lastLine} (${unreadable}): replay it again`
           : `; ${missing} event(s) not sent: their lines were gone or changed when ${c.file} was read a second time (changed during the replay): replay it again`) +
       // the next step: the file is only read, and a second replay would post to Slack again
-      (failed === 0 && missing === 0 && handed > 0 ? `; ${c.file} is left as it was: delete it or move it aside, or a later replay sends these again (Slack and stdout do not dedupe)` : '');
+      (missing > 0 || handed === 0
+        ? ''
+        : failed === 0
+          ? `; ${c.file} is left as it was: delete it or move it aside, or a later replay sends these again (Slack and stdout do not dedupe)`
+          : c.deadLetter
+            ? `; ${c.file} is left as it was: what failed again is all in ${c.deadLetter}, so once the cause is fixed replay that in its place`
+            : `; ${c.file} is left as it was: replaying it again also resends what was delivered (Slack and stdout do not dedupe), where --dead-letter would keep only what failed`);
     io.stderr.write(`presence-watcher: ${secrets.scrub(summary)}\n`);
     log.flush();
     return failed > 0 || missing > 0 ? 1 : 0;
