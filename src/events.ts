@@ -1,8 +1,8 @@
-import { kindOf, shownValue } from './util/text.js';
 /**
  * The data that crosses module boundaries: participants, snapshots and presence events.
  * Everything here is plain data (JSON-serialisable), so it can be logged, persisted and sent as is.
  */
+import { kindOf, shownValue } from './util/text.js';
 
 /** One participant session as Daily reports it. `id` is the session id: new on every join. */
 export interface Participant {

@@ -1,4 +1,4 @@
-import { accessSync, appendFileSync, constants, existsSync, fstatSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, fstatSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PresenceEvent } from '../events.js';
 import { secrets, type Logger } from '../log.js';
@@ -22,17 +22,15 @@ export interface DeadLetter {
  * regular file (/dev/stderr). After a restart /healthz no longer says that a sink dead-lettered
  * events; this is where the file is remembered.
  */
-export function deadLetterHeld(path: string, now: number = Date.now()): string | undefined {
-  let bytes: number;
-  let written: number;
+export function deadLetterHeld(path: string): string | undefined {
+  let st: Stats;
   try {
-    const st = statSync(path);
-    if (!st.isFile() || st.size === 0) return undefined;
-    [bytes, written] = [st.size, st.mtimeMs];
+    st = statSync(path);
   } catch {
     return undefined;
   }
-  return `${path} holds ${formatSize(bytes)} of events not delivered, the last written ${utcMinute(Math.min(written, now))}: once what refused them is fixed, "presence-watcher replay ${path}" sends them again (its --dry-run first says where each would go)`;
+  if (!st.isFile() || st.size === 0) return undefined;
+  return `${path} holds ${formatSize(st.size)} of events not delivered, the last written ${utcMinute(st.mtimeMs)}: once what refused them is fixed, "presence-watcher replay ${path}" sends them again (its --dry-run first says where each would go)`;
 }
 
 export class FileDeadLetter implements DeadLetter {
