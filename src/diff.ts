@@ -23,6 +23,18 @@ export interface DiffOptions {
   at: string;
   /** Mark joins as `initial` (used for the first snapshot of a room when there is no saved state). */
   initial?: boolean;
+  /**
+   * Ms since the epoch: a join of someone whose `joinTime` is before it is marked `initial` as well.
+   * The watcher gives a room's first answer's time once one of its answers was partial: a person
+   * listed for the first time with a joinTime from before it was there all along, left out of a
+   * partial list, and is no arrival.
+   */
+  initialBefore?: number;
+}
+
+/** Whether a person joining now had joined before `before` (ms since the epoch; an unreadable joinTime: no). */
+export function joinedBefore(joinTime: string | null | undefined, before: number | undefined): boolean {
+  return before !== undefined && typeof joinTime === 'string' && Date.parse(joinTime) < before;
 }
 
 export interface DiffResult {
@@ -140,6 +152,8 @@ function checkDiffArgs(fn: string, prev: unknown, opts: unknown, updates: unknow
   if (prev !== undefined && typeof (prev as Map<unknown, unknown> | null)?.get !== 'function') throw new TypeError(`${fn}: prev must be the last result's next (a Map) or undefined for a first snapshot, not ${kindOf(prev)}`);
   const at = (opts as { at?: unknown } | null | undefined)?.at;
   if (typeof at !== 'string') throw new TypeError(`${fn}: opts must be { at, initial? }, at the ISO time the events are stamped with (new Date().toISOString()); at is ${kindOf(at)}`);
+  const before = (opts as { initialBefore?: unknown }).initialBefore;
+  if (before !== undefined && !Number.isFinite(before)) throw new TypeError(`${fn}: opts.initialBefore must be a time in ms since the epoch, not ${kindOf(before)}`);
   if (updates !== undefined && typeof (updates as Map<unknown, unknown> | null)?.get !== 'function') throw new TypeError(`${fn}: updates must be a Map of update counts (kept in place), or left out, not ${kindOf(updates)}`);
 }
 
@@ -170,7 +184,7 @@ function roomDiff(prev: RoomState | undefined, snapshot: RoomSnapshot, opts: Dif
     }
     const before = prev?.get(p.id);
     if (before === undefined) {
-      events.push(joinEvent(room, p, at, initial));
+      events.push(joinEvent(room, p, at, initial || joinedBefore(p.joinTime, opts.initialBefore)));
     } else {
       matched++;
       const changes = changesOf(before, p);
@@ -223,7 +237,7 @@ export function diffDomain(
   const events: PresenceEvent[] = [];
   const next: DomainState = new Map();
   const initial = prev === undefined && opts.initial === true;
-  const roomOpts: DiffOptions = { at: opts.at, initial };
+  const roomOpts: DiffOptions = { at: opts.at, initial, ...(opts.initialBefore !== undefined ? { initialBefore: opts.initialBefore } : {}) };
 
   for (const [room, participants] of snapshot) {
     let counts = updates?.get(room);

@@ -1,5 +1,5 @@
 import { durationSpots, entryEnds, hasLists, num, readEntries, sameButDurations, splitAgainst, str, toParticipant, type DomainEntries, type ParticipantEntry, type RoomText } from './daily/parse.js';
-import { changesOf, eventId, joinAndLeaveIds, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
+import { changesOf, eventId, joinAndLeaveIds, joinedBefore, joinEvent, leaveEvent, updateEvent, type DiffOptions } from './diff.js';
 import type { Participant, PresenceEvent } from './events.js';
 import { hashKey, SlotTable } from './util/slot-table.js';
 import { ownValue, setOwn } from './util/record.js';
@@ -109,6 +109,7 @@ abstract class Tracker {
   #primed: boolean;
   // the snapshot being applied (between begin() and end())
   #initial = false;
+  #initialBefore: number | undefined;
   #consume = false;
   #at = '';
   #expect = 0;
@@ -181,6 +182,7 @@ abstract class Tracker {
   protected begin(opts: ApplyOptions, undoable: boolean): void {
     this.#undoable = undoable;
     this.#initial = !this.#primed && opts.initial === true;
+    this.#initialBefore = opts.initialBefore;
     this.#consume = opts.consume === true;
     this.#wasPrimed = this.#primed;
     this.#primed = true;
@@ -280,7 +282,7 @@ abstract class Tracker {
           index.add(joined);
           if (undoable) this.#joined.push(joined);
           next[n++] = joined;
-          events.push(joinEvent(room, p, at, initial, joinId));
+          events.push(joinEvent(room, p, at, initial || joinedBefore(p.joinTime, this.#initialBefore), joinId));
           continue;
         }
       }
@@ -479,7 +481,7 @@ function checkSaved(owner: string, saved: unknown, savedIs: string, updates: unk
   }
 }
 
-const APPLY_OPTIONS = ['at', 'initial', 'consume'] as const satisfies readonly (keyof ApplyOptions)[];
+const APPLY_OPTIONS = ['at', 'initial', 'initialBefore', 'consume'] as const satisfies readonly (keyof ApplyOptions)[];
 
 /**
  * The options an apply was given, checked: plain JavaScript has no type checker, and without `at`
@@ -493,6 +495,7 @@ function checkApplyOptions(method: string, opts: unknown): void {
   if (unknown !== undefined) throw new TypeError(`${method}: ${unknown}`);
   if (typeof o.at !== 'string') throw new TypeError(`${method}: options.at must be the ISO time the events are stamped with (new Date().toISOString()), not ${kindOf(o.at)}`);
   for (const k of ['initial', 'consume'] as const) if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`${method}: options.${k} must be true or false, not ${kindOf(o[k])}`);
+  if (o.initialBefore !== undefined && !Number.isFinite(o.initialBefore)) throw new TypeError(`${method}: options.initialBefore must be a time in ms since the epoch, not ${kindOf(o.initialBefore)}`);
 }
 
 /** How far past the expected place the walk looks for someone before asking the index. */

@@ -317,6 +317,12 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #failing = new Map<string, RepeatedWarning>();
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
+  /**
+   * Room mode: when this run took each room's first snapshot (wall ms), and whether any answer of
+   * the room was partial since. Someone a partial answer left out shows up later with a joinTime
+   * from before that first snapshot: they were there all along, so the join is marked initial.
+   */
+  readonly #firstAnswer = new Map<string, { at: number; partial: boolean }>();
   /** Rooms whose answer named a participant id twice, warned of once each (#noteRepeatedIds). */
   readonly #repeatedIdWarned = new Set<string>();
   readonly #watchdogMs: number;
@@ -953,7 +959,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   }
 
   async #pollAndEmit(target: string, signal: AbortSignal, started: number): Promise<void> {
-    const at = new Date(this.#now()).toISOString();
+    const wall = this.#now();
+    const at = new Date(wall).toISOString();
     let events: PresenceEvent[];
     /** Whether the baseline changed beyond durations: only then is there anything new to save. */
     let changed: boolean;
@@ -987,7 +994,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // unprimed until a snapshot is applied (an answer read from its text that turns out bad throws
       // in applyText, the tracker as before it: a failed poll, as before)
       const first = !tracker.primed;
-      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined });
+      const firstAnswer = this.#firstAnswer.get(target);
+      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined, ...(firstAnswer?.partial ? { initialBefore: firstAnswer.at } : {}) });
       const all = this.#sameUser.mark(applied.events);
       this.#noteRepeatedIds(tracker.repeatedIdRooms);
       changed = first || all.length > 0;
@@ -995,6 +1003,9 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       participants = applied.count;
       rooms = participants > 0 ? 1 : 0;
       partial = !applied.complete;
+      // Daily's joinTimes are whole seconds: someone listed since who joined in that second is an arrival
+      if (first) this.#firstAnswer.set(target, { at: Math.floor(wall / 1000) * 1000, partial });
+      else if (partial && firstAnswer) firstAnswer.partial = true;
       this.#notePartial(target, partial, participants, applied.totalCount);
     }
     this.#seen.add(target);

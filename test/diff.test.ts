@@ -87,6 +87,20 @@ describe('diffRoom', () => {
     expect(r.next.get('2')!.userName).toBe('new');
   });
 
+  it('initialBefore: a later join of someone who joined before that time is marked initial (a partial answer had left them out); others are arrivals', () => {
+    const prev = state(p('1'));
+    const listed = [p('1'), p('2', { joinTime: '2026-01-01T09:59:59.000Z' }), p('3', { joinTime: '2026-01-01T10:00:00.000Z' }), p('4', { joinTime: null }), p('5', { joinTime: 'soon' })];
+    const r = diffRoom(prev, { room: 'a', participants: listed, complete: true }, { at, initialBefore: Date.UTC(2026, 0, 1, 10) });
+    expect(r.events.map((e) => `${e.participant.id}:${'initial' in e ? e.initial : '-'}`)).toEqual(['2:true', '3:-', '4:-', '5:-']);
+    // without it, as before: every one an arrival
+    expect(diffRoom(prev, { room: 'a', participants: listed, complete: true }, { at }).events.some((e) => 'initial' in e)).toBe(false);
+    const domain = diffDomain(new Map([['a', prev]]), new Map([['a', listed]]), { at, initialBefore: Date.UTC(2026, 0, 1, 10) });
+    expect(domain.events.map((e) => `${e.participant.id}:${'initial' in e ? e.initial : '-'}`)).toEqual(['2:true', '3:-', '4:-', '5:-']);
+    for (const bad of ['2026-01-01', Number.NaN, Infinity]) {
+      expect(() => diffRoom(prev, { room: 'a', participants: listed, complete: true }, { at, initialBefore: bad as number })).toThrow(/^diffRoom: opts\.initialBefore must be a time in ms since the epoch, not /);
+    }
+  });
+
   it('an id listed twice counts once', () => {
     const r = diffRoom(undefined, { room: 'a', participants: [p('1'), p('1', { userName: 'dup' })], complete: true }, { at });
     expect(r.events).toHaveLength(1);

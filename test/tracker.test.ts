@@ -22,7 +22,8 @@ function makeWorld(seed: number) {
     userId: random() < 0.2 ? null : random() < 0.05 ? 42 : `u-${int(3)}`,
     userName: random() < 0.1 ? undefined : `name-${int(4)}`,
     mtgSessionId: random() < 0.05 ? null : `m-${int(2)}`,
-    joinTime: random() < 0.05 ? { not: 'a string' } : `t-${int(2)}`,
+    // times before and after the initialBefore the tests give, and text that is no time
+    joinTime: random() < 0.05 ? { not: 'a string' } : random() < 0.3 ? `t-${int(2)}` : new Date(Date.UTC(2026, 0, 1, 0, int(4))).toISOString(),
   });
   const people = new Map<string, Record<string, unknown>>(pool.map((id) => [id, { id, ...fields() }]));
   let order: string[] = [];
@@ -57,9 +58,11 @@ describe('RoomTracker', () => {
     let state: RoomState | undefined;
     const counts = new Map<string, number>();
     let events = 0;
+    let laterInitial = 0;
     for (let poll = 0; poll < 300; poll++) {
       const { entries, complete } = next();
-      const opts = { at: `${at}#${poll}`, initial: true };
+      // every third poll, as the watcher after a partial answer: joins of people there before 00:02 are initial
+      const opts = { at: `${at}#${poll}`, initial: true, ...(poll % 3 === 2 ? { initialBefore: Date.UTC(2026, 0, 1, 0, 2) } : {}) };
       const expected = diffRoom(state, { room: 'r', participants: entries.map(toParticipant), complete }, opts, counts);
       const given = [...entries];
       const got = tracker.apply(entries, complete, opts);
@@ -73,8 +76,10 @@ describe('RoomTracker', () => {
       expect(tracker.size).toBe(state.size);
       expect(tracker.updateCounts()).toEqual(Object.fromEntries(counts));
       events += got.length;
+      if (poll > 0) laterInitial += got.filter((e) => e.type === 'join' && e.initial).length;
     }
     expect(events).toBeGreaterThan(300); // the sequence really exercised joins, leaves and updates
+    expect(laterInitial).toBeGreaterThan(5); // and joins after the first snapshot marked initial by their joinTime
     expect(Math.max(...counts.values())).toBeGreaterThan(1); // and people updated more than once
   });
 
@@ -137,6 +142,7 @@ describe('RoomTracker', () => {
     expect(call(() => t.apply(answer.entries, true, { now: 1 }))).toBe('RoomTracker.apply: unknown option "now"');
     expect(call(() => t.apply(answer.entries, true, { at: Date.now() }))).toMatch(/options\.at must be the ISO time .* not a number/);
     expect(call(() => t.apply(answer.entries, true, { at, initial: 'yes' }))).toMatch(/options\.initial must be true or false/);
+    expect(call(() => t.apply(answer.entries, true, { at, initialBefore: '2026-01-01T00:00:00Z' }))).toBe('RoomTracker.apply: options.initialBefore must be a time in ms since the epoch, not the string "2026-01-01T00:00:00Z"');
     expect(call(() => t.applyText('{"data":[]}', { at }))).toMatch(/answer must be what parseRoomText .* returns/);
     const d = new DomainTracker() as unknown as { apply: (...args: unknown[]) => unknown };
     expect(call(() => d.apply({ a: [] }, { at }))).toMatch(/snapshot must be GET \/presence's answer checked .* \(the parsed body\? give parseDomainEntries\(body\)\)/);

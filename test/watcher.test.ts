@@ -93,6 +93,30 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     await waitFor(h.watcher, 'event', () => h!.events.some((e) => e.participant.id === fay.id));
   });
 
+  it("a room whose first answer was partial: people it left out are no arrivals when listed later (initial joins, which ignoreInitial drops); someone who came since is", async () => {
+    for (const ignoreInitial of [false, true]) {
+      h = await startHarness({ rooms: ['a', 'b'] }, { ignoreInitial });
+      const early = Date.now() - 60_000;
+      for (const name of ['Ada', 'Ben', 'Cy', 'Di']) h.sim.join('a', { userName: name, joinTimeMs: early });
+      // a room that was never partial: someone with an old joinTime listed late is an arrival, as before
+      h.sim.join('b', { userName: 'Bo', joinTimeMs: early });
+      h.sim.inject({ fault: { kind: 'partial' }, on: 'a' });
+      h.watcher.start();
+      await waitFor(h.watcher, 'ready', () => h!.watcher.isReady, 5000, 'ready');
+      expect(h.watcher.partialRooms).toEqual(['a']);
+      const eve = h.sim.join('a', { userName: 'Eve' });
+      h.sim.join('b', { userName: 'Old', joinTimeMs: early });
+      await waitFor(h.watcher, 'poll', () => h!.watcher.snapshot('a').length === 5 && h!.watcher.snapshot('b').length === 2, 5000, 'everyone listed');
+      const marks = h.events.map((e) => `${e.type}:${e.participant.userName}${e.type === 'join' && e.initial ? ' (initial)' : ''}`);
+      if (ignoreInitial) expect(marks).toEqual(['join:Eve', 'join:Old']);
+      else expect(marks.sort()).toEqual(['join:Ada (initial)', 'join:Ben (initial)', 'join:Bo (initial)', 'join:Cy (initial)', 'join:Di (initial)', 'join:Eve', 'join:Old']);
+      expect(h.events.find((e) => e.participant.id === eve.id)).toMatchObject({ type: 'join' });
+      expect(h.watcher.partialRooms).toEqual([]);
+      await h.close();
+      h = undefined;
+    }
+  });
+
   it('honours Retry-After (measured at the server)', async () => {
     h = await startHarness({ rooms: ['a'] }, { backoffMinMs: 10, backoffMaxMs: 20 });
     h.watcher.start();
