@@ -91,6 +91,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['an event type misspelt', () => ['--room', 'a', '--events', 'join,leaves'], undefined, /^presence-watcher: --events "leaves": expected join, leave, update \(did you mean "leave"\?\)$/],
     ['a log level written out', () => ['--room', 'a', '--log-level', 'warning'], undefined, /^presence-watcher: --log-level "warning" must be one of trace, debug, info, warn, error, fatal, silent \(did you mean "warn"\?\)$/],
     ['simulate --reconnects over 1', () => ['simulate', '--reconnects', '20'], undefined, /^presence-watcher: --reconnects "20" must be a share from 0 to 1 \(0\.2: one in five\)$/],
+    ['demo --faults as a percentage', () => ['demo', '--faults', '30'], undefined, /^presence-watcher: --faults "30" must be a share from 0 to 1 \(0\.2: one in five\)$/],
     ['empty --config for replay', () => ['replay', 'dead.ndjson', '--config', ''], undefined, /^presence-watcher: --config needs a file path, but its value is empty/],
     // a directory where a file belongs: the lock went inside a directory nobody made ("cannot create lock …/.lock: ENOENT")
     ['--state ending in a slash', () => ['--room', 'a', '--state', join(dir, 'data') + '/'], undefined, /^presence-watcher: --state \(state\) .*\/data\/ ends in "\/", so it names a directory: give a file in it, e\.g\. .*\/data\/state\.json$/],

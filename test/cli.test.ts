@@ -1001,12 +1001,14 @@ describe('CLI', () => {
     const body = (await res.json()) as Record<string, unknown[]>;
     expect(Object.values(body).flat()).toHaveLength(3);
     expect(run.stdout).toContain('  rooms: standup, design-review\n');
+    expect(run.stdout).not.toContain('faults');
     run.kill('SIGINT');
     expect((await run.exit).code).toBe(0);
 
     // thousands of rooms: the banner names ten, not every one
-    const many = start(['simulate', '--port', '0', '--rooms', '5000', '--churn', '0']);
+    const many = start(['simulate', '--port', '0', '--rooms', '5000', '--churn', '0', '--faults', '0.005']);
     await many.until(() => /Watch it with/.test(many.stdout));
+    expect(many.stdout).toContain('\n  faults: 0.5% of requests answered with a random passing fault\n');
     expect(many.stdout).toMatch(/\n  rooms: standup, design-review, (\S+, ){7}lounge … and 4990 more \(5000 rooms\)\n/);
     many.kill('SIGINT');
     expect((await many.exit).code).toBe(0);
@@ -1028,6 +1030,20 @@ describe('CLI', () => {
     const events = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(events.filter((e) => e.initial).length).toBeGreaterThan(0);
     expect(events.filter((e) => !e.initial).length).toBeGreaterThan(0);
+  });
+
+  it('demo --faults: the simulated API fails that share of requests; the watcher warns and retries, and no event comes of it', async () => {
+    const r = await runCli(['demo', '--duration', '3s', '--interval', '200ms', '--churn', '0', '--faults', '0.4', '--log-format', 'json'], {});
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('It fails 40% of requests at random: the warnings are the watcher retrying, and no event comes of a failed request.');
+    const logs = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(logs.filter((l) => l.level === 40 && /polling room/.test(l.err?.message ?? '')).length).toBeGreaterThan(0);
+    // nobody comes or goes (no churn): what it prints is the first snapshot's joins, each person once
+    const events = r.stdout.trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e.type === 'join' && e.initial === true)).toBe(true);
+    expect(new Set(events.map((e) => e.participant.id)).size).toBe(events.length);
+    expect(events.length).toBeLessThanOrEqual(8);
   });
 });
 

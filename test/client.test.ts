@@ -661,6 +661,79 @@ describe('DailySimulator random churn', () => {
   });
 });
 
+describe('DailySimulator random faults', () => {
+  /** `n` requests, every third one GET /presence, the rest rooms a and b in turn; what the simulator logged. */
+  const requestAll = async (sim: DailySimulator, n: number) => {
+    const url = await sim.listen(0);
+    try {
+      for (let i = 0; i < n; i++) {
+        const path = i % 3 === 2 ? '/presence' : `/rooms/${i % 3 ? 'b' : 'a'}/presence`;
+        // a delay fault answers after 2 s: cut short, it is logged when the request arrives all the same
+        await fetch(url + path, { headers: { authorization: `Bearer ${sim.apiKey}` }, signal: AbortSignal.timeout(200) })
+          .then((r) => r.text())
+          .catch(() => undefined);
+      }
+      return sim.requests.slice();
+    } finally {
+      await sim.close();
+    }
+  };
+  const kindOf = (r: { fault?: string; status: unknown }) => (r.fault === 'status' ? String(r.status) : r.fault);
+
+  it('answers that share of requests with passing faults of every kind it lists, never one that stops a watcher', async () => {
+    const log = await requestAll(new DailySimulator({ rooms: ['a', 'b'], initialParticipants: 6, seed: 3, faults: 0.3 }), 450);
+    expect(log).toHaveLength(450);
+    const faulted = log.filter((r) => r.fault !== undefined);
+    expect(faulted.length / log.length).toBeGreaterThan(0.22);
+    expect(faulted.length / log.length).toBeLessThan(0.38);
+    const roomKinds = new Set(faulted.filter((r) => r.target !== '*').map(kindOf));
+    expect([...roomKinds].sort()).toEqual(['429', '500', '502', '503', '504', 'delay', 'malformed', 'partial', 'reset', 'truncated']);
+    const domainKinds = new Set(faulted.filter((r) => r.target === '*').map(kindOf));
+    // a partial GET /presence cannot be told apart from a full one, so it is never served
+    expect(domainKinds.has('partial')).toBe(false);
+    expect(domainKinds.size).toBeGreaterThanOrEqual(6);
+    // everything else is the plain answer
+    expect(log.filter((r) => r.fault === undefined).every((r) => r.status === 200)).toBe(true);
+
+    const none = await requestAll(new DailySimulator({ rooms: ['a', 'b'], seed: 3 }), 60);
+    expect(none.filter((r) => r.fault !== undefined)).toEqual([]);
+  });
+
+  it('draws apart from the presence: a seed gives the same people with faults or without; an injected fault comes first', async () => {
+    const run = async (faults: number) => {
+      const sim = new DailySimulator({ rooms: ['a', 'b'], initialParticipants: 6, seed: 9, faults, now: () => 1_700_000_000_000 });
+      const changes: string[] = [];
+      sim.on('change', (c) => changes.push(`${c.type} ${c.room} ${c.participant.id} ${c.participant.userName}`));
+      const url = await sim.listen(0);
+      try {
+        for (let i = 0; i < 40; i++) {
+          sim.randomChange();
+          await fetch(`${url}/rooms/a/presence`, { headers: { authorization: `Bearer ${sim.apiKey}` }, signal: AbortSignal.timeout(200) })
+            .then((r) => r.text())
+            .catch(() => undefined);
+        }
+      } finally {
+        await sim.close();
+      }
+      return { changes, faults: sim.requests.filter((r) => r.fault).length, people: sim.presence('a').concat(sim.presence('b')) };
+    };
+    const [plain, flaky] = [await run(0), await run(0.5)];
+    expect(flaky.faults).toBeGreaterThan(10);
+    expect(flaky.changes).toEqual(plain.changes);
+    expect(flaky.people).toEqual(plain.people);
+
+    const sim = new DailySimulator({ rooms: ['a'], faults: 1 });
+    sim.inject({ kind: 'status', status: 418 });
+    const log = await requestAll(sim, 2);
+    expect(log.map((r) => r.status)).toEqual([418, expect.not.stringMatching(/^418$/)]);
+    expect(log[1]!.fault).toBeDefined();
+
+    for (const faults of [1.5, -0.1, '0.5', Number.NaN]) {
+      expect(() => new DailySimulator({ faults } as never), String(faults)).toThrow(/^simulator: faults must be a share of requests from 0 to 1, got /);
+    }
+  });
+});
+
 describe('DailySimulator reconnects', () => {
   type Change = { type: string; room: string; participant: { id: string; userId: string | null; userName: string | null } };
   const record = (sim: DailySimulator) => {

@@ -93,6 +93,38 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     await waitFor(h.watcher, 'event', () => h!.events.some((e) => e.participant.id === fay.id));
   });
 
+  it("a flaky API (the simulator's random faults, a quarter of requests): exactly the changes made, none from a failure", async () => {
+    h = await startHarness({ rooms: ['a', 'b'], seed: 13, faults: 0.25 }, { requestTimeoutMs: 300 });
+    const people = [h.sim.join('a', { userName: 'Ada' }), h.sim.join('a', { userName: 'Ben' }), h.sim.join('b', { userName: 'Cy' })];
+    const expected = ['join:a:Ada', 'join:a:Ben', 'join:b:Cy'];
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady, 10_000, 'ready');
+    const seen = (n: number) => waitFor(h!.watcher, 'event', () => h!.events.length >= n, 10_000, `event ${n}`);
+    for (const [i, room] of (['b', 'a', 'b'] as const).entries()) {
+      people.push(h.sim.join(room, { userName: `New${i}` }));
+      expected.push(`join:${room}:New${i}`);
+      await seen(expected.length);
+      const renamed = people[i]!;
+      const where = i < 2 ? 'a' : 'b';
+      expected.push(`update:${where}:${renamed.userName}!`);
+      h.sim.rename(where, renamed.id, `${renamed.userName}!`);
+      await seen(expected.length);
+      h.sim.leave(room, people.at(-1)!.id);
+      expected.push(`leave:${room}:New${i}`);
+      await seen(expected.length);
+    }
+    // more good polls of both rooms, failures among them: nothing more comes
+    await Promise.all([polls(h.watcher, 12, 'a'), polls(h.watcher, 12, 'b')]);
+    // the first snapshot's joins come in the order the rooms first answered
+    expect([...summary(h.events.slice(0, 3)).sort(), ...summary(h.events.slice(3))]).toEqual(expected);
+    const faults = h.sim.requests.filter((r) => r.fault !== undefined);
+    expect(faults.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(faults.map((r) => (r.fault === 'status' ? r.status : r.fault))).size, JSON.stringify(faults)).toBeGreaterThanOrEqual(3);
+    expect(h.errors.length).toBeGreaterThan(0);
+    expect(h.errors.every((e) => e instanceof DailyApiError && e.retryable)).toBe(true);
+    for (const room of ['a', 'b']) expect(h.watcher.snapshot(room).map((p) => p.id).sort()).toEqual(h.sim.presence(room).map((p) => p.id).sort());
+  });
+
   it("a room whose first answer was partial: people it left out are no arrivals when listed later (initial joins, which ignoreInitial drops); someone who came since is", async () => {
     for (const ignoreInitial of [false, true]) {
       h = await startHarness({ rooms: ['a', 'b'] }, { ignoreInitial });

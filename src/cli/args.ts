@@ -129,7 +129,7 @@ Examples:
 
 export const SIMULATE_HELP = `presence-watcher simulate: a local Daily-compatible presence API
 
-Usage: presence-watcher simulate [--port N] [--host H] [--rooms N] [--churn R] [--reconnects S] [--participants N] [--seed N]
+Usage: presence-watcher simulate [--port N] [--host H] [--rooms N] [--churn R] [--reconnects S] [--participants N] [--seed N] [--faults S]
 
   --port <n>          port to listen on (default 8787; 0 picks a free one)
   --host <h>          address to bind (default 127.0.0.1)
@@ -141,6 +141,10 @@ Usage: presence-watcher simulate [--port N] [--host H] [--rooms N] [--churn R] [
   --participants <n>  people present at start (default 6); churn keeps about that many present,
                       and at least 2 a room
   --seed <n>          random seed, for reproducible runs (default 1)
+  --faults <s>        share of requests (0 to 1) answered with a random passing fault: a 500, 502,
+                      503 or 504, a 429 with Retry-After: 1, a reset connection, a 200 cut off
+                      halfway or not JSON, the answer 2 s late, half a room's list (default 0).
+                      Drawn apart from the presence: a seed gives the same people either way
 
 Serves GET /v1/rooms/:name/presence and GET /v1/presence with Bearer auth. Prints the URL and key
 to use: DAILY_API_URL=<url> DAILY_API_KEY=<key> presence-watcher --all-rooms
@@ -148,7 +152,7 @@ to use: DAILY_API_URL=<url> DAILY_API_KEY=<key> presence-watcher --all-rooms
 
 export const DEMO_HELP = `presence-watcher demo: watch a built-in simulated Daily domain
 
-Usage: presence-watcher demo [--interval <dur>] [--rooms N] [--churn R] [--duration <dur>] [--log-level L] [--log-format F]
+Usage: presence-watcher demo [--interval <dur>] [--rooms N] [--churn R] [--faults S] [--duration <dur>] [--log-level L] [--log-format F]
 
 Starts the simulator in-process and the watcher against it, printing events as NDJSON on stdout.
 No account and no network needed. Stop it with Ctrl-C.
@@ -157,6 +161,9 @@ No account and no network needed. Stop it with Ctrl-C.
   --rooms <n>         rooms in the simulated domain (default 4)
   --churn <rate>      changes per second (default 2); one departure in five is a reconnect (the
                       same person back in a new session): its leave and join come marked sameUserAs
+  --faults <s>        share of requests (0 to 1) the simulated API fails at random (5xx, 429,
+                      resets, cut-off and late answers: "presence-watcher help simulate" lists
+                      them). The warnings on stderr are the watcher retrying; no event comes of them
   --duration <dur>    stop by itself after this long (default: run until Ctrl-C)
 `;
 
@@ -196,8 +203,8 @@ export type Command =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'run'; flags: FileConfig; configPath: string | undefined; once: { timeoutMs: number | undefined } | undefined; check: boolean; notes: string[] }
-  | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; reconnects: number; participants: number; seed: number }
-  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; durationMs: number | undefined; logLevel: LogLevelName; logFormat: LogFormat | undefined }
+  | { kind: 'simulate'; port: number; host: string; rooms: number; churn: number; reconnects: number; participants: number; seed: number; faults: number }
+  | { kind: 'demo'; intervalMs: number; rooms: number; churn: number; faults: number; durationMs: number | undefined; logLevel: LogLevelName; logFormat: LogFormat | undefined }
   | ({ kind: 'replay' } & ReplayCommand);
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -403,6 +410,7 @@ export function parseCommand(argv: string[]): Command {
       reconnects: { type: 'string' },
       participants: { type: 'string' },
       seed: { type: 'string' },
+      faults: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     }, 'simulate');
     if (values.help) return { kind: 'help', text: SIMULATE_HELP };
@@ -419,6 +427,7 @@ export function parseCommand(argv: string[]): Command {
       reconnects: share('--reconnects', values.reconnects as string | undefined) ?? 0,
       participants: number('--participants', values.participants as string | undefined, { integer: true }) ?? 6,
       seed: number('--seed', values.seed as string | undefined, { integer: true }) ?? 1,
+      faults: share('--faults', values.faults as string | undefined) ?? 0,
     };
   }
   if (sub === 'replay') {
@@ -456,6 +465,7 @@ export function parseCommand(argv: string[]): Command {
       interval: { type: 'string' },
       rooms: { type: 'string' },
       churn: { type: 'string' },
+      faults: { type: 'string' },
       duration: { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
@@ -471,6 +481,7 @@ export function parseCommand(argv: string[]): Command {
       intervalMs: duration('--interval', values.interval as string | undefined) ?? 1000,
       rooms: number('--rooms', values.rooms as string | undefined, { integer: true, min: 1 }) ?? 4,
       churn: number('--churn', values.churn as string | undefined) ?? 2,
+      faults: share('--faults', values.faults as string | undefined) ?? 0,
       durationMs,
       logLevel,
       logFormat: logFormatFlag(values['log-format'] as string | undefined),

@@ -298,13 +298,18 @@ async function runCheck(cfg: DaemonConfig, configPath: string | undefined, io: C
   return EXIT_OK;
 }
 
+/** 0.2 → "20%", 0.005 → "0.5%". */
+function percent(share: number): string {
+  return `${Number((share * 100).toPrecision(3))}%`;
+}
+
 /** Names for a banner: the first ten, then how many more (`--rooms 100000` printed every one). */
 function listSome(names: readonly string[], most = 10): string {
   return names.length <= most ? names.join(', ') : `${names.slice(0, most).join(', ')} … and ${names.length - most} more (${names.length} rooms)`;
 }
 
 async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'simulate' }>, io: CliIO): Promise<number> {
-  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, reconnects: c.reconnects, initialParticipants: c.participants, seed: c.seed });
+  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, reconnects: c.reconnects, initialParticipants: c.participants, seed: c.seed, faults: c.faults });
   let url: string;
   try {
     url = await sim.listen(c.port, c.host);
@@ -321,7 +326,9 @@ async function simulate(c: Extract<ReturnType<typeof parseCommand>, { kind: 'sim
   io.stdout.write(
     `Simulated Daily presence API listening at ${url}${everywhere ? ' (every interface: from another machine, use this one\'s address)' : ''}\n` +
       `  rooms: ${listSome(sim.roomNames)}\n` +
-      `  churn: ${c.churn} change(s)/s\n\n` +
+      `  churn: ${c.churn} change(s)/s\n` +
+      (c.faults > 0 ? `  faults: ${percent(c.faults)} of requests answered with a random passing fault\n` : '') +
+      '\n' +
       `Watch it with:\n  DAILY_API_URL=${local} DAILY_API_KEY=${sim.apiKey} presence-watcher --all-rooms --interval 2s\n`,
   );
   await signals.received;
@@ -334,7 +341,7 @@ async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }
   // the demo talks only to its own simulator on 127.0.0.1: a proxy set for the real world must not catch it
   ignoreProxyEnv();
   // one departure in five a reconnect, as on real calls: its pair of events comes marked sameUserAs
-  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, reconnects: 0.2, initialParticipants: c.rooms * 2, seed: Date.now() % 100_000 });
+  const sim = new DailySimulator({ rooms: c.rooms, churn: c.churn, reconnects: 0.2, initialParticipants: c.rooms * 2, seed: Date.now() % 100_000, faults: c.faults });
   let cfg: DaemonConfig;
   try {
     // checked before the simulator starts: a bad --interval is a usage error, not a crash after the banner
@@ -354,7 +361,10 @@ async function demo(c: Extract<ReturnType<typeof parseCommand>, { kind: 'demo' }
   cfg = { ...cfg, apiUrl: url };
   io.stderr.write(
     `presence-watcher demo: simulated domain at ${url} with rooms ${listSome(sim.roomNames)}; ` +
-      `events appear below as NDJSON, logs go to stderr. Ctrl-C to stop.\n`,
+      `events appear below as NDJSON, logs go to stderr. Ctrl-C to stop.\n` +
+      (c.faults > 0
+        ? `It fails ${percent(c.faults)} of requests at random: the warnings are the watcher retrying, and no event comes of a failed request.\n`
+        : ''),
   );
   try {
     return await runDaemon(cfg, io, c.durationMs === undefined ? undefined : { stopAfterMs: c.durationMs });

@@ -36,6 +36,26 @@ const FAULT_KIND_SET: Record<SimulatorFault['kind'], true> = {
 };
 const FAULT_KINDS: readonly string[] = Object.keys(FAULT_KIND_SET);
 
+/**
+ * What `faults` draws from: what Daily, or the network and proxies between it and the watcher, can
+ * answer for a while. Not the answers that are no passing trouble (401, 403, 404, 400), which stop
+ * the watcher or the room, nor a hang, which holds a room for the whole request timeout.
+ */
+const RANDOM_FAULTS: readonly SimulatorFault[] = [
+  { kind: 'status', status: 500 },
+  { kind: 'status', status: 502 },
+  { kind: 'status', status: 503 },
+  { kind: 'status', status: 504 },
+  { kind: 'status', status: 429, retryAfter: '1' },
+  { kind: 'reset' },
+  { kind: 'truncated' },
+  { kind: 'malformed' },
+  { kind: 'delay', ms: 2000 },
+  { kind: 'partial' },
+];
+// GET /presence has no total_count, so no partial answer of it can be told apart from a full one
+const RANDOM_DOMAIN_FAULTS = RANDOM_FAULTS.filter((f) => f.kind !== 'partial');
+
 export interface FaultRule {
   fault: SimulatorFault;
   /** `room` (any room), `domain` (GET /presence), a room name, or `any`. Default `any`. */
@@ -86,6 +106,14 @@ export interface SimulatorOptions {
   defaultLimit?: number;
   /** Gzip the answer to a request that accepts it, as a server or proxy in front of Daily may. Default false. */
   compress?: boolean;
+  /**
+   * The share of requests (0–1) answered with a random passing fault: a 500, 502, 503 or 504, a 429
+   * asking for 1 s, a reset connection, a 200 cut off halfway or not JSON, the answer 2 s late, or a
+   * room's list with half its people missing (and the full `total_count`). Drawn from a generator of
+   * its own, from `seed`, so a seed gives the same people with faults or without. A fault queued
+   * with `inject` comes first. Default 0.
+   */
+  faults?: number;
   now?: () => number;
 }
 
@@ -97,7 +125,7 @@ export interface SimulatorEvents {
 
 export const SIMULATOR_API_KEY = 'sim_local_key';
 
-const SIMULATOR_OPTIONS = ['apiKey', 'rooms', 'churn', 'reconnects', 'initialParticipants', 'seed', 'defaultLimit', 'compress', 'now'] as const;
+const SIMULATOR_OPTIONS = ['apiKey', 'rooms', 'churn', 'reconnects', 'initialParticipants', 'seed', 'defaultLimit', 'compress', 'faults', 'now'] as const;
 const simulatorOptionsChecked: SameKeys<keyof SimulatorOptions, (typeof SIMULATOR_OPTIONS)[number]> = true;
 void simulatorOptionsChecked;
 
@@ -127,6 +155,9 @@ function checkSimulatorOptions(opts: SimulatorOptions): void {
   whole('defaultLimit', 1);
   if (opts.now !== undefined && typeof opts.now !== 'function') throw new TypeError('simulator: now must be a function returning ms since the epoch');
   if (opts.compress !== undefined && typeof opts.compress !== 'boolean') throw new TypeError(`simulator: compress must be true or false, got ${shownValue(opts.compress)}`);
+  if (opts.faults !== undefined && !(typeof opts.faults === 'number' && opts.faults >= 0 && opts.faults <= 1)) {
+    throw new RangeError(`simulator: faults must be a share of requests from 0 to 1, got ${shownValue(opts.faults)}`);
+  }
 }
 
 /**
@@ -147,6 +178,8 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
   readonly #population: number;
   readonly #defaultLimit: number | undefined;
   readonly #compress: boolean;
+  readonly #faultShare: number;
+  readonly #faultRandom: () => number;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #churnTimer: NodeJS.Timeout | undefined;
@@ -165,6 +198,9 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     if (!(typeof this.#reconnects === 'number' && this.#reconnects >= 0 && this.#reconnects <= 1)) throw new RangeError(`simulator: reconnects must be a share from 0 to 1, got ${shownValue(opts.reconnects)}`);
     this.#defaultLimit = opts.defaultLimit;
     this.#compress = opts.compress === true;
+    this.#faultShare = opts.faults ?? 0;
+    // its own stream: drawing from the presence's would make a seed's people depend on the faults
+    this.#faultRandom = seededRandom((opts.seed ?? 1) ^ 0x5bd1e995);
     const rooms = opts.rooms ?? 3;
     const names =
       typeof rooms === 'number'
@@ -371,6 +407,12 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     return rule.fault;
   }
 
+  #randomFault(target: string): SimulatorFault | undefined {
+    if (this.#faultShare === 0 || this.#faultRandom() >= this.#faultShare) return undefined;
+    const kinds = target === '*' ? RANDOM_DOMAIN_FAULTS : RANDOM_FAULTS;
+    return kinds[Math.floor(this.#faultRandom() * kinds.length)];
+  }
+
   /** An answer, gzipped when the simulator compresses and the request accepts it. */
   #write(req: IncomingMessage, res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): boolean {
     const gzip = this.#compress && /\bgzip\b/i.test(String(req.headers['accept-encoding'] ?? ''));
@@ -416,7 +458,7 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
       return;
     }
 
-    const fault = this.#takeFault(target);
+    const fault = this.#takeFault(target) ?? this.#randomFault(target);
     if (fault) {
       switch (fault.kind) {
         case 'status': {
