@@ -1003,8 +1003,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       participants = applied.count;
       rooms = participants > 0 ? 1 : 0;
       partial = !applied.complete;
-      // Daily's joinTimes are whole seconds: someone listed since who joined in that second is an arrival
-      if (first) this.#firstAnswer.set(target, { at: Math.floor(wall / 1000) * 1000, partial });
+      if (first) this.#firstAnswer.set(target, { at: wall, partial });
       else if (partial && firstAnswer) firstAnswer.partial = true;
       this.#notePartial(target, partial, participants, applied.totalCount);
     }

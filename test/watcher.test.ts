@@ -136,7 +136,8 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       h.watcher.start();
       await waitFor(h.watcher, 'ready', () => h!.watcher.isReady, 5000, 'ready');
       expect(h.watcher.partialRooms).toEqual(['a']);
-      const eve = h.sim.join('a', { userName: 'Eve' });
+      // (to the ms: the simulator's own join times are whole seconds, as Daily's, and this one could fall in the first answer's)
+      const eve = h.sim.join('a', { userName: 'Eve', joinTimeMs: Date.now() });
       h.sim.join('b', { userName: 'Old', joinTimeMs: early });
       await waitFor(h.watcher, 'poll', () => h!.watcher.snapshot('a').length === 5 && h!.watcher.snapshot('b').length === 2, 5000, 'everyone listed');
       const marks = h.events.map((e) => `${e.type}:${e.participant.userName}${e.type === 'join' && e.initial ? ' (initial)' : ''}`);
