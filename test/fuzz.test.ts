@@ -167,7 +167,7 @@ describe('fuzz: messages a person reads', () => {
       if (which === 1) made.push(['WebhookSink', () => new lib.WebhookSink(random() < 0.2 ? (v as never) : ({ url: 'http://127.0.0.1:9/h', [pick(['timeoutMs', 'concurrency', 'headers', 'secret', 'name'])]: v } as never))]);
       if (which === 2) made.push(['SlackSink', () => new lib.SlackSink(random() < 0.2 ? (v as never) : ({ url: 'https://hooks.slack.com/services/T/B/x', [pick(['timeoutMs', 'minIntervalMs', 'roomUrl', 'name'])]: v } as never))]);
       if (which === 3) made.push(['DailyClient', () => new lib.DailyClient(random() < 0.2 ? (v as never) : ({ apiKey: 'k', [pick(['apiUrl', 'timeoutMs', 'maxBodyBytes'])]: v } as never))]);
-      if (which === 4) made.push(['simulator', () => new lib.DailySimulator(random() < 0.2 ? (v as never) : ({ [pick(['rooms', 'churn', 'reconnects', 'initialParticipants', 'seed', 'defaultLimit', 'compress', 'apiKey'])]: v } as never))]);
+      if (which === 4) made.push(['simulator', () => new lib.DailySimulator(random() < 0.2 ? (v as never) : ({ [pick(['rooms', 'churn', 'reconnects', 'initialParticipants', 'seed', 'defaultLimit', 'compress', 'faults', 'apiKey'])]: v } as never))]);
       if (which === 5) made.push(['RateLimiter', () => new lib.RateLimiter({ [pick(['maxRps', 'maxPer5s'])]: v } as never)]);
     }
     const bad: string[] = [];

@@ -99,7 +99,10 @@ export interface SimulatorOptions {
    * reload. Default 0.
    */
   reconnects?: number;
-  /** People placed in rooms at start. Default 0. */
+  /**
+   * People placed in rooms at start, as in a call under way: they joined over the minutes before
+   * (the last 47 s before the start, the one before 94 s, …). Default 0.
+   */
   initialParticipants?: number;
   seed?: number;
   /** Cap on participants a room answer returns when no limit is sent (Daily's is undocumented). Default unlimited. */
@@ -207,7 +210,10 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
         ? Array.from({ length: rooms }, (_, i) => ROOM_NAMES[i] ?? `room-${i + 1}`)
         : rooms;
     for (const name of names) this.createRoom(name);
-    for (let i = 0; i < (opts.initialParticipants ?? 0); i++) this.#randomJoin();
+    // no draw for the join times: a seed's people stay the ones it always gave
+    const present = opts.initialParticipants ?? 0;
+    const start = Math.floor(this.#now() / 1000) * 1000;
+    for (let i = 0; i < present; i++) this.#randomJoin(start - (present - i) * 47_000);
     this.#population = Math.max(opts.initialParticipants ?? 0, 2 * names.length);
   }
 
@@ -376,10 +382,10 @@ export class DailySimulator extends EventEmitter<SimulatorEvents> {
     }
   }
 
-  #randomJoin(): void {
+  #randomJoin(joinTimeMs?: number): void {
     const rooms = this.roomNames;
     if (rooms.length === 0) return;
-    this.join(rooms[Math.floor(this.#random() * rooms.length)]!);
+    this.join(rooms[Math.floor(this.#random() * rooms.length)]!, joinTimeMs === undefined ? {} : { joinTimeMs });
   }
 
   #churnTick(tickMs: number): void {
