@@ -318,9 +318,12 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   /**
-   * Room mode: when this run took each room's first snapshot (wall ms), and whether any answer of
-   * the room was partial since. Someone a partial answer left out shows up later with a joinTime
-   * from before that first snapshot: they were there all along, so the join is marked initial.
+   * Room mode: when this run took each room's first snapshot (wall ms), or when the state it
+   * resumed from was saved, and whether any answer of the room was partial since. Someone a
+   * partial answer left out shows up later with a joinTime from more than Daily's lag (15 s) before
+   * then: a whole answer would have listed them, so they were there all along and the join is
+   * marked initial. Who joined in those 15 s is an arrival, as in a room whose answers are whole
+   * (Daily may not have listed them yet); so is who joined while the daemon was stopped.
    */
   readonly #firstAnswer = new Map<string, { at: number; partial: boolean }>();
   /** Rooms whose answer named a participant id twice, warned of once each (#noteRepeatedIds). */
@@ -589,6 +592,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     }
     if (this.#rooms) {
       const watched = new Set(this.#rooms);
+      const savedAt = Date.parse(state.savedAt);
       const kept: Pick<SavedState, ByRoom> = { rooms: {} };
       for (const key of BY_ROOM) {
         for (const [room, value] of Object.entries(state[key] ?? {})) if (!watched.has(room)) setOwn((kept[key] ??= {}) as Record<string, unknown>, room, value);
@@ -609,7 +613,11 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
           this.#sameUser.seed(room, list);
         }
         // in domain mode an absent room was empty; in room mode it was never seen
-        if (list || state.mode === 'domain') this.#roomState.set(room, new RoomTracker(room, list ?? [], ownValue(state.updates, room)));
+        if (list || state.mode === 'domain') {
+          this.#roomState.set(room, new RoomTracker(room, list ?? [], ownValue(state.updates, room)));
+          // someone a partial list left out before the stop, listed after it, joined before the save
+          if (!Number.isNaN(savedAt)) this.#firstAnswer.set(room, { at: savedAt, partial: false });
+        }
       }
     } else {
       // a state taken room by room says nothing of the domain's other rooms: their people were there already
@@ -995,7 +1003,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // in applyText, the tracker as before it: a failed poll, as before)
       const first = !tracker.primed;
       const firstAnswer = this.#firstAnswer.get(target);
-      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined, ...(firstAnswer?.partial ? { initialBefore: firstAnswer.at } : {}) });
+      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined, ...(firstAnswer?.partial ? { initialBefore: firstAnswer.at - DOMAIN_DATA_LAG_MS } : {}) });
       const all = this.#sameUser.mark(applied.events);
       this.#noteRepeatedIds(tracker.repeatedIdRooms);
       changed = first || all.length > 0;
