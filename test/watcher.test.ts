@@ -93,6 +93,49 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     await waitFor(h.watcher, 'event', () => h!.events.some((e) => e.participant.id === fay.id));
   });
 
+  it.each([
+    ['room by room', false],
+    ['GET /presence', true],
+  ])("%s, against random churn with reconnects and a third of requests failing at random: every event is a change made, none from a failure, and the last snapshot is the truth", async (_name, allRooms) => {
+    h = await startHarness({ rooms: 4, initialParticipants: 10, reconnects: 0.2, seed: 21, faults: 0.33 }, { ...(allRooms ? { allRooms: true } : {}), requestTimeoutMs: 500 });
+    const sim = h.sim;
+    const key = (room: string, id: string) => `${room}/${id}`;
+    const atStart = new Set(sim.roomNames.flatMap((r) => sim.presence(r).map((p) => key(r, p.id))));
+    const made = { join: new Set(atStart), leave: new Set<string>(), update: new Set<string>() };
+    sim.on('change', (c) => made[c.type].add(key(c.room, c.participant.id)));
+    // changes a poll once the first snapshot is in (failed polls too; GET /presence polls a quarter
+    // as often as four rooms, so two): driven by the watcher, not by a clock
+    let changes = 0;
+    h.watcher.on('poll', () => {
+      for (let i = 0; i < (allRooms ? 2 : 1) && h!.watcher.isReady && changes < 70; i++, changes++) sim.randomChange();
+    });
+    h.watcher.start();
+    await waitFor(h.watcher, 'poll', () => changes >= 70, 15_000, '70 changes');
+    // nothing changes from here: three good polls of every target settle it
+    await Promise.all(h.watcher.targets.map((t) => polls(h!.watcher, 3, t, 15_000)));
+
+    const problems: string[] = [];
+    const joined = new Set<string>();
+    for (const e of h.events) {
+      const k = key(e.room, e.participant.id);
+      if (!made[e.type].has(k)) problems.push(`${e.type} of ${k} (${e.participant.userName}), which never happened`);
+      if (e.type === 'join') {
+        if (joined.has(k)) problems.push(`a second join of ${k}`);
+        joined.add(k);
+        if ((e.initial === true) !== atStart.has(k)) problems.push(`${k} (${e.participant.userName}) ${atStart.has(k) ? 'was there at the start, but joined' : 'came later, but joined initial'}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(new Set(h.events.map((e) => e.id)).size).toBe(h.events.length);
+    for (const room of sim.roomNames) expect(h.watcher.snapshot(room).map((p) => p.id).sort(), room).toEqual(sim.presence(room).map((p) => p.id).sort());
+    // it really was churn under faults: arrivals, departures, renames, reconnects marked, and failed polls
+    for (const type of ['join', 'leave', 'update'] as const) expect(h.events.filter((e) => e.type === type && !(e.type === 'join' && e.initial)).length, type).toBeGreaterThan(0);
+    expect(h.events.some((e) => e.sameUserAs !== undefined)).toBe(true);
+    const faulted = sim.requests.filter((r) => r.fault !== undefined).length;
+    expect(faulted).toBeGreaterThan(5);
+    expect(faulted).toBeGreaterThan(sim.requests.length * 0.15);
+  });
+
   it("a flaky API (the simulator's random faults, a quarter of requests): exactly the changes made, none from a failure", async () => {
     h = await startHarness({ rooms: ['a', 'b'], seed: 13, faults: 0.25 }, { requestTimeoutMs: 300 });
     const people = [h.sim.join('a', { userName: 'Ada' }), h.sim.join('a', { userName: 'Ben' }), h.sim.join('b', { userName: 'Cy' })];
