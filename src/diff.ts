@@ -25,9 +25,9 @@ export interface DiffOptions {
   initial?: boolean;
   /**
    * Ms since the epoch: a join of someone whose `joinTime` is before it is marked `initial` as well.
-   * The watcher gives a room's first answer's time once one of its answers was partial: a person
-   * listed for the first time with a joinTime from before it was there all along, left out of a
-   * partial list, and is no arrival.
+   * The watcher gives 15 s (Daily's lag) before a room's first answer once one of its answers was
+   * partial: a person listed for the first time with a joinTime from before then was there all
+   * along, left out of a partial list, and is no arrival.
    */
   initialBefore?: number;
 }

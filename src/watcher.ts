@@ -22,8 +22,8 @@ import { shownValue } from './util/text.js';
 import { ownValue, setOwn } from './util/record.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
-/** How far behind Daily says GET /presence can be. */
-const DOMAIN_DATA_LAG_MS = 15_000;
+/** How far behind Daily says GET /presence can be (said of the domain's; taken for a room's too). */
+const DATA_LAG_MS = 15_000;
 /** A room's partial snapshots are logged when they start and then at most this often. */
 const PARTIAL_WARN_EVERY_MS = 60 * 60_000;
 /** How many rooms a repeated participant id is warned of for, at most (one warning a room). */
@@ -68,8 +68,8 @@ export function notDailyBase(apiUrl: string): string | undefined {
 
 /** Daily's GET /presence lags by up to 15 s: why polling it faster spends requests for nothing, or undefined. */
 export function fasterThanDomainData(intervalMs: number, apiUrl: string): string | undefined {
-  if (!(intervalMs < DOMAIN_DATA_LAG_MS && isDaily(apiUrl))) return undefined;
-  return `polling GET /presence every ${formatDuration(intervalMs)}: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing (an interval of 15s spends ${Math.round(DOMAIN_DATA_LAG_MS / intervalMs)}× fewer requests of the budget your other software shares)`;
+  if (!(intervalMs < DATA_LAG_MS && isDaily(apiUrl))) return undefined;
+  return `polling GET /presence every ${formatDuration(intervalMs)}: Daily's domain-wide presence lags by up to 15 s and polling it more often gains nothing (an interval of 15s spends ${Math.round(DATA_LAG_MS / intervalMs)}× fewer requests of the budget your other software shares)`;
 }
 
 /** Why polling `rooms` rooms every `intervalMs` cannot keep to the interval within `maxRps`, or undefined. */
@@ -1003,7 +1003,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // in applyText, the tracker as before it: a failed poll, as before)
       const first = !tracker.primed;
       const firstAnswer = this.#firstAnswer.get(target);
-      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined, ...(firstAnswer?.partial ? { initialBefore: firstAnswer.at - DOMAIN_DATA_LAG_MS } : {}) });
+      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined, ...(firstAnswer?.partial ? { initialBefore: firstAnswer.at - DATA_LAG_MS } : {}) });
       const all = this.#sameUser.mark(applied.events);
       this.#noteRepeatedIds(tracker.repeatedIdRooms);
       changed = first || all.length > 0;
