@@ -169,6 +169,22 @@ abstract class Tracker {
     return this.#order.length;
   }
 
+  /**
+   * Daily's own clock when the people tracked were last listed: the latest `joinTime` + `duration`
+   * among them (ms since the epoch, to the second; Daily counts duration to the time of its answer).
+   * Undefined with nobody tracked, or no readable time. The watcher's line for initial joins after
+   * a partial answer is drawn on it, so that a host clock off from Daily's cannot move it.
+   */
+  lastListedAt(): number | undefined {
+    let latest: number | undefined;
+    for (const s of this.#order) {
+      const d = s.duration;
+      const t = typeof s.joinTime === 'string' && typeof d === 'number' ? Date.parse(s.joinTime) + d * 1000 : Number.NaN;
+      if (Number.isFinite(t) && (latest === undefined || t > latest)) latest = t;
+    }
+    return latest;
+  }
+
   /** Whether a snapshot or a saved state was ever applied. */
   get primed(): boolean {
     return this.#primed;

@@ -318,12 +318,14 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   /**
-   * Room mode: when this run took each room's first snapshot (wall ms), or when the state it
-   * resumed from was saved, and whether any answer of the room was partial since. Someone a
-   * partial answer left out shows up later with a joinTime from more than Daily's lag (15 s) before
-   * then: a whole answer would have listed them, so they were there all along and the join is
-   * marked initial. Who joined in those 15 s is an arrival, as in a room whose answers are whole
-   * (Daily may not have listed them yet); so is who joined while the daemon was stopped.
+   * Room mode: when this run took each room's first snapshot, or when the room was last listed
+   * before the state it resumed from was saved (ms, on Daily's clock as its people's join times and
+   * durations give it: a host clock off from Daily's cannot move the line), and whether any answer
+   * of the room was partial since. Someone a partial answer left out shows up later with a
+   * joinTime from more than Daily's lag (15 s) before then: a whole answer would have listed them,
+   * so they were there all along and the join is marked initial. Who joined in those 15 s is an
+   * arrival, as in a room whose answers are whole (Daily may not have listed them yet); so is who
+   * joined while the daemon was stopped.
    */
   readonly #firstAnswer = new Map<string, { at: number; partial: boolean }>();
   /** Rooms whose answer named a participant id twice, warned of once each (#noteRepeatedIds). */
@@ -615,8 +617,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         // in domain mode an absent room was empty; in room mode it was never seen
         if (list || state.mode === 'domain') {
           this.#roomState.set(room, new RoomTracker(room, list ?? [], ownValue(state.updates, room)));
-          // someone a partial list left out before the stop, listed after it, joined before the save
-          if (!Number.isNaN(savedAt)) this.#firstAnswer.set(room, { at: savedAt, partial: false });
+          // someone a partial list left out before the stop, listed after it, joined before the room's
+          // last answer then (on Daily's clock, from its people; the save's time when it had nobody)
+          const line = this.#roomState.get(room)!.lastListedAt() ?? savedAt;
+          if (!Number.isNaN(line)) this.#firstAnswer.set(room, { at: line, partial: false });
         }
       }
     } else {
@@ -1011,7 +1015,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       participants = applied.count;
       rooms = participants > 0 ? 1 : 0;
       partial = !applied.complete;
-      if (first) this.#firstAnswer.set(target, { at: wall, partial });
+      // the line on Daily's clock (its answer's people: join time + duration), on the host's when it listed nobody
+      if (first) this.#firstAnswer.set(target, { at: tracker.lastListedAt() ?? wall, partial });
       else if (partial && firstAnswer) firstAnswer.partial = true;
       this.#notePartial(target, partial, participants, applied.totalCount);
     }

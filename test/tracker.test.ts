@@ -83,6 +83,19 @@ describe('RoomTracker', () => {
     expect(Math.max(...counts.values())).toBeGreaterThan(1); // and people updated more than once
   });
 
+  it("lastListedAt: Daily's clock when the people tracked were last listed (the latest join time + duration), undefined with nobody or no readable time", () => {
+    const t = new RoomTracker('r');
+    expect(t.lastListedAt()).toBeUndefined();
+    t.apply([{ id: 'a', joinTime: '2026-01-01T10:00:00.000Z', duration: 90 }, { id: 'b', joinTime: '2026-01-01T10:01:00.000Z', duration: 45 }, { id: 'c', joinTime: 'soon', duration: 5 }, { id: 'd', joinTime: '2026-01-01T11:00:00.000Z', duration: null }], true, { at });
+    expect(t.lastListedAt()).toBe(Date.UTC(2026, 0, 1, 10, 1, 45));
+    // a later answer's durations move it on; a saved state gives it back
+    t.apply([{ id: 'a', joinTime: '2026-01-01T10:00:00.000Z', duration: 200 }], true, { at });
+    expect(t.lastListedAt()).toBe(Date.UTC(2026, 0, 1, 10, 3, 20));
+    expect(new RoomTracker('r', t.participants()).lastListedAt()).toBe(Date.UTC(2026, 0, 1, 10, 3, 20));
+    t.apply([], true, { at });
+    expect(t.lastListedAt()).toBeUndefined();
+  });
+
   it('resumes from a saved state like diffRoom from that state', () => {
     const saved: Participant[] = [toParticipant({ id: 'a', userName: 'A' }), toParticipant({ id: 'b', userName: 'B' })];
     const tracker = new RoomTracker('r', saved);

@@ -201,7 +201,8 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     const ada = h.sim.join('a', { userName: 'Ada', joinTimeMs: savedAt - 60_000 });
     h.sim.join('a', { userName: 'Ben', joinTimeMs: savedAt - 60_000 });
     h.sim.join('a', { userName: 'Cy', joinTimeMs: savedAt + 10_000 });
-    const saved = { version: 1 as const, savedAt: new Date(savedAt).toISOString(), mode: 'rooms' as const, rooms: { a: [h.sim.presence('a')[0]!] } };
+    // Ada as the last answer before the save listed her: her duration then (60 s) puts that answer at savedAt
+    const saved = { version: 1 as const, savedAt: new Date(savedAt).toISOString(), mode: 'rooms' as const, rooms: { a: [{ ...h.sim.presence('a')[0]!, duration: 60 }] } };
     expect(saved.rooms.a[0]!.id).toBe(ada.id);
     await h.watcher.stop();
     const w = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], initialState: saved });
@@ -213,6 +214,41 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     try {
       await waitFor(w, 'poll', () => w.snapshot('a').length === 3, 5000, 'everyone listed');
       expect(events.map((e) => `${e.type}:${e.participant.userName}${e.type === 'join' && e.initial ? ' (initial)' : ''}`)).toEqual(['join:Ben (initial)', 'join:Cy']);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it("the line for initial joins is on Daily's clock: a host clock a minute ahead, or a room that failed for a while before the save, does not make an arrival initial", async () => {
+    // the host a minute ahead of Daily: on its clock the line would pass Eve's join
+    h = await startHarness({ rooms: ['a'] }, { now: () => Date.now() + 60_000 });
+    for (const name of ['Ada', 'Ben']) h.sim.join('a', { userName: name, joinTimeMs: Date.now() - 60_000 });
+    h.sim.inject({ fault: { kind: 'partial' }, on: 'a', times: 2 });
+    // joined right after the first answer, and left out of the second (the last listed goes first)
+    h.watcher.once('ready', () => h!.sim.join('a', { userName: 'Eve', joinTimeMs: Date.now() }));
+    h.watcher.start();
+    await waitFor(h.watcher, 'poll', () => h!.watcher.snapshot('a').length === 3, 5000, 'everyone listed');
+    const marks = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.userName}${e.type === 'join' && e.initial ? ' (initial)' : ''}`);
+    expect(marks(h.events)).toEqual(['join:Ada (initial)', 'join:Ben (initial)', 'join:Eve']);
+    await h.close();
+    h = undefined;
+
+    // resumed: the room's last answer before the save was two minutes before it (its polls failed
+    // after), and Cy joined in between; on the save's time she would be initial
+    h = await startHarness({ rooms: ['a'] }, {});
+    const lastListed = Date.now() - 120_000;
+    h.sim.join('a', { userName: 'Ada', joinTimeMs: lastListed - 60_000 });
+    h.sim.join('a', { userName: 'Cy', joinTimeMs: lastListed + 60_000 });
+    const saved = { version: 1 as const, savedAt: new Date(Date.now() - 10_000).toISOString(), mode: 'rooms' as const, rooms: { a: [{ ...h.sim.presence('a')[0]!, duration: 60 }] } };
+    await h.watcher.stop();
+    const w = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], initialState: saved });
+    const events: PresenceEvent[] = [];
+    w.on('event', (e) => events.push(e));
+    h.sim.inject({ fault: { kind: 'partial' }, on: 'a' });
+    w.start();
+    try {
+      await waitFor(w, 'poll', () => w.snapshot('a').length === 2, 5000, 'everyone listed');
+      expect(marks(events)).toEqual(['join:Cy']);
     } finally {
       await w.stop();
     }
