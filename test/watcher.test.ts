@@ -14,6 +14,24 @@ afterEach(async () => {
 });
 
 const summary = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.room}:${e.participant.userName}`);
+/** type:name, and (initial) on a join so marked. */
+const marks = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.userName}${e.type === 'join' && e.initial ? ' (initial)' : ''}`);
+
+/** A watcher of room a resumed from `saved`, whose first answer is partial: what it reports until it lists `everyone`. */
+async function resumedWithPartialAnswer(h: Harness, saved: SavedState, everyone: number): Promise<string[]> {
+  await h.watcher.stop();
+  const w = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], initialState: saved });
+  const events: PresenceEvent[] = [];
+  w.on('event', (e) => events.push(e));
+  h.sim.inject({ fault: { kind: 'partial' }, on: 'a' });
+  w.start();
+  try {
+    await waitFor(w, 'poll', () => w.snapshot('a').length === everyone, 5000, 'everyone listed');
+    return marks(events);
+  } finally {
+    await w.stop();
+  }
+}
 
 describe('PresenceWatcher against the simulator over HTTP', () => {
   it('emits initial joins, then joins, updates and leaves as presence changes', async () => {
@@ -185,9 +203,9 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
       const eve = h.sim.join('a', { userName: 'Eve', joinTimeMs: Date.now() });
       h.sim.join('b', { userName: 'Old', joinTimeMs: early });
       await waitFor(h.watcher, 'poll', () => h!.watcher.snapshot('a').length === 6 && h!.watcher.snapshot('b').length === 2, 5000, 'everyone listed');
-      const marks = h.events.map((e) => `${e.type}:${e.participant.userName}${e.type === 'join' && e.initial ? ' (initial)' : ''}`);
-      if (ignoreInitial) expect(marks.sort()).toEqual(['join:Dot', 'join:Eve', 'join:Old']);
-      else expect(marks.sort()).toEqual(['join:Ada (initial)', 'join:Ben (initial)', 'join:Bo (initial)', 'join:Cy (initial)', 'join:Di (initial)', 'join:Dot', 'join:Eve', 'join:Old']);
+      const got = marks(h.events).sort();
+      if (ignoreInitial) expect(got).toEqual(['join:Dot', 'join:Eve', 'join:Old']);
+      else expect(got).toEqual(['join:Ada (initial)', 'join:Ben (initial)', 'join:Bo (initial)', 'join:Cy (initial)', 'join:Di (initial)', 'join:Dot', 'join:Eve', 'join:Old']);
       expect(h.events.find((e) => e.participant.id === eve.id)).toMatchObject({ type: 'join' });
       expect(h.watcher.partialRooms).toEqual([]);
       await h.close();
@@ -204,19 +222,8 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     // Ada as the last answer before the save listed her: her duration then (60 s) puts that answer at savedAt
     const saved = { version: 1 as const, savedAt: new Date(savedAt).toISOString(), mode: 'rooms' as const, rooms: { a: [{ ...h.sim.presence('a')[0]!, duration: 60 }] } };
     expect(saved.rooms.a[0]!.id).toBe(ada.id);
-    await h.watcher.stop();
-    const w = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], initialState: saved });
-    const events: PresenceEvent[] = [];
-    w.on('event', (e) => events.push(e));
     // the first answer after the restart lists Ada alone, of three
-    h.sim.inject({ fault: { kind: 'partial' }, on: 'a' });
-    w.start();
-    try {
-      await waitFor(w, 'poll', () => w.snapshot('a').length === 3, 5000, 'everyone listed');
-      expect(events.map((e) => `${e.type}:${e.participant.userName}${e.type === 'join' && e.initial ? ' (initial)' : ''}`)).toEqual(['join:Ben (initial)', 'join:Cy']);
-    } finally {
-      await w.stop();
-    }
+    expect(await resumedWithPartialAnswer(h, saved, 3)).toEqual(['join:Ben (initial)', 'join:Cy']);
   });
 
   it("the line for initial joins is on Daily's clock: a host clock a minute ahead, or a room that failed for a while before the save, does not make an arrival initial", async () => {
@@ -228,7 +235,6 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     h.watcher.once('ready', () => h!.sim.join('a', { userName: 'Eve', joinTimeMs: Date.now() }));
     h.watcher.start();
     await waitFor(h.watcher, 'poll', () => h!.watcher.snapshot('a').length === 3, 5000, 'everyone listed');
-    const marks = (events: PresenceEvent[]) => events.map((e) => `${e.type}:${e.participant.userName}${e.type === 'join' && e.initial ? ' (initial)' : ''}`);
     expect(marks(h.events)).toEqual(['join:Ada (initial)', 'join:Ben (initial)', 'join:Eve']);
     await h.close();
     h = undefined;
@@ -240,18 +246,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     h.sim.join('a', { userName: 'Ada', joinTimeMs: lastListed - 60_000 });
     h.sim.join('a', { userName: 'Cy', joinTimeMs: lastListed + 60_000 });
     const saved = { version: 1 as const, savedAt: new Date(Date.now() - 10_000).toISOString(), mode: 'rooms' as const, rooms: { a: [{ ...h.sim.presence('a')[0]!, duration: 60 }] } };
-    await h.watcher.stop();
-    const w = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], initialState: saved });
-    const events: PresenceEvent[] = [];
-    w.on('event', (e) => events.push(e));
-    h.sim.inject({ fault: { kind: 'partial' }, on: 'a' });
-    w.start();
-    try {
-      await waitFor(w, 'poll', () => w.snapshot('a').length === 2, 5000, 'everyone listed');
-      expect(marks(events)).toEqual(['join:Cy']);
-    } finally {
-      await w.stop();
-    }
+    expect(await resumedWithPartialAnswer(h, saved, 2)).toEqual(['join:Cy']);
   });
 
   it('honours Retry-After (measured at the server)', async () => {
