@@ -89,7 +89,7 @@ export const DOMAIN_TARGET = '*';
 export const ONE_SHOT = Symbol('presence-watcher one snapshot');
 
 /** A saved state's fields keyed by room: what room mode keeps of the rooms it does not watch. */
-const BY_ROOM = ['rooms', 'updates', 'pendingLeaves'] as const;
+const BY_ROOM = ['rooms', 'updates', 'pendingLeaves', 'partialRooms'] as const;
 type ByRoom = (typeof BY_ROOM)[number];
 
 /** The events a watcher emits: a listener for any other is refused (SafeEmitter). */
@@ -620,7 +620,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
           // someone a partial list left out before the stop, listed after it, joined before the room's
           // last answer then (on Daily's clock, from its people; the save's time when it had nobody)
           const line = this.#roomState.get(room)!.lastListedAt() ?? savedAt;
-          if (!Number.isNaN(line)) this.#firstAnswer.set(room, { at: line, partial: false });
+          if (!Number.isNaN(line)) this.#firstAnswer.set(room, { at: line, partial: ownValue(state.partialRooms, room) === true });
         }
       }
     } else {
@@ -660,6 +660,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (this.#client.source !== undefined) state.source = this.#client.source;
     const updates = this.#updateCounts();
     if (Object.keys(updates).length > 0) state.updates = updates;
+    for (const [room, first] of this.#firstAnswer) if (first.partial) setOwn((state.partialRooms ??= {}), room, true);
     const missing = this.#grace.missingSince(wallNow, monotonicNow());
     if (missing.size > 0) {
       state.pendingLeaves = {};

@@ -194,6 +194,34 @@ describe('CLI', () => {
     expect(next.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; participant: { userName: string } })).toMatchObject([{ type: 'leave', participant: { userName: 'Ann' } }]);
   });
 
+  it("--once --state on a room Daily lists only part of (over its cap): someone listed in a later run, there since before the last, is no arrival; a newcomer is", async () => {
+    // Daily answers at most two of the room's people, in the order they joined
+    const capped = new DailySimulator({ rooms: ['big'], defaultLimit: 2 });
+    await capped.listen();
+    cleanup.push(() => capped.close());
+    const e = { DAILY_API_KEY: capped.apiKey, DAILY_API_URL: capped.url };
+    const early = Date.now() - 10 * 60_000;
+    const ann = capped.join('big', { userName: 'Ann', joinTimeMs: early });
+    for (const name of ['Bob', 'Cy', 'Dee']) capped.join('big', { userName: name, joinTimeMs: early + 60_000 });
+    const state = join(dir, 'capped.json');
+    const args = ['--room', 'big', '--once', '--state', state, '--sink', 'stdout:text'];
+    const first = await runCli(args, e);
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, ''))).toEqual(['Ann is in big (already there when watching started)', 'Bob is in big (already there when watching started)']);
+    expect(JSON.parse(readFileSync(state, 'utf8')).partialRooms).toEqual({ big: true });
+    // Ann leaves (a partial list shows no leaves) and Eve arrives: Daily now lists Bob and Cy
+    capped.leave('big', ann.id);
+    capped.join('big', { userName: 'Eve', joinTimeMs: Date.now() });
+    const second = await runCli(args, e);
+    expect(second.code).toBe(0);
+    expect(second.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, ''))).toEqual(['Cy is in big (already there when watching started)']);
+    // Bob and Dee leave: Daily lists Cy and Eve, everyone there, so the list is whole again: Eve came
+    // after the first run, and the leaves a partial list could not show come now
+    for (const p of capped.presence('big').filter((x) => x.userName === 'Bob' || x.userName === 'Dee')) capped.leave('big', p.id);
+    const third = await runCli(args, e);
+    expect(third.stdout.trim().split('\n').map((l) => l.replace(/^\S+ /, ''))).toEqual([expect.stringMatching(/^Eve joined big/), expect.stringMatching(/^Bob left big/), expect.stringMatching(/^Ann left big/)]);
+  });
+
   it('--state through a symbolic link: the state, its outbox and its lock are kept where it points, the link stays, and a daemon given another link to the same file finds it in use', async () => {
     sim.join('standup', { userName: 'Ann' });
     const real = join(dir, 'real');

@@ -130,6 +130,12 @@ describe('FileStateStore', () => {
     expect(readdirSync(join(dir, 'sub'))).toEqual(['state.json']); // no temp file left
     writeFileSync(store.path, JSON.stringify({ ...state, source: 42 }));
     await expect(store.load()).rejects.toThrow(/is corrupt: "source" must be a string/);
+    for (const partialRooms of [{ r: 1 }, ['r'], null]) {
+      writeFileSync(store.path, JSON.stringify({ ...state, partialRooms }));
+      await expect(store.load()).rejects.toThrow(/is corrupt: "partialRooms" must map room names to true/);
+    }
+    writeFileSync(store.path, JSON.stringify({ ...state, partialRooms: { r: true } }));
+    expect(await store.load()).toEqual({ ...state, partialRooms: { r: true } });
   });
 
   it('a state file that is a symbolic link is written where it points, the link kept (a dangling one creates its target)', async () => {

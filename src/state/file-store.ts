@@ -38,6 +38,9 @@ export function savedStateProblem(raw: unknown): string | undefined {
     if (!Array.isArray(list) || !list.every(isParticipant)) return `room "${room}" is not a list of participants`;
   }
   if (r.source !== undefined && typeof r.source !== 'string') return '"source" must be a string';
+  if (r.partialRooms !== undefined && !(r.partialRooms !== null && typeof r.partialRooms === 'object' && !Array.isArray(r.partialRooms) && Object.values(r.partialRooms).every((v) => v === true))) {
+    return '"partialRooms" must map room names to true';
+  }
   return (
     byRoomProblem('pendingLeaves', r.pendingLeaves, (t) => typeof t === 'string' && !Number.isNaN(Date.parse(t)), 'times') ??
     byRoomProblem('updates', r.updates, (n) => Number.isSafeInteger(n) && (n as number) > 0, 'counts')

@@ -32,6 +32,13 @@ export interface SavedState {
    */
   updates?: Record<string, Record<string, number>>;
   /**
+   * Room mode: the rooms any of whose answers was partial (Daily's `total_count` larger than its
+   * list) since they were first watched: room → true. A person such an answer left out, listed
+   * after a restart with a `joinTime` from more than 15 s before the room's last answer, is marked
+   * `initial`; a `--once` run has one answer a room and would not know otherwise. Absent when none was.
+   */
+  partialRooms?: Record<string, true>;
+  /**
    * Where the snapshots were polled from: the API's origin and path (`https://api.daily.co/v1`), as
    * the client's `source` gives it. A watcher polling another source refuses the state
    * (`checkSource`). Absent in states saved before it was recorded, or by a client without one.
