@@ -487,7 +487,7 @@ async function start(cfg: DaemonConfig, io: DaemonIO, held: { lock?: StateLock; 
   keepSecret(cfg);
 
   const deadLetter = openDeadLetter(cfg.deadLetterPath, log, { stdoutSink: cfg.sinks.some((s) => s.type === 'stdout'), statePath: cfg.statePath });
-  const earlier = cfg.deadLetterPath === undefined ? undefined : deadLetterHeld(cfg.deadLetterPath);
+  const earlier = deadLetterHeld(cfg.deadLetterPath);
   if (earlier) log.info({ deadLetter: cfg.deadLetterPath }, earlier);
   const prepared = prepareSinks(cfg, io);
   for (const note of prepared.notes) log[note.level](note.message);

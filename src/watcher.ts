@@ -318,16 +318,16 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   /**
-   * Room mode: when this run took each room's first snapshot, or when the room was last listed
-   * before the state it resumed from was saved (ms, on Daily's clock as its people's join times and
-   * durations give it: a host clock off from Daily's cannot move the line), and whether any answer
-   * of the room was partial since. Someone a partial answer left out shows up later with a
+   * Room mode: each room's line for initial joins, when this run took its first snapshot or when
+   * it was last listed before the state it resumed from was saved (ms, on Daily's clock as its
+   * people's join times and durations give it: a host clock off from Daily's cannot move the line),
+   * and whether any answer of the room was partial since. Someone a partial answer left out shows up later with a
    * joinTime from more than Daily's lag (15 s) before then: a whole answer would have listed them,
    * so they were there all along and the join is marked initial. Who joined in those 15 s is an
    * arrival, as in a room whose answers are whole (Daily may not have listed them yet); so is who
    * joined while the daemon was stopped.
    */
-  readonly #firstAnswer = new Map<string, { at: number; partial: boolean }>();
+  readonly #initialLine = new Map<string, { at: number; partial: boolean }>();
   /** Rooms whose answer named a participant id twice, warned of once each (#noteRepeatedIds). */
   readonly #repeatedIdWarned = new Set<string>();
   readonly #watchdogMs: number;
@@ -616,11 +616,12 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         }
         // in domain mode an absent room was empty; in room mode it was never seen
         if (list || state.mode === 'domain') {
-          this.#roomState.set(room, new RoomTracker(room, list ?? [], ownValue(state.updates, room)));
+          const tracker = new RoomTracker(room, list ?? [], ownValue(state.updates, room));
+          this.#roomState.set(room, tracker);
           // someone a partial list left out before the stop, listed after it, joined before the room's
           // last answer then (on Daily's clock, from its people; the save's time when it had nobody)
-          const line = this.#roomState.get(room)!.lastListedAt() ?? savedAt;
-          if (!Number.isNaN(line)) this.#firstAnswer.set(room, { at: line, partial: ownValue(state.partialRooms, room) === true });
+          const line = tracker.lastListedAt() ?? savedAt;
+          if (!Number.isNaN(line)) this.#initialLine.set(room, { at: line, partial: ownValue(state.partialRooms, room) === true });
         }
       }
     } else {
@@ -660,7 +661,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     if (this.#client.source !== undefined) state.source = this.#client.source;
     const updates = this.#updateCounts();
     if (Object.keys(updates).length > 0) state.updates = updates;
-    for (const [room, first] of this.#firstAnswer) if (first.partial) setOwn((state.partialRooms ??= {}), room, true);
+    for (const [room, line] of this.#initialLine) if (line.partial) setOwn((state.partialRooms ??= {}), room, true);
     const missing = this.#grace.missingSince(wallNow, monotonicNow());
     if (missing.size > 0) {
       state.pendingLeaves = {};
@@ -1007,8 +1008,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // unprimed until a snapshot is applied (an answer read from its text that turns out bad throws
       // in applyText, the tracker as before it: a failed poll, as before)
       const first = !tracker.primed;
-      const firstAnswer = this.#firstAnswer.get(target);
-      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined, ...(firstAnswer?.partial ? { initialBefore: firstAnswer.at - DATA_LAG_MS } : {}) });
+      const line = this.#initialLine.get(target);
+      const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined, ...(line?.partial ? { initialBefore: line.at - DATA_LAG_MS } : {}) });
       const all = this.#sameUser.mark(applied.events);
       this.#noteRepeatedIds(tracker.repeatedIdRooms);
       changed = first || all.length > 0;
@@ -1017,8 +1018,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       rooms = participants > 0 ? 1 : 0;
       partial = !applied.complete;
       // the line on Daily's clock (its answer's people: join time + duration), on the host's when it listed nobody
-      if (first) this.#firstAnswer.set(target, { at: tracker.lastListedAt() ?? wall, partial });
-      else if (partial && firstAnswer) firstAnswer.partial = true;
+      if (first) this.#initialLine.set(target, { at: tracker.lastListedAt() ?? wall, partial });
+      else if (partial && line) line.partial = true;
       this.#notePartial(target, partial, participants, applied.totalCount);
     }
     this.#seen.add(target);

@@ -142,7 +142,7 @@ export async function checkConfig(cfg: DaemonConfig, io: DaemonIO): Promise<Chec
       : 'leaves       at the first poll a person is missing (no --leave-grace)',
   );
   lines.push(`dead-letter  ${cfg.deadLetterPath ? `${cfg.deadLetterPath} (writable)` : 'none: undeliverable events are logged at error level'}`);
-  const earlier = cfg.deadLetterPath === undefined ? undefined : deadLetterHeld(cfg.deadLetterPath);
+  const earlier = deadLetterHeld(cfg.deadLetterPath);
   if (earlier) notes.push(earlier);
   lines.push(...stateLines);
   if (proxyConfigured()) {

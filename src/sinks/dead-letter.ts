@@ -19,10 +19,11 @@ export interface DeadLetter {
 /**
  * What a dead-letter file holds from before, for the daemon's start and `--check-config`: a sentence
  * naming its size and when it was last written, or undefined when it is missing, empty or not a
- * regular file (/dev/stderr). After a restart /healthz no longer says that a sink dead-lettered
- * events; this is where the file is remembered.
+ * regular file (/dev/stderr), or no file is configured. After a restart /healthz no longer says
+ * that a sink dead-lettered events; this is where the file is remembered.
  */
-export function deadLetterHeld(path: string): string | undefined {
+export function deadLetterHeld(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
   let st: Stats;
   try {
     st = statSync(path);
