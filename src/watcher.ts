@@ -280,7 +280,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   /** {@link ONE_SHOT}: one snapshot, then stopped (the daemon's --once). */
   readonly #oneShot: boolean;
 
-  /** Room mode: one tracker per room, created by its first snapshot (or by a saved state). */
+  /** Room mode: one tracker per room, kept once its first answer is applied (or from a saved state). */
   #roomState = new Map<string, RoomTracker>();
   /** The names `snapshot(room)` was asked for that no target polls, each warned about once. */
   readonly #unwatchedAsked = new Set<string>();
@@ -632,7 +632,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
   }
 
-  /** Last-known presence by room (new objects). Room mode: every room polled so far, empty ones too. */
+  /** Last-known presence by room (new objects). Room mode: every room that has answered (or a saved state listed), empty ones too. */
   #presence(): Map<string, Participant[]> {
     if (this.#domainState) return this.#domainState.rooms();
     const out = new Map<string, Participant[]>();
@@ -1003,13 +1003,16 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         daily ? daily.getRoomText(target, query) : wholeRoomText(checkClientRoomAnswer(await this.#client.getRoomEntries(target, query), target)),
       );
       signal.throwIfAborted();
-      let tracker = this.#roomState.get(target);
-      if (!tracker) this.#roomState.set(target, (tracker = new RoomTracker(target)));
+      const known = this.#roomState.get(target);
+      const tracker = known ?? new RoomTracker(target);
       // unprimed until a snapshot is applied (an answer read from its text that turns out bad throws
       // in applyText, the tracker as before it: a failed poll, as before)
       const first = !tracker.primed;
       const line = this.#initialLine.get(target);
       const applied = tracker.applyText(answer, { at, initial: true, consume: daily !== undefined, ...(line?.partial ? { initialBefore: line.at - DATA_LAG_MS } : {}) });
+      // kept only once an answer is applied: a room whose first answer was bad is not one seen
+      // empty (a save meanwhile wrote it so, and a restart then took its people for arrivals)
+      if (!known) this.#roomState.set(target, tracker);
       const all = this.#sameUser.mark(applied.events);
       this.#noteRepeatedIds(tracker.repeatedIdRooms);
       changed = first || all.length > 0;

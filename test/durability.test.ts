@@ -321,6 +321,36 @@ describe('resume from state (watcher against the simulator)', () => {
     expect(events.find((e) => e.participant.id === come.id)).not.toHaveProperty('initial');
   });
 
+  it.each(['malformed', 'truncated', 'bad-entry'] as const)(
+    'a room whose first answer was bad (%s) is not saved as an empty room: after a restart, the people already in it are initial, not arrivals',
+    async (kind) => {
+      const file = join(tmp(), 'state.json');
+      h = await startHarness({ rooms: ['a', 'b'] }, { stateStore: new FileStateStore(file) });
+      const ann = h.sim.join('a', { userName: 'Ann' });
+      h.sim.join('b', { userName: 'Bo' });
+      // a's first answer is bad, and a fails from then on; b answers, and its first snapshot is saved
+      h.sim.inject({ fault: { kind }, on: 'a' });
+      h.sim.inject({ fault: { kind: 'status', status: 503 }, on: 'a', times: 1_000 });
+      const failed: string[] = [];
+      h.watcher.on('poll', (p) => void (p.target === 'a' && !p.ok && failed.push((p.error as DailyApiError).code)));
+      h.watcher.start();
+      await waitFor(h.watcher, 'poll', () => failed.length >= 2 && h!.watcher.snapshot('b').length === 1);
+      await h.watcher.stop(); // saves the state
+      expect(failed[0]).toBe('DAILY_INVALID_RESPONSE');
+      expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).rooms)).toEqual(['b']);
+
+      // restarted, a answers: Ann was there all along
+      h.sim.clearFaults();
+      const w2 = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a', 'b'], stateStore: new FileStateStore(file) });
+      const events: PresenceEvent[] = [];
+      w2.on('event', (e) => events.push(e));
+      w2.start();
+      await waitFor(w2, 'ready', () => w2.isReady);
+      await w2.stop();
+      expect(events).toEqual([expect.objectContaining({ type: 'join', room: 'a', initial: true, participant: expect.objectContaining({ id: ann.id }) })]);
+    },
+  );
+
   it.each([false, true])(
     'from --room to --all-rooms on the same state (ignoreInitial %s): people in rooms it never watched are initial, not fresh joins',
     async (ignoreInitial) => {
