@@ -54,8 +54,10 @@ export class LeaveGrace {
    * Filter one successful poll's events. `now` is in ms on a monotonic clock (performance.now(), not
    * the wall clock, which can step by hours). `covers(room)` says which rooms this poll observed (one
    * room in room mode, all of them for GET /presence): only their pending leaves can expire.
+   * `leftOut(room, id)`, for a partial answer: whether it did not list this person (nor say they
+   * left), so that a leave carried from a saved state waits for an answer that settles it.
    */
-  process(events: readonly PresenceEvent[], now: number, covers: (room: string) => boolean): PresenceEvent[] {
+  process(events: readonly PresenceEvent[], now: number, covers: (room: string) => boolean, leftOut?: (room: string, id: string) => boolean): PresenceEvent[] {
     if (this.graceMs <= 0) return events as PresenceEvent[];
     const out: PresenceEvent[] = [];
     // room → userName → pending leaves, made for a room when one of its joins first needs it (one
@@ -105,9 +107,15 @@ export class LeaveGrace {
       }
       out.push(e);
     }
-    // a carried leave lasts until its room's first successful poll: that poll either lacked the
-    // person (now pending, from the carried time) or listed them (back)
-    for (const name of this.#carried.keys()) if (covers(name)) this.#carried.delete(name);
+    // a carried leave lasts until a successful poll of its room settles it: that poll either lacked
+    // the person (now pending, from the carried time) or listed them (back). A partial answer that
+    // left them out settles neither: dropped then, the leave waited a whole grace again from the
+    // next whole answer, and in --once runs (each poll a first) again after every partial one
+    for (const [name, ids] of this.#carried) {
+      if (!covers(name)) continue;
+      if (leftOut) for (const id of ids.keys()) if (!leftOut(name, id)) ids.delete(id);
+      if (!leftOut || ids.size === 0) this.#carried.delete(name);
+    }
     for (const [name, room] of this.#pending) {
       if (!covers(name)) continue;
       for (const [id, p] of room) {

@@ -370,6 +370,13 @@ abstract class Tracker {
     return false;
   }
 
+  /** Whether the last snapshot applied listed the person with this id in `room` (not one a partial snapshot left out, kept as present). */
+  protected listedLast(room: string, id: string): boolean {
+    const s = this.#index.find(room, id);
+    // (before any snapshot, everyone restored has the number 0 too)
+    return this.#snapshots > 0 && s !== undefined && s.seen === this.#snapshots;
+  }
+
   /** Where the person with this id in `room` is in the last snapshot's order, when tracked and not yet listed in this snapshot; else -1. */
   protected placeOf(room: string, id: string): number {
     const s = this.#index.find(room, id);
@@ -554,6 +561,14 @@ export class RoomTracker extends Tracker {
   /** The tracked people, as new Participant objects with their last-known durations (for saving state). */
   participants(): Participant[] {
     return this.tracked().map(toParticipant);
+  }
+
+  /**
+   * Whether the last answer applied listed the participant with this id: false for someone it did
+   * not list, gone or (a partial answer) left out and still tracked.
+   */
+  listed(id: string): boolean {
+    return this.listedLast(this.room, id);
   }
 
   /** How many updates each tracked person has had, by id: those who had any (for saving state beside `participants()`). */

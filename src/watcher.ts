@@ -981,6 +981,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     let participants = 0;
     let rooms = 0;
     let partial = false;
+    /** For a partial room answer: whether it left this person out (still tracked, not listed). */
+    let leftOut: ((room: string, id: string) => boolean) | undefined;
     if (target === DOMAIN_TARGET) {
       const daily = this.#daily;
       const presence = await this.#inTurn(target, signal, () =>
@@ -1020,13 +1022,14 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       participants = applied.count;
       rooms = participants > 0 ? 1 : 0;
       partial = !applied.complete;
+      if (partial) leftOut = (_room, id) => !tracker.listed(id);
       // the line on Daily's clock (its answer's people: join time + duration), on the host's when it listed nobody
       if (first) this.#initialLine.set(target, { at: tracker.lastListedAt() ?? wall, partial });
       else if (partial && line) line.partial = true;
       this.#notePartial(target, partial, participants, applied.totalCount);
     }
     this.#seen.add(target);
-    events = this.#grace.process(events, monotonicNow(), target === DOMAIN_TARGET ? () => true : (room) => room === target);
+    events = this.#grace.process(events, monotonicNow(), target === DOMAIN_TARGET ? () => true : (room) => room === target, leftOut);
     // events reach the sinks (and the daemon's outbox) before the state that implies them is saved
     for (const e of events) this.#emitEvent(e);
     // events after grace: an expired pending leave changes the saved state too. A save that failed

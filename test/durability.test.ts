@@ -112,6 +112,19 @@ describe('LeaveGrace', () => {
     }
   });
 
+  it('a carried leave outlasts a partial answer that left the person out, and ends at one that listed them', () => {
+    const g = new LeaveGrace(30_000);
+    g.carry('r', 'a', 20_000, 100_000); // a and b missing for 20 s at the save
+    g.carry('r', 'b', 20_000, 100_000);
+    // a partial answer lists b, not a: a's leave is still carried, from when a went missing
+    expect(g.process([], 101_000, () => true, (_room, id) => id === 'a')).toEqual([]);
+    expect([...g.missingSince(0, 101_000).get('r')!]).toEqual([['a', -21_000]]);
+    // a whole answer lacks a (the tracker's leave): pending from then, so the grace is up at once
+    const leave = diffRoom(new Map([['a', p('a')]]), { room: 'r', participants: [], complete: true }, { at }).events;
+    expect(kinds(g.process(leave, 111_000, () => true))).toEqual(['leave:a']);
+    expect(g.missingSince(0, 111_000).size).toBe(0);
+  });
+
   it('0 disables it', () => {
     const g = new LeaveGrace(0);
     const s = step(new Map([['a', p('a')]]), []);

@@ -320,6 +320,30 @@ describe('scheduling (fake timers)', () => {
       await stop(w);
     });
 
+    it('restarted within the grace, the first answer partial: one that leaves the person out settles nothing (the grace goes on from when they went missing); one that lists them, they are back', async () => {
+      for (const listed of [[person('x')], [person('y')]]) {
+        const state = await stateWithPendingLeave(3000); // ~3 s of the 10 s gone
+        const client = new FakeClient();
+        client.fallback = listed;
+        client.totalCount = 2; // Daily counts two, lists one
+        const w = make(client, { leaveGraceMs: 10_000, initialState: state }).start();
+        const events: PresenceEvent[] = [];
+        w.on('event', (e) => events.push(e));
+        await clock.tickAsync(100); // the partial first poll
+        const carried = listed[0]!.id === 'x';
+        expect(Object.keys(w.exportState().pendingLeaves?.a ?? {})).toEqual(carried ? ['y'] : []);
+        client.fallback = [person('x')];
+        client.totalCount = undefined; // whole answers from now on
+        await clock.tickAsync(4900);
+        expect(seen(events)).toEqual([]);
+        await clock.tickAsync(3000); // ~11 s since y went missing, 8 s since the restart
+        expect(seen(events)).toEqual(carried ? ['leave:y'] : []);
+        await clock.tickAsync(3000); // listed at the restart, y was back: a whole grace from the next answer
+        expect(seen(events)).toEqual(['leave:y']);
+        await stop(w);
+      }
+    });
+
     it('back at the restart: no leave and no join, and nothing carried after', async () => {
       const state = await stateWithPendingLeave(3000);
       clock.setSystemTime(Date.now() + 60_000);

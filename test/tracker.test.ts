@@ -96,6 +96,18 @@ describe('RoomTracker', () => {
     expect(t.lastListedAt()).toBeUndefined();
   });
 
+  it('listed: whether the last answer listed someone (not one a partial answer left out, nor one gone, nor one only restored)', () => {
+    const t = new RoomTracker('r', [toParticipant({ id: 'saved' })]);
+    expect(t.listed('saved')).toBe(false);
+    t.apply([{ id: 'a' }, { id: 'b' }, { id: 'saved' }], true, { at });
+    expect(['a', 'b', 'saved', 'nobody'].map((id) => t.listed(id))).toEqual([true, true, true, false]);
+    t.apply([{ id: 'a' }], false, { at }); // partial: b and saved are kept, not listed
+    expect(['a', 'b', 'saved'].map((id) => t.listed(id))).toEqual([true, false, false]);
+    expect(t.size).toBe(3);
+    t.apply([{ id: 'b' }], true, { at }); // whole: a and saved left
+    expect(['a', 'b', 'saved'].map((id) => t.listed(id))).toEqual([false, true, false]);
+  });
+
   it('resumes from a saved state like diffRoom from that state', () => {
     const saved: Participant[] = [toParticipant({ id: 'a', userName: 'A' }), toParticipant({ id: 'b', userName: 'B' })];
     const tracker = new RoomTracker('r', saved);
