@@ -206,12 +206,15 @@ describe('webhook sink', () => {
     expect(verify('whsec_' + Buffer.from('neither of the two').toString('base64'), headers, got.body)).toBe(false);
   });
 
-  it('without a secret, sends no signature headers', async () => {
+  it('without a secret, sends no signature, but the webhook-id (the event id, to dedupe on) and webhook-timestamp all the same', async () => {
     const r = await receiver();
-    const { q } = queue(new WebhookSink({ url: r.url }));
-    q.push(ev(1));
+    const { q } = queue(new WebhookSink({ url: r.url, now: () => 1_700_000_000_500 }));
+    const e = ev(1);
+    q.push(e);
     await waitFor(r, 'request', () => r.requests.length >= 1);
     expect(r.requests[0]!.headers['webhook-signature']).toBeUndefined();
+    expect(r.requests[0]!.headers['webhook-id']).toBe(e.id);
+    expect(r.requests[0]!.headers['webhook-timestamp']).toBe('1700000000');
   });
 
   it('retries 5xx, 429 (Retry-After) and dropped connections with the same webhook-id; order is kept', async () => {

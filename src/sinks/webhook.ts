@@ -178,17 +178,16 @@ export class WebhookSink implements Sink {
 
   async #deliverOne(event: PresenceEvent, signal: AbortSignal): Promise<void> {
     const body = JSON.stringify(event);
+    const ts = Math.floor(this.#now() / 1000);
+    // the id and time unsigned too: a receiver dedupes on webhook-id whether or not it verifies
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': this.#userAgent,
       ...this.#headers,
+      'webhook-id': event.id,
+      'webhook-timestamp': String(ts),
     };
-    if (this.#keys) {
-      const ts = Math.floor(this.#now() / 1000);
-      headers['webhook-id'] = event.id;
-      headers['webhook-timestamp'] = String(ts);
-      headers['webhook-signature'] = this.#keys.map((key) => sign(key, event.id, ts, body)).join(' ');
-    }
+    if (this.#keys) headers['webhook-signature'] = this.#keys.map((key) => sign(key, event.id, ts, body)).join(' ');
     const r = await this.#target.post(body, headers, signal);
     if (r.status >= 200 && r.status < 300) {
       this.#refusals = 0;
