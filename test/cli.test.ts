@@ -320,6 +320,22 @@ describe('CLI', () => {
     expect((JSON.parse(readFileSync(state, 'utf8')) as { pendingLeaves?: unknown }).pendingLeaves).toBeUndefined();
   });
 
+  it('--once from cron: a room whose answers were bad until --once-timeout is not saved as seen, so the next run says its people were already there', async () => {
+    sim.join('standup', { userName: 'Ann' });
+    sim.join('retro', { userName: 'Bo' });
+    const state = join(dir, 'bad-first.json');
+    const run = () => runCli(['--room', 'standup', '--room', 'retro', '--once', '--once-timeout', '1s', '--state', state, '--sink', 'stdout:text', '--log-level', 'silent'], env());
+    sim.inject({ fault: { kind: 'malformed' }, on: 'standup', times: 1_000 });
+    const first = await run();
+    expect(first.code).toBe(1);
+    expect(first.stdout).toMatch(/ Bo is in retro \(already there when watching started\)\n$/);
+    expect(Object.keys((JSON.parse(readFileSync(state, 'utf8')) as { rooms: object }).rooms)).toEqual(['retro']);
+    sim.clearFaults();
+    const next = await run();
+    expect(next.code).toBe(0);
+    expect(next.stdout).toMatch(/^\S+ Ann is in standup \(already there when watching started\)\n$/);
+  });
+
   it('a receiver whose certificate this machine does not trust: the error says what to do, and doing it works', async () => {
     // a self-signed certificate for localhost and 127.0.0.1, valid until 2126 (test/support/tls)
     const tls = join(import.meta.dirname, 'support', 'tls');
