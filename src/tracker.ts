@@ -29,6 +29,21 @@ interface Slot extends Participant {
   updates: number;
 }
 
+/**
+ * Daily's own clock when these people were last listed: the latest `joinTime` + `duration` among
+ * them (ms since the epoch, to the second; Daily counts duration to the time of its answer).
+ * Undefined with nobody, or no readable time.
+ */
+export function lastListedAt(people: Iterable<Pick<Participant, 'joinTime' | 'duration'>>): number | undefined {
+  let latest: number | undefined;
+  for (const p of people) {
+    const d = p.duration;
+    const t = typeof p.joinTime === 'string' && typeof d === 'number' ? Date.parse(p.joinTime) + d * 1000 : Number.NaN;
+    if (Number.isFinite(t) && (latest === undefined || t > latest)) latest = t;
+  }
+  return latest;
+}
+
 /** A saved update count: what `counts` has for `id` when it is a count (a hand-edited state may hold anything), else 0. */
 function countOf(counts: Readonly<Record<string, number>> | undefined, id: string): number {
   const n = ownValue(counts, id);
@@ -176,13 +191,7 @@ abstract class Tracker {
    * a partial answer is drawn on it, so that a host clock off from Daily's cannot move it.
    */
   lastListedAt(): number | undefined {
-    let latest: number | undefined;
-    for (const s of this.#order) {
-      const d = s.duration;
-      const t = typeof s.joinTime === 'string' && typeof d === 'number' ? Date.parse(s.joinTime) + d * 1000 : Number.NaN;
-      if (Number.isFinite(t) && (latest === undefined || t > latest)) latest = t;
-    }
-    return latest;
+    return lastListedAt(this.#order);
   }
 
   /** Whether a snapshot or a saved state was ever applied. */
@@ -254,7 +263,7 @@ abstract class Tracker {
    * One room's entries, in snapshot order. Cannot throw on any checked entry. `initial` overrides
    * whether this room's joins are marked initial (the domain's rooms that a saved state never saw).
    */
-  protected walk(events: PresenceEvent[], room: string, entries: readonly ParticipantEntry[], initial = this.#initial): void {
+  protected walk(events: PresenceEvent[], room: string, entries: readonly ParticipantEntry[], initial = this.#initial, initialBefore = this.#initialBefore): void {
     const at = this.#at;
     const gen = this.#snapshots;
     const order = this.#order;
@@ -298,7 +307,7 @@ abstract class Tracker {
           index.add(joined);
           if (undoable) this.#joined.push(joined);
           next[n++] = joined;
-          events.push(joinEvent(room, p, at, initial || joinedBefore(p.joinTime, this.#initialBefore), joinId));
+          events.push(joinEvent(room, p, at, initial || joinedBefore(p.joinTime, initialBefore), joinId));
           continue;
         }
       }
@@ -647,6 +656,8 @@ export class RoomTracker extends Tracker {
 export class DomainTracker extends Tracker {
   /** Until the first snapshot: the only rooms the saved state had watched, when it watched rooms one by one. */
   #watchedRooms: ReadonlySet<string> | undefined;
+  /** Until the first snapshot: room → `initialBefore` of its own (the constructor's `initialBefore`). */
+  #roomLines: ReadonlyMap<string, number> | undefined;
   /**
    * Each room's list as the last snapshot applied read it, when its text can be compared with the
    * next answer's. Only those: a room that snapshot did not list, or listed in a way that cannot be
@@ -696,16 +707,33 @@ export class DomainTracker extends Tracker {
    * these rooms (it was taken in room mode), so anyone in another room at the first snapshot was
    * already there, not arriving: those joins are marked initial when the snapshot asks for it.
    * `updates`: how many updates each of them had, by room and id (`updateCounts()` of the tracker
-   * saved; absent is none), so that their next one gets a new id.
+   * saved; absent is none), so that their next one gets a new id. `initialBefore`: room → ms since
+   * the epoch, for the first snapshot only: a join in that room of someone whose `joinTime` is
+   * before it is marked initial, as `ApplyOptions.initialBefore` does for every room (the watcher
+   * gives it for the rooms whose saved answers were partial: whom those left out was there already).
    */
-  constructor(saved?: Iterable<[string, Iterable<Participant>]>, onlyRooms?: Iterable<string>, updates?: Readonly<Record<string, Readonly<Record<string, number>>>>) {
+  constructor(
+    saved?: Iterable<[string, Iterable<Participant>]>,
+    onlyRooms?: Iterable<string>,
+    updates?: Readonly<Record<string, Readonly<Record<string, number>>>>,
+    initialBefore?: Readonly<Record<string, number>>,
+  ) {
     checkSaved('DomainTracker', saved, 'room → people pairs (rooms() of the tracker saved)', updates, 'an object of room → participant id → count');
+    if (initialBefore !== undefined) {
+      if (initialBefore === null || typeof initialBefore !== 'object' || Array.isArray(initialBefore) || initialBefore instanceof Map) {
+        throw new TypeError(`DomainTracker: initialBefore must be an object of room → time in ms since the epoch, not ${initialBefore instanceof Map ? 'a Map (give Object.fromEntries(map))' : kindOf(initialBefore)}`);
+      }
+      const bad = Object.entries(initialBefore).find(([, t]) => !Number.isFinite(t));
+      if (bad) throw new TypeError(`DomainTracker: initialBefore of room ${JSON.stringify(bad[0])} must be a time in ms since the epoch, not ${kindOf(bad[1])}`);
+    }
     super(saved !== undefined);
     for (const [room, list] of saved ?? []) {
       const counts = ownValue(updates, room);
       for (const p of list) this.restore(room, p, countOf(counts, p.id));
     }
     if (saved !== undefined && onlyRooms !== undefined) this.#watchedRooms = new Set(onlyRooms);
+    const lines = Object.entries(initialBefore ?? {});
+    if (lines.length > 0) this.#roomLines = new Map(lines);
   }
 
   /** How many updates each tracked person has had, by room and id: those who had any (for saving state beside `rooms()`). */
@@ -760,6 +788,7 @@ export class DomainTracker extends Tracker {
     let rooms = 0;
     // the first snapshot after a state saved in room mode: rooms it did not watch get initial joins
     const initialOf = (room: string) => (watched === undefined ? undefined : initial && !watched.has(room));
+    const lines = this.#roomLines;
     // what a snapshot that threw part way staged is void
     this.#staging = 0;
     this.#spotsStaged = 0;
@@ -789,7 +818,7 @@ export class DomainTracker extends Tracker {
           const entries = snapshot.readList(at, end, room);
           participants += entries.length;
           if (entries.length > 0) rooms++;
-          this.walk(events, room, entries, initialOf(room));
+          this.walk(events, room, entries, initialOf(room), lines?.get(room));
           // only a room whose every entry is one person here, each with a number for its duration,
           // can be read next time as durations alone
           if (this.listedSoFar - from === entries.length && durationsAreNumbers(entries)) this.#stage(memo ?? room, at, end, entries.length, from);
@@ -799,7 +828,7 @@ export class DomainTracker extends Tracker {
         snapshot.forEach((entries, room) => {
           participants += entries.length;
           if (entries.length > 0) rooms++;
-          this.walk(events, room, entries, initialOf(room));
+          this.walk(events, room, entries, initialOf(room), lines?.get(room));
         });
       }
     } catch (err) {
@@ -807,6 +836,7 @@ export class DomainTracker extends Tracker {
       throw err;
     }
     this.#watchedRooms = undefined;
+    this.#roomLines = undefined;
     this.end(events, true);
     this.#commitMemos(lists ? snapshot.text : '');
     this.#listed = { participants, rooms };

@@ -4,7 +4,7 @@ import { DailyApiError, targetName } from './daily/errors.js';
 import { roomAsUrl } from './daily/room-name.js';
 import { wholeRoomText } from './daily/parse.js';
 import { checkClientDomainAnswer, checkClientRoomAnswer } from './daily/client-answer.js';
-import { DomainTracker, RoomTracker } from './tracker.js';
+import { DomainTracker, lastListedAt, RoomTracker } from './tracker.js';
 import type { Participant, PollInfo, PresenceEvent, PresenceWatcherEvents } from './events.js';
 import { defaultLibraryLogger, secrets, type Logger } from './log.js';
 import { createLimiter, DAILY_MAX_RPS, DEFAULT_MAX_RPS, RateLimiter, scheduleAbortable, type RequestLimiter } from './poll/limiter.js';
@@ -625,8 +625,16 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         }
       }
     } else {
-      // a state taken room by room says nothing of the domain's other rooms: their people were there already
-      this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined, state.updates);
+      // a state taken room by room says nothing of the domain's other rooms: their people were there
+      // already. In a room whose answers were partial, whom they left out was there before its last
+      // answer, on Daily's clock (as in room mode: #initialLine); GET /presence lists them all now
+      const lines: Record<string, number> = {};
+      const savedAt = Date.parse(state.savedAt);
+      for (const room of Object.keys(state.partialRooms ?? {})) {
+        const line = lastListedAt(ownValue(state.rooms, room) ?? []) ?? savedAt;
+        if (!Number.isNaN(line)) setOwn(lines, room, line - DATA_LAG_MS);
+      }
+      this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined, state.updates, lines);
       for (const [room, list] of Object.entries(state.rooms)) this.#sameUser.seed(room, list);
     }
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');

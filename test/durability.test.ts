@@ -364,6 +364,35 @@ describe('resume from state (watcher against the simulator)', () => {
     },
   );
 
+  it('from --room to --all-rooms on the same state: whom a partial room answer left out was there already (initial), as it would be in room mode; who joined since is an arrival', async () => {
+    const file = join(tmp(), 'state.json');
+    h = await startHarness({ rooms: ['a', 'b'] }, { rooms: ['a', 'b'], stateStore: new FileStateStore(file) });
+    const long = Date.now() - 10 * 60_000;
+    const listed = h.sim.join('a', { userName: 'Listed', joinTimeMs: long });
+    const leftOut = h.sim.join('a', { userName: 'Left out', joinTimeMs: long + 1000 });
+    h.sim.join('b', { userName: 'Bo', joinTimeMs: long });
+    h.sim.inject({ fault: { kind: 'partial' }, on: 'a', times: 1_000 }); // Daily lists 1 of 2, always
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    await h.watcher.stop();
+    expect(h.events.filter((e) => e.room === 'a').map((e) => e.participant.id)).toEqual([listed.id]);
+    expect(JSON.parse(readFileSync(file, 'utf8')).partialRooms).toEqual({ a: true });
+
+    // restarted over the whole domain, whose answer lists everyone
+    h.sim.clearFaults();
+    const arrival = h.sim.join('a', { userName: 'Arrival' });
+    const w2 = new PresenceWatcher({ ...quickOptions(h.sim), allRooms: true, stateStore: new FileStateStore(file) });
+    const events: PresenceEvent[] = [];
+    w2.on('event', (e) => events.push(e));
+    w2.start();
+    await waitFor(w2, 'ready', () => w2.isReady);
+    await w2.stop();
+    expect(events.map((e) => `${e.type}:${e.participant.userName}${'initial' in e ? ' (initial)' : ''}`)).toEqual(['join:Left out (initial)', 'join:Arrival']);
+    expect(events.map((e) => e.participant.id)).toEqual([leftOut.id, arrival.id]);
+    // the domain's state keeps no flag: GET /presence lists everyone
+    expect(JSON.parse(readFileSync(file, 'utf8')).partialRooms).toBeUndefined();
+  });
+
   it.each([false, true])(
     'from --room to --all-rooms on the same state (ignoreInitial %s): people in rooms it never watched are initial, not fresh joins',
     async (ignoreInitial) => {

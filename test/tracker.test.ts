@@ -313,6 +313,21 @@ describe('DomainTracker', () => {
     return out;
   };
 
+  it.each(['a Map', 'its text'])('initialBefore by room, from the constructor: at the first snapshot only, a join in such a room of someone who joined before its time is initial (read from %s)', (form) => {
+    const entry = (id: string, minutes: number): ParticipantEntry => ({ id, joinTime: new Date(Date.UTC(2026, 0, 1, 10, minutes)).toISOString(), duration: 5 });
+    const line = Date.UTC(2026, 0, 1, 10, 30);
+    const read = (body: Record<string, ParticipantEntry[]>): DomainEntries => (form === 'a Map' ? new Map(Object.entries(body)) : parseDomainText(JSON.stringify(body)));
+    const tracker = new DomainTracker([['a', [toParticipant(entry('kept', 0))]], ['b', []]], ['a', 'b'], undefined, { a: line });
+    const first = tracker.apply(read({ a: [entry('kept', 0), entry('before', 10), entry('after', 40)], b: [entry('b-before', 10)], c: [entry('c', 40)] }), { at, initial: true });
+    // b has no time of its own, c was not watched (initial whatever its join time)
+    expect(first.map((e) => `${e.room}/${e.participant.id}${'initial' in e ? ' (initial)' : ''}`)).toEqual(['a/before (initial)', 'a/after', 'b/b-before', 'c/c (initial)']);
+    const second = tracker.apply(read({ a: [entry('kept', 0), entry('before', 10), entry('after', 40), entry('later-before', 5)], b: [entry('b-before', 10)], c: [entry('c', 40)] }), { at, initial: true });
+    expect(second.map((e) => `${e.participant.id}${'initial' in e ? ' (initial)' : ''}`)).toEqual(['later-before']);
+    const D = DomainTracker as unknown as new (...args: unknown[]) => DomainTracker;
+    expect(typeErrorOf(() => new D([], undefined, undefined, { a: 'noon' }))).toBe('DomainTracker: initialBefore of room "a" must be a time in ms since the epoch, not the string "noon"');
+    expect(typeErrorOf(() => new D([], undefined, undefined, new Map([['a', line]])))).toBe('DomainTracker: initialBefore must be an object of room → time in ms since the epoch, not a Map (give Object.fromEntries(map))');
+  });
+
   // every room draws from the same ids (p-0 … p-39): the same id in two rooms is two people
   it.each([11, 12, 13, 14])('gives the events and state of diffDomain over random snapshots, per room in the same order (seed %i)', (seed) => {
     const rooms = ['a', 'b', 'c', 'd'].map((r, i) => [r, makeWorld(seed * 10 + i)] as const);
