@@ -263,7 +263,7 @@ abstract class Tracker {
    * One room's entries, in snapshot order. Cannot throw on any checked entry. `initial` overrides
    * whether this room's joins are marked initial (the domain's rooms that a saved state never saw).
    */
-  protected walk(events: PresenceEvent[], room: string, entries: readonly ParticipantEntry[], initial = this.#initial, initialBefore = this.#initialBefore): void {
+  protected walk(events: PresenceEvent[], room: string, entries: readonly ParticipantEntry[], initial = this.#initial): void {
     const at = this.#at;
     const gen = this.#snapshots;
     const order = this.#order;
@@ -307,7 +307,7 @@ abstract class Tracker {
           index.add(joined);
           if (undoable) this.#joined.push(joined);
           next[n++] = joined;
-          events.push(joinEvent(room, p, at, initial || joinedBefore(p.joinTime, initialBefore), joinId));
+          events.push(joinEvent(room, p, at, initial || joinedBefore(p.joinTime, this.#initialBefore), joinId));
           continue;
         }
       }
@@ -353,6 +353,11 @@ abstract class Tracker {
     this.#expect = expect;
     this.#matched = matched;
     this.#furthest = furthest;
+  }
+
+  /** The snapshot being applied marks initial, from the next walk on, the joins of people who joined before this time (ms since the epoch; undefined: none). */
+  protected set initialBefore(at: number | undefined) {
+    this.#initialBefore = at;
   }
 
   /** How many people this snapshot has listed so far (where the next one walked goes in the new order). */
@@ -818,7 +823,8 @@ export class DomainTracker extends Tracker {
           const entries = snapshot.readList(at, end, room);
           participants += entries.length;
           if (entries.length > 0) rooms++;
-          this.walk(events, room, entries, initialOf(room), lines?.get(room));
+          if (lines !== undefined) this.initialBefore = lines.get(room) ?? opts.initialBefore;
+          this.walk(events, room, entries, initialOf(room));
           // only a room whose every entry is one person here, each with a number for its duration,
           // can be read next time as durations alone
           if (this.listedSoFar - from === entries.length && durationsAreNumbers(entries)) this.#stage(memo ?? room, at, end, entries.length, from);
@@ -828,7 +834,8 @@ export class DomainTracker extends Tracker {
         snapshot.forEach((entries, room) => {
           participants += entries.length;
           if (entries.length > 0) rooms++;
-          this.walk(events, room, entries, initialOf(room), lines?.get(room));
+          if (lines !== undefined) this.initialBefore = lines.get(room) ?? opts.initialBefore;
+          this.walk(events, room, entries, initialOf(room));
         });
       }
     } catch (err) {
