@@ -31,6 +31,14 @@ const REPEATED_ID_ROOMS = 100;
 /** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
 const RATE_LIMIT_PAUSE_MS = 1000;
 
+/**
+ * A resumed room's last answer before the save, on Daily's clock: its people's latest join time +
+ * duration (a host clock off from Daily's cannot move it), or the save's time when it had nobody.
+ */
+function savedLine(people: readonly Participant[] | undefined, savedAt: number): number {
+  return lastListedAt(people ?? []) ?? savedAt;
+}
+
 /** Whether an API base URL is Daily's own (not a simulator or a proxy of one), whose rate limit we know. */
 function isDaily(apiUrl: unknown): boolean {
   try {
@@ -618,20 +626,19 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         if (list || state.mode === 'domain') {
           const tracker = new RoomTracker(room, list ?? [], ownValue(state.updates, room));
           this.#roomState.set(room, tracker);
-          // someone a partial list left out before the stop, listed after it, joined before the room's
-          // last answer then (on Daily's clock, from its people; the save's time when it had nobody)
-          const line = tracker.lastListedAt() ?? savedAt;
+          // someone a partial list left out before the stop, listed after it, joined before the room's last answer then
+          const line = savedLine(list, savedAt);
           if (!Number.isNaN(line)) this.#initialLine.set(room, { at: line, partial: ownValue(state.partialRooms, room) === true });
         }
       }
     } else {
       // a state taken room by room says nothing of the domain's other rooms: their people were there
       // already. In a room whose answers were partial, whom they left out was there before its last
-      // answer, on Daily's clock (as in room mode: #initialLine); GET /presence lists them all now
+      // answer (as in room mode: #initialLine); GET /presence lists them all now
       const lines: Record<string, number> = {};
       const savedAt = Date.parse(state.savedAt);
       for (const room of Object.keys(state.partialRooms ?? {})) {
-        const line = lastListedAt(ownValue(state.rooms, room) ?? []) ?? savedAt;
+        const line = savedLine(ownValue(state.rooms, room), savedAt);
         if (!Number.isNaN(line)) setOwn(lines, room, line - DATA_LAG_MS);
       }
       this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined, state.updates, lines);
