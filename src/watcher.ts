@@ -294,6 +294,12 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   readonly #unwatchedAsked = new Set<string>();
   /** Domain mode: created by the first snapshot (or by a saved state). */
   #domainState: DomainTracker | undefined;
+  /**
+   * Domain mode, until its first answer is applied: the state it resumed from, as exportState()
+   * gives it back meanwhile (what the tracker holds then says nothing of which rooms it watched
+   * or which were partial).
+   */
+  #resumedFrom: SavedState | undefined;
   #seen = new Set<string>();
   /** Room mode: the rooms a saved state listed (so they answered Daily once), for #roomGone. */
   #listedInState = new Set<string>();
@@ -642,6 +648,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         if (!Number.isNaN(line)) setOwn(lines, room, line - DATA_LAG_MS);
       }
       this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined, state.updates, lines);
+      this.#resumedFrom = structuredClone(state);
       for (const [room, list] of Object.entries(state.rooms)) this.#sameUser.seed(room, list);
     }
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
@@ -668,6 +675,13 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
 
   /** The state to persist: last snapshots plus people whose leave is still pending (so a restart cannot lose it). */
   exportState(): SavedState {
+    // domain mode before its first answer: what it resumed from, or a state that has seen nothing
+    // (one of the domain with no room listed would make everyone there an arrival at a restart)
+    if (!this.#rooms && !this.#seen.has(DOMAIN_TARGET)) {
+      const unchanged: SavedState = this.#resumedFrom ? structuredClone(this.#resumedFrom) : { version: 1, savedAt: new Date(this.#now()).toISOString(), mode: 'rooms', rooms: {} };
+      if (this.#client.source !== undefined) unchanged.source = this.#client.source;
+      return unchanged;
+    }
     const rooms: Record<string, Participant[]> = {};
     for (const [room, list] of this.#presence()) setOwn(rooms, room, list);
     for (const room of this.#grace.rooms) setOwn(rooms, room, [...(ownValue(rooms, room) ?? []), ...this.#grace.pending(room)]);
@@ -1044,6 +1058,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       this.#notePartial(target, partial, participants, applied.totalCount);
     }
     this.#seen.add(target);
+    if (target === DOMAIN_TARGET) this.#resumedFrom = undefined;
     events = this.#grace.process(events, monotonicNow(), target === DOMAIN_TARGET ? () => true : (room) => room === target, leftOut);
     // events reach the sinks (and the daemon's outbox) before the state that implies them is saved
     for (const e of events) this.#emitEvent(e);

@@ -9,7 +9,7 @@ import type { Participant, PresenceEvent, UpdateEvent } from '../src/events.js';
 import { LeaveGrace } from '../src/grace.js';
 // the public entry point: library users get the file store from there
 import { FileStateStore } from '../src/index.js';
-import { StateError } from '../src/state/store.js';
+import { StateError, type SavedState } from '../src/state/store.js';
 import { PresenceWatcher } from '../src/watcher.js';
 import { FakeClient } from './support/fake-client.js';
 import { capturingLogger, polls, quickOptions, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
@@ -391,6 +391,44 @@ describe('resume from state (watcher against the simulator)', () => {
     expect(events.map((e) => e.participant.id)).toEqual([leftOut.id, arrival.id]);
     // the domain's state keeps no flag: GET /presence lists everyone
     expect(JSON.parse(readFileSync(file, 'utf8')).partialRooms).toBeUndefined();
+  });
+
+  it('allRooms: exportState() before the first answer is applied says what the watcher knows, nothing or the state it resumed from, not a domain where nobody was', async () => {
+    h = await startHarness({ rooms: ['a', 'b'] }, { rooms: ['a'] });
+    const ann = h.sim.join('a', { userName: 'Ann', joinTimeMs: Date.now() - 60_000 });
+    h.sim.join('b', { userName: 'Bo' });
+    h.sim.inject({ fault: { kind: 'status', status: 503 }, on: 'any', times: 1_000 });
+    const resumed: SavedState = { version: 1, savedAt: new Date().toISOString(), mode: 'rooms', rooms: { a: [] }, partialRooms: { a: true } };
+    const exported: SavedState[] = [];
+    for (const initialState of [undefined, resumed]) {
+      const w = new PresenceWatcher({ ...quickOptions(h.sim), allRooms: true, backoffMinMs: 20, backoffMaxMs: 100, ...(initialState ? { initialState } : {}) });
+      w.on('error', () => {});
+      let failed = 0;
+      w.on('poll', (p) => void (p.ok || failed++));
+      w.start();
+      await waitFor(w, 'poll', () => failed >= 2);
+      exported.push(w.exportState());
+      await w.stop();
+    }
+    expect(exported[0]).toMatchObject({ mode: 'rooms', rooms: {} });
+    expect(exported[1]).toEqual({ ...resumed, source: h.sim.url });
+
+    // resumed from either once Daily answers: Ann (and Bo) were there already
+    h.sim.clearFaults();
+    for (const state of exported) {
+      const w = new PresenceWatcher({ ...quickOptions(h.sim), allRooms: true, initialState: state });
+      const events: PresenceEvent[] = [];
+      w.on('event', (e) => events.push(e));
+      w.start();
+      await waitFor(w, 'ready', () => w.isReady);
+      await w.stop();
+      const seen = events.map((e) => `${e.type}:${e.participant.userName}${'initial' in e ? ' (initial)' : ''}`);
+      // a was watched, and is flagged partial: Ann joined before its line (the save), so initial either way
+      expect(seen).toEqual(['join:Ann (initial)', 'join:Bo (initial)']);
+      expect(events[0]!.participant.id).toBe(ann.id);
+      // once an answer is applied, the state is the domain's
+      expect(w.exportState()).toMatchObject({ mode: 'domain', rooms: { a: [expect.objectContaining({ id: ann.id })] } });
+    }
   });
 
   it.each([false, true])(
