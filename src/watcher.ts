@@ -648,7 +648,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         if (!Number.isNaN(line)) setOwn(lines, room, line - DATA_LAG_MS);
       }
       this.#domainState = new DomainTracker(Object.entries(state.rooms), state.mode === 'rooms' ? Object.keys(state.rooms) : undefined, state.updates, lines);
-      this.#resumedFrom = structuredClone(state);
+      this.#resumedFrom = state; // copied only if exported: a large domain's state is megabytes
       for (const [room, list] of Object.entries(state.rooms)) this.#sameUser.seed(room, list);
     }
     this.#log.info({ savedAt: state.savedAt, rooms: Object.keys(state.rooms).length }, 'resuming from saved state');
