@@ -30,6 +30,14 @@ const PARTIAL_WARN_EVERY_MS = 60 * 60_000;
 const REPEATED_ID_ROOMS = 100;
 /** How long every request waits after a 429 without Retry-After (Daily's windows are 1 s and 5 s). */
 const RATE_LIMIT_PAUSE_MS = 1000;
+/**
+ * Once the key has worked (a poll succeeded), how many 401/403 answers in a row one target takes
+ * before the watcher stops. A wrong key stops it at its first answer; a key that worked for hours
+ * and is refused once (a gateway's glitch during an incident of Daily's) is retried with the
+ * backoff (1 s, 2 s) instead of ending a daemon that may have no restart policy. A revoked key
+ * still stops it within seconds, and a restart takes up a rotated one.
+ */
+export const KEY_REFUSALS_TO_STOP = 3;
 
 /**
  * A resumed room's last answer before the save, on Daily's clock: its people's latest join time +
@@ -329,6 +337,10 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
   #initialState: SavedState | undefined;
   /** Targets whose polls are failing, each with its warning (said when it starts or changes, then every 10 minutes). */
   readonly #failing = new Map<string, RepeatedWarning>();
+  /** Whether a poll has succeeded: until then a 401/403 stops the watcher at once (a wrong key). */
+  #keyWorked = false;
+  /** Per target, the 401/403 answers in a row since it last answered or failed otherwise. */
+  readonly #refusals = new Map<string, number>();
   /** Rooms whose last snapshot was partial (`partialRooms`), and when that was last logged (monotonic ms). */
   readonly #partialWarnedAt = new Map<string, number>();
   /**
@@ -782,6 +794,7 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
         signal,
         poll: (s) => this.#pollOnce(target, s),
         onAttemptFailed: (error, attempt) => this.#onAttemptFailed(target, error, attempt),
+        stopsNow: () => this.#stopsNow(target),
         onFatal: (error) => this.#onFatal(error),
       }).catch((err: unknown) => {
         // a bug, not an API failure: report it rather than let the loop die silently
@@ -1065,6 +1078,8 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
     // events after grace: an expired pending leave changes the saved state too. A save that failed
     // is tried again once an interval has passed, changed or not: in a quiet room nothing else would
     if (changed || events.length > 0 || (this.#saveError !== undefined && monotonicNow() >= this.#saveRetryAt)) this.#requestSave();
+    this.#keyWorked = true;
+    this.#refusals.delete(target);
     this.#logRecovery(target);
     const durationMs = performance.now() - started;
     // (--log-level debug: what each poll found, for "why did no event come?")
@@ -1135,14 +1150,29 @@ export class PresenceWatcher extends SafeEmitter<PresenceWatcherEvents> {
       // the limit is Daily's, per domain: every target waits, not only the one that was refused
       this.#limiter.pauseFor(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
     }
-    const fatal = error instanceof DailyApiError && error.fatal;
+    const refused = error instanceof DailyApiError && error.fatal;
+    const refusals = refused ? (this.#refusals.get(target) ?? 0) + 1 : 0;
+    if (refused) this.#refusals.set(target, refusals);
+    else this.#refusals.delete(target);
+    // the last one is said by the stop (#onFatal): the error event once, then 'stop'
+    const final = refused && this.#stopsNow(target);
     try {
-      if (fatal) this.#log.error({ target, attempt, err: error }, error.message);
-      else this.#logFailure(target, error, attempt);
+      if (final) this.#log.error({ target, attempt, err: error }, error.message);
+      else if (refused) {
+        this.#log.error(
+          { target, attempt, refusals, err: error },
+          `${error.message}; the key worked until now, so this is retried: the watcher stops if ${targetName(target)} is refused ${KEY_REFUSALS_TO_STOP} times in a row (${refusals} so far)`,
+        );
+      } else this.#logFailure(target, error, attempt);
     } finally {
       // (the error event, even when the log could not take the line)
-      if (!fatal) this.safeEmit('error', error);
+      if (!final) this.safeEmit('error', error);
     }
+  }
+
+  /** Whether a 401/403 of `target` (counted in #refusals) stops the watcher, or is retried. */
+  #stopsNow(target: string): boolean {
+    return !this.#keyWorked || (this.#refusals.get(target) ?? 0) >= KEY_REFUSALS_TO_STOP;
   }
 
   /**

@@ -223,6 +223,42 @@ describe('scheduling (fake timers)', () => {
     expect(w.isRunning).toBe(false);
   });
 
+  it('once the key has worked, a 401 or 403 is retried with the backoff: a passing refusal is an error event, not a stop; three in a row of one target stop the watcher', async () => {
+    const refused = (status: 401 | 403 = 401) =>
+      new DailyApiError({ code: status === 401 ? 'DAILY_AUTH_REJECTED' : 'DAILY_FORBIDDEN', message: `refused ${status}`, target: 'a', status });
+    const client = new FakeClient();
+    client.script = [[], refused(), []];
+    const w = make(client);
+    const errors: Error[] = [];
+    let stopped: Error | undefined;
+    w.on('error', (e) => errors.push(e));
+    w.on('stop', (r) => (stopped = r));
+    w.start();
+    await clock.tickAsync(1500);
+    // polled at 0 (ok), at 1000 (refused), again after the first backoff step (100–200 ms): ok
+    expect(client.calls).toHaveLength(3);
+    const t = client.calls.map((c) => c.at);
+    expect(t[2]! - t[1]!).toBeGreaterThanOrEqual(100);
+    expect(t[2]! - t[1]!).toBeLessThanOrEqual(200 + LIMITER_SLACK);
+    expect(errors.map((e) => (e as DailyApiError).code)).toEqual(['DAILY_AUTH_REJECTED']);
+    expect(stopped).toBeUndefined();
+    expect(w.isRunning).toBe(true);
+    // two refusals, a 503 (the run of refusals ends), two more, then an answer: still running
+    client.script = [refused(403), refused(), server503(), refused(), refused(403), []];
+    await clock.tickAsync(8000);
+    expect(errors.map((e) => (e as DailyApiError).status)).toEqual([401, 403, 401, 503, 401, 403]);
+    expect(stopped).toBeUndefined();
+    expect(w.isRunning).toBe(true);
+    // refused from now on: the third refusal in a row is the last request
+    const before = client.calls.length;
+    client.fallback = refused();
+    await clock.tickAsync(20_000);
+    expect(client.calls.length - before).toBe(3);
+    expect(errors).toHaveLength(9);
+    expect(stopped).toBe(errors[8]);
+    expect(w.isRunning).toBe(false);
+  });
+
   it('spreads rooms so they do not all fire at once', async () => {
     const client = new FakeClient();
     const w = make(client, { rooms: ['a', 'b', 'c', 'd'], intervalMs: 4000, maxRps: 1000 }).start();

@@ -276,6 +276,38 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(h.sim.requests).toHaveLength(1);
   });
 
+  it('a key that has worked and is refused once is retried, not a stop; refused three times in a row by Daily, the watcher stops', async () => {
+    const { logger, lines } = capturingLogger();
+    h = await startHarness({ rooms: ['a'] }, { logger });
+    const stopped = new Promise<Error | undefined>((r) => h!.watcher.once('stop', r));
+    h.watcher.start();
+    await waitFor(h.watcher, 'ready', () => h!.watcher.isReady);
+    h.sim.inject({ kind: 'status', status: 401, body: '{"error":"authentication-error"}' });
+    await waitFor(h.sim, 'request', () => h!.sim.requests.some((r) => r.status === 401));
+    h.sim.join('a', { userName: 'Ann' });
+    await waitFor(h.watcher, 'event', () => h!.events.some((e) => e.type === 'join' && e.participant.userName === 'Ann'));
+    expect(h.watcher.isRunning).toBe(true);
+    expect(h.errors).toHaveLength(1);
+    expect(h.errors[0]).toMatchObject({ code: 'DAILY_AUTH_REJECTED', status: 401, fatal: true });
+    const said = lines.map((l) => JSON.parse(l) as { level: number; msg: string; refusals?: number }).filter((l) => l.refusals !== undefined);
+    expect(said).toEqual([
+      expect.objectContaining({
+        level: 50,
+        refusals: 1,
+        msg: 'Daily rejected the API key (HTTP 401 authentication-error): check DAILY_API_KEY; the key worked until now, so this is retried: the watcher stops if room "a" is refused 3 times in a row (1 so far)',
+      }),
+    ]);
+    // revoked for good: the third refusal in a row is the last request
+    h.sim.inject({ fault: { kind: 'status', status: 403, body: '{"error":"forbidden-error"}' }, times: 1000 });
+    const reason = await stopped;
+    expect(reason).toBeInstanceOf(DailyApiError);
+    expect(reason).toMatchObject({ code: 'DAILY_FORBIDDEN', status: 403, fatal: true });
+    expect(h.errors).toHaveLength(4);
+    expect(h.errors[3]).toBe(reason);
+    expect(h.watcher.isRunning).toBe(false);
+    expect(h.sim.requests.filter((r) => r.status === 403)).toHaveLength(3);
+  });
+
   it('watches rooms with awkward names (encoded into the path)', async () => {
     h = await startHarness({ rooms: ['../presence', 'a b/c?d'] }, {});
     h.sim.join('../presence', { userName: 'X' });

@@ -47,7 +47,12 @@ export class DailyApiError extends Error {
   readonly info: string | undefined;
   /** Whether trying again later may succeed. */
   readonly retryable: boolean;
-  /** Whether the watcher must stop (the key is rejected or lacks permission). */
+  /**
+   * Whether the key is refused (401: rejected; 403: it lacks permission), which retrying does not
+   * fix. The watcher stops for it at once while no poll has succeeded; once the key has worked,
+   * only when one target is refused 3 times in a row (`KEY_REFUSALS_TO_STOP`): its 'stop' event
+   * says when it has stopped.
+   */
   readonly fatal: boolean;
   /** How long the server asked us to wait (`Retry-After`), in ms. */
   readonly retryAfterMs: number | undefined;

@@ -26,6 +26,11 @@ export interface TargetLoopOptions {
   poll(signal: AbortSignal): Promise<void>;
   /** Every failed attempt, before the retry wait. */
   onAttemptFailed(error: Error, attempt: number): void;
+  /**
+   * Whether a fatal error (the key refused: 401/403) ends the loop now, asked after onAttemptFailed
+   * has seen it; when false it is retried as a 5xx is. Default: it always does.
+   */
+  stopsNow?: (error: DailyApiError) => boolean;
   /** A fatal error (the key was rejected): the loop has ended. */
   onFatal(error: DailyApiError): void;
 }
@@ -34,7 +39,7 @@ export interface TargetLoopOptions {
  * One target's fixed-delay loop: poll, wait the interval, poll again; never two polls of the same
  * target in flight. Failed polls are retried with exponential backoff and jitter (p-retry), or after
  * the server's Retry-After when it sent one. Non-retryable errors (404, 400) wait a whole interval.
- * Returns when the signal aborts or a fatal error occurs.
+ * Returns when the signal aborts or a fatal error stops it (stopsNow).
  */
 export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
   const { signal } = o;
@@ -56,13 +61,13 @@ export async function runTargetLoop(o: TargetLoopOptions): Promise<void> {
             const wait = error instanceof DailyApiError ? error.retryAfterMs : undefined;
             if (wait !== undefined && error instanceof DailyApiError && error.retryable) await sleep(wait, signal);
           },
-          shouldRetry: ({ error }) => !signal.aborted && error instanceof DailyApiError && error.retryable,
+          shouldRetry: ({ error }) => !signal.aborted && error instanceof DailyApiError && (error.retryable || (error.fatal && o.stopsNow?.(error) === false)),
           // a Retry-After wait replaces the backoff step instead of adding to it
           shouldConsumeRetry: ({ error }) => !(error instanceof DailyApiError && error.retryAfterMs !== undefined),
         });
       } catch (err) {
         if (signal.aborted) return;
-        if (err instanceof DailyApiError && err.fatal) {
+        if (err instanceof DailyApiError && err.fatal && o.stopsNow?.(err) !== false) {
           o.onFatal(err);
           return;
         }
