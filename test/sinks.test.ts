@@ -498,17 +498,40 @@ describe('webhook sink', () => {
     expect([signed.deadLetter.entries[0]!.reason, unsigned.deadLetter.entries[0]!.reason]).toEqual([expect.stringMatching(/HTTP 400 "no"$/), expect.stringMatching(/HTTP 400 "no"$/)]);
   });
 
-  it('a refusal between successes dead-letters that event only', async () => {
+  it('a refusal before the receiver took any delivery dead-letters that event only; once it has taken one, a refusal is retried, and no run of them disables the sink', async () => {
     const r = await receiver();
-    r.script = [{ status: 401, body: 'no' }, { status: 200 }, { status: 401, body: 'no' }, { status: 401, body: 'no' }, { status: 200 }];
+    r.script = [{ status: 401, body: 'no' }, { status: 200 }, ...[1, 2, 3, 4].map(() => ({ status: 401, body: 'no' })), { status: 200 }];
     // one at a time: the script's answers go to the events in order
     const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 1 }));
-    for (let i = 1; i <= 5; i++) q.push(ev(i));
-    await waitFor(r, 'request', () => r.requests.length >= 5);
-    await waitFor(q, 'abandoned', () => deadLetter.entries.length >= 3);
+    const outcomes: string[] = [];
+    q.on('outcome', (o) => outcomes.push(o));
+    for (let i = 1; i <= 4; i++) q.push(ev(i));
+    await waitFor(r, 'request', () => r.accepted.length >= 3);
     expect(q.disabled).toBe(false);
-    expect(deadLetter.entries.map((x) => x.event.id)).toEqual([ev(1).id, ev(3).id, ev(4).id]);
-    expect(r.accepted.map((x) => JSON.parse(x.body).id)).toEqual([ev(2).id, ev(5).id]);
+    expect(deadLetter.entries.map((x) => x.event.id)).toEqual([ev(1).id]);
+    // the third event was refused four times in a row, each retried, then taken
+    expect(r.requests.map((x) => [JSON.parse(x.body).id, x.status])).toEqual([
+      [ev(1).id, 401],
+      [ev(2).id, 200],
+      ...[1, 2, 3, 4].map(() => [ev(3).id, 401]),
+      [ev(3).id, 200],
+      [ev(4).id, 200],
+    ]);
+    expect(outcomes.filter((o) => o === 'retried')).toHaveLength(4);
+  });
+
+  it('with several requests in flight, a receiver that took deliveries and refuses all of them at once is not disabled: each is retried', async () => {
+    const r = await receiver();
+    r.script = [{ status: 200 }, ...[1, 2, 3, 4].map(() => ({ status: 403, body: 'auth layer restarting' }))];
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url, concurrency: 4 }));
+    q.push(ev(0));
+    await waitFor(r, 'request', () => r.accepted.length >= 1);
+    for (let i = 1; i <= 4; i++) q.push(ev(i));
+    await waitFor(r, 'request', () => r.accepted.length >= 5);
+    expect(q.disabled).toBe(false);
+    expect(deadLetter.entries).toEqual([]);
+    expect(r.requests.filter((x) => x.status === 403)).toHaveLength(4);
+    expect(new Set(r.accepted.map((x) => JSON.parse(x.body).id))).toEqual(new Set([0, 1, 2, 3, 4].map((i) => ev(i).id)));
   });
 
   it('failing: set after 5 batches in a row given up on, cleared by a delivery', async () => {

@@ -12,7 +12,10 @@ export const DEFAULT_WEBHOOK_TIMEOUT_MS = 15_000;
 export const DEFAULT_WEBHOOK_CONCURRENCY = 4;
 /** The most `concurrency` may be. */
 export const MAX_WEBHOOK_CONCURRENCY = 64;
-/** 401/403 answers in a row that disable a webhook sink (a single one dead-letters its event only). */
+/**
+ * 401/403 answers in a row that disable a webhook sink whose URL has not yet taken a delivery (a
+ * single one dead-letters its event only). Once it has, a 401/403 is retried as a 503 is.
+ */
 export const WEBHOOK_REFUSALS_TO_DISABLE = 3;
 
 export interface WebhookSinkOptions {
@@ -123,7 +126,7 @@ export class WebhookSink implements Sink {
   readonly #userAgent: string;
   readonly #headers: Record<string, string>;
   readonly #now: () => number;
-  /** 401/403 answers in a row, with no success between. */
+  /** 401/403 answers in a row before the URL took a delivery (after, they are retried, not counted). */
   #refusals = 0;
   /** Whether the URL has answered a delivery 2xx: a redirect after that is retried, not disabling (redirectError). */
   #answered = false;
@@ -203,6 +206,12 @@ export class WebhookSink implements Sink {
     // One refusal can also be a receiver's auth layer hiccuping, so only a run of them disables.
     if (r.status === 401 || r.status === 403) {
       const fix = this.#keys ? 'check the signing secret the receiver expects, and the URL' : 'the receiver wants credentials: sign deliveries (--webhook-secret) or check the URL';
+      // a receiver that has taken our deliveries took these credentials: a refusal now is most
+      // likely passing (its auth layer restarting), and with several requests in flight one blip
+      // refused three at once, which disabled the sink for good (the daemon exited, when it was the
+      // only one) and dead-lettered the events. Retried as a 503 is; one that lasts dead-letters
+      // each event after its attempts, and /healthz says the sink is failing
+      if (this.#answered) throw new DeliveryError(`${what}: ${fix}${clock} (it took deliveries before: retried)`, 'retry', r.status, r.retryAfterMs);
       if (++this.#refusals >= WEBHOOK_REFUSALS_TO_DISABLE) {
         throw new DeliveryError(`${what} ${this.#refusals} times in a row: ${fix}${clock}`, 'disable', r.status);
       }
