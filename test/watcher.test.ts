@@ -129,6 +129,10 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     });
     h.watcher.start();
     await waitFor(h.watcher, 'poll', () => changes >= 70, 15_000, '70 changes');
+    // and one reconnect a poll sees for certain: each of the random ones can be undone before the
+    // room's next good poll (the new session renamed, or gone again), and one run in ~15 had none left
+    const [room, present] = sim.roomNames.map((r) => [r, sim.presence(r)] as const).find(([, ps]) => ps.length > 0)!;
+    sim.reconnect(room, present[0]!.id);
     // nothing changes from here: three good polls of every target settle it
     await Promise.all(h.watcher.targets.map((t) => polls(h!.watcher, 3, t, 15_000)));
 
