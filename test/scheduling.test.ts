@@ -35,6 +35,16 @@ function make(client: FakeClient, extra: Record<string, unknown> = {}) {
   } as never);
 }
 
+/** A watcher on `client` (make) with its error events and the reason it stopped recorded. */
+function recorded(client: FakeClient) {
+  const w = make(client);
+  const errors: Error[] = [];
+  const seen: { stopped?: Error | undefined } = {};
+  w.on('error', (e) => errors.push(e));
+  w.on('stop', (r) => (seen.stopped = r));
+  return { w, errors, seen };
+}
+
 /** Stop, ticking the fake clock so any timer-based cleanup can run. */
 async function stop(w: PresenceWatcher): Promise<void> {
   const p = w.stop();
@@ -208,18 +218,14 @@ describe('scheduling (fake timers)', () => {
   it('401 emits a typed error, emits stop, and polls no more', async () => {
     const client = new FakeClient();
     client.fallback = new DailyApiError({ code: 'DAILY_AUTH_REJECTED', message: 'Daily rejected the API key', target: 'a', status: 401 });
-    const w = make(client);
-    const errors: Error[] = [];
-    let stopped: Error | undefined;
-    w.on('error', (e) => errors.push(e));
-    w.on('stop', (r) => (stopped = r));
+    const { w, errors, seen } = recorded(client);
     w.start();
     await clock.tickAsync(10_000);
     expect(client.calls).toHaveLength(1);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(DailyApiError);
     expect((errors[0] as DailyApiError).code).toBe('DAILY_AUTH_REJECTED');
-    expect(stopped).toBe(errors[0]);
+    expect(seen.stopped).toBe(errors[0]);
     expect(w.isRunning).toBe(false);
   });
 
@@ -228,11 +234,7 @@ describe('scheduling (fake timers)', () => {
       new DailyApiError({ code: status === 401 ? 'DAILY_AUTH_REJECTED' : 'DAILY_FORBIDDEN', message: `refused ${status}`, target: 'a', status });
     const client = new FakeClient();
     client.script = [[], refused(), []];
-    const w = make(client);
-    const errors: Error[] = [];
-    let stopped: Error | undefined;
-    w.on('error', (e) => errors.push(e));
-    w.on('stop', (r) => (stopped = r));
+    const { w, errors, seen } = recorded(client);
     w.start();
     await clock.tickAsync(1500);
     // polled at 0 (ok), at 1000 (refused), again after the first backoff step (100–200 ms): ok
@@ -241,13 +243,13 @@ describe('scheduling (fake timers)', () => {
     expect(t[2]! - t[1]!).toBeGreaterThanOrEqual(100);
     expect(t[2]! - t[1]!).toBeLessThanOrEqual(200 + LIMITER_SLACK);
     expect(errors.map((e) => (e as DailyApiError).code)).toEqual(['DAILY_AUTH_REJECTED']);
-    expect(stopped).toBeUndefined();
+    expect(seen.stopped).toBeUndefined();
     expect(w.isRunning).toBe(true);
     // two refusals, a 503 (the run of refusals ends), two more, then an answer: still running
     client.script = [refused(403), refused(), server503(), refused(), refused(403), []];
     await clock.tickAsync(8000);
     expect(errors.map((e) => (e as DailyApiError).status)).toEqual([401, 403, 401, 503, 401, 403]);
-    expect(stopped).toBeUndefined();
+    expect(seen.stopped).toBeUndefined();
     expect(w.isRunning).toBe(true);
     // refused from now on: the third refusal in a row is the last request
     const before = client.calls.length;
@@ -255,7 +257,7 @@ describe('scheduling (fake timers)', () => {
     await clock.tickAsync(20_000);
     expect(client.calls.length - before).toBe(3);
     expect(errors).toHaveLength(9);
-    expect(stopped).toBe(errors[8]);
+    expect(seen.stopped).toBe(errors[8]);
     expect(w.isRunning).toBe(false);
   });
 
