@@ -128,7 +128,7 @@ export class WebhookSink implements Sink {
   readonly #now: () => number;
   /** 401/403 answers in a row before the URL took a delivery (after, they are retried, not counted). */
   #refusals = 0;
-  /** Whether the URL has answered a delivery 2xx: a redirect after that is retried, not disabling (redirectError). */
+  /** Whether the URL has answered a delivery 2xx: a redirect (redirectError) or a 401/403 after that is retried, not disabling. */
   #answered = false;
 
   constructor(o: WebhookSinkOptions) {
