@@ -12,7 +12,7 @@ import { FileStateStore } from '../src/index.js';
 import { StateError, type SavedState } from '../src/state/store.js';
 import { PresenceWatcher } from '../src/watcher.js';
 import { FakeClient } from './support/fake-client.js';
-import { capturingLogger, polls, quickOptions, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
+import { capturingLogger, firstSnapshotEvents, polls, quickOptions, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 import { runCli } from './support/cli.js';
 import { DailySimulator } from '../src/simulator/simulator.js';
 import { HealthServer, LIVENESS_WINDOW_MIN_MS } from '../src/health.js';
@@ -324,12 +324,7 @@ describe('resume from state (watcher against the simulator)', () => {
     // while "down": one leaves, one arrives
     h.sim.leave('a', go.id);
     const come = h.sim.join('a', { userName: 'Come' });
-    const w2 = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a'], stateStore: new FileStateStore(file) });
-    const events: PresenceEvent[] = [];
-    w2.on('event', (e) => events.push(e));
-    w2.start();
-    await waitFor(w2, 'ready', () => w2.isReady);
-    await w2.stop();
+    const events = await firstSnapshotEvents({ ...quickOptions(h.sim), rooms: ['a'], stateStore: new FileStateStore(file) });
     expect(events.map((e) => `${e.type}:${e.participant.userName}`).sort()).toEqual(['join:Come', 'leave:Go']);
     expect(events.find((e) => e.participant.id === come.id)).not.toHaveProperty('initial');
   });
@@ -354,12 +349,7 @@ describe('resume from state (watcher against the simulator)', () => {
 
       // restarted, a answers: Ann was there all along
       h.sim.clearFaults();
-      const w2 = new PresenceWatcher({ ...quickOptions(h.sim), rooms: ['a', 'b'], stateStore: new FileStateStore(file) });
-      const events: PresenceEvent[] = [];
-      w2.on('event', (e) => events.push(e));
-      w2.start();
-      await waitFor(w2, 'ready', () => w2.isReady);
-      await w2.stop();
+      const events = await firstSnapshotEvents({ ...quickOptions(h.sim), rooms: ['a', 'b'], stateStore: new FileStateStore(file) });
       expect(events).toEqual([expect.objectContaining({ type: 'join', room: 'a', initial: true, participant: expect.objectContaining({ id: ann.id }) })]);
     },
   );
@@ -381,12 +371,7 @@ describe('resume from state (watcher against the simulator)', () => {
     // restarted over the whole domain, whose answer lists everyone
     h.sim.clearFaults();
     const arrival = h.sim.join('a', { userName: 'Arrival' });
-    const w2 = new PresenceWatcher({ ...quickOptions(h.sim), allRooms: true, stateStore: new FileStateStore(file) });
-    const events: PresenceEvent[] = [];
-    w2.on('event', (e) => events.push(e));
-    w2.start();
-    await waitFor(w2, 'ready', () => w2.isReady);
-    await w2.stop();
+    const events = await firstSnapshotEvents({ ...quickOptions(h.sim), allRooms: true, stateStore: new FileStateStore(file) });
     expect(events.map((e) => `${e.type}:${e.participant.userName}${'initial' in e ? ' (initial)' : ''}`)).toEqual(['join:Left out (initial)', 'join:Arrival']);
     expect(events.map((e) => e.participant.id)).toEqual([leftOut.id, arrival.id]);
     // the domain's state keeps no flag: GET /presence lists everyone
@@ -516,12 +501,7 @@ describe('resume from state (watcher against the simulator)', () => {
     }
 
     // the same API written with a trailing slash: the same source
-    const events: PresenceEvent[] = [];
-    const w2 = new PresenceWatcher({ apiKey: h.sim.apiKey, apiUrl: `${h.sim.url}/`, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, initialState: saved });
-    w2.on('event', (e) => events.push(e));
-    w2.start();
-    await waitFor(w2, 'ready', () => w2.isReady);
-    await w2.stop();
+    const events = await firstSnapshotEvents({ apiKey: h.sim.apiKey, apiUrl: `${h.sim.url}/`, rooms: ['a'], intervalMs: 50, maxRps: 1000, logger: quietLogger, initialState: saved });
     expect(events).toEqual([]);
 
     // a state saved before sources were recorded: taken as it is, and saved again with one

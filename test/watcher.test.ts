@@ -5,7 +5,7 @@ import type { SavedState } from '../src/state/store.js';
 import { PIECEWISE_MIN_CHARS } from '../src/daily/parse.js';
 import type { SimulatorFault } from '../src/simulator/simulator.js';
 import { EventsOverflowError, overBudget, PresenceWatcher, WatcherOptionsError } from '../src/watcher.js';
-import { capturingLogger, polls, quickOptions, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
+import { capturingLogger, firstSnapshotEvents, polls, quickOptions, quietLogger, startHarness, waitFor, type Harness } from './support/helpers.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -426,12 +426,7 @@ describe('PresenceWatcher against the simulator over HTTP', () => {
     expect(saved.rooms.b!.map((p) => p.userName)).toEqual(['Bob']);
     // Cy comes into c, empty at the domain's snapshot: back on allRooms, a join, not "already there"
     h.sim.join('c', { userName: 'Cy' });
-    const all = new PresenceWatcher({ ...quickOptions(h.sim), allRooms: true, initialState: saved });
-    const events: PresenceEvent[] = [];
-    all.on('event', (e) => events.push(e));
-    all.start();
-    await waitFor(all, 'ready', () => all.isReady);
-    await all.stop();
+    const events = await firstSnapshotEvents({ ...quickOptions(h.sim), allRooms: true, initialState: saved });
     expect(events.map((e) => [e.type, e.room, e.participant.userName, e.type === 'join' ? (e.initial ?? false) : undefined])).toEqual([['join', 'c', 'Cy', false]]);
   });
 

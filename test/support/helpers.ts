@@ -72,6 +72,23 @@ export function waitFor<T>(
   });
 }
 
+/**
+ * A watcher with these options, run until its first snapshot is in (`ready`), then stopped: the
+ * events that snapshot gave (a restart's diff against a saved state, in most tests that use it).
+ */
+export async function firstSnapshotEvents(opts: PresenceWatcherOptions): Promise<PresenceEvent[]> {
+  const w = new PresenceWatcher(opts);
+  const events: PresenceEvent[] = [];
+  w.on('event', (e) => events.push(e));
+  w.start();
+  try {
+    await waitFor(w, 'ready', () => w.isReady);
+  } finally {
+    await w.stop();
+  }
+  return events;
+}
+
 export interface Harness {
   sim: DailySimulator;
   watcher: PresenceWatcher;
