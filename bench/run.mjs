@@ -14,8 +14,6 @@ import { churned, domainBodies, median, people, roomBody } from './data.mjs';
 // figures or break the runs (the measuring processes inherit this environment)
 for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']) delete process.env[name];
 
-// What `node --cpu-prof` showed where a target was missed; kept with the generator so every
-// regenerated BENCHMARKS.md carries it.
 /**
  * The growth of the diff against JSON.parse's measured in same-poll pairs (each diff divided by the
  * parse of its own body, in its own process): the diff's share of the parse at the largest size over
@@ -35,6 +33,8 @@ function pairedGrowthLine(diffRows, big) {
   ];
 }
 
+// What `node --cpu-prof` showed where a target was missed; kept with the generator so every
+// regenerated BENCHMARKS.md carries it.
 const PROFILE_NOTES = [
   "- **Diff at 100k, the fix.** The watcher used to copy every entry into a typed Participant and diff with the pure `diffRoom` (a new Map per snapshot): ~1–1.4× JSON.parse at 100k (the pure diffRoom column). `node --cpu-prof` put the time in inserting 100k freshly parsed id strings into the new Map (each one hashed again), the 100k typed copies (50–70 ms of validation alone) and collecting both. Now the watcher runs `RoomTracker`. It checks entries in place and keeps its state between polls, copying an entry only when that person joined or changed. It walks the snapshot alongside the previous one, so an unchanged person costs one id comparison instead of a hash lookup. Result: ~0.1× JSON.parse at 1% churn (met). A property test holds its events identical to `diffRoom`'s.",
   "- **Diff at 100k, 10% churn (21,000 events per poll).** The profile then showed event ids at about a third of the diff: one SHA-256 call per event (~0.5 µs plus allocations). Joins and leaves now use MurmurHash3 x86_128; updates keep SHA-256 (see docs/architecture.md for why). The first MurmurHash3 was as slow as SHA-256 (630 ns per id): the sampling heap profiler showed 145 B allocated per id, because module-level `let`s boxed every 32-bit write into a heap number. Keeping the state in an Int32Array brought it to ~350 ns; one function with the whole state in local variables, to ~265 ns; the output alphabet read from a Uint8Array instead of a string, ~230 ns. Of that, ~180 ns is reading the ~47 input characters: `charCodeAt` costs ~2.4 ns a character even on the flat strings JSON.parse makes. Reading a whole 16-byte block at a time measured no faster, and native encoders (`Buffer#ucs2Write`, `TextEncoder#encodeInto`) cost as much per call as they would save.",
