@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { dailyInClear, DEFAULT_API_URL, DEFAULT_MAX_BODY_BYTES, normalizeApiKey } from './daily/client.js';
 import { nameFilter } from './dispatcher.js';
 import { SAME_PERSON_RULES, type SamePersonRule } from './same-user.js';
-import { formatDuration, parseDuration } from './util/duration.js';
+import { formatDuration, parseDuration, partOfMs } from './util/duration.js';
 import { closestName, didYouMean } from './util/options.js';
 import { parseSize } from './util/size.js';
 import { checkProxyEnv } from './util/http-agent.js';
@@ -35,7 +35,7 @@ export { LOG_LEVEL_NAMES, type LogLevelName } from './log.js';
 const duration = z.union([z.string(), z.number()], { error: (iss) => `must be a duration such as "15s", "500ms" or "2m", or a number of milliseconds, not ${kindOf(iss.input, true)}` }).transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (use e.g. "15s", "500ms", "2m", or milliseconds)` });
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (${partOfMs(v) ? 'a duration is a whole number of milliseconds' : 'use e.g. "15s", "500ms", "2m", or milliseconds'})` });
     return z.NEVER;
   }
   return ms;

@@ -20,6 +20,7 @@ describe('CLI usage errors exit 2 with one clear line and no stack trace', () =>
     ['two config files for replay', () => ['replay', join(dir, 'dead.ndjson'), '--config', writeConfig('c12.yaml', 'rooms: [a]\n'), '--config', writeConfig('c13.yaml', 'interval: 30s\n')], undefined, /^presence-watcher: --config is given twice/],
     ['bad duration', () => ['--room', 'a', '--interval', '5 parsecs'], undefined, /--interval "5 parsecs" is not a duration/],
     ['bad leave grace', () => ['--room', 'a', '--leave-grace', 'soon'], undefined, /--leave-grace "soon" is not a duration/],
+    ['a duration finer than a millisecond', () => ['--room', 'a', '--interval', '0.5ms'], undefined, /^presence-watcher: --interval "0\.5ms" is not a duration: a duration is a whole number of milliseconds$/m],
     ['--save-every without --state', () => ['--room', 'a', '--save-every', '1m'], undefined, /^presence-watcher: --save-every \(saveEvery\) applies with --state only: without a state file nothing is saved$/m],
     ['--save-every past a day', () => ['--room', 'a', '--state', join(dir, 'every.json'), '--save-every', '25h'], undefined, /^presence-watcher: --save-every \(saveEvery\) 25h is too long: at most 24h/m],
     ['saveEvery in a config file without state', () => ['--config', writeConfig('c6.yaml', 'rooms: [a]\nsaveEvery: 5m\n')], undefined, /^presence-watcher: --save-every \(saveEvery\) applies with --state only/m],

@@ -94,6 +94,16 @@ describe('config file errors', () => {
     expect(resolve({ rooms: ['a'], sinks: [{ type: 'slack', url: 'https://hooks.slack.com/x', timeout: 5 }] })).toThrow(/^sinks\[0\]\.timeout 5ms is too short: .*if you meant 5 seconds, write "5s" \(a number with no unit is milliseconds\)$/);
     expect(resolve({ rooms: ['a'], interval: 100, requestTimeout: 100 })).not.toThrow();
   });
+
+  it('a duration that is not whole milliseconds is refused as such, not rounded to a number nobody wrote', () => {
+    // rounded, "0.5ms" became "interval 1ms is too short … if you meant 1 second"
+    expect(problem({ rooms: ['a'], interval: '0.5ms' })).toBe('w.yaml: interval: "0.5ms" is not a duration (a duration is a whole number of milliseconds)');
+    expect(problem({ rooms: ['a'], leaveGrace: 1500.5 })).toBe('w.yaml: leaveGrace: "1500.5" is not a duration (a duration is a whole number of milliseconds)');
+    expect(problem({ rooms: ['a'], interval: '2 s' })).toBe('w.yaml: interval: "2 s" is not a duration (use e.g. "15s", "500ms", "2m", or milliseconds)');
+    // decimals that make whole milliseconds are durations, floating point's 1100.0000000000002 included
+    const ms = (v: string | number) => resolveConfig(validateFileConfig({ rooms: ['a'], interval: v }, 'w.yaml', {}), {}, { DAILY_API_KEY: 'k' }).intervalMs;
+    expect([ms('1.1s'), ms('0.25s'), ms('1.5m'), ms('1m0.5s'), ms(2000)]).toEqual([1100, 250, 90_000, 60_500, 2000]);
+  });
 });
 
 describe('config file type errors', () => {

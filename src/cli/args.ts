@@ -3,7 +3,7 @@ import { closestName, ConfigError, didYouMean, EVENT_TYPES, httpUrlProblem, LOG_
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { SAME_PERSON_RULES } from '../same-user.js';
 import { joinSecrets } from '../sinks/signing.js';
-import { parseDuration } from '../util/duration.js';
+import { parseDuration, partOfMs } from '../util/duration.js';
 import type { ReplayCommand } from './replay.js';
 import { parseSize } from '../util/size.js';
 
@@ -269,7 +269,7 @@ function replayDrain(ms: number | undefined): number {
 function duration(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const ms = parseDuration(v);
-  if (ms === undefined) throw new ConfigError(`${flag} "${v}" is not a duration: use e.g. 15s, 500ms, 2m or a number of milliseconds`);
+  if (ms === undefined) throw new ConfigError(`${flag} "${v}" is not a duration: ${partOfMs(v) ? 'a duration is a whole number of milliseconds' : 'use e.g. 15s, 500ms, 2m or a number of milliseconds'}`);
   return ms;
 }
 
