@@ -412,6 +412,20 @@ describe('CLI', () => {
     // the message is the 404's, not "no complete snapshot within 60s": it did not wait for the timeout
   });
 
+  it('--once with many rooms Daily does not know: the refusal once in full, then the other rooms refused the same way by name (ten at most)', async () => {
+    sim.join('standup', { userName: 'Ann' });
+    const unknown = Array.from({ length: 12 }, (_, i) => `gone-${i + 1}`);
+    const r = await runCli(['--room', 'standup', ...unknown.flatMap((n) => ['--room', n]), '--once', '--max-rps', '20', '--sink', 'stdout:text', '--log-level', 'silent'], env());
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/ Ann is in standup \(already there when watching started\)\n$/);
+    // which unknown room is refused first depends on the order their answers come back in
+    const line = /^presence-watcher: --once: room "(gone-\d+)" not found \(HTTP 404[^\n]*\): check the room name; the same for 11 more rooms: ((?:"gone-\d+", ){10})…\n$/.exec(r.stderr);
+    expect(line, r.stderr).not.toBeNull();
+    const named = [line![1], ...[...line![2]!.matchAll(/"(gone-\d+)"/g)].map((m) => m[1])];
+    expect(new Set(named).size).toBe(11);
+    expect(named.every((n) => unknown.includes(n!))).toBe(true);
+  });
+
   it('--once with a room Daily does not know listed first: exits once the last room answers, not at the unknown room\'s next poll', async () => {
     sim.join('standup', { userName: 'Ann' });
     // an interval longer than the run may take: the unknown room is polled once, before standup

@@ -175,7 +175,7 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number, maxRps: number): { don
   const targets = daemon.watcher.targets;
   const answered = new Set<string>();
   /** Targets whose last poll failed for good, with why. */
-  const refused = new Map<string, string>();
+  const refused = new Map<string, DailyApiError>();
   let lastError: string | undefined;
   const onReady = () => settle(undefined);
   const onPoll = (p: PollInfo) => {
@@ -186,12 +186,12 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number, maxRps: number): { don
       if (!p.error) return;
       lastError = p.error.message;
       // (a fatal error, a rejected key, stops the daemon and is reported as such)
-      if (p.error instanceof DailyApiError && !p.error.retryable && !p.error.fatal) refused.set(p.target, p.error.message);
+      if (p.error instanceof DailyApiError && !p.error.retryable && !p.error.fatal) refused.set(p.target, p.error);
       else refused.delete(p.target);
     }
     // checked after an answer too: a room refused before the last room answered must not wait for
     // its next poll, an interval away, to be counted
-    if (refused.size > 0 && targets.every((t) => answered.has(t) || refused.has(t))) settle([...refused.values()].join('; '));
+    if (refused.size > 0 && targets.every((t) => answered.has(t) || refused.has(t))) settle(refusals(refused));
   };
   daemon.watcher.on('poll', onPoll);
   daemon.watcher.once('ready', onReady);
@@ -211,6 +211,28 @@ function firstSnapshot(daemon: Daemon, timeoutMs: number, maxRps: number): { don
       daemon.watcher.off('ready', onReady);
     },
   };
+}
+
+/**
+ * The rooms refused for good, for --once's one line: each kind of refusal in full once, then the
+ * other rooms refused the same way by name (300 rooms of a stale list, each "not found … check the
+ * room name", made a line of 28 KB).
+ */
+function refusals(refused: ReadonlyMap<string, DailyApiError>): string {
+  const kinds = new Map<string, { first: DailyApiError; others: string[] }>();
+  for (const [target, err] of refused) {
+    const kind = `${err.status} ${err.code}`;
+    const k = kinds.get(kind);
+    if (k) k.others.push(target);
+    else kinds.set(kind, { first: err, others: [] });
+  }
+  return [...kinds.values()]
+    .map(({ first, others }) =>
+      others.length === 0
+        ? first.message
+        : `${first.message}; the same for ${others.length} more room${others.length === 1 ? '' : 's'}: ${others.slice(0, 10).map((t) => `"${t}"`).join(', ')}${others.length > 10 ? ', …' : ''}`,
+    )
+    .join('; ');
 }
 
 async function runDaemon(cfg: DaemonConfig, io: CliIO, extra?: { stopAfterMs?: number; once?: { timeoutMs: number } }): Promise<number> {
