@@ -134,17 +134,6 @@ export function updateEvent(room: string, p: Participant, changes: ParticipantCh
 }
 
 /**
- * Diff one room's previous state against a new snapshot. Pure and O(n).
- *
- * - `prev` undefined means the room has never been seen: every participant is a join.
- * - An incomplete snapshot yields joins and updates, never leaves: the people it did not show are
- *   kept in the next state.
- * - A participant id listed twice in one snapshot counts once (the first occurrence).
- * - `updates`: how many updates each tracked participant has had (by id; absent is none), which
- *   each update's id includes (`updateEvent`). Kept up to date in place: an update counts one
- *   more, a leave drops its person. Without it every update is counted as its session's first.
- */
-/**
  * The reference diff's arguments checked (a few typeofs a call): a caller's slip is a TypeError
  * naming it, not "prev.get is not a function" from inside, or events stamped `at: undefined`.
  */
@@ -157,6 +146,17 @@ function checkDiffArgs(fn: string, prev: unknown, opts: unknown, updates: unknow
   if (updates !== undefined && typeof (updates as Map<unknown, unknown> | null)?.get !== 'function') throw new TypeError(`${fn}: updates must be a Map of update counts (kept in place), or left out, not ${kindOf(updates)}`);
 }
 
+/**
+ * Diff one room's previous state against a new snapshot. Pure and O(n).
+ *
+ * - `prev` undefined means the room has never been seen: every participant is a join.
+ * - An incomplete snapshot yields joins and updates, never leaves: the people it did not show are
+ *   kept in the next state.
+ * - A participant id listed twice in one snapshot counts once (the first occurrence).
+ * - `updates`: how many updates each tracked participant has had (by id; absent is none), which
+ *   each update's id includes (`updateEvent`). Kept up to date in place: an update counts one
+ *   more, a leave drops its person. Without it every update is counted as its session's first.
+ */
 export function diffRoom(prev: RoomState | undefined, snapshot: RoomSnapshot, opts: DiffOptions, updates?: Map<string, number>): DiffResult {
   checkDiffArgs('diffRoom', prev, opts, updates);
   const s = snapshot as Partial<RoomSnapshot> | null | undefined;

@@ -76,6 +76,7 @@ export interface UpdateEvent extends BaseEvent {
   sameUserAs?: never;
 }
 
+/** What the watcher emits and the sinks deliver: tell the three apart by `type`. */
 export type PresenceEvent = JoinEvent | LeaveEvent | UpdateEvent;
 
 /** Per-poll information, emitted as `poll` after every request (successful or not). */

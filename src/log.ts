@@ -135,6 +135,11 @@ function textDestination(to: DestinationStream): DestinationStream {
   }) as DestinationStream;
 }
 
+/**
+ * The pino logger the watcher, sinks and dead-letters log to: JSON lines (or `text`) on stderr, with
+ * every secret known to `registry` replaced by [REDACTED] wherever it appears. The default registry
+ * holds the API key a PresenceWatcher is given and every webhook or Slack URL a sink is.
+ */
 export function createLogger(opts: CreateLoggerOptions = {}): Logger {
   // pino's own word for a level it does not know is "default level:verbose must be included in custom
   // levels"; a format it does not know was taken as json

@@ -21,6 +21,7 @@ import { formatDuration } from './util/duration.js';
 import { shownValue } from './util/text.js';
 import { ownValue, setOwn } from './util/record.js';
 
+/** The poll interval when none is given: Daily's data lags up to 15 s, so polling faster gains little. */
 export const DEFAULT_INTERVAL_MS = 15_000;
 /** How far behind Daily says GET /presence can be (said of the domain's; taken for a room's too). */
 const DATA_LAG_MS = 15_000;
@@ -94,6 +95,7 @@ export function overBudget(rooms: number, intervalMs: number, maxRps: number): s
   return `watching ${rooms} room${rooms === 1 ? '' : 's'} every ${formatDuration(intervalMs)} needs ${(rooms / (intervalMs / 1000)).toFixed(1)} requests/s, over the budget of ${maxRps}/s: polls will be spaced out by the rate limiter. Use allRooms (--all-rooms) to watch any number of rooms with one request per interval.`;
 }
 
+/** The target name of the domain-wide poll (GET /presence) with `allRooms`: `PollInfo.target`, `watcher.targets`. */
 export const DOMAIN_TARGET = '*';
 
 /**
@@ -197,6 +199,7 @@ export interface AllRoomsOptions extends CommonOptions {
   rooms?: undefined;
 }
 
+/** What a PresenceWatcher watches and how: `rooms` by name, or `allRooms: true` for the whole domain. */
 export type PresenceWatcherOptions = RoomsOptions | AllRoomsOptions;
 
 /** A mistake in the options passed to PresenceWatcher. */

@@ -26,6 +26,7 @@ import {
 } from './parse.js';
 import { formatDuration } from '../util/duration.js';
 
+/** Daily's REST API, where a DailyClient goes unless given `apiUrl` (the simulator's, a proxy). */
 export const DEFAULT_API_URL = 'https://api.daily.co/v1';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;

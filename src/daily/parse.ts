@@ -93,7 +93,6 @@ function checkEntries(list: unknown[], target: string, domainRoom?: string): rea
   return list as ParticipantEntry[];
 }
 
-/** Check the parsed body of GET /rooms/:name/presence without copying its entries. Throws a retryable DailyApiError. */
 /**
  * A room parser given something else than a name first (the body alone, most likely): a TypeError
  * saying so, instead of blaming Daily for room "[object Object]".
@@ -102,6 +101,7 @@ function checkRoomName(fn: string, room: unknown): void {
   if (typeof room !== 'string') throw new TypeError(`${fn}(room, …): room must be the room's name, not ${kindOf(room)}${room !== null && typeof room === 'object' ? ' (the answer goes second)' : ''}`);
 }
 
+/** Check the parsed body of GET /rooms/:name/presence without copying its entries. Throws a retryable DailyApiError. */
 export function parseRoomEntries(room: string, body: unknown): RoomEntries {
   checkRoomName('parseRoomEntries', room);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {

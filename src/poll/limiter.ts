@@ -7,7 +7,6 @@ import { shownValue } from '../util/text.js';
 export const DEFAULT_MAX_RPS = 5;
 /** Daily's rate limit for a domain: 20 requests/s (100 per 5 s), shared with everything the customer runs. */
 export const DAILY_MAX_RPS = 20;
-export const DEFAULT_MAX_PER_5S = 25;
 
 export interface LimiterOptions {
   /** Requests per second at most. Default 5 (Daily allows 20, shared with the customer's other software). */
@@ -26,6 +25,9 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
+/** The starts a limiter makes room for at first; a budget of more grows its buffer as it is used. */
+const INITIAL_STARTS = 128;
+
 /**
  * The one limiter all requests to the Daily API go through: at most `maxRps` request starts in any
  * 1 s and `maxPer5s` in any 5 s (sliding windows, so no burst at a window edge), FIFO, abortable.
@@ -36,9 +38,6 @@ interface Waiter {
  * synchronously when the budget allows and keeps at most one timer. A Bottleneck shared with other
  * code can still be passed as `limiter`.
  */
-/** The starts a limiter makes room for at first; a budget of more grows its buffer as it is used. */
-const INITIAL_STARTS = 128;
-
 export class RateLimiter {
   readonly maxRps: number;
   readonly maxPer5s: number;

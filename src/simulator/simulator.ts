@@ -126,6 +126,7 @@ export interface SimulatorEvents {
   request: (req: SimulatorRequest) => void;
 }
 
+/** The API key a DailySimulator accepts unless given its own `apiKey`: any other is answered 401. */
 export const SIMULATOR_API_KEY = 'sim_local_key';
 
 const SIMULATOR_OPTIONS = ['apiKey', 'rooms', 'churn', 'reconnects', 'initialParticipants', 'seed', 'defaultLimit', 'compress', 'faults', 'now'] as const;

@@ -34,6 +34,7 @@ export function deadLetterHeld(path: string | undefined): string | undefined {
   return `${path} holds ${formatSize(st.size)} of events not delivered, the last written ${utcMinute(st.mtimeMs)}: once what refused them is fixed, "presence-watcher replay ${path}" sends them again (its --dry-run first says where each would go)`;
 }
 
+/** Undeliverable events appended to an NDJSON file, one event a line, for `presence-watcher replay` to send again. */
 export class FileDeadLetter implements DeadLetter {
   /**
    * Per sink, its "written to the dead-letter file" warning, said when writes start and then every
@@ -143,6 +144,7 @@ function checkLogger(owner: string, log: unknown): void {
   if (!l || !['debug', 'warn', 'error'].every((m) => typeof l[m] === 'function')) throw new TypeError(`${owner}: the logger must be a pino logger (createLogger()), or an object with debug, warn and error`);
 }
 
+/** Undeliverable events logged at error, one line each with the whole event: the dead-letter when no file is given. */
 export class LogDeadLetter implements DeadLetter {
   constructor(private readonly log: Logger) {
     checkLogger('LogDeadLetter', log);

@@ -60,15 +60,15 @@ export interface DeliveryQueueOptions {
 const queueOptionsChecked: SameKeys<keyof DeliveryQueueOptions, (typeof QUEUE_OPTIONS)[number]> = true;
 void queueOptionsChecked;
 
+/** The events a queue emits: a listener for any other is refused (SafeEmitter). */
+const QUEUE_EVENTS: Record<keyof DeliveryQueueEvents, true> = { delivered: true, abandoned: true, outcome: true, depth: true, disabled: true };
+
 /**
  * The one delivery queue every sink sits behind: FIFO, one delivery in flight (or up to the sink's
  * `concurrency`, never two about the same person, so each person's events stay in order), bounded,
  * retries with exponential backoff and jitter, Retry-After honoured, and a dead-letter for what
  * cannot be delivered. push() never blocks: a slow sink never slows polling.
  */
-/** The events a queue emits: a listener for any other is refused (SafeEmitter). */
-const QUEUE_EVENTS: Record<keyof DeliveryQueueEvents, true> = { delivered: true, abandoned: true, outcome: true, depth: true, disabled: true };
-
 export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   readonly sink: Sink;
   readonly #deadLetter: DeadLetter;

@@ -39,6 +39,7 @@ export function checkSinkName(owner: string, name: unknown): void {
   if (name !== undefined && !(typeof name === 'string' && name.trim() !== '')) throw new TypeError(`${owner}: name must be a non-empty string (it names the sink in logs and metrics)`);
 }
 
+/** What a failed delivery means for the queue: try again, give this batch up, or give the sink up. */
 export type DeliveryFailure =
   /** Try again later (5xx, 429, timeouts, network). */
   | 'retry'
@@ -47,6 +48,7 @@ export type DeliveryFailure =
   /** The endpoint is gone (webhook 410, Slack channel archived): stop using the sink. */
   | 'disable';
 
+/** What a sink's `deliver` throws: the failure decides what the queue does next; `retryAfterMs` is the receiver's Retry-After. */
 export class DeliveryError extends Error {
   override name = 'DeliveryError';
   readonly code = 'DELIVERY_FAILED';

@@ -60,6 +60,7 @@ export interface StateStore {
   save(state: SavedState): Promise<void> | void;
 }
 
+/** A saved state that cannot be used (unreadable, corrupt, polled from another API): the daemon refuses to start rather than diff against it. */
 export class StateError extends Error {
   override name = 'StateError';
   readonly code = 'STATE_UNUSABLE';
