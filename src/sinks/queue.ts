@@ -23,6 +23,14 @@ type Settled = { kind: 'delivered' } | { kind: 'stopped' } | { kind: 'failed'; r
 const DELIVERED: Settled = { kind: 'delivered' };
 const STOPPED: Settled = { kind: 'stopped' };
 
+/** One #run's deliveries: their shared stop, the people in flight, how many are out, and the first disabling refusal. */
+interface Run {
+  stop: AbortController;
+  busy: Map<string, number> | undefined;
+  flying: number;
+  disabled: string | undefined;
+}
+
 /** Whose event it is: one person in one room, whose events must reach a receiver in order. */
 function personKey(e: PresenceEvent): string {
   return `${e.room}\0${e.participant.id}`;
@@ -89,7 +97,12 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   #draining = false;
   /** Wake the interval waits in progress (a drain shortens them). */
   readonly #paces = new Set<AbortController>();
+  /** Events taken for a delivery and not yet landed: the first #inFlight of the queue, as #flights in order. */
   #inFlight = 0;
+  /** The batches out, in the order they were taken. */
+  #flights: PresenceEvent[][] = [];
+  /** Wakes #run's loop, waiting for a place to free up (a delivery landed) or for events to take. */
+  #wake: (() => void) | undefined;
   /**
    * Events pushed since the event loop last turned: one poll's events (the watcher emits them in
    * one synchronous run), or a restart's re-deliveries. They are the queue's last #burst entries.
@@ -170,7 +183,9 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     // (a caller's slip found here, not inside a sink's delivery later: a webhook posted the body "null")
     const notEvent = notEventError('DeliveryQueue.push', 'the event', event);
     if (notEvent) throw notEvent;
-    if (this.#disabled !== undefined || this.#closed) {
+    // (while the deliveries out when the sink was disabled come back, what comes joins what still
+    // waits, which goes to the dead-letter whole once they are: in order, behind it)
+    if ((this.#disabled !== undefined && this.depth === 0) || this.#closed) {
       this.#abandon([event], this.#disabled ?? 'shutting down');
       return;
     }
@@ -192,6 +207,8 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     if (this.#burst++ === 0) queueMicrotask(() => this.#endBurst());
     this.safeEmit('depth', this.depth);
     this.#kick();
+    // a loop with a place free and nothing to take was waiting for a delivery to land
+    this.#wakeLoop();
   }
 
   #endBurst(): void {
@@ -209,6 +226,8 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     if (this.#running || this.#closed || this.#disabled !== undefined) return;
     this.#running = this.#run().finally(() => {
       this.#running = undefined;
+      // what came while the run wound down after the sink was disabled (#run took what was there)
+      if (this.#disabled !== undefined) this.#abandonRest(this.#disabled);
       if (this.depth > 0 && !this.#closed && this.#disabled === undefined) this.#kick();
       else this.#notifyIdle();
     });
@@ -253,9 +272,9 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     return this.#queue.slice(this.#head, this.#head + n);
   }
 
-  #remove(n: number): void {
+  /** Take the first n events off the queue (they were delivered, or given up on). */
+  #consume(n: number): void {
     this.#head += n;
-    this.#inFlight = 0;
     // compact once the consumed prefix dominates, keeping push/shift amortised O(1)
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
@@ -298,58 +317,143 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     // events in one go, and a Slack sink's first message held the first of them alone, the
     // other 169 coming a message interval later. One microtask: no timer, no added latency.
     await undefined;
-    while (this.depth > 0 && !signal.aborted && this.#disabled === undefined) {
-      // the batch is chosen once the interval is over, so what arrived meanwhile goes with it (a
-      // Slack sink's burst of polls becomes one message, not one now and the rest after the gap)
-      if (this.#gapLeft() > 0 && !(await this.#paced(signal))) return;
-      const batches = this.#window();
-      this.#inFlight = batches.reduce((n, b) => n + b.length, 0);
-      let settled: Settled[];
-      if (batches.length === 1) {
-        settled = [await this.#deliver(batches[0]!, signal)];
-      } else {
-        // a sink disabled by one delivery stops the others (one may be waiting out a backoff)
-        const stop = new AbortController();
-        // each delivery listens on it a few times over (its deadline, the request, a backoff)
-        setMaxListeners(10 + 8 * batches.length, stop.signal);
-        const onAbort = () => stop.abort(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          settled = await Promise.all(
-            batches.map(async (b) => {
-              const s = await this.#deliver(b, stop.signal);
-              if (s.kind === 'disable') stop.abort(new Error('sink disabled'));
-              return s;
-            }),
-          );
-        } finally {
-          signal.removeEventListener('abort', onAbort);
+    const most = this.sink.concurrency ?? 1;
+    // a sink disabled by one delivery stops the others (one may be waiting out a backoff)
+    const stop = new AbortController();
+    // each delivery listens on it a few times over (its deadline, the request, a backoff)
+    setMaxListeners(10 + 8 * most, stop.signal);
+    const onAbort = () => stop.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    /** The people with an event in flight, and how many: none of their later events starts until these land. */
+    const busy = most > 1 ? new Map<string, number>() : undefined;
+    const run: Run = { stop, busy, flying: 0, disabled: undefined };
+    try {
+      // a delivery starts whenever one of the `concurrency` places is free, not once the whole
+      // window is back: with windows, one batch waiting out a retry's backoff held the other three
+      // places empty, and a receiver failing one request in a hundred cut a webhook's rate 16-fold
+      while (!stop.signal.aborted) {
+        if (run.flying < most && this.depth > this.#inFlight) {
+          // the batch is chosen once the interval is over, so what arrived meanwhile goes with it (a
+          // Slack sink's burst of polls becomes one message, not one now and the rest after the gap)
+          if (this.#gapLeft() > 0 && !(await this.#paced(stop.signal))) break;
+          const batch = this.#nextBatch(busy);
+          if (batch) {
+            void this.#fly(batch, run).catch((err: unknown) => {
+              // not expected (#deliver settles every failure): the batch stays queued, to go again
+              this.#log.error({ err }, 'a delivery ended with an error of its own; its events stay queued');
+              this.#wakeLoop();
+            });
+            continue;
+          }
         }
+        if (run.flying === 0) break;
+        await new Promise<void>((resolve) => (this.#wake = resolve));
       }
-      this.#settle(batches, settled);
+      while (run.flying > 0) await new Promise<void>((resolve) => (this.#wake = resolve));
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.#wake = undefined;
+    }
+    // what was stopped (the queue closing, or the sink disabled meanwhile) was not confirmed: it
+    // waits at the head again, in the queue's order
+    this.#flights = [];
+    this.#inFlight = 0;
+    if (run.disabled !== undefined) {
+      this.#abandonRest(run.disabled);
+      this.safeEmit('disabled', run.disabled);
     }
   }
 
   /**
-   * The deliveries to start together: up to the sink's `concurrency` batches from the head of the
-   * queue, cut before the first that holds an event about someone already in it, so that one
-   * person's events are never in flight at once and reach the receiver in order.
+   * The next batch to start: up to the sink's `maxBatch` events from the first not yet taken, cut
+   * before the first about someone with an event in flight (`busy`), so that one person's events
+   * are never in flight at once and reach the receiver in order. Undefined when that is the first.
    */
-  #window(): PresenceEvent[][] {
-    const most = this.sink.concurrency ?? 1;
-    const batches: PresenceEvent[][] = [];
-    const people = most > 1 ? new Set<string>() : undefined;
-    let at = this.#head;
-    while (at < this.#queue.length && batches.length < most) {
-      const batch = this.#queue.slice(at, at + this.sink.maxBatch);
-      if (people) {
-        if (batches.length > 0 && batch.some((e) => people.has(personKey(e)))) break;
-        for (const e of batch) people.add(personKey(e));
+  #nextBatch(busy: Map<string, number> | undefined): PresenceEvent[] | undefined {
+    const from = this.#head + this.#inFlight;
+    let to = Math.min(this.#queue.length, from + this.sink.maxBatch);
+    if (busy && busy.size > 0) {
+      for (let i = from; i < to; i++) {
+        if (busy.has(personKey(this.#queue[i]!))) {
+          to = i;
+          break;
+        }
       }
-      batches.push(batch);
-      at += batch.length;
     }
-    return batches;
+    return to > from ? this.#queue.slice(from, to) : undefined;
+  }
+
+  /** Deliver one batch taken from the queue, then take it off (unless stopped) and tell the listeners. */
+  async #fly(batch: PresenceEvent[], run: Run): Promise<void> {
+    this.#flights.push(batch);
+    this.#inFlight += batch.length;
+    run.flying++;
+    const keys = run.busy ? batch.map(personKey) : undefined;
+    if (keys) for (const k of keys) run.busy!.set(k, (run.busy!.get(k) ?? 0) + 1);
+    let s: Settled;
+    try {
+      s = await this.#deliver(batch, run.stop.signal);
+    } finally {
+      run.flying--;
+      if (keys) {
+        for (const k of keys) {
+          const n = run.busy!.get(k)! - 1;
+          if (n === 0) run.busy!.delete(k);
+          else run.busy!.set(k, n);
+        }
+      }
+    }
+    if (s.kind !== 'stopped') this.#land(batch);
+    if (s.kind === 'delivered') {
+      this.#failedInARow = 0;
+      this.#logRecovery();
+      this.#log.debug({ events: batch.length }, `delivered ${batch.length} event(s)`);
+      this.safeEmit('outcome', 'delivered', batch.length);
+      this.safeEmit('delivered', batch);
+    } else if (s.kind === 'failed') {
+      this.#failedInARow++;
+      this.#lastFailure = s.reason;
+      this.safeEmit('outcome', 'failed', batch.length);
+      this.#abandon(batch, s.reason);
+    } else if (s.kind === 'disable') {
+      // said once, however many deliveries in flight were refused the same way
+      if (run.disabled === undefined) {
+        this.#log.error({ status: s.status }, `${s.message}: sink disabled; its events go to the dead-letter from now on`);
+        run.disabled = this.#disabled = `sink disabled: ${s.message}`;
+        run.stop.abort(new Error('sink disabled'));
+      }
+      this.#abandon(batch, run.disabled);
+    }
+    this.#wakeLoop();
+  }
+
+  /**
+   * Take a flight that landed off the queue. The flights still out keep their places before it,
+   * moved up by its length (the flights are the first #inFlight events, in the order they were taken).
+   */
+  #land(flight: PresenceEvent[]): void {
+    const i = this.#flights.indexOf(flight);
+    const n = flight.length;
+    let start = this.#head;
+    for (let j = 0; j < i; j++) start += this.#flights[j]!.length;
+    for (let k = start - 1; k >= this.#head; k--) this.#queue[k + n] = this.#queue[k]!;
+    this.#flights.splice(i, 1);
+    this.#inFlight -= n;
+    this.#consume(n);
+  }
+
+  /** Everything still queued to the dead-letter, in order. */
+  #abandonRest(reason: string): void {
+    const rest = this.#take(this.depth);
+    this.#consume(rest.length);
+    this.#abandon(rest, reason);
+  }
+
+  #wakeLoop(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 
   /** One batch, attempted until delivered, given up on, or stopped; each attempt's retry logged. */
@@ -362,7 +466,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       let failure: unknown;
       try {
         await this.sink.deliver(batch, signal);
-        // only the delivery is in the try: the listeners are called by #settle, outside it (one
+        // only the delivery is in the try: the listeners are called by #fly, outside it (one
         // that threw here once re-sent the batch, then skipped as many events that were never sent)
         return DELIVERED;
       } catch (err) {
@@ -384,49 +488,6 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
       } catch {
         return STOPPED;
       }
-    }
-  }
-
-  /**
-   * Take a settled window off the queue, then tell the listeners, in the window's order: what was
-   * delivered is confirmed, what was given up on goes to the dead-letter, and what was stopped (the
-   * queue closing, or another delivery disabling the sink) was not confirmed and stays at the head.
-   */
-  #settle(batches: PresenceEvent[][], settled: Settled[]): void {
-    const stopped = batches.filter((_, i) => settled[i]!.kind === 'stopped').flat();
-    // the stopped events move to the window's last places, in order, and stay; the rest is consumed
-    const from = this.#head + this.#inFlight - stopped.length;
-    for (const [i, e] of stopped.entries()) this.#queue[from + i] = e;
-    this.#remove(this.#inFlight - stopped.length);
-    let disabled: string | undefined;
-    for (const [i, s] of settled.entries()) {
-      const batch = batches[i]!;
-      if (s.kind === 'delivered') {
-        this.#failedInARow = 0;
-        this.#logRecovery();
-        this.#log.debug({ events: batch.length }, `delivered ${batch.length} event(s)`);
-        this.safeEmit('outcome', 'delivered', batch.length);
-        this.safeEmit('delivered', batch);
-      } else if (s.kind === 'failed') {
-        this.#failedInARow++;
-        this.#lastFailure = s.reason;
-        this.safeEmit('outcome', 'failed', batch.length);
-        this.#abandon(batch, s.reason);
-      } else if (s.kind === 'disable') {
-        // said once, however many deliveries in the window were refused the same way
-        if (disabled === undefined) {
-          this.#log.error({ status: s.status }, `${s.message}: sink disabled; its events go to the dead-letter from now on`);
-          disabled = `sink disabled: ${s.message}`;
-        }
-        this.#abandon(batch, disabled);
-      }
-    }
-    if (disabled !== undefined) {
-      this.#disabled = disabled;
-      const rest = this.#take(this.depth);
-      this.#remove(rest.length);
-      this.#abandon(rest, disabled);
-      this.safeEmit('disabled', disabled);
     }
   }
 
