@@ -88,7 +88,7 @@ let healthChecks = 0;
 const faults = [{ kind: 'malformed' }, { kind: 'reset' }, { kind: 'truncated' }, { kind: 'status', status: 503 }, { kind: 'partial' }];
 const checkHealth = async () => {
   for (const path of ['/healthz', '/metrics']) {
-    const res = await fetch(daemon.healthUrl.replace(/\/healthz$/, '') + path);
+    const res = await fetch(daemon.healthUrl + path);
     await res.text();
     if (!res.ok && path === '/metrics') throw new Error(`${path} answered ${res.status}`);
   }
