@@ -340,7 +340,8 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
           const batch = this.#nextBatch(busy);
           if (batch) {
             void this.#fly(batch, run).catch((err: unknown) => {
-              // not expected (#deliver settles every failure): the batch stays queued, to go again
+              // not expected (#deliver settles every failure): the batch is not lost, it counts as
+              // out until this run of the queue ends, then waits at the head to go again
               this.#log.error({ err }, 'a delivery ended with an error of its own; its events stay queued');
               this.#wakeLoop();
             });
