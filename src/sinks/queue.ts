@@ -31,6 +31,9 @@ interface Run {
   disabled: string | undefined;
 }
 
+/** How far past the first waiting event a queue looks for one whose person has nothing in flight. */
+const LOOK_AHEAD = 1000;
+
 /** Whose event it is: one person in one room, whose events must reach a receiver in order. */
 function personKey(e: PresenceEvent): string {
   return `${e.room}\0${e.participant.id}`;
@@ -369,20 +372,36 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   /**
    * The next batch to start: up to the sink's `maxBatch` events from the first not yet taken, cut
    * before the first about someone with an event in flight (`busy`), so that one person's events
-   * are never in flight at once and reach the receiver in order. Undefined when that is the first.
+   * are never in flight at once and reach the receiver in order. When the first waiting events are
+   * all such, the first about anyone else (within LOOK_AHEAD) is moved ahead of them and goes: a
+   * person whose event is being retried (a receiver that keeps failing on it: minutes of backoff)
+   * holds back their own later events, not everyone's queued behind them. Undefined when none can go.
    */
   #nextBatch(busy: Map<string, number> | undefined): PresenceEvent[] | undefined {
     const from = this.#head + this.#inFlight;
-    let to = Math.min(this.#queue.length, from + this.sink.maxBatch);
+    const q = this.#queue;
     if (busy && busy.size > 0) {
-      for (let i = from; i < to; i++) {
-        if (busy.has(personKey(this.#queue[i]!))) {
+      // what it passes is all about people out, so nobody's order changes: theirs wait, in order
+      const end = Math.min(q.length, from + LOOK_AHEAD);
+      let i = from;
+      while (i < end && busy.has(personKey(q[i]!))) i++;
+      if (i === end) return undefined;
+      if (i > from) {
+        const e = q[i]!;
+        for (let k = i; k > from; k--) q[k] = q[k - 1]!;
+        q[from] = e;
+      }
+    }
+    let to = Math.min(q.length, from + this.sink.maxBatch);
+    if (busy && busy.size > 0) {
+      for (let i = from + 1; i < to; i++) {
+        if (busy.has(personKey(q[i]!))) {
           to = i;
           break;
         }
       }
     }
-    return to > from ? this.#queue.slice(from, to) : undefined;
+    return to > from ? q.slice(from, to) : undefined;
   }
 
   /** Deliver one batch taken from the queue, then take it off (unless stopped) and tell the listeners. */
