@@ -289,6 +289,36 @@ describe('webhook sink', () => {
     expect(deadLetter.entries).toEqual([]);
   });
 
+  it('concurrency: a Retry-After pauses the sink, not only the request it answered: nothing new starts until it has passed', async () => {
+    const r = await receiver();
+    const { q, deadLetter } = queue(new WebhookSink({ url: r.url })); // 4 at once
+    // p2 to p4, out with p1, land only once the queue has taken p1's 429 in (so their places free
+    // up while the pause is on, whatever the machine's timing)
+    let seen!: () => void;
+    const throttleSeen = new Promise<void>((resolve) => (seen = resolve));
+    q.on('outcome', (o) => o === 'retried' && seen());
+    let throttled429 = false;
+    r.decide = ({ body }) => {
+      const id = JSON.parse(body).participant.id;
+      if (id === 'p1' && !throttled429) {
+        throttled429 = true;
+        return { status: 429, headers: { 'retry-after': '1' } };
+      }
+      return ['p2', 'p3', 'p4'].includes(id) ? { until: throttleSeen, then: { status: 200 } } : { status: 200 };
+    };
+    const events = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => ev(n));
+    for (const e of events) q.push(e);
+    await waitFor(q, 'depth', () => q.depth === 0, 10_000);
+    const throttled = r.requests.find((x) => x.status === 429);
+    expect(throttled).toBeDefined();
+    // the four first were out together, before the 429 came back; every request after waited it out
+    const after = r.requests.slice(4);
+    expect(after).toHaveLength(5); // p5 to p8, and p1 again
+    for (const x of after) expect(x.at - throttled!.at).toBeGreaterThanOrEqual(990);
+    expect(new Set(r.accepted.map((x) => JSON.parse(x.body).id))).toEqual(new Set(events.map((e) => e.id)));
+    expect(deadLetter.entries).toEqual([]);
+  });
+
   it('concurrency: an event pushed while another is out goes at once, without waiting for that one to land', async () => {
     const r = await receiver();
     let release!: () => void;

@@ -96,6 +96,12 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   #disabled: string | undefined;
   #closed = false;
   #lastStart = -Infinity;
+  /**
+   * No delivery starts before this (performance.now()): the receiver's Retry-After, which asks the
+   * sink to wait, not only the request it answered. With several deliveries out, the others went
+   * on sending to a receiver that had asked for a pause.
+   */
+  #notBefore = -Infinity;
   /** A drain has begun: deliveries pace at most DRAIN_GAP_MS apart. */
   #draining = false;
   /** Wake the interval waits in progress (a drain shortens them). */
@@ -308,10 +314,10 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
     }
   }
 
-  /** How long until the sink may be called again, ms (≤ 0: now). */
+  /** How long until the sink may be called again, ms (≤ 0: now): its least interval, or a Retry-After. */
   #gapLeft(): number {
     const gap = this.#draining ? Math.min(this.sink.minIntervalMs, DRAIN_GAP_MS) : this.sink.minIntervalMs;
-    return this.#lastStart + gap - performance.now();
+    return Math.max(this.#lastStart + gap, this.#notBefore) - performance.now();
   }
 
   async #run(): Promise<void> {
@@ -501,6 +507,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
         return { kind: 'failed', reason };
       }
       const delay = e.retryAfterMs ?? backoffDelay(attempt, this.#backoffMinMs, this.#backoffMaxMs, this.#random);
+      if (e.retryAfterMs !== undefined) this.#notBefore = Math.max(this.#notBefore, performance.now() + e.retryAfterMs);
       this.#logRetry(e, attempt, delay);
       this.safeEmit('outcome', 'retried', batch.length);
       try {
