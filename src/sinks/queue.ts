@@ -386,6 +386,7 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
   #nextBatch(busy: Map<string, number> | undefined): PresenceEvent[] | undefined {
     const from = this.#head + this.#inFlight;
     const q = this.#queue;
+    let to = Math.min(q.length, from + this.sink.maxBatch);
     if (busy && busy.size > 0) {
       // what it passes is all about people out, so nobody's order changes: theirs wait, in order
       const end = Math.min(q.length, from + LOOK_AHEAD);
@@ -397,12 +398,9 @@ export class DeliveryQueue extends SafeEmitter<DeliveryQueueEvents> {
         for (let k = i; k > from; k--) q[k] = q[k - 1]!;
         q[from] = e;
       }
-    }
-    let to = Math.min(q.length, from + this.sink.maxBatch);
-    if (busy && busy.size > 0) {
-      for (let i = from + 1; i < to; i++) {
-        if (busy.has(personKey(q[i]!))) {
-          to = i;
+      for (let k = from + 1; k < to; k++) {
+        if (busy.has(personKey(q[k]!))) {
+          to = k;
           break;
         }
       }
